@@ -1,0 +1,35 @@
+# Ledgerflow — the two commands a fresh machine needs: `make demo` and `make test`.
+SWIFT      ?= swift
+SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils
+DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo
+BIN         = .build/debug
+
+.PHONY: deps build test demo bench clean
+
+# Install the C libraries and lmdb-utils when missing (apt-get as root; otherwise print the command).
+deps:
+	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else \
+	    echo "missing system packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	$(SWIFT) build --build-tests
+
+test: build
+	$(SWIFT) test --skip-build
+
+demo: build
+	@bash tools/demo.sh "$(BIN)" "$(DEMO_STORE)"
+
+bench: deps
+	$(SWIFT) build -c release --product ledgerflow-bench
+	.build/release/ledgerflow-bench log
+
+clean:
+	rm -rf .build

@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Ledgerflow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ledgerflow", targets: ["ledgerflow"]),
+        .executable(name: "ledgerflow-bench", targets: ["ledgerflow-bench"]),
+        .library(name: "EventLog", targets: ["EventLog"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C system libraries. Only the LMDB and Zstd wrappers import these.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Thin Swift wrappers over the C libraries.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "Zstd", dependencies: ["CZstd"]),
+
+        // The append-only event log: envelope, append, indexes, chain, subscriptions, checkpoints.
+        .target(name: "EventLog", dependencies: [
+            "LMDB", "Zstd",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
+        .executableTarget(name: "ledgerflow", dependencies: [
+            "EventLog",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Benchmarks and the synthetic event generator (run with `make bench`).
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd"],
+                          path: "tools/ledgerflow-bench"),
+
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
+        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EventLog"]),
+    ]
+)
+
+// Package-wide settings, applied in one place (Swift 6 language mode is the default for tools 6.0).
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Zstd
+
+extension EventLog {
+    /// Appends `events` to `stream` atomically and durably; returns once they are committed.
+    ///
+    /// - Parameters:
+    ///   - expectedVersion: where the stream must be; otherwise `WrongExpectedVersion` is thrown and
+    ///     nothing is written.
+    ///   - actor: who or what appends (stored with each event).
+    ///   - checkpoint: a named checkpoint moved in the same transaction (exactly-once handlers).
+    @discardableResult
+    public func append(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any,
+                       actor: String = "system", checkpoint: CheckpointUpdate? = nil) throws -> AppendResult {
+        try append([StreamAppend(stream: stream, expectedVersion: expectedVersion, events: events)], actor: actor, checkpoint: checkpoint)
+    }
+
+    /// Appends to several streams in one transaction: all of it is written, or none.
+    @discardableResult
+    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil) throws -> AppendResult {
+        let job = try makeJob(streams, actor: actor, checkpoint: checkpoint)
+        let done = DispatchSemaphore(value: 0)
+        let box = Locked<Result<AppendResult, any Error>?>(nil)
+        try submit(job.streams, actor: actor, checkpoint: checkpoint) { result in
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try box.withLock { $0! }.get()
+    }
+
+    /// Appends `events` to `stream`; suspends (without blocking a thread) until committed.
+    @discardableResult
+    public func append(_ events: [NewEvent], to stream: String, expectedVersion: ExpectedVersion = .any,
+                       actor: String = "system", checkpoint: CheckpointUpdate? = nil) async throws -> AppendResult {
+        try await append([StreamAppend(stream: stream, expectedVersion: expectedVersion, events: events)], actor: actor, checkpoint: checkpoint)
+    }
+
+    /// Appends to several streams in one transaction; suspends until committed.
+    @discardableResult
+    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil) async throws -> AppendResult {
+        let job = try makeJob(streams, actor: actor, checkpoint: checkpoint)
+        return try await withCheckedThrowingContinuation { continuation in
+            do {
+                try submit(job.streams, actor: actor, checkpoint: checkpoint) { continuation.resume(with: $0) }
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Moves a named checkpoint without appending events. With `expected`, fails with
+    /// `CheckpointConflict` unless the checkpoint is at that value.
+    public func setCheckpoint(_ name: String, to seq: UInt64, expected: UInt64? = nil) throws {
+        try append([], actor: "system", checkpoint: CheckpointUpdate(name: name, expected: expected, seq: seq))
+    }
+
+    private func submit(_ streams: [PreparedStream], actor: String, checkpoint: CheckpointUpdate?,
+                        completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) throws {
+        guard let writer else {
+            throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
+        }
+        writer.submit(AppendJob(streams: streams, checkpoint: checkpoint, actor: actor, completion: completion))
+    }
+
+    private struct Job { let streams: [PreparedStream] }
+
+    /// Validates and prepares an append on the caller's thread: payloads are encoded and compressed
+    /// here (in parallel for large appends), so the writer thread only hashes and writes.
+    private func makeJob(_ streams: [StreamAppend], actor: String, checkpoint: CheckpointUpdate?) throws -> Job {
+        guard writer != nil else {
+            throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
+        }
+        guard !actor.isEmpty else { throw EventLogError(.invalidArgument, "an append needs an actor (who or what appends)") }
+        if let checkpoint, checkpoint.name.isEmpty { throw EventLogError(.invalidArgument, "a checkpoint needs a name") }
+        var prepared: [PreparedStream] = []
+        prepared.reserveCapacity(streams.count)
+        let dictionary = core.dictionaries.currentDictionary()
+        for part in streams {
+            guard !part.stream.isEmpty else { throw EventLogError(.invalidArgument, "an event stream needs a name") }
+            for e in part.events where e.type.isEmpty {
+                throw EventLogError(.invalidArgument, "an event appended to \(part.stream) has no type")
+            }
+            prepared.append(PreparedStream(stream: part.stream, expected: part.expectedVersion,
+                                           events: try prepare(part.events, dictionary: dictionary)))
+        }
+        return Job(streams: prepared)
+    }
+
+    private func prepare(_ events: [NewEvent], dictionary: CompressionDictionary?) throws -> [PreparedEvent] {
+        let chunkSize = 2048
+        if events.count <= chunkSize {
+            return try core.compressors.with { c in try PayloadPreparer.prepare(events[...], compressor: c, dictionary: dictionary) }
+        }
+        let chunks = (events.count + chunkSize - 1) / chunkSize
+        let results = Locked<[Int: Result<[PreparedEvent], any Error>]>([:])
+        let core = self.core
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            let slice = events[i * chunkSize ..< min(events.count, (i + 1) * chunkSize)]
+            let r = Result { try core.compressors.with { c in try PayloadPreparer.prepare(slice, compressor: c, dictionary: dictionary) } }
+            results.withLock { $0[i] = r }
+        }
+        var out: [PreparedEvent] = []
+        out.reserveCapacity(events.count)
+        try results.withLock { all in
+            for i in 0 ..< chunks { out.append(contentsOf: try all[i]!.get()) }
+        }
+        return out
+    }
+}
+
+/// Encodes payloads to canonical bytes and compresses them, all into two shared buffers.
+enum PayloadPreparer {
+    /// Payloads shorter than this are stored raw: a zstd frame would not be smaller.
+    static let minimumCompressible = 24
+
+    static func prepare(_ events: ArraySlice<NewEvent>, compressor: Compressor, dictionary: CompressionDictionary?) throws -> [PreparedEvent] {
+        var canonical = ByteWriter(capacity: events.count * 96)
+        var bounds: [Range<Int>] = []
+        bounds.reserveCapacity(events.count)
+        for e in events {
+            let start = canonical.count
+            ValueCodec.encode(e.payload, into: &canonical)
+            bounds.append(start ..< canonical.count)
+        }
+        let canonicalBytes = canonical.bytes
+        var stored = [UInt8]()
+        stored.reserveCapacity(canonicalBytes.count + 64)
+        var storedBounds: [(Range<Int>, PayloadEncoding)] = []
+        storedBounds.reserveCapacity(events.count)
+        try canonicalBytes.withUnsafeBytes { all in
+            for r in bounds {
+                let src = UnsafeRawBufferPointer(rebasing: all[r])
+                let start = stored.count
+                if src.count >= minimumCompressible {
+                    let bound = Compressor.bound(src.count)
+                    stored.append(contentsOf: repeatElement(0, count: bound))
+                    let n = try stored.withUnsafeMutableBytes { dst in
+                        try compressor.compress(src, into: UnsafeMutableRawBufferPointer(rebasing: dst[start ..< start + bound]), dictionary: dictionary)
+                    }
+                    if n < src.count {
+                        stored.removeLast(bound - n)
+                        storedBounds.append((start ..< start + n, dictionary == nil ? .zstd : .zstdDictionary))
+                        continue
+                    }
+                    stored.removeLast(bound)
+                }
+                stored.append(contentsOf: src)
+                storedBounds.append((start ..< stored.count, .raw))
+            }
+        }
+        var out: [PreparedEvent] = []
+        out.reserveCapacity(events.count)
+        for (i, e) in events.enumerated() {
+            let (r, enc) = storedBounds[i]
+            out.append(PreparedEvent(type: e.type, schemaVersion: e.schemaVersion, causation: e.causation, correlation: e.correlation,
+                                     encoding: enc, dictionaryID: enc == .zstdDictionary ? dictionary?.id ?? 0 : 0,
+                                     canonical: canonicalBytes[bounds[i]], stored: stored[r]))
+        }
+        return out
+    }
+}

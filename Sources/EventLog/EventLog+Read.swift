@@ -1,0 +1,366 @@
+import Foundation
+import LMDB
+import Zstd
+
+/// Options for reading events.
+public struct ReadOptions: Sendable {
+    /// Compute each event's chain hash (costs a SHA-256 per event, and a short replay from the
+    /// nearest stored checkpoint when reads are not sequential).
+    public var hashes = false
+    /// Apply the registered upcasters (off: payloads as stored).
+    public var upcast = true
+    /// Creates default options.
+    public init(hashes: Bool = false, upcast: Bool = true) {
+        self.hashes = hashes
+        self.upcast = upcast
+    }
+}
+
+/// Which events to read. Fields combine (all must match); the most selective index is used.
+public struct EventFilter: Sendable, Hashable {
+    public var stream: String?
+    public var type: String?
+    public var correlation: UInt64?
+    /// Creates a filter; nil fields match everything.
+    public init(stream: String? = nil, type: String? = nil, correlation: UInt64? = nil) {
+        self.stream = stream
+        self.type = type
+        self.correlation = correlation
+    }
+    /// Matches every event.
+    public static let all = EventFilter()
+    var isAll: Bool { stream == nil && type == nil && correlation == nil }
+}
+
+extension EventLog {
+    /// The last event's seq, time and chain hash.
+    public func head() throws -> ChainHead {
+        try core.env.read { txn in try txn.head(core.dbs) }
+    }
+
+    /// The event at `seq`, or nil.
+    public func event(at seq: UInt64, options: ReadOptions = ReadOptions()) throws -> RecordedEvent? {
+        try read(from: seq, through: seq, limit: 1, options: options).first
+    }
+
+    /// Events from `from` through `through` (inclusive), at most `limit`, in seq order.
+    public func read(from: UInt64 = 1, through: UInt64 = .max, limit: Int = .max, filter: EventFilter = .all,
+                     options: ReadOptions = ReadOptions()) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try scan(from: from, through: through, filter: filter, options: options) { e in
+            out.append(e)
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// The events of `stream` from `fromVersion`, at most `limit`.
+    public func read(stream: String, fromVersion: UInt64 = 1, limit: Int = .max, options: ReadOptions = ReadOptions()) throws -> [RecordedEvent] {
+        var out: [RecordedEvent] = []
+        try scan(filter: EventFilter(stream: stream), options: options) { e in
+            if e.streamVersion >= fromVersion { out.append(e) }
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// The events whose correlation is `correlation` (one causal tree), in seq order.
+    public func read(correlation: UInt64, limit: Int = .max, options: ReadOptions = ReadOptions()) throws -> [RecordedEvent] {
+        try read(limit: limit, filter: EventFilter(correlation: correlation), options: options)
+    }
+
+    /// The events of `type` from seq `from`, in seq order.
+    public func read(type: String, from: UInt64 = 1, limit: Int = .max, options: ReadOptions = ReadOptions()) throws -> [RecordedEvent] {
+        try read(from: from, limit: limit, filter: EventFilter(type: type), options: options)
+    }
+
+    /// The current version of `stream` (0: it does not exist).
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try core.env.read { txn in
+            guard let id = try core.id(.stream, stream, txn) else { return 0 }
+            return try id.withBigEndianBytes { k in
+                try txn.withValue(core.dbs.streams, key: k) { v in v.map { UInt64(bigEndianBytes: $0) } ?? 0 }
+            }
+        }
+    }
+
+    /// The value of the named checkpoint (0 if never set).
+    public func checkpoint(_ name: String) throws -> UInt64 {
+        try core.env.read { txn in try txn.checkpointValue(core.dbs, name) }
+    }
+
+    /// Every named checkpoint and its value.
+    public func checkpoints() throws -> [String: UInt64] {
+        try core.env.read { txn in
+            var out: [String: UInt64] = [:]
+            try txn.withCursor(core.dbs.checkpoints) { c in
+                var e = try c.first()
+                while let entry = e {
+                    out[String(decoding: entry.key, as: UTF8.self)] = UInt64(bigEndianBytes: entry.value)
+                    e = try c.next()
+                }
+            }
+            return out
+        }
+    }
+
+    /// Calls `body` for each matching event from `from` through `through` in seq order until it
+    /// returns false. Reads in short transactions of a bounded number of events, so a long scan
+    /// never pins old pages for long; `body` runs outside LMDB's memory (events are copies).
+    public func scan(from: UInt64 = 1, through: UInt64 = .max, filter: EventFilter = .all, options: ReadOptions = ReadOptions(),
+                     _ body: (RecordedEvent) throws -> Bool) throws {
+        guard from <= through else { return }
+        try core.decompressors.with { decompressor in
+            var reader = EventReader(core: core, decompressor: decompressor, options: options)
+            var next = max(from, 1)
+            let chunk = 16_384
+            while next <= through {
+                var batch: [RecordedEvent] = []
+                batch.reserveCapacity(64)
+                let more: Bool = try core.env.read { txn in
+                    if filter.isAll {
+                        return try reader.sequential(from: next, through: through, max: chunk, txn) { batch.append($0) }
+                    }
+                    return try reader.filtered(filter, from: next, through: through, max: chunk, txn) { batch.append($0) }
+                }
+                for e in batch {
+                    if try !body(e) { return }
+                }
+                guard let last = batch.last, more else { return }
+                next = last.seq + 1
+            }
+        }
+    }
+}
+
+/// Decodes stored records into events inside a read transaction, computing chain hashes on request.
+struct EventReader {
+    let core: StoreCore
+    let decompressor: Decompressor
+    let options: ReadOptions
+    /// Hash of the event at `rolledSeq` (for sequential hashing).
+    var rolledSeq: UInt64 = .max
+    var rolledHash = ChainHash.genesis
+    var canonical = ByteWriter(capacity: 256)
+    var names: [[String?]] = Array(repeating: [], count: 3)
+
+    init(core: StoreCore, decompressor: Decompressor, options: ReadOptions) {
+        self.core = core
+        self.decompressor = decompressor
+        self.options = options
+    }
+
+    /// Reads up to `max` events in seq order; returns whether there may be more.
+    mutating func sequential(from: UInt64, through: UInt64, max: Int, _ txn: Transaction, _ emit: (RecordedEvent) -> Void) throws -> Bool {
+        try txn.withCursor(core.dbs.events) { c in
+            var n = 0
+            var entry = try from.withBigEndianBytes { try c.seek(atLeast: $0) }
+            while let e = entry {
+                let seq = UInt64(bigEndianBytes: e.key)
+                if seq > through { return false }
+                emit(try decode(seq: seq, record: e.value, txn))
+                n += 1
+                if n >= max { return true }
+                entry = try c.next()
+            }
+            return false
+        }
+    }
+
+    /// Reads up to `max` events matching `filter`, walking the most selective index.
+    mutating func filtered(_ filter: EventFilter, from: UInt64, through: UInt64, max: Int, _ txn: Transaction, _ emit: (RecordedEvent) -> Void) throws -> Bool {
+        let dbs = core.dbs
+        let index: Database
+        let key: [UInt8]
+        if let s = filter.stream {
+            guard let id = try core.id(.stream, s, txn) else { return false }
+            index = dbs.streamIndex
+            key = id.withBigEndianBytes { Array($0) }
+        } else if let c = filter.correlation {
+            index = dbs.correlationIndex
+            key = c.withBigEndianBytes { Array($0) }
+        } else if let t = filter.type {
+            guard let id = try core.id(.type, t, txn) else { return false }
+            index = dbs.typeIndex
+            key = id.withBigEndianBytes { Array($0) }
+        } else {
+            return try sequential(from: from, through: through, max: max, txn, emit)
+        }
+        let typeID = try filter.type.map { try core.id(.type, $0, txn) } ?? nil
+        if filter.type != nil && typeID == nil { return false }
+        var n = 0
+        return try txn.withCursor(index) { ic in
+            // The first run starting at or after `from` (runs sort by first seq), or the run before it
+            // when that one still covers `from`.
+            let atLeast = Posting(first: from, count: 0)
+            var posting = try key.withUnsafeBytes { k in try atLeast.withBytes { v in try ic.seek(key: k, valueAtLeast: v) } }
+            if let found = posting, Posting(found.value).first > from {
+                if let prev = try ic.previous(), prev.key.elementsEqual(key), Posting(prev.value).end > from {
+                    posting = prev
+                } else {
+                    posting = try key.withUnsafeBytes { k in try atLeast.withBytes { v in try ic.seek(key: k, valueAtLeast: v) } }
+                }
+            } else if posting == nil {
+                if try key.withUnsafeBytes({ try ic.seek(exactly: $0) }) != nil, let last = try ic.lastDuplicate(),
+                   Posting(last.value).end > from {
+                    posting = last
+                }
+            }
+            return try txn.withCursor(dbs.events) { ec in
+                while let p = posting.map({ Posting($0.value) }) {
+                    var seq = Swift.max(p.first, from)
+                    if seq > through { return false }
+                    var entry = try seq.withBigEndianBytes { try ec.seek(exactly: $0) }
+                    while seq < p.end, let e = entry {
+                        if seq > through { return false }
+                        let event = try decode(seq: seq, record: e.value, txn, typeFilter: typeID, streamFilter: filter.stream,
+                                               correlationFilter: filter.correlation)
+                        if let event {
+                            emit(event)
+                            n += 1
+                            if n >= max {
+                                if seq + 1 < p.end { return true }
+                                return try ic.nextDuplicate() != nil
+                            }
+                        }
+                        seq += 1
+                        entry = seq < p.end ? try ec.next() : nil
+                    }
+                    posting = try ic.nextDuplicate()
+                }
+                return false
+            }
+        }
+    }
+
+    /// Decodes the record of `seq`, or returns nil when it fails one of the filters.
+    mutating func decode(seq: UInt64, record: UnsafeRawBufferPointer, _ txn: Transaction, typeFilter: UInt32?,
+                         streamFilter: String?, correlationFilter: UInt64?) throws -> RecordedEvent? {
+        if typeFilter != nil || correlationFilter != nil {
+            var r = ByteReader(record)
+            let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+            if let t = typeFilter, h.typeID != t { return nil }
+            if let c = correlationFilter, h.correlation != c { return nil }
+        }
+        let e = try decode(seq: seq, record: record, txn)
+        if let s = streamFilter, e.stream != s { return nil }
+        return e
+    }
+
+    /// Decodes the record of `seq`.
+    mutating func decode(seq: UInt64, record: UnsafeRawBufferPointer, _ txn: Transaction) throws -> RecordedEvent {
+        var r = ByteReader(record)
+        let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+        let stream = try name(.stream, h.streamID, txn)
+        let type = try name(.type, h.typeID, txn)
+        let actor = try name(.actor, h.actorID, txn)
+        let stored = r.rest()
+        var hash: ChainHash?
+        var payload: Value = .null
+        try withPayload(seq: seq, header: h, stored: stored, txn) { bytes in
+            if options.hashes {
+                hash = try chainHash(seq: seq, header: h, stream: stream, type: type, actor: actor, payload: bytes, txn)
+            }
+            payload = try wrap(seq) { () throws(DecodeError) -> Value in try ValueCodec.decode(bytes) }
+        }
+        var schema = h.schemaVersion
+        if options.upcast, !core.configuration.upcasters.isEmpty {
+            do {
+                (payload, schema) = try core.configuration.upcasters.upcast(type: type, version: h.schemaVersion, payload: payload)
+            } catch {
+                throw EventLogError(.corrupt, "upcasting event \(seq) (\(type) v\(h.schemaVersion)) failed: \(error)")
+            }
+        }
+        return RecordedEvent(seq: seq, recordedAtMicros: h.recordedAtMicros, stream: stream, streamVersion: h.streamVersion,
+                             type: type, schemaVersion: schema, storedSchemaVersion: h.schemaVersion, causation: h.causation,
+                             correlation: h.correlation, actor: actor, payload: payload, dictionaryID: h.dictionaryID, hash: hash)
+    }
+
+    /// Calls `body` with the canonical payload bytes of a record (decompressed if needed).
+    func withPayload(seq: UInt64, header h: RecordHeader, stored: UnsafeRawBufferPointer, _ txn: Transaction,
+                     _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        switch h.encoding {
+        case .raw:
+            try body(stored)
+        case .zstd, .zstdDictionary:
+            let dict = h.encoding == .zstdDictionary ? try core.loadDictionary(h.dictionaryID, txn) : nil
+            do {
+                try decompressor.decompress(stored, dictionary: dict) { try body($0) }
+            } catch let e as ZstdError {
+                throw EventLogError(.corrupt, "event \(seq): its payload does not decompress (\(e.name))")
+            }
+        }
+    }
+
+    mutating func name(_ kind: NameKind, _ id: UInt32, _ txn: Transaction) throws -> String {
+        let k = kind == .stream ? 0 : kind == .type ? 1 : 2
+        if Int(id) < names[k].count, let n = names[k][Int(id)] { return n }
+        let n = try core.name(kind, id, txn)
+        if names[k].count <= Int(id) { names[k].append(contentsOf: repeatElement(nil, count: Int(id) - names[k].count + 1)) }
+        names[k][Int(id)] = n
+        return n
+    }
+
+    /// The chain hash of `seq`, rolling forward from the previous event's hash or from the nearest
+    /// stored checkpoint.
+    mutating func chainHash(seq: UInt64, header h: RecordHeader, stream: String, type: String, actor: String,
+                            payload: UnsafeRawBufferPointer, _ txn: Transaction) throws -> ChainHash {
+        if rolledSeq != seq - 1 {
+            try rollTo(seq - 1, txn)
+        }
+        canonical.reset()
+        Chain.canonicalHeader(seq: seq, recordedAtMicros: h.recordedAtMicros, streamVersion: h.streamVersion, schemaVersion: h.schemaVersion,
+                              causation: h.causation, correlation: h.correlation, stream: stream, type: type, actor: actor,
+                              payloadCount: payload.count, into: &canonical)
+        let hash = Chain.next(previous: rolledHash, header: canonical.bytes, payload: payload)
+        rolledSeq = seq
+        rolledHash = hash
+        return hash
+    }
+
+    /// Sets the rolling hash to the hash of `target` (0: genesis).
+    mutating func rollTo(_ target: UInt64, _ txn: Transaction) throws {
+        let checkpoint = target / Chain.checkpointInterval * Chain.checkpointInterval
+        if checkpoint == 0 {
+            rolledSeq = 0
+            rolledHash = .genesis
+        } else {
+            let stored = try checkpoint.withBigEndianBytes { k in try txn.withValue(core.dbs.chain, key: k) { $0.map { Array($0) } } }
+            guard let stored, stored.count == 32 else {
+                throw EventLogError(.corrupt, "the chain checkpoint at seq \(checkpoint) is missing")
+            }
+            rolledSeq = checkpoint
+            rolledHash = ChainHash(bytes: stored)
+        }
+        var seq = rolledSeq + 1
+        while seq <= target {
+            let s = seq
+            let found: Bool = try s.withBigEndianBytes { k in
+                try txn.withValue(core.dbs.events, key: k) { v in
+                    guard let v else { return false }
+                    var r = ByteReader(v)
+                    let h = try wrap(s) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: s, from: &r) }
+                    let stream = try name(.stream, h.streamID, txn), type = try name(.type, h.typeID, txn), actor = try name(.actor, h.actorID, txn)
+                    var me = self
+                    try withPayload(seq: s, header: h, stored: r.rest(), txn) { p in
+                        _ = try me.chainHash(seq: s, header: h, stream: stream, type: type, actor: actor, payload: p, txn)
+                    }
+                    self = me
+                    return true
+                }
+            }
+            guard found else { throw EventLogError(.corrupt, "event \(s) is missing") }
+            seq += 1
+        }
+    }
+}
+
+/// Turns a decoding failure into an error that names the event.
+@inline(__always)
+func wrap<T>(_ seq: UInt64, _ body: () throws(DecodeError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw EventLogError(.corrupt, "event \(seq) cannot be decoded: \(error)")
+    }
+}

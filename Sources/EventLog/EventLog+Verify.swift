@@ -1,0 +1,123 @@
+import Foundation
+import LMDB
+
+/// The outcome of walking the hash chain.
+public struct VerifyReport: Sendable {
+    /// The first event that fails verification, and why.
+    public struct Problem: Sendable, Hashable {
+        public let seq: UInt64
+        public let reason: String
+    }
+    /// Events checked.
+    public let eventsChecked: UInt64
+    /// The head verified against (seq and hash as stored when the walk began).
+    public let head: ChainHead
+    /// The anchor checked, if one was given.
+    public let anchor: (seq: UInt64, hash: ChainHash)?
+    /// The first problem found, or nil when the chain verifies.
+    public let problem: Problem?
+    /// Whether everything verified.
+    public var ok: Bool { problem == nil }
+}
+
+extension EventLog {
+    /// Recomputes every event's chain hash from seq 1 and checks it against the fingerprint stored
+    /// in each record, the full hashes stored every 64 events, the head, and (when given) an anchor
+    /// kept elsewhere. Stops at the first problem and names its seq.
+    public func verify(anchor: (seq: UInt64, hash: ChainHash)? = nil) throws -> VerifyReport {
+        let head = try self.head()
+        func report(_ checked: UInt64, _ problem: VerifyReport.Problem?) -> VerifyReport {
+            VerifyReport(eventsChecked: checked, head: head, anchor: anchor, problem: problem)
+        }
+        if let anchor, anchor.seq > head.seq {
+            return report(0, .init(seq: anchor.seq, reason: "the anchor is at seq \(anchor.seq) but the log ends at seq \(head.seq): events were removed"))
+        }
+        if let anchor, anchor.seq == 0, anchor.hash != .genesis {
+            return report(0, .init(seq: 0, reason: "an anchor at seq 0 must be the genesis hash"))
+        }
+        return try core.decompressors.with { decompressor in
+            var reader = EventReader(core: core, decompressor: decompressor, options: ReadOptions(hashes: false, upcast: false))
+            reader.rolledSeq = 0
+            reader.rolledHash = .genesis
+            var seq: UInt64 = 0
+            let chunk: UInt64 = 65_536
+            while seq < head.seq {
+                let problem: VerifyReport.Problem? = try core.env.read { txn in
+                    try txn.withCursor(core.dbs.events) { c in
+                        var entry = try (seq + 1).withBigEndianBytes { try c.seek(atLeast: $0) }
+                        let stop = min(head.seq, seq + chunk)
+                        while seq < stop {
+                            let expected = seq + 1
+                            guard let e = entry else {
+                                return .init(seq: expected, reason: "event \(expected) is missing (the log ends early)")
+                            }
+                            let key = UInt64(bigEndianBytes: e.key)
+                            guard e.key.count == 8, key == expected else {
+                                return .init(seq: expected, reason: "event \(expected) is missing (next stored key is \(key))")
+                            }
+                            if let p = try check(seq: key, record: e.value, &reader, txn, anchor: anchor) { return p }
+                            seq = key
+                            entry = try c.next()
+                        }
+                        return nil
+                    }
+                }
+                if let problem { return report(seq, problem) }
+            }
+            if reader.rolledHash != head.hash {
+                return report(seq, .init(seq: head.seq, reason: "the stored head hash does not match the recomputed chain"))
+            }
+            return report(seq, nil)
+        }
+    }
+
+    private func check(seq: UInt64, record: UnsafeRawBufferPointer, _ reader: inout EventReader, _ txn: Transaction,
+                       anchor: (seq: UInt64, hash: ChainHash)?) throws -> VerifyReport.Problem? {
+        var r = ByteReader(record)
+        let h: RecordHeader
+        do {
+            h = try RecordHeader.decode(seq: seq, from: &r)
+        } catch {
+            return .init(seq: seq, reason: "the record header cannot be decoded (\(error))")
+        }
+        let stream: String, type: String, actor: String
+        do {
+            stream = try reader.name(.stream, h.streamID, txn)
+            type = try reader.name(.type, h.typeID, txn)
+            actor = try reader.name(.actor, h.actorID, txn)
+        } catch {
+            return .init(seq: seq, reason: "\(error)")
+        }
+        var hash = ChainHash.genesis
+        var decodeProblem: String?
+        do {
+            var me = reader
+            try reader.withPayload(seq: seq, header: h, stored: r.rest(), txn) { p in
+                do {
+                    _ = try ValueCodec.decode(p)
+                } catch {
+                    decodeProblem = "the payload cannot be decoded (\(error))"
+                }
+                hash = try me.chainHash(seq: seq, header: h, stream: stream, type: type, actor: actor, payload: p, txn)
+            }
+            reader = me
+        } catch {
+            return .init(seq: seq, reason: "\(error)")
+        }
+        if hash.fingerprint != h.fingerprint {
+            return .init(seq: seq, reason: "the event's content does not match its hash (the record was changed after it was written)")
+        }
+        if let decodeProblem { return .init(seq: seq, reason: decodeProblem) }
+        if seq % Chain.checkpointInterval == 0 {
+            let stored = try seq.withBigEndianBytes { k in try txn.withValue(core.dbs.chain, key: k) { $0.map { Array($0) } } }
+            guard let stored else { return .init(seq: seq, reason: "the chain checkpoint at seq \(seq) is missing") }
+            if stored != hash.bytes {
+                return .init(seq: seq, reason: "the chain hash at seq \(seq) differs from the stored checkpoint (events \(seq - Chain.checkpointInterval + 1)–\(seq) or the checkpoint were changed)")
+            }
+        }
+        if let anchor, anchor.seq == seq, anchor.hash != hash {
+            return .init(seq: seq, reason: "the chain hash at seq \(seq) is \(hash.hex), not the anchor's \(anchor.hash.hex): the log up to the anchor was rewritten")
+        }
+        return nil
+    }
+}

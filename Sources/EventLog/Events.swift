@@ -1,0 +1,218 @@
+import Foundation
+
+/// An event to append: its type, schema version, payload and causal links.
+public struct NewEvent: Sendable, Hashable {
+    /// The event type, a stored identifier (never rename one that has shipped).
+    public var type: String
+    /// The payload's schema version (1 unless the type has been revised).
+    public var schemaVersion: UInt32
+    /// The payload.
+    public var payload: Value
+    /// The seq of the event that caused this one, if any.
+    public var causation: UInt64?
+    /// The seq of the root of this event's causal tree. When nil: the causation's correlation if a
+    /// causation is given, else the previous event's in the same append, else the event's own seq.
+    public var correlation: UInt64?
+
+    /// Creates an event to append.
+    public init(type: String, schemaVersion: UInt32 = 1, payload: Value, causation: UInt64? = nil, correlation: UInt64? = nil) {
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.payload = payload
+        self.causation = causation
+        self.correlation = correlation
+    }
+}
+
+/// An event as recorded in the log, with its full envelope.
+public struct RecordedEvent: Sendable, Hashable {
+    /// Global position: dense, from 1.
+    public let seq: UInt64
+    /// When the log recorded it, in microseconds since 1970-01-01 UTC (never decreases along seq).
+    public let recordedAtMicros: Int64
+    /// The stream it belongs to.
+    public let stream: String
+    /// Its version within the stream: dense, from 1.
+    public let streamVersion: UInt64
+    /// The event type.
+    public let type: String
+    /// The schema version of `payload` (after upcasting, the current one).
+    public let schemaVersion: UInt32
+    /// The schema version the event was written with.
+    public let storedSchemaVersion: UInt32
+    /// The seq of the event that caused it, if any.
+    public let causation: UInt64?
+    /// The seq of the root of its causal tree.
+    public let correlation: UInt64
+    /// Who or what appended it.
+    public let actor: String
+    /// The payload (upcast to the current schema version).
+    public let payload: Value
+    /// The id of the compression dictionary its payload was written with (0: none).
+    public let dictionaryID: UInt32
+    /// Its chain hash, when it was read with hashes (`ReadOptions.hashes`).
+    public internal(set) var hash: ChainHash?
+
+    /// `recordedAtMicros` as a `Date`.
+    public var recordedAt: Date { Date(timeIntervalSince1970: Double(recordedAtMicros) / 1_000_000) }
+}
+
+/// Where a stream must be for an append to go ahead (optimistic concurrency).
+public enum ExpectedVersion: Sendable, Hashable, CustomStringConvertible {
+    /// No check.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream must exist.
+    case exists
+    /// The stream must be at exactly this version (0 means it must not exist).
+    case exact(UInt64)
+
+    public var description: String {
+        switch self {
+        case .any: return "any"
+        case .noStream: return "no stream"
+        case .exists: return "an existing stream"
+        case .exact(let v): return "version \(v)"
+        }
+    }
+
+    func admits(_ current: UInt64) -> Bool {
+        switch self {
+        case .any: return true
+        case .noStream: return current == 0
+        case .exists: return current > 0
+        case .exact(let v): return current == v
+        }
+    }
+}
+
+/// Events for one stream, with the version the stream must be at.
+public struct StreamAppend: Sendable {
+    public var stream: String
+    public var expectedVersion: ExpectedVersion
+    public var events: [NewEvent]
+    /// Creates a stream append.
+    public init(stream: String, expectedVersion: ExpectedVersion = .any, events: [NewEvent]) {
+        self.stream = stream
+        self.expectedVersion = expectedVersion
+        self.events = events
+    }
+}
+
+/// Moves a named checkpoint in the same transaction as an append (the exactly-once contract).
+public struct CheckpointUpdate: Sendable, Hashable {
+    /// The checkpoint's name (a stored identifier).
+    public var name: String
+    /// The value the checkpoint must have now; nil skips the check.
+    public var expected: UInt64?
+    /// The new value.
+    public var seq: UInt64
+    /// Creates a checkpoint update.
+    public init(name: String, expected: UInt64?, seq: UInt64) {
+        self.name = name
+        self.expected = expected
+        self.seq = seq
+    }
+}
+
+/// What an append wrote.
+public struct AppendResult: Sendable, Hashable {
+    /// Seq of the first event written (nil when the append held no events).
+    public let firstSeq: UInt64?
+    /// Seq of the last event written (nil when the append held no events).
+    public let lastSeq: UInt64?
+    /// The version of each stream after the append.
+    public let streamVersions: [String: UInt64]
+    /// The recorded-at time shared by the events of this append, µs since 1970.
+    public let recordedAtMicros: Int64
+}
+
+/// The append was refused because a stream was not at the expected version; nothing was written.
+public struct WrongExpectedVersion: Error, Sendable, Hashable, CustomStringConvertible {
+    public let stream: String
+    public let expected: ExpectedVersion
+    /// The stream's actual version (0: it does not exist).
+    public let actual: UInt64
+    public var description: String {
+        "stream '\(stream)' is at version \(actual), but the append expected \(expected); nothing was written: read the stream again and retry"
+    }
+}
+
+/// The append was refused because a checkpoint had moved; nothing was written.
+public struct CheckpointConflict: Error, Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    public let expected: UInt64
+    public let actual: UInt64
+    public var description: String {
+        "checkpoint '\(name)' is at \(actual), but the append expected \(expected); nothing was written (another instance of this handler is running?)"
+    }
+}
+
+/// A failure of the event log, with what went wrong and what to do.
+public struct EventLogError: Error, Sendable, CustomStringConvertible {
+    /// The broad kind of failure.
+    public enum Kind: Sendable { case noStore, storeExists, readOnly, invalidArgument, corrupt, incompatible, io }
+    public let kind: Kind
+    public let message: String
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// A SHA-256 chain hash.
+public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
+    /// The 32 bytes.
+    public let bytes: [UInt8]
+    /// The hash before the first event: 32 zero bytes.
+    public static let genesis = ChainHash(bytes: [UInt8](repeating: 0, count: 32))
+
+    /// Wraps 32 bytes.
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 32, "a chain hash has 32 bytes")
+        self.bytes = bytes
+    }
+
+    /// Parses 64 hex digits.
+    public init?(hex: String) {
+        let chars = Array(hex.utf8)
+        guard chars.count == 64 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(32)
+        var i = 0
+        while i < 64 {
+            guard let hi = ChainHash.nibble(chars[i]), let lo = ChainHash.nibble(chars[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        bytes = out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0") ... UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a") ... UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A") ... UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Lower-case hex.
+    public var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public var description: String { hex }
+
+    /// The first 4 bytes, as stored in each record to locate tampering.
+    var fingerprint: UInt32 { UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]) }
+}

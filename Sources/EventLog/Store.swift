@@ -1,0 +1,132 @@
+import Foundation
+import LMDB
+
+/// The named databases of a store and the keys of its `meta` database.
+struct StoreDatabases: Sendable {
+    /// seq (u64 BE) → record.
+    let events: Database
+    /// kind byte + UTF-8 name → id (u32 BE).
+    let names: Database
+    /// kind byte + id (u32 BE) → UTF-8 name.
+    let ids: Database
+    /// stream id (u32 BE) → version (u64 BE) ‖ last seq (u64 BE).
+    let streams: Database
+    /// Postings: key → runs of consecutive seqs, each (first seq u64 BE ‖ count u32 BE), dup-sorted.
+    let streamIndex: Database
+    let correlationIndex: Database
+    let typeIndex: Database
+    /// seq (u64 BE, multiples of 64) → full chain hash (32 bytes).
+    let chain: Database
+    /// dictionary id (u32 BE) → installed-at seq (u64 BE) ‖ samples (u32 BE) ‖ created µs (u64 BE) ‖ bytes.
+    let dictionaries: Database
+    /// checkpoint name (UTF-8) → seq (u64 BE).
+    let checkpoints: Database
+    /// Store-wide facts (format, id, head, counters).
+    let meta: Database
+
+    static let allNames = ["events", "names", "ids", "streams", "index.stream", "index.correlation", "index.type",
+                           "chain", "dictionaries", "checkpoints", "meta"]
+
+    static func open(_ env: Environment, create: Bool) throws -> StoreDatabases {
+        func open(_ name: String, _ flags: Database.Flags = []) throws -> Database {
+            try env.openDatabase(name, flags: flags, create: create)
+        }
+        let postings: Database.Flags = [.dupSort, .dupFixed]
+        return StoreDatabases(
+            events: try open("events"), names: try open("names"), ids: try open("ids"), streams: try open("streams"),
+            streamIndex: try open("index.stream", postings), correlationIndex: try open("index.correlation", postings),
+            typeIndex: try open("index.type", postings), chain: try open("chain"), dictionaries: try open("dictionaries"),
+            checkpoints: try open("checkpoints"), meta: try open("meta"))
+    }
+}
+
+/// Keys of the `meta` database.
+enum MetaKey {
+    static let format = "format"                 // "1"
+    static let storeID = "store.id"              // UUID text
+    static let createdAt = "store.created"       // u64 BE µs
+    static let head = "head"                     // seq u64 BE ‖ recordedAt i64 BE ‖ hash 32
+    static let currentDictionary = "dictionary.current"   // u32 BE
+    static let nextTraining = "dictionary.next-training"  // u64 BE seq
+    static func nextID(_ kind: NameKind) -> String { "names.next.\(Character(Unicode.Scalar(kind.rawValue)))" }
+}
+
+/// The tables of interned names.
+enum NameKind: UInt8, Sendable, CaseIterable {
+    case stream = 0x73 // "s"
+    case type = 0x74   // "t"
+    case actor = 0x61  // "a"
+}
+
+/// The log's head: the last event's seq, time and chain hash.
+public struct ChainHead: Sendable, Hashable {
+    /// Seq of the last event (0 for an empty log).
+    public let seq: UInt64
+    /// recordedAt of the last event, µs since 1970 (0 for an empty log).
+    public let recordedAtMicros: Int64
+    /// Chain hash after the last event (`ChainHash.genesis` for an empty log).
+    public let hash: ChainHash
+
+    static let empty = ChainHead(seq: 0, recordedAtMicros: 0, hash: .genesis)
+
+    func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 48)
+        w.u64be(seq)
+        w.u64be(UInt64(bitPattern: recordedAtMicros))
+        w.append(hash.bytes)
+        return w.bytes
+    }
+
+    static func decode(_ b: UnsafeRawBufferPointer) throws -> ChainHead {
+        guard b.count == 48 else { throw EventLogError(.corrupt, "the store's head record has \(b.count) bytes, expected 48") }
+        return ChainHead(seq: UInt64(bigEndianBytes: b), recordedAtMicros: Int64(bitPattern: UInt64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: b[8...]))),
+                         hash: ChainHash(bytes: Array(b[16 ..< 48])))
+    }
+}
+
+extension Transaction {
+    func meta(_ dbs: StoreDatabases, _ key: String) throws -> [UInt8]? {
+        try get(dbs.meta, key: Array(key.utf8))
+    }
+
+    func setMeta(_ dbs: StoreDatabases, _ key: String, _ value: [UInt8]) throws {
+        try put(dbs.meta, key: Array(key.utf8), value: value)
+    }
+
+    func head(_ dbs: StoreDatabases) throws -> ChainHead {
+        try Array(MetaKey.head.utf8).withUnsafeBytes { k in
+            try withValue(dbs.meta, key: k) { v in try v.map(ChainHead.decode) ?? .empty }
+        }
+    }
+
+    func checkpointValue(_ dbs: StoreDatabases, _ name: String) throws -> UInt64 {
+        try Array(name.utf8).withUnsafeBytes { k in
+            try withValue(dbs.checkpoints, key: k) { v in v.map { UInt64(bigEndianBytes: $0) } ?? 0 }
+        }
+    }
+}
+
+/// A 12-byte posting: a run of `count` consecutive seqs starting at `first`, all with the same key.
+struct Posting: Hashable {
+    var first: UInt64
+    var count: UInt32
+    var end: UInt64 { first + UInt64(count) } // one past the last
+
+    func encoded() -> (UInt64, UInt32) { (first.bigEndian, count.bigEndian) }
+
+    init(first: UInt64, count: UInt32) {
+        self.first = first
+        self.count = count
+    }
+
+    init(_ b: UnsafeRawBufferPointer) {
+        first = UInt64(bigEndianBytes: b)
+        count = UInt32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: b[8 ..< 12]))
+    }
+
+    @inline(__always)
+    func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        var raw: (UInt64, UInt32) = (first.bigEndian, count.bigEndian)
+        return try withUnsafeBytes(of: &raw) { try body(UnsafeRawBufferPointer(rebasing: $0[0 ..< 12])) }
+    }
+}

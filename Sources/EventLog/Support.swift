@@ -1,0 +1,170 @@
+import Foundation
+import Zstd
+
+/// A lock-protected value.
+final class Locked<State>: @unchecked Sendable {
+    // @unchecked Sendable: every access to `state` goes through `lock`.
+    private let lock = NSLock()
+    private var state: State
+    init(_ state: State) { self.state = state }
+    @inline(__always)
+    func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&state)
+    }
+}
+
+/// A pool of non-thread-safe contexts (zstd compressors and decompressors): each caller takes one,
+/// uses it on its own thread, and gives it back.
+final class ContextPool<Context: AnyObject>: @unchecked Sendable {
+    // @unchecked Sendable: `idle` is only touched under `lock`; a context is used by one thread at a time.
+    private let lock = NSLock()
+    private var idle: [Context] = []
+    private let make: @Sendable () throws -> Context
+
+    init(_ make: @escaping @Sendable () throws -> Context) { self.make = make }
+
+    func with<T>(_ body: (Context) throws -> T) throws -> T {
+        lock.lock()
+        let ctx = idle.popLast()
+        lock.unlock()
+        let context = try ctx ?? make()
+        defer {
+            lock.lock()
+            if idle.count < 16 { idle.append(context) }
+            lock.unlock()
+        }
+        return try body(context)
+    }
+}
+
+/// Interned names (streams, types, actors): id ↔ name. Ids never change once committed, so the
+/// cache never needs invalidating; it only ever learns committed pairs.
+final class NameCache: @unchecked Sendable {
+    // @unchecked Sendable: all state behind `lock`.
+    private let lock = NSLock()
+    private var byName: [[String: UInt32]] = Array(repeating: [:], count: 256)
+    private var byID: [[String?]] = Array(repeating: [], count: 256)
+
+    func id(_ kind: NameKind, _ name: String) -> UInt32? {
+        lock.lock()
+        defer { lock.unlock() }
+        return byName[Int(kind.rawValue)][name]
+    }
+
+    func name(_ kind: NameKind, _ id: UInt32) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        let table = byID[Int(kind.rawValue)]
+        return Int(id) < table.count ? table[Int(id)] : nil
+    }
+
+    func insert(_ kind: NameKind, _ name: String, _ id: UInt32) {
+        lock.lock()
+        defer { lock.unlock() }
+        byName[Int(kind.rawValue)][name] = id
+        var table = byID[Int(kind.rawValue)]
+        byID[Int(kind.rawValue)] = []
+        if table.count <= Int(id) { table.append(contentsOf: repeatElement(nil, count: Int(id) - table.count + 1)) }
+        table[Int(id)] = name
+        byID[Int(kind.rawValue)] = table
+    }
+}
+
+/// The current compression dictionary and every dictionary loaded so far, by id.
+final class DictionarySet: @unchecked Sendable {
+    // @unchecked Sendable: all state behind `lock`; dictionaries themselves are immutable.
+    private let lock = NSLock()
+    private var current: CompressionDictionary?
+    private var byID: [UInt32: CompressionDictionary] = [:]
+
+    func currentDictionary() -> CompressionDictionary? {
+        lock.lock()
+        defer { lock.unlock() }
+        return current
+    }
+
+    func cached(_ id: UInt32) -> CompressionDictionary? {
+        lock.lock()
+        defer { lock.unlock() }
+        return byID[id]
+    }
+
+    func add(_ d: CompressionDictionary, makeCurrent: Bool) {
+        lock.lock()
+        defer { lock.unlock() }
+        byID[d.id] = d
+        if makeCurrent, (current?.id ?? 0) < d.id { current = d }
+    }
+}
+
+/// Wakes subscribers when the log grows (in-process), with a timeout so that appends by other
+/// processes are seen by polling.
+final class AppendNotifier: @unchecked Sendable {
+    // @unchecked Sendable: all state behind `lock`.
+    private let lock = NSLock()
+    private var latest: UInt64 = 0
+    private var nextID: UInt64 = 0
+    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var cancelled: Set<UInt64> = []
+
+    func advance(to seq: UInt64) {
+        lock.lock()
+        guard seq > latest else { lock.unlock(); return }
+        latest = seq
+        let ready = waiters
+        waiters.removeAll()
+        lock.unlock()
+        for (_, c) in ready { c.resume() }
+    }
+
+    /// Returns when the log passes `seq` (in this process), after `timeout`, or on cancellation.
+    func wait(after seq: UInt64, timeout: Duration) async {
+        let id: UInt64 = lock.withLock { nextID += 1; return nextID }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                lock.lock()
+                if latest > seq || cancelled.remove(id) != nil {
+                    lock.unlock()
+                    c.resume()
+                    return
+                }
+                waiters[id] = c
+                lock.unlock()
+                let nanos = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanos))) { [weak self] in
+                    self?.fire(id)
+                }
+            }
+        } onCancel: {
+            self.fire(id, markCancelled: true)
+        }
+    }
+
+    private func fire(_ id: UInt64, markCancelled: Bool = false) {
+        lock.lock()
+        let c = waiters.removeValue(forKey: id)
+        if c == nil && markCancelled { cancelled.insert(id) }
+        lock.unlock()
+        c?.resume()
+    }
+}
+
+/// One process may open a store directory once (an LMDB rule: one environment per file per process).
+final class OpenStores: @unchecked Sendable {
+    // @unchecked Sendable: all state behind `lock`.
+    static let shared = OpenStores()
+    private let lock = NSLock()
+    private var paths: Set<String> = []
+
+    func claim(_ path: String) -> Bool { lock.withLock { paths.insert(path).inserted } }
+    func release(_ path: String) { lock.withLock { _ = paths.remove(path) } }
+}
+
+/// Microseconds since 1970 now.
+func nowMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}

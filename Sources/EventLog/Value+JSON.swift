@@ -1,0 +1,246 @@
+/// JSON text for values: compact, keys in canonical order, deterministic.
+extension Value {
+    /// Compact JSON text. Non-finite doubles are written as `null` (JSON has no NaN or infinity).
+    public var jsonString: String {
+        var out = ""
+        out.reserveCapacity(128)
+        Value.writeJSON(self, into: &out)
+        return out
+    }
+
+    /// Appends the compact JSON text of `value` to `out`.
+    public static func writeJSON(_ value: Value, into out: inout String) {
+        switch value {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double(let d):
+            if d.isFinite { out += d.description } else { out += "null" }
+        case .string(let s): writeJSONString(s, into: &out)
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                writeJSON(item, into: &out)
+            }
+            out += "]"
+        case .members(let members):
+            out += "{"
+            for (i, m) in members.enumerated() {
+                if i > 0 { out += "," }
+                writeJSONString(m.key, into: &out)
+                out += ":"
+                writeJSON(m.value, into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    /// Appends `s` as a JSON string literal (quoted and escaped).
+    public static func writeJSONString(_ s: String, into out: inout String) {
+        out += "\""
+        var needsEscape = false
+        for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5C { needsEscape = true; break }
+        if !needsEscape {
+            out += s
+        } else {
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                default:
+                    if scalar.value < 0x20 {
+                        let hex = String(scalar.value, radix: 16)
+                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                    } else {
+                        out.unicodeScalars.append(scalar)
+                    }
+                }
+            }
+        }
+        out += "\""
+    }
+
+    /// Parses JSON text. Integers that fit in Int64 become `.int`, other numbers `.double`.
+    public init(json text: String) throws {
+        var parser = JSONParser(Array(text.utf8))
+        self = try parser.parseDocument()
+    }
+
+    /// Parses JSON bytes (UTF-8).
+    public init(jsonBytes bytes: [UInt8]) throws {
+        var parser = JSONParser(bytes)
+        self = try parser.parseDocument()
+    }
+}
+
+/// A JSON syntax error with its line and column.
+public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
+    public let line: Int
+    public let column: Int
+    public let reason: String
+    public var description: String { "invalid JSON at line \(line), column \(column): \(reason)" }
+}
+
+/// A small strict JSON parser producing `Value`s (RFC 8259).
+struct JSONParser {
+    let b: [UInt8]
+    var i = 0
+
+    init(_ bytes: [UInt8]) { b = bytes }
+
+    mutating func parseDocument() throws -> Value {
+        skipWhitespace()
+        let v = try parseValue(depth: 0)
+        skipWhitespace()
+        guard i == b.count else { throw error("unexpected text after the value") }
+        return v
+    }
+
+    func error(_ reason: String) -> JSONSyntaxError {
+        var line = 1, col = 1
+        for k in 0 ..< min(i, b.count) {
+            if b[k] == 0x0A { line += 1; col = 1 } else { col += 1 }
+        }
+        return JSONSyntaxError(line: line, column: col, reason: reason)
+    }
+
+    mutating func skipWhitespace() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    mutating func parseValue(depth: Int) throws -> Value {
+        guard depth < 512 else { throw error("nested deeper than 512 levels") }
+        guard i < b.count else { throw error("unexpected end of input") }
+        switch b[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var dict: [String: Value] = [:]
+            skipWhitespace()
+            if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(dict) }
+            while true {
+                skipWhitespace()
+                guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let key = try parseString()
+                skipWhitespace()
+                guard i < b.count, b[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                i += 1
+                skipWhitespace()
+                dict[key] = try parseValue(depth: depth + 1)
+                skipWhitespace()
+                guard i < b.count else { throw error("unexpected end of input in an object") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "}") { i += 1; return .object(dict) }
+                throw error("expected ',' or '}'")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var items: [Value] = []
+            skipWhitespace()
+            if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            while true {
+                skipWhitespace()
+                items.append(try parseValue(depth: depth + 1))
+                skipWhitespace()
+                guard i < b.count else { throw error("unexpected end of input in an array") }
+                if b[i] == UInt8(ascii: ",") { i += 1; continue }
+                if b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                throw error("expected ',' or ']'")
+            }
+        case UInt8(ascii: "\""):
+            return .string(try parseString())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        default:
+            return try parseNumber()
+        }
+    }
+
+    mutating func literal(_ word: String) throws {
+        let w = Array(word.utf8)
+        guard i + w.count <= b.count, Array(b[i ..< i + w.count]) == w else { throw error("unexpected token") }
+        i += w.count
+    }
+
+    mutating func parseNumber() throws -> Value {
+        let start = i
+        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+        var isInteger = true
+        guard i < b.count, (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(b[i]) else { throw error("unexpected character") }
+        while i < b.count {
+            let c = b[i]
+            if (UInt8(ascii: "0") ... UInt8(ascii: "9")).contains(c) { i += 1; continue }
+            if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-") {
+                isInteger = false
+                i += 1
+                continue
+            }
+            break
+        }
+        let text = String(decoding: b[start ..< i], as: UTF8.self)
+        if isInteger, let v = Int64(text) { return .int(v) }
+        guard let d = Double(text) else { throw error("invalid number '\(text)'") }
+        return .double(d)
+    }
+
+    mutating func parseString() throws -> String {
+        i += 1 // opening quote
+        var out = [UInt8]()
+        while true {
+            guard i < b.count else { throw error("unterminated string") }
+            let c = b[i]
+            i += 1
+            if c == UInt8(ascii: "\"") { break }
+            if c < 0x20 { throw error("control character in a string") }
+            if c != UInt8(ascii: "\\") { out.append(c); continue }
+            guard i < b.count else { throw error("unterminated escape") }
+            let e = b[i]
+            i += 1
+            switch e {
+            case UInt8(ascii: "\""): out.append(0x22)
+            case UInt8(ascii: "\\"): out.append(0x5C)
+            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800 ..< 0xDC00).contains(scalar) {
+                    guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw error("lone surrogate") }
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00 ..< 0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default: throw error("invalid escape")
+            }
+        }
+        guard let s = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+        return s
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= b.count else { throw error("short \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0 ..< 4 {
+            let c = b[i]
+            i += 1
+            v <<= 4
+            switch c {
+            case UInt8(ascii: "0") ... UInt8(ascii: "9"): v |= UInt32(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a") ... UInt8(ascii: "f"): v |= UInt32(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A") ... UInt8(ascii: "F"): v |= UInt32(c - UInt8(ascii: "A") + 10)
+            default: throw error("invalid hex digit in \\u escape")
+            }
+        }
+        return v
+    }
+}

@@ -1,0 +1,510 @@
+import Foundation
+import LMDB
+import Zstd
+
+/// An event whose payload has been encoded and compressed by its producer, ready for the writer.
+struct PreparedEvent: Sendable {
+    let type: String
+    let schemaVersion: UInt32
+    let causation: UInt64?
+    let correlation: UInt64?
+    let encoding: PayloadEncoding
+    let dictionaryID: UInt32
+    /// Canonical payload bytes (hashed).
+    let canonical: ArraySlice<UInt8>
+    /// Stored payload bytes (canonical or a zstd frame).
+    let stored: ArraySlice<UInt8>
+}
+
+/// A stream's share of an append, prepared.
+struct PreparedStream: Sendable {
+    let stream: String
+    let expected: ExpectedVersion
+    let events: [PreparedEvent]
+}
+
+/// One append waiting for the writer.
+final class AppendJob: @unchecked Sendable {
+    // @unchecked Sendable: the lets are immutable; `completion` is called once, by the writer thread.
+    let streams: [PreparedStream]
+    let checkpoint: CheckpointUpdate?
+    let actor: String
+    let eventCount: Int
+    let completion: @Sendable (Result<AppendResult, any Error>) -> Void
+
+    init(streams: [PreparedStream], checkpoint: CheckpointUpdate?, actor: String,
+         completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
+        self.streams = streams
+        self.checkpoint = checkpoint
+        self.actor = actor
+        self.eventCount = streams.reduce(0) { $0 + $1.events.count }
+        self.completion = completion
+    }
+}
+
+/// Installs a newly trained dictionary (runs on the writer thread, in its own transaction).
+final class DictionaryJob: @unchecked Sendable {
+    // @unchecked Sendable: immutable lets; `completion` is called once, by the writer thread.
+    let bytes: [UInt8]
+    let samples: Int
+    let completion: @Sendable (Result<UInt32, any Error>) -> Void
+    init(bytes: [UInt8], samples: Int, completion: @escaping @Sendable (Result<UInt32, any Error>) -> Void) {
+        self.bytes = bytes
+        self.samples = samples
+        self.completion = completion
+    }
+}
+
+/// The single writer: one dedicated thread that drains the queue of appends, commits each group in
+/// one LMDB write transaction (one fsync), and then completes every append of the group.
+///
+/// All write transactions of the process begin and commit on this thread (an LMDB requirement).
+final class Writer: @unchecked Sendable {
+    // @unchecked Sendable: `queue` and `state` are guarded by `condition`; the thread owns the rest.
+    private enum Job { case append(AppendJob), dictionary(DictionaryJob) }
+    private enum State { case running, stopping, stopped }
+
+    private let core: StoreCore
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var state = State.running
+    /// Largest number of events committed in one group (a single larger append is one group).
+    private let maxGroupEvents = 262_144
+
+    init(core: StoreCore) {
+        self.core = core
+        let thread = Thread { [self] in self.run() }
+        thread.name = "ledgerflow-writer"
+        thread.stackSize = 4 << 20
+        thread.start()
+    }
+
+    func submit(_ job: AppendJob) {
+        condition.lock()
+        guard state == .running else {
+            condition.unlock()
+            job.completion(.failure(EventLogError(.invalidArgument, "the event log is closed")))
+            return
+        }
+        queue.append(.append(job))
+        condition.signal()
+        condition.unlock()
+    }
+
+    func submit(_ job: DictionaryJob) {
+        condition.lock()
+        guard state == .running else {
+            condition.unlock()
+            job.completion(.failure(EventLogError(.invalidArgument, "the event log is closed")))
+            return
+        }
+        queue.append(.dictionary(job))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Commits what is queued, then stops the thread; returns when it has stopped.
+    func stop() {
+        condition.lock()
+        if state == .running { state = .stopping }
+        condition.broadcast()
+        while state != .stopped { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && state == .running { condition.wait() }
+            if queue.isEmpty {
+                state = .stopped
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            // Take a group: consecutive appends up to the size limit, or one dictionary job.
+            var group: [AppendJob] = []
+            var dictionaryJob: DictionaryJob?
+            var events = 0
+            while let first = queue.first {
+                if case .append(let job) = first {
+                    if !group.isEmpty && events + job.eventCount > maxGroupEvents { break }
+                    group.append(job)
+                    events += job.eventCount
+                    queue.removeFirst()
+                } else if case .dictionary(let job) = first {
+                    if group.isEmpty {
+                        dictionaryJob = job
+                        queue.removeFirst()
+                    }
+                    break
+                }
+            }
+            condition.unlock()
+            if let dictionaryJob { install(dictionaryJob) }
+            if !group.isEmpty { commit(group) }
+        }
+    }
+
+    // MARK: - Committing a group
+
+    private func commit(_ group: [AppendJob]) {
+        var attempts = 0
+        while true {
+            attempts += 1
+            do {
+                var newNames: [(NameKind, String, UInt32)] = []
+                let (results, head) = try core.env.write { txn in
+                    try self.write(group, txn, newNames: &newNames)
+                }
+                for (kind, name, id) in newNames { core.names.insert(kind, name, id) }
+                for (job, result) in zip(group, results) { job.completion(result) }
+                core.notifier.advance(to: head.seq)
+                scheduleTrainingIfDue(head: head.seq)
+                return
+            } catch let e as LMDBError where e == .mapFull && attempts < 8 {
+                // Grow the map and write the whole group again (the failed transaction was aborted).
+                let size = (try? core.env.info().mapSize) ?? core.configuration.mapSize
+                do {
+                    try core.env.setMapSize(size * 2)
+                } catch {
+                    for job in group { job.completion(.failure(error)) }
+                    return
+                }
+            } catch {
+                for job in group { job.completion(.failure(error)) }
+                return
+            }
+        }
+    }
+
+    /// Writes a group inside `txn`. Each job is checked in full before anything of it is written, so
+    /// a refused job leaves no trace; the others of the group go ahead.
+    private func write(_ group: [AppendJob], _ txn: Transaction, newNames: inout [(NameKind, String, UInt32)])
+        throws -> ([Result<AppendResult, any Error>], ChainHead) {
+        let dbs = core.dbs
+        var head = try txn.head(dbs)
+        // The head record and the last key must agree (a cheap check that the store is consistent).
+        let lastKey: UInt64 = try txn.withCursor(dbs.events) { c in try c.last().map { UInt64(bigEndianBytes: $0.key) } ?? 0 }
+        guard lastKey == head.seq else {
+            throw EventLogError(.corrupt, "the store's head says seq \(head.seq) but the last event is seq \(lastKey); run `ledgerflow audit verify`")
+        }
+        let firstSeqOfTxn = head.seq + 1
+        let recordedAt = max(nowMicros(), head.recordedAtMicros)
+        var interner = Interner(core: core)
+        var streams: [String: (id: UInt32?, version: UInt64, lastSeq: UInt64, dirty: Bool)] = [:]
+        var postings = PostingBuilder()
+        var checkpointsToWrite: [String: UInt64] = [:]
+        var results: [Result<AppendResult, any Error>] = []
+        results.reserveCapacity(group.count)
+        var canonicalHeader = ByteWriter(capacity: 256)
+        var record = ByteWriter(capacity: 512)
+
+        func streamState(_ name: String) throws -> (id: UInt32?, version: UInt64, lastSeq: UInt64, dirty: Bool) {
+            if let s = streams[name] { return s }
+            guard let id = try core.id(.stream, name, txn) else { return (nil, 0, 0, false) }
+            let (version, last): (UInt64, UInt64) = try id.withBigEndianBytes { k in
+                try txn.withValue(dbs.streams, key: k) { v in
+                    guard let v, v.count == 16 else { return (0, 0) }
+                    return (UInt64(bigEndianBytes: v), UInt64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: v[8...])))
+                }
+            }
+            let s = (id: Optional(id), version: version, lastSeq: last, dirty: false)
+            streams[name] = s
+            return s
+        }
+
+        try txn.withCursor(dbs.events) { events in
+            for job in group {
+                // 1. Check everything first.
+                do {
+                    var versions: [String: UInt64] = [:]
+                    for part in job.streams {
+                        let current = try versions[part.stream] ?? streamState(part.stream).version
+                        guard part.expected.admits(current) else {
+                            throw WrongExpectedVersion(stream: part.stream, expected: part.expected, actual: current)
+                        }
+                        versions[part.stream] = current + UInt64(part.events.count)
+                    }
+                    if let cp = job.checkpoint, let expected = cp.expected {
+                        let actual = try checkpointsToWrite[cp.name] ?? txn.checkpointValue(dbs, cp.name)
+                        guard actual == expected else { throw CheckpointConflict(name: cp.name, expected: expected, actual: actual) }
+                    }
+                    var seq = head.seq
+                    for part in job.streams {
+                        for event in part.events {
+                            seq += 1
+                            if let c = event.causation, c == 0 || c >= seq {
+                                throw EventLogError(.invalidArgument, "event \(event.type) names causation seq \(c), which is not an earlier event (it would be seq \(seq))")
+                            }
+                            if let c = event.correlation, c == 0 || c > seq {
+                                throw EventLogError(.invalidArgument, "event \(event.type) names correlation seq \(c), which is not an earlier event or itself (it would be seq \(seq))")
+                            }
+                        }
+                    }
+                } catch {
+                    results.append(.failure(error))
+                    continue
+                }
+
+                // 2. Write.
+                let firstSeq = head.seq + 1
+                let actorID = try interner.intern(.actor, job.actor, txn)
+                var lastType = ""
+                var lastTypeID: UInt32 = 0
+                var previousCorrelation: UInt64?
+                var versionsAfter: [String: UInt64] = [:]
+                for part in job.streams {
+                    var state = try streamState(part.stream)
+                    let streamID = try state.id ?? interner.intern(.stream, part.stream, txn)
+                    state.id = streamID
+                    for event in part.events {
+                        let seq = head.seq + 1
+                        state.version += 1
+                        if event.type != lastType {
+                            lastTypeID = try interner.intern(.type, event.type, txn)
+                            lastType = event.type
+                        }
+                        let correlation: UInt64
+                        if let c = event.correlation {
+                            correlation = c
+                        } else if let cause = event.causation {
+                            correlation = try self.correlation(of: cause, txn)
+                        } else {
+                            correlation = previousCorrelation ?? seq
+                        }
+                        previousCorrelation = correlation
+
+                        canonicalHeader.reset()
+                        Chain.canonicalHeader(seq: seq, recordedAtMicros: recordedAt, streamVersion: state.version,
+                                              schemaVersion: event.schemaVersion, causation: event.causation,
+                                              correlation: correlation, stream: part.stream, type: event.type,
+                                              actor: job.actor, payloadCount: event.canonical.count, into: &canonicalHeader)
+                        let hash = event.canonical.withUnsafeBytes { p in
+                            Chain.next(previous: head.hash, header: canonicalHeader.bytes, payload: p)
+                        }
+                        record.reset()
+                        RecordHeader(encoding: event.encoding, dictionaryID: event.dictionaryID, typeID: lastTypeID,
+                                     schemaVersion: event.schemaVersion, streamID: streamID, streamVersion: state.version,
+                                     causation: event.causation, correlation: correlation, actorID: actorID,
+                                     recordedAtMicros: recordedAt, fingerprint: hash.fingerprint).encode(seq: seq, into: &record)
+                        record.append(event.stored)
+                        try seq.withBigEndianBytes { k in
+                            try record.bytes.withUnsafeBytes { v in try events.put(key: k, value: v, flags: .append) }
+                        }
+                        postings.add(.stream, UInt64(streamID), seq)
+                        postings.add(.correlation, correlation, seq)
+                        postings.add(.type, UInt64(lastTypeID), seq)
+                        if seq % Chain.checkpointInterval == 0 {
+                            try seq.withBigEndianBytes { k in
+                                try hash.bytes.withUnsafeBytes { v in try txn.put(dbs.chain, key: k, value: v, flags: .append) }
+                            }
+                        }
+                        head = ChainHead(seq: seq, recordedAtMicros: recordedAt, hash: hash)
+                        state.lastSeq = seq
+                    }
+                    state.dirty = true
+                    streams[part.stream] = state
+                    versionsAfter[part.stream] = state.version
+                }
+                if let cp = job.checkpoint { checkpointsToWrite[cp.name] = cp.seq }
+                let wrote = head.seq >= firstSeq
+                results.append(.success(AppendResult(firstSeq: wrote ? firstSeq : nil, lastSeq: wrote ? head.seq : nil,
+                                                     streamVersions: versionsAfter, recordedAtMicros: recordedAt)))
+            }
+        }
+
+        try postings.flush(txn, dbs, firstSeqOfTxn: firstSeqOfTxn)
+        for (_, s) in streams where s.dirty {
+            guard let id = s.id else { continue }
+            var w = ByteWriter(capacity: 16)
+            w.u64be(s.version)
+            w.u64be(s.lastSeq)
+            try id.withBigEndianBytes { k in try w.bytes.withUnsafeBytes { v in try txn.put(dbs.streams, key: k, value: v) } }
+        }
+        for (name, seq) in checkpointsToWrite {
+            try seq.withBigEndianBytes { v in try Array(name.utf8).withUnsafeBytes { k in try txn.put(dbs.checkpoints, key: k, value: v) } }
+        }
+        try txn.setMeta(dbs, MetaKey.head, head.encoded())
+        try interner.writeCounters(txn)
+        newNames = interner.created
+        return (results, head)
+    }
+
+    /// The correlation of the stored event `seq` (visible in this transaction even if written by it).
+    private func correlation(of seq: UInt64, _ txn: Transaction) throws -> UInt64 {
+        let header: RecordHeader? = try seq.withBigEndianBytes { k in
+            try txn.withValue(core.dbs.events, key: k) { v in
+                guard let v else { return nil }
+                var r = ByteReader(v)
+                return try RecordHeader.decode(seq: seq, from: &r)
+            }
+        }
+        guard let header else { throw EventLogError(.invalidArgument, "causation seq \(seq) does not exist") }
+        return header.correlation
+    }
+
+    // MARK: - Dictionaries
+
+    private func install(_ job: DictionaryJob) {
+        let dbs = core.dbs
+        do {
+            let (id, head): (UInt32, UInt64) = try core.env.write { txn in
+                let last: UInt32 = try txn.withCursor(dbs.dictionaries) { c in try c.last().map { UInt32(bigEndianBytes: $0.key) } ?? 0 }
+                let id = last + 1
+                let head = try txn.head(dbs)
+                var w = ByteWriter(capacity: job.bytes.count + 20)
+                w.u64be(head.seq)
+                w.u32be(UInt32(clamping: job.samples))
+                w.u64be(UInt64(nowMicros()))
+                w.append(job.bytes)
+                try id.withBigEndianBytes { k in try w.bytes.withUnsafeBytes { v in try txn.put(dbs.dictionaries, key: k, value: v) } }
+                var cur = ByteWriter(capacity: 4)
+                cur.u32be(id)
+                try txn.setMeta(dbs, MetaKey.currentDictionary, cur.bytes)
+                var next = ByteWriter(capacity: 8)
+                let growth: UInt64
+                if case .automatic(_, let g) = core.configuration.dictionaryTraining { growth = max(2, g) } else { growth = 10 }
+                next.u64be(max(head.seq, 1) * growth)
+                try txn.setMeta(dbs, MetaKey.nextTraining, next.bytes)
+                return (id, head.seq * growth)
+            }
+            let dict = try CompressionDictionary(id: id, bytes: job.bytes, level: core.configuration.compressionLevel)
+            core.dictionaries.add(dict, makeCurrent: true)
+            core.training.withLock { $0.nextAt = max(head, 1) }
+            job.completion(.success(id))
+        } catch {
+            job.completion(.failure(error))
+        }
+    }
+
+    private func scheduleTrainingIfDue(head: UInt64) {
+        guard case .automatic = core.configuration.dictionaryTraining else { return }
+        let start: Bool = core.training.withLock { t in
+            guard !t.running, head >= t.nextAt else { return false }
+            t.running = true
+            return true
+        }
+        guard start else { return }
+        let core = self.core
+        DispatchQueue.global(qos: .utility).async { [weak self] in
+            guard let self else { return }
+            let trained = (try? DictionaryTrainingRun(core: core).train()) ?? nil
+            if let trained {
+                let done = DispatchSemaphore(value: 0)
+                self.submit(DictionaryJob(bytes: trained.bytes, samples: trained.samples) { _ in done.signal() })
+                done.wait()
+            } else {
+                // Too few or too uniform samples: try again when the log has doubled.
+                core.training.withLock { $0.nextAt = max(head, 1) * 2 }
+            }
+            core.training.withLock { $0.running = false }
+        }
+    }
+}
+
+/// Interns names inside a write transaction; new ids become visible to the cache only after commit.
+struct Interner {
+    let core: StoreCore
+    var pending: [NameKind: [String: UInt32]] = [:]
+    var nextIDs: [NameKind: UInt32] = [:]
+    var created: [(NameKind, String, UInt32)] = []
+
+    init(core: StoreCore) { self.core = core }
+
+    mutating func intern(_ kind: NameKind, _ name: String, _ txn: Transaction) throws -> UInt32 {
+        if let id = pending[kind]?[name] { return id }
+        if let id = try core.id(kind, name, txn) { return id }
+        let next: UInt32
+        if let n = nextIDs[kind] {
+            next = n
+        } else {
+            next = try txn.meta(core.dbs, MetaKey.nextID(kind)).map { $0.withUnsafeBytes { UInt32(bigEndianBytes: $0) } } ?? 1
+        }
+        guard next < UInt32.max else { throw EventLogError(.invalidArgument, "too many distinct names of one kind") }
+        nextIDs[kind] = next + 1
+        pending[kind, default: [:]][name] = next
+        created.append((kind, name, next))
+        try next.withBigEndianBytes { v in
+            try ([kind.rawValue] + Array(name.utf8)).withUnsafeBytes { k in try txn.put(core.dbs.names, key: k, value: v) }
+        }
+        try txn.put(core.dbs.ids, key: idKey(kind, next), value: Array(name.utf8))
+        return next
+    }
+
+    func writeCounters(_ txn: Transaction) throws {
+        for (kind, next) in nextIDs {
+            var w = ByteWriter(capacity: 4)
+            w.u32be(next)
+            try txn.setMeta(core.dbs, MetaKey.nextID(kind), w.bytes)
+        }
+    }
+}
+
+/// Which secondary index a posting belongs to.
+enum IndexKind: UInt8 { case stream, correlation, type }
+
+/// Collects, for one transaction, the runs of consecutive seqs per index key, then writes them.
+struct PostingBuilder {
+    struct Key: Hashable {
+        let index: IndexKind
+        let key: UInt64
+    }
+
+    private var open: [Key: Posting] = [:]
+    private var closed: [(Key, Posting)] = []
+
+    @inline(__always)
+    mutating func add(_ index: IndexKind, _ key: UInt64, _ seq: UInt64) {
+        let k = Key(index: index, key: key)
+        if let i = open.index(forKey: k) {
+            let p = open.values[i]
+            if p.end == seq && p.count < UInt32.max {
+                open.values[i].count += 1
+                return
+            }
+            closed.append((k, p))
+            open.values[i] = Posting(first: seq, count: 1)
+        } else {
+            open[k] = Posting(first: seq, count: 1)
+        }
+    }
+
+    /// Writes every run; a run that starts the transaction extends the key's last stored run when
+    /// that one ended just before it.
+    func flush(_ txn: Transaction, _ dbs: StoreDatabases, firstSeqOfTxn: UInt64) throws {
+        var all = closed
+        all.append(contentsOf: open.map { ($0.key, $0.value) })
+        for (k, p) in all {
+            let db: Database
+            switch k.index {
+            case .stream: db = dbs.streamIndex
+            case .correlation: db = dbs.correlationIndex
+            case .type: db = dbs.typeIndex
+            }
+            try withIndexKey(k) { key in
+                try txn.withCursor(db) { c in
+                    if p.first == firstSeqOfTxn, try c.seek(exactly: key) != nil, let last = try c.lastDuplicate() {
+                        let prior = Posting(last.value)
+                        if prior.end == p.first, UInt64(prior.count) + UInt64(p.count) <= UInt64(UInt32.max) {
+                            try Posting(first: prior.first, count: prior.count + p.count).withBytes { v in
+                                try c.put(key: key, value: v, flags: .current)
+                            }
+                            return
+                        }
+                    }
+                    try p.withBytes { v in try c.put(key: key, value: v) }
+                }
+            }
+        }
+    }
+}
+
+/// Index keys: stream and type ids as u32 BE, correlations as u64 BE.
+@inline(__always)
+func withIndexKey<T>(_ k: PostingBuilder.Key, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+    switch k.index {
+    case .stream, .type: return try UInt32(truncatingIfNeeded: k.key).withBigEndianBytes(body)
+    case .correlation: return try k.key.withBigEndianBytes(body)
+    }
+}

@@ -1,0 +1,149 @@
+import CLMDB
+import Foundation
+
+/// An LMDB environment: one memory-mapped file holding named databases.
+///
+/// Threading: the environment is opened with `MDB_NOTLS`, so read transactions may run on any thread
+/// (each is used by one thread at a time). A write transaction must begin and commit on the same
+/// thread; `write(_:)` runs both within one synchronous call, so callers must not hop threads inside
+/// the closure (no `await`). Open one `Environment` per file per process.
+public final class Environment: @unchecked Sendable {
+    // @unchecked Sendable: the only stored state is the MDB_env pointer, which LMDB documents as
+    // usable from any thread once opened (with MDB_NOTLS), and immutable configuration.
+
+    /// Options used when opening an environment.
+    public struct Options: Sendable {
+        /// The maximum size of the memory map (and the file), in bytes.
+        public var mapSize: Int = 1 << 30
+        /// The maximum number of named databases.
+        public var maxDatabases: UInt32 = 32
+        /// The maximum number of concurrent reader slots.
+        public var maxReaders: UInt32 = 510
+        /// Open read-only: no write transaction may begin.
+        public var readOnly = false
+        /// Skip fsync at commit (not durable; for benchmarks and scratch stores only).
+        public var noSync = false
+        /// Create the directory if it does not exist (ignored when read-only).
+        public var createDirectory = true
+        /// Creates default options.
+        public init() {}
+    }
+
+    let handle: OpaquePointer
+    /// The directory that holds `data.mdb` and `lock.mdb`.
+    public let path: String
+    /// Whether the environment was opened read-only.
+    public let isReadOnly: Bool
+
+    /// Opens (creating if allowed) the environment in directory `path`.
+    public init(path: String, options: Options = Options()) throws {
+        if !options.readOnly && options.createDirectory {
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env), "creating the environment for \(path)")
+        guard let env else { throw LMDBError(code: ENOMEM, operation: "creating the environment for \(path)") }
+        do {
+            try check(mdb_env_set_maxdbs(env, options.maxDatabases), "setting maxdbs")
+            try check(mdb_env_set_maxreaders(env, options.maxReaders), "setting maxreaders")
+            try check(mdb_env_set_mapsize(env, options.mapSize), "setting the map size")
+            var flags = UInt32(MDB_NOTLS)
+            if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.noSync { flags |= UInt32(MDB_NOSYNC) }
+            try check(mdb_env_open(env, path, flags, 0o644), "opening the store at \(path)")
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        self.handle = env
+        self.path = path
+        self.isReadOnly = options.readOnly
+    }
+
+    deinit { mdb_env_close(handle) }
+
+    /// Runs `body` in a read-only transaction; the transaction ends when `body` returns.
+    public func read<T>(_ body: (Transaction) throws -> T) throws -> T {
+        let txn = try begin(readOnly: true)
+        defer { mdb_txn_abort(txn.handle) }
+        return try body(txn)
+    }
+
+    /// Runs `body` in a write transaction and commits it; on a thrown error the transaction is
+    /// aborted and the error rethrown. Begin and commit happen on the calling thread.
+    public func write<T>(_ body: (Transaction) throws -> T) throws -> T {
+        let txn = try begin(readOnly: false)
+        let result: T
+        do {
+            result = try body(txn)
+        } catch {
+            mdb_txn_abort(txn.handle)
+            throw error
+        }
+        try check(mdb_txn_commit(txn.handle), "committing a write transaction in \(path)")
+        return result
+    }
+
+    private func begin(readOnly: Bool) throws -> Transaction {
+        var txn: OpaquePointer?
+        var code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
+        if code == MDB_MAP_RESIZED {
+            // Another process grew the map: adopt its size (legal: this process has no txn open
+            // on this thread) and try once more.
+            try check(mdb_env_set_mapsize(handle, 0), "adopting a map size grown by another process")
+            code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
+        }
+        try check(code, readOnly ? "beginning a read transaction in \(path)" : "beginning a write transaction in \(path)")
+        guard let txn else { throw LMDBError(code: ENOMEM, operation: "beginning a transaction") }
+        return Transaction(handle: txn, readOnly: readOnly)
+    }
+
+    /// Opens (or, with `create`, creates) the named database `name` and returns its handle.
+    ///
+    /// Handles stay valid for the life of the environment. In a read-only environment the database
+    /// must exist already.
+    public func openDatabase(_ name: String?, flags: Database.Flags = [], create: Bool = true) throws -> Database {
+        if isReadOnly {
+            return try read { txn in try txn.openDatabase(name, flags: flags, create: false) }
+        }
+        return try write { txn in try txn.openDatabase(name, flags: flags, create: create) }
+    }
+
+    /// Grows the map to `bytes`. Only legal while this process has no transaction open.
+    public func setMapSize(_ bytes: Int) throws {
+        try check(mdb_env_set_mapsize(handle, bytes), "growing the map to \(bytes) bytes")
+    }
+
+    /// Flushes the data buffers to disk (useful after writing with `noSync`).
+    public func sync(force: Bool = true) throws {
+        try check(mdb_env_sync(handle, force ? 1 : 0), "syncing \(path)")
+    }
+
+    /// Information about the environment: map size, last used page, last transaction id.
+    public func info() throws -> Info {
+        var raw = MDB_envinfo()
+        try check(mdb_env_info(handle, &raw), "reading environment info")
+        var st = MDB_stat()
+        try check(mdb_env_stat(handle, &st), "reading environment stat")
+        return Info(mapSize: raw.me_mapsize, lastPage: raw.me_last_pgno, lastTransaction: raw.me_last_txnid,
+                    maxReaders: Int(raw.me_maxreaders), readers: Int(raw.me_numreaders), pageSize: Int(st.ms_psize))
+    }
+
+    /// A snapshot of `mdb_env_info` and the page size.
+    public struct Info: Sendable {
+        /// Current map size in bytes.
+        public let mapSize: Int
+        /// Number of the last used page.
+        public let lastPage: Int
+        /// Id of the last committed transaction.
+        public let lastTransaction: Int
+        /// Maximum reader slots.
+        public let maxReaders: Int
+        /// Reader slots in use.
+        public let readers: Int
+        /// Page size in bytes.
+        public let pageSize: Int
+        /// Bytes of the file in use: (last page + 1) × page size.
+        public var usedBytes: Int { (lastPage + 1) * pageSize }
+    }
+}
