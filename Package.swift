@@ -30,7 +30,7 @@ let package = Package(
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "EventLog",
+            "EventLog", "LMDB",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

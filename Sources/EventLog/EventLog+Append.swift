@@ -133,14 +133,17 @@ enum PayloadPreparer {
                 let src = UnsafeRawBufferPointer(rebasing: all[r])
                 let start = stored.count
                 if src.count >= minimumCompressible {
+                    let block = src.count <= Compressor.maxBlockSize
                     let bound = Compressor.bound(src.count)
                     stored.append(contentsOf: repeatElement(0, count: bound))
                     let n = try stored.withUnsafeMutableBytes { dst in
-                        try compressor.compress(src, into: UnsafeMutableRawBufferPointer(rebasing: dst[start ..< start + bound]), dictionary: dictionary)
+                        let out = UnsafeMutableRawBufferPointer(rebasing: dst[start ..< start + bound])
+                        return block ? try compressor.compressBlock(src, into: out, dictionary: dictionary)
+                                     : try compressor.compress(src, into: out, dictionary: dictionary)
                     }
-                    if n < src.count {
+                    if n > 0 && n < src.count {
                         stored.removeLast(bound - n)
-                        storedBounds.append((start ..< start + n, dictionary == nil ? .zstd : .zstdDictionary))
+                        storedBounds.append((start ..< start + n, block ? .block : .frame))
                         continue
                     }
                     stored.removeLast(bound)
@@ -154,7 +157,7 @@ enum PayloadPreparer {
         for (i, e) in events.enumerated() {
             let (r, enc) = storedBounds[i]
             out.append(PreparedEvent(type: e.type, schemaVersion: e.schemaVersion, causation: e.causation, correlation: e.correlation,
-                                     encoding: enc, dictionaryID: enc == .zstdDictionary ? dictionary?.id ?? 0 : 0,
+                                     encoding: enc, dictionaryID: enc == .raw ? 0 : dictionary?.id ?? 0,
                                      canonical: canonicalBytes[bounds[i]], stored: stored[r]))
         }
         return out

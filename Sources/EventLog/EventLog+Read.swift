@@ -257,6 +257,9 @@ struct EventReader {
         let stored = r.rest()
         var hash: ChainHash?
         var payload: Value = .null
+        // Roll the chain up to the previous event first: rolling decompresses other events, which
+        // reuses the decompressor's buffer.
+        if options.hashes && rolledSeq != seq - 1 { try rollTo(seq - 1, txn) }
         try withPayload(seq: seq, header: h, stored: stored, txn) { bytes in
             if options.hashes {
                 hash = try chainHash(seq: seq, header: h, stream: stream, type: type, actor: actor, payload: bytes, txn)
@@ -282,10 +285,14 @@ struct EventReader {
         switch h.encoding {
         case .raw:
             try body(stored)
-        case .zstd, .zstdDictionary:
-            let dict = h.encoding == .zstdDictionary ? try core.loadDictionary(h.dictionaryID, txn) : nil
+        case .frame, .block:
+            let dict = h.dictionaryID != 0 ? try core.loadDictionary(h.dictionaryID, txn) : nil
             do {
-                try decompressor.decompress(stored, dictionary: dict) { try body($0) }
+                if h.encoding == .block {
+                    try decompressor.decompressBlock(stored, dictionary: dict) { try body($0) }
+                } else {
+                    try decompressor.decompress(stored, dictionary: dict) { try body($0) }
+                }
             } catch let e as ZstdError {
                 throw EventLogError(.corrupt, "event \(seq): its payload does not decompress (\(e.name))")
             }

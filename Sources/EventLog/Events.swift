@@ -11,7 +11,8 @@ public struct NewEvent: Sendable, Hashable {
     /// The seq of the event that caused this one, if any.
     public var causation: UInt64?
     /// The seq of the root of this event's causal tree. When nil: the causation's correlation if a
-    /// causation is given, else the previous event's in the same append, else the event's own seq.
+    /// causation is given, else the previous event's in the same stream of the same append, else the
+    /// event's own seq (a root).
     public var correlation: UInt64?
 
     /// Creates an event to append.

@@ -5,32 +5,34 @@ import Foundation
 enum PayloadEncoding: UInt8 {
     /// The canonical bytes, uncompressed.
     case raw = 0
-    /// One magicless zstd frame, no dictionary.
-    case zstd = 1
-    /// One magicless zstd frame, compressed with the dictionary named in the header.
-    case zstdDictionary = 2
+    /// One magicless zstd frame (payloads over 128 KiB).
+    case frame = 1
+    /// One bare zstd block, no frame header (payloads up to 128 KiB).
+    case block = 2
 }
 
 /// The stored record of one event (the value under its seq in the `events` database).
 ///
 /// Layout, format 1:
 /// ```
-/// u8      flags: bits 0-1 payload encoding (0 raw, 1 zstd, 2 zstd + dictionary)
-/// varint  dictionary id                    (only when encoding = 2)
+/// u8      flags: bits 0-1 payload encoding (0 raw, 1 zstd frame, 2 zstd block),
+///                bit 2 compressed with a dictionary, bit 3 schema version is not 1,
+///                bit 4 has a causation; bits 5-7 zero
+/// varint  dictionary id                    (bit 2)
 /// varint  type id                          (names table)
-/// varint  schema version
+/// varint  schema version                   (bit 3; otherwise 1)
 /// varint  stream id                        (names table)
 /// varint  stream version
-/// varint  seq - causation, or 0 when there is no causation
-/// varint  seq - correlation
+/// varint  seq - causation                  (bit 4)
+/// zigzag  causation - correlation          (bit 4), or seq - correlation
 /// varint  actor id                         (names table)
 /// zigzag  recordedAt, µs since 2020-01-01T00:00:00Z
 /// u32 BE  fingerprint: the first 4 bytes of this event's chain hash
-/// ...     payload (canonical value bytes, or a zstd frame of them)
+/// ...     payload: canonical value bytes, or zstd of them
 /// ```
 struct RecordHeader {
     var encoding: PayloadEncoding
-    var dictionaryID: UInt32
+    var dictionaryID: UInt32    // 0: none
     var typeID: UInt32
     var schemaVersion: UInt32
     var streamID: UInt32
@@ -43,16 +45,25 @@ struct RecordHeader {
 
     /// Microseconds between 1970-01-01 and 2020-01-01, the epoch of stored times.
     static let epochOffsetMicros: Int64 = 1_577_836_800_000_000
+    static let hasDictionary: UInt8 = 1 << 2, schemaNotOne: UInt8 = 1 << 3, hasCausation: UInt8 = 1 << 4
 
     func encode(seq: UInt64, into w: inout ByteWriter) {
-        w.byte(encoding.rawValue)
-        if encoding == .zstdDictionary { w.varint(UInt64(dictionaryID)) }
+        var flags = encoding.rawValue
+        if dictionaryID != 0 { flags |= RecordHeader.hasDictionary }
+        if schemaVersion != 1 { flags |= RecordHeader.schemaNotOne }
+        if causation != nil { flags |= RecordHeader.hasCausation }
+        w.byte(flags)
+        if dictionaryID != 0 { w.varint(UInt64(dictionaryID)) }
         w.varint(UInt64(typeID))
-        w.varint(UInt64(schemaVersion))
+        if schemaVersion != 1 { w.varint(UInt64(schemaVersion)) }
         w.varint(UInt64(streamID))
         w.varint(streamVersion)
-        w.varint(causation.map { seq - $0 } ?? 0)
-        w.varint(seq - correlation)
+        if let causation {
+            w.varint(seq - causation)
+            w.zigzag(Int64(bitPattern: causation &- correlation))
+        } else {
+            w.zigzag(Int64(bitPattern: seq &- correlation))
+        }
         w.varint(UInt64(actorID))
         w.zigzag(recordedAtMicros - RecordHeader.epochOffsetMicros)
         w.u32be(fingerprint)
@@ -61,25 +72,31 @@ struct RecordHeader {
     /// Decodes the header; `reader` is left at the first payload byte.
     static func decode(seq: UInt64, from r: inout ByteReader) throws(DecodeError) -> RecordHeader {
         let flags = try r.byte()
-        guard let enc = PayloadEncoding(rawValue: flags & 0x3), flags & ~0x3 == 0 else {
+        guard let enc = PayloadEncoding(rawValue: flags & 0x3), flags & 0xE0 == 0 else {
             throw DecodeError.malformed("unknown record flags \(flags)")
         }
-        let dict = enc == .zstdDictionary ? UInt32(truncatingIfNeeded: try r.varint()) : 0
+        let dict = flags & hasDictionary != 0 ? UInt32(truncatingIfNeeded: try r.varint()) : 0
         let typeID = UInt32(truncatingIfNeeded: try r.varint())
-        let schema = UInt32(truncatingIfNeeded: try r.varint())
+        let schema = flags & schemaNotOne != 0 ? UInt32(truncatingIfNeeded: try r.varint()) : 1
         let streamID = UInt32(truncatingIfNeeded: try r.varint())
         let version = try r.varint()
-        let causationDelta = try r.varint()
-        let correlationDelta = try r.varint()
+        var causation: UInt64?
+        let correlation: UInt64
+        if flags & hasCausation != 0 {
+            let delta = try r.varint()
+            guard delta > 0, delta < seq else { throw DecodeError.malformed("the causation points outside the log") }
+            causation = seq - delta
+            correlation = causation! &- UInt64(bitPattern: try r.zigzag())
+        } else {
+            correlation = seq &- UInt64(bitPattern: try r.zigzag())
+        }
+        guard correlation >= 1, correlation <= seq else { throw DecodeError.malformed("the correlation points outside the log") }
         let actorID = UInt32(truncatingIfNeeded: try r.varint())
         let at = try r.zigzag() + RecordHeader.epochOffsetMicros
         let fp = try r.u32be()
-        guard causationDelta <= seq, correlationDelta < seq else {
-            throw DecodeError.malformed("causal links point before seq 1")
-        }
         return RecordHeader(encoding: enc, dictionaryID: dict, typeID: typeID, schemaVersion: schema, streamID: streamID,
-                            streamVersion: version, causation: causationDelta == 0 ? nil : seq - causationDelta,
-                            correlation: seq - correlationDelta, actorID: actorID, recordedAtMicros: at, fingerprint: fp)
+                            streamVersion: version, causation: causation, correlation: correlation, actorID: actorID,
+                            recordedAtMicros: at, fingerprint: fp)
     }
 }
 

@@ -3,10 +3,29 @@
 /// Tags: 0 null, 1 false, 2 true, 3 integer (zig-zag LEB128), 4 double (8 bytes, IEEE-754 little
 /// endian; every NaN stored as 0x7FF8000000000000), 5 string (LEB128 length + UTF-8), 6 array (LEB128
 /// count + items), 7 object (LEB128 count + (LEB128 key length, UTF-8 key, value) sorted by key
-/// bytes, keys unique). One value has exactly one encoding, so hashes of it are stable.
+/// bytes, keys unique), 8 short decimal double (zig-zag LEB128 mantissa m, u8 exponent e: the double
+/// m / 10^e). A double is written with tag 8 when some e in 0...9 gives an integer m with |m| < 2^53
+/// and m / 10^e reproduces it bit for bit (the smallest such e); otherwise with tag 4. Scores such
+/// as 0.8731 take 3 bytes instead of 9. One value has exactly one encoding, so hashes are stable.
 enum ValueCodec {
     static let tagNull: UInt8 = 0, tagFalse: UInt8 = 1, tagTrue: UInt8 = 2, tagInt: UInt8 = 3
-    static let tagDouble: UInt8 = 4, tagString: UInt8 = 5, tagArray: UInt8 = 6, tagObject: UInt8 = 7
+    static let tagDouble: UInt8 = 4, tagString: UInt8 = 5, tagArray: UInt8 = 6, tagObject: UInt8 = 7, tagDecimal: UInt8 = 8
+    static let powersOfTen: [Double] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000]
+
+    /// The short decimal form (m, e) of `d`, if it has one.
+    @inline(__always)
+    static func decimal(_ d: Double) -> (Int64, UInt8)? {
+        guard d.isFinite, !(d == 0 && d.sign == .minus) else { return nil }
+        var e = 0
+        while e < powersOfTen.count {
+            let scaled = (d * powersOfTen[e]).rounded()
+            if abs(scaled) < 9_007_199_254_740_992, scaled / powersOfTen[e] == d {
+                return (Int64(scaled), UInt8(e))
+            }
+            e += 1
+        }
+        return nil
+    }
 
     static func encode(_ value: Value, into w: inout ByteWriter) {
         switch value {
@@ -16,8 +35,14 @@ enum ValueCodec {
             w.byte(tagInt)
             w.zigzag(i)
         case .double(let d):
-            w.byte(tagDouble)
-            w.u64le(d.isNaN ? 0x7FF8_0000_0000_0000 : d.bitPattern)
+            if let (m, e) = decimal(d) {
+                w.byte(tagDecimal)
+                w.zigzag(m)
+                w.byte(e)
+            } else {
+                w.byte(tagDouble)
+                w.u64le(d.isNaN ? 0x7FF8_0000_0000_0000 : d.bitPattern)
+            }
         case .string(let s):
             w.byte(tagString)
             writeString(s, into: &w)
@@ -92,6 +117,11 @@ enum ValueCodec {
         case tagTrue: return .bool(true)
         case tagInt: return .int(try r.zigzag())
         case tagDouble: return .double(Double(bitPattern: try r.u64le()))
+        case tagDecimal:
+            let m = try r.zigzag()
+            let e = Int(try r.byte())
+            guard e < powersOfTen.count else { throw DecodeError.malformed("decimal exponent \(e) out of range") }
+            return .double(Double(m) / powersOfTen[e])
         case tagString: return .string(try readString(&r))
         case tagArray:
             let n = try r.varint()

@@ -255,6 +255,7 @@ final class Writer: @unchecked Sendable {
                 var previousCorrelation: UInt64?
                 var versionsAfter: [String: UInt64] = [:]
                 for part in job.streams {
+                    previousCorrelation = nil
                     var state = try streamState(part.stream)
                     let streamID = try state.id ?? interner.intern(.stream, part.stream, txn)
                     state.id = streamID

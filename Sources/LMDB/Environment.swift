@@ -104,7 +104,16 @@ public final class Environment: @unchecked Sendable {
     /// must exist already.
     public func openDatabase(_ name: String?, flags: Database.Flags = [], create: Bool = true) throws -> Database {
         if isReadOnly {
-            return try read { txn in try txn.openDatabase(name, flags: flags, create: false) }
+            // Handles opened in a read transaction stay valid only if that transaction commits.
+            let txn = try begin(readOnly: true)
+            do {
+                let db = try txn.openDatabase(name, flags: flags, create: false)
+                try check(mdb_txn_commit(txn.handle), "committing the transaction that opened \(name ?? "(main)")")
+                return db
+            } catch {
+                mdb_txn_abort(txn.handle)
+                throw error
+            }
         }
         return try write { txn in try txn.openDatabase(name, flags: flags, create: create) }
     }

@@ -64,7 +64,8 @@ public final class CompressionDictionary: @unchecked Sendable {
 public final class Compressor {
     private let cctx: OpaquePointer
     private let level: Int32
-    private var attached: ObjectIdentifier?
+    /// The dictionary attached for frame (de)compression; `.none` when unknown (after block use).
+    private var attached: ObjectIdentifier?? = .none
 
     /// Creates a context writing magicless frames (no 4-byte magic), no checksum, no dictionary id.
     public init(level: Int32 = 3) throws {
@@ -95,13 +96,29 @@ public final class Compressor {
     public func compress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
                          dictionary: CompressionDictionary?) throws -> Int {
         let wanted = dictionary.map { ObjectIdentifier($0) }
-        if wanted != attached {
+        if attached != .some(wanted) {
             _ = try ZstdError.check(ZSTD_CCtx_refCDict(cctx, dictionary?.cdict), "attaching a dictionary")
             attached = wanted
         }
         return try ZstdError.check(
             ZSTD_compress2(cctx, destination.baseAddress, destination.count, source.baseAddress, source.count),
             "compressing \(source.count) bytes")
+    }
+
+    /// The largest input `compressBlock` takes (128 KiB).
+    public static let maxBlockSize = 128 * 1024
+
+    /// Compresses `source` (at most `maxBlockSize` bytes) as one bare zstd block: no frame header,
+    /// no size. Returns the bytes written, or 0 when the input does not compress (store it raw).
+    @inline(__always)
+    public func compressBlock(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+                              dictionary: CompressionDictionary?) throws -> Int {
+        precondition(source.count <= Compressor.maxBlockSize, "a block holds at most 128 KiB")
+        attached = .none // the block API leaves the context in another state
+        return try ZstdError.check(
+            lf_zstd_compress_block(cctx, dictionary?.cdict, level, destination.baseAddress, destination.count,
+                                   source.baseAddress, source.count),
+            "compressing a block of \(source.count) bytes")
     }
 
     /// Compresses `source` into a new array.
@@ -118,7 +135,8 @@ public final class Compressor {
 /// A reusable decompression context with its own output buffer. Not thread-safe.
 public final class Decompressor {
     private let dctx: OpaquePointer
-    private var attached: ObjectIdentifier?
+    /// The dictionary attached for frame (de)compression; `.none` when unknown (after block use).
+    private var attached: ObjectIdentifier?? = .none
     private var buffer: UnsafeMutableRawBufferPointer
 
     /// Creates a context reading magicless frames.
@@ -147,7 +165,7 @@ public final class Decompressor {
     public func decompress<T>(_ source: UnsafeRawBufferPointer, dictionary: CompressionDictionary?,
                               _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         let wanted = dictionary.map { ObjectIdentifier($0) }
-        if wanted != attached {
+        if attached != .some(wanted) {
             _ = try ZstdError.check(ZSTD_DCtx_refDDict(dctx, dictionary?.ddict), "attaching a dictionary")
             attached = wanted
         }
@@ -162,6 +180,23 @@ public final class Decompressor {
             let n = try ZstdError.check(code, "decompressing \(source.count) bytes")
             return try body(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
         }
+    }
+
+    /// Decompresses one bare block made by `Compressor.compressBlock` with the same dictionary and
+    /// calls `body` with the result, valid only inside `body`.
+    @inline(__always)
+    public func decompressBlock<T>(_ source: UnsafeRawBufferPointer, dictionary: CompressionDictionary?,
+                                   _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        attached = .none
+        if buffer.count < Compressor.maxBlockSize {
+            let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: Compressor.maxBlockSize, alignment: 16)
+            buffer.deallocate()
+            buffer = bigger
+        }
+        let n = try ZstdError.check(
+            lf_zstd_decompress_block(dctx, dictionary?.ddict, buffer.baseAddress, buffer.count, source.baseAddress, source.count),
+            "decompressing a block of \(source.count) bytes")
+        return try body(UnsafeRawBufferPointer(start: buffer.baseAddress, count: n))
     }
 
     /// Decompresses `source` into a new array.

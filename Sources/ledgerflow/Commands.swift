@@ -1,0 +1,219 @@
+import ArgumentParser
+import EventLog
+import Foundation
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create an empty store.")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let log = try EventLog.create(at: store.path)
+        let stats = try log.stats()
+        if json {
+            Output.line(Value.object(["store": .string(absolute(store.path)), "id": .string(stats.storeID)]).jsonString)
+        } else {
+            Output.line("initialized an empty store at \(absolute(store.path)) (id \(stats.storeID))")
+        }
+    }
+}
+
+func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
+struct Events: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print events, optionally filtered, and follow new ones.")
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Only events of this stream.") var stream: String?
+    @Option(help: "Only events of this type.") var type: String?
+    @Option(help: "Only events of this correlation (the seq of the root of a causal tree).") var correlation: UInt64?
+    @Option(help: "Start at this seq.") var from: UInt64 = 1
+    @Option(help: "Print at most this many events.") var limit: Int?
+    @Flag(help: "Keep printing new events as they are appended (stop with Ctrl-C).") var follow = false
+    @Flag(help: "One JSON object per event per line: envelope fields, hash and decoded payload.") var json = false
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if from < 1 { throw ValidationError("--from must be at least 1 (seqs start at 1)") }
+    }
+
+    func run() async throws {
+        let log = try store.openForReading()
+        let filter = EventFilter(stream: stream, type: type, correlation: correlation)
+        let options = ReadOptions(hashes: json)
+        var printed = 0
+        let max = limit ?? .max
+        // Scan up to the head as it is now; following starts right after it.
+        let headAtStart = try log.head().seq
+        try log.scan(from: from, through: headAtStart, filter: filter, options: options) { e in
+            emit(e)
+            printed += 1
+            return printed < max
+        }
+        Output.flush()
+        guard follow, printed < max else { return }
+        installStopHandlers()
+        for try await e in log.subscribe(after: Swift.max(headAtStart, from - 1), filter: filter, options: options) {
+            emit(e)
+            Output.flush()
+            printed += 1
+            if printed >= max { break }
+        }
+    }
+
+    private func emit(_ e: RecordedEvent) {
+        if json {
+            Output.line(e.envelopeValue.jsonString)
+        } else {
+            let causation = e.causation.map { " ← \($0)" } ?? ""
+            Output.line("\(pad(String(e.seq), 8))  \(Timestamp.rfc3339(micros: e.recordedAtMicros))  \(e.stream)#\(e.streamVersion)  \(e.type)  \(e.payload.jsonString)  [corr \(e.correlation)\(causation), \(e.actor)]")
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM while following ends the command normally.
+func installStopHandlers() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
+        source.setEventHandler {
+            Output.flush()
+            exit(0)
+        }
+        source.resume()
+        StopHandlers.keep(source)
+    }
+}
+
+enum StopHandlers {
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
+    static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
+}
+
+func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+
+func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(n)
+    var u = 0
+    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+    return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Counts and sizes of the store: events, bytes, types, dictionaries.")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let log = try store.openForReading()
+        let s = try log.stats()
+        if json {
+            let v: Value = .object([
+                "store": .string(absolute(store.path)),
+                "store_id": .string(s.storeID),
+                "events": .int(Int64(s.events)),
+                "streams": .int(Int64(s.streams)),
+                "head": .object(["seq": .int(Int64(s.head.seq)), "hash": .string(s.head.hash.hex),
+                                 "recordedAt": s.head.seq == 0 ? .null : .string(Timestamp.rfc3339(micros: s.head.recordedAtMicros))]),
+                "bytes_on_disk": .int(Int64(s.fileBytes)),
+                "bytes_used": .int(Int64(s.usedBytes)),
+                "bytes_per_event": .double((s.bytesPerEvent * 100).rounded() / 100),
+                "types": .object(Dictionary(uniqueKeysWithValues: s.countsByType.map { ($0.type, Value.int(Int64($0.count))) })),
+                "dictionaries": .array(s.dictionaries.map { d in
+                    .object(["id": .int(Int64(d.id)), "bytes": .int(Int64(d.bytes)), "installed_at_seq": .int(Int64(d.installedAtSeq)),
+                             "samples": .int(Int64(d.samples)), "current": .bool(d.isCurrent),
+                             "created_at": .string(Timestamp.rfc3339(micros: d.createdAtMicros))])
+                }),
+                "databases": .object(Dictionary(uniqueKeysWithValues: s.databases.map {
+                    ($0.name, Value.object(["entries": .int(Int64($0.entries)), "bytes": .int(Int64($0.bytes))]))
+                })),
+                "map_size": .int(Int64(s.mapSize)),
+                "page_size": .int(Int64(s.pageSize)),
+            ])
+            Output.line(v.jsonString)
+            return
+        }
+        Output.line("store         \(absolute(store.path)) (id \(s.storeID))")
+        Output.line("events        \(s.events) in \(s.streams) streams" + (s.events > 0 ? ", last at \(Timestamp.rfc3339(micros: s.head.recordedAtMicros))" : ""))
+        Output.line("on disk       \(formatBytes(s.fileBytes)) (data.mdb; \(formatBytes(s.usedBytes)) in use)" +
+                    (s.events > 0 ? String(format: ", %.1f bytes per event", s.bytesPerEvent) : ""))
+        Output.line("head          seq \(s.head.seq) hash \(s.head.hash.hex)")
+        if s.countsByType.isEmpty {
+            Output.line("types         (none)")
+        }
+        for (i, t) in s.countsByType.enumerated() {
+            Output.line("\(i == 0 ? "types       " : "            ")  \(pad(String(t.count), 10))  \(t.type)")
+        }
+        if s.dictionaries.isEmpty {
+            Output.line("dictionaries  none yet (payloads are compressed without one until the store has enough events to train one)")
+        }
+        for (i, d) in s.dictionaries.enumerated() {
+            Output.line("\(i == 0 ? "dictionaries" : "            ")  #\(d.id) \(formatBytes(d.bytes)), trained on \(d.samples) payloads at seq \(d.installedAtSeq)\(d.isCurrent ? " (current)" : "")")
+        }
+        for (i, db) in s.databases.enumerated() {
+            Output.line("\(i == 0 ? "databases   " : "            ")  \(db.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(pad(String(db.entries), 10)) entries  \(formatBytes(db.bytes))")
+        }
+    }
+}
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Verify the hash chain, or print its head as an anchor to keep elsewhere.",
+                                                    subcommands: [Verify.self, Head.self])
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Recompute the hash chain from seq 1; name the first bad seq and exit 1 on a mismatch.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: ArgumentHelp("Also prove the log up to SEQ is unchanged: the value `audit head` printed then.", valueName: "seq:hash"))
+        var anchor: String?
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func validate() throws { _ = try parsedAnchor() }
+
+        func parsedAnchor() throws -> (seq: UInt64, hash: ChainHash)? {
+            guard let anchor else { return nil }
+            let parts = anchor.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let seq = UInt64(parts[0]), let hash = ChainHash(hex: parts[1]) else {
+                throw ValidationError("--anchor must be SEQ:HASH with a 64-digit hex hash, as `ledgerflow audit head` prints it (got '\(anchor)')")
+            }
+            return (seq, hash)
+        }
+
+        func run() throws {
+            let log = try store.openForReading()
+            let report = try log.verify(anchor: try parsedAnchor())
+            if json {
+                var v: [String: Value] = ["ok": .bool(report.ok), "events_checked": .int(Int64(report.eventsChecked)),
+                                          "head": .object(["seq": .int(Int64(report.head.seq)), "hash": .string(report.head.hash.hex)])]
+                if let a = report.anchor { v["anchor"] = .object(["seq": .int(Int64(a.seq)), "hash": .string(a.hash.hex)]) }
+                if let p = report.problem {
+                    v["first_bad_seq"] = .int(Int64(p.seq))
+                    v["reason"] = .string(p.reason)
+                }
+                Output.line(Value.object(v).jsonString)
+                if !report.ok { throw CommandFailure(message: "") }
+                return
+            }
+            if let p = report.problem {
+                throw CommandFailure(message: "audit verify: FAILED at seq \(p.seq): \(p.reason)")
+            }
+            let anchorNote = report.anchor.map { " and matches the anchor at seq \($0.seq)" } ?? ""
+            Output.line("chain verified: \(report.eventsChecked) events, head seq \(report.head.seq) hash \(report.head.hash.hex)\(anchorNote)")
+        }
+    }
+
+    struct Head: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print {seq, hash} of the last event: an anchor for `audit verify --anchor`.")
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print one JSON object.") var json = false
+
+        func run() throws {
+            let log = try store.openForReading()
+            let head = try log.head()
+            if json {
+                Output.line(Value.object(["seq": .int(Int64(head.seq)), "hash": .string(head.hash.hex)]).jsonString)
+            } else {
+                Output.line("\(head.seq):\(head.hash.hex)")
+            }
+        }
+    }
+}
