@@ -39,7 +39,8 @@ extension EventLog {
     public func stats() throws -> LogStats {
         let info = try core.env.info()
         let dataFile = (path as NSString).appendingPathComponent("data.mdb")
-        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: dataFile)[.size] as? Int) ?? 0
+        var st = stat()
+        let fileBytes = stat(dataFile, &st) == 0 ? Int(st.st_size) : 0
         let dictionaries = try self.dictionaries()
         return try core.env.read { txn in
             let dbs = core.dbs

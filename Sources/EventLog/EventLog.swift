@@ -65,12 +65,26 @@ public final class EventLog: Sendable {
 
     /// Creates a new, empty store at `path` (the directory is created if needed) and opens it.
     public static func create(at path: String, configuration: Configuration = Configuration()) throws -> EventLog {
-        if exists(at: path) {
+        let canonical = URL(fileURLWithPath: path).standardizedFileURL.path
+        if OpenStores.shared.isOpen(canonical) {
+            throw EventLogError(.storeExists, "a store already exists at \(path) (and is open in this process)")
+        }
+        if exists(at: path) && isInitialized(at: path) {
             throw EventLogError(.storeExists, "a store already exists at \(path)")
         }
         var c = configuration
         c.readOnly = false
         return try open(path: path, configuration: c, create: true)
+    }
+
+    /// Whether the environment at `path` holds an initialized store (an interrupted `init` can leave
+    /// an empty LMDB environment behind; `create` initializes it).
+    static func isInitialized(at path: String) -> Bool {
+        var o = Environment.Options()
+        o.readOnly = true
+        o.mapSize = 1 << 20
+        guard let env = try? Environment(path: path, options: o) else { return true }
+        return (try? env.openDatabase("meta", create: false)) != nil
     }
 
     /// Opens the existing store at `path`.
@@ -151,7 +165,7 @@ final class StoreCore: Sendable {
             do {
                 self.dbs = try StoreDatabases.open(env, create: !configuration.readOnly)
             } catch let e as LMDBError where e == .notFound {
-                throw EventLogError(.incompatible, "\(path) is an LMDB environment but not a Ledgerflow store (a database is missing)")
+                throw EventLogError(.incompatible, "\(path) is an LMDB environment but not an initialized Ledgerflow store (an interrupted init?): run `ledgerflow init --store \(path)`")
             }
         }
         let dbs = self.dbs

@@ -27,16 +27,23 @@ struct StoreDatabases: Sendable {
     static let allNames = ["events", "names", "ids", "streams", "index.stream", "index.correlation", "index.type",
                            "chain", "dictionaries", "checkpoints", "meta"]
 
+    /// Opens every database; with `create`, creates them all in one write transaction (so an
+    /// interrupted `init` leaves either a complete store or an empty environment).
     static func open(_ env: Environment, create: Bool) throws -> StoreDatabases {
-        func open(_ name: String, _ flags: Database.Flags = []) throws -> Database {
-            try env.openDatabase(name, flags: flags, create: create)
+        if create {
+            return try env.write { txn in try open { name, flags in try txn.openDatabase(name, flags: flags, create: true) } }
         }
+        return try open { name, flags in try env.openDatabase(name, flags: flags, create: false) }
+    }
+
+    private static func open(_ opener: (String, Database.Flags) throws -> Database) throws -> StoreDatabases {
         let postings: Database.Flags = [.dupSort, .dupFixed]
         return StoreDatabases(
-            events: try open("events"), names: try open("names"), ids: try open("ids"), streams: try open("streams"),
-            streamIndex: try open("index.stream", postings), correlationIndex: try open("index.correlation", postings),
-            typeIndex: try open("index.type", postings), chain: try open("chain"), dictionaries: try open("dictionaries"),
-            checkpoints: try open("checkpoints"), meta: try open("meta"))
+            events: try opener("events", []), names: try opener("names", []), ids: try opener("ids", []),
+            streams: try opener("streams", []), streamIndex: try opener("index.stream", postings),
+            correlationIndex: try opener("index.correlation", postings), typeIndex: try opener("index.type", postings),
+            chain: try opener("chain", []), dictionaries: try opener("dictionaries", []),
+            checkpoints: try opener("checkpoints", []), meta: try opener("meta", []))
     }
 }
 

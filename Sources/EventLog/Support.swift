@@ -160,6 +160,7 @@ final class OpenStores: @unchecked Sendable {
 
     func claim(_ path: String) -> Bool { lock.withLock { paths.insert(path).inserted } }
     func release(_ path: String) { lock.withLock { _ = paths.remove(path) } }
+    func isOpen(_ path: String) -> Bool { lock.withLock { paths.contains(path) } }
 }
 
 /// Microseconds since 1970 now.

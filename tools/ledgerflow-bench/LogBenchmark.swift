@@ -69,13 +69,21 @@ enum LogBenchmark {
             do {
                 let log = try EventLog.create(at: "\(dir)/group")
                 let perProducer = 1_000
+                // 16 real threads (concurrentPerform would run only as many as there are cores).
+                let finished = DispatchGroup()
                 let t = Date()
-                DispatchQueue.concurrentPerform(iterations: 16) { p in
-                    for i in 0 ..< perProducer {
-                        let e = NewEvent(type: "StageStarted", payload: ["run": .string("p\(p)"), "stage": .string("s\(i % 5)"), "attempt": 1, "worker": .string("worker-\(p)")])
-                        _ = try? log.append([e], to: "run/p\(p)", actor: "bench")
+                for p in 0 ..< 16 {
+                    finished.enter()
+                    let thread = Thread {
+                        for i in 0 ..< perProducer {
+                            let e = NewEvent(type: "StageStarted", payload: ["run": .string("p\(p)"), "stage": .string("s\(i % 5)"), "attempt": 1, "worker": .string("worker-\(p)")])
+                            _ = try? log.append([e], to: "run/p\(p)", actor: "bench")
+                        }
+                        finished.leave()
                     }
+                    thread.start()
                 }
+                finished.wait()
                 let seconds = Date().timeIntervalSince(t)
                 let written = try log.head().seq
                 precondition(written == UInt64(16 * perProducer), "group commit wrote \(written) events")

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+@testable import EventLog
+
+@Suite struct SubscriptionTests {
+    @Test func catchesUpThenFollowsNewAppends() async throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try await log.append((0 ..< 5).map { stageEvent($0) }, to: "a")
+        let received = Locked<[UInt64]>([])
+        let task = Task {
+            for try await e in log.subscribe(after: 2) {
+                received.withLock { $0.append(e.seq) }
+                if e.seq == 9 { break }
+            }
+        }
+        // Wait for the catch-up, then append more: the in-process wake-up delivers them.
+        try await waitUntil { received.withLock { $0 } == [3, 4, 5] }
+        let start = Date()
+        try await log.append((0 ..< 4).map { stageEvent($0) }, to: "b")
+        try await task.value
+        #expect(received.withLock { $0 } == [3, 4, 5, 6, 7, 8, 9])
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
+    @Test func filteredSubscription() async throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try await log.append([stageEvent(0), NewEvent(type: "Other", payload: nil), stageEvent(1)], to: "a")
+        var seen: [UInt64] = []
+        for try await e in log.subscribe(after: 0, filter: EventFilter(type: "Other")) {
+            seen.append(e.seq)
+            if seen.count == 2 { break }
+            try await log.append([NewEvent(type: "Other", payload: nil)], to: "b")
+        }
+        #expect(seen == [2, 4])
+    }
+
+    @Test func cancellationEndsTheSubscription() async throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        let task = Task { () -> Int in
+            var n = 0
+            for try await _ in log.subscribe(after: 0) { n += 1 }
+            return n
+        }
+        try await Task.sleep(for: .milliseconds(150))
+        task.cancel()
+        #expect(try await task.value == 0)
+    }
+
+    @Test func checkpointMovesInTheSameTransactionAsTheEvents() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try log.append((0 ..< 3).map { stageEvent($0) }, to: "source")
+        // A handler reacts to seq 1..3, appending its reaction with its checkpoint.
+        for seq in 1 ... UInt64(3) {
+            let before = try log.checkpoint("reactor.demo")
+            try log.append([NewEvent(type: "Reacted", payload: ["to": .int(Int64(seq))], causation: seq)], to: "reactions",
+                           checkpoint: CheckpointUpdate(name: "reactor.demo", expected: before, seq: seq))
+        }
+        #expect(try log.checkpoint("reactor.demo") == 3)
+        // A second instance that still believes the checkpoint is 2 is refused, and writes nothing.
+        let head = try log.head()
+        #expect(throws: CheckpointConflict(name: "reactor.demo", expected: 2, actual: 3)) {
+            try log.append([NewEvent(type: "Reacted", payload: ["to": 3], causation: 3)], to: "reactions",
+                           checkpoint: CheckpointUpdate(name: "reactor.demo", expected: 2, seq: 3))
+        }
+        #expect(try log.head() == head)
+        // A conflicting expected version also leaves the checkpoint where it was.
+        #expect(throws: WrongExpectedVersion.self) {
+            try log.append([NewEvent(type: "Reacted", payload: nil)], to: "reactions", expectedVersion: .exact(0),
+                           checkpoint: CheckpointUpdate(name: "reactor.demo", expected: 3, seq: 4))
+        }
+        #expect(try log.checkpoint("reactor.demo") == 3)
+        try log.setCheckpoint("projection.catalog", to: 5)
+        #expect(try log.checkpoints() == ["reactor.demo": 3, "projection.catalog": 5])
+        #expect(try log.read(stream: "reactions").map(\.correlation) == [1, 1, 1])
+    }
+}
+
+func waitUntil(timeout: Double = 10, _ condition: @Sendable () throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while try !condition() {
+        if Date() > deadline { Issue.record("condition not met within \(timeout) s"); return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
