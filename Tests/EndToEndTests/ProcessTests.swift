@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import EventLog
+
+/// Checks a store written by `ledgerflow-bench append-loop`: the chain verifies, seqs are dense,
+/// stream versions are dense, and every batch is complete. Returns the number of complete batches
+/// per prefix.
+func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
+    let log = try EventLog.open(at: path)
+    let report = try log.verify()
+    #expect(report.ok, "\(report.problem.map { "seq \($0.seq): \($0.reason)" } ?? "")")
+    let all = try log.read()
+    #expect(all.map(\.seq) == Array(1 ... UInt64(max(all.count, 1))).prefix(all.count).map { $0 })
+    var versions: [String: UInt64] = [:]
+    var batches: [String: [Int: Int]] = [:]
+    var counters: [String: Int] = [:]
+    for e in all {
+        let v = versions[e.stream, default: 0] + 1
+        #expect(e.streamVersion == v, "stream \(e.stream) jumps to version \(e.streamVersion) at seq \(e.seq)")
+        versions[e.stream] = e.streamVersion
+        if e.type == "LoopEvent" {
+            let prefix = e.payload["prefix"]?.stringValue ?? "?"
+            batches[prefix, default: [:]][Int(e.payload["batch"]?.intValue ?? -1), default: 0] += 1
+        } else if e.type == "LoopBatchCommitted" {
+            counters[String(e.stream.dropLast("/batches".count)), default: 0] += 1
+        }
+    }
+    var complete: [String: Int] = [:]
+    for (prefix, byBatch) in batches {
+        // No partial batch: every batch has all its events, and batches are numbered 0..<n.
+        #expect(byBatch.values.allSatisfy { $0 == batch }, "a batch of \(prefix) is partial: \(byBatch.filter { $0.value != batch })")
+        #expect(Set(byBatch.keys) == Set(0 ..< byBatch.count))
+        #expect(counters[prefix] == byBatch.count)
+        complete[prefix] = byBatch.count
+    }
+    return complete
+}
+
+@Suite(.serialized) struct ProcessTests {
+    @Test func twoProcessesAppendingAtOnceLoseNothing() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("store")
+        #expect(try ledgerflow(["init", "--store", store]).status == 0)
+        let bench = try binary("ledgerflow-bench")
+        let results = Locked<[RunResult]>([])
+        let done = DispatchGroup()
+        for prefix in ["alpha", "beta"] {
+            done.enter()
+            Thread {
+                let r = try? run(bench, ["append-loop", "--store", store, "--batch", "40", "--batches", "150", "--prefix", prefix])
+                results.withLock { $0.append(r ?? RunResult(status: -1, stdout: "", stderr: "did not start")) }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        for r in results.withLock({ $0 }) {
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.lines.count == 150)
+        }
+        let complete = try checkLoopStore(store, batch: 40)
+        #expect(complete == ["alpha": 150, "beta": 150])
+        // The two processes really ran at once: their commits interleave in the log.
+        let log = try EventLog.open(at: store)
+        #expect(try log.head().seq == 2 * 150 * 41)
+        let order = try log.read(type: "LoopBatchCommitted").map(\.stream)
+        let switches = zip(order, order.dropFirst()).filter { $0 != $1 }.count
+        #expect(switches >= 2, "the two appenders did not overlap (\(switches) switches)")
+    }
+
+    @Test func sigkillWhileAppendingTwentyTimes() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("store")
+        #expect(try ledgerflow(["init", "--store", store]).status == 0)
+        let bench = try binary("ledgerflow-bench")
+        var lastPrinted = -1
+        for round in 0 ..< 20 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: bench)
+            p.arguments = ["append-loop", "--store", store, "--batch", "64", "--prefix", "crash"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            // Wait for the first commit of this round, then kill at a random moment.
+            let handle = out.fileHandleForReading
+            var buffer = Data()
+            while !buffer.contains(UInt8(ascii: "\n")) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+            }
+            usleep(UInt32.random(in: 1_000 ... 150_000))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            #expect(p.terminationReason == .uncaughtSignal, "round \(round): the child ended before the kill")
+            buffer.append(handle.readDataToEndOfFile())
+            let committed = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+                .compactMap { line -> Int? in
+                    let parts = line.split(separator: " ")
+                    return parts.count == 3 && parts[0] == "committed" ? Int(parts[1]) : nil
+                }
+            if let last = committed.last { lastPrinted = max(lastPrinted, last) }
+            // The store opens, verifies, holds no partial batch, and has every batch reported committed.
+            let complete = try checkLoopStore(store, batch: 64)
+            #expect((complete["crash"] ?? 0) >= lastPrinted + 1, "round \(round): batch \(lastPrinted) was reported committed but is missing")
+        }
+        #expect(lastPrinted > 20)
+    }
+}
