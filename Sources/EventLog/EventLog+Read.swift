@@ -143,11 +143,14 @@ struct EventReader {
     var rolledHash = ChainHash.genesis
     var canonical = ByteWriter(capacity: 256)
     var names: [[String?]] = Array(repeating: [], count: 3)
+    let upcasters: Upcasters?
 
     init(core: StoreCore, decompressor: Decompressor, options: ReadOptions) {
         self.core = core
         self.decompressor = decompressor
         self.options = options
+        let u = core.configuration.upcasters
+        self.upcasters = options.upcast && !u.isEmpty ? u : nil
     }
 
     /// Reads up to `max` events in seq order; returns whether there may be more.
@@ -267,9 +270,9 @@ struct EventReader {
             payload = try wrap(seq) { () throws(DecodeError) -> Value in try ValueCodec.decode(bytes) }
         }
         var schema = h.schemaVersion
-        if options.upcast, !core.configuration.upcasters.isEmpty {
+        if let upcasters {
             do {
-                (payload, schema) = try core.configuration.upcasters.upcast(type: type, version: h.schemaVersion, payload: payload)
+                (payload, schema) = try upcasters.upcast(type: type, version: h.schemaVersion, payload: payload)
             } catch {
                 throw EventLogError(.corrupt, "upcasting event \(seq) (\(type) v\(h.schemaVersion)) failed: \(error)")
             }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON-shaped value: the payload of every event.
 ///
 /// Objects keep their members sorted by the UTF-8 bytes of their keys, with unique keys, so that
@@ -38,7 +40,14 @@ public enum Value: Sendable, Hashable {
     /// Canonical key order: UTF-8 bytes, lexicographic.
     @inline(__always)
     public static func keyPrecedes(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = Swift.min(x.count, y.count)
+                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
+                return c < 0 || (c == 0 && x.count < y.count)
+            }
+        }
     }
 
     /// The member `key` of an object, or nil.

@@ -152,10 +152,9 @@ enum ValueCodec {
     private static func readString(_ r: inout ByteReader) throws(DecodeError) -> String {
         let n = try r.varint()
         let raw = try r.slice(Int(clamping: n))
-        guard let s = String(validating: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
-            throw DecodeError.malformed("string is not valid UTF-8")
-        }
-        return s
+        // The writer stores only valid UTF-8 (Swift strings), and the hash chain covers every byte;
+        // decoding takes the specialised fast path (invalid bytes would be replaced, not trusted).
+        return String(decoding: raw.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
     }
 }
 

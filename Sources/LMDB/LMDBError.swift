@@ -9,6 +9,7 @@ public struct LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
     public let operation: String
 
     /// Creates an error for `code` raised while performing `operation`.
+    @inlinable
     public init(code: Int32, operation: String) {
         self.code = code
         self.operation = operation
@@ -91,7 +92,7 @@ public struct LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-@inline(__always)
+@inlinable
 func check(_ code: Int32, _ operation: @autoclosure () -> String) throws {
     if code != 0 { throw LMDBError(code: code, operation: operation()) }
 }

@@ -14,16 +14,21 @@ public struct Database: Sendable, Hashable {
         /// Keys are native-endian unsigned integers (MDB_INTEGERKEY).
         public static let integerKey = Flags(rawValue: UInt32(MDB_INTEGERKEY))
     }
-    let dbi: MDB_dbi
+    @usableFromInline let dbi: MDB_dbi
+    @usableFromInline init(dbi: MDB_dbi) { self.dbi = dbi }
 }
 
 /// A transaction. Valid only inside the closure that received it; never store it, never send it to
 /// another thread, and never `await` while holding it. Values read through it point into the memory
 /// map and are valid only until the transaction ends: copy what you keep.
 public struct Transaction {
-    let handle: OpaquePointer
+    @usableFromInline let handle: OpaquePointer
     /// Whether this is a read-only transaction.
     public let readOnly: Bool
+    @usableFromInline init(handle: OpaquePointer, readOnly: Bool) {
+        self.handle = handle
+        self.readOnly = readOnly
+    }
 
     /// Opens a named database within this transaction.
     public func openDatabase(_ name: String?, flags: Database.Flags = [], create: Bool) throws -> Database {
@@ -41,7 +46,7 @@ public struct Transaction {
     }
 
     /// Calls `body` with the value stored under `key`, or nil; the buffer is valid only inside `body`.
-    @inline(__always)
+    @inlinable
     public func withValue<T>(_ db: Database, key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
@@ -57,7 +62,7 @@ public struct Transaction {
     }
 
     /// Stores `value` under `key`.
-    @inline(__always)
+    @inlinable
     public func put(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
@@ -70,7 +75,7 @@ public struct Transaction {
     }
 
     /// Reserves `size` bytes under `key` and lets `fill` write them in place (MDB_RESERVE).
-    @inline(__always)
+    @inlinable
     public func putReserving(_ db: Database, key: UnsafeRawBufferPointer, size: Int, flags: PutFlags = [],
                              _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
@@ -100,6 +105,7 @@ public struct Transaction {
     }
 
     /// Runs `body` with a cursor over `db`; the cursor is closed when `body` returns.
+    @inlinable
     public func withCursor<T>(_ db: Database, _ body: (inout Cursor) throws -> T) throws -> T {
         var c: OpaquePointer?
         try check(mdb_cursor_open(handle, db.dbi, &c), "opening a cursor")
@@ -148,16 +154,21 @@ public struct DatabaseStat: Sendable {
 
 /// A cursor over one database. Valid only inside the `withCursor` closure.
 public struct Cursor {
-    let handle: OpaquePointer
+    @usableFromInline let handle: OpaquePointer
+    @usableFromInline init(handle: OpaquePointer) { self.handle = handle }
 
     /// A key/value pair under the cursor; buffers point into the map (valid until the txn ends).
     public struct Entry {
         public let key: UnsafeRawBufferPointer
         public let value: UnsafeRawBufferPointer
+        @inlinable init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+            self.key = key
+            self.value = value
+        }
     }
 
-    @inline(__always)
-    private func op(_ o: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil, value: UnsafeRawBufferPointer? = nil) throws -> Entry? {
+    @inlinable
+    func op(_ o: MDB_cursor_op, key: UnsafeRawBufferPointer? = nil, value: UnsafeRawBufferPointer? = nil) throws -> Entry? {
         var k = MDB_val(mv_size: key?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: key?.baseAddress))
         var v = MDB_val(mv_size: value?.count ?? 0, mv_data: UnsafeMutableRawPointer(mutating: value?.baseAddress))
         let code = mdb_cursor_get(handle, &k, &v, o)
@@ -168,32 +179,32 @@ public struct Cursor {
     }
 
     /// Moves to the first entry.
-    public func first() throws -> Entry? { try op(MDB_FIRST) }
+    @inlinable public func first() throws -> Entry? { try op(MDB_FIRST) }
     /// Moves to the last entry.
-    public func last() throws -> Entry? { try op(MDB_LAST) }
+    @inlinable public func last() throws -> Entry? { try op(MDB_LAST) }
     /// Moves to the next entry (next duplicate or next key).
-    public func next() throws -> Entry? { try op(MDB_NEXT) }
+    @inlinable public func next() throws -> Entry? { try op(MDB_NEXT) }
     /// Moves to the previous entry.
-    public func previous() throws -> Entry? { try op(MDB_PREV) }
+    @inlinable public func previous() throws -> Entry? { try op(MDB_PREV) }
     /// Moves to the first entry of the next key (skipping duplicates).
-    public func nextKey() throws -> Entry? { try op(MDB_NEXT_NODUP) }
+    @inlinable public func nextKey() throws -> Entry? { try op(MDB_NEXT_NODUP) }
     /// Returns the entry under the cursor.
-    public func current() throws -> Entry? { try op(MDB_GET_CURRENT) }
+    @inlinable public func current() throws -> Entry? { try op(MDB_GET_CURRENT) }
     /// Moves to `key` exactly.
-    public func seek(exactly key: UnsafeRawBufferPointer) throws -> Entry? { try op(MDB_SET_KEY, key: key) }
+    @inlinable public func seek(exactly key: UnsafeRawBufferPointer) throws -> Entry? { try op(MDB_SET_KEY, key: key) }
     /// Moves to the first key greater than or equal to `key`.
-    public func seek(atLeast key: UnsafeRawBufferPointer) throws -> Entry? { try op(MDB_SET_RANGE, key: key) }
+    @inlinable public func seek(atLeast key: UnsafeRawBufferPointer) throws -> Entry? { try op(MDB_SET_RANGE, key: key) }
     /// Dup-sorted: moves to the last duplicate of the current key.
-    public func lastDuplicate() throws -> Entry? { try op(MDB_LAST_DUP) }
+    @inlinable public func lastDuplicate() throws -> Entry? { try op(MDB_LAST_DUP) }
     /// Dup-sorted: moves to the next duplicate of the current key.
-    public func nextDuplicate() throws -> Entry? { try op(MDB_NEXT_DUP) }
+    @inlinable public func nextDuplicate() throws -> Entry? { try op(MDB_NEXT_DUP) }
     /// Dup-sorted: moves to the first duplicate of `key` not less than `value`.
-    public func seek(key: UnsafeRawBufferPointer, valueAtLeast value: UnsafeRawBufferPointer) throws -> Entry? {
+    @inlinable public func seek(key: UnsafeRawBufferPointer, valueAtLeast value: UnsafeRawBufferPointer) throws -> Entry? {
         try op(MDB_GET_BOTH_RANGE, key: key, value: value)
     }
 
     /// Stores `value` under `key` through the cursor.
-    @inline(__always)
+    @inlinable
     public func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: PutFlags = []) throws {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
@@ -201,7 +212,7 @@ public struct Cursor {
     }
 
     /// Reserves `size` bytes under `key` through the cursor and lets `fill` write them in place.
-    @inline(__always)
+    @inlinable
     public func putReserving(key: UnsafeRawBufferPointer, size: Int, flags: PutFlags = [],
                              _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
         var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
@@ -219,13 +230,13 @@ public struct Cursor {
 /// Big-endian fixed-width keys, so that byte order equals numeric order.
 extension UInt64 {
     /// Calls `body` with the 8 big-endian bytes of the value.
-    @inline(__always)
+    @inlinable
     public func withBigEndianBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         var be = self.bigEndian
         return try withUnsafeBytes(of: &be) { try body($0) }
     }
     /// Reads a big-endian value from the first 8 bytes of `bytes`.
-    @inline(__always)
+    @inlinable
     public init(bigEndianBytes bytes: UnsafeRawBufferPointer) {
         self = UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
     }
@@ -233,13 +244,13 @@ extension UInt64 {
 
 extension UInt32 {
     /// Calls `body` with the 4 big-endian bytes of the value.
-    @inline(__always)
+    @inlinable
     public func withBigEndianBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         var be = self.bigEndian
         return try withUnsafeBytes(of: &be) { try body($0) }
     }
     /// Reads a big-endian value from the first 4 bytes of `bytes`.
-    @inline(__always)
+    @inlinable
     public init(bigEndianBytes bytes: UnsafeRawBufferPointer) {
         self = UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))
     }

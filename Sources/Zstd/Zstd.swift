@@ -2,6 +2,11 @@ import CZstd
 
 /// A zstd failure, with the library's error name and what the wrapper was doing.
 public struct ZstdError: Error, Sendable, CustomStringConvertible, Equatable {
+    @inlinable init(name: String, operation: String, isDestinationTooSmall: Bool) {
+        self.name = name
+        self.operation = operation
+        self.isDestinationTooSmall = isDestinationTooSmall
+    }
     /// The library's error name, e.g. "Destination buffer is too small".
     public let name: String
     /// What the wrapper was doing.
@@ -11,6 +16,7 @@ public struct ZstdError: Error, Sendable, CustomStringConvertible, Equatable {
 
     public var description: String { "zstd error (\(name)) while \(operation)" }
 
+    @inlinable
     static func check(_ code: Int, _ operation: @autoclosure () -> String) throws -> Int {
         if ZSTD_isError(code) != 0 {
             let tooSmall = ZSTD_getErrorCode(code) == ZSTD_error_dstSize_tooSmall
@@ -33,8 +39,8 @@ public final class CompressionDictionary: @unchecked Sendable {
     public let id: UInt32
     /// The raw dictionary content, as stored.
     public let bytes: [UInt8]
-    let cdict: OpaquePointer
-    let ddict: OpaquePointer
+    @usableFromInline let cdict: OpaquePointer
+    @usableFromInline let ddict: OpaquePointer
 
     /// Digests `bytes` once for compression at `level` and for decompression.
     public init(id: UInt32, bytes: [UInt8], level: Int32 = 3) throws {
@@ -106,7 +112,7 @@ public final class Compressor {
     }
 
     /// The largest input `compressBlock` takes (128 KiB).
-    public static let maxBlockSize = 128 * 1024
+    public static var maxBlockSize: Int { 128 * 1024 }
 
     /// Compresses `source` (at most `maxBlockSize` bytes) as one bare zstd block: no frame header,
     /// no size. Returns the bytes written, or 0 when the input does not compress (store it raw).
@@ -134,10 +140,10 @@ public final class Compressor {
 
 /// A reusable decompression context with its own output buffer. Not thread-safe.
 public final class Decompressor {
-    private let dctx: OpaquePointer
+    @usableFromInline let dctx: OpaquePointer
     /// The dictionary attached for frame (de)compression; `.none` when unknown (after block use).
-    private var attached: ObjectIdentifier?? = .none
-    private var buffer: UnsafeMutableRawBufferPointer
+    @usableFromInline var attached: ObjectIdentifier?? = .none
+    @usableFromInline var buffer: UnsafeMutableRawBufferPointer
 
     /// Creates a context reading magicless frames.
     public init() throws {
@@ -161,7 +167,7 @@ public final class Decompressor {
 
     /// Decompresses `source` (one magicless frame) and calls `body` with the result, which is valid
     /// only inside `body` (the buffer is reused by the next call).
-    @inline(__always)
+    @inlinable
     public func decompress<T>(_ source: UnsafeRawBufferPointer, dictionary: CompressionDictionary?,
                               _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         let wanted = dictionary.map { ObjectIdentifier($0) }
@@ -184,7 +190,7 @@ public final class Decompressor {
 
     /// Decompresses one bare block made by `Compressor.compressBlock` with the same dictionary and
     /// calls `body` with the result, valid only inside `body`.
-    @inline(__always)
+    @inlinable
     public func decompressBlock<T>(_ source: UnsafeRawBufferPointer, dictionary: CompressionDictionary?,
                                    _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         attached = .none

@@ -10,8 +10,10 @@ enum Bench {
     commands:
       generate --store DIR --events N [--seed S] [--prefix P] [--no-sync]
           Append a realistic pipeline history of about N events (creates the store if needed).
-      log [--events N] [--repeat R] [--json] [--dir DIR]
+      log [--events N] [--repeat R] [--json] [--dir DIR] [--only append|scan]
           Measure the event log against the raw LMDB + zstd baseline, in one run (median of R, default 3).
+      scan --store DIR [--repeat R]
+          Time full scans (decoding every event) of an existing store.
       append-loop --store DIR --batch N [--batches B] [--prefix P]
           Append batches of N numbered events and print `committed BATCH LASTSEQ` after each
           (used by the crash and concurrency tests).
@@ -30,6 +32,7 @@ enum Bench {
             case "generate": try Generate.run(options)
             case "log": try LogBenchmark.run(options)
             case "append-loop": try AppendLoop.run(options)
+            case "scan": try ScanStore.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
@@ -133,6 +136,20 @@ enum AppendLoop {
             fflush(nil)
             b += 1
             done += 1
+        }
+    }
+}
+
+enum ScanStore {
+    static func run(_ o: Options) throws {
+        var c = EventLog.Configuration()
+        c.readOnly = true
+        let log = try EventLog.open(at: try o.required("store"), configuration: c)
+        for _ in 0 ..< max(1, try o.int("repeat", default: 3)) {
+            let t = Date()
+            var n = 0
+            try log.scan { _ in n += 1; return true }
+            print(String(format: "scanned %d events: %.0f events/s", n, Double(n) / Date().timeIntervalSince(t)))
         }
     }
 }
