@@ -26,15 +26,27 @@ struct ByteWriter {
     }
 
     @inline(__always) mutating func u64be(_ value: UInt64) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+        var shift: UInt64 = 56
+        while true {
+            bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+            if shift == 0 { return }
+            shift -= 8
+        }
     }
 
     @inline(__always) mutating func u32be(_ value: UInt32) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(truncatingIfNeeded: value >> 24))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 16))
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     @inline(__always) mutating func u64le(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        var v = value
+        for _ in 0 ..< 8 {
+            bytes.append(UInt8(truncatingIfNeeded: v))
+            v >>= 8
+        }
     }
 
     @inline(__always) mutating func append(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }

@@ -25,6 +25,7 @@ extension EventLog {
             box.withLock { $0 = result }
             done.signal()
         }
+        job.prepareRemaining()
         done.wait()
         return try box.withLock { $0! }.get()
     }
@@ -43,6 +44,7 @@ extension EventLog {
         return try await withCheckedThrowingContinuation { continuation in
             do {
                 try submit(job.streams, actor: actor, checkpoint: checkpoint) { continuation.resume(with: $0) }
+                job.prepareRemaining()
             } catch {
                 continuation.resume(throwing: error)
             }
@@ -63,10 +65,37 @@ extension EventLog {
         writer.submit(AppendJob(streams: streams, checkpoint: checkpoint, actor: actor, completion: completion))
     }
 
-    private struct Job { let streams: [PreparedStream] }
+    /// An append ready for the writer; large ones still have payload chunks to prepare.
+    private struct Job {
+        let streams: [PreparedStream]
+        let pending: [(events: PreparedEvents, chunk: Int)]
+        let core: StoreCore
+        let dictionary: CompressionDictionary?
 
-    /// Validates and prepares an append on the caller's thread: payloads are encoded and compressed
-    /// here (in parallel for large appends), so the writer thread only hashes and writes.
+        /// Prepares the chunks not prepared yet, in order, on this thread and the pool's (the writer
+        /// consumes them as they are filled).
+        func prepareRemaining() {
+            guard !pending.isEmpty else { return }
+            let pending = self.pending, core = self.core, dictionary = self.dictionary
+            DispatchQueue.concurrentPerform(iterations: pending.count) { i in
+                let (events, c) = pending[i]
+                do {
+                    let prepared = try core.compressors.with { comp in
+                        try PayloadPreparer.prepare(events.sourceChunk(c), compressor: comp, dictionary: dictionary)
+                    }
+                    events.fill(c, prepared)
+                } catch {
+                    events.fail(error)
+                }
+            }
+        }
+    }
+
+    /// Chunk size of payload preparation.
+    static let preparationChunk = 1024
+
+    /// Validates an append on the caller's thread and prepares small ones at once; large ones are
+    /// prepared by `Job.prepareRemaining` after they have been handed to the writer.
     private func makeJob(_ streams: [StreamAppend], actor: String, checkpoint: CheckpointUpdate?) throws -> Job {
         guard writer != nil else {
             throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
@@ -75,37 +104,25 @@ extension EventLog {
         if let checkpoint, checkpoint.name.isEmpty { throw EventLogError(.invalidArgument, "a checkpoint needs a name") }
         var prepared: [PreparedStream] = []
         prepared.reserveCapacity(streams.count)
+        var pending: [(events: PreparedEvents, chunk: Int)] = []
         let dictionary = core.dictionaries.currentDictionary()
+        let total = streams.reduce(0) { $0 + $1.events.count }
         for part in streams {
             guard !part.stream.isEmpty else { throw EventLogError(.invalidArgument, "an event stream needs a name") }
             for e in part.events where e.type.isEmpty {
                 throw EventLogError(.invalidArgument, "an event appended to \(part.stream) has no type")
             }
-            prepared.append(PreparedStream(stream: part.stream, expected: part.expectedVersion,
-                                           events: try prepare(part.events, dictionary: dictionary)))
+            let events = PreparedEvents(source: part.events, chunkSize: EventLog.preparationChunk)
+            if total <= EventLog.preparationChunk {
+                if events.chunkCount > 0 {
+                    events.fill(0, try core.compressors.with { c in try PayloadPreparer.prepare(part.events[...], compressor: c, dictionary: dictionary) })
+                }
+            } else {
+                for c in 0 ..< events.chunkCount { pending.append((events, c)) }
+            }
+            prepared.append(PreparedStream(stream: part.stream, expected: part.expectedVersion, events: events))
         }
-        return Job(streams: prepared)
-    }
-
-    private func prepare(_ events: [NewEvent], dictionary: CompressionDictionary?) throws -> [PreparedEvent] {
-        let chunkSize = 2048
-        if events.count <= chunkSize {
-            return try core.compressors.with { c in try PayloadPreparer.prepare(events[...], compressor: c, dictionary: dictionary) }
-        }
-        let chunks = (events.count + chunkSize - 1) / chunkSize
-        let results = Locked<[Int: Result<[PreparedEvent], any Error>]>([:])
-        let core = self.core
-        DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            let slice = events[i * chunkSize ..< min(events.count, (i + 1) * chunkSize)]
-            let r = Result { try core.compressors.with { c in try PayloadPreparer.prepare(slice, compressor: c, dictionary: dictionary) } }
-            results.withLock { $0[i] = r }
-        }
-        var out: [PreparedEvent] = []
-        out.reserveCapacity(events.count)
-        try results.withLock { all in
-            for i in 0 ..< chunks { out.append(contentsOf: try all[i]!.get()) }
-        }
-        return out
+        return Job(streams: prepared, pending: pending, core: core, dictionary: dictionary)
     }
 }
 

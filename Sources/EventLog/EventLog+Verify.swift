@@ -110,8 +110,8 @@ extension EventLog {
         if let decodeProblem { return .init(seq: seq, reason: decodeProblem) }
         if seq % Chain.checkpointInterval == 0 {
             let stored = try seq.withBigEndianBytes { k in try txn.withValue(core.dbs.chain, key: k) { $0.map { Array($0) } } }
-            guard let stored else { return .init(seq: seq, reason: "the chain checkpoint at seq \(seq) is missing") }
-            if stored != hash.bytes {
+            guard let stored, stored.count == 32 else { return .init(seq: seq, reason: "the chain checkpoint at seq \(seq) is missing") }
+            if ChainHash(bytes: stored) != hash {
                 return .init(seq: seq, reason: "the chain hash at seq \(seq) differs from the stored checkpoint (events \(seq - Chain.checkpointInterval + 1)–\(seq) or the checkpoint were changed)")
             }
         }

@@ -163,18 +163,44 @@ public struct EventLogError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// A SHA-256 chain hash.
+/// A SHA-256 chain hash (32 bytes, held inline: no allocation per event).
 public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
-    /// The 32 bytes.
-    public let bytes: [UInt8]
+    /// The 32 bytes as four big-endian words.
+    let w0, w1, w2, w3: UInt64
+
     /// The hash before the first event: 32 zero bytes.
-    public static let genesis = ChainHash(bytes: [UInt8](repeating: 0, count: 32))
+    public static let genesis = ChainHash(w0: 0, w1: 0, w2: 0, w3: 0)
+
+    init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+        self.w0 = w0
+        self.w1 = w1
+        self.w2 = w2
+        self.w3 = w3
+    }
 
     /// Wraps 32 bytes.
     public init(bytes: [UInt8]) {
         precondition(bytes.count == 32, "a chain hash has 32 bytes")
-        self.bytes = bytes
+        self = bytes.withUnsafeBytes { ChainHash(raw: $0) }
     }
+
+    /// Reads 32 bytes.
+    init(raw: UnsafeRawBufferPointer) {
+        w0 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        w1 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        w2 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        w3 = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    /// Calls `body` with the 32 bytes.
+    @inline(__always)
+    public func withUnsafeBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        var words = (w0.bigEndian, w1.bigEndian, w2.bigEndian, w3.bigEndian)
+        return try Swift.withUnsafeBytes(of: &words) { try body($0) }
+    }
+
+    /// The 32 bytes.
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     /// Parses 64 hex digits.
     public init?(hex: String) {
@@ -188,7 +214,7 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
             out.append(hi << 4 | lo)
             i += 2
         }
-        bytes = out
+        self.init(bytes: out)
     }
 
     private static func nibble(_ c: UInt8) -> UInt8? {
@@ -215,5 +241,5 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
     public var description: String { hex }
 
     /// The first 4 bytes, as stored in each record to locate tampering.
-    var fingerprint: UInt32 { UInt32(bytes[0]) << 24 | UInt32(bytes[1]) << 16 | UInt32(bytes[2]) << 8 | UInt32(bytes[3]) }
+    var fingerprint: UInt32 { UInt32(truncatingIfNeeded: w0 >> 32) }
 }

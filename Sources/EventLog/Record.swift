@@ -133,9 +133,9 @@ enum Chain {
     @inline(__always)
     static func next(previous: ChainHash, header: [UInt8], payload: UnsafeRawBufferPointer) -> ChainHash {
         var h = SHA256()
-        previous.bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
+        previous.withUnsafeBytes { h.update(bufferPointer: $0) }
         header.withUnsafeBytes { h.update(bufferPointer: $0) }
         h.update(bufferPointer: payload)
-        return ChainHash(bytes: Array(h.finalize()))
+        return h.finalize().withUnsafeBytes { ChainHash(raw: $0) }
     }
 }

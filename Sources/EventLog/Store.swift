@@ -80,14 +80,14 @@ public struct ChainHead: Sendable, Hashable {
         var w = ByteWriter(capacity: 48)
         w.u64be(seq)
         w.u64be(UInt64(bitPattern: recordedAtMicros))
-        w.append(hash.bytes)
+        hash.withUnsafeBytes { w.append($0) }
         return w.bytes
     }
 
     static func decode(_ b: UnsafeRawBufferPointer) throws -> ChainHead {
         guard b.count == 48 else { throw EventLogError(.corrupt, "the store's head record has \(b.count) bytes, expected 48") }
         return ChainHead(seq: UInt64(bigEndianBytes: b), recordedAtMicros: Int64(bitPattern: UInt64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: b[8...]))),
-                         hash: ChainHash(bytes: Array(b[16 ..< 48])))
+                         hash: ChainHash(raw: UnsafeRawBufferPointer(rebasing: b[16 ..< 48])))
     }
 }
 

@@ -16,11 +16,74 @@ struct PreparedEvent: Sendable {
     let stored: ArraySlice<UInt8>
 }
 
-/// A stream's share of an append, prepared.
+/// A stream's share of an append.
 struct PreparedStream: Sendable {
     let stream: String
     let expected: ExpectedVersion
-    let events: [PreparedEvent]
+    let events: PreparedEvents
+}
+
+/// The events of one stream of an append, with their payloads prepared in chunks, possibly while the
+/// writer is already writing the earlier chunks (large appends overlap encoding and compression on
+/// the producers' threads with hashing and writing on the writer's).
+final class PreparedEvents: @unchecked Sendable {
+    // @unchecked Sendable: `chunks` and `failure` are guarded by `condition`; `source` is immutable.
+    /// The events as given (what validation needs: types, causes, count).
+    let source: [NewEvent]
+    let chunkSize: Int
+    private let condition = NSCondition()
+    private var chunks: [[PreparedEvent]?]
+    private var failure: (any Error)?
+
+    init(source: [NewEvent], chunkSize: Int) {
+        self.source = source
+        self.chunkSize = chunkSize
+        self.chunks = Array(repeating: nil, count: (source.count + chunkSize - 1) / chunkSize)
+    }
+
+    var count: Int { source.count }
+    var chunkCount: Int { chunks.count }
+
+    /// The events of chunk `i` (a slice of `source`).
+    func sourceChunk(_ i: Int) -> ArraySlice<NewEvent> {
+        source[i * chunkSize ..< min(source.count, (i + 1) * chunkSize)]
+    }
+
+    func fill(_ i: Int, _ events: [PreparedEvent]) {
+        condition.lock()
+        chunks[i] = events
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var hasFailed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure != nil
+    }
+
+    func fail(_ error: any Error) {
+        condition.lock()
+        if failure == nil { failure = error }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Chunk `i`, waiting until a producer has prepared it.
+    func chunk(_ i: Int) throws -> [PreparedEvent] {
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks[i] == nil {
+            if let failure { throw PreparationFailed(underlying: failure) }
+            condition.wait()
+        }
+        return chunks[i]!
+    }
+}
+
+/// Preparing a payload failed (the writer drops that append from its group and retries the rest).
+struct PreparationFailed: Error {
+    let underlying: any Error
 }
 
 /// One append waiting for the writer.
@@ -149,8 +212,9 @@ final class Writer: @unchecked Sendable {
     // MARK: - Committing a group
 
     private func commit(_ group: [AppendJob]) {
+        var group = group
         var attempts = 0
-        while true {
+        while !group.isEmpty {
             attempts += 1
             do {
                 var newNames: [(NameKind, String, UInt32)] = []
@@ -162,6 +226,12 @@ final class Writer: @unchecked Sendable {
                 core.notifier.advance(to: head.seq)
                 scheduleTrainingIfDue(head: head.seq)
                 return
+            } catch let e as PreparationFailed {
+                // One append's payloads could not be prepared: fail it alone, write the others.
+                for job in group where job.streams.contains(where: { $0.events.hasFailed }) {
+                    job.completion(.failure(e.underlying))
+                }
+                group.removeAll { job in job.streams.contains(where: { $0.events.hasFailed }) }
             } catch let e as LMDBError where e == .mapFull && attempts < 8 {
                 // Grow the map and write the whole group again (the failed transaction was aborted).
                 let size = (try? core.env.info().mapSize) ?? core.configuration.mapSize
@@ -198,6 +268,8 @@ final class Writer: @unchecked Sendable {
         var results: [Result<AppendResult, any Error>] = []
         results.reserveCapacity(group.count)
         var canonicalHeader = ByteWriter(capacity: 256)
+        var lastCause: UInt64 = 0
+        var lastCauseCorrelation: UInt64 = 0
         var record = ByteWriter(capacity: 512)
 
         func streamState(_ name: String) throws -> (id: UInt32?, version: UInt64, lastSeq: UInt64, dirty: Bool) {
@@ -232,7 +304,7 @@ final class Writer: @unchecked Sendable {
                     }
                     var seq = head.seq
                     for part in job.streams {
-                        for event in part.events {
+                        for event in part.events.source {
                             seq += 1
                             if let c = event.causation, c == 0 || c >= seq {
                                 throw EventLogError(.invalidArgument, "event \(event.type) names causation seq \(c), which is not an earlier event (it would be seq \(seq))")
@@ -259,7 +331,8 @@ final class Writer: @unchecked Sendable {
                     var state = try streamState(part.stream)
                     let streamID = try state.id ?? interner.intern(.stream, part.stream, txn)
                     state.id = streamID
-                    for event in part.events {
+                    for c in 0 ..< part.events.chunkCount {
+                    for event in try part.events.chunk(c) {
                         let seq = head.seq + 1
                         state.version += 1
                         if event.type != lastType {
@@ -270,7 +343,14 @@ final class Writer: @unchecked Sendable {
                         if let c = event.correlation {
                             correlation = c
                         } else if let cause = event.causation {
-                            correlation = try self.correlation(of: cause, txn)
+                            // Consecutive events often share a cause (a batch of predictions).
+                            if cause == lastCause {
+                                correlation = lastCauseCorrelation
+                            } else {
+                                correlation = try self.correlation(of: cause, txn)
+                                lastCause = cause
+                                lastCauseCorrelation = correlation
+                            }
                         } else {
                             correlation = previousCorrelation ?? seq
                         }
@@ -298,11 +378,12 @@ final class Writer: @unchecked Sendable {
                         postings.add(.type, UInt64(lastTypeID), seq)
                         if seq % Chain.checkpointInterval == 0 {
                             try seq.withBigEndianBytes { k in
-                                try hash.bytes.withUnsafeBytes { v in try txn.put(dbs.chain, key: k, value: v, flags: .append) }
+                                try hash.withUnsafeBytes { v in try txn.put(dbs.chain, key: k, value: v, flags: .append) }
                             }
                         }
                         head = ChainHead(seq: seq, recordedAtMicros: recordedAt, hash: hash)
                         state.lastSeq = seq
+                    }
                     }
                     state.dirty = true
                     streams[part.stream] = state
@@ -454,26 +535,41 @@ struct PostingBuilder {
 
     private var open: [Key: Posting] = [:]
     private var closed: [(Key, Posting)] = []
+    /// The run each index is extending right now (most events continue the previous event's run).
+    private var current: [(key: UInt64, posting: Posting)?] = [nil, nil, nil]
 
     @inline(__always)
     mutating func add(_ index: IndexKind, _ key: UInt64, _ seq: UInt64) {
+        let i = Int(index.rawValue)
+        if let c = current[i], c.key == key, c.posting.end == seq, c.posting.count < UInt32.max {
+            current[i]!.posting.count += 1
+            return
+        }
+        if let c = current[i] { park(Key(index: index, key: c.key), c.posting) }
+        // Continue this key's open run if it ends right here, else start one.
         let k = Key(index: index, key: key)
-        if let i = open.index(forKey: k) {
-            let p = open.values[i]
+        if let p = open.removeValue(forKey: k) {
             if p.end == seq && p.count < UInt32.max {
-                open.values[i].count += 1
+                current[i] = (key, p)
+                current[i]!.posting.count += 1
                 return
             }
             closed.append((k, p))
-            open.values[i] = Posting(first: seq, count: 1)
-        } else {
-            open[k] = Posting(first: seq, count: 1)
         }
+        current[i] = (key, Posting(first: seq, count: 1))
+    }
+
+    private mutating func park(_ k: Key, _ p: Posting) {
+        if let old = open.updateValue(p, forKey: k) { closed.append((k, old)) }
     }
 
     /// Writes every run; a run that starts the transaction extends the key's last stored run when
     /// that one ended just before it.
-    func flush(_ txn: Transaction, _ dbs: StoreDatabases, firstSeqOfTxn: UInt64) throws {
+    mutating func flush(_ txn: Transaction, _ dbs: StoreDatabases, firstSeqOfTxn: UInt64) throws {
+        for (i, c) in current.enumerated() {
+            if let c, let index = IndexKind(rawValue: UInt8(i)) { park(Key(index: index, key: c.key), c.posting) }
+        }
+        current = [nil, nil, nil]
         var all = closed
         all.append(contentsOf: open.map { ($0.key, $0.value) })
         for (k, p) in all {
