@@ -63,21 +63,31 @@ extension EventLog {
 struct DictionaryTrainingRun {
     let core: StoreCore
     /// At most this many samples, at most this many bytes in all (zstd advises ~100× the dictionary).
-    let maxSamples = 8192
-    let maxBytes = 4 << 20
+    /// The first dictionary of a store is trained on fewer, so that it arrives quickly.
+    var maxSamples = 8192
+    var maxBytes = 4 << 20
 
     func train() throws -> (bytes: [UInt8], samples: Int)? {
+        var run = self
+        if core.dictionaries.currentDictionary() == nil {
+            run.maxSamples = 2048
+            run.maxBytes = 512 << 10
+        }
+        return try run.trainWithLimits()
+    }
+
+    private func trainWithLimits() throws -> (bytes: [UInt8], samples: Int)? {
         let samples: [[UInt8]] = try core.decompressors.with { decompressor in
             try core.env.read { txn in
-                let head = try txn.head(core.dbs)
-                guard head.seq >= 64 else { return [] }
-                let stride = max(1, head.seq / UInt64(maxSamples))
+                let headSeq = try txn.lastSeq(core.dbs)
+                guard headSeq >= 64 else { return [] }
+                let stride = max(1, headSeq / UInt64(maxSamples))
                 var out: [[UInt8]] = []
                 var total = 0
                 let reader = EventReader(core: core, decompressor: decompressor, options: ReadOptions())
                 try txn.withCursor(core.dbs.events) { c in
                     var seq: UInt64 = 1
-                    while seq <= head.seq && total < maxBytes {
+                    while seq <= headSeq && total < maxBytes {
                         guard let e = try seq.withBigEndianBytes({ try c.seek(exactly: $0) }) else { break }
                         var r = ByteReader(e.value)
                         let s = seq

@@ -35,7 +35,12 @@ public struct EventFilter: Sendable, Hashable {
 extension EventLog {
     /// The last event's seq, time and chain hash.
     public func head() throws -> ChainHead {
-        try core.env.read { txn in try txn.head(core.dbs) }
+        try core.env.read { txn in try core.head(txn) }
+    }
+
+    /// The seq of the last event (cheap: no hashing).
+    public func lastSeq() throws -> UInt64 {
+        try core.env.read { txn in try txn.lastSeq(core.dbs) }
     }
 
     /// The event at `seq`, or nil.
@@ -78,9 +83,14 @@ extension EventLog {
     public func streamVersion(_ stream: String) throws -> UInt64 {
         try core.env.read { txn in
             guard let id = try core.id(.stream, stream, txn) else { return 0 }
-            return try id.withBigEndianBytes { k in
+            var version: UInt64 = try id.withBigEndianBytes { k in
                 try txn.withValue(core.dbs.streams, key: k) { v in v.map { UInt64(bigEndianBytes: $0) } ?? 0 }
             }
+            // Events after the index watermark are not in the stream heads yet.
+            try forEachHeader(core, txn, after: try txn.indexedWatermark(core.dbs), through: try txn.lastSeq(core.dbs)) { _, h in
+                if h.streamID == id { version = max(version, h.streamVersion) }
+            }
+            return version
         }
     }
 
@@ -170,84 +180,104 @@ struct EventReader {
         }
     }
 
-    /// Reads up to `max` events matching `filter`, walking the most selective index.
+    /// Reads up to `max` events matching `filter`: through the most selective index for the events
+    /// the indexes cover (up to the watermark), then by scanning the headers of the tail after it.
+    /// Returns whether there may be more.
     mutating func filtered(_ filter: EventFilter, from: UInt64, through: UInt64, max: Int, _ txn: Transaction, _ emit: (RecordedEvent) -> Void) throws -> Bool {
         let dbs = core.dbs
-        let index: Database
-        let key: [UInt8]
+        var streamID: UInt32?
+        var typeID: UInt32?
         if let s = filter.stream {
             guard let id = try core.id(.stream, s, txn) else { return false }
-            index = dbs.streamIndex
-            key = id.withBigEndianBytes { Array($0) }
-        } else if let c = filter.correlation {
-            index = dbs.correlationIndex
-            key = c.withBigEndianBytes { Array($0) }
-        } else if let t = filter.type {
+            streamID = id
+        }
+        if let t = filter.type {
             guard let id = try core.id(.type, t, txn) else { return false }
-            index = dbs.typeIndex
-            key = id.withBigEndianBytes { Array($0) }
-        } else {
-            return try sequential(from: from, through: through, max: max, txn, emit)
+            typeID = id
         }
-        let typeID = try filter.type.map { try core.id(.type, $0, txn) } ?? nil
-        if filter.type != nil && typeID == nil { return false }
+        let watermark = try txn.indexedWatermark(dbs)
         var n = 0
-        return try txn.withCursor(index) { ic in
-            // The first run starting at or after `from` (runs sort by first seq), or the run before it
-            // when that one still covers `from`.
-            let atLeast = Posting(first: from, count: 0)
-            var posting = try key.withUnsafeBytes { k in try atLeast.withBytes { v in try ic.seek(key: k, valueAtLeast: v) } }
-            if let found = posting, Posting(found.value).first > from {
-                if let prev = try ic.previous(), prev.key.elementsEqual(key), Posting(prev.value).end > from {
-                    posting = prev
-                } else {
-                    posting = try key.withUnsafeBytes { k in try atLeast.withBytes { v in try ic.seek(key: k, valueAtLeast: v) } }
-                }
-            } else if posting == nil {
-                if try key.withUnsafeBytes({ try ic.seek(exactly: $0) }) != nil, let last = try ic.lastDuplicate(),
-                   Posting(last.value).end > from {
-                    posting = last
-                }
-            }
-            return try txn.withCursor(dbs.events) { ec in
-                while let p = posting.map({ Posting($0.value) }) {
-                    var seq = Swift.max(p.first, from)
-                    if seq > through { return false }
-                    var entry = try seq.withBigEndianBytes { try ec.seek(exactly: $0) }
-                    while seq < p.end, let e = entry {
-                        if seq > through { return false }
-                        let event = try decode(seq: seq, record: e.value, txn, typeFilter: typeID, streamFilter: filter.stream,
-                                               correlationFilter: filter.correlation)
-                        if let event {
-                            emit(event)
-                            n += 1
-                            if n >= max {
-                                if seq + 1 < p.end { return true }
-                                return try ic.nextDuplicate() != nil
-                            }
-                        }
-                        seq += 1
-                        entry = seq < p.end ? try ec.next() : nil
-                    }
-                    posting = try ic.nextDuplicate()
-                }
-                return false
-            }
+        func matches(_ h: RecordHeader) -> Bool {
+            (streamID == nil || h.streamID == streamID) && (typeID == nil || h.typeID == typeID)
+                && (filter.correlation == nil || h.correlation == filter.correlation)
         }
-    }
 
-    /// Decodes the record of `seq`, or returns nil when it fails one of the filters.
-    mutating func decode(seq: UInt64, record: UnsafeRawBufferPointer, _ txn: Transaction, typeFilter: UInt32?,
-                         streamFilter: String?, correlationFilter: UInt64?) throws -> RecordedEvent? {
-        if typeFilter != nil || correlationFilter != nil {
-            var r = ByteReader(record)
-            let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
-            if let t = typeFilter, h.typeID != t { return nil }
-            if let c = correlationFilter, h.correlation != c { return nil }
+        // 1. The indexed part.
+        if from <= watermark {
+            let index: Database
+            let key: [UInt8]
+            if let id = streamID {
+                index = dbs.streamIndex
+                key = id.withBigEndianBytes { Array($0) }
+            } else if let c = filter.correlation {
+                index = dbs.correlationIndex
+                key = c.withBigEndianBytes { Array($0) }
+            } else {
+                index = dbs.typeIndex
+                key = typeID!.withBigEndianBytes { Array($0) }
+            }
+            let last = Swift.min(through, watermark)
+            let full: Bool = try txn.withCursor(index) { ic in
+                // The first run starting at or after `from` (runs sort by first seq), or the run
+                // before it when that one still covers `from`.
+                let atLeast = Posting(first: from, count: 0)
+                var posting = try key.withUnsafeBytes { k in try atLeast.withBytes { v in try ic.seek(key: k, valueAtLeast: v) } }
+                if let found = posting, Posting(found.value).first > from {
+                    if let prev = try ic.previous(), prev.key.elementsEqual(key), Posting(prev.value).end > from {
+                        posting = prev
+                    } else {
+                        posting = try key.withUnsafeBytes { k in try atLeast.withBytes { v in try ic.seek(key: k, valueAtLeast: v) } }
+                    }
+                } else if posting == nil {
+                    if try key.withUnsafeBytes({ try ic.seek(exactly: $0) }) != nil, let lastRun = try ic.lastDuplicate(),
+                       Posting(lastRun.value).end > from {
+                        posting = lastRun
+                    }
+                }
+                return try txn.withCursor(dbs.events) { ec in
+                    while let p = posting.map({ Posting($0.value) }) {
+                        var seq = Swift.max(p.first, from)
+                        if seq > last { return false }
+                        var entry = try seq.withBigEndianBytes { try ec.seek(exactly: $0) }
+                        while seq < p.end, seq <= last, let e = entry {
+                            var r = ByteReader(e.value)
+                            let s = seq
+                            let h = try wrap(s) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: s, from: &r) }
+                            if matches(h) {
+                                emit(try decode(seq: seq, record: e.value, txn))
+                                n += 1
+                                if n >= max { return true }
+                            }
+                            seq += 1
+                            entry = seq < p.end ? try ec.next() : nil
+                        }
+                        posting = try ic.nextDuplicate()
+                    }
+                    return false
+                }
+            }
+            if full { return true }
         }
-        let e = try decode(seq: seq, record: record, txn)
-        if let s = streamFilter, e.stream != s { return nil }
-        return e
+
+        // 2. The tail after the watermark.
+        let tailFrom = Swift.max(from, watermark + 1)
+        guard tailFrom <= through else { return false }
+        return try txn.withCursor(dbs.events) { c in
+            var entry = try tailFrom.withBigEndianBytes { try c.seek(atLeast: $0) }
+            while let e = entry {
+                let seq = UInt64(bigEndianBytes: e.key)
+                if seq > through { return false }
+                var r = ByteReader(e.value)
+                let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+                if matches(h) {
+                    emit(try decode(seq: seq, record: e.value, txn))
+                    n += 1
+                    if n >= max { return true }
+                }
+                entry = try c.next()
+            }
+            return false
+        }
     }
 
     /// Decodes the record of `seq`.

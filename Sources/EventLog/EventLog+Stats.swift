@@ -29,6 +29,8 @@ public struct LogStats: Sendable {
     public let dictionaries: [DictionaryInfo]
     /// Per named database.
     public let databases: [DatabaseFigures]
+    /// Write transactions committed in the life of the store (LMDB's last transaction id).
+    public let transactions: Int
     /// The map size and page size.
     public let mapSize: Int
     public let pageSize: Int
@@ -44,7 +46,8 @@ extension EventLog {
         let dictionaries = try self.dictionaries()
         return try core.env.read { txn in
             let dbs = core.dbs
-            let head = try txn.head(dbs)
+            let head = try core.head(txn)
+            let watermark = try txn.indexedWatermark(dbs)
             let storeID = try txn.meta(dbs, MetaKey.storeID).map { String(decoding: $0, as: UTF8.self) } ?? "?"
             var counts: [(String, UInt64)] = []
             try txn.withCursor(dbs.typeIndex) { c in
@@ -63,6 +66,13 @@ extension EventLog {
                 }
                 if let k = currentKey { counts.append((try core.name(.type, k, txn), sum)) }
             }
+            // The tail after the index watermark is counted from its headers.
+            var tailCounts: [UInt32: UInt64] = [:]
+            try forEachHeader(core, txn, after: watermark, through: head.seq) { _, h in tailCounts[h.typeID, default: 0] += 1 }
+            for (typeID, n) in tailCounts {
+                let name = try core.name(.type, typeID, txn)
+                if let i = counts.firstIndex(where: { $0.0 == name }) { counts[i].1 += n } else { counts.append((name, n)) }
+            }
             counts.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
             let named: [(String, Database)] = [
                 ("events", dbs.events), ("names", dbs.names), ("ids", dbs.ids), ("streams", dbs.streams),
@@ -74,10 +84,12 @@ extension EventLog {
                 let s = try txn.stat(db)
                 figures.append(.init(name: name, entries: s.entries, bytes: s.bytes))
             }
-            let streams = try txn.stat(dbs.streams).entries
+            var tailStreams = Set<UInt32>()
+            try forEachHeader(core, txn, after: watermark, through: head.seq) { _, h in if h.streamVersion == 1 { tailStreams.insert(h.streamID) } }
+            let streams = try txn.stat(dbs.streams).entries + tailStreams.count
             return LogStats(storeID: storeID, head: head, streams: streams, fileBytes: fileBytes, usedBytes: info.usedBytes,
                             countsByType: counts.map { (type: $0.0, count: $0.1) }, dictionaries: dictionaries, databases: figures,
-                            mapSize: info.mapSize, pageSize: info.pageSize)
+                            transactions: info.lastTransaction, mapSize: info.mapSize, pageSize: info.pageSize)
         }
     }
 }

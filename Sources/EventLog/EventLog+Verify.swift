@@ -10,8 +10,10 @@ public struct VerifyReport: Sendable {
     }
     /// Events checked.
     public let eventsChecked: UInt64
-    /// The head verified against (seq and hash as stored when the walk began).
-    public let head: ChainHead
+    /// The seq of the last event when the walk began.
+    public let lastSeq: UInt64
+    /// The recomputed head (seq, time, hash) when the whole chain verified; nil otherwise.
+    public let head: ChainHead?
     /// The anchor checked, if one was given.
     public let anchor: (seq: UInt64, hash: ChainHash)?
     /// The first problem found, or nil when the chain verifies.
@@ -25,12 +27,12 @@ extension EventLog {
     /// in each record, the full hashes stored every 64 events, the head, and (when given) an anchor
     /// kept elsewhere. Stops at the first problem and names its seq.
     public func verify(anchor: (seq: UInt64, hash: ChainHash)? = nil) throws -> VerifyReport {
-        let head = try self.head()
-        func report(_ checked: UInt64, _ problem: VerifyReport.Problem?) -> VerifyReport {
-            VerifyReport(eventsChecked: checked, head: head, anchor: anchor, problem: problem)
+        let last = try lastSeq()
+        func report(_ checked: UInt64, _ problem: VerifyReport.Problem?, _ head: ChainHead? = nil) -> VerifyReport {
+            VerifyReport(eventsChecked: checked, lastSeq: last, head: problem == nil ? head : nil, anchor: anchor, problem: problem)
         }
-        if let anchor, anchor.seq > head.seq {
-            return report(0, .init(seq: anchor.seq, reason: "the anchor is at seq \(anchor.seq) but the log ends at seq \(head.seq): events were removed"))
+        if let anchor, anchor.seq > last {
+            return report(0, .init(seq: anchor.seq, reason: "the anchor is at seq \(anchor.seq) but the log ends at seq \(last): events were removed"))
         }
         if let anchor, anchor.seq == 0, anchor.hash != .genesis {
             return report(0, .init(seq: 0, reason: "an anchor at seq 0 must be the genesis hash"))
@@ -41,11 +43,12 @@ extension EventLog {
             reader.rolledHash = .genesis
             var seq: UInt64 = 0
             let chunk: UInt64 = 65_536
-            while seq < head.seq {
+            var lastAt: Int64 = 0
+            while seq < last {
                 let problem: VerifyReport.Problem? = try core.env.read { txn in
                     try txn.withCursor(core.dbs.events) { c in
                         var entry = try (seq + 1).withBigEndianBytes { try c.seek(atLeast: $0) }
-                        let stop = min(head.seq, seq + chunk)
+                        let stop = min(last, seq + chunk)
                         while seq < stop {
                             let expected = seq + 1
                             guard let e = entry else {
@@ -55,7 +58,7 @@ extension EventLog {
                             guard e.key.count == 8, key == expected else {
                                 return .init(seq: expected, reason: "event \(expected) is missing (next stored key is \(key))")
                             }
-                            if let p = try check(seq: key, record: e.value, &reader, txn, anchor: anchor) { return p }
+                            if let p = try check(seq: key, record: e.value, &reader, txn, anchor: anchor, recordedAt: &lastAt) { return p }
                             seq = key
                             entry = try c.next()
                         }
@@ -64,15 +67,12 @@ extension EventLog {
                 }
                 if let problem { return report(seq, problem) }
             }
-            if reader.rolledHash != head.hash {
-                return report(seq, .init(seq: head.seq, reason: "the stored head hash does not match the recomputed chain"))
-            }
-            return report(seq, nil)
+            return report(seq, nil, ChainHead(seq: last, recordedAtMicros: lastAt, hash: reader.rolledHash))
         }
     }
 
     private func check(seq: UInt64, record: UnsafeRawBufferPointer, _ reader: inout EventReader, _ txn: Transaction,
-                       anchor: (seq: UInt64, hash: ChainHash)?) throws -> VerifyReport.Problem? {
+                       anchor: (seq: UInt64, hash: ChainHash)?, recordedAt: inout Int64) throws -> VerifyReport.Problem? {
         var r = ByteReader(record)
         let h: RecordHeader
         do {
@@ -80,6 +80,7 @@ extension EventLog {
         } catch {
             return .init(seq: seq, reason: "the record header cannot be decoded (\(error))")
         }
+        recordedAt = h.recordedAtMicros
         let stream: String, type: String, actor: String
         do {
             stream = try reader.name(.stream, h.streamID, txn)

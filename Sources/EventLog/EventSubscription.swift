@@ -39,7 +39,7 @@ public struct EventSubscription: AsyncSequence, Sendable {
                     return e
                 }
                 if Task.isCancelled { return nil }
-                let head = try log.head().seq
+                let head = try log.lastSeq()
                 if head > position {
                     buffer = try log.read(from: position + 1, through: head, limit: 1024, filter: filter, options: options)
                     index = 0

@@ -52,7 +52,7 @@ enum MetaKey {
     static let format = "format"                 // "1"
     static let storeID = "store.id"              // UUID text
     static let createdAt = "store.created"       // u64 BE µs
-    static let head = "head"                     // seq u64 BE ‖ recordedAt i64 BE ‖ hash 32
+    static let indexed = "index.watermark"       // u64 BE: indexes and stream heads cover 1 … this
     static let currentDictionary = "dictionary.current"   // u32 BE
     static let nextTraining = "dictionary.next-training"  // u64 BE seq
     static func nextID(_ kind: NameKind) -> String { "names.next.\(Character(Unicode.Scalar(kind.rawValue)))" }
@@ -75,20 +75,8 @@ public struct ChainHead: Sendable, Hashable {
     public let hash: ChainHash
 
     static let empty = ChainHead(seq: 0, recordedAtMicros: 0, hash: .genesis)
-
-    func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 48)
-        w.u64be(seq)
-        w.u64be(UInt64(bitPattern: recordedAtMicros))
-        hash.withUnsafeBytes { w.append($0) }
-        return w.bytes
-    }
-
-    static func decode(_ b: UnsafeRawBufferPointer) throws -> ChainHead {
-        guard b.count == 48 else { throw EventLogError(.corrupt, "the store's head record has \(b.count) bytes, expected 48") }
-        return ChainHead(seq: UInt64(bigEndianBytes: b), recordedAtMicros: Int64(bitPattern: UInt64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: b[8...]))),
-                         hash: ChainHash(raw: UnsafeRawBufferPointer(rebasing: b[16 ..< 48])))
-    }
+    /// The head of an empty log.
+    public static var genesisHead: ChainHead { .empty }
 }
 
 extension Transaction {
@@ -98,12 +86,6 @@ extension Transaction {
 
     func setMeta(_ dbs: StoreDatabases, _ key: String, _ value: [UInt8]) throws {
         try put(dbs.meta, key: Array(key.utf8), value: value)
-    }
-
-    func head(_ dbs: StoreDatabases) throws -> ChainHead {
-        try Array(MetaKey.head.utf8).withUnsafeBytes { k in
-            try withValue(dbs.meta, key: k) { v in try v.map(ChainHead.decode) ?? .empty }
-        }
     }
 
     func checkpointValue(_ dbs: StoreDatabases, _ name: String) throws -> UInt64 {
@@ -118,8 +100,6 @@ struct Posting: Hashable {
     var first: UInt64
     var count: UInt32
     var end: UInt64 { first + UInt64(count) } // one past the last
-
-    func encoded() -> (UInt64, UInt32) { (first.bigEndian, count.bigEndian) }
 
     init(first: UInt64, count: UInt32) {
         self.first = first

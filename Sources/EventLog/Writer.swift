@@ -178,8 +178,22 @@ final class Writer: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && state == .running { condition.wait() }
+            while queue.isEmpty && state == .running {
+                if let t = tail, t.count > 0 {
+                    // Idle with an unindexed tail: index it if nothing arrives for a moment.
+                    if !condition.wait(until: Date().addingTimeInterval(0.025)) && queue.isEmpty {
+                        condition.unlock()
+                        flushTail()
+                        condition.lock()
+                    }
+                } else {
+                    condition.wait()
+                }
+            }
             if queue.isEmpty {
+                condition.unlock()
+                flushTail()
+                condition.lock()
                 state = .stopped
                 condition.broadcast()
                 condition.unlock()
@@ -218,21 +232,32 @@ final class Writer: @unchecked Sendable {
             attempts += 1
             do {
                 var newNames: [(NameKind, String, UInt32)] = []
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                var t1: UInt64 = 0
                 let (results, head) = try core.env.write { txn in
-                    try self.write(group, txn, newNames: &newNames)
+                    defer { t1 = DispatchTime.now().uptimeNanoseconds }
+                    return try self.write(group, txn, newNames: &newNames)
                 }
+                if ProcessInfo.processInfo.environment["LF_TRACE"] != nil {
+                    let t2 = DispatchTime.now().uptimeNanoseconds
+                    FileHandle.standardError.write(Data("group \(group.count) build \((t1 - t0) / 1000)us commit \((t2 - t1) / 1000)us\n".utf8))
+                }
+                tail = pendingTail
+                pendingTail = nil
                 for (kind, name, id) in newNames { core.names.insert(kind, name, id) }
                 for (job, result) in zip(group, results) { job.completion(result) }
                 core.notifier.advance(to: head.seq)
                 scheduleTrainingIfDue(head: head.seq)
                 return
             } catch let e as PreparationFailed {
+                tail = nil
                 // One append's payloads could not be prepared: fail it alone, write the others.
                 for job in group where job.streams.contains(where: { $0.events.hasFailed }) {
                     job.completion(.failure(e.underlying))
                 }
                 group.removeAll { job in job.streams.contains(where: { $0.events.hasFailed }) }
             } catch let e as LMDBError where e == .mapFull && attempts < 8 {
+                tail = nil
                 // Grow the map and write the whole group again (the failed transaction was aborted).
                 let size = (try? core.env.info().mapSize) ?? core.configuration.mapSize
                 do {
@@ -242,10 +267,22 @@ final class Writer: @unchecked Sendable {
                     return
                 }
             } catch {
+                tail = nil
                 for job in group { job.completion(.failure(error)) }
                 return
             }
         }
+    }
+
+    /// The tail index as of the last commit of this writer; nil when it must be loaded from the store
+    /// (at start, after a failed transaction, or when another process has written since).
+    private var tail: TailIndex?
+
+    /// The tail state for this transaction: the cached one if nobody else wrote since, else loaded.
+    private func currentTail(_ txn: Transaction) throws -> TailIndex {
+        let last = try txn.lastSeq(core.dbs)
+        if let t = tail, t.head.seq == last, try txn.indexedWatermark(core.dbs) == t.watermark { return t }
+        return try TailIndex.load(core, txn)
     }
 
     /// Writes a group inside `txn`. Each job is checked in full before anything of it is written, so
@@ -253,37 +290,26 @@ final class Writer: @unchecked Sendable {
     private func write(_ group: [AppendJob], _ txn: Transaction, newNames: inout [(NameKind, String, UInt32)])
         throws -> ([Result<AppendResult, any Error>], ChainHead) {
         let dbs = core.dbs
-        var head = try txn.head(dbs)
-        // The head record and the last key must agree (a cheap check that the store is consistent).
-        let lastKey: UInt64 = try txn.withCursor(dbs.events) { c in try c.last().map { UInt64(bigEndianBytes: $0.key) } ?? 0 }
-        guard lastKey == head.seq else {
-            throw EventLogError(.corrupt, "the store's head says seq \(head.seq) but the last event is seq \(lastKey); run `ledgerflow audit verify`")
-        }
-        let firstSeqOfTxn = head.seq + 1
+        var tail = try currentTail(txn)
+        var head = tail.head
         let recordedAt = max(nowMicros(), head.recordedAtMicros)
         var interner = Interner(core: core)
-        var streams: [String: (id: UInt32?, version: UInt64, lastSeq: UInt64, dirty: Bool)] = [:]
-        var postings = PostingBuilder()
         var checkpointsToWrite: [String: UInt64] = [:]
         var results: [Result<AppendResult, any Error>] = []
         results.reserveCapacity(group.count)
         var canonicalHeader = ByteWriter(capacity: 256)
+        var record = ByteWriter(capacity: 512)
         var lastCause: UInt64 = 0
         var lastCauseCorrelation: UInt64 = 0
-        var record = ByteWriter(capacity: 512)
 
-        func streamState(_ name: String) throws -> (id: UInt32?, version: UInt64, lastSeq: UInt64, dirty: Bool) {
-            if let s = streams[name] { return s }
-            guard let id = try core.id(.stream, name, txn) else { return (nil, 0, 0, false) }
-            let (version, last): (UInt64, UInt64) = try id.withBigEndianBytes { k in
-                try txn.withValue(dbs.streams, key: k) { v in
-                    guard let v, v.count == 16 else { return (0, 0) }
-                    return (UInt64(bigEndianBytes: v), UInt64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: v[8...])))
-                }
+        /// The stream's id (nil if it has none yet) and current version.
+        func streamState(_ name: String) throws -> (id: UInt32?, version: UInt64) {
+            guard let id = try interner.pending[.stream]?[name] ?? core.id(.stream, name, txn) else { return (nil, 0) }
+            if let s = tail.streams[id] { return (id, s.version) }
+            let version: UInt64 = try id.withBigEndianBytes { k in
+                try txn.withValue(dbs.streams, key: k) { v in v.map { UInt64(bigEndianBytes: $0) } ?? 0 }
             }
-            let s = (id: Optional(id), version: version, lastSeq: last, dirty: false)
-            streams[name] = s
-            return s
+            return (id, version)
         }
 
         try txn.withCursor(dbs.events) { events in
@@ -324,70 +350,65 @@ final class Writer: @unchecked Sendable {
                 let actorID = try interner.intern(.actor, job.actor, txn)
                 var lastType = ""
                 var lastTypeID: UInt32 = 0
-                var previousCorrelation: UInt64?
                 var versionsAfter: [String: UInt64] = [:]
                 for part in job.streams {
-                    previousCorrelation = nil
-                    var state = try streamState(part.stream)
-                    let streamID = try state.id ?? interner.intern(.stream, part.stream, txn)
-                    state.id = streamID
+                    var previousCorrelation: UInt64?
+                    var (streamID, version) = try streamState(part.stream)
+                    let id = try streamID ?? interner.intern(.stream, part.stream, txn)
+                    streamID = id
                     for c in 0 ..< part.events.chunkCount {
-                    for event in try part.events.chunk(c) {
-                        let seq = head.seq + 1
-                        state.version += 1
-                        if event.type != lastType {
-                            lastTypeID = try interner.intern(.type, event.type, txn)
-                            lastType = event.type
-                        }
-                        let correlation: UInt64
-                        if let c = event.correlation {
-                            correlation = c
-                        } else if let cause = event.causation {
-                            // Consecutive events often share a cause (a batch of predictions).
-                            if cause == lastCause {
-                                correlation = lastCauseCorrelation
+                        for event in try part.events.chunk(c) {
+                            let seq = head.seq + 1
+                            version += 1
+                            if event.type != lastType {
+                                lastTypeID = try interner.intern(.type, event.type, txn)
+                                lastType = event.type
+                            }
+                            let correlation: UInt64
+                            if let c = event.correlation {
+                                correlation = c
+                            } else if let cause = event.causation {
+                                // Consecutive events often share a cause (a batch of predictions).
+                                if cause == lastCause {
+                                    correlation = lastCauseCorrelation
+                                } else {
+                                    correlation = try self.correlation(of: cause, txn)
+                                    lastCause = cause
+                                    lastCauseCorrelation = correlation
+                                }
                             } else {
-                                correlation = try self.correlation(of: cause, txn)
-                                lastCause = cause
-                                lastCauseCorrelation = correlation
+                                correlation = previousCorrelation ?? seq
                             }
-                        } else {
-                            correlation = previousCorrelation ?? seq
-                        }
-                        previousCorrelation = correlation
+                            previousCorrelation = correlation
 
-                        canonicalHeader.reset()
-                        Chain.canonicalHeader(seq: seq, recordedAtMicros: recordedAt, streamVersion: state.version,
-                                              schemaVersion: event.schemaVersion, causation: event.causation,
-                                              correlation: correlation, stream: part.stream, type: event.type,
-                                              actor: job.actor, payloadCount: event.canonical.count, into: &canonicalHeader)
-                        let hash = event.canonical.withUnsafeBytes { p in
-                            Chain.next(previous: head.hash, header: canonicalHeader.bytes, payload: p)
-                        }
-                        record.reset()
-                        RecordHeader(encoding: event.encoding, dictionaryID: event.dictionaryID, typeID: lastTypeID,
-                                     schemaVersion: event.schemaVersion, streamID: streamID, streamVersion: state.version,
-                                     causation: event.causation, correlation: correlation, actorID: actorID,
-                                     recordedAtMicros: recordedAt, fingerprint: hash.fingerprint).encode(seq: seq, into: &record)
-                        record.append(event.stored)
-                        try seq.withBigEndianBytes { k in
-                            try record.bytes.withUnsafeBytes { v in try events.put(key: k, value: v, flags: .append) }
-                        }
-                        postings.add(.stream, UInt64(streamID), seq)
-                        postings.add(.correlation, correlation, seq)
-                        postings.add(.type, UInt64(lastTypeID), seq)
-                        if seq % Chain.checkpointInterval == 0 {
-                            try seq.withBigEndianBytes { k in
-                                try hash.withUnsafeBytes { v in try txn.put(dbs.chain, key: k, value: v, flags: .append) }
+                            canonicalHeader.reset()
+                            Chain.canonicalHeader(seq: seq, recordedAtMicros: recordedAt, streamVersion: version,
+                                                  schemaVersion: event.schemaVersion, causation: event.causation,
+                                                  correlation: correlation, stream: part.stream, type: event.type,
+                                                  actor: job.actor, payloadCount: event.canonical.count, into: &canonicalHeader)
+                            let hash = event.canonical.withUnsafeBytes { p in
+                                Chain.next(previous: head.hash, header: canonicalHeader.bytes, payload: p)
                             }
+                            let header = RecordHeader(encoding: event.encoding, dictionaryID: event.dictionaryID, typeID: lastTypeID,
+                                                      schemaVersion: event.schemaVersion, streamID: id, streamVersion: version,
+                                                      causation: event.causation, correlation: correlation, actorID: actorID,
+                                                      recordedAtMicros: recordedAt, fingerprint: hash.fingerprint)
+                            record.reset()
+                            header.encode(seq: seq, into: &record)
+                            record.append(event.stored)
+                            try seq.withBigEndianBytes { k in
+                                try record.bytes.withUnsafeBytes { v in try events.put(key: k, value: v, flags: .append) }
+                            }
+                            tail.add(seq: seq, header: header)
+                            if seq % Chain.checkpointInterval == 0 {
+                                try seq.withBigEndianBytes { k in
+                                    try hash.withUnsafeBytes { v in try txn.put(dbs.chain, key: k, value: v, flags: .append) }
+                                }
+                            }
+                            head = ChainHead(seq: seq, recordedAtMicros: recordedAt, hash: hash)
                         }
-                        head = ChainHead(seq: seq, recordedAtMicros: recordedAt, hash: hash)
-                        state.lastSeq = seq
                     }
-                    }
-                    state.dirty = true
-                    streams[part.stream] = state
-                    versionsAfter[part.stream] = state.version
+                    versionsAfter[part.stream] = version
                 }
                 if let cp = job.checkpoint { checkpointsToWrite[cp.name] = cp.seq }
                 let wrote = head.seq >= firstSeq
@@ -396,21 +417,33 @@ final class Writer: @unchecked Sendable {
             }
         }
 
-        try postings.flush(txn, dbs, firstSeqOfTxn: firstSeqOfTxn)
-        for (_, s) in streams where s.dirty {
-            guard let id = s.id else { continue }
-            var w = ByteWriter(capacity: 16)
-            w.u64be(s.version)
-            w.u64be(s.lastSeq)
-            try id.withBigEndianBytes { k in try w.bytes.withUnsafeBytes { v in try txn.put(dbs.streams, key: k, value: v) } }
-        }
         for (name, seq) in checkpointsToWrite {
             try seq.withBigEndianBytes { v in try Array(name.utf8).withUnsafeBytes { k in try txn.put(dbs.checkpoints, key: k, value: v) } }
         }
-        try txn.setMeta(dbs, MetaKey.head, head.encoded())
         try interner.writeCounters(txn)
+        tail.head = head
+        if tail.count >= TailIndex.flushThreshold { try tail.flush(core, txn) }
+        pendingTail = tail
         newNames = interner.created
         return (results, head)
+    }
+
+    /// The tail state written by the transaction in progress (adopted when it commits).
+    private var pendingTail: TailIndex?
+
+    /// Writes the tail's indexes in a transaction of their own (when idle, and before stopping).
+    private func flushTail() {
+        guard let t = tail, t.count > 0 else { return }
+        do {
+            var flushed = t
+            try core.env.write { txn in
+                flushed = try currentTail(txn)
+                try flushed.flush(core, txn)
+            }
+            tail = flushed
+        } catch {
+            tail = nil
+        }
     }
 
     /// The correlation of the stored event `seq` (visible in this transaction even if written by it).
@@ -434,9 +467,9 @@ final class Writer: @unchecked Sendable {
             let (id, head): (UInt32, UInt64) = try core.env.write { txn in
                 let last: UInt32 = try txn.withCursor(dbs.dictionaries) { c in try c.last().map { UInt32(bigEndianBytes: $0.key) } ?? 0 }
                 let id = last + 1
-                let head = try txn.head(dbs)
+                let headSeq = try txn.lastSeq(dbs)
                 var w = ByteWriter(capacity: job.bytes.count + 20)
-                w.u64be(head.seq)
+                w.u64be(headSeq)
                 w.u32be(UInt32(clamping: job.samples))
                 w.u64be(UInt64(nowMicros()))
                 w.append(job.bytes)
@@ -447,9 +480,9 @@ final class Writer: @unchecked Sendable {
                 var next = ByteWriter(capacity: 8)
                 let growth: UInt64
                 if case .automatic(_, let g) = core.configuration.dictionaryTraining { growth = max(2, g) } else { growth = 10 }
-                next.u64be(max(head.seq, 1) * growth)
+                next.u64be(max(headSeq, 1) * growth)
                 try txn.setMeta(dbs, MetaKey.nextTraining, next.bytes)
-                return (id, head.seq * growth)
+                return (id, headSeq * growth)
             }
             let dict = try CompressionDictionary(id: id, bytes: job.bytes, level: core.configuration.compressionLevel)
             core.dictionaries.add(dict, makeCurrent: true)
@@ -469,7 +502,7 @@ final class Writer: @unchecked Sendable {
         }
         guard start else { return }
         let core = self.core
-        DispatchQueue.global(qos: .utility).async { [weak self] in
+        DispatchQueue.global(qos: .userInitiated).async { [weak self] in
             guard let self else { return }
             let trained = (try? DictionaryTrainingRun(core: core).train()) ?? nil
             if let trained {
@@ -563,15 +596,17 @@ struct PostingBuilder {
         if let old = open.updateValue(p, forKey: k) { closed.append((k, old)) }
     }
 
-    /// Writes every run; a run that starts the transaction extends the key's last stored run when
-    /// that one ended just before it.
-    mutating func flush(_ txn: Transaction, _ dbs: StoreDatabases, firstSeqOfTxn: UInt64) throws {
+    /// Writes every run. Each key's first run extends the key's last stored run when that one ended
+    /// just before it.
+    mutating func flush(_ txn: Transaction, _ dbs: StoreDatabases) throws {
         for (i, c) in current.enumerated() {
             if let c, let index = IndexKind(rawValue: UInt8(i)) { park(Key(index: index, key: c.key), c.posting) }
         }
         current = [nil, nil, nil]
         var all = closed
         all.append(contentsOf: open.map { ($0.key, $0.value) })
+        all.sort { $0.1.first < $1.1.first }
+        var seen = Set<Key>()
         for (k, p) in all {
             let db: Database
             switch k.index {
@@ -579,9 +614,10 @@ struct PostingBuilder {
             case .correlation: db = dbs.correlationIndex
             case .type: db = dbs.typeIndex
             }
+            let isFirst = seen.insert(k).inserted
             try withIndexKey(k) { key in
                 try txn.withCursor(db) { c in
-                    if p.first == firstSeqOfTxn, try c.seek(exactly: key) != nil, let last = try c.lastDuplicate() {
+                    if isFirst, try c.seek(exactly: key) != nil, let last = try c.lastDuplicate() {
                         let prior = Posting(last.value)
                         if prior.end == p.first, UInt64(prior.count) + UInt64(p.count) <= UInt64(UInt32.max) {
                             try Posting(first: prior.first, count: prior.count + p.count).withBytes { v in
@@ -594,6 +630,8 @@ struct PostingBuilder {
                 }
             }
         }
+        open = [:]
+        closed = []
     }
 }
 

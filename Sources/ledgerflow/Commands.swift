@@ -43,7 +43,7 @@ struct Events: AsyncParsableCommand {
         var printed = 0
         let max = limit ?? .max
         // Scan up to the head as it is now; following starts right after it.
-        let headAtStart = try log.head().seq
+        let headAtStart = try log.lastSeq()
         try log.scan(from: from, through: headAtStart, filter: filter, options: options) { e in
             emit(e)
             printed += 1
@@ -183,7 +183,8 @@ struct Audit: ParsableCommand {
             let report = try log.verify(anchor: try parsedAnchor())
             if json {
                 var v: [String: Value] = ["ok": .bool(report.ok), "events_checked": .int(Int64(report.eventsChecked)),
-                                          "head": .object(["seq": .int(Int64(report.head.seq)), "hash": .string(report.head.hash.hex)])]
+                                          "last_seq": .int(Int64(report.lastSeq))]
+                if let head = report.head { v["head"] = .object(["seq": .int(Int64(head.seq)), "hash": .string(head.hash.hex)]) }
                 if let a = report.anchor { v["anchor"] = .object(["seq": .int(Int64(a.seq)), "hash": .string(a.hash.hex)]) }
                 if let p = report.problem {
                     v["first_bad_seq"] = .int(Int64(p.seq))
@@ -197,7 +198,8 @@ struct Audit: ParsableCommand {
                 throw CommandFailure(message: "audit verify: FAILED at seq \(p.seq): \(p.reason)")
             }
             let anchorNote = report.anchor.map { " and matches the anchor at seq \($0.seq)" } ?? ""
-            Output.line("chain verified: \(report.eventsChecked) events, head seq \(report.head.seq) hash \(report.head.hash.hex)\(anchorNote)")
+            let head = report.head ?? ChainHead.genesisHead
+            Output.line("chain verified: \(report.eventsChecked) events, head seq \(head.seq) hash \(head.hash.hex)\(anchorNote)")
         }
     }
 

@@ -25,6 +25,12 @@ func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
             counters[String(e.stream.dropLast("/batches".count)), default: 0] += 1
         }
     }
+    // Reads through the indexes (possibly with an unindexed tail left by a killed writer) agree.
+    for stream in Set(all.map(\.stream)) {
+        let expected = all.filter { $0.stream == stream }.map(\.seq)
+        #expect(try log.read(stream: stream).map(\.seq) == expected, "stream \(stream)")
+        #expect(try log.streamVersion(stream) == UInt64(expected.count))
+    }
     var complete: [String: Int] = [:]
     for (prefix, byBatch) in batches {
         // No partial batch: every batch has all its events, and batches are numbered 0..<n.

@@ -19,7 +19,7 @@ enum LogBenchmark {
         let base = o.string("dir") ?? FileManager.default.temporaryDirectory.appendingPathComponent("ledgerflow-bench-\(getpid())").path
         try? FileManager.default.removeItem(atPath: base)
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: base) }
+        defer { if ProcessInfo.processInfo.environment["LEDGERFLOW_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: base) } }
 
         func say(_ s: String) { if !json { print(s); fflush(nil) } }
         say("generating \(events) pipeline events in memory…")
@@ -76,9 +76,9 @@ enum LogBenchmark {
                 say(String(format: "  bytes per event         %10.1f (data.mdb / events)", f.bytesPerEvent))
             }
 
-            if only != nil { return }
+            if only != nil && only != "group" { return }
             // 3. One durable commit per event.
-            do {
+            if only == nil {
                 let log = try EventLog.create(at: "\(dir)/single")
                 let t = Date()
                 for (stream, e) in single { try log.append([e], to: stream, actor: "bench") }
@@ -106,10 +106,11 @@ enum LogBenchmark {
                 }
                 finished.wait()
                 let seconds = Date().timeIntervalSince(t)
-                let written = try log.head().seq
+                let written = try log.lastSeq()
                 precondition(written == UInt64(16 * perProducer), "group commit wrote \(written) events")
                 f.group = Double(written) / seconds
-                say(String(format: "  group commit (16 prod.) %10.0f events/s", f.group))
+                let commits = try log.stats().transactions
+                say(String(format: "  group commit (16 prod.) %10.0f events/s (%.1f events per commit)", f.group, Double(written) / Double(max(1, commits))))
             }
 
             // 5. The raw baseline on the same bytes: plain LMDB puts of the stored records
@@ -122,7 +123,7 @@ enum LogBenchmark {
             say(String(format: "  raw durable commits     %10.0f commits/s", f.rawDurable))
             say(String(format: "  raw scan + decompress   %10.0f events/s", f.rawScan))
             runs.append(f)
-            try? FileManager.default.removeItem(atPath: dir)
+            if ProcessInfo.processInfo.environment["LEDGERFLOW_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: dir) }
         }
 
         func median(_ k: KeyPath<Figures, Double>) -> Double {
