@@ -120,6 +120,12 @@ extension EventLog {
     public func scan(from: UInt64 = 1, through: UInt64 = .max, filter: EventFilter = .all, options: ReadOptions = ReadOptions(),
                      _ body: (RecordedEvent) throws -> Bool) throws {
         guard from <= through else { return }
+        // A full scan without hashes decodes chunks on every core (each worker in a read
+        // transaction of its own over its own range; committed events never change, so the
+        // workers agree) and delivers them in order.
+        if filter.isAll && !options.hashes && EventLog.scanWorkers > 1 {
+            return try parallelScan(from: from, through: through, options: options, body)
+        }
         try core.decompressors.with { decompressor in
             var reader = EventReader(core: core, decompressor: decompressor, options: options)
             var next = max(from, 1)
@@ -139,6 +145,44 @@ extension EventLog {
                 guard let last = batch.last, more else { return }
                 next = last.seq + 1
             }
+        }
+    }
+
+    /// Decoding threads used by full scans.
+    static let scanWorkers = min(4, ProcessInfo.processInfo.activeProcessorCount)
+
+    private func parallelScan(from: UInt64, through: UInt64, options: ReadOptions, _ body: (RecordedEvent) throws -> Bool) throws {
+        let last = min(through, try lastSeq())
+        var next = max(from, 1)
+        let chunk: UInt64 = 32_768
+        let workers = EventLog.scanWorkers
+        let core = self.core
+        while next <= last {
+            let end = min(last, next + chunk - 1)
+            let span = end - next + 1
+            let parts = span < 4096 ? 1 : workers
+            let results = Locked<[Int: Result<[RecordedEvent], any Error>]>([:])
+            let start = next
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let a = start + span * UInt64(p) / UInt64(parts)
+                let b = start + span * UInt64(p + 1) / UInt64(parts) - 1
+                let r = Result { () throws -> [RecordedEvent] in
+                    var out: [RecordedEvent] = []
+                    out.reserveCapacity(Int(b - a + 1))
+                    try core.decompressors.with { d in
+                        var reader = EventReader(core: core, decompressor: d, options: options)
+                        _ = try core.env.read { txn in try reader.sequential(from: a, through: b, max: .max, txn) { out.append($0) } }
+                    }
+                    return out
+                }
+                results.withLock { $0[p] = r }
+            }
+            for p in 0 ..< parts {
+                for e in try results.withLock({ $0[p]! }).get() {
+                    if try !body(e) { return }
+                }
+            }
+            next = end + 1
         }
     }
 }

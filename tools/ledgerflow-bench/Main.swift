@@ -12,6 +12,8 @@ enum Bench {
           Append a realistic pipeline history of about N events (creates the store if needed).
       log [--events N] [--repeat R] [--json] [--dir DIR] [--only append|scan]
           Measure the event log against the raw LMDB + zstd baseline, in one run (median of R, default 3).
+      codec [--events N]
+          Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
           Time full scans (decoding every event) of an existing store.
       append-loop --store DIR --batch N [--batches B] [--prefix P]
@@ -33,6 +35,7 @@ enum Bench {
             case "log": try LogBenchmark.run(options)
             case "append-loop": try AppendLoop.run(options)
             case "scan": try ScanStore.run(options)
+            case "codec": try CodecBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
