@@ -49,7 +49,9 @@ struct ByteWriter {
         }
     }
 
-    @inline(__always) mutating func append(_ raw: UnsafeRawBufferPointer) { bytes.append(contentsOf: raw) }
+    @inline(__always) mutating func append(_ raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+    }
     @inline(__always) mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
     @inline(__always) mutating func append(_ raw: ArraySlice<UInt8>) { bytes.append(contentsOf: raw) }
 

@@ -40,14 +40,14 @@ public enum Value: Sendable, Hashable {
     /// Canonical key order: UTF-8 bytes, lexicographic.
     @inline(__always)
     public static func keyPrecedes(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
+        let r: Bool? = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
                 let n = Swift.min(x.count, y.count)
                 let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
                 return c < 0 || (c == 0 && x.count < y.count)
             }
-        }
+        } ?? nil
+        return r ?? a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     /// The member `key` of an object, or nil.

@@ -84,10 +84,15 @@ enum ValueCodec {
 
     @inline(__always)
     private static func writeString(_ s: String, into w: inout ByteWriter) {
-        var s = s
-        s.withUTF8 { u in
+        let utf8 = s.utf8
+        // Native strings are contiguous UTF-8: copy them in one go.
+        let done: Void? = utf8.withContiguousStorageIfAvailable { u in
             w.varint(UInt64(u.count))
-            w.append(UnsafeRawBufferPointer(u))
+            w.bytes.append(contentsOf: u)
+        }
+        if done == nil {
+            w.varint(UInt64(utf8.count))
+            w.bytes.append(contentsOf: utf8)
         }
     }
 
