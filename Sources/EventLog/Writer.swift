@@ -131,6 +131,9 @@ final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [Job] = []
     private var state = State.running
+    /// `LEDGERFLOW_TRACE_COMMITS=1`: print each group's size and its build and commit times to stderr.
+    static let traceCommits = ProcessInfo.processInfo.environment["LEDGERFLOW_TRACE_COMMITS"] != nil
+
     /// Largest number of events committed in one group (a single larger append is one group).
     private let maxGroupEvents = 262_144
 
@@ -238,7 +241,7 @@ final class Writer: @unchecked Sendable {
                     defer { t1 = DispatchTime.now().uptimeNanoseconds }
                     return try self.write(group, txn, newNames: &newNames)
                 }
-                if ProcessInfo.processInfo.environment["LF_TRACE"] != nil {
+                if Writer.traceCommits {
                     let t2 = DispatchTime.now().uptimeNanoseconds
                     FileHandle.standardError.write(Data("group \(group.count) build \((t1 - t0) / 1000)us commit \((t2 - t1) / 1000)us\n".utf8))
                 }

@@ -12,6 +12,7 @@ enum Bench {
           Append a realistic pipeline history of about N events (creates the store if needed).
       log [--events N] [--repeat R] [--json] [--dir DIR] [--only append|scan]
           Measure the event log against the raw LMDB + zstd baseline, in one run (median of R, default 3).
+          LEDGERFLOW_BENCH_KEEP=1 keeps the stores; LEDGERFLOW_TRACE_COMMITS=1 traces every commit.
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
