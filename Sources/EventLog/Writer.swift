@@ -146,25 +146,22 @@ final class Writer: @unchecked Sendable {
     }
 
     func submit(_ job: AppendJob) {
-        condition.lock()
-        guard state == .running else {
-            condition.unlock()
-            job.completion(.failure(EventLogError(.invalidArgument, "the event log is closed")))
-            return
-        }
-        queue.append(.append(job))
-        condition.signal()
-        condition.unlock()
+        enqueue(.append(job)) { job.completion(.failure($0)) }
     }
 
     func submit(_ job: DictionaryJob) {
+        enqueue(.dictionary(job)) { job.completion(.failure($0)) }
+    }
+
+    /// Queues a job for the writer thread, or fails it when the log is closed.
+    private func enqueue(_ job: Job, orFail fail: (EventLogError) -> Void) {
         condition.lock()
         guard state == .running else {
             condition.unlock()
-            job.completion(.failure(EventLogError(.invalidArgument, "the event log is closed")))
+            fail(EventLogError(.invalidArgument, "the event log is closed"))
             return
         }
-        queue.append(.dictionary(job))
+        queue.append(job)
         condition.signal()
         condition.unlock()
     }

@@ -228,30 +228,16 @@ public struct Cursor {
 }
 
 /// Big-endian fixed-width keys, so that byte order equals numeric order.
-extension UInt64 {
-    /// Calls `body` with the 8 big-endian bytes of the value.
+extension FixedWidthInteger {
+    /// Calls `body` with the big-endian bytes of the value.
     @inlinable
     public func withBigEndianBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         var be = self.bigEndian
         return try withUnsafeBytes(of: &be) { try body($0) }
     }
-    /// Reads a big-endian value from the first 8 bytes of `bytes`.
+    /// Reads a big-endian value from the first `bitWidth / 8` bytes of `bytes`.
     @inlinable
     public init(bigEndianBytes bytes: UnsafeRawBufferPointer) {
-        self = UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
-    }
-}
-
-extension UInt32 {
-    /// Calls `body` with the 4 big-endian bytes of the value.
-    @inlinable
-    public func withBigEndianBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
-        var be = self.bigEndian
-        return try withUnsafeBytes(of: &be) { try body($0) }
-    }
-    /// Reads a big-endian value from the first 4 bytes of `bytes`.
-    @inlinable
-    public init(bigEndianBytes bytes: UnsafeRawBufferPointer) {
-        self = UInt32(bigEndian: bytes.loadUnaligned(as: UInt32.self))
+        self.init(bigEndian: bytes.loadUnaligned(as: Self.self))
     }
 }

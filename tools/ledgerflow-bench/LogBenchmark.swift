@@ -102,8 +102,7 @@ enum LogBenchmark {
                         for p in 0 ..< 16 {
                             group.addTask {
                                 for i in 0 ..< perProducer {
-                                    let e = NewEvent(type: "StageStarted", payload: ["run": .string("p\(p)"), "stage": .string("s\(i % 5)"), "attempt": 1, "worker": .string("worker-\(p)")])
-                                    try await log.append([e], to: "run/p\(p)", actor: "bench")
+                                    try await log.append([producerEvent(p, i)], to: "run/p\(p)", actor: "bench")
                                 }
                             }
                         }
@@ -125,8 +124,7 @@ enum LogBenchmark {
                     finished.enter()
                     let thread = Thread {
                         for i in 0 ..< perProducer {
-                            let e = NewEvent(type: "StageStarted", payload: ["run": .string("p\(p)"), "stage": .string("s\(i % 5)"), "attempt": 1, "worker": .string("worker-\(p)")])
-                            _ = try? log.append([e], to: "run/p\(p)", actor: "bench")
+                            _ = try? log.append([producerEvent(p, i)], to: "run/p\(p)", actor: "bench")
                         }
                         finished.leave()
                     }
@@ -318,6 +316,11 @@ enum LogBenchmark {
         let scan = Double(n) / Date().timeIntervalSince(t3)
         return (append, durable, scan)
     }
+}
+
+/// The event producer `p` appends as its `i`th in the group-commit measurement.
+func producerEvent(_ p: Int, _ i: Int) -> NewEvent {
+    NewEvent(type: "StageStarted", payload: ["run": .string("p\(p)"), "stage": .string("s\(i % 5)"), "attempt": 1, "worker": .string("worker-\(p)")])
 }
 
 /// Runs async work to completion from synchronous code (the benchmark's main thread).
