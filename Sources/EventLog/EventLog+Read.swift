@@ -52,7 +52,8 @@ extension EventLog {
     public func read(from: UInt64 = 1, through: UInt64 = .max, limit: Int = .max, filter: EventFilter = .all,
                      options: ReadOptions = ReadOptions()) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
-        try scan(from: from, through: through, filter: filter, options: options) { e in
+        guard limit > 0 else { return out }
+        try scan(from: from, through: through, filter: filter, options: options, limit: limit) { e in
             out.append(e)
             return out.count < limit
         }
@@ -119,18 +120,25 @@ extension EventLog {
     /// never pins old pages for long; `body` runs outside LMDB's memory (events are copies).
     public func scan(from: UInt64 = 1, through: UInt64 = .max, filter: EventFilter = .all, options: ReadOptions = ReadOptions(),
                      _ body: (RecordedEvent) throws -> Bool) throws {
+        try scan(from: from, through: through, filter: filter, options: options, limit: .max, body)
+    }
+
+    /// `scan` knowing that the caller wants at most `limit` events (so that no more are decoded).
+    func scan(from: UInt64, through: UInt64, filter: EventFilter, options: ReadOptions, limit: Int,
+              _ body: (RecordedEvent) throws -> Bool) throws {
         guard from <= through else { return }
         // A full scan without hashes decodes chunks on every core (each worker in a read
         // transaction of its own over its own range; committed events never change, so the
         // workers agree) and delivers them in order.
         if filter.isAll && !options.hashes && EventLog.scanWorkers > 1 {
-            return try parallelScan(from: from, through: through, options: options, body)
+            return try parallelScan(from: from, through: through, options: options, limit: limit, body)
         }
         try core.decompressors.with { decompressor in
             var reader = EventReader(core: core, decompressor: decompressor, options: options)
             var next = max(from, 1)
-            let chunk = 16_384
-            while next <= through {
+            var remaining = limit
+            while next <= through && remaining > 0 {
+                let chunk = min(16_384, remaining)
                 var batch: [RecordedEvent] = []
                 batch.reserveCapacity(64)
                 let more: Bool = try core.env.read { txn in
@@ -142,6 +150,7 @@ extension EventLog {
                 for e in batch {
                     if try !body(e) { return }
                 }
+                remaining -= batch.count
                 guard let last = batch.last, more else { return }
                 next = last.seq + 1
             }
@@ -151,14 +160,16 @@ extension EventLog {
     /// Decoding threads used by full scans.
     static let scanWorkers = min(4, ProcessInfo.processInfo.activeProcessorCount)
 
-    private func parallelScan(from: UInt64, through: UInt64, options: ReadOptions, _ body: (RecordedEvent) throws -> Bool) throws {
+    private func parallelScan(from: UInt64, through: UInt64, options: ReadOptions, limit: Int, _ body: (RecordedEvent) throws -> Bool) throws {
         let last = min(through, try lastSeq())
         var next = max(from, 1)
         let chunk: UInt64 = 32_768
         let workers = EventLog.scanWorkers
         let core = self.core
-        while next <= last {
-            let end = min(last, next + chunk - 1)
+        var remaining = UInt64(max(0, limit))
+        while next <= last && remaining > 0 {
+            let end = min(last, next + min(chunk, remaining) - 1)
+            remaining -= end - next + 1
             let span = end - next + 1
             let parts = span < 4096 ? 1 : workers
             let results = Locked<[Int: Result<[RecordedEvent], any Error>]>([:])
