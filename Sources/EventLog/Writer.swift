@@ -134,6 +134,11 @@ final class Writer: @unchecked Sendable {
     /// `LEDGERFLOW_TRACE_COMMITS=1`: print each group's size and its build and commit times to stderr.
     static let traceCommits = ProcessInfo.processInfo.environment["LEDGERFLOW_TRACE_COMMITS"] != nil
 
+    /// Appends in the last group (guides the linger above).
+    private var lastGroupSize = 0
+    /// How long the writer waits for stragglers of a group (a fraction of an fsync).
+    static let linger: TimeInterval = 0.000_1
+
     /// Largest number of events committed in one group (a single larger append is one group).
     private let maxGroupEvents = 262_144
 
@@ -199,6 +204,15 @@ final class Writer: @unchecked Sendable {
                 condition.unlock()
                 return
             }
+            // Many producers waiting on their previous commit come back within microseconds of
+            // each other: when fewer small appends are queued than the last group held, wait a
+            // moment (at most `linger`) for the rest, so they share one fsync.
+            if case .append = queue.first, queue.count < lastGroupSize, queue.count < 64 {
+                let deadline = Date().addingTimeInterval(Writer.linger)
+                while queue.count < lastGroupSize && state == .running {
+                    if !condition.wait(until: deadline) { break }
+                }
+            }
             // Take a group: consecutive appends up to the size limit, or one dictionary job.
             var group: [AppendJob] = []
             var dictionaryJob: DictionaryJob?
@@ -219,7 +233,10 @@ final class Writer: @unchecked Sendable {
             }
             condition.unlock()
             if let dictionaryJob { install(dictionaryJob) }
-            if !group.isEmpty { commit(group) }
+            if !group.isEmpty {
+                lastGroupSize = group.count
+                commit(group)
+            }
         }
     }
 
