@@ -237,3 +237,63 @@ import Testing
     }
 }
 
+
+@Suite struct LargeAppendTests {
+    /// Appends over 1,024 events are handed to the writer before their payloads are prepared.
+    @Test func largeMultiStreamAppendIsAtomicOrderedAndComplete() throws {
+        let (log, dir) = try makeLog(training: .manual)
+        defer { withExtendedLifetime(dir) {} }
+        try log.append([stageEvent(0)], to: "root")
+        func part(_ s: String, _ n: Int) -> StreamAppend {
+            StreamAppend(stream: s, expectedVersion: .noStream, events: (0 ..< n).map { i in
+                NewEvent(type: i % 10 == 0 ? "Marker" : "PredictionRecorded",
+                         payload: ["i": .int(Int64(i)), "s": .string(s), "score": .double(Double(i % 1000) / 1000), "pad": .string(String(repeating: "x", count: i % 50))],
+                         causation: i == 0 ? 1 : nil)
+            })
+        }
+        let parts = [part("a", 2_500), part("b", 1_300), part("c", 1_700)]
+        let r = try log.append(parts, actor: "big", checkpoint: CheckpointUpdate(name: "big.handler", expected: 0, seq: 1))
+        #expect(r.firstSeq == 2 && r.lastSeq == 5_501)
+        #expect(r.streamVersions == ["a": 2_500, "b": 1_300, "c": 1_700])
+        let all = try log.read(from: 2)
+        #expect(all.count == 5_500)
+        var offset = 0
+        for p in parts {
+            let got = Array(all[offset ..< offset + p.events.count])
+            #expect(got.map(\.stream).allSatisfy { $0 == p.stream })
+            #expect(got.map(\.streamVersion) == Array(1 ... UInt64(p.events.count)))
+            #expect(got.map(\.payload) == p.events.map(\.payload))
+            #expect(got.allSatisfy { $0.correlation == 1 && $0.actor == "big" })
+            offset += p.events.count
+        }
+        #expect(try log.checkpoint("big.handler") == 1)
+        // A large append that is refused writes nothing (its chunks are prepared and dropped).
+        let head = try log.head()
+        #expect(throws: WrongExpectedVersion.self) { try log.append([part("d", 3_000), part("a", 1_500)]) }
+        #expect(throws: CheckpointConflict.self) {
+            try log.append([part("e", 2_000)], checkpoint: CheckpointUpdate(name: "big.handler", expected: 0, seq: 2))
+        }
+        #expect(try log.head() == head)
+        #expect(try log.streamVersion("d") == 0 && log.streamVersion("e") == 0)
+        // Concurrent large appends from several threads all land, each contiguous.
+        let done = DispatchGroup()
+        for t in 0 ..< 4 {
+            done.enter()
+            Thread {
+                do {
+                    try log.append([StreamAppend(stream: "t\(t)", events: (0 ..< 1_500).map { NewEvent(type: "T", payload: ["i": .int(Int64($0))]) })])
+                } catch {
+                    Issue.record("append failed: \(error)")
+                }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        for t in 0 ..< 4 {
+            let events = try log.read(stream: "t\(t)")
+            #expect(events.count == 1_500)
+            #expect(events.last!.seq - events.first!.seq == 1_499)
+        }
+        #expect(try log.verify().ok)
+    }
+}
