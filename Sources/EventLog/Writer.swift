@@ -296,9 +296,16 @@ final class Writer: @unchecked Sendable {
     private var tail: TailIndex?
 
     /// The tail state for this transaction: the cached one if nobody else wrote since, else loaded.
+    /// Takes the cached state out of `tail` (so that mutating it copies nothing; it is put back
+    /// when the transaction commits).
     private func currentTail(_ txn: Transaction) throws -> TailIndex {
         let last = try txn.lastSeq(core.dbs)
-        if let t = tail, t.head.seq == last, try txn.indexedWatermark(core.dbs) == t.watermark { return t }
+        let watermark = try txn.indexedWatermark(core.dbs)
+        if let t = tail, t.head.seq == last, watermark == t.watermark {
+            tail = nil
+            return t
+        }
+        tail = nil
         return try TailIndex.load(core, txn)
     }
 
