@@ -91,7 +91,7 @@ struct DictionaryTrainingRun {
                         guard let e = try seq.withBigEndianBytes({ try c.seek(exactly: $0) }) else { break }
                         var r = ByteReader(e.value)
                         let s = seq
-                        let h = try wrap(s) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: s, from: &r) }
+                        let h = try RecordHeader.read(seq: s, from: &r)
                         try reader.withPayload(seq: seq, header: h, stored: r.rest(), txn) { p in
                             out.append(Array(p))
                             total += p.count

@@ -259,18 +259,17 @@ struct EventReader {
 
         // 1. The indexed part.
         if from <= watermark {
-            let index: Database
-            let key: [UInt8]
+            // The most selective index: stream, else correlation, else type.
+            let k: PostingBuilder.Key
             if let id = streamID {
-                index = dbs.streamIndex
-                key = id.withBigEndianBytes { Array($0) }
+                k = .init(index: .stream, key: UInt64(id))
             } else if let c = filter.correlation {
-                index = dbs.correlationIndex
-                key = c.withBigEndianBytes { Array($0) }
+                k = .init(index: .correlation, key: c)
             } else {
-                index = dbs.typeIndex
-                key = typeID!.withBigEndianBytes { Array($0) }
+                k = .init(index: .type, key: UInt64(typeID!))
             }
+            let index = dbs.index(k.index)
+            let key = withIndexKey(k) { Array($0) }
             let last = Swift.min(through, watermark)
             let full: Bool = try txn.withCursor(index) { ic in
                 // The first run starting at or after `from` (runs sort by first seq), or the run
@@ -297,7 +296,7 @@ struct EventReader {
                         while seq < p.end, seq <= last, let e = entry {
                             var r = ByteReader(e.value)
                             let s = seq
-                            let h = try wrap(s) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: s, from: &r) }
+                            let h = try RecordHeader.read(seq: s, from: &r)
                             if matches(h) {
                                 emit(try decode(seq: seq, record: e.value, txn))
                                 n += 1
@@ -323,7 +322,7 @@ struct EventReader {
                 let seq = UInt64(bigEndianBytes: e.key)
                 if seq > through { return false }
                 var r = ByteReader(e.value)
-                let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+                let h = try RecordHeader.read(seq: seq, from: &r)
                 if matches(h) {
                     emit(try decode(seq: seq, record: e.value, txn))
                     n += 1
@@ -338,7 +337,7 @@ struct EventReader {
     /// Decodes the record of `seq`.
     mutating func decode(seq: UInt64, record: UnsafeRawBufferPointer, _ txn: Transaction) throws -> RecordedEvent {
         var r = ByteReader(record)
-        let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+        let h = try RecordHeader.read(seq: seq, from: &r)
         let stream = try name(.stream, h.streamID, txn)
         let type = try name(.type, h.typeID, txn)
         let actor = try name(.actor, h.actorID, txn)
@@ -434,7 +433,7 @@ struct EventReader {
                 try txn.withValue(core.dbs.events, key: k) { v in
                     guard let v else { return false }
                     var r = ByteReader(v)
-                    let h = try wrap(s) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: s, from: &r) }
+                    let h = try RecordHeader.read(seq: s, from: &r)
                     let stream = try name(.stream, h.streamID, txn), type = try name(.type, h.typeID, txn), actor = try name(.actor, h.actorID, txn)
                     var me = self
                     try withPayload(seq: s, header: h, stored: r.rest(), txn) { p in

@@ -66,26 +66,23 @@ extension EventLog {
                 }
                 if let k = currentKey { counts.append((try core.name(.type, k, txn), sum)) }
             }
-            // The tail after the index watermark is counted from its headers.
+            // The tail after the index watermark is counted from its headers (one pass).
             var tailCounts: [UInt32: UInt64] = [:]
-            try forEachHeader(core, txn, after: watermark, through: head.seq) { _, h in tailCounts[h.typeID, default: 0] += 1 }
+            var tailStreams = Set<UInt32>()
+            try forEachHeader(core, txn, after: watermark, through: head.seq) { _, h in
+                tailCounts[h.typeID, default: 0] += 1
+                if h.streamVersion == 1 { tailStreams.insert(h.streamID) }
+            }
             for (typeID, n) in tailCounts {
                 let name = try core.name(.type, typeID, txn)
                 if let i = counts.firstIndex(where: { $0.0 == name }) { counts[i].1 += n } else { counts.append((name, n)) }
             }
             counts.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-            let named: [(String, Database)] = [
-                ("events", dbs.events), ("names", dbs.names), ("ids", dbs.ids), ("streams", dbs.streams),
-                ("index.stream", dbs.streamIndex), ("index.correlation", dbs.correlationIndex), ("index.type", dbs.typeIndex),
-                ("chain", dbs.chain), ("dictionaries", dbs.dictionaries), ("checkpoints", dbs.checkpoints), ("meta", dbs.meta),
-            ]
             var figures: [LogStats.DatabaseFigures] = []
-            for (name, db) in named {
+            for (name, db) in dbs.all {
                 let s = try txn.stat(db)
                 figures.append(.init(name: name, entries: s.entries, bytes: s.bytes))
             }
-            var tailStreams = Set<UInt32>()
-            try forEachHeader(core, txn, after: watermark, through: head.seq) { _, h in if h.streamVersion == 1 { tailStreams.insert(h.streamID) } }
             let streams = try txn.stat(dbs.streams).entries + tailStreams.count
             return LogStats(storeID: storeID, head: head, streams: streams, fileBytes: fileBytes, usedBytes: info.usedBytes,
                             countsByType: counts.map { (type: $0.0, count: $0.1) }, dictionaries: dictionaries, databases: figures,

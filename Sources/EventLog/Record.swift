@@ -69,6 +69,15 @@ struct RecordHeader {
         w.u32be(fingerprint)
     }
 
+    /// Decodes the header of event `seq`; a failure is an `EventLogError` naming the seq.
+    static func read(seq: UInt64, from r: inout ByteReader) throws -> RecordHeader {
+        do {
+            return try decode(seq: seq, from: &r)
+        } catch {
+            throw EventLogError(.corrupt, "event \(seq) cannot be decoded: \(error)")
+        }
+    }
+
     /// Decodes the header; `reader` is left at the first payload byte.
     static func decode(seq: UInt64, from r: inout ByteReader) throws(DecodeError) -> RecordHeader {
         let flags = try r.byte()

@@ -24,6 +24,22 @@ struct StoreDatabases: Sendable {
     /// Store-wide facts (format, id, head, counters).
     let meta: Database
 
+    /// The postings database of an index.
+    func index(_ kind: IndexKind) -> Database {
+        switch kind {
+        case .stream: return streamIndex
+        case .correlation: return correlationIndex
+        case .type: return typeIndex
+        }
+    }
+
+    /// Every database with its name, in `allNames` order.
+    var all: [(name: String, db: Database)] {
+        [("events", events), ("names", names), ("ids", ids), ("streams", streams), ("index.stream", streamIndex),
+         ("index.correlation", correlationIndex), ("index.type", typeIndex), ("chain", chain),
+         ("dictionaries", dictionaries), ("checkpoints", checkpoints), ("meta", meta)]
+    }
+
     static let allNames = ["events", "names", "ids", "streams", "index.stream", "index.correlation", "index.type",
                            "chain", "dictionaries", "checkpoints", "meta"]
 

@@ -17,7 +17,7 @@ public enum StoredRecord {
     /// Parses the header of the record stored under `seq` and locates its payload.
     public static func payload(seq: UInt64, record: UnsafeRawBufferPointer) throws -> PayloadLocation {
         var r = ByteReader(record)
-        let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+        let h = try RecordHeader.read(seq: seq, from: &r)
         return PayloadLocation(encoding: h.encoding.rawValue, dictionaryID: h.dictionaryID, bytes: r.rest())
     }
 }

@@ -73,7 +73,7 @@ func forEachHeader(_ core: StoreCore, _ txn: Transaction, after: UInt64, through
             let seq = UInt64(bigEndianBytes: e.key)
             if seq > through { return }
             var r = ByteReader(e.value)
-            let h = try wrap(seq) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: seq, from: &r) }
+            let h = try RecordHeader.read(seq: seq, from: &r)
             try body(seq, h)
             entry = try c.next()
         }
@@ -95,6 +95,17 @@ extension Transaction {
 }
 
 extension StoreCore {
+    /// The header of the stored event `seq` (visible to the transaction that wrote it), or nil.
+    func header(at seq: UInt64, _ txn: Transaction) throws -> RecordHeader? {
+        try seq.withBigEndianBytes { k in
+            try txn.withValue(dbs.events, key: k) { v in
+                guard let v else { return nil }
+                var r = ByteReader(v)
+                return try RecordHeader.read(seq: seq, from: &r)
+            }
+        }
+    }
+
     /// The head: the last event's seq and time, and its chain hash, rolled forward from the nearest
     /// stored checkpoint (at most 63 events).
     func head(_ txn: Transaction) throws -> ChainHead {
@@ -103,13 +114,7 @@ extension StoreCore {
         return try decompressors.with { d in
             var reader = EventReader(core: self, decompressor: d, options: ReadOptions(hashes: true, upcast: false))
             try reader.rollTo(last, txn)
-            let at: Int64 = try last.withBigEndianBytes { k in
-                try txn.withValue(dbs.events, key: k) { v in
-                    guard let v else { throw EventLogError(.corrupt, "event \(last) is missing") }
-                    var r = ByteReader(v)
-                    return try wrap(last) { () throws(DecodeError) -> RecordHeader in try RecordHeader.decode(seq: last, from: &r) }.recordedAtMicros
-                }
-            }
+            guard let at = try header(at: last, txn)?.recordedAtMicros else { throw EventLogError(.corrupt, "event \(last) is missing") }
             return ChainHead(seq: last, recordedAtMicros: at, hash: reader.rolledHash)
         }
     }

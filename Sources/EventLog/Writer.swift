@@ -472,13 +472,7 @@ final class Writer: @unchecked Sendable {
 
     /// The correlation of the stored event `seq` (visible in this transaction even if written by it).
     private func correlation(of seq: UInt64, _ txn: Transaction) throws -> UInt64 {
-        let header: RecordHeader? = try seq.withBigEndianBytes { k in
-            try txn.withValue(core.dbs.events, key: k) { v in
-                guard let v else { return nil }
-                var r = ByteReader(v)
-                return try RecordHeader.decode(seq: seq, from: &r)
-            }
-        }
+        let header = try core.header(at: seq, txn)
         guard let header else { throw EventLogError(.invalidArgument, "causation seq \(seq) does not exist") }
         return header.correlation
     }
@@ -632,12 +626,7 @@ struct PostingBuilder {
         all.sort { $0.1.first < $1.1.first }
         var seen = Set<Key>()
         for (k, p) in all {
-            let db: Database
-            switch k.index {
-            case .stream: db = dbs.streamIndex
-            case .correlation: db = dbs.correlationIndex
-            case .type: db = dbs.typeIndex
-            }
+            let db = dbs.index(k.index)
             let isFirst = seen.insert(k).inserted
             try withIndexKey(k) { key in
                 try txn.withCursor(db) { c in
