@@ -70,6 +70,7 @@ struct RecordHeader {
     }
 
     /// Decodes the header of event `seq`; a failure is an `EventLogError` naming the seq.
+    @inline(__always)
     static func read(seq: UInt64, from r: inout ByteReader) throws -> RecordHeader {
         do {
             return try decode(seq: seq, from: &r)
