@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C system libraries. Only the LMDB and Zstd wrappers import these.
@@ -28,19 +29,31 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
+        // Definitions: kinds and their schemas, YAML/JSON loading with locations, validation,
+        // expressions, cron, the catalog's events, state and apply decider (pure; no storage).
+        .target(name: "Catalog", dependencies: [
+            "EventLog", "Yams",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
+        .target(name: "Projections", dependencies: ["EventLog", "Catalog"]),
+
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "EventLog", "LMDB",
+            "EventLog", "LMDB", "Catalog", "Projections",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
-        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd"],
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections"],
                           path: "tools/ledgerflow-bench"),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "EventLog"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Catalog", "EventLog"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EventLog"]),
     ]
 )

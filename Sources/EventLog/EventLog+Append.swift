@@ -16,12 +16,18 @@ extension EventLog {
     }
 
     /// Appends to several streams in one transaction: all of it is written, or none.
+    ///
+    /// - Parameter correlation: `.shared` makes every event without an explicit correlation or
+    ///   causation take the first event's correlation, across streams (one causal tree for the
+    ///   whole append, e.g. the definitions of one `apply`); `.perStream` (the default) starts a
+    ///   tree at each stream's first such event.
     @discardableResult
-    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil) throws -> AppendResult {
+    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil,
+                       correlation: AppendCorrelation = .perStream) throws -> AppendResult {
         let job = try makeJob(streams, actor: actor, checkpoint: checkpoint)
         let done = DispatchSemaphore(value: 0)
         let box = Locked<Result<AppendResult, any Error>?>(nil)
-        try submit(job.streams, actor: actor, checkpoint: checkpoint) { result in
+        try submit(job.streams, actor: actor, checkpoint: checkpoint, shared: correlation == .shared) { result in
             box.withLock { $0 = result }
             done.signal()
         }
@@ -39,11 +45,12 @@ extension EventLog {
 
     /// Appends to several streams in one transaction; suspends until committed.
     @discardableResult
-    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil) async throws -> AppendResult {
+    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil,
+                       correlation: AppendCorrelation = .perStream) async throws -> AppendResult {
         let job = try makeJob(streams, actor: actor, checkpoint: checkpoint)
         return try await withCheckedThrowingContinuation { continuation in
             do {
-                try submit(job.streams, actor: actor, checkpoint: checkpoint) { continuation.resume(with: $0) }
+                try submit(job.streams, actor: actor, checkpoint: checkpoint, shared: correlation == .shared) { continuation.resume(with: $0) }
                 job.prepareRemaining()
             } catch {
                 continuation.resume(throwing: error)
@@ -57,12 +64,12 @@ extension EventLog {
         try append([], actor: "system", checkpoint: CheckpointUpdate(name: name, expected: expected, seq: seq))
     }
 
-    private func submit(_ streams: [PreparedStream], actor: String, checkpoint: CheckpointUpdate?,
+    private func submit(_ streams: [PreparedStream], actor: String, checkpoint: CheckpointUpdate?, shared: Bool = false,
                         completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) throws {
         guard let writer else {
             throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
         }
-        writer.submit(AppendJob(streams: streams, checkpoint: checkpoint, actor: actor, completion: completion))
+        writer.submit(AppendJob(streams: streams, checkpoint: checkpoint, actor: actor, sharedCorrelation: shared, completion: completion))
     }
 
     /// An append ready for the writer; large ones still have payload chunks to prepare.

@@ -101,6 +101,14 @@ public struct StreamAppend: Sendable {
     }
 }
 
+/// How an append assigns default correlations (see `EventLog.append(_:actor:checkpoint:correlation:)`).
+public enum AppendCorrelation: Sendable, Hashable {
+    /// Each stream's first event without a correlation or causation is a root.
+    case perStream
+    /// The whole append is one causal tree rooted at its first such event.
+    case shared
+}
+
 /// Moves a named checkpoint in the same transaction as an append (the exactly-once contract).
 public struct CheckpointUpdate: Sendable, Hashable {
     /// The checkpoint's name (a stored identifier).

@@ -172,3 +172,4 @@ extension Value {
         self = try ValueCodec.decode(bytes)
     }
 }
+

@@ -92,14 +92,17 @@ final class AppendJob: @unchecked Sendable {
     let streams: [PreparedStream]
     let checkpoint: CheckpointUpdate?
     let actor: String
+    /// Events without a correlation or causation share the append's first correlation.
+    let sharedCorrelation: Bool
     let eventCount: Int
     let completion: @Sendable (Result<AppendResult, any Error>) -> Void
 
-    init(streams: [PreparedStream], checkpoint: CheckpointUpdate?, actor: String,
+    init(streams: [PreparedStream], checkpoint: CheckpointUpdate?, actor: String, sharedCorrelation: Bool = false,
          completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
         self.streams = streams
         self.checkpoint = checkpoint
         self.actor = actor
+        self.sharedCorrelation = sharedCorrelation
         self.eventCount = streams.reduce(0) { $0 + $1.events.count }
         self.completion = completion
     }
@@ -118,13 +121,25 @@ final class DictionaryJob: @unchecked Sendable {
     }
 }
 
+/// A write transaction of its own that changes no events (snapshots, maintenance); runs on the
+/// writer thread between groups.
+final class TransactionJob: @unchecked Sendable {
+    // @unchecked Sendable: `body` runs once, on the writer thread; `completion` is called once there.
+    let body: (Transaction) throws -> Void
+    let completion: @Sendable (Result<Void, any Error>) -> Void
+    init(body: @escaping (Transaction) throws -> Void, completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        self.body = body
+        self.completion = completion
+    }
+}
+
 /// The single writer: one dedicated thread that drains the queue of appends, commits each group in
 /// one LMDB write transaction (one fsync), and then completes every append of the group.
 ///
 /// All write transactions of the process begin and commit on this thread (an LMDB requirement).
 final class Writer: @unchecked Sendable {
     // @unchecked Sendable: `queue` and `state` are guarded by `condition`; the thread owns the rest.
-    private enum Job { case append(AppendJob), dictionary(DictionaryJob) }
+    private enum Job { case append(AppendJob), dictionary(DictionaryJob), transaction(TransactionJob) }
     private enum State { case running, stopping, stopped }
 
     private let core: StoreCore
@@ -156,6 +171,10 @@ final class Writer: @unchecked Sendable {
 
     func submit(_ job: DictionaryJob) {
         enqueue(.dictionary(job)) { job.completion(.failure($0)) }
+    }
+
+    func submit(_ job: TransactionJob) {
+        enqueue(.transaction(job)) { job.completion(.failure($0)) }
     }
 
     /// Queues a job for the writer thread, or fails it when the log is closed.
@@ -216,6 +235,7 @@ final class Writer: @unchecked Sendable {
             // Take a group: consecutive appends up to the size limit, or one dictionary job.
             var group: [AppendJob] = []
             var dictionaryJob: DictionaryJob?
+            var transactionJob: TransactionJob?
             var events = 0
             while let first = queue.first {
                 if case .append(let job) = first {
@@ -223,9 +243,10 @@ final class Writer: @unchecked Sendable {
                     group.append(job)
                     events += job.eventCount
                     queue.removeFirst()
-                } else if case .dictionary(let job) = first {
+                } else {
                     if group.isEmpty {
-                        dictionaryJob = job
+                        if case .dictionary(let job) = first { dictionaryJob = job }
+                        if case .transaction(let job) = first { transactionJob = job }
                         queue.removeFirst()
                     }
                     break
@@ -233,6 +254,9 @@ final class Writer: @unchecked Sendable {
             }
             condition.unlock()
             if let dictionaryJob { install(dictionaryJob) }
+            if let transactionJob {
+                transactionJob.completion(Result { try core.env.write { txn in try transactionJob.body(txn) } })
+            }
             if !group.isEmpty {
                 lastGroupSize = group.count
                 commit(group)
@@ -375,8 +399,9 @@ final class Writer: @unchecked Sendable {
                 var lastType = ""
                 var lastTypeID: UInt32 = 0
                 var versionsAfter: [String: UInt64] = [:]
+                var appendCorrelation: UInt64?
                 for part in job.streams {
-                    var previousCorrelation: UInt64?
+                    var previousCorrelation: UInt64? = job.sharedCorrelation ? appendCorrelation : nil
                     var (streamID, version) = try streamState(part.stream)
                     let id = try streamID ?? interner.intern(.stream, part.stream, txn)
                     streamID = id
@@ -404,6 +429,7 @@ final class Writer: @unchecked Sendable {
                                 correlation = previousCorrelation ?? seq
                             }
                             previousCorrelation = correlation
+                            if appendCorrelation == nil { appendCorrelation = correlation }
 
                             canonicalHeader.reset()
                             Chain.canonicalHeader(seq: seq, recordedAtMicros: recordedAt, streamVersion: version,

@@ -1,0 +1,57 @@
+import Crypto
+import EventLog
+import Foundation
+
+/// Identifies a definition: its kind and name (`job/daily_churn`).
+public struct DefinitionKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let kind: DefinitionKind
+    public let name: String
+    public init(_ kind: DefinitionKind, _ name: String) {
+        self.kind = kind
+        self.name = name
+    }
+    public var description: String { "\(kind.name)/\(name)" }
+    /// `job 'daily_churn'`, for messages.
+    public var phrase: String { "\(kind.name) '\(name)'" }
+    /// The stream that holds this definition's versions.
+    public var stream: String { "definition/\(kind.name)/\(name)" }
+    public static func < (a: DefinitionKey, b: DefinitionKey) -> Bool { (a.kind, a.name) < (b.kind, b.name) }
+}
+
+/// A definition read from a file: its kind, name and canonical spec.
+public struct Definition: Sendable, Hashable {
+    public let key: DefinitionKey
+    /// Every field but `kind` and `name`, as written (seed jobs mapped onto the job schema).
+    public let spec: Value
+    /// Where the definition starts.
+    public let location: SourceLocation
+    /// Field path (`stages[1].after[0]`) → where it was written.
+    public let locations: [String: SourceLocation]
+
+    public init(key: DefinitionKey, spec: Value, location: SourceLocation, locations: [String: SourceLocation] = [:]) {
+        self.key = key
+        self.spec = spec
+        self.location = location
+        self.locations = locations
+    }
+
+    public var kind: DefinitionKind { key.kind }
+    public var name: String { key.name }
+    /// SHA-256 of the spec's canonical bytes, hex.
+    public var specHash: String { Definition.hash(spec) }
+
+    /// Where `path` (or its nearest written ancestor) was written.
+    public func location(of path: String) -> SourceLocation {
+        var p = path
+        while true {
+            if let l = locations[p] { return l }
+            guard let cut = p.lastIndex(where: { $0 == "." || $0 == "[" }) else { return location }
+            p = String(p[..<cut])
+        }
+    }
+
+    /// SHA-256 of a value's canonical bytes, hex.
+    public static func hash(_ spec: Value) -> String {
+        SHA256.hash(data: spec.canonicalBytes).map { String(format: "%02x", $0) }.joined()
+    }
+}

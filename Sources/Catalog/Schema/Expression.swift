@@ -1,0 +1,421 @@
+import EventLog
+
+/// A condition or computed value over an event's (or a row's) fields:
+/// `churn_probability >= 0.8 and tenure_months < 6`, `count(anomaly_score > 0.9) >= 10`.
+///
+/// Grammar (lowest precedence first): `or` (`||`), `and` (`&&`), `not` (`!`), comparisons
+/// (`== != < <= > >=`), `+ -`, `* / %`, unary `-`, then literals (numbers, 'text' or "text",
+/// true, false, null), field names (`a`, `outputs.rows`), calls and parentheses.
+/// Aggregates over the events of a run: `count(cond)`, `count()`, `sum(x)`, `avg(x)`, `min(x)`,
+/// `max(x)`. Scalar functions: `abs(x)`, `round(x)`, `lower(s)`, `upper(s)`, `length(s)`,
+/// `coalesce(a, b, …)`. Comparing with null is false; arithmetic with null is null.
+public indirect enum Expression: Sendable, Hashable, CustomStringConvertible {
+    case literal(Value)
+    case field(String)
+    case unary(UnaryOp, Expression)
+    case binary(BinaryOp, Expression, Expression)
+    case call(String, [Expression])
+
+    public enum UnaryOp: String, Sendable { case not, negate = "-" }
+    public enum BinaryOp: String, Sendable {
+        case or, and, eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
+        case add = "+", sub = "-", mul = "*", div = "/", mod = "%"
+        var precedence: Int {
+            switch self {
+            case .or: return 1
+            case .and: return 2
+            case .eq, .ne, .lt, .le, .gt, .ge: return 4
+            case .add, .sub: return 5
+            case .mul, .div, .mod: return 6
+            }
+        }
+    }
+
+    public static let aggregates: Set<String> = ["count", "sum", "avg", "min", "max"]
+    public static let scalarFunctions: [String: ClosedRange<Int>] = ["abs": 1 ... 1, "round": 1 ... 2, "lower": 1 ... 1,
+                                                                     "upper": 1 ... 1, "length": 1 ... 1, "coalesce": 1 ... 16]
+
+    /// Parses `text`.
+    public static func parse(_ text: String) throws(ExpressionError) -> Expression {
+        var p = ExpressionParser(text)
+        let e = try p.parseExpression(0)
+        p.skipSpace()
+        guard p.atEnd else { throw p.error("unexpected '\(p.peekText)'") }
+        return e
+    }
+
+    /// Field names used, in first-use order.
+    public var fields: [String] {
+        var out: [String] = []
+        func walk(_ e: Expression) {
+            switch e {
+            case .literal: break
+            case .field(let f): if !out.contains(f) { out.append(f) }
+            case .unary(_, let x): walk(x)
+            case .binary(_, let a, let b): walk(a); walk(b)
+            case .call(_, let args): args.forEach(walk)
+            }
+        }
+        walk(self)
+        return out
+    }
+
+    /// Whether the expression aggregates over many events (uses count/sum/avg/min/max).
+    public var isAggregate: Bool {
+        switch self {
+        case .literal, .field: return false
+        case .unary(_, let x): return x.isAggregate
+        case .binary(_, let a, let b): return a.isAggregate || b.isAggregate
+        case .call(let f, let args): return Expression.aggregates.contains(f) || args.contains { $0.isAggregate }
+        }
+    }
+
+    /// Fields used outside any aggregate (an error in an aggregate condition: which row's value?).
+    public var fieldsOutsideAggregates: [String] {
+        switch self {
+        case .literal: return []
+        case .field(let f): return [f]
+        case .unary(_, let x): return x.fieldsOutsideAggregates
+        case .binary(_, let a, let b): return a.fieldsOutsideAggregates + b.fieldsOutsideAggregates
+        case .call(let f, let args): return Expression.aggregates.contains(f) ? [] : args.flatMap(\.fieldsOutsideAggregates)
+        }
+    }
+
+    /// Whether the value is a truth value by its form (comparison, logic, boolean literal or a field).
+    public var isCondition: Bool {
+        switch self {
+        case .literal(.bool), .field: return true
+        case .literal: return false
+        case .unary(let op, _): return op == .not
+        case .binary(let op, _, _): return op.precedence <= 4
+        case .call(let f, _): return f == "coalesce"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .literal(.string(let s)): return "'" + s.replacingOccurrences(of: "'", with: "\\'") + "'"
+        case .literal(let v): return v.jsonString
+        case .field(let f): return f
+        case .unary(.not, let x): return "not \(x.parenthesized(3))"
+        case .unary(.negate, let x): return "-\(x.parenthesized(7))"
+        case .binary(let op, let a, let b):
+            return "\(a.parenthesized(op.precedence)) \(op.rawValue) \(b.parenthesized(op.precedence + 1))"
+        case .call(let f, let args): return "\(f)(\(args.map(\.description).joined(separator: ", ")))"
+        }
+    }
+
+    private func parenthesized(_ min: Int) -> String {
+        if case .binary(let op, _, _) = self, op.precedence < min { return "(\(description))" }
+        if case .unary(.not, _) = self, min > 3 { return "(\(description))" }
+        return description
+    }
+
+    // MARK: Evaluation
+
+    /// The value for one event or row (`field` looks a field up; aggregates see just this row).
+    public func evaluate(_ field: (String) -> Value?) -> Value {
+        evaluate(rows: CollectionOfOne(()), field: { _, name in field(name) })
+    }
+
+    /// The value over a group of rows (a run's predictions): aggregates fold over all of them;
+    /// fields outside aggregates read the last row.
+    public func evaluate<Rows: Collection>(rows: Rows, field: (Rows.Element, String) -> Value?) -> Value {
+        switch self {
+        case .literal(let v): return v
+        case .field(let f):
+            guard let last = rows.reversed().first else { return .null }
+            return field(last, f) ?? .null
+        case .unary(.not, let x):
+            guard case .bool(let b) = x.evaluate(rows: rows, field: field) else { return .null }
+            return .bool(!b)
+        case .unary(.negate, let x):
+            switch x.evaluate(rows: rows, field: field) {
+            case .int(let i): return .int(-i)
+            case .double(let d): return .double(-d)
+            default: return .null
+            }
+        case .binary(.and, let a, let b):
+            guard case .bool(true) = a.evaluate(rows: rows, field: field) else { return .bool(false) }
+            return .bool(b.evaluate(rows: rows, field: field) == .bool(true))
+        case .binary(.or, let a, let b):
+            if case .bool(true) = a.evaluate(rows: rows, field: field) { return .bool(true) }
+            return .bool(b.evaluate(rows: rows, field: field) == .bool(true))
+        case .binary(let op, let a, let b):
+            return Expression.apply(op, a.evaluate(rows: rows, field: field), b.evaluate(rows: rows, field: field))
+        case .call(let f, let args):
+            if Expression.aggregates.contains(f) { return aggregate(f, args, rows: rows, field: field) }
+            let values = args.map { $0.evaluate(rows: rows, field: field) }
+            return Expression.scalar(f, values)
+        }
+    }
+
+    private func aggregate<Rows: Collection>(_ f: String, _ args: [Expression], rows: Rows, field: (Rows.Element, String) -> Value?) -> Value {
+        if f == "count" {
+            guard let cond = args.first else { return .int(Int64(rows.count)) }
+            return .int(Int64(rows.reduce(0) { n, row in
+                cond.evaluate(rows: CollectionOfOne(row), field: field) == .bool(true) ? n + 1 : n
+            }))
+        }
+        guard let arg = args.first else { return .null }
+        let numbers = rows.compactMap { row in arg.evaluate(rows: CollectionOfOne(row), field: field).doubleValue }
+        guard !numbers.isEmpty else { return f == "sum" ? .int(0) : .null }
+        switch f {
+        case "sum": return .double(numbers.reduce(0, +))
+        case "avg": return .double(numbers.reduce(0, +) / Double(numbers.count))
+        case "min": return .double(numbers.min()!)
+        default: return .double(numbers.max()!)
+        }
+    }
+
+    static func apply(_ op: BinaryOp, _ a: Value, _ b: Value) -> Value {
+        switch op {
+        case .eq: return .bool(equal(a, b))
+        case .ne: return .bool(!equal(a, b) && a != .null && b != .null)
+        case .lt, .le, .gt, .ge:
+            let c: Int
+            if let x = a.doubleValue, let y = b.doubleValue {
+                if x.isNaN || y.isNaN { return .bool(false) }
+                c = x < y ? -1 : (x > y ? 1 : 0)
+            } else if case .string(let x) = a, case .string(let y) = b {
+                c = x < y ? -1 : (x > y ? 1 : 0)
+            } else {
+                return .bool(false)
+            }
+            switch op {
+            case .lt: return .bool(c < 0)
+            case .le: return .bool(c <= 0)
+            case .gt: return .bool(c > 0)
+            default: return .bool(c >= 0)
+            }
+        case .add:
+            if case .string(let x) = a, case .string(let y) = b { return .string(x + y) }
+            fallthrough
+        case .sub, .mul, .div, .mod:
+            if case .int(let x) = a, case .int(let y) = b, op != .div {
+                switch op {
+                case .add: let (r, o) = x.addingReportingOverflow(y); return o ? .double(Double(x) + Double(y)) : .int(r)
+                case .sub: let (r, o) = x.subtractingReportingOverflow(y); return o ? .double(Double(x) - Double(y)) : .int(r)
+                case .mul: let (r, o) = x.multipliedReportingOverflow(by: y); return o ? .double(Double(x) * Double(y)) : .int(r)
+                default: return y == 0 ? .null : .int(x % y)
+                }
+            }
+            guard let x = a.doubleValue, let y = b.doubleValue else { return .null }
+            switch op {
+            case .add: return .double(x + y)
+            case .sub: return .double(x - y)
+            case .mul: return .double(x * y)
+            case .div: return y == 0 ? .null : .double(x / y)
+            default: return y == 0 ? .null : .double(x.truncatingRemainder(dividingBy: y))
+            }
+        case .and, .or: return .null // handled with short-circuit above
+        }
+    }
+
+    static func equal(_ a: Value, _ b: Value) -> Bool {
+        if a == .null || b == .null { return false }
+        if let x = a.doubleValue, let y = b.doubleValue { return x == y }
+        return a == b
+    }
+
+    static func scalar(_ f: String, _ v: [Value]) -> Value {
+        switch f {
+        case "abs":
+            if case .int(let i) = v[0] { return i == .min ? .double(-Double(i)) : .int(Swift.abs(i)) }
+            return v[0].doubleValue.map { .double(Swift.abs($0)) } ?? .null
+        case "round":
+            guard let x = v[0].doubleValue else { return .null }
+            let places = v.count > 1 ? Double(v[1].intValue ?? 0) : 0
+            let m = pow10(places)
+            return .double((x * m).rounded() / m)
+        case "lower": return v[0].stringValue.map { .string($0.lowercased()) } ?? .null
+        case "upper": return v[0].stringValue.map { .string($0.uppercased()) } ?? .null
+        case "length": return v[0].stringValue.map { .int(Int64($0.count)) } ?? (v[0].arrayValue.map { .int(Int64($0.count)) } ?? .null)
+        case "coalesce": return v.first { $0 != .null } ?? .null
+        default: return .null
+        }
+    }
+
+    private static func pow10(_ n: Double) -> Double {
+        var r = 1.0
+        for _ in 0 ..< Int(Swift.max(0, Swift.min(15, n))) { r *= 10 }
+        return r
+    }
+}
+
+/// An expression that does not parse: what and at which character (1-based).
+public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    public let offset: Int
+    public var description: String { "\(message) at character \(offset)" }
+}
+
+struct ExpressionParser {
+    let chars: [Character]
+    var i = 0
+
+    init(_ text: String) { chars = Array(text) }
+
+    var atEnd: Bool { i >= chars.count }
+    var peekText: String { String(chars[i ..< Swift.min(chars.count, i + 8)]) }
+
+    func error(_ m: String) -> ExpressionError { ExpressionError(message: m, offset: i + 1) }
+
+    mutating func skipSpace() { while i < chars.count, chars[i].isWhitespace { i += 1 } }
+
+    /// Precedence climbing over binary operators; `not` binds between `and` and comparisons.
+    mutating func parseExpression(_ minPrec: Int) throws(ExpressionError) -> Expression {
+        var left = try parseUnary()
+        while true {
+            skipSpace()
+            let save = i
+            guard let op = binaryOp(), op.precedence >= minPrec else { i = save; return left }
+            if op.precedence == 4, case .binary(let prev, _, _) = left, prev.precedence == 4 {
+                i = save
+                throw error("comparisons cannot be chained; join them with 'and'")
+            }
+            let right = try parseExpression(op.precedence + 1)
+            left = .binary(op, left, right)
+        }
+    }
+
+    mutating func binaryOp() -> Expression.BinaryOp? {
+        skipSpace()
+        guard i < chars.count else { return nil }
+        for (text, op) in [(">=", Expression.BinaryOp.ge), ("<=", .le), ("==", .eq), ("!=", .ne), ("&&", .and), ("||", .or),
+                           (">", .gt), ("<", .lt), ("+", .add), ("-", .sub), ("*", .mul), ("/", .div), ("%", .mod)] {
+            if matches(text) { i += text.count; return op }
+        }
+        if matches("=") { return nil }
+        for (word, op) in [("and", Expression.BinaryOp.and), ("or", .or)] where matchesWord(word) {
+            i += word.count
+            return op
+        }
+        return nil
+    }
+
+    func matches(_ s: String) -> Bool {
+        let c = Array(s)
+        return chars.count - i >= c.count && Array(chars[i ..< i + c.count]) == c
+    }
+
+    func matchesWord(_ w: String) -> Bool {
+        guard matches(w) else { return false }
+        let end = i + w.count
+        return end >= chars.count || !(chars[end].isLetter || chars[end].isNumber || chars[end] == "_")
+    }
+
+    mutating func parseUnary() throws(ExpressionError) -> Expression {
+        skipSpace()
+        guard i < chars.count else { throw error("expected a value") }
+        if matchesWord("not") {
+            i += 3
+            return .unary(.not, try parseExpression(3))
+        }
+        if chars[i] == "!" && !matches("!=") {
+            i += 1
+            return .unary(.not, try parseExpression(3))
+        }
+        if chars[i] == "-" {
+            i += 1
+            let x = try parseUnary()
+            if case .literal(.int(let v)) = x { return .literal(.int(-v)) }
+            if case .literal(.double(let v)) = x { return .literal(.double(-v)) }
+            return .unary(.negate, x)
+        }
+        return try parsePrimary()
+    }
+
+    mutating func parsePrimary() throws(ExpressionError) -> Expression {
+        skipSpace()
+        guard i < chars.count else { throw error("expected a value") }
+        let c = chars[i]
+        if c == "(" {
+            i += 1
+            let e = try parseExpression(0)
+            skipSpace()
+            guard i < chars.count, chars[i] == ")" else { throw error("expected ')'") }
+            i += 1
+            return e
+        }
+        if c == "'" || c == "\"" {
+            i += 1
+            var s = ""
+            while i < chars.count, chars[i] != c {
+                if chars[i] == "\\", i + 1 < chars.count { i += 1 }
+                s.append(chars[i])
+                i += 1
+            }
+            guard i < chars.count else { throw error("unterminated text: close it with \(c)") }
+            i += 1
+            return .literal(.string(s))
+        }
+        if c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isNumber) {
+            let start = i
+            while i < chars.count, chars[i].isNumber || chars[i] == "." || chars[i] == "_" { i += 1 }
+            if i < chars.count, chars[i] == "e" || chars[i] == "E" {
+                i += 1
+                if i < chars.count, chars[i] == "+" || chars[i] == "-" { i += 1 }
+                while i < chars.count, chars[i].isNumber { i += 1 }
+            }
+            let text = String(chars[start ..< i]).replacingOccurrences(of: "_", with: "")
+            if let v = Int64(text) { return .literal(.int(v)) }
+            if let d = Double(text) { return .literal(.double(d)) }
+            i = start
+            throw error("'\(text)' is not a number")
+        }
+        if c.isLetter || c == "_" {
+            let start = i
+            while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == "." { i += 1 }
+            let name = String(chars[start ..< i])
+            switch name {
+            case "true": return .literal(.bool(true))
+            case "false": return .literal(.bool(false))
+            case "null": return .literal(.null)
+            case "and", "or", "not": i = start; throw error("expected a value before '\(name)'")
+            default: break
+            }
+            skipSpace()
+            if i < chars.count, chars[i] == "(" {
+                let at = start + 1
+                i += 1
+                var args: [Expression] = []
+                skipSpace()
+                if i < chars.count, chars[i] == ")" {
+                    i += 1
+                } else {
+                    while true {
+                        args.append(try parseExpression(0))
+                        skipSpace()
+                        guard i < chars.count else { throw error("expected ')' to close \(name)(") }
+                        if chars[i] == "," { i += 1; continue }
+                        if chars[i] == ")" { i += 1; break }
+                        throw error("expected ',' or ')' in \(name)(…)")
+                    }
+                }
+                try checkCall(name, args, at: at)
+                return .call(name, args)
+            }
+            return .field(name)
+        }
+        if c == "=" { throw error("use '==' to compare") }
+        throw error("unexpected '\(c)'")
+    }
+
+    func checkCall(_ name: String, _ args: [Expression], at: Int) throws(ExpressionError) {
+        if Expression.aggregates.contains(name) {
+            let ok = name == "count" ? args.count <= 1 : args.count == 1
+            guard ok else { throw ExpressionError(message: "\(name)() takes \(name == "count" ? "zero or one argument" : "one argument")", offset: at) }
+            if args.contains(where: \.isAggregate) { throw ExpressionError(message: "aggregates cannot be nested in \(name)()", offset: at) }
+            return
+        }
+        guard let arity = Expression.scalarFunctions[name] else {
+            let known = (Expression.aggregates.sorted() + Expression.scalarFunctions.keys.sorted())
+            let hint = Suggest.closest(to: name, in: known).map { "; did you mean '\($0)'?" } ?? " (functions: \(known.joined(separator: ", ")))"
+            throw ExpressionError(message: "unknown function '\(name)'\(hint)", offset: at)
+        }
+        guard arity.contains(args.count) else {
+            throw ExpressionError(message: "\(name)() takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound)–\(arity.upperBound)") argument(s), got \(args.count)", offset: at)
+        }
+    }
+}

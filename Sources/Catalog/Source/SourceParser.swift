@@ -1,0 +1,245 @@
+import Foundation
+import Yams
+
+/// Parses definition files (YAML or JSON) into located nodes.
+public enum SourceParser {
+    /// The documents of a file. JSON files (`.json`) hold one document; YAML files may hold several
+    /// (`---`). A syntax error is returned as a diagnostic at its position.
+    public static func parse(_ text: String, file: String) -> Result<[SourceNode], Diagnostic> {
+        if file.lowercased().hasSuffix(".json") {
+            var p = JSONSourceParser(text: text, file: file)
+            return p.parseDocument().map { [$0] }
+        }
+        return parseYAML(text, file: file)
+    }
+
+    static func parseYAML(_ text: String, file: String) -> Result<[SourceNode], Diagnostic> {
+        do {
+            var docs: [SourceNode] = []
+            let sequence = try Yams.compose_all(yaml: text)
+            for node in sequence {
+                docs.append(try convert(node, file: file))
+            }
+            // `compose_all` stops at the first error and keeps it.
+            if let error = sequence.error { throw error }
+            return .success(docs)
+        } catch let e as YamlError {
+            return .failure(diagnostic(e, file: file))
+        } catch let d as Diagnostic {
+            return .failure(d)
+        } catch {
+            return .failure(Diagnostic(SourceLocation(file: file), "cannot read YAML: \(error)", fix: "fix the file's syntax"))
+        }
+    }
+
+    private static func convert(_ node: Node, file: String) throws -> SourceNode {
+        let loc = SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+        switch node {
+        case .scalar(let s):
+            let quoted = s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded
+                || s.tag.rawValue == Tag.Name.str.rawValue
+            return SourceNode(.scalar(s.string, quoted: quoted), at: loc)
+        case .sequence(let seq):
+            return SourceNode(.sequence(try seq.map { try convert($0, file: file) }), at: loc)
+        case .mapping(let map):
+            var pairs: [(key: SourceNode, value: SourceNode)] = []
+            for (k, v) in map {
+                if k.tag.rawValue == Tag.Name.merge.rawValue || k.scalar?.string == "<<" {
+                    throw Diagnostic(loc, "YAML merge keys (<<) are not supported", fix: "write the fields out")
+                }
+                pairs.append((try convert(k, file: file), try convert(v, file: file)))
+            }
+            return SourceNode(.mapping(pairs), at: loc)
+        case .alias(let a):
+            throw Diagnostic(SourceLocation(file: file, line: a.mark?.line ?? 0, column: a.mark?.column ?? 0),
+                             "unresolved YAML alias", fix: "define the anchor before using it")
+        }
+    }
+
+    private static func diagnostic(_ e: YamlError, file: String) -> Diagnostic {
+        func at(_ m: Mark) -> SourceLocation { SourceLocation(file: file, line: m.line, column: m.column) }
+        switch e {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let what = context.map { "\(problem) \($0.text)" } ?? problem
+            return Diagnostic(at(mark), "YAML syntax error: \(what)", fix: "fix the YAML at this position (indentation, a missing ':' or quote)")
+        case let .reader(problem, offset, _, _):
+            return Diagnostic(SourceLocation(file: file), "cannot read the file as YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")",
+                              fix: "save it as UTF-8 text")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return Diagnostic(at(context.mark), "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
+                              fix: "keep one of them")
+        default:
+            return Diagnostic(SourceLocation(file: file), "cannot read YAML: \(e)", fix: "fix the file's syntax")
+        }
+    }
+}
+
+extension Diagnostic: Error {}
+
+/// A JSON parser that keeps each value's line and column (Foundation's does not).
+struct JSONSourceParser {
+    let file: String
+    let bytes: [UInt8]
+    var i = 0
+    var line = 1
+    var lineStart = 0
+
+    init(text: String, file: String) {
+        self.file = file
+        self.bytes = Array(text.utf8)
+    }
+
+    var location: SourceLocation {
+        // Columns count Unicode scalars from the line start (like YAML marks).
+        let col = String(decoding: bytes[lineStart ..< min(i, bytes.count)], as: UTF8.self).unicodeScalars.count + 1
+        return SourceLocation(file: file, line: line, column: col)
+    }
+
+    mutating func parseDocument() -> Result<SourceNode, Diagnostic> {
+        do {
+            skipSpace()
+            let v = try value(depth: 0)
+            skipSpace()
+            guard i == bytes.count else { throw fail("unexpected text after the JSON value", fix: "remove it, or wrap several definitions in a list [...]") }
+            return .success(v)
+        } catch let d as Diagnostic {
+            return .failure(d)
+        } catch {
+            return .failure(Diagnostic(SourceLocation(file: file), "\(error)"))
+        }
+    }
+
+    func fail(_ what: String, fix: String = "fix the JSON at this position") -> Diagnostic {
+        Diagnostic(location, "JSON syntax error: \(what)", fix: fix)
+    }
+
+    mutating func skipSpace() {
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0D: i += 1
+            case 0x0A: i += 1; line += 1; lineStart = i
+            default: return
+            }
+        }
+    }
+
+    mutating func value(depth: Int) throws -> SourceNode {
+        guard depth < 256 else { throw fail("nesting deeper than 256 levels") }
+        guard i < bytes.count else { throw fail("unexpected end of file", fix: "close every { and [") }
+        let loc = location
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var pairs: [(key: SourceNode, value: SourceNode)] = []
+            var seen: Set<String> = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return SourceNode(.mapping(pairs), at: loc) }
+            while true {
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a quoted key") }
+                let kloc = location
+                let key = try string()
+                if !seen.insert(key).inserted {
+                    throw Diagnostic(kloc, "duplicate key '\(key)' in one object", fix: "keep one of them")
+                }
+                skipSpace()
+                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after the key \"\(key)\"") }
+                i += 1
+                skipSpace()
+                let v = try value(depth: depth + 1)
+                pairs.append((SourceNode(.scalar(key, quoted: true), at: kloc), v))
+                skipSpace()
+                guard i < bytes.count else { throw fail("unexpected end of file inside an object", fix: "close it with }") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; return SourceNode(.mapping(pairs), at: loc) }
+                throw fail("expected ',' or '}' in an object")
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var items: [SourceNode] = []
+            skipSpace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return SourceNode(.sequence(items), at: loc) }
+            while true {
+                skipSpace()
+                items.append(try value(depth: depth + 1))
+                skipSpace()
+                guard i < bytes.count else { throw fail("unexpected end of file inside a list", fix: "close it with ]") }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: "]") { i += 1; return SourceNode(.sequence(items), at: loc) }
+                throw fail("expected ',' or ']' in a list")
+            }
+        case UInt8(ascii: "\""):
+            return SourceNode(.scalar(try string(), quoted: true), at: loc)
+        case UInt8(ascii: "t"): try word("true"); return SourceNode(.scalar("true", quoted: false), at: loc)
+        case UInt8(ascii: "f"): try word("false"); return SourceNode(.scalar("false", quoted: false), at: loc)
+        case UInt8(ascii: "n"): try word("null"); return SourceNode(.scalar("null", quoted: false), at: loc)
+        case UInt8(ascii: "-"), UInt8(ascii: "0") ... UInt8(ascii: "9"):
+            let start = i
+            if bytes[i] == UInt8(ascii: "-") { i += 1 }
+            while i < bytes.count, (bytes[i] >= 48 && bytes[i] <= 57) || bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e")
+                || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            let text = String(decoding: bytes[start ..< i], as: UTF8.self)
+            guard Double(text) != nil, text != "-" else { throw Diagnostic(loc, "JSON syntax error: '\(text)' is not a number", fix: "fix the number") }
+            return SourceNode(.scalar(text, quoted: false), at: loc)
+        default:
+            throw fail("unexpected character '\(Unicode.Scalar(bytes[i]))'", fix: "JSON values are objects, lists, quoted strings, numbers, true, false or null")
+        }
+    }
+
+    mutating func word(_ w: String) throws {
+        let u = Array(w.utf8)
+        guard bytes.count - i >= u.count, Array(bytes[i ..< i + u.count]) == u else { throw fail("expected '\(w)'") }
+        i += u.count
+    }
+
+    mutating func string() throws -> String {
+        i += 1 // opening quote
+        var out: [UInt8] = []
+        while i < bytes.count {
+            let c = bytes[i]
+            switch c {
+            case UInt8(ascii: "\""):
+                i += 1
+                return String(decoding: out, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                i += 1
+                guard i < bytes.count else { throw fail("unterminated string") }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""): out.append(0x22)
+                case UInt8(ascii: "\\"): out.append(0x5C)
+                case UInt8(ascii: "/"): out.append(0x2F)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
+                        i += 2
+                        let low = try hex4()
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw fail("invalid escape '\\\(Unicode.Scalar(e))'")
+                }
+            case 0x0A: throw fail("line break inside a string", fix: "close the string with \" or write \\n")
+            default:
+                out.append(c)
+                i += 1
+            }
+        }
+        throw fail("unterminated string", fix: "close it with \"")
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard bytes.count - i >= 4, let v = UInt32(String(decoding: bytes[i ..< i + 4], as: UTF8.self), radix: 16) else {
+            throw fail("invalid \\u escape")
+        }
+        i += 4
+        return v
+    }
+}

@@ -1,0 +1,489 @@
+import EventLog
+
+/// Checks a set of definitions against each other and the catalog they will join: duplicates,
+/// references, stage and job cycles, expressions and their fields, and per-kind rules.
+public struct Validator {
+    /// The definitions being applied (with locations).
+    public let definitions: [Definition]
+    /// Every definition that will exist after the apply: the files' over the catalog's.
+    let universe: [DefinitionKey: Value]
+    /// Definitions the apply deletes (`--prune`), for clearer messages.
+    let deleted: Set<DefinitionKey>
+    var diagnostics: [Diagnostic] = []
+
+    /// - Parameters:
+    ///   - definitions: what the files define.
+    ///   - catalog: specs already in the catalog.
+    ///   - prune: whether catalog definitions absent from the files are deleted.
+    public init(definitions: [Definition], catalog: [DefinitionKey: Value], prune: Bool) {
+        self.definitions = definitions
+        var u = prune ? [:] : catalog
+        for d in definitions { u[d.key] = d.spec }
+        universe = u
+        deleted = prune ? Set(catalog.keys).subtracting(definitions.map(\.key)) : []
+    }
+
+    /// Every problem found, sorted by file and position.
+    public static func validate(_ definitions: [Definition], catalog: [DefinitionKey: Value] = [:], prune: Bool = false) -> [Diagnostic] {
+        var v = Validator(definitions: definitions, catalog: catalog, prune: prune)
+        v.run()
+        return v.diagnostics.sorted()
+    }
+
+    mutating func run() {
+        var first: [DefinitionKey: Definition] = [:]
+        for d in definitions {
+            if let earlier = first[d.key] {
+                error(d, "", "\(d.key.phrase) is defined twice (also at \(earlier.location))", fix: "rename one of them or remove it")
+                continue
+            }
+            first[d.key] = d
+        }
+        for d in first.values.sorted(by: { $0.location < $1.location }) {
+            checkReferences(d)
+            switch d.kind {
+            case .job: checkJob(d)
+            case .model: checkModel(d)
+            case .features: checkFeatures(d)
+            case .trigger: checkTrigger(d)
+            case .output: checkOutput(d)
+            case .source: checkSource(d)
+            case .configTable: checkConfigTable(d)
+            case .columnMapping: checkColumnMapping(d)
+            case .monitor: checkMonitor(d)
+            case .secret: checkSecret(d)
+            case .dependency, .schedule, .sensor, .team: break
+            }
+        }
+        checkJobCycles()
+    }
+
+    mutating func error(_ d: Definition, _ path: String, _ message: String, fix: String = "") {
+        diagnostics.append(Diagnostic(d.location(of: path), message, fix: fix))
+    }
+
+    func names(_ kind: DefinitionKind) -> [String] { universe.keys.filter { $0.kind == kind }.map(\.name).sorted() }
+    func spec(_ kind: DefinitionKind, _ name: String) -> Value? { universe[DefinitionKey(kind, name)] }
+
+    // MARK: references
+
+    /// Checks every `reference` field the schema declares.
+    mutating func checkReferences(_ d: Definition) {
+        var refs: [(path: String, kind: DefinitionKind, name: String)] = []
+        Validator.collectReferences(d.spec, .object(KindSchemas.schema(d.kind)), path: "", into: &refs)
+        for r in refs { checkReference(d, r.path, r.kind, r.name) }
+    }
+
+    mutating func checkReference(_ d: Definition, _ path: String, _ kind: DefinitionKind, _ name: String) {
+        let key = DefinitionKey(kind, name)
+        guard universe[key] == nil else { return }
+        if deleted.contains(key) {
+            error(d, path, "\(d.key.phrase) refers to \(key.phrase), which --prune would delete", fix: "keep \(key.phrase) in the files or remove the reference")
+        } else {
+            error(d, path, "\(d.key.phrase) refers to \(key.phrase), which is not defined",
+                  fix: Suggest.closest(to: name, in: names(kind)).map { "did you mean '\($0)'?" } ?? "define it (kind: \(kind.name), name: \(name)) or fix the name")
+        }
+    }
+
+    static func collectReferences(_ value: Value, _ type: FieldType, path: String, into refs: inout [(path: String, kind: DefinitionKind, name: String)]) {
+        switch type {
+        case .reference(let k):
+            if let s = value.stringValue { refs.append((path, k, s)) }
+        case .list(let t, _), .oneOrMany(let t):
+            for (i, v) in (value.arrayValue ?? []).enumerated() { collectReferences(v, t, path: "\(path)[\(i)]", into: &refs) }
+        case .map(let t):
+            for m in value.objectMembers ?? [] { collectReferences(m.value, t, path: SpecConverter.join(path, m.key), into: &refs) }
+        case .object(let schema):
+            var fields = schema.fields
+            if let v = schema.variants, let chosen = value[v.field]?.stringValue, let extra = v.fields(for: chosen) { fields += extra }
+            for m in value.objectMembers ?? [] {
+                if let f = fields.first(where: { $0.name == m.key }) {
+                    collectReferences(m.value, f.type, path: SpecConverter.join(path, m.key), into: &refs)
+                }
+            }
+        default: break
+        }
+    }
+
+    // MARK: job
+
+    /// Datasets that exist by name: sources, outputs and every stage output of every job.
+    lazy var knownDatasets: Set<String> = {
+        var s = Set(names(.source)).union(names(.output))
+        for (k, spec) in universe where k.kind == .job {
+            for stage in spec["stages"]?.arrayValue ?? [] {
+                for o in stage["outputs"]?.arrayValue ?? [] { if let n = o.stringValue { s.insert(n) } }
+            }
+        }
+        return s
+    }()
+
+    mutating func checkJob(_ d: Definition) {
+        let stages = d.spec["stages"]?.arrayValue ?? []
+        var index: [String: Int] = [:]
+        for (i, s) in stages.enumerated() {
+            guard let n = s["name"]?.stringValue else { continue }
+            if let j = index[n] {
+                error(d, "stages[\(i)].name", "job '\(d.name)' has two stages named '\(n)' (stages \(j + 1) and \(i + 1))", fix: "give each stage its own name")
+            } else {
+                index[n] = i
+            }
+        }
+        var edges: [String: [String]] = [:]
+        for (i, s) in stages.enumerated() {
+            let n = s["name"]?.stringValue ?? ""
+            for (j, a) in (s["after"]?.arrayValue ?? []).enumerated() {
+                guard let dep = a.stringValue else { continue }
+                let path = "stages[\(i)].after[\(j)]"
+                if dep == n {
+                    error(d, path, "stage '\(n)' of job '\(d.name)' is after itself", fix: "remove '\(dep)' from its after:")
+                } else if index[dep] == nil {
+                    error(d, path, "stage '\(n)' of job '\(d.name)' is after '\(dep)', which is not a stage of the job",
+                          fix: Suggest.closest(to: dep, in: index.keys.sorted()).map { "did you mean '\($0)'?" } ?? "name one of: \(index.keys.sorted().joined(separator: ", "))")
+                } else {
+                    edges[n, default: []].append(dep)
+                }
+            }
+            for (j, input) in (s["inputs"]?.arrayValue ?? []).enumerated() {
+                guard let name = input.stringValue, !knownDatasets.contains(name) else { continue }
+                error(d, "stages[\(i)].inputs[\(j)]", "stage '\(n)' of job '\(d.name)' reads '\(name)', which is no source, output or stage output",
+                      fix: Suggest.closest(to: name, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source named '\(name)' or a stage that outputs it")
+            }
+            checkStageSettings(d, s, i)
+        }
+        if let cycle = Validator.findCycle(edges) {
+            let at = index[cycle[0]] ?? 0
+            error(d, "stages[\(at)].after", "stages of job '\(d.name)' form a cycle: \(cycle.joined(separator: " → "))",
+                  fix: "remove one of these after: entries")
+        }
+    }
+
+    mutating func checkStageSettings(_ d: Definition, _ s: Value, _ i: Int) {
+        let n = s["name"]?.stringValue ?? ""
+        switch s["type"]?.stringValue {
+        case "inference":
+            guard let ref = s["model"]?.stringValue else { return }
+            let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
+            let model = parts[0]
+            guard let spec = spec(.model, model) else {
+                checkReference(d, "stages[\(i)].model", .model, model)
+                return
+            }
+            if parts.count == 2 {
+                let aliases = (spec["aliases"]?.arrayValue ?? []).compactMap(\.stringValue)
+                if !aliases.contains(parts[1]) {
+                    error(d, "stages[\(i)].model", "stage '\(n)' of job '\(d.name)' uses alias '\(parts[1])' of model '\(model)', which does not want that alias",
+                          fix: Suggest.closest(to: parts[1], in: aliases).map { "did you mean '\($0)'?" } ?? "add it to the model's aliases: (has \(aliases.isEmpty ? "none" : aliases.joined(separator: ", ")))")
+                }
+            }
+        case "script":
+            for m in s["env"]?.objectMembers ?? [] {
+                let path = "stages[\(i)].env.\(m.key)"
+                switch m.value {
+                case .string:
+                    if Validator.looksSecret(m.key) {
+                        error(d, path, "environment variable \(m.key) of stage '\(n)' in job '\(d.name)' looks like a secret written inline",
+                              fix: "define a secret (kind: secret, from_env or from_file) and write `\(m.key): {secret: NAME}`")
+                    }
+                case .members(let members) where members.count == 1 && members[0].key == "secret":
+                    if let name = members[0].value.stringValue { checkReference(d, path + ".secret", .secret, name) }
+                    else { error(d, path, "secret reference of \(m.key) must be a name", fix: "write `{secret: NAME}`") }
+                case .int, .double, .bool: break
+                default:
+                    error(d, path, "environment variable \(m.key) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
+                }
+            }
+        default: break
+        }
+    }
+
+    static func looksSecret(_ key: String) -> Bool {
+        let k = key.uppercased()
+        return ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL"].contains { k.contains($0) }
+    }
+
+    /// A cycle in a directed graph (node → the nodes it depends on), as a path a → b → … → a.
+    static func findCycle(_ edges: [String: [String]]) -> [String]? {
+        var state: [String: Int] = [:] // 1 visiting, 2 done
+        var stack: [String] = []
+        func visit(_ n: String) -> [String]? {
+            state[n] = 1
+            stack.append(n)
+            for m in edges[n] ?? [] {
+                if state[m] == 1, let start = stack.firstIndex(of: m) { return Array(stack[start...]) + [m] }
+                if state[m] == nil, let c = visit(m) { return c }
+            }
+            stack.removeLast()
+            state[n] = 2
+            return nil
+        }
+        for n in edges.keys.sorted() where state[n] == nil {
+            if let c = visit(n) { return c }
+        }
+        return nil
+    }
+
+    /// Cycles of jobs through dependencies (after → run), across the whole catalog.
+    mutating func checkJobCycles() {
+        var edges: [String: [String]] = [:]
+        var via: [String: String] = [:] // "a→b" → dependency name
+        for (k, spec) in universe where k.kind == .dependency {
+            guard let run = spec["run"]?.stringValue else { continue }
+            for a in spec["after"]?.arrayValue ?? [] {
+                guard let after = a.stringValue else { continue }
+                edges[run, default: []].append(after)
+                via["\(run)→\(after)"] = k.name
+            }
+        }
+        guard let cycle = Validator.findCycle(edges) else { return }
+        // Order the cycle in run order (after → run) and name the dependencies.
+        let order = Array(cycle.reversed())
+        var deps: [String] = []
+        for i in 0 ..< order.count - 1 { if let n = via["\(order[i + 1])→\(order[i])"] { deps.append(n) } }
+        let inFiles = definitions.first { $0.kind == .dependency && deps.contains($0.name) }
+        let at = inFiles?.location ?? definitions.first?.location ?? SourceLocation(file: "(catalog)")
+        diagnostics.append(Diagnostic(at, "jobs form a cycle through dependencies: \(order.joined(separator: " → ")) (dependencies \(deps.sorted().joined(separator: ", ")))",
+                                      fix: "remove one of these dependencies"))
+    }
+
+    // MARK: model, features
+
+    mutating func checkModel(_ d: Definition) {
+        let type = d.spec["type"]?.stringValue ?? ""
+        if ["linear_regression", "logistic_regression"].contains(type), d.spec["target"] == nil {
+            error(d, "", "model '\(d.name)' (\(type)) has no 'target'", fix: "add `target:` (the column to predict)")
+        }
+        if type == "script" {
+            if d.spec["command"] == nil { error(d, "", "model '\(d.name)' (script) has no 'command'", fix: "add `command: [program, args…]`") }
+            if d.spec["prediction_fields"] == nil { error(d, "", "model '\(d.name)' (script) has no 'prediction_fields'", fix: "list the fields the scorer outputs") }
+        } else if d.spec["command"] != nil {
+            error(d, "command", "model '\(d.name)' is \(type), which takes no command", fix: "remove command, or set type: script")
+        }
+        if let builtIn = KindSchemas.modelOutputs[type], let fields = d.spec["prediction_fields"]?.arrayValue, fields.count != builtIn.count {
+            error(d, "prediction_fields", "model '\(d.name)' (\(type)) outputs \(builtIn.count) field\(builtIn.count == 1 ? "" : "s") (\(builtIn.joined(separator: ", "))) but prediction_fields names \(fields.count)",
+                  fix: "name exactly \(builtIn.count)")
+        }
+        if let training = d.spec["training_dataset"]?.stringValue, !knownDatasets.contains(training) {
+            error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', which is no source, output or stage output",
+                  fix: Suggest.closest(to: training, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source or a stage output named '\(training)'")
+        }
+        // Hyperparameters by type.
+        guard let allowed = KindSchemas.hyperparameters[type], let hp = d.spec["hyperparameters"] else {
+            if let required = KindSchemas.hyperparameters[type]?.filter(\.required), !required.isEmpty {
+                error(d, "", "model '\(d.name)' (\(type)) needs hyperparameters \(required.map(\.name).joined(separator: ", "))",
+                      fix: "add `hyperparameters: {\(required[0].name): …}`")
+            }
+            return
+        }
+        for m in hp.objectMembers ?? [] {
+            let path = "hyperparameters.\(m.key)"
+            guard let f = allowed.first(where: { $0.name == m.key }) else {
+                error(d, path, "model '\(d.name)' (\(type)) has no hyperparameter '\(m.key)'",
+                      fix: allowed.isEmpty ? "\(type) models take none" : Suggest.fix(for: m.key, in: allowed.map(\.name), noun: "one of"))
+                continue
+            }
+            let fits: Bool
+            switch f.type {
+            case .integer(let min): fits = m.value.intValue.map { $0 >= (min ?? .min) } ?? false
+            case .number(let min): fits = m.value.doubleValue.map { $0 >= (min ?? -.infinity) } ?? false
+            default: fits = true
+            }
+            if !fits { error(d, path, "hyperparameter \(m.key) of model '\(d.name)' must be \(f.type.phrase), got \(m.value.jsonString)") }
+        }
+        for f in allowed where f.required && hp[f.name] == nil {
+            error(d, "hyperparameters", "model '\(d.name)' (\(type)) needs hyperparameter '\(f.name)'", fix: "add `\(f.name):` (\(f.type.phrase))")
+        }
+    }
+
+    mutating func checkFeatures(_ d: Definition) {
+        for (i, step) in (d.spec["steps"]?.arrayValue ?? []).enumerated() {
+            let op = step["op"]?.stringValue
+            if op == "impute" {
+                let strategy = step["strategy"]?.stringValue
+                if strategy == "constant" && step["value"] == nil {
+                    error(d, "steps[\(i)]", "step \(i + 1) of feature spec '\(d.name)' imputes a constant but gives no 'value'", fix: "add `value:`")
+                }
+                if strategy != "constant" && step["value"] != nil {
+                    error(d, "steps[\(i)].value", "step \(i + 1) of feature spec '\(d.name)' gives a value but imputes the \(strategy ?? "?")", fix: "remove value, or use strategy: constant")
+                }
+            }
+            if op == "minmax_scale", let r = step["range"]?.arrayValue {
+                if r.count != 2 || (r[0].doubleValue ?? 0) >= (r[1].doubleValue ?? 0) {
+                    error(d, "steps[\(i)].range", "step \(i + 1) of feature spec '\(d.name)' needs range [min, max] with min < max", fix: "write e.g. [0, 1]")
+                }
+            }
+        }
+    }
+
+    /// Every column a feature spec mentions.
+    func featureColumns(_ spec: Value) -> Set<String> {
+        var out: Set<String> = []
+        for step in spec["steps"]?.arrayValue ?? [] {
+            if let list = step["columns"]?.arrayValue { out.formUnion(list.compactMap(\.stringValue)) }
+            for m in step["columns"]?.objectMembers ?? [] {
+                out.insert(m.key)
+                if let v = m.value.stringValue, step["op"]?.stringValue == "rename" { out.insert(v) }
+            }
+        }
+        return out
+    }
+
+    // MARK: trigger
+
+    /// Fields of the events a trigger's source produces; nil when they cannot be known.
+    func triggerFields(_ source: Value) -> (fields: Set<String>, aggregates: Bool)? {
+        switch source["type"]?.stringValue {
+        case "predictions":
+            guard let name = source["model"]?.stringValue, let model = spec(.model, name) else { return nil }
+            let type = model["type"]?.stringValue ?? ""
+            var f: Set<String> = ["entity_key", "model", "model_version", "run", "stage"]
+            f.formUnion((model["prediction_fields"]?.arrayValue ?? []).compactMap(\.stringValue))
+            if model["prediction_fields"] == nil { f.formUnion(KindSchemas.modelOutputs[type] ?? []) }
+            if let t = model["target"]?.stringValue { f.insert(t) }
+            if let fs = model["features"]?.stringValue, let spec = spec(.features, fs) { f.formUnion(featureColumns(spec)) }
+            f.formUnion((source["fields"]?.arrayValue ?? []).compactMap(\.stringValue))
+            return (f, true)
+        case "metrics":
+            return (Set(KindSchemas.monitorMetrics + ["model", "model_version", "run", "feature"])
+                .union((source["fields"]?.arrayValue ?? []).compactMap(\.stringValue)), false)
+        case "stage_output":
+            return (Set((source["fields"]?.arrayValue ?? []).compactMap(\.stringValue) + ["run", "job", "stage"]), true)
+        default:
+            return nil
+        }
+    }
+
+    mutating func checkTrigger(_ d: Definition) {
+        guard let source = d.spec["source"] else { return }
+        let type = source["type"]?.stringValue ?? ""
+        switch type {
+        case "predictions", "metrics":
+            if source["model"] == nil { error(d, "source", "trigger '\(d.name)' on \(type) names no model", fix: "add `model:` to source") }
+            if source["job"] != nil || source["stage"] != nil {
+                error(d, "source", "trigger '\(d.name)' on \(type) takes no job or stage", fix: "remove them, or use type: stage_output")
+            }
+        case "stage_output":
+            if source["job"] == nil || source["stage"] == nil {
+                error(d, "source", "trigger '\(d.name)' on stage_output needs job and stage", fix: "add `job:` and `stage:` to source")
+            } else if let job = source["job"]?.stringValue, let stage = source["stage"]?.stringValue, let spec = spec(.job, job) {
+                let stages = (spec["stages"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+                if !stages.contains(stage) {
+                    error(d, "source.stage", "trigger '\(d.name)' watches stage '\(stage)', which job '\(job)' does not have",
+                          fix: Suggest.closest(to: stage, in: stages).map { "did you mean '\($0)'?" } ?? "name one of: \(stages.joined(separator: ", "))")
+                }
+            }
+            if source["fields"] == nil {
+                error(d, "source", "trigger '\(d.name)' on stage_output does not say which fields the stage reports", fix: "add `fields: [...]` to source")
+            }
+        default: return
+        }
+        guard let text = d.spec["condition"]?.stringValue, let expr = try? Expression.parse(text) else { return }
+        if !expr.isCondition {
+            error(d, "condition", "condition of trigger '\(d.name)' is not a true/false test: '\(text)'", fix: "compare it, e.g. `\(text) > 0.9`")
+        }
+        guard let (fields, aggregates) = triggerFields(source) else { return }
+        for f in expr.fields where !fields.contains(f) {
+            error(d, "condition", "condition of trigger '\(d.name)' uses '\(f)', which \(type) events do not have",
+                  fix: Suggest.closest(to: f, in: fields.sorted()).map { "did you mean '\($0)'?" } ?? "use one of: \(fields.sorted().joined(separator: ", "))")
+        }
+        if expr.isAggregate {
+            if !aggregates {
+                error(d, "condition", "condition of trigger '\(d.name)' aggregates, but \(type) events are not grouped by run", fix: "compare a single metric instead")
+            } else if let f = expr.fieldsOutsideAggregates.first {
+                error(d, "condition", "condition of trigger '\(d.name)' mixes an aggregate with the single field '\(f)'",
+                      fix: "put '\(f)' inside count(…), sum(…), avg(…), min(…) or max(…)")
+            } else if d.spec["dedupe"]?.stringValue == "once_per_row" {
+                error(d, "dedupe", "trigger '\(d.name)' aggregates over a run, so it cannot fire once per row", fix: "use dedupe: once_per_run")
+            }
+        }
+        for m in d.spec["parameters"]?.objectMembers ?? [] {
+            guard let f = m.value.stringValue, !fields.contains(f) else { continue }
+            error(d, "parameters.\(m.key)", "parameter \(m.key) of trigger '\(d.name)' takes '\(f)', which \(type) events do not have",
+                  fix: Suggest.closest(to: f, in: fields.sorted()).map { "did you mean '\($0)'?" } ?? "use one of: \(fields.sorted().joined(separator: ", "))")
+        }
+    }
+
+    // MARK: storage and tables
+
+    mutating func checkOutput(_ d: Definition) {
+        if d.spec["mode"]?.stringValue == "upsert", d.spec["keys"] == nil {
+            error(d, "mode", "output '\(d.name)' upserts but names no keys", fix: "add `keys: [column, …]`")
+        }
+        if d.spec["keys"] != nil, d.spec["mode"]?.stringValue != "upsert" {
+            error(d, "keys", "output '\(d.name)' names keys but does not upsert", fix: "set mode: upsert, or remove keys")
+        }
+    }
+
+    mutating func checkSource(_ d: Definition) {
+        guard d.spec["type"]?.stringValue == "sqlite" else {
+            if let delim = d.spec["delimiter"]?.stringValue, delim.count != 1 {
+                error(d, "delimiter", "delimiter of source '\(d.name)' must be one character, got '\(delim)'", fix: "write e.g. ';'")
+            }
+            return
+        }
+        let t = d.spec["table"] != nil, q = d.spec["query"] != nil
+        if t == q {
+            error(d, t ? "query" : "", "sqlite source '\(d.name)' needs exactly one of table and query", fix: t ? "remove one of them" : "add `table:` or `query:`")
+        }
+    }
+
+    mutating func checkConfigTable(_ d: Definition) {
+        var seen: [String: Int] = [:]
+        for (i, row) in (d.spec["rows"]?.arrayValue ?? []).enumerated() {
+            let k = ["module_name", "submodule", "client_code"].map { row[$0]?.stringValue ?? "" }
+            let key = k.joined(separator: "\u{1F}")
+            if let j = seen[key] {
+                error(d, "rows[\(i)]", "rows \(j + 1) and \(i + 1) of config table '\(d.name)' are both module \(k[0]), submodule \(k[1].isEmpty ? "(none)" : k[1]), client \(k[2])",
+                      fix: "keep one of them")
+            } else {
+                seen[key] = i
+            }
+        }
+    }
+
+    mutating func checkColumnMapping(_ d: Definition) {
+        var target: [String: String] = [:]
+        for m in d.spec["columns"]?.objectMembers ?? [] {
+            guard let t = m.value.stringValue else { continue }
+            if let other = target[t] {
+                error(d, "columns.\(m.key)", "column mapping '\(d.name)' maps both '\(other)' and '\(m.key)' to '\(t)'", fix: "map each canonical column once")
+            } else {
+                target[t] = m.key
+            }
+        }
+    }
+
+    mutating func checkMonitor(_ d: Definition) {
+        if d.spec["below"] == nil && d.spec["above"] == nil {
+            error(d, "", "monitor '\(d.name)' has no threshold", fix: "add `below:` or `above:`")
+        }
+        if d.spec["alert"] == nil && d.spec["run"] == nil {
+            error(d, "", "monitor '\(d.name)' has no action", fix: "add `alert: TEAM` or `run: JOB`")
+        }
+        let metric = d.spec["metric"]?.stringValue ?? ""
+        if metric == "psi", d.spec["feature"] == nil {
+            error(d, "metric", "monitor '\(d.name)' watches psi drift but names no feature", fix: "add `feature:`")
+        }
+        if metric != "psi", d.spec["feature"] != nil {
+            error(d, "feature", "monitor '\(d.name)' names a feature, which only psi uses", fix: "remove feature, or use metric: psi")
+        }
+        if let b = d.spec["below"]?.doubleValue, let a = d.spec["above"]?.doubleValue, b >= a {
+            error(d, "below", "monitor '\(d.name)' fires always: below \(formatNumber(b)) is not less than above \(formatNumber(a))", fix: "use below < above")
+        }
+        guard let name = d.spec["model"]?.stringValue, let model = spec(.model, name), let type = model["type"]?.stringValue else { return }
+        let fits: [String: Set<String>] = ["accuracy": ["logistic_regression", "script"], "log_loss": ["logistic_regression", "script"],
+                                           "roc_auc": ["logistic_regression", "script"], "r2": ["linear_regression", "script"],
+                                           "rmse": ["linear_regression", "script"], "inertia": ["kmeans"]]
+        if let types = fits[metric], !types.contains(type) {
+            error(d, "metric", "monitor '\(d.name)' watches \(metric), which \(type) model '\(name)' does not report",
+                  fix: "use a metric of \(type) models")
+        }
+    }
+
+    mutating func checkSecret(_ d: Definition) {
+        let env = d.spec["from_env"] != nil, file = d.spec["from_file"] != nil
+        if env == file {
+            error(d, "", "secret '\(d.name)' needs exactly one of from_env and from_file", fix: env ? "remove one of them" : "add `from_env: VARIABLE` or `from_file: PATH`")
+        }
+    }
+}
