@@ -124,7 +124,10 @@ public enum DefinitionLoader {
                                     extra: KindSchemas.common.filter { $0.name == "description" },
                                     skip: Set(["kind", "name"]).union(kind == .secret ? inlineSecretKeys : []))
         errors += converter.diagnostics
-        if nameOK, converter.diagnostics.isEmpty, let spec {
+        // A definition with field errors is still returned (without the bad fields) so that the
+        // validator can report its other problems and references to it resolve; the apply fails
+        // on the errors above either way.
+        if nameOK, let spec {
             defs.append(Definition(key: DefinitionKey(kind, name), spec: spec, location: node.location, locations: converter.locations))
         }
     }

@@ -8,7 +8,7 @@ struct Ledgerflow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledgerflow",
         abstract: "A metadata-driven data and ML pipeline engine whose source of truth is an append-only event log.",
-        subcommands: [Init.self, Events.self, Stats.self, Audit.self])
+        subcommands: [Init.self, Apply.self, CatalogCommand.self, ProjectionCommand.self, Events.self, Stats.self, Audit.self])
 }
 
 /// Options every store command takes.
@@ -38,7 +38,8 @@ struct StoreOptions: ParsableArguments {
 
 /// Who the CLI appends as.
 var cliActor: String {
-    let user = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
+    let env = ProcessInfo.processInfo.environment
+    let user = env["USER"] ?? env["LOGNAME"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "uid\(getuid())"
     return "cli:\(user)"
 }
 

@@ -46,6 +46,18 @@ public struct CatalogEntry: Sendable, Hashable {
     public let recordedAtMicros: Int64
     public let actor: String
     public let message: String?
+
+    public init(key: DefinitionKey, version: UInt64, spec: Value, specHash: String, seq: UInt64, recordedAtMicros: Int64,
+                actor: String, message: String?) {
+        self.key = key
+        self.version = version
+        self.spec = spec
+        self.specHash = specHash
+        self.seq = seq
+        self.recordedAtMicros = recordedAtMicros
+        self.actor = actor
+        self.message = message
+    }
 }
 
 /// The catalog: every definition in force, as a pure fold of the catalog events.

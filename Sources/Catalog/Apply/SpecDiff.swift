@@ -66,9 +66,13 @@ public enum SpecDiff {
                     if xn.filter(yn.contains) != yn.filter(xn.contains) {
                         out.append(Change(kind: .changed, path: "\(path) order", old: .array(xn.map(Value.string)), new: .array(yn.map(Value.string))))
                     }
+                } else if x.allSatisfy(isScalar) && y.allSatisfy(isScalar) {
+                    out.append(Change(kind: .changed, path: path, old: a, new: b))
                 } else {
                     for i in 0 ..< max(x.count, y.count) {
-                        diff(i < x.count ? x[i] : nil, i < y.count ? y[i] : nil, path: "\(path)[\(i)]", into: &out)
+                        let old: Value? = x.indices.contains(i) ? x[i] : Optional.none
+                        let new: Value? = y.indices.contains(i) ? y[i] : Optional.none
+                        diff(old, new, path: "\(path)[\(i)]", into: &out)
                     }
                 }
             } else {
@@ -76,6 +80,8 @@ public enum SpecDiff {
             }
         }
     }
+
+    static func isScalar(_ v: Value) -> Bool { v.objectMembers == nil && v.arrayValue == nil }
 
     static func join(_ p: String, _ k: String) -> String { p.isEmpty ? k : "\(p).\(k)" }
 

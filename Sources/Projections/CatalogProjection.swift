@@ -1,0 +1,135 @@
+import Catalog
+import EventLog
+
+/// The catalog as a projection: every definition in force, folded from the catalog events.
+public struct CatalogProjection: Projection {
+    public init() {}
+    public var name: String { "catalog" }
+    public var summary: String { "definitions in force (kind, name, version, spec)" }
+    public var version: UInt32 { 1 }
+    public var eventTypes: Set<String>? { CatalogEvents.types }
+    public var initial: CatalogState { CatalogState() }
+
+    public func evolve(_ state: inout CatalogState, _ event: RecordedEvent) { state.evolve(event) }
+
+    public func count(_ state: CatalogState) -> Int { state.entries.count }
+
+    public func encode(_ state: CatalogState) -> Value {
+        let entries: [Value] = state.entries.values.sorted { $0.key < $1.key }.map { e in
+            var m: [(String, Value)] = [("kind", .string(e.key.kind.name)), ("name", .string(e.key.name)), ("version", .int(Int64(e.version))),
+                                        ("spec", e.spec), ("spec_hash", .string(e.specHash)), ("seq", .int(Int64(e.seq))),
+                                        ("at", .int(e.recordedAtMicros)), ("actor", .string(e.actor))]
+            if let msg = e.message { m.append(("message", .string(msg))) }
+            return .object(m)
+        }
+        let removed: [Value] = state.removedVersions.sorted { $0.key < $1.key }.map {
+            .object([("kind", .string($0.key.kind.name)), ("name", .string($0.key.name)), ("version", .int(Int64($0.value)))])
+        }
+        return .object([("entries", .array(entries)), ("removed", .array(removed)), ("last_change_seq", .int(Int64(state.lastChangeSeq)))])
+    }
+
+    public func decode(_ value: Value) throws -> CatalogState {
+        var s = CatalogState()
+        func key(_ v: Value) throws -> DefinitionKey {
+            guard let k = v["kind"]?.stringValue.flatMap(DefinitionKind.init(rawValue:)), let n = v["name"]?.stringValue else {
+                throw ProjectionError("catalog snapshot entry without a known kind and a name: \(v.jsonString.prefix(120))")
+            }
+            return DefinitionKey(k, n)
+        }
+        for e in value["entries"]?.arrayValue ?? [] {
+            let k = try key(e)
+            s.entries[k] = CatalogEntry(key: k, version: UInt64(e["version"]?.intValue ?? 0), spec: e["spec"] ?? .null,
+                                        specHash: e["spec_hash"]?.stringValue ?? "", seq: UInt64(e["seq"]?.intValue ?? 0),
+                                        recordedAtMicros: e["at"]?.intValue ?? 0, actor: e["actor"]?.stringValue ?? "",
+                                        message: e["message"]?.stringValue)
+        }
+        for r in value["removed"]?.arrayValue ?? [] { s.removedVersions[try key(r)] = UInt64(r["version"]?.intValue ?? 0) }
+        s.lastChangeSeq = UInt64(value["last_change_seq"]?.intValue ?? 0)
+        return s
+    }
+
+    /// Definitions grouped by kind, then name.
+    public func render(_ state: CatalogState) -> Value {
+        var byKind: [String: [(String, Value)]] = [:]
+        for e in state.entries.values.sorted(by: { $0.key < $1.key }) {
+            byKind[e.key.kind.name, default: []].append((e.key.name, CatalogProjection.entryValue(e)))
+        }
+        return .object([("version", .int(Int64(state.lastChangeSeq))), ("count", .int(Int64(state.entries.count))),
+                        ("definitions", .object(byKind.mapValues { Value.object($0) }))])
+    }
+
+    /// One entry for output: version, seq, time, actor, message, hash and spec.
+    public static func entryValue(_ e: CatalogEntry) -> Value {
+        var m: [(String, Value)] = [("kind", .string(e.key.kind.name)), ("name", .string(e.key.name)), ("version", .int(Int64(e.version))),
+                                    ("seq", .int(Int64(e.seq))), ("recorded_at", .string(Timestamp.rfc3339(micros: e.recordedAtMicros))),
+                                    ("actor", .string(e.actor)), ("spec_hash", .string(e.specHash)), ("spec", e.spec)]
+        if let msg = e.message { m.append(("message", .string(msg))) }
+        return .object(m)
+    }
+}
+
+/// Every projection the CLI knows, by name (later issues add runs, models, lineage, …).
+public enum ProjectionRegistry {
+    /// Type-erased runners over `log`.
+    public static func all(_ log: EventLog) -> [AnyProjectionRunner] {
+        [AnyProjectionRunner(ProjectionRunner(log: log, projection: CatalogProjection()))]
+    }
+
+    public static func named(_ name: String, _ log: EventLog) -> AnyProjectionRunner? {
+        all(log).first { $0.name == name }
+    }
+}
+
+/// A projection runner without its state type, for the CLI.
+public struct AnyProjectionRunner: Sendable {
+    public let name: String
+    public let summary: String
+    public let version: UInt32
+    public let eventTypes: Set<String>?
+    public let checkpointName: String
+    let stateAt: @Sendable (UInt64, Bool) throws -> (rendered: Value, count: Int, fold: FoldInfo)
+    let rebuildBody: @Sendable () throws -> (count: Int, fold: FoldInfo)
+    let currentBody: @Sendable () throws -> (rendered: Value, count: Int, fold: FoldInfo)
+
+    /// What a fold did, without the state.
+    public struct FoldInfo: Sendable {
+        public let through: UInt64
+        public let fromSnapshot: UInt64?
+        public let folded: Int
+        public let snapshotsWritten: Int
+    }
+
+    public init<P: Projection>(_ runner: ProjectionRunner<P>) {
+        name = runner.projection.name
+        summary = runner.projection.summary
+        version = runner.projection.version
+        eventTypes = runner.projection.eventTypes
+        checkpointName = runner.checkpointName
+        @Sendable func info(_ f: ProjectionRunner<P>.Fold) -> FoldInfo {
+            FoldInfo(through: f.through, fromSnapshot: f.fromSnapshot, folded: f.folded, snapshotsWritten: f.snapshotsWritten)
+        }
+        stateAt = { seq, snaps in
+            let f = try runner.state(at: seq, useSnapshots: snaps)
+            return (runner.projection.render(f.state), runner.projection.count(f.state), info(f))
+        }
+        rebuildBody = {
+            let f = try runner.rebuild()
+            return (runner.projection.count(f.state), info(f))
+        }
+        currentBody = {
+            let f = try runner.current()
+            return (runner.projection.render(f.state), runner.projection.count(f.state), info(f))
+        }
+    }
+
+    /// The rendered state as of `seq`.
+    public func state(at seq: UInt64, useSnapshots: Bool = true) throws -> (rendered: Value, count: Int, fold: FoldInfo) {
+        try stateAt(seq, useSnapshots)
+    }
+
+    /// The current rendered state (snapshotting when due on a writable log).
+    public func current() throws -> (rendered: Value, count: Int, fold: FoldInfo) { try currentBody() }
+
+    /// Rebuilds from seq 1.
+    public func rebuild() throws -> (count: Int, fold: FoldInfo) { try rebuildBody() }
+}

@@ -1,0 +1,151 @@
+import EventLog
+import Foundation
+
+/// Runs a projection over a log: catches up from its checkpoint (the newest snapshot), follows
+/// new events, takes snapshots, and computes the state as of any seq or time from the nearest
+/// earlier snapshot.
+///
+/// Snapshots live in the store's `snapshots` database under the projection's name; the
+/// checkpoint `projection:<name>` is the seq of the newest one, written in the same transaction.
+/// A runner on a read-only log computes everything but writes nothing.
+public struct ProjectionRunner<P: Projection>: Sendable {
+    public let log: EventLog
+    public let projection: P
+    /// A snapshot is taken after this many folded events (events of the projection's types).
+    public var snapshotEvery: Int
+    /// The checkpoint's name.
+    public var checkpointName: String { "projection:\(projection.name)" }
+
+    public init(log: EventLog, projection: P, snapshotEvery: Int = 10_000) {
+        self.log = log
+        self.projection = projection
+        self.snapshotEvery = max(1, snapshotEvery)
+    }
+
+    /// What a fold did.
+    public struct Fold: Sendable {
+        public var state: P.State
+        /// The state covers the log through this seq.
+        public var through: UInt64
+        /// The snapshot it started from (nil: from the first event).
+        public var fromSnapshot: UInt64?
+        /// Events folded after the snapshot.
+        public var folded: Int
+        /// Snapshots written on the way.
+        public var snapshotsWritten: Int
+    }
+
+    /// The state as of `seq` (inclusive): the nearest snapshot at or before it, then the events
+    /// after it. With `useSnapshots` false, folds from the first event.
+    public func state(at seq: UInt64, useSnapshots: Bool = true) throws -> Fold {
+        var state = projection.initial
+        var from: UInt64 = 1
+        var snap: UInt64?
+        if useSnapshots, let (info, value) = try log.snapshot(projection.name, atOrBefore: seq, version: projection.version) {
+            state = try projection.decode(value)
+            from = info.seq + 1
+            snap = info.seq
+        }
+        var folded = 0
+        try forEachEvent(from: from, through: seq) { e in
+            projection.evolve(&state, e)
+            folded += 1
+        }
+        return Fold(state: state, through: seq, fromSnapshot: snap, folded: folded, snapshotsWritten: 0)
+    }
+
+    /// The state as of `time`: as of the last event recorded at or before it.
+    public func state(asOf time: Date, useSnapshots: Bool = true) throws -> Fold {
+        try state(at: try log.lastSeq(recordedAtOrBefore: time), useSnapshots: useSnapshots)
+    }
+
+    /// The current state: from the newest snapshot through the head; on a writable log, takes a
+    /// snapshot (and moves the checkpoint) when enough events were folded since the last one.
+    public func current() throws -> Fold {
+        let head = try log.lastSeq()
+        var fold = try state(at: head)
+        if !log.isReadOnly, fold.folded >= snapshotEvery {
+            try writeSnapshot(fold.state, at: head)
+            fold.snapshotsWritten = 1
+        }
+        return fold
+    }
+
+    /// Deletes the projection's snapshots and folds the whole log again from seq 1, taking a
+    /// snapshot every `snapshotEvery` folded events and one at the end.
+    public func rebuild() throws -> Fold {
+        try log.deleteSnapshots(projection.name)
+        try log.setCheckpoint(checkpointName, to: 0)
+        let head = try log.lastSeq()
+        var state = projection.initial
+        var folded = 0, sinceSnapshot = 0, written = 0
+        try forEachEvent(from: 1, through: head) { e in
+            projection.evolve(&state, e)
+            folded += 1
+            sinceSnapshot += 1
+            if sinceSnapshot >= snapshotEvery {
+                try writeSnapshot(state, at: e.seq)
+                sinceSnapshot = 0
+                written += 1
+            }
+        }
+        if head > 0 && sinceSnapshot > 0 {
+            try writeSnapshot(state, at: head)
+            written += 1
+        }
+        return Fold(state: state, through: head, fromSnapshot: nil, folded: folded, snapshotsWritten: written)
+    }
+
+    /// Stores a snapshot at `seq` and moves the checkpoint to it.
+    public func writeSnapshot(_ state: P.State, at seq: UInt64) throws {
+        try log.writeSnapshot(projection.name, seq: seq, version: projection.version, state: projection.encode(state),
+                              checkpoint: checkpointName)
+    }
+
+    /// Follows the log from `fold`, calling `body` with the state after each folded event until
+    /// `body` returns false or the task is cancelled; snapshots as it goes on a writable log.
+    public func follow(from fold: Fold, _ body: (P.State, RecordedEvent) async throws -> Bool) async throws {
+        var state = fold.state
+        var sinceSnapshot = 0
+        let filter = projection.eventTypes.flatMap { $0.count == 1 ? EventFilter(type: $0.first!) : nil } ?? .all
+        for try await e in log.subscribe(after: fold.through, filter: filter) {
+            if let types = projection.eventTypes, !types.contains(e.type) { continue }
+            projection.evolve(&state, e)
+            sinceSnapshot += 1
+            if !log.isReadOnly && sinceSnapshot >= snapshotEvery {
+                try writeSnapshot(state, at: e.seq)
+                sinceSnapshot = 0
+            }
+            if try await !body(state, e) { return }
+        }
+    }
+
+    /// Calls `body` for each event of the projection's types in (from, through], in seq order:
+    /// through the type index when the projection names its types (windows of the log, the
+    /// types' events merged by seq), else by a full scan.
+    public func forEachEvent(from: UInt64, through: UInt64, _ body: (RecordedEvent) throws -> Void) throws {
+        guard from <= through else { return }
+        guard let types = projection.eventTypes else {
+            try log.scan(from: from, through: through) { e in try body(e); return true }
+            return
+        }
+        let sorted = types.sorted()
+        if sorted.count == 1 {
+            try log.scan(from: from, through: through, filter: EventFilter(type: sorted[0])) { e in try body(e); return true }
+            return
+        }
+        let window: UInt64 = 1 << 16
+        var start = from
+        while start <= through {
+            let end = min(through, start &+ window &- 1 < start ? through : start + window - 1)
+            var batch: [RecordedEvent] = []
+            for t in sorted {
+                try log.scan(from: start, through: end, filter: EventFilter(type: t)) { e in batch.append(e); return true }
+            }
+            batch.sort { $0.seq < $1.seq }
+            for e in batch { try body(e) }
+            if end == through { break }
+            start = end + 1
+        }
+    }
+}
