@@ -90,7 +90,8 @@ public enum DefinitionLoader {
                                      fix: "write each definition as a mapping with `kind:` and `name:`"))
             return
         }
-        if node["kind"] == nil, node["job_id"] != nil || node["stages"] != nil {
+        // The seeds' JSON job format: `job_id` and `stages`, no `kind`.
+        if node["kind"] == nil, node["job_id"] != nil || (node["stages"] != nil && node["name"] == nil) {
             if let d = SeedJob.decode(node, errors: &errors) { defs.append(d) }
             return
         }
@@ -168,7 +169,8 @@ public enum SeedJob {
                 locations["job_id"] = v.location
             case "stages":
                 guard case .sequence(let items) = v.content, !items.isEmpty else {
-                    errors.append(Diagnostic(v.location, "seed job 'stages' must be a non-empty list, got \(v.shapeDescription)", fix: "list the stages"))
+                    let got = v.content == .sequence([]) ? "an empty list" : v.shapeDescription
+                    errors.append(Diagnostic(v.location, "seed job 'stages' must be a non-empty list, got \(got)", fix: "list the stages"))
                     continue
                 }
                 stageNodes = items

@@ -56,6 +56,26 @@ public struct RecordedEvent: Sendable, Hashable {
 
     /// `recordedAtMicros` as a `Date`.
     public var recordedAt: Date { Date(timeIntervalSince1970: Double(recordedAtMicros) / 1_000_000) }
+
+    /// An event with every envelope field given: for pure tests of projections and deciders
+    /// (given these recorded events …) without a store.
+    public init(seq: UInt64, recordedAtMicros: Int64, stream: String, streamVersion: UInt64, type: String,
+                schemaVersion: UInt32 = 1, storedSchemaVersion: UInt32? = nil, causation: UInt64? = nil,
+                correlation: UInt64? = nil, actor: String = "test", payload: Value, dictionaryID: UInt32 = 0, hash: ChainHash? = nil) {
+        self.seq = seq
+        self.recordedAtMicros = recordedAtMicros
+        self.stream = stream
+        self.streamVersion = streamVersion
+        self.type = type
+        self.schemaVersion = schemaVersion
+        self.storedSchemaVersion = storedSchemaVersion ?? schemaVersion
+        self.causation = causation
+        self.correlation = correlation ?? seq
+        self.actor = actor
+        self.payload = payload
+        self.dictionaryID = dictionaryID
+        self.hash = hash
+    }
 }
 
 /// Where a stream must be for an append to go ahead (optimistic concurrency).

@@ -47,6 +47,7 @@ struct SpecConverter {
         }
         var members: [(String, Value)] = []
         var seen: Set<String> = []
+        var suggested: Set<String> = [] // fields a misspelt key was taken for (not reported missing too)
         for (k, v) in pairs {
             guard let key = k.text else {
                 error(k.location, "a key in \(place(path)) is empty or not text", fix: "give it a name")
@@ -61,8 +62,9 @@ struct SpecConverter {
                     }
                     continue
                 }
-                error(k.location, "unknown field '\(key)' in \(place(path))",
-                      fix: Suggest.fix(for: key, in: fields.map(\.name), noun: "one of the fields"))
+                let fix = Suggest.fix(for: key, in: fields.map(\.name), noun: "one of the fields")
+                if let meant = Suggest.closest(to: key, in: fields.map(\.name)) { suggested.insert(meant) }
+                error(k.location, "unknown field '\(key)' in \(place(path))", fix: fix)
                 continue
             }
             seen.insert(key)
@@ -70,7 +72,7 @@ struct SpecConverter {
                 members.append((key, value))
             }
         }
-        for f in fields where f.required && !seen.contains(f.name) && !skip.contains(f.name) {
+        for f in fields where f.required && !seen.contains(f.name) && !skip.contains(f.name) && !suggested.contains(f.name) {
             error(node.location, "\(place(path)) is missing required field '\(f.name)'", fix: "add `\(f.name):` (\(f.type.phrase))")
         }
         return .object(members)
@@ -92,7 +94,7 @@ struct SpecConverter {
         case .identifier:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard SpecConverter.isIdentifier(t) else {
-                error(node.location, "\(place(path)) '\(t)' is not a valid name",
+                error(node.location, "\(place(path)) is '\(t)', which is not a valid name",
                       fix: "use letters, digits, _, - and . (starting with a letter, digit or _), at most 128 characters")
                 return nil
             }
@@ -120,7 +122,7 @@ struct SpecConverter {
         case .choice(let words):
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard words.contains(t) else {
-                error(node.location, "\(place(path)) '\(t)' is not one of \(words.joined(separator: ", "))",
+                error(node.location, "\(place(path)) is '\(t)', which is not one of \(words.joined(separator: ", "))",
                       fix: Suggest.closest(to: t, in: words).map { "did you mean '\($0)'?" } ?? "use one of them")
                 return nil
             }
@@ -168,7 +170,7 @@ struct SpecConverter {
             default: return wrong()
             }
             guard DurationText.seconds(text) != nil else {
-                error(node.location, "\(place(path)) '\(text)' is not a duration", fix: "write e.g. 500ms, 30s, 5m, 1h30m or 2d")
+                error(node.location, "\(place(path)) is '\(text)', which is not a duration", fix: "write e.g. 500ms, 30s, 5m, 1h30m or 2d")
                 return nil
             }
             return node.scalar.flatMap { if case .string = $0 { return .string(text) } else { return nil } } ?? node.value
@@ -187,7 +189,7 @@ struct SpecConverter {
             do {
                 _ = try CronSchedule(t)
             } catch {
-                self.error(node.location, "\(place(path)) '\(t)' is not a valid cron expression: \(error)",
+                self.error(node.location, "\(place(path)) is '\(t)', which is not a valid cron expression: \(error)",
                            fix: "write 5 fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'")
                 return nil
             }
@@ -195,7 +197,7 @@ struct SpecConverter {
         case .email:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard SpecConverter.isEmail(t) else {
-                error(node.location, "\(place(path)) '\(t)' is not an e-mail address", fix: "write it as name@example.com")
+                error(node.location, "\(place(path)) is '\(t)', which is not an e-mail address", fix: "write it as name@example.com")
                 return nil
             }
             return .string(t)

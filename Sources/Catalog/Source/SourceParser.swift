@@ -16,11 +16,11 @@ public enum SourceParser {
     static func parseYAML(_ text: String, file: String) -> Result<[SourceNode], Diagnostic> {
         do {
             var docs: [SourceNode] = []
-            let sequence = try Yams.compose_all(yaml: text)
-            for node in sequence {
+            // The sequence stops at the first error and keeps it (in the iterating copy).
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() {
                 docs.append(try convert(node, file: file))
             }
-            // `compose_all` stops at the first error and keeps it.
             if let error = sequence.error { throw error }
             return .success(docs)
         } catch let e as YamlError {

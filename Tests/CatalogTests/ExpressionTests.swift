@@ -1,0 +1,97 @@
+import Foundation
+import EventLog
+import Testing
+@testable import Catalog
+
+@Suite struct ExpressionTests {
+    func eval(_ text: String, _ row: [String: Value]) throws -> Value {
+        try Expression.parse(text).evaluate { row[$0] }
+    }
+
+    @Test func comparisonsAndLogic() throws {
+        let row: [String: Value] = ["churn_probability": 0.85, "tenure_months": 4, "plan": "basic"]
+        #expect(try eval("churn_probability >= 0.8 and tenure_months < 6", row) == true)
+        #expect(try eval("churn_probability >= 0.9 or plan == 'basic'", row) == true)
+        #expect(try eval("not (tenure_months < 6)", row) == false)
+        #expect(try eval("tenure_months * 2 + 1 == 9", row) == true)
+        #expect(try eval("missing > 1", row) == false)
+        #expect(try eval("missing != 1", row) == false, "comparisons with null are false")
+        #expect(try eval("lower(plan) == \"basic\" && abs(-3) == 3", row) == true)
+    }
+
+    @Test func precedenceIsConventional() throws {
+        #expect(try Expression.parse("a or b and c").description == "a or b and c")
+        #expect(try Expression.parse("(a or b) and c").description == "(a or b) and c")
+        #expect(try eval("1 + 2 * 3 == 7", [:]) == true)
+        #expect(try eval("true or false and false", [:]) == true)
+    }
+
+    @Test func aggregatesFoldOverARun() throws {
+        let e = try Expression.parse("count(churn_probability > 0.8) >= 2 and avg(churn_probability) > 0.5")
+        #expect(e.isAggregate && e.fieldsOutsideAggregates.isEmpty)
+        let rows: [[String: Value]] = [["churn_probability": 0.9], ["churn_probability": 0.95], ["churn_probability": 0.1]]
+        #expect(e.evaluate(rows: rows) { row, f in row[f] } == true)
+        #expect(e.evaluate(rows: rows.suffix(1)) { row, f in row[f] } == false)
+        #expect(try Expression.parse("count() > 2").evaluate(rows: rows) { row, f in row[f] } == true)
+    }
+
+    @Test(arguments: [
+        ("a > > 1", "unexpected '>'", 5),
+        ("a = 1", "unexpected '= 1'", 3),
+        ("a < b < c", "comparisons cannot be chained", 7),
+        ("cnt(a > 1) > 2", "unknown function 'cnt'; did you mean 'count'?", 1),
+        ("sum(count(a)) > 1", "aggregates cannot be nested", 1),
+        ("'open", "unterminated text", 6),
+        ("(a > 1", "expected ')'", 7),
+    ])
+    func parseErrorsSayWhatAndWhere(_ text: String, _ message: String, _ offset: Int) {
+        #expect(throws: ExpressionError.self) { try Expression.parse(text) }
+        do {
+            _ = try Expression.parse(text)
+        } catch {
+            #expect(error.message.hasPrefix(message), "\(error)")
+            #expect(error.offset == offset, "\(error)")
+        }
+    }
+
+    @Test func fieldsAreListedOnce() throws {
+        #expect(try Expression.parse("a > 1 and (b < a or outputs.rows == 0)").fields == ["a", "b", "outputs.rows"])
+    }
+}
+
+@Suite struct CronTests {
+    func date(_ s: String) -> Date { Date(timeIntervalSince1970: Double(Timestamp.parse(s)!) / 1e6) }
+
+    @Test func nextFireTimes() throws {
+        let weekdays = try CronSchedule("30 6 * * 1-5")
+        // 2026-11-21 is a Saturday: the next weekday 06:30 is Monday the 23rd.
+        #expect(weekdays.next(after: date("2026-11-21T07:00:00Z")) == date("2026-11-23T06:30:00Z"))
+        #expect(try CronSchedule("*/15 * * * *").next(after: date("2026-11-22T10:07:30Z")) == date("2026-11-22T10:15:00Z"))
+        #expect(try CronSchedule("@monthly").next(after: date("2026-11-22T00:00:00Z")) == date("2026-12-01T00:00:00Z"))
+        #expect(try CronSchedule("0 0 29 2 *").next(after: date("2026-03-01T00:00:00Z")) == date("2028-02-29T00:00:00Z"))
+        // Day-of-month and day-of-week both restricted: either matches (Vixie cron).
+        let either = try CronSchedule("0 12 1 * SUN")
+        #expect(either.next(after: date("2026-11-22T13:00:00Z")) == date("2026-11-29T12:00:00Z"))
+        #expect(either.matches(date("2026-12-01T12:00:00Z")))
+    }
+
+    @Test(arguments: [("0 25 * * *", "hour 25 is out of range 0–23"), ("* * *", "expected 5 fields"),
+                      ("0 0 * FOO *", "month 'FOO' is not a number or a name"), ("0 0 31 2 *", "never occurs in February"),
+                      ("*/0 * * * *", "minute step"), ("@sometimes", "unknown macro")])
+    func invalidCronSaysWhy(_ text: String, _ message: String) {
+        do {
+            _ = try CronSchedule(text)
+            Issue.record("\(text) parsed")
+        } catch {
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func durations() {
+        #expect(DurationText.seconds("1h30m") == 5400)
+        #expect(DurationText.seconds("500ms") == 0.5)
+        #expect(DurationText.seconds("45") == 45)
+        #expect(DurationText.seconds("10 minutes") == nil)
+        #expect(DurationText.seconds("5") == 5 && DurationText.seconds("m") == nil)
+    }
+}

@@ -1,0 +1,115 @@
+import EventLog
+import Foundation
+import Testing
+@testable import Catalog
+
+@Suite struct LoaderTests {
+    @Test func theExamplesAndTheSeedJobAreValid() throws {
+        let (files, fileErrors) = DefinitionLoader.files([fixturePath("fixtures/seed/job_101.json"), fixturePath("fixtures/examples/churn")])
+        #expect(fileErrors.isEmpty)
+        let (defs, errors) = DefinitionLoader.load(files: files)
+        let all = errors + Validator.validate(defs)
+        #expect(all.isEmpty, "\(all)")
+        #expect(Set(defs.map(\.kind)) == Set(DefinitionKind.allCases), "the examples use every kind")
+    }
+
+    @Test func seedJobIsMappedOntoAJob() throws {
+        let text = try String(contentsOfFile: fixturePath("fixtures/seed/job_101.json"), encoding: .utf8)
+        let defs = try definitions(text, file: "job_101.json")
+        let job = try #require(defs.first)
+        #expect(defs.count == 1 && job.key == DefinitionKey(.job, "101"))
+        #expect(job.spec["job_id"] == .int(101))
+        let stages = try #require(job.spec["stages"]?.arrayValue)
+        #expect(stages.map { $0["name"]?.stringValue } == ["etl_1", "inference_2", "storage_3"])
+        #expect(stages.map { $0["type"]?.stringValue } == ["etl", "inference", "storage"])
+        #expect(stages[0]["after"] == nil && stages[1]["after"] == ["etl_1"] && stages[2]["after"] == ["inference_2"])
+        // The original stage is kept as written.
+        #expect(stages[0]["seed"] == ["id": 1, "type": "ETL", "source": "SQL Server", "destination": "ADLS Gen2", "object": "customer_transactions"])
+    }
+
+    @Test func seedStagesAreOrderedByID() throws {
+        let defs = try definitions(#"{"job_id": 7, "stages": [{"id": 3, "type": "Storage"}, {"id": 1, "type": "etl"}, {"id": 2, "type": "Inference"}]}"#, file: "x.json")
+        #expect(defs[0].spec["stages"]?.arrayValue?.map { $0["name"]?.stringValue } == ["etl_1", "inference_2", "storage_3"])
+    }
+
+    @Test func yamlHoldsOneOrManyDefinitions() throws {
+        let many = try definitions("""
+        - {kind: team, name: a, emails: [a@example.com]}
+        - {kind: team, name: b, emails: [b@example.com]}
+        ---
+        kind: team
+        name: c
+        emails: [c@example.com]
+        """)
+        #expect(many.map(\.name) == ["a", "b", "c"])
+    }
+
+    @Test func textFieldsKeepPlainScalarsAsWritten() throws {
+        // The "Norway problem" and numeric names: text fields take the scalar as written.
+        let defs = try definitions("""
+        kind: column_mapping
+        name: 2024
+        product: NO
+        columns: {code: 1.10}
+        """)
+        #expect(defs[0].name == "2024")
+        #expect(defs[0].spec["product"] == "NO")
+        #expect(defs[0].spec["columns"]?["code"] == "1.10")
+    }
+
+    @Test func locationsPointAtTheValue() throws {
+        let defs = try definitions("""
+        kind: job
+        name: j
+        stages:
+          - name: a
+            type: etl
+            retry: {attempts: 2}
+        """)
+        let loc = defs[0].location(of: "stages[0].retry.attempts")
+        #expect(loc.line == 6 && loc.column == 23)
+        // A path without its own location falls back to the nearest ancestor's.
+        #expect(defs[0].location(of: "stages[0].nothing").line == 4)
+    }
+
+    @Test func jsonLocationsAreLineAndColumn() {
+        let d = diagnose("{\n  \"kind\": \"team\",\n  \"name\": \"ml\",\n  \"emails\": [\"nope\"]\n}\n", file: "t.json")
+        #expect(d.map(\.description) == ["t.json:4:14: emails[0] of team 'ml' is 'nope', which is not an e-mail address; write it as name@example.com"])
+    }
+
+    @Test func specIsCanonicalWhateverTheKeyOrderOrFormat() throws {
+        let yaml = try definitions("kind: team\nname: ml\nnotify_on: [failure]\nemails: [ml@example.com]\n")
+        let json = try definitions(#"{"emails": ["ml@example.com"], "name": "ml", "kind": "team", "notify_on": ["failure"]}"#, file: "t.json")
+        #expect(yaml[0].spec == json[0].spec)
+        #expect(yaml[0].specHash == json[0].specHash && yaml[0].specHash.count == 64)
+    }
+
+    @Test func missingPathsAndEmptyFoldersAreErrors() {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lf-empty-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (files, errors) = DefinitionLoader.files(["/nonexistent/defs.yaml", dir])
+        #expect(files.isEmpty && errors.count == 2)
+        #expect(errors[0].description == "/nonexistent/defs.yaml: no such file or folder; check the path")
+    }
+
+    @Test func referencesResolveAgainstTheCatalog() {
+        let schedule = "kind: schedule\nname: s\ncron: '@daily'\njob: nightly\n"
+        let catalog: [DefinitionKey: Value] = [DefinitionKey(.job, "nightly"): ["stages": [["name": "a", "type": "etl"]]]]
+        #expect(diagnose(schedule, catalog: catalog).isEmpty)
+        // With --prune the catalog's job is deleted, so the reference breaks, and says why.
+        let pruned = diagnose(schedule, catalog: catalog, prune: true)
+        #expect(pruned.map(\.message) == ["schedule 's' refers to job 'nightly', which --prune would delete"])
+    }
+}
+
+@Suite struct SuggestTests {
+    @Test(arguments: [("stgaes", "stages"), ("etll", "etl"), ("Infrence", "Inference"), ("schedul", "schedule"), ("n_inits", "n_init")])
+    func typosFindTheirWord(_ typo: String, _ word: String) {
+        #expect(Suggest.closest(to: typo, in: ["stages", "etl", "Inference", "schedule", "n_init", "name"]) == word)
+    }
+
+    @Test func unrelatedWordsGetNoSuggestion() {
+        #expect(Suggest.closest(to: "zebra", in: ["stages", "owner", "parameters"]) == nil)
+    }
+}
