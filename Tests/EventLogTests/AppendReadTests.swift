@@ -56,6 +56,31 @@ import Testing
         #expect(all.map(\.causation) == [nil, nil, nil, nil, nil, nil, 2, nil])
     }
 
+    @Test func sharedCorrelationMakesOneTreeOfAnAppend() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try log.append([stageEvent(0)], to: "other")
+        let parts = [StreamAppend(stream: "definition/a", events: [stageEvent(1)]),
+                     StreamAppend(stream: "definition/b", events: [stageEvent(2), NewEvent(type: "X", payload: [:], correlation: 1)]),
+                     StreamAppend(stream: "definition/c", events: [stageEvent(3)])]
+        try log.append(parts, correlation: .shared)
+        #expect(try log.read().map(\.correlation) == [1, 2, 2, 1, 2])
+        #expect(try log.read(correlation: 2).map(\.seq) == [2, 3, 5])
+    }
+
+    @Test func lastSeqByTime() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        #expect(try log.lastSeq(recordedAtOrBefore: Date()) == 0)
+        let first = try log.append([stageEvent(1), stageEvent(2)], to: "s")
+        Thread.sleep(forTimeInterval: 0.01)
+        try log.append([stageEvent(3)], to: "s")
+        let t = Date(timeIntervalSince1970: Double(first.recordedAtMicros) / 1e6)
+        #expect(try log.lastSeq(recordedAtOrBefore: t) == 2)
+        #expect(try log.lastSeq(recordedAtOrBefore: t.addingTimeInterval(-1)) == 0)
+        #expect(try log.lastSeq(recordedAtOrBefore: Date()) == 3)
+    }
+
     @Test func expectedVersionConflictWritesNothing() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+import Catalog
+import EventLog
+@testable import Projections
+
+/// A fresh store in its own temporary directory.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("ledgerflow-proj-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func makeLog() throws -> (EventLog, TemporaryDirectory) {
+    let dir = TemporaryDirectory()
+    var c = EventLog.Configuration()
+    c.durable = false
+    c.mapSize = 1 << 30
+    c.dictionaryTraining = .manual
+    return (try EventLog.create(at: dir.path + "/store", configuration: c), dir)
+}
+
+func teams(_ names: [String], suffix: String = "") throws -> [Definition] {
+    let text = names.map { "- {kind: team, name: \($0), emails: [\($0)\(suffix)@example.com]}" }.joined(separator: "\n")
+    let (defs, errors) = DefinitionLoader.load(text: text, file: "teams.yaml")
+    guard errors.isEmpty else { throw DefinitionErrors(errors) }
+    return defs
+}
+
+/// Applies `defs` the way `ledgerflow apply` does; returns the plan.
+@discardableResult
+func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message: String? = nil) throws -> ApplyPlan {
+    let state = try ProjectionRunner(log: log, projection: CatalogProjection()).current().state
+    let plan = ApplyPlan.decide(catalog: state, definitions: defs, prune: prune, message: message)
+    if !plan.changes.isEmpty { try log.append(plan.appends, actor: "test", correlation: .shared) }
+    return plan
+}
+
+@Suite struct CatalogProjectionTests {
+    @Test func applyThenTheCatalogHoldsTheDefinitionsAndTheirVersions() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try apply(try teams(["a", "b", "c"]), to: log, message: "first")
+        // Unrelated events in between are skipped by the fold.
+        try log.append([NewEvent(type: "RunRequested", payload: ["job": "x"])], to: "run/1")
+        try apply(try teams(["a"], suffix: "2"), to: log)
+        try apply(try teams(["a"]), to: log, prune: true)
+        let fold = try ProjectionRunner(log: log, projection: CatalogProjection()).current()
+        #expect(Set(fold.state.entries.keys.map(\.name)) == ["a"])
+        let a = try #require(fold.state.entries[DefinitionKey(.team, "a")])
+        #expect(a.version == 3 && a.seq == 6 && a.actor == "test" && a.spec["emails"] == ["a@example.com"])
+        #expect(fold.state.streamVersion(DefinitionKey(.team, "b")) == 2)
+        #expect(fold.state.lastChangeSeq == 8)
+        // One correlation per apply: the three creates share seq 1's; the last apply (an update and two deletes) seq 6's.
+        let corr = try log.read().map(\.correlation)
+        #expect(corr == [1, 1, 1, 4, 5, 6, 6, 6])
+    }
+
+    @Test func stateAtAnySeqIsTheSameWithAndWithoutSnapshots() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        var runner = ProjectionRunner(log: log, projection: CatalogProjection())
+        runner.snapshotEvery = 7
+        var generator = SystemRandomNumberGenerator()
+        for round in 0 ..< 12 {
+            let names = (0 ..< 6).filter { _ in Bool.random(using: &generator) }.map { "t\($0)" }
+            try apply(try teams(names.isEmpty ? ["t0"] : names, suffix: "-\(round % 3)"), to: log, prune: round % 4 == 3)
+            try log.append([NewEvent(type: "Noise", payload: ["round": .int(Int64(round))])], to: "noise")
+        }
+        let rebuilt = try runner.rebuild()
+        #expect(rebuilt.snapshotsWritten >= 2)
+        let snaps = try log.snapshots("catalog")
+        #expect(snaps.count == rebuilt.snapshotsWritten && snaps.last?.seq == rebuilt.through)
+        #expect(try log.checkpoint(runner.checkpointName) == rebuilt.through)
+        for seq in 0 ... rebuilt.through {
+            let with = try runner.state(at: seq)
+            let without = try runner.state(at: seq, useSnapshots: false)
+            #expect(with.state == without.state, "at seq \(seq)")
+            if let s = with.fromSnapshot { #expect(s <= seq) }
+        }
+    }
+
+    @Test func stateAsOfATime() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try apply(try teams(["a"]), to: log)
+        Thread.sleep(forTimeInterval: 0.02)
+        let between = Date()
+        Thread.sleep(forTimeInterval: 0.02)
+        try apply(try teams(["a", "b"], suffix: "x"), to: log)
+        let runner = ProjectionRunner(log: log, projection: CatalogProjection())
+        let then = try runner.state(asOf: between)
+        #expect(then.through == 1 && then.state.entries.count == 1 && then.state.entries.first?.value.version == 1)
+        #expect(try runner.state(asOf: Date(timeIntervalSince1970: 0)).state.entries.isEmpty)
+        #expect(try runner.state(asOf: Date()).state.entries.count == 2)
+    }
+
+    @Test func snapshotsOfAnotherVersionAreIgnored() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try apply(try teams(["a"]), to: log)
+        // A snapshot written by a (hypothetical) other version of the projection, claiming nothing exists.
+        try log.writeSnapshot("catalog", seq: 1, version: 99, state: ["entries": [], "removed": [], "last_change_seq": 0])
+        let fold = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: 1)
+        #expect(fold.fromSnapshot == nil && fold.state.entries.count == 1)
+    }
+
+    @Test func encodeDecodeRoundTrips() throws {
+        var state = CatalogState()
+        let defs = try teams(["a", "b"])
+        let plan = ApplyPlan.decide(catalog: state, definitions: defs, prune: false, message: "m")
+        var seq: UInt64 = 1
+        for a in plan.appends {
+            for e in a.events {
+                state.evolve(RecordedEvent(seq: seq, recordedAtMicros: 5, stream: a.stream, streamVersion: 1, type: e.type, payload: e.payload))
+                seq += 1
+            }
+        }
+        state.removedVersions[DefinitionKey(.job, "gone")] = 4
+        let p = CatalogProjection()
+        #expect(try p.decode(p.encode(state)) == state)
+    }
+
+    @Test func followSeesNewDefinitions() async throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try apply(try teams(["a"]), to: log)
+        let runner = ProjectionRunner(log: log, projection: CatalogProjection())
+        let start = try runner.current()
+        let task = Task {
+            var seen: [Int] = []
+            try await runner.follow(from: start) { state, _ in
+                seen.append(state.entries.count)
+                return seen.count < 2
+            }
+            return seen
+        }
+        try apply(try teams(["a", "b"]), to: log)
+        try apply(try teams(["a", "b", "c"]), to: log)
+        #expect(try await task.value == [2, 3])
+    }
+}
+
+@Suite struct SnapshotStoreTests {
+    @Test func nearestSnapshotAtOrBefore() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        for seq: UInt64 in [10, 20, 30] { try log.writeSnapshot("p", seq: seq, version: 1, state: ["at": .int(Int64(seq))]) }
+        try log.writeSnapshot("p2", seq: 15, version: 1, state: ["other": true])
+        #expect(try log.snapshot("p", atOrBefore: 9, version: 1) == nil)
+        #expect(try log.snapshot("p", atOrBefore: 10, version: 1)?.state == ["at": 10])
+        #expect(try log.snapshot("p", atOrBefore: 29, version: 1)?.state == ["at": 20])
+        #expect(try log.snapshot("p", atOrBefore: .max, version: 1)?.info.seq == 30)
+        #expect(try log.snapshot("p2", version: 1)?.state == ["other": true])
+        #expect(try log.snapshots("p").map(\.seq) == [10, 20, 30])
+        #expect(try log.snapshotNames() == ["p", "p2"])
+        #expect(try log.deleteSnapshots("p") == 3)
+        #expect(try log.snapshots("p").isEmpty && log.snapshots("p2").count == 1)
+    }
+
+    @Test func keepBoundsTheSnapshotsKept() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        for seq: UInt64 in 1 ... 5 { try log.writeSnapshot("p", seq: seq, version: 1, state: .int(Int64(seq)), keep: 2) }
+        #expect(try log.snapshots("p").map(\.seq) == [4, 5])
+    }
+
+    @Test func aReadOnlyLogReadsSnapshotsButCannotWriteThem() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let log = try EventLog.create(at: dir.path + "/s")
+            try log.writeSnapshot("p", seq: 1, version: 1, state: "x")
+            log.close()
+        }
+        var c = EventLog.Configuration()
+        c.readOnly = true
+        let ro = try EventLog.open(at: dir.path + "/s", configuration: c)
+        #expect(try ro.snapshot("p", version: 1)?.state == "x")
+        #expect(throws: EventLogError.self) { try ro.writeSnapshot("p", seq: 2, version: 1, state: "y") }
+    }
+}
