@@ -15,7 +15,11 @@ public struct DefinitionKey: Sendable, Hashable, Comparable, CustomStringConvert
     public var phrase: String { "\(kind.name) '\(name)'" }
     /// The stream that holds this definition's versions.
     public var stream: String { "definition/\(kind.name)/\(name)" }
-    public static func < (a: DefinitionKey, b: DefinitionKey) -> Bool { (a.kind, a.name) < (b.kind, b.name) }
+    /// By kind, then name (UTF-8 bytes: fast, and the same order everywhere).
+    public static func < (a: DefinitionKey, b: DefinitionKey) -> Bool {
+        if a.kind != b.kind { return a.kind < b.kind }
+        return Value.keyPrecedes(a.name, b.name)
+    }
 }
 
 /// A definition read from a file: its kind, name and canonical spec.

@@ -16,7 +16,7 @@ public struct ProjectionRunner<P: Projection>: Sendable {
     /// The checkpoint's name.
     public var checkpointName: String { "projection:\(projection.name)" }
 
-    public init(log: EventLog, projection: P, snapshotEvery: Int = 10_000) {
+    public init(log: EventLog, projection: P, snapshotEvery: Int = 5_000) {
         self.log = log
         self.projection = projection
         self.snapshotEvery = max(1, snapshotEvery)
@@ -120,9 +120,10 @@ public struct ProjectionRunner<P: Projection>: Sendable {
         }
     }
 
-    /// Calls `body` for each event of the projection's types in (from, through], in seq order:
-    /// through the type index when the projection names its types (windows of the log, the
-    /// types' events merged by seq), else by a full scan.
+    /// Calls `body` for each event of the projection's types from `from` through `through`, in
+    /// seq order: through the type index when the projection names its types, else by a full
+    /// scan. Index reads go window by window (2^16 seqs), each window's parts read and decoded
+    /// on all cores, then folded in order.
     public func forEachEvent(from: UInt64, through: UInt64, _ body: (RecordedEvent) throws -> Void) throws {
         guard from <= through else { return }
         guard let types = projection.eventTypes else {
@@ -130,22 +131,52 @@ public struct ProjectionRunner<P: Projection>: Sendable {
             return
         }
         let sorted = types.sorted()
-        if sorted.count == 1 {
-            try log.scan(from: from, through: through, filter: EventFilter(type: sorted[0])) { e in try body(e); return true }
-            return
-        }
+        let log = self.log
         let window: UInt64 = 1 << 16
+        let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         var start = from
         while start <= through {
-            let end = min(through, start &+ window &- 1 < start ? through : start + window - 1)
-            var batch: [RecordedEvent] = []
-            for t in sorted {
-                try log.scan(from: start, through: end, filter: EventFilter(type: t)) { e in batch.append(e); return true }
+            let end = through - start < window ? through : start + window - 1
+            let span = end - start + 1
+            let parts = span < 4_096 ? 1 : workers
+            let results = ResultSlots<[RecordedEvent]>(count: parts)
+            let first = start
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let a = first + span * UInt64(p) / UInt64(parts)
+                let b = first + span * UInt64(p + 1) / UInt64(parts) - 1
+                results.set(p, Result {
+                    var batch: [RecordedEvent] = []
+                    for t in sorted {
+                        try log.scan(from: a, through: b, filter: EventFilter(type: t)) { e in batch.append(e); return true }
+                    }
+                    if sorted.count > 1 { batch.sort { $0.seq < $1.seq } }
+                    return batch
+                })
             }
-            batch.sort { $0.seq < $1.seq }
-            for e in batch { try body(e) }
+            for p in 0 ..< parts {
+                for e in try results.get(p) { try body(e) }
+            }
             if end == through { break }
             start = end + 1
         }
+    }
+}
+
+/// One result slot per worker of a parallel read.
+final class ResultSlots<T>: @unchecked Sendable {
+    // @unchecked Sendable: every slot is written by one worker, under the lock, and read after
+    // all workers finished.
+    private let lock = NSLock()
+    private var slots: [Result<T, any Error>?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: Result<T, any Error>) {
+        lock.lock()
+        slots[i] = r
+        lock.unlock()
+    }
+    func get(_ i: Int) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try slots[i]!.get()
     }
 }

@@ -13,6 +13,10 @@ enum Bench {
       log [--events N] [--repeat R] [--json] [--dir DIR] [--only append|scan]
           Measure the event log against the raw LMDB + zstd baseline, in one run (median of R, default 3).
           LEDGERFLOW_BENCH_KEEP=1 keeps the stores; LEDGERFLOW_TRACE_COMMITS=1 traces every commit.
+      projection [--events N] [--metadata-percent P] [--definitions D] [--repeat R] [--queries Q]
+                 [--snapshot-every K] [--templates DIR] [--json] [--dir DIR]
+          Rebuild of the catalog projection and `catalog --at-seq` with and without snapshots on a
+          store of N events (default 1,000,000; P% catalog changes, default 25, over D definitions).
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -37,6 +41,7 @@ enum Bench {
             case "append-loop": try AppendLoop.run(options)
             case "scan": try ScanStore.run(options)
             case "codec": try CodecBenchmark.run(options)
+            case "projection": try ProjectionBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }

@@ -5,7 +5,11 @@ public enum DefinitionKind: String, CaseIterable, Sendable, Hashable, Comparable
     case columnMapping = "column_mapping"
     case monitor, schedule, sensor, team, secret
 
-    public static func < (a: DefinitionKind, b: DefinitionKind) -> Bool { a.rawValue < b.rawValue }
+    public static func < (a: DefinitionKind, b: DefinitionKind) -> Bool { a.order < b.order }
+    /// Position in alphabetical order of the names (compared without string comparisons).
+    private var order: Int { DefinitionKind.alphabetical[self] ?? 0 }
+    private static let alphabetical: [DefinitionKind: Int] = Dictionary(uniqueKeysWithValues:
+        allCases.sorted { $0.rawValue.utf8.lexicographicallyPrecedes($1.rawValue.utf8) }.enumerated().map { ($1, $0) })
     /// The kind's name in text ("config_table").
     public var name: String { rawValue }
 }
