@@ -30,6 +30,7 @@ demo: build
 bench: deps
 	$(SWIFT) build -c release --product ledgerflow-bench
 	.build/release/ledgerflow-bench log
+	.build/release/ledgerflow-bench projection
 
 clean:
 	rm -rf .build
