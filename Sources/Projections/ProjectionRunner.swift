@@ -79,6 +79,7 @@ public struct ProjectionRunner<P: Projection>: Sendable {
         let head = try log.lastSeq()
         var state = projection.initial
         var folded = 0, sinceSnapshot = 0, written = 0
+        var lastSnapshot: UInt64 = 0
         try forEachEvent(from: 1, through: head) { e in
             projection.evolve(&state, e)
             folded += 1
@@ -86,10 +87,13 @@ public struct ProjectionRunner<P: Projection>: Sendable {
             if sinceSnapshot >= snapshotEvery {
                 try writeSnapshot(state, at: e.seq)
                 sinceSnapshot = 0
+                lastSnapshot = e.seq
                 written += 1
             }
         }
-        if head > 0 && sinceSnapshot > 0 {
+        // The last snapshot covers the whole log read (events after the last folded one are of
+        // other types), so the checkpoint ends at the head.
+        if head > 0 && lastSnapshot != head {
             try writeSnapshot(state, at: head)
             written += 1
         }

@@ -83,6 +83,19 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
         }
     }
 
+    @Test func rebuildEndsWithASnapshotAtTheHeadEvenAfterOtherEvents() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        var runner = ProjectionRunner(log: log, projection: CatalogProjection())
+        runner.snapshotEvery = 4
+        try apply(try teams(["a", "b", "c", "d"]), to: log) // seqs 1–4: a snapshot falls on seq 4
+        try log.append([NewEvent(type: "Noise", payload: nil)], to: "noise") // seq 5
+        let rebuilt = try runner.rebuild()
+        #expect(rebuilt.through == 5 && rebuilt.snapshotsWritten == 2)
+        #expect(try log.snapshots("catalog").map(\.seq) == [4, 5])
+        #expect(try log.checkpoint(runner.checkpointName) == 5)
+    }
+
     @Test func stateAsOfATime() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }
