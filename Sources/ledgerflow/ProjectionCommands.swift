@@ -90,7 +90,8 @@ struct ProjectionCommand: ParsableCommand {
             let r = try ProjectionCommand.runner(name, log)
             let started = ContinuousClock.now
             let result = try r.rebuild()
-            let seconds = max(1e-9, Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds))
+            let elapsed = ContinuousClock.now - started
+            let seconds = max(1e-9, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
             let scanned = result.fold.through
             let rate = Double(result.fold.folded) / seconds
             if json {
