@@ -188,16 +188,29 @@ struct JSONParser {
     }
 
     mutating func parseString() throws -> String {
+        do {
+            return try JSONString.scan(b, at: &i)
+        } catch {
+            throw self.error(error.reason)
+        }
+    }
+}
+
+/// JSON strings (RFC 8259), shared by every JSON reader in the project.
+public enum JSONString {
+    /// Reads the string whose opening quote is at `b[i]`, leaving `i` after its closing quote; on
+    /// an error, `i` is just past the offending byte.
+    public static func scan(_ b: [UInt8], at i: inout Int) throws(JSONStringError) -> String {
         i += 1 // opening quote
         var out = [UInt8]()
         while true {
-            guard i < b.count else { throw error("unterminated string") }
+            guard i < b.count else { throw JSONStringError(reason: "unterminated string") }
             let c = b[i]
             i += 1
             if c == UInt8(ascii: "\"") { break }
-            if c < 0x20 { throw error("control character in a string") }
+            if c < 0x20 { throw JSONStringError(reason: "control character in a string") }
             if c != UInt8(ascii: "\\") { out.append(c); continue }
-            guard i < b.count else { throw error("unterminated escape") }
+            guard i < b.count else { throw JSONStringError(reason: "unterminated escape") }
             let e = b[i]
             i += 1
             switch e {
@@ -210,25 +223,25 @@ struct JSONParser {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = try hex4()
+                var scalar = try hex4(b, at: &i)
                 if (0xD800 ..< 0xDC00).contains(scalar) {
-                    guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw error("lone surrogate") }
+                    guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw JSONStringError(reason: "lone surrogate") }
                     i += 2
-                    let low = try hex4()
-                    guard (0xDC00 ..< 0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                    let low = try hex4(b, at: &i)
+                    guard (0xDC00 ..< 0xE000).contains(low) else { throw JSONStringError(reason: "invalid surrogate pair") }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
-                guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
+                guard let u = Unicode.Scalar(scalar) else { throw JSONStringError(reason: "invalid \\u escape") }
                 out.append(contentsOf: Array(String(Character(u)).utf8))
-            default: throw error("invalid escape")
+            default: throw JSONStringError(reason: "invalid escape")
             }
         }
-        guard let s = String(validating: out, as: UTF8.self) else { throw error("string is not valid UTF-8") }
+        guard let s = String(validating: out, as: UTF8.self) else { throw JSONStringError(reason: "string is not valid UTF-8") }
         return s
     }
 
-    mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= b.count else { throw error("short \\u escape") }
+    static func hex4(_ b: [UInt8], at i: inout Int) throws(JSONStringError) -> UInt32 {
+        guard i + 4 <= b.count else { throw JSONStringError(reason: "short \\u escape") }
         var v: UInt32 = 0
         for _ in 0 ..< 4 {
             let c = b[i]
@@ -238,9 +251,14 @@ struct JSONParser {
             case UInt8(ascii: "0") ... UInt8(ascii: "9"): v |= UInt32(c - UInt8(ascii: "0"))
             case UInt8(ascii: "a") ... UInt8(ascii: "f"): v |= UInt32(c - UInt8(ascii: "a") + 10)
             case UInt8(ascii: "A") ... UInt8(ascii: "F"): v |= UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw error("invalid hex digit in \\u escape")
+            default: throw JSONStringError(reason: "invalid hex digit in \\u escape")
             }
         }
         return v
     }
+}
+
+/// Why a JSON string could not be read.
+public struct JSONStringError: Error, Sendable {
+    public let reason: String
 }

@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import Yams
 
@@ -192,54 +193,19 @@ struct JSONSourceParser {
         i += u.count
     }
 
+    /// A JSON string (the shared reader); errors point at the offending character.
     mutating func string() throws -> String {
-        i += 1 // opening quote
-        var out: [UInt8] = []
-        while i < bytes.count {
-            let c = bytes[i]
-            switch c {
-            case UInt8(ascii: "\""):
-                i += 1
-                return String(decoding: out, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                i += 1
-                guard i < bytes.count else { throw fail("unterminated string") }
-                let e = bytes[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append(0x22)
-                case UInt8(ascii: "\\"): out.append(0x5C)
-                case UInt8(ascii: "/"): out.append(0x2F)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if scalar >= 0xD800 && scalar < 0xDC00, i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") {
-                        i += 2
-                        let low = try hex4()
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid \\u escape") }
-                    out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: throw fail("invalid escape '\\\(Unicode.Scalar(e))'")
-                }
-            case 0x0A: throw fail("line break inside a string", fix: "close the string with \" or write \\n")
-            default:
-                out.append(c)
-                i += 1
+        do {
+            return try JSONString.scan(bytes, at: &i)
+        } catch {
+            if i < bytes.count { i = max(0, i - 1) } // at the offending byte (or the end)
+            if i < bytes.count, bytes[i] == 0x0A {
+                throw fail("line break inside a string", fix: "close the string with \" or write \\n")
             }
+            if error.reason == "unterminated string" {
+                throw fail("unterminated string", fix: "close it with \"")
+            }
+            throw fail(error.reason)
         }
-        throw fail("unterminated string", fix: "close it with \"")
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        guard bytes.count - i >= 4, let v = UInt32(String(decoding: bytes[i ..< i + 4], as: UTF8.self), radix: 16) else {
-            throw fail("invalid \\u escape")
-        }
-        i += 4
-        return v
     }
 }
