@@ -173,7 +173,7 @@ struct SpecConverter {
                 error(node.location, "\(place(path)) is '\(text)', which is not a duration", fix: "write e.g. 500ms, 30s, 5m, 1h30m or 2d")
                 return nil
             }
-            return node.scalar.flatMap { if case .string = $0 { return .string(text) } else { return nil } } ?? node.value
+            return node.value
         case .expression:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             do {
