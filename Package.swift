@@ -36,8 +36,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
+        // Runs: the run and stage state machines (events, state, deciders, scheduler and
+        // job-dependency decisions). Pure; no storage.
+        .target(name: "Runs", dependencies: ["EventLog", "Catalog"]),
+
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
-        .target(name: "Projections", dependencies: ["EventLog", "Catalog"]),
+        .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs"]),
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
@@ -53,6 +57,7 @@ let package = Package(
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "EventLog"]),
+        .testTarget(name: "RunsTests", dependencies: ["Runs", "Catalog", "EventLog"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Catalog", "EventLog"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EventLog"]),
     ]

@@ -24,10 +24,19 @@ extension EventLog {
     @discardableResult
     public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil,
                        correlation: AppendCorrelation = .perStream) throws -> AppendResult {
-        let job = try makeJob(streams, actor: actor, checkpoint: checkpoint)
+        try append(streams, actor: actor, checkpoints: checkpoint.map { [$0] } ?? [], correlation: correlation)
+    }
+
+    /// Appends to several streams and moves several checkpoints, all in one transaction (several
+    /// exactly-once handlers whose reactions are committed together). A checkpoint whose
+    /// `expected` does not hold refuses the whole append.
+    @discardableResult
+    public func append(_ streams: [StreamAppend], actor: String = "system", checkpoints: [CheckpointUpdate],
+                       correlation: AppendCorrelation = .perStream) throws -> AppendResult {
+        let job = try makeJob(streams, actor: actor, checkpoints: checkpoints)
         let done = DispatchSemaphore(value: 0)
         let box = Locked<Result<AppendResult, any Error>?>(nil)
-        try submit(job.streams, actor: actor, checkpoint: checkpoint, shared: correlation == .shared) { result in
+        try submit(job.streams, actor: actor, checkpoints: checkpoints, shared: correlation == .shared) { result in
             box.withLock { $0 = result }
             done.signal()
         }
@@ -47,10 +56,11 @@ extension EventLog {
     @discardableResult
     public func append(_ streams: [StreamAppend], actor: String = "system", checkpoint: CheckpointUpdate? = nil,
                        correlation: AppendCorrelation = .perStream) async throws -> AppendResult {
-        let job = try makeJob(streams, actor: actor, checkpoint: checkpoint)
+        let checkpoints = checkpoint.map { [$0] } ?? []
+        let job = try makeJob(streams, actor: actor, checkpoints: checkpoints)
         return try await withCheckedThrowingContinuation { continuation in
             do {
-                try submit(job.streams, actor: actor, checkpoint: checkpoint, shared: correlation == .shared) { continuation.resume(with: $0) }
+                try submit(job.streams, actor: actor, checkpoints: checkpoints, shared: correlation == .shared) { continuation.resume(with: $0) }
                 job.prepareRemaining()
             } catch {
                 continuation.resume(throwing: error)
@@ -64,12 +74,12 @@ extension EventLog {
         try append([], actor: "system", checkpoint: CheckpointUpdate(name: name, expected: expected, seq: seq))
     }
 
-    private func submit(_ streams: [PreparedStream], actor: String, checkpoint: CheckpointUpdate?, shared: Bool = false,
+    private func submit(_ streams: [PreparedStream], actor: String, checkpoints: [CheckpointUpdate], shared: Bool = false,
                         completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) throws {
         guard let writer else {
             throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
         }
-        writer.submit(AppendJob(streams: streams, checkpoint: checkpoint, actor: actor, sharedCorrelation: shared, completion: completion))
+        writer.submit(AppendJob(streams: streams, checkpoints: checkpoints, actor: actor, sharedCorrelation: shared, completion: completion))
     }
 
     /// An append ready for the writer; large ones still have payload chunks to prepare.
@@ -103,12 +113,12 @@ extension EventLog {
 
     /// Validates an append on the caller's thread and prepares small ones at once; large ones are
     /// prepared by `Job.prepareRemaining` after they have been handed to the writer.
-    private func makeJob(_ streams: [StreamAppend], actor: String, checkpoint: CheckpointUpdate?) throws -> Job {
+    private func makeJob(_ streams: [StreamAppend], actor: String, checkpoints: [CheckpointUpdate]) throws -> Job {
         guard writer != nil else {
             throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
         }
         guard !actor.isEmpty else { throw EventLogError(.invalidArgument, "an append needs an actor (who or what appends)") }
-        if let checkpoint, checkpoint.name.isEmpty { throw EventLogError(.invalidArgument, "a checkpoint needs a name") }
+        if checkpoints.contains(where: { $0.name.isEmpty }) { throw EventLogError(.invalidArgument, "a checkpoint needs a name") }
         var prepared: [PreparedStream] = []
         prepared.reserveCapacity(streams.count)
         var pending: [(events: PreparedEvents, chunk: Int)] = []

@@ -7,6 +7,16 @@ extension EventLog {
     public func subscribe(after checkpoint: UInt64, filter: EventFilter = .all, options: ReadOptions = ReadOptions()) -> EventSubscription {
         EventSubscription(log: self, after: checkpoint, filter: filter, options: options)
     }
+
+    /// Calls `body` with the new head after every commit made in this process (on the writer's
+    /// thread: keep it short, e.g. signal a condition). Appends by other processes are not seen
+    /// here; poll `lastSeq()` for those. Returns a token for `removeAppendObserver`.
+    public func addAppendObserver(_ body: @escaping @Sendable (UInt64) -> Void) -> UInt64 {
+        core.notifier.addObserver(body)
+    }
+
+    /// Stops calling an observer added with `addAppendObserver`.
+    public func removeAppendObserver(_ token: UInt64) { core.notifier.removeObserver(token) }
 }
 
 /// An endless, ordered sequence of events after a checkpoint (see `EventLog.subscribe`).

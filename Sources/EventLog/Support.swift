@@ -108,6 +108,7 @@ final class AppendNotifier: @unchecked Sendable {
     private var nextID: UInt64 = 0
     private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     private var cancelled: Set<UInt64> = []
+    private var observers: [UInt64: @Sendable (UInt64) -> Void] = [:]
 
     func advance(to seq: UInt64) {
         lock.lock()
@@ -115,9 +116,21 @@ final class AppendNotifier: @unchecked Sendable {
         latest = seq
         let ready = waiters
         waiters.removeAll()
+        let observing = Array(observers.values)
         lock.unlock()
         for (_, c) in ready { c.resume() }
+        for o in observing { o(seq) }
     }
+
+    func addObserver(_ body: @escaping @Sendable (UInt64) -> Void) -> UInt64 {
+        lock.withLock {
+            nextID += 1
+            observers[nextID] = body
+            return nextID
+        }
+    }
+
+    func removeObserver(_ id: UInt64) { lock.withLock { _ = observers.removeValue(forKey: id) } }
 
     /// Returns when the log passes `seq` (in this process), after `timeout`, or on cancellation.
     func wait(after seq: UInt64, timeout: Duration) async {

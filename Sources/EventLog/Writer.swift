@@ -90,17 +90,17 @@ struct PreparationFailed: Error {
 final class AppendJob: @unchecked Sendable {
     // @unchecked Sendable: the lets are immutable; `completion` is called once, by the writer thread.
     let streams: [PreparedStream]
-    let checkpoint: CheckpointUpdate?
+    let checkpoints: [CheckpointUpdate]
     let actor: String
     /// Events without a correlation or causation share the append's first correlation.
     let sharedCorrelation: Bool
     let eventCount: Int
     let completion: @Sendable (Result<AppendResult, any Error>) -> Void
 
-    init(streams: [PreparedStream], checkpoint: CheckpointUpdate?, actor: String, sharedCorrelation: Bool = false,
+    init(streams: [PreparedStream], checkpoints: [CheckpointUpdate], actor: String, sharedCorrelation: Bool = false,
          completion: @escaping @Sendable (Result<AppendResult, any Error>) -> Void) {
         self.streams = streams
-        self.checkpoint = checkpoint
+        self.checkpoints = checkpoints
         self.actor = actor
         self.sharedCorrelation = sharedCorrelation
         self.eventCount = streams.reduce(0) { $0 + $1.events.count }
@@ -372,7 +372,8 @@ final class Writer: @unchecked Sendable {
                         }
                         versions[part.stream] = current + UInt64(part.events.count)
                     }
-                    if let cp = job.checkpoint, let expected = cp.expected {
+                    for cp in job.checkpoints {
+                        guard let expected = cp.expected else { continue }
                         let actual = try checkpointsToWrite[cp.name] ?? txn.checkpointValue(dbs, cp.name)
                         guard actual == expected else { throw CheckpointConflict(name: cp.name, expected: expected, actual: actual) }
                     }
@@ -460,7 +461,7 @@ final class Writer: @unchecked Sendable {
                     }
                     versionsAfter[part.stream] = version
                 }
-                if let cp = job.checkpoint { checkpointsToWrite[cp.name] = cp.seq }
+                for cp in job.checkpoints { checkpointsToWrite[cp.name] = cp.seq }
                 let wrote = head.seq >= firstSeq
                 results.append(.success(AppendResult(firstSeq: wrote ? firstSeq : nil, lastSeq: wrote ? head.seq : nil,
                                                      streamVersions: versionsAfter, recordedAtMicros: recordedAt)))

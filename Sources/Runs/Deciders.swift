@@ -1,0 +1,171 @@
+import EventLog
+
+/// How a stage attempt ended, as its executor reports it.
+public enum StageOutcome: Sendable, Hashable {
+    /// Done: reported values (metrics, outputs) and the dataset versions written (already appended
+    /// in the same transaction as the success, see `StageDecider.complete`).
+    case succeeded(outputs: Value?, datasets: [DatasetRef])
+    /// Failed: `reason` is error, timeout, interrupted or unsupported.
+    case failed(reason: String, error: String)
+    /// Stopped because the run was cancelled.
+    case cancelled
+}
+
+/// A dataset version named in a success.
+public struct DatasetRef: Sendable, Hashable {
+    public var dataset: String
+    public var version: UInt64
+    public init(dataset: String, version: UInt64) {
+        self.dataset = dataset
+        self.version = version
+    }
+}
+
+/// Why a run command was refused (the CLI prints `message`).
+public struct RunCommandError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The stage state machine: pure functions from a run's state and a command to the events that
+/// record it. `pending → queued → running → succeeded | failed (→ queued again while the retry
+/// policy allows) | cancelled`; `pending → skipped`.
+public enum StageDecider {
+    /// Claims the queued attempt of `stage` for `engine`: the StageStarted that must be committed
+    /// before the attempt's side effects begin.
+    public static func start(_ run: RunState, stage: String, engine: String) throws(RunCommandError) -> NewEvent {
+        guard let s = run.stage(stage), s.status == .queued else {
+            throw RunCommandError("stage '\(stage)' of run \(run.id) is not queued (it is \(run.stage(stage)?.status.rawValue ?? "unknown"))")
+        }
+        return RunEvents.event(RunEvents.stageStarted, [("stage", .string(stage)), ("attempt", .int(Int64(s.queuedAttempt))),
+                                                        ("engine", .string(engine))],
+                               causation: s.queuedSeq, correlation: run.correlation)
+    }
+
+    /// A queued stage whose executor does not exist (yet): failed without starting, never retried.
+    public static func reject(_ run: RunState, stage: String, error: String) throws(RunCommandError) -> NewEvent {
+        guard let s = run.stage(stage), s.status == .queued else {
+            throw RunCommandError("stage '\(stage)' of run \(run.id) is not queued")
+        }
+        return RunEvents.event(RunEvents.stageFailed, [("stage", .string(stage)), ("attempt", .int(Int64(s.queuedAttempt))),
+                                                       ("reason", .string("unsupported")), ("error", .string(error)), ("retry", .bool(false))],
+                               causation: s.queuedSeq, correlation: run.correlation)
+    }
+
+    /// Records how the running attempt `attempt` of `stage` ended; a failure the retry policy
+    /// allows another attempt for is followed by a StageQueued for it, not before the backoff.
+    public static func complete(_ run: RunState, stage: String, attempt: Int, outcome: StageOutcome,
+                                nowMicros: Int64) throws(RunCommandError) -> [NewEvent] {
+        guard let s = run.stage(stage), s.status == .running, let a = s.attempts.last, a.number == attempt, a.outcome == nil else {
+            throw RunCommandError("attempt \(attempt) of stage '\(stage)' in run \(run.id) is not running")
+        }
+        let duration = Value.int(max(0, (nowMicros - a.startedAtMicros) / 1000))
+        let cause = a.startedSeq
+        switch outcome {
+        case .succeeded(let outputs, let datasets):
+            var m: [(String, Value)] = [("stage", .string(stage)), ("attempt", .int(Int64(attempt))), ("duration_ms", duration)]
+            if let outputs { m.append(("outputs", outputs)) }
+            if !datasets.isEmpty {
+                m.append(("datasets", .array(datasets.map { .object([("dataset", .string($0.dataset)), ("version", .int(Int64($0.version)))]) })))
+            }
+            return [RunEvents.event(RunEvents.stageSucceeded, m, causation: cause, correlation: run.correlation)]
+        case .cancelled:
+            return [RunEvents.event(RunEvents.stageCancelled, [("stage", .string(stage)), ("attempt", .int(Int64(attempt)))],
+                                    causation: cause, correlation: run.correlation)]
+        case .failed(let reason, let error):
+            let retry = reason != "unsupported" && !run.cancelRequested && attempt < s.plan.retry.attempts
+            var out = [RunEvents.event(RunEvents.stageFailed, [("stage", .string(stage)), ("attempt", .int(Int64(attempt))),
+                                                               ("reason", .string(reason)), ("error", .string(error)),
+                                                               ("retry", .bool(retry)), ("duration_ms", duration)],
+                                       causation: cause, correlation: run.correlation)]
+            if retry {
+                let wait = Int64(s.plan.retry.backoff(afterAttempt: attempt) * 1_000_000)
+                out.append(RunEvents.event(RunEvents.stageQueued, [("stage", .string(stage)), ("attempt", .int(Int64(attempt + 1))),
+                                                                   ("not_before", .int(nowMicros + wait))],
+                                           causation: cause, correlation: run.correlation))
+            }
+            return out
+        }
+    }
+
+    /// Recovery: the running attempt of `stage` belongs to an engine that is gone.
+    public static func interrupt(_ run: RunState, stage: String, nowMicros: Int64) throws(RunCommandError) -> [NewEvent] {
+        guard let a = run.stage(stage)?.running else { throw RunCommandError("stage '\(stage)' of run \(run.id) is not running") }
+        return try complete(run, stage: stage, attempt: a.number,
+                            outcome: .failed(reason: "interrupted", error: "the engine (\(a.engine)) stopped while attempt \(a.number) ran"),
+                            nowMicros: nowMicros)
+    }
+}
+
+/// The stage-scheduler reactor's decision for one run: level-triggered, so that deciding twice on
+/// the same state gives the same events and deciding on a state that already holds them gives none.
+public enum Scheduler {
+    /// Queues every pending stage whose `after:` stages all succeeded (or records it as succeeded
+    /// by reuse, for a rerun), skips stages that can no longer run, cancels what has not started
+    /// once a cancel was requested, and finishes the run when every stage is done.
+    public static func advance(_ run: RunState, nowMicros: Int64) -> [NewEvent] {
+        guard run.status == .running else { return [] }
+        var r = run
+        var out: [NewEvent] = []
+        let cause = run.lastEventSeq
+        func ev(_ type: String, _ m: [(String, Value)]) { out.append(RunEvents.event(type, m, causation: cause, correlation: r.correlation)) }
+        let duration = Value.int(max(0, (nowMicros - run.requestedAtMicros) / 1000))
+        if r.cancelRequested {
+            for i in r.stages.indices where r.stages[i].status == .pending || r.stages[i].status == .queued {
+                ev(RunEvents.stageCancelled, [("stage", .string(r.stages[i].name))])
+                r.stages[i].status = .cancelled
+            }
+            if r.runningCount == 0 { ev(RunEvents.runCancelled, [("duration_ms", duration)]) }
+            return out
+        }
+        var changed = true
+        while changed {
+            changed = false
+            for i in r.stages.indices where r.stages[i].status == .pending {
+                let deps = r.stages[i].plan.after.map { ($0, r.stage($0)?.status) }
+                if let bad = deps.first(where: { $0.1 == nil || $0.1 == .failed || $0.1 == .skipped || $0.1 == .cancelled }) {
+                    let why = bad.1 == nil ? "'\(bad.0)' is not a stage of this run" : "'\(bad.0)' \(bad.1 == .failed ? "failed" : bad.1 == .skipped ? "was skipped" : "was cancelled")"
+                    ev(RunEvents.stageSkipped, [("stage", .string(r.stages[i].name)), ("reason", .string(why))])
+                    r.stages[i].status = .skipped
+                    changed = true
+                } else if deps.allSatisfy({ $0.1 == .succeeded }) {
+                    if let reuse = r.reuseValue[r.stages[i].name] {
+                        ev(RunEvents.stageSucceeded, [("stage", .string(r.stages[i].name)), ("attempt", .int(0)), ("duration_ms", .int(0)),
+                                                      ("reused_from", .object([("run", .string(reuse.run)), ("attempt", .int(Int64(reuse.attempt)))]))])
+                        r.stages[i].status = .succeeded
+                        changed = true
+                    } else {
+                        ev(RunEvents.stageQueued, [("stage", .string(r.stages[i].name)), ("attempt", .int(1))])
+                        r.stages[i].status = .queued
+                    }
+                }
+            }
+        }
+        if r.stages.allSatisfy({ $0.status.isTerminal }) {
+            let failed = r.stages.filter { $0.status != .succeeded }.map(\.name)
+            if failed.isEmpty {
+                ev(RunEvents.runSucceeded, [("duration_ms", duration)])
+            } else {
+                ev(RunEvents.runFailed, [("duration_ms", duration), ("failed_stages", .array(failed.map { .string($0) }))])
+            }
+        }
+        return out
+    }
+
+    /// The queued stages of `run` that may start now, oldest queued first, at most `limit`
+    /// (and at most the run's `max_parallel` minus what runs).
+    public static func startable(_ run: RunState, nowMicros: Int64, limit: Int) -> [String] {
+        guard run.status == .running, !run.cancelRequested, limit > 0 else { return [] }
+        var room = limit
+        if let m = run.maxParallel { room = min(room, m - run.runningCount) }
+        guard room > 0 else { return [] }
+        return run.stages.filter { $0.status == .queued && ($0.notBeforeMicros ?? 0) <= nowMicros }
+            .sorted { $0.queuedSeq < $1.queuedSeq }.prefix(room).map(\.name)
+    }
+
+    /// The earliest time a queued stage of `run` waits for (retry backoff), if any.
+    public static func nextWake(_ run: RunState) -> Int64? {
+        run.stages.compactMap { $0.status == .queued ? $0.notBeforeMicros : nil }.min()
+    }
+}

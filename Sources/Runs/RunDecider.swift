@@ -1,0 +1,169 @@
+import Catalog
+import EventLog
+
+/// The run state machine's commands: request, cancel, rerun. Pure: state and command in, events
+/// (and the new run's id) out.
+public enum RunDecider {
+    /// A new run of a job.
+    public struct Request: Sendable {
+        public var job: String
+        public var jobVersion: UInt64
+        /// The job's spec as the catalog holds it at `catalogSeq`.
+        public var jobSpec: Value
+        /// The catalog version (seq of its last change) the run executes under.
+        public var catalogSeq: UInt64
+        /// Parameters given (override the job's defaults).
+        public var parameters: [(String, Value)]
+        /// Why it runs: `{type: manual, by: …}`, `{type: dependency, …}`, …
+        public var trigger: Value
+        /// Stage → the run and attempt whose outputs are reused (reruns).
+        public var reuse: [String: (run: String, attempt: Int)]
+        public var causation: UInt64?
+        public var correlation: UInt64?
+
+        public init(job: String, jobVersion: UInt64, jobSpec: Value, catalogSeq: UInt64, parameters: [(String, Value)] = [],
+                    trigger: Value, reuse: [String: (run: String, attempt: Int)] = [:], causation: UInt64? = nil, correlation: UInt64? = nil) {
+            self.job = job
+            self.jobVersion = jobVersion
+            self.jobSpec = jobSpec
+            self.catalogSeq = catalogSeq
+            self.parameters = parameters
+            self.trigger = trigger
+            self.reuse = reuse
+            self.causation = causation
+            self.correlation = correlation
+        }
+    }
+
+    /// The RunRequested for `request`, with the id it takes (the next run number). Unknown
+    /// parameters are refused.
+    public static func request(_ state: RunsState, _ request: Request) throws(RunCommandError) -> (id: String, event: NewEvent) {
+        let defaults = request.jobSpec["parameters"]?.objectMembers ?? []
+        let known = defaults.map(\.key)
+        var params: [String: Value] = [:]
+        for m in defaults { params[m.key] = m.value }
+        for (k, v) in request.parameters {
+            guard known.contains(k) else {
+                let hint = Suggest.closest(to: k, in: known).map { "did you mean '\($0)'?" }
+                    ?? (known.isEmpty ? "job '\(request.job)' takes no parameters" : "its parameters are \(known.joined(separator: ", "))")
+                throw RunCommandError("job '\(request.job)' has no parameter '\(k)'; \(hint)")
+            }
+            params[k] = v
+        }
+        let plan = PlannedStage.plan(ofJob: request.jobSpec)
+        guard !plan.isEmpty else { throw RunCommandError("job '\(request.job)' has no stages") }
+        let id = state.nextRunID
+        var m: [(String, Value)] = [("run", .string(id)), ("job", .string(request.job)), ("job_version", .int(Int64(request.jobVersion))),
+                                    ("catalog_seq", .int(Int64(request.catalogSeq))), ("parameters", .object(params)),
+                                    ("trigger", request.trigger), ("stages", .array(plan.map(\.value)))]
+        if let mp = request.jobSpec["max_parallel"]?.intValue { m.append(("max_parallel", .int(mp))) }
+        if !request.reuse.isEmpty {
+            m.append(("reuse", .object(request.reuse.map { ($0.key, .object([("run", .string($0.value.run)), ("attempt", .int(Int64($0.value.attempt)))])) })))
+        }
+        return (id, RunEvents.event(RunEvents.runRequested, m, causation: request.causation, correlation: request.correlation))
+    }
+
+    /// Asks a running run to stop: what has not started is cancelled, running attempts are killed.
+    public static func cancel(_ state: RunsState, run id: String, by: String, reason: String? = nil) throws(RunCommandError) -> NewEvent {
+        guard let run = state.runs[id] else { throw RunCommandError("no run '\(id)'; `ledgerflow runs` lists them") }
+        guard run.status == .running else { throw RunCommandError("run \(id) already \(run.status.rawValue); nothing to cancel") }
+        guard !run.cancelRequested else { throw RunCommandError("run \(id) is already being cancelled (asked by \(run.cancelRequestedBy ?? "?"))") }
+        var m: [(String, Value)] = [("by", .string(by))]
+        if let reason { m.append(("reason", .string(reason))) }
+        return RunEvents.event(RunEvents.runCancelRequested, m, causation: run.lastEventSeq, correlation: run.correlation)
+    }
+
+    /// The stages of a finished, unsuccessful run whose outputs a rerun from failure reuses: those
+    /// that succeeded (pointing at the attempt that produced the outputs, through earlier reruns),
+    /// limited to the stages of the new plan.
+    public static func reuse(forRerunOf id: String, in state: RunsState, newJobSpec: Value) throws(RunCommandError) -> [String: (run: String, attempt: Int)] {
+        guard let run = state.runs[id] else { throw RunCommandError("no run '\(id)'; `ledgerflow runs` lists them") }
+        guard run.status == .failed || run.status == .cancelled else {
+            throw RunCommandError(run.status == .running ? "run \(id) is still running; wait for it or cancel it first"
+                                                         : "run \(id) succeeded; there is no failure to rerun from (use `ledgerflow run \(run.job)`)")
+        }
+        let names = Set(PlannedStage.plan(ofJob: newJobSpec).map(\.name))
+        var reuse: [String: (run: String, attempt: Int)] = [:]
+        for s in run.stages where s.status == .succeeded && names.contains(s.name) {
+            if let r = s.reusedFrom { reuse[s.name] = r } else if let a = s.attempts.last(where: { $0.outcome == .succeeded }) {
+                reuse[s.name] = (run.id, a.number)
+            }
+        }
+        return reuse
+    }
+}
+
+/// A job-dependency definition as the reactor uses it.
+public struct DependencyRule: Sendable, Hashable {
+    public var name: String
+    /// Seq of the definition's current version: only upstream runs finished after it count.
+    public var appliedSeq: UInt64
+    public var after: [String]
+    /// success, failure or completion.
+    public var on: String
+    public var run: String
+    public var parameters: Value
+
+    public init(name: String, appliedSeq: UInt64, after: [String], on: String, run: String, parameters: Value) {
+        self.name = name
+        self.appliedSeq = appliedSeq
+        self.after = after
+        self.on = on
+        self.run = run
+        self.parameters = parameters
+    }
+
+    /// The rule of a dependency definition's spec.
+    public init(name: String, appliedSeq: UInt64, spec: Value) {
+        let after: [String]
+        if let list = spec["after"]?.arrayValue { after = list.compactMap(\.stringValue) } else { after = spec["after"]?.stringValue.map { [$0] } ?? [] }
+        self.init(name: name, appliedSeq: appliedSeq, after: after, on: spec["on"]?.stringValue ?? "success",
+                  run: spec["run"]?.stringValue ?? "", parameters: spec["parameters"] ?? .object([]))
+    }
+
+    func matches(_ status: RunStatus) -> Bool {
+        switch on {
+        case "failure": return status == .failed
+        case "completion": return status == .succeeded || status == .failed
+        default: return status == .succeeded
+        }
+    }
+}
+
+/// The job-dependency reactor's decision: level-triggered over the finished runs and the runs
+/// each rule already consumed (recorded in the RunRequested it appended).
+public enum DependencyReactor {
+    /// One run to start: the rule and the upstream runs (one per job in `after`) it consumes.
+    public struct Firing: Sendable, Hashable {
+        public var rule: DependencyRule
+        public var upstream: [FinishedRun]
+    }
+
+    /// Every firing due: for each rule, as long as each job in `after` has a finished run that
+    /// matches `on`, finished after the rule's version, and is not consumed yet — the earliest
+    /// such run of each job is consumed by one firing.
+    public static func due(_ state: RunsState, rules: [DependencyRule]) -> [Firing] {
+        var out: [Firing] = []
+        for rule in rules where !rule.after.isEmpty {
+            var consumed = state.consumed[rule.name] ?? []
+            while true {
+                var picked: [FinishedRun] = []
+                for job in rule.after {
+                    guard let f = state.finishedByJob[job]?.first(where: { $0.seq > rule.appliedSeq && rule.matches($0.status) && !consumed.contains($0.run) }) else { break }
+                    picked.append(f)
+                }
+                guard picked.count == rule.after.count else { break }
+                for f in picked { consumed.insert(f.run) }
+                out.append(Firing(rule: rule, upstream: picked))
+            }
+        }
+        return out
+    }
+
+    /// The trigger value a firing's RunRequested carries.
+    public static func trigger(_ f: Firing) -> Value {
+        .object([("type", .string("dependency")), ("dependency", .string(f.rule.name)), ("on", .string(f.rule.on)),
+                 ("after_runs", .array(f.upstream.map { .string($0.run) })),
+                 ("by", .string("reactor:job-dependency"))])
+    }
+}
