@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C system libraries. Only the LMDB and Zstd wrappers import these.
@@ -40,6 +41,13 @@ let package = Package(
         // job-dependency decisions). Pure; no storage.
         .target(name: "Runs", dependencies: ["EventLog", "Catalog"]),
 
+        // Stage executors: etl/storage (CSV, JSON Lines, SQLite through GRDB, folders) and script.
+        .target(name: "Executors", dependencies: [
+            "EventLog", "Catalog",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
         .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs"]),
 
@@ -58,6 +66,7 @@ let package = Package(
         .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "EventLog"]),
         .testTarget(name: "RunsTests", dependencies: ["Runs", "Catalog", "EventLog"]),
+        .testTarget(name: "ExecutorsTests", dependencies: ["Executors", "Catalog", "EventLog"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Catalog", "EventLog"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EventLog"]),
     ]

@@ -1,0 +1,96 @@
+import Catalog
+import EventLog
+import Foundation
+
+/// etl and storage stages: read rows from the stage's sources, transform them, write them to
+/// its destinations. Sources: `source:`, else `inputs:` (source or output definitions, read from
+/// where they are), else the seed stage's `source` system and `object`. Destinations:
+/// `destination:`, else the output definitions in `outputs:`, else the seed stage's
+/// `destination` system and `object`.
+public struct ETLExecutor: StageExecutor {
+    public init() {}
+
+    public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
+        let spec = ctx.spec
+        let sources = try self.sources(ctx)
+        let destinations = try self.destinations(ctx)
+        guard !sources.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to read; give it `source:` or `inputs:`") }
+        guard !destinations.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
+        var table = Table(columns: [])
+        for s in sources {
+            try ctx.cancellation.check()
+            table.append(try s.read(cancellation: ctx.cancellation))
+        }
+        let transform = try Transform(spec: spec)
+        let out = try transform.apply(table, cancellation: ctx.cancellation)
+        var written: [WrittenDataset] = []
+        let hash = out.contentHash
+        let schema = out.schema
+        let stagePartitions = (spec["partition_by"]?.arrayValue ?? []).compactMap(\.stringValue)
+        for var d in destinations {
+            try ctx.cancellation.check()
+            if !stagePartitions.isEmpty && d.format != .sqlite { d.partitionBy = stagePartitions }
+            var partitions: [Value] = []
+            switch d.format {
+            case .sqlite:
+                guard let table = d.table else { throw StageError("output '\(d.name)' names no table") }
+                if !out.columns.isEmpty {
+                    try SQLite.write(out, database: d.path, table: table, mode: d.mode, keys: d.keys, cancellation: ctx.cancellation)
+                }
+            case .csv, .jsonl:
+                partitions = try FolderWriter.write(out, to: d, context: ctx)
+            }
+            written.append(WrittenDataset(dataset: d.name, location: d.location, format: d.format.rawValue, mode: d.mode,
+                                          rows: Int64(out.rows.count), schema: schema, contentHash: hash, partitions: partitions))
+        }
+        return StageResult(datasets: written, outputs: .object([("rows_read", .int(Int64(table.rows.count))),
+                                                                ("rows_written", .int(Int64(out.rows.count)))]))
+    }
+
+    func sources(_ ctx: StageContext) throws(StageError) -> [Endpoint] {
+        let spec = ctx.spec
+        if let s = spec["source"]?.stringValue {
+            guard let def = ctx.definition(.source, s) else { throw StageError("source '\(s)' is not defined in the run's catalog (seq \(ctx.catalog.lastChangeSeq))") }
+            return [try Endpoint.from(definition: s, spec: def, context: ctx, isOutput: false)]
+        }
+        if let inputs = spec["inputs"]?.arrayValue, !inputs.isEmpty {
+            var out: [Endpoint] = []
+            for i in inputs.compactMap(\.stringValue) {
+                if let def = ctx.definition(.source, i) {
+                    out.append(try Endpoint.from(definition: i, spec: def, context: ctx, isOutput: false))
+                } else if let def = ctx.definition(.output, i) {
+                    var e = try Endpoint.from(definition: i, spec: def, context: ctx, isOutput: true)
+                    if e.format != .sqlite { e.pattern = "*.\(e.format.rawValue)" }
+                    out.append(e)
+                } else {
+                    throw StageError("input '\(i)' of stage '\(ctx.stage)' is neither a source nor an output definition; define it (kind: source or output)")
+                }
+            }
+            return out
+        }
+        if let seed = spec["seed"], let system = seed["source"]?.stringValue, let object = seed["object"]?.stringValue {
+            return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: false)]
+        }
+        return []
+    }
+
+    func destinations(_ ctx: StageContext) throws(StageError) -> [Endpoint] {
+        let spec = ctx.spec
+        var names: [String] = []
+        if let d = spec["destination"]?.stringValue { names = [d] } else { names = (spec["outputs"]?.arrayValue ?? []).compactMap(\.stringValue) }
+        if !names.isEmpty {
+            var out: [Endpoint] = []
+            for n in names {
+                guard let def = ctx.definition(.output, n) else {
+                    throw StageError("output '\(n)' of stage '\(ctx.stage)' is not an output definition in the run's catalog; define it (kind: output)")
+                }
+                out.append(try Endpoint.from(definition: n, spec: def, context: ctx, isOutput: true))
+            }
+            return out
+        }
+        if let seed = spec["seed"], let system = seed["destination"]?.stringValue, let object = seed["object"]?.stringValue {
+            return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: true)]
+        }
+        return []
+    }
+}

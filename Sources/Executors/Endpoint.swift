@@ -1,0 +1,109 @@
+import Catalog
+import EventLog
+import Foundation
+
+/// Where rows are read from or written to, resolved from a source or output definition, or
+/// from a seed stage's system names.
+public struct Endpoint: Sendable, Hashable {
+    public enum Format: String, Sendable { case sqlite, csv, jsonl }
+    /// The dataset's name (the definition's name, or the seed stage's object).
+    public var name: String
+    public var format: Format
+    /// SQLite file, or the csv/jsonl file or folder (absolute).
+    public var path: String
+    public var table: String?
+    public var query: String?
+    public var pattern: String?
+    public var delimiter: UInt8 = UInt8(ascii: ",")
+    public var header = true
+    public var mode: String
+    public var keys: [String] = []
+    public var partitionBy: [String] = []
+
+    /// The location as events record it.
+    public var location: String {
+        format == .sqlite ? "\(path)#\(table ?? "query")" : path
+    }
+
+    /// The endpoint of a source or output definition's spec.
+    public static func from(definition name: String, spec: Value, context: StageContext, isOutput: Bool) throws(StageError) -> Endpoint {
+        guard let f = spec["type"]?.stringValue, let format = Format(rawValue: f) else {
+            throw StageError("\(isOutput ? "output" : "source") '\(name)' has no known type")
+        }
+        var e = Endpoint(name: name, format: format, path: "", mode: spec["mode"]?.stringValue ?? (format == .sqlite ? "append" : "replace"))
+        switch format {
+        case .sqlite:
+            e.path = context.resolve(context.substitute(spec["database"]?.stringValue ?? ""))
+            e.table = spec["table"]?.stringValue
+            e.query = spec["query"]?.stringValue.map(context.substitute)
+            e.keys = (spec["keys"]?.arrayValue ?? []).compactMap(\.stringValue)
+        case .csv, .jsonl:
+            e.path = context.resolve(context.substitute(spec["path"]?.stringValue ?? ""))
+            e.pattern = spec["pattern"]?.stringValue
+            if let d = spec["delimiter"]?.stringValue, let b = d.utf8.first { e.delimiter = b }
+            e.header = spec["header"]?.boolValue ?? true
+            e.partitionBy = (spec["partition_by"]?.arrayValue ?? []).compactMap(\.stringValue)
+        }
+        return e
+    }
+
+    /// Seed systems and their local stand-ins: databases become SQLite files under `data/`, the
+    /// lake becomes folders of JSON Lines under `data/lake/`.
+    public static let seedSystems: [String: (format: Format, place: String)] = [
+        "sql server": (.sqlite, "data/sql_server.sqlite"),
+        "azure sql": (.sqlite, "data/azure_sql.sqlite"),
+        "synapse": (.sqlite, "data/synapse.sqlite"),
+        "adls gen2": (.jsonl, "data/lake"),
+        "blob storage": (.jsonl, "data/blob"),
+    ]
+
+    /// The endpoint of a seed stage's `source` or `destination` system for its `object`.
+    public static func seed(system: String, object: String, context: StageContext, isOutput: Bool) throws(StageError) -> Endpoint {
+        guard let s = seedSystems[system.lowercased()] else {
+            throw StageError("seed system '\(system)' has no local stand-in; known systems: \(seedSystems.keys.sorted().joined(separator: ", ")) (or give the stage a `source:`/`destination:` definition)")
+        }
+        switch s.format {
+        case .sqlite:
+            return Endpoint(name: object, format: .sqlite, path: context.resolve(s.place), table: object, mode: isOutput ? "replace" : "append")
+        case .csv, .jsonl:
+            return Endpoint(name: object, format: s.format, path: context.resolve("\(s.place)/\(object)"), mode: "replace")
+        }
+    }
+
+    /// Reads every row: one file, or the files of a folder that match the pattern (sorted, hidden
+    /// files and folders skipped, partition folders included).
+    public func read(cancellation: Cancellation) throws(StageError) -> Table {
+        switch format {
+        case .sqlite:
+            return try SQLite.read(database: path, table: table, query: query)
+        case .csv, .jsonl:
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw StageError("\(format.rawValue) source \(name): \(path) does not exist")
+            }
+            let files = isDir.boolValue ? Endpoint.files(in: path, pattern: pattern ?? "*.\(format.rawValue)") : [path]
+            var table = Table(columns: [])
+            for (i, f) in files.enumerated() {
+                try cancellation.check()
+                let t = format == .csv ? try CSV.read(file: f, delimiter: delimiter, header: header, fileIndex: Int32(i))
+                                       : try JSONLines.read(file: f, fileIndex: Int32(i))
+                var shifted = t
+                shifted.origins = t.origins.map { (0, $0.row) }
+                table.append(shifted)
+            }
+            return table
+        }
+    }
+
+    /// Files under `folder` whose name matches `pattern` (fnmatch), sorted, hidden ones skipped.
+    static func files(in folder: String, pattern: String) -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: folder) else { return [] }
+        var out: [String] = []
+        for case let rel as String in e {
+            if rel.split(separator: "/").contains(where: { $0.hasPrefix(".") }) { continue }
+            let name = (rel as NSString).lastPathComponent
+            if fnmatch(pattern, name, 0) == 0 { out.append((folder as NSString).appendingPathComponent(rel)) }
+        }
+        return out.sorted()
+    }
+}

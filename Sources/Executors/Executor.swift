@@ -1,0 +1,216 @@
+import Catalog
+import EventLog
+import Foundation
+
+/// Runs one attempt of one stage type. Called on a worker thread, outside any transaction; it may
+/// block. It reports what it wrote and computed, or throws a `StageError`.
+public protocol StageExecutor: Sendable {
+    func run(_ context: StageContext) throws(StageError) -> StageResult
+}
+
+/// Everything an attempt may use: the stage, the run, the catalog as of the run's version, and
+/// where to keep files.
+public struct StageContext: Sendable {
+    public var run: String
+    public var job: String
+    public var stage: String
+    public var attempt: Int
+    /// The stage's spec, as the catalog held it when the run was requested.
+    public var spec: Value
+    /// The run's parameters (job defaults overridden by `--param`).
+    public var parameters: Value
+    /// The catalog the run executes under (its seq is the run's `catalog_seq`).
+    public var catalog: CatalogState
+    /// The store folder (`.ledgerflow`).
+    public var store: String
+    /// Relative paths in definitions are relative to this folder (the store's parent).
+    public var root: String
+    /// Set when the attempt must stop (timeout, run cancelled); executors check it and register
+    /// the processes to kill.
+    public var cancellation: Cancellation
+
+    public init(run: String, job: String, stage: String, attempt: Int, spec: Value, parameters: Value, catalog: CatalogState,
+                store: String, root: String, cancellation: Cancellation) {
+        self.run = run
+        self.job = job
+        self.stage = stage
+        self.attempt = attempt
+        self.spec = spec
+        self.parameters = parameters
+        self.catalog = catalog
+        self.store = store
+        self.root = root
+        self.cancellation = cancellation
+    }
+
+    /// A path from a definition, made absolute against `root`.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (root as NSString).appendingPathComponent(path)
+    }
+
+    /// `run-<run>-<stage>-<attempt>`: names temporary files and the parts this attempt writes.
+    public var token: String { "run\(run)-\(stage)-a\(attempt)" }
+
+    /// The folder that keeps this attempt's files (logs, report) under the store.
+    public var attemptFolder: String {
+        (store as NSString).appendingPathComponent("runs/\(run)/\(stage)/\(attempt)")
+    }
+
+    /// A definition's spec from the run's catalog.
+    public func definition(_ kind: DefinitionKind, _ name: String) -> Value? {
+        catalog.entries[DefinitionKey(kind, name)]?.spec
+    }
+
+    /// Replaces `${params.NAME}` and `${run}`, `${stage}`, `${attempt}` in `text`.
+    public func substitute(_ text: String) -> String {
+        guard text.contains("${") else { return text }
+        var out = text.replacingOccurrences(of: "${run}", with: run)
+            .replacingOccurrences(of: "${stage}", with: stage)
+            .replacingOccurrences(of: "${attempt}", with: String(attempt))
+        for m in parameters.objectMembers ?? [] {
+            out = out.replacingOccurrences(of: "${params.\(m.key)}", with: m.value.stringValue ?? m.value.jsonString)
+        }
+        return out
+    }
+}
+
+/// What an attempt produced.
+public struct StageResult: Sendable {
+    /// Datasets written (each becomes a `DatasetVersionWritten` event).
+    public var datasets: [WrittenDataset]
+    /// Reported values: metrics, counts, anything the stage wants on record.
+    public var outputs: Value?
+    /// Rows of predictions a script reported.
+    public var predictions: [Value]
+
+    public init(datasets: [WrittenDataset] = [], outputs: Value? = nil, predictions: [Value] = []) {
+        self.datasets = datasets
+        self.outputs = outputs
+        self.predictions = predictions
+    }
+}
+
+/// One dataset version an attempt wrote.
+public struct WrittenDataset: Sendable, Hashable {
+    public var dataset: String
+    public var location: String
+    /// sqlite, csv, jsonl or file.
+    public var format: String
+    public var mode: String
+    public var rows: Int64
+    /// Column names and types, in order.
+    public var schema: [(name: String, type: String)] {
+        get { schemaColumns.map { ($0.name, $0.type) } }
+        set { schemaColumns = newValue.map { ColumnType(name: $0.name, type: $0.type) } }
+    }
+    var schemaColumns: [ColumnType]
+    /// SHA-256 (hex) of the rows written (see `Table.contentHash`), or of the file's bytes.
+    public var contentHash: String
+    /// Partition folders written: values, location, rows.
+    public var partitions: [Value]
+
+    struct ColumnType: Sendable, Hashable { var name: String; var type: String }
+
+    public init(dataset: String, location: String, format: String, mode: String, rows: Int64,
+                schema: [(name: String, type: String)], contentHash: String, partitions: [Value] = []) {
+        self.dataset = dataset
+        self.location = location
+        self.format = format
+        self.mode = mode
+        self.rows = rows
+        self.schemaColumns = schema.map { ColumnType(name: $0.name, type: $0.type) }
+        self.contentHash = contentHash
+        self.partitions = partitions
+    }
+
+    /// The payload fields of its event (without run, stage, attempt).
+    public var payload: [(String, Value)] {
+        var m: [(String, Value)] = [("dataset", .string(dataset)), ("location", .string(location)), ("format", .string(format)),
+                                    ("mode", .string(mode)), ("rows", .int(rows)),
+                                    ("schema", .array(schemaColumns.map { .object([("name", .string($0.name)), ("type", .string($0.type))]) })),
+                                    ("content_hash", .string(contentHash))]
+        if !partitions.isEmpty { m.append(("partitions", .array(partitions))) }
+        return m
+    }
+}
+
+/// Why an attempt failed: `reason` is error, timeout or cancelled; `message` is one line.
+public struct StageError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var reason: String
+    public var message: String
+    public init(_ message: String, reason: String = "error") {
+        self.reason = reason
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Tells a running attempt to stop, and stops the processes it registered.
+public final class Cancellation: @unchecked Sendable {
+    // @unchecked Sendable: all state behind `lock`.
+    private let lock = NSLock()
+    private var why: String?
+    private var handlers: [UInt64: @Sendable () -> Void] = [:]
+    private var next: UInt64 = 0
+
+    public init() {}
+
+    /// The reason given (timeout or cancelled), once cancelled.
+    public var reason: String? { lock.withLock { why } }
+    public var isCancelled: Bool { reason != nil }
+
+    /// Stops the attempt: records why (the first reason wins) and runs the registered handlers.
+    public func cancel(_ reason: String) {
+        let run: [@Sendable () -> Void] = lock.withLock {
+            guard why == nil else { return [] }
+            why = reason
+            return Array(handlers.values)
+        }
+        for h in run { h() }
+    }
+
+    /// Runs `body` on cancellation (at once if already cancelled) until the token is removed.
+    @discardableResult
+    public func onCancel(_ body: @escaping @Sendable () -> Void) -> UInt64 {
+        let (id, now): (UInt64, Bool) = lock.withLock {
+            next += 1
+            if why != nil { return (next, true) }
+            handlers[next] = body
+            return (next, false)
+        }
+        if now { body() }
+        return id
+    }
+
+    public func remove(_ id: UInt64) { lock.withLock { _ = handlers.removeValue(forKey: id) } }
+
+    /// Throws the matching `StageError` when cancelled.
+    public func check(_ what: @autoclosure () -> String = "the attempt") throws(StageError) {
+        if let r = reason { throw StageError.stopped(r, what()) }
+    }
+}
+
+extension StageError {
+    /// The error of an attempt stopped for `reason` (timeout or cancelled).
+    static func stopped(_ reason: String, _ what: String) -> StageError {
+        StageError(reason == "timeout" ? "\(what) ran past its timeout and was stopped" : "\(what) was cancelled", reason: reason)
+    }
+}
+
+/// The executors by stage type.
+public struct ExecutorRegistry: Sendable {
+    public var executors: [String: any StageExecutor]
+    public init(_ executors: [String: any StageExecutor]) { self.executors = executors }
+
+    /// etl, storage and script. `features`, `train`, `inference` and `merge` come with the ML stages.
+    public static let builtIn = ExecutorRegistry(["etl": ETLExecutor(), "storage": ETLExecutor(), "script": ScriptExecutor()])
+
+    /// Why a stage type cannot run here, or nil when it can.
+    public func rejection(for type: String) -> String? {
+        if executors[type] != nil { return nil }
+        if ["features", "train", "inference", "merge"].contains(type) {
+            return "stage type '\(type)' cannot run yet: the \(type) executor comes with the ML stages (issue [ml]); until then only etl, storage and script stages run"
+        }
+        return "no executor for stage type '\(type)'; stage types that run are \(executors.keys.sorted().joined(separator: ", "))"
+    }
+}

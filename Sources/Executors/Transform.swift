@@ -1,0 +1,138 @@
+import Catalog
+import EventLog
+
+/// The row transforms of etl and storage stages, applied in this order: rename, cast, derive,
+/// filter, select.
+public struct Transform: Sendable {
+    public var rename: [(from: String, to: String)] = []
+    public var cast: [(column: String, type: String)] = []
+    public var derive: [(column: String, expression: Expression)] = []
+    public var filter: Expression?
+    public var select: [String]?
+
+    public init() {}
+
+    /// The transforms of a stage spec.
+    public init(spec: Value) throws(StageError) {
+        rename = (spec["rename"]?.objectMembers ?? []).map { ($0.key, $0.value.stringValue ?? "") }
+        cast = (spec["cast"]?.objectMembers ?? []).map { ($0.key, $0.value.stringValue ?? "string") }
+        for m in spec["derive"]?.objectMembers ?? [] {
+            do { derive.append((m.key, try Expression.parse(m.value.stringValue ?? ""))) } catch {
+                throw StageError("derive '\(m.key)': \(error)")
+            }
+        }
+        if let f = spec["filter"]?.stringValue {
+            do { filter = try Expression.parse(f) } catch { throw StageError("filter: \(error)") }
+        }
+        select = spec["select"]?.arrayValue?.compactMap(\.stringValue)
+    }
+
+    public var isEmpty: Bool { rename.isEmpty && cast.isEmpty && derive.isEmpty && filter == nil && select == nil }
+
+    /// Applies the transforms; a value that does not cast, or a column that does not exist, fails
+    /// with the file, row and column named.
+    public func apply(_ input: Table, cancellation: Cancellation) throws(StageError) -> Table {
+        var t = input
+        for (from, to) in rename {
+            guard let i = t.columns.firstIndex(of: from) else { throw StageError("rename: no column '\(from)' in \(columnsPhrase(t))") }
+            t.columns[i] = to
+        }
+        for (column, type) in cast {
+            guard let c = t.columns.firstIndex(of: column) else { throw StageError("cast: no column '\(column)' in \(columnsPhrase(t))") }
+            for r in t.rows.indices {
+                let v = t.rows[r][c]
+                guard let cv = Transform.cast(v, to: type) else {
+                    throw StageError("\(t.origin(of: r)), column \(column): cannot cast \(v.jsonString) to \(type); fix the value or the stage's cast")
+                }
+                t.rows[r][c] = cv
+            }
+        }
+        for (column, e) in derive {
+            for f in e.fields where !t.columns.contains(f) { throw StageError("derive '\(column)': no column '\(f)' in \(columnsPhrase(t))") }
+            let index = Dictionary(t.columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            let target = t.columns.firstIndex(of: column)
+            if target == nil { t.columns.append(column) }
+            for r in t.rows.indices {
+                let row = t.rows[r]
+                let v = e.evaluate { name in index[name].map { row[$0] } }
+                if let target { t.rows[r][target] = v } else { t.rows[r].append(v) }
+            }
+        }
+        if let filter {
+            for f in filter.fields where !t.columns.contains(f) { throw StageError("filter: no column '\(f)' in \(columnsPhrase(t))") }
+            let index = Dictionary(t.columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            var rows: [[Value]] = []
+            var origins: [(file: Int32, row: Int32)] = []
+            for (r, row) in t.rows.enumerated() {
+                if r % 8192 == 0 { try cancellation.check() }
+                if filter.evaluate({ name in index[name].map { row[$0] } }) == .bool(true) {
+                    rows.append(row)
+                    if r < t.origins.count { origins.append(t.origins[r]) }
+                }
+            }
+            t.rows = rows
+            t.origins = origins
+        }
+        if let select {
+            var idx: [Int] = []
+            for s in select {
+                guard let i = t.columns.firstIndex(of: s) else { throw StageError("select: no column '\(s)' in \(columnsPhrase(t))") }
+                idx.append(i)
+            }
+            t.columns = idx.map { t.columns[$0] }
+            t.rows = t.rows.map { row in idx.map { row[$0] } }
+        }
+        return t
+    }
+
+    func columnsPhrase(_ t: Table) -> String {
+        t.columns.isEmpty ? "the rows (they have no columns)" : "the rows (columns: \(t.columns.joined(separator: ", ")))"
+    }
+
+    /// `v` as `type` (string, int, double, bool), or nil when it does not convert. Null stays null.
+    public static func cast(_ v: Value, to type: String) -> Value? {
+        if v == .null { return .null }
+        switch type {
+        case "string":
+            return .string(v.stringValue ?? Table.text(v))
+        case "int":
+            switch v {
+            case .int: return v
+            case .double(let d): return d == d.rounded() && abs(d) < 9e18 ? .int(Int64(d)) : nil
+            case .bool(let b): return .int(b ? 1 : 0)
+            case .string(let s):
+                let t = s.trimmingCharacters(in: .whitespaces)
+                if t.isEmpty { return .null }
+                if let i = Int64(t) { return .int(i) }
+                if let d = Double(t), d == d.rounded(), abs(d) < 9e18 { return .int(Int64(d)) }
+                return nil
+            default: return nil
+            }
+        case "double":
+            switch v {
+            case .double: return v
+            case .int(let i): return .double(Double(i))
+            case .bool(let b): return .double(b ? 1 : 0)
+            case .string(let s):
+                let t = s.trimmingCharacters(in: .whitespaces)
+                if t.isEmpty { return .null }
+                return Double(t).flatMap { $0.isFinite ? .double($0) : nil }
+            default: return nil
+            }
+        case "bool":
+            switch v {
+            case .bool: return v
+            case .int(let i): return i == 0 || i == 1 ? .bool(i == 1) : nil
+            case .string(let s):
+                switch s.lowercased().trimmingCharacters(in: .whitespaces) {
+                case "true", "yes", "1", "y", "t": return .bool(true)
+                case "false", "no", "0", "n", "f": return .bool(false)
+                case "": return .null
+                default: return nil
+                }
+            default: return nil
+            }
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Catalog
+import EventLog
+import Foundation
+import Testing
+@testable import Executors
+
+/// A temporary project folder with a store folder inside, and a context for a stage in it.
+struct Sandbox {
+    let root: String
+    init() throws {
+        root = NSTemporaryDirectory() + "lf-exec-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: root + "/.ledgerflow", withIntermediateDirectories: true)
+    }
+    func write(_ rel: String, _ text: String) throws {
+        let p = root + "/" + rel
+        try FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: p, atomically: true, encoding: .utf8)
+    }
+    func read(_ rel: String) -> String? { try? String(contentsOfFile: root + "/" + rel, encoding: .utf8) }
+    func context(_ spec: Value, defs: [(DefinitionKind, String, Value)] = [], attempt: Int = 1, params: Value = .object([]),
+                 cancellation: Cancellation = Cancellation()) -> StageContext {
+        var catalog = CatalogState()
+        for (k, n, s) in defs {
+            let key = DefinitionKey(k, n)
+            catalog.entries[key] = CatalogEntry(key: key, version: 1, spec: s, specHash: "", seq: 1, recordedAtMicros: 0, actor: "t", message: nil)
+        }
+        return StageContext(run: "1", job: "j", stage: spec["name"]?.stringValue ?? "s", attempt: attempt, spec: spec, parameters: params,
+                            catalog: catalog, store: root + "/.ledgerflow", root: root, cancellation: cancellation)
+    }
+    func sqlite(_ db: String, _ sql: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: ((root + "/" + db) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [root + "/" + db, sql]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+@Suite struct CSVTests {
+    @Test func quotedFieldsTypesAndNulls() throws {
+        let s = try Sandbox()
+        try s.write("a.csv", "id,name,amount,ok\n1,\"Smith, J\",2.5,true\n2,\"say \"\"hi\"\"\n there\",,false\r\n3,x,4,true\n")
+        let t = try CSV.read(file: s.root + "/a.csv")
+        #expect(t.columns == ["id", "name", "amount", "ok"])
+        #expect(t.rows[0] == [.int(1), .string("Smith, J"), .double(2.5), .bool(true)])
+        #expect(t.rows[1] == [.int(2), .string("say \"hi\"\n there"), .null, .bool(false)])
+        #expect(t.rows[2][2] == .double(4), "a column of ints and doubles is double")
+        #expect(t.origin(of: 2).hasSuffix("a.csv, row 3"))
+        // Round trip through the writer.
+        try CSV.write(t, rows: t.rows.indices).write(to: URL(fileURLWithPath: s.root + "/b.csv"))
+        #expect(try CSV.read(file: s.root + "/b.csv").rows == t.rows)
+    }
+
+    @Test func raggedRowIsNamed() throws {
+        let s = try Sandbox()
+        try s.write("a.csv", "a,b\n1,2\n3,4,5\n")
+        #expect(throws: StageError("\(s.root)/a.csv, row 2 (line 3): 3 fields where the header has 2; quote fields that contain ','")) {
+            try CSV.read(file: s.root + "/a.csv")
+        }
+    }
+}
+
+@Suite struct ETLTests {
+    let source: Value = ["type": "csv", "path": "in/tx.csv"]
+
+    @Test func csvToSQLiteWithTransformsAndUpsert() throws {
+        let s = try Sandbox()
+        try s.write("in/tx.csv", "customer_id,amount,country\n1,10.5,NL\n2,-3,NL\n3,7,BE\n1,12,NL\n")
+        let out: Value = ["type": "sqlite", "database": "out/w.sqlite", "table": "spend", "mode": "upsert", "keys": ["customer_id"]]
+        let spec: Value = ["name": "load", "type": "etl", "source": "tx", "destination": "spend",
+                           "filter": "amount > 0", "derive": ["cents": "amount * 100"], "select": ["customer_id", "amount", "cents"],
+                           "cast": ["amount": "double"]]
+        let r = try ETLExecutor().run(s.context(spec, defs: [(.source, "tx", source), (.output, "spend", out)]))
+        #expect(r.datasets.count == 1)
+        let d = r.datasets[0]
+        #expect(d.rows == 3 && d.format == "sqlite" && d.location.hasSuffix("out/w.sqlite#spend"))
+        #expect(d.schema.map(\.name) == ["customer_id", "amount", "cents"])
+        #expect(d.contentHash.count == 64)
+        // Upsert: customer 1 appears twice; the later row wins; one row per key.
+        #expect(try s.sqlite("out/w.sqlite", "SELECT customer_id, amount, cents FROM spend ORDER BY customer_id") == "1|12.0|1200.0\n3|7.0|700.0")
+        // Running again with the same rows changes nothing (upsert on keys).
+        _ = try ETLExecutor().run(s.context(spec, defs: [(.source, "tx", source), (.output, "spend", out)], attempt: 2))
+        #expect(try s.sqlite("out/w.sqlite", "SELECT count(*) FROM spend") == "2")
+    }
+
+    @Test func badValueNamesFileRowAndColumnAndWritesNothing() throws {
+        let s = try Sandbox()
+        try s.write("in/tx.csv", "customer_id,amount\n1,10\n2,ten\n")
+        let out: Value = ["type": "sqlite", "database": "out/w.sqlite", "table": "spend"]
+        let spec: Value = ["name": "load", "type": "etl", "source": "tx", "destination": "spend", "cast": ["amount": "int"]]
+        #expect(throws: StageError("\(s.root)/in/tx.csv, row 2, column amount: cannot cast \"ten\" to int; fix the value or the stage's cast")) {
+            try ETLExecutor().run(s.context(spec, defs: [(.source, "tx", source), (.output, "spend", out)]))
+        }
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/out/w.sqlite"))
+    }
+
+    @Test func sqliteWriteIsOneTransaction() throws {
+        let s = try Sandbox()
+        let out: Value = ["type": "sqlite", "database": "out/w.sqlite", "table": "t", "mode": "replace"]
+        try s.write("in/a.jsonl", "{\"k\": 1, \"v\": \"a\"}\n{\"k\": 2, \"v\": \"b\"}\n")
+        let ok: Value = ["name": "x", "type": "etl", "source": "a", "destination": "t"]
+        let a: Value = ["type": "jsonl", "path": "in/a.jsonl"]
+        _ = try ETLExecutor().run(s.context(ok, defs: [(.source, "a", a), (.output, "t", out)]))
+        #expect(try s.sqlite("out/w.sqlite", "SELECT count(*) FROM t") == "2")
+        // A NOT NULL constraint fails on the second row: the replace (delete + inserts) is rolled back.
+        _ = try s.sqlite("out/w.sqlite", "CREATE TABLE strict (k INTEGER, v TEXT NOT NULL)")
+        try s.write("in/b.jsonl", "{\"k\": 3, \"v\": \"c\"}\n{\"k\": 4, \"v\": null}\n")
+        let strict: Value = ["type": "sqlite", "database": "out/w.sqlite", "table": "strict", "mode": "replace"]
+        _ = try s.sqlite("out/w.sqlite", "INSERT INTO strict VALUES (9, 'keep')")
+        #expect(throws: StageError.self) {
+            try ETLExecutor().run(s.context(["name": "y", "type": "etl", "source": "b", "destination": "strict"],
+                                            defs: [(.source, "b", ["type": "jsonl", "path": "in/b.jsonl"]), (.output, "strict", strict)]))
+        }
+        #expect(try s.sqlite("out/w.sqlite", "SELECT k, v FROM strict") == "9|keep")
+    }
+
+    @Test func partitionedFolderWritesInParallelAndReplaceSwapsWholeFolders() throws {
+        let s = try Sandbox()
+        try s.write("in/tx.csv", "module,client,amount\nm1,c1,1\nm1,c2,2\nm2,c1,3\nm1,c1,4\n")
+        let out: Value = ["type": "jsonl", "path": "lake/tx", "partition_by": ["module", "client"]]
+        let spec: Value = ["name": "p", "type": "etl", "source": "tx", "destination": "lake"]
+        try s.write("lake/tx/stale.jsonl", "{}\n")
+        let r = try ETLExecutor().run(s.context(spec, defs: [(.source, "tx", source), (.output, "lake", out)]))
+        #expect(r.datasets[0].partitions.count == 3)
+        #expect(s.read("lake/tx/module=m1/client=c1/part-run1-p-a1.jsonl") == "{\"module\":\"m1\",\"client\":\"c1\",\"amount\":1}\n{\"module\":\"m1\",\"client\":\"c1\",\"amount\":4}\n")
+        #expect(s.read("lake/tx/stale.jsonl") == nil, "replace swaps the whole folder")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: s.root + "/lake").filter { $0.hasPrefix(".") }
+        #expect(leftovers.isEmpty)
+        // Reading the folder back gives the same rows.
+        let back = try Endpoint(name: "x", format: .jsonl, path: s.root + "/lake/tx", mode: "replace").read(cancellation: Cancellation())
+        #expect(back.rows.count == 4)
+    }
+
+    @Test func seedSystemsMapToLocalStandIns() throws {
+        let s = try Sandbox()
+        _ = try s.sqlite("data/sql_server.sqlite", "CREATE TABLE customer_transactions (id INTEGER, amount REAL); INSERT INTO customer_transactions VALUES (1, 2.5), (2, 3.0)")
+        let spec: Value = ["name": "etl_1", "type": "etl", "seed": ["id": 1, "type": "ETL", "source": "SQL Server", "destination": "ADLS Gen2", "object": "customer_transactions"]]
+        let r = try ETLExecutor().run(s.context(spec))
+        #expect(r.datasets.first?.dataset == "customer_transactions")
+        #expect(r.datasets.first?.location == s.root + "/data/lake/customer_transactions")
+        #expect(s.read("data/lake/customer_transactions/part-run1-etl_1-a1.jsonl")?.split(separator: "\n").count == 2)
+        let bad: Value = ["name": "x", "type": "etl", "seed": ["source": "Oracle", "destination": "ADLS Gen2", "object": "o"]]
+        #expect(throws: StageError.self) { try ETLExecutor().run(s.context(bad)) }
+    }
+}
+
+@Suite struct ScriptTests {
+    @Test func exitCodeLogsReportAndParameters() throws {
+        let s = try Sandbox()
+        let script = """
+        echo "hello $LEDGERFLOW_PARAM_DAY"; echo oops >&2
+        printf 'a,b\\n1,2\\n' > out.csv
+        printf '{"datasets":[{"name":"out","location":"out.csv","rows":1}],"metrics":{"auc":0.9}}' > "$LEDGERFLOW_REPORT"
+        """
+        let spec: Value = ["name": "sh", "type": "script", "command": ["sh", "-c", .string(script)]]
+        let r = try ScriptExecutor().run(s.context(spec, params: ["day": "monday"]))
+        #expect(s.read(".ledgerflow/runs/1/sh/1/stdout.log") == "hello monday\n")
+        #expect(s.read(".ledgerflow/runs/1/sh/1/stderr.log") == "oops\n")
+        #expect(r.datasets.first?.dataset == "out" && r.datasets.first?.rows == 1)
+        #expect(r.datasets.first?.contentHash == ScriptExecutor.fileHash(s.root + "/out.csv"))
+        #expect(r.outputs?["metrics"]?["auc"] == .double(0.9))
+        let fail: Value = ["name": "f", "type": "script", "command": ["sh", "-c", "echo bad input >&2; exit 3"]]
+        #expect(throws: StageError("`sh -c echo bad input >&2; exit 3` exited with code 3; last stderr line: bad input")) {
+            try ScriptExecutor().run(s.context(fail))
+        }
+        #expect(throws: StageError.self) { try ScriptExecutor().run(s.context(["name": "n", "type": "script", "command": ["no-such-program-xyz"]])) }
+    }
+
+    @Test func timeoutKillsTheWholeProcessGroup() throws {
+        let s = try Sandbox()
+        let c = Cancellation()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { c.cancel("timeout") }
+        let start = Date()
+        // The child of sh (sleep) must die too, or wait would last 30 s.
+        #expect(throws: StageError("the script ran past its timeout and was stopped", reason: "timeout")) {
+            try ScriptExecutor().run(s.context(["name": "t", "type": "script", "command": ["sh", "-c", "sleep 30; echo done"]], cancellation: c))
+        }
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
+    @Test func secretsAreResolvedAtRunTimeAndMaskedInLogs() throws {
+        let s = try Sandbox()
+        try s.write("secret.txt", "hunter2-secret\n")
+        let spec: Value = ["name": "x", "type": "script", "command": ["sh", "-c", "echo pw=$PW"], "env": ["PW": ["secret": "pw"]]]
+        _ = try ScriptExecutor().run(s.context(spec, defs: [(.secret, "pw", ["from_file": "secret.txt"])]))
+        #expect(s.read(".ledgerflow/runs/1/x/1/stdout.log") == "pw=***\n")
+        let missing: Value = ["name": "x", "type": "script", "command": ["true"], "env": ["PW": ["secret": "nope"]]]
+        #expect(throws: StageError.self) { try ScriptExecutor().run(s.context(missing)) }
+    }
+}
