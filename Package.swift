@@ -51,15 +51,19 @@ let package = Package(
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
         .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs"]),
 
+        // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
+        .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Executors", "Projections"]),
+
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "EventLog", "LMDB", "Catalog", "Projections",
+            "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Engine", "Executors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
-        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections"],
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Engine", "Executors"],
                           path: "tools/ledgerflow-bench"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Executors", "Catalog", "EventLog", "Projections"]),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),

@@ -72,7 +72,8 @@ public struct CatalogProjection: Projection {
 public enum ProjectionRegistry {
     /// Type-erased runners over `log`.
     public static func all(_ log: EventLog) -> [AnyProjectionRunner] {
-        [AnyProjectionRunner(ProjectionRunner(log: log, projection: CatalogProjection()))]
+        [AnyProjectionRunner(ProjectionRunner(log: log, projection: CatalogProjection())),
+         AnyProjectionRunner(ProjectionRunner(log: log, projection: RunsProjection()))]
     }
 
     public static func named(_ name: String, _ log: EventLog) -> AnyProjectionRunner? {

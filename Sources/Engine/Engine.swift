@@ -1,0 +1,415 @@
+import Catalog
+import EventLog
+import Executors
+import Foundation
+import Projections
+import Runs
+
+/// The engine: the stage-scheduler and job-dependency reactors and a pool of workers over one
+/// store. Hold the store's `EngineLock` while it runs.
+///
+/// One loop thread (the caller of `run(until:)`) owns the state: it folds new events into the
+/// runs and catalog state, then decides, in one append (one LMDB transaction): the outcomes of
+/// finished attempts (with the datasets they wrote), recovery of attempts a dead engine left
+/// running, the scheduler's moves, the dependency reactor's new runs, and the StageStarted of
+/// every attempt it is about to launch; both reactors' checkpoints move in that same
+/// transaction. Attempts run on worker threads after their StageStarted is committed; their
+/// outcomes come back to the loop. Decisions are level-triggered on the folded state and every
+/// touched stream is appended at the version it was seen at, so a crash at any point neither
+/// loses nor doubles a reaction: after a restart the same state gives the same decisions, minus
+/// what was committed.
+public final class Engine: @unchecked Sendable {
+    // @unchecked Sendable: the loop's state is touched only by the loop thread; what other threads
+    // touch (inbox, wake flag, stop request) is behind `cond`.
+
+    public struct Options: Sendable {
+        /// Stage attempts running at once in this engine (the store's limit).
+        public var workers = 4
+        /// How often to look for appends by other processes, in seconds.
+        public var pollInterval = 0.05
+        public var registry = ExecutorRegistry.builtIn
+        /// On stop, how long running attempts may finish before they are killed (and recorded
+        /// as interrupted).
+        public var shutdownGrace = 10.0
+        /// Where the engine's own messages go (one line each).
+        public var report: @Sendable (String) -> Void = { _ in }
+        public init() {}
+    }
+
+    /// The checkpoints of the two reactors (stored identifiers).
+    public static let schedulerCheckpoint = "reactor:stage-scheduler"
+    public static let dependencyCheckpoint = "reactor:job-dependency"
+
+    public let log: EventLog
+    public let store: String
+    /// Relative paths in definitions resolve against this folder (the store's parent).
+    public let root: String
+    public let options: Options
+    /// This engine instance, recorded in each StageStarted.
+    public let engineID: String
+    var actor: String { "engine:\(engineID)" }
+
+    // Loop-thread state.
+    private(set) var runs = RunsState()
+    var catalog = CatalogState()
+    var catalogAt: [UInt64: CatalogState] = [:]
+    var inFlight: [AttemptKey: InFlight] = [:]
+    var recovered = false
+    var stopping = false
+    var stopDeadline: Date?
+    var checkpointValues: [String: UInt64] = [:]
+
+    // Shared with other threads, behind `cond`.
+    private let cond = NSCondition()
+    private var inbox: [Completion] = []
+    private var woken = false
+    private var stopRequested = false
+
+    struct AttemptKey: Hashable { var run: String; var stage: String; var attempt: Int }
+    struct InFlight { var cancellation: Cancellation; var deadline: Date? }
+    struct Completion { var key: AttemptKey; var result: Result<StageResult, StageError> }
+
+    public init(log: EventLog, store: String, options: Options = Options()) {
+        self.log = log
+        self.store = store
+        self.root = (store as NSString).deletingLastPathComponent
+        self.options = options
+        self.engineID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(Int64(Date().timeIntervalSince1970 * 1000))"
+    }
+
+    /// Asks the loop to stop: no new attempts; running ones get `shutdownGrace` to finish.
+    public func stop() {
+        cond.lock()
+        stopRequested = true
+        woken = true
+        cond.signal()
+        cond.unlock()
+    }
+
+    func wake() {
+        cond.lock()
+        woken = true
+        cond.signal()
+        cond.unlock()
+    }
+
+    /// Runs the loop on the calling thread until `until` holds for the runs state (checked after
+    /// each step, with no attempt running) or `stop()` is called. Returns the final runs state.
+    @discardableResult
+    public func run(until: @escaping (RunsState) -> Bool = { _ in false }) throws -> RunsState {
+        let observer = log.addAppendObserver { [weak self] _ in self?.wake() }
+        defer { log.removeAppendObserver(observer) }
+        try load()
+        while true {
+            if cond.withLock({ stopRequested }) && !stopping {
+                stopping = true
+                stopDeadline = Date().addingTimeInterval(options.shutdownGrace)
+                if !inFlight.isEmpty { options.report("stopping: waiting for \(inFlight.count) running attempt(s) (up to \(Int(options.shutdownGrace)) s)") }
+            }
+            if stopping, let d = stopDeadline, Date() >= d {
+                for f in inFlight.values { f.cancellation.cancel("interrupted") }
+                stopDeadline = .distantFuture
+            }
+            let progressed = try step()
+            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || until(runs)) { return runs }
+            if !progressed { waitForWork() }
+        }
+    }
+
+    /// Folds the log as it is now (runs from the newest snapshot, the catalog likewise).
+    func load() throws {
+        let head = try log.lastSeq()
+        runs = try ProjectionRunner(log: log, projection: RunsProjection()).state(at: head).state
+        catalog = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head).state
+        runs.lastSeq = head
+        for name in [Engine.schedulerCheckpoint, Engine.dependencyCheckpoint] { checkpointValues[name] = try log.checkpoint(name) }
+    }
+
+    func catchUp() throws {
+        while true {
+            let events = try log.read(from: runs.lastSeq + 1, limit: 4096)
+            if events.isEmpty { return }
+            for e in events {
+                runs.evolve(e)
+                if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
+            }
+        }
+    }
+
+    func waitForWork() {
+        var timeout = options.pollInterval
+        let now = nowMicros()
+        for id in runs.active {
+            if let r = runs.runs[id], let w = Scheduler.nextWake(r) { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
+        }
+        for f in inFlight.values { if let d = f.deadline { timeout = min(timeout, max(0.001, d.timeIntervalSinceNow)) } }
+        cond.lock()
+        if !woken && inbox.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
+        woken = false
+        cond.unlock()
+    }
+
+    /// One decision: returns whether anything was appended or collected.
+    func step() throws -> Bool {
+        try catchUp()
+        let now = nowMicros()
+        var batch = Batch(base: runs, now: now, actor: actor)
+        let done: [Completion] = cond.withLock { let d = inbox; inbox.removeAll(); return d }
+
+        // 1. Outcomes of finished attempts, with the datasets they wrote.
+        for c in done {
+            inFlight[c.key] = nil
+            guard let run = batch.run(c.key.run) else { continue }
+            let outcome: StageOutcome
+            var datasetEvents: [(String, NewEvent, UInt64)] = []
+            switch c.result {
+            case .success(let result):
+                var refs: [DatasetRef] = []
+                for d in result.datasets {
+                    let version = batch.nextDatasetVersion(d.dataset)
+                    refs.append(DatasetRef(dataset: d.dataset, version: version))
+                    let payload: [(String, Value)] = d.payload + [("run", .string(c.key.run)), ("stage", .string(c.key.stage)),
+                                                                   ("attempt", .int(Int64(c.key.attempt)))]
+                    let started = run.stage(c.key.stage)?.attempts.last?.startedSeq
+                    datasetEvents.append((d.dataset, NewEvent(type: RunEvents.datasetVersionWritten, schemaVersion: RunEvents.schemaVersion,
+                                                              payload: .object(payload), causation: started, correlation: run.correlation), version))
+                }
+                outcome = .succeeded(outputs: result.outputs, datasets: refs)
+            case .failure(let e):
+                switch e.reason {
+                case "cancelled": outcome = .cancelled
+                default: outcome = .failed(reason: e.reason, error: e.message)
+                }
+            }
+            do {
+                let events = try StageDecider.complete(run, stage: c.key.stage, attempt: c.key.attempt, outcome: outcome, nowMicros: now)
+                for (name, e, version) in datasetEvents { batch.addDataset(name, e, version: version) }
+                batch.apply(run: c.key.run, events)
+            } catch {
+                options.report("dropped the outcome of run \(c.key.run) stage \(c.key.stage) attempt \(c.key.attempt): \(error)")
+            }
+        }
+
+        // 2. Recovery: attempts started by an engine that is gone (we hold the lock).
+        if !recovered {
+            for id in runs.active.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
+                guard let r = batch.run(id) else { continue }
+                for s in r.stages where s.status == .running {
+                    guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil,
+                          let current = batch.run(id) else { continue }
+                    if let events = try? StageDecider.interrupt(current, stage: s.name, nowMicros: now) {
+                        options.report("run \(id) stage \(s.name): attempt \(a.number) was interrupted (engine \(a.engine) is gone)")
+                        batch.apply(run: id, events)
+                    }
+                }
+            }
+            recovered = true
+        }
+
+        // 3. Running attempts of cancelled runs, and attempts past their timeout, are stopped.
+        for (key, f) in inFlight {
+            if batch.run(key.run)?.cancelRequested == true { f.cancellation.cancel("cancelled") }
+            if let d = f.deadline, Date() >= d { f.cancellation.cancel("timeout") }
+        }
+
+        // 4. The stage scheduler.
+        let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+        for id in active {
+            guard let r = batch.run(id) else { continue }
+            batch.apply(run: id, Scheduler.advance(r, nowMicros: now))
+        }
+
+        // 5. The job-dependency reactor.
+        let rules = catalog.entries.values.filter { $0.key.kind == .dependency }
+            .map { DependencyRule(name: $0.key.name, appliedSeq: $0.seq, spec: $0.spec) }
+        if !rules.isEmpty {
+            var numbers = RunsState()
+            numbers.lastRunNumber = runs.lastRunNumber
+            for f in DependencyReactor.due(runs, rules: rules) {
+                guard let job = catalog.entries[DefinitionKey(.job, f.rule.run)] else {
+                    options.report("dependency '\(f.rule.name)': job '\(f.rule.run)' is not in the catalog; nothing started")
+                    continue
+                }
+                let params = (f.rule.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
+                let last = f.upstream.max { $0.seq < $1.seq }
+                do {
+                    let (id, e) = try RunDecider.request(numbers, .init(job: f.rule.run, jobVersion: job.version, jobSpec: job.spec,
+                                                                        catalogSeq: catalog.lastChangeSeq, parameters: params,
+                                                                        trigger: DependencyReactor.trigger(f), causation: last?.seq,
+                                                                        correlation: last?.correlation))
+                    numbers.lastRunNumber += 1
+                    batch.newRun(id, e)
+                } catch {
+                    options.report("dependency '\(f.rule.name)': \(error)")
+                }
+            }
+        }
+
+        // 6. Claims: queued stages start while there is room.
+        var launches: [(AttemptKey, RunState)] = []
+        if !stopping {
+            var room = options.workers - inFlight.count
+            for id in active where room > 0 {
+                guard let r = batch.run(id) else { continue }
+                for name in Scheduler.startable(r, nowMicros: now, limit: room) {
+                    guard let current = batch.run(id), let stage = current.stage(name) else { continue }
+                    if let why = options.registry.rejection(for: stage.plan.type) {
+                        if let e = try? StageDecider.reject(current, stage: name, error: why) { batch.apply(run: id, [e]) }
+                        continue
+                    }
+                    guard let e = try? StageDecider.start(current, stage: name, engine: engineID) else { continue }
+                    batch.apply(run: id, [e])
+                    launches.append((AttemptKey(run: id, stage: name, attempt: stage.queuedAttempt), current))
+                    room -= 1
+                }
+                // The scheduler may finish a run right after the outcomes above.
+                if let after = batch.run(id), after.stages.allSatisfy({ $0.status.isTerminal }) {
+                    batch.apply(run: id, Scheduler.advance(after, nowMicros: now))
+                }
+            }
+        }
+
+        guard !batch.isEmpty else { return !done.isEmpty }
+        let cps = [Engine.schedulerCheckpoint, Engine.dependencyCheckpoint].map {
+            CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq)
+        }
+        do {
+            try log.append(batch.appends, actor: actor, checkpoints: cps)
+            for c in cps { checkpointValues[c.name] = c.seq }
+        } catch let e as WrongExpectedVersion {
+            // Someone else appended to a stream we decided on: decide again on the new state.
+            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
+            options.report("retrying a decision: \(e)")
+            return true
+        } catch let e as CheckpointConflict {
+            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
+            throw EngineError("another engine moved \(e.name) (\(e)); stopping this one")
+        } catch {
+            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
+            throw error
+        }
+        for (key, run) in launches { launch(key, run: run) }
+        return true
+    }
+
+    /// Starts an attempt on a worker thread (its StageStarted is committed).
+    func launch(_ key: AttemptKey, run: RunState) {
+        let cancellation = Cancellation()
+        let stage = run.stage(key.stage)
+        let deadline = stage?.plan.timeoutSeconds.map { Date().addingTimeInterval($0) }
+        inFlight[key] = InFlight(cancellation: cancellation, deadline: deadline)
+        let cat = catalog(at: run.catalogSeq)
+        let spec = cat.entries[DefinitionKey(.job, run.job)]?.spec["stages"]?.arrayValue?.first { $0["name"]?.stringValue == key.stage } ?? .null
+        let context = StageContext(run: key.run, job: run.job, stage: key.stage, attempt: key.attempt, spec: spec,
+                                   parameters: run.parameters, catalog: cat, store: store, root: root, cancellation: cancellation)
+        let executor = options.registry.executors[stage?.plan.type ?? ""]
+        DispatchQueue.global().async { [weak self] in
+            let result: Result<StageResult, StageError>
+            if let executor {
+                do throws(StageError) { result = .success(try executor.run(context)) } catch { result = .failure(error) }
+            } else {
+                result = .failure(StageError("no executor for stage type '\(stage?.plan.type ?? "?")'"))
+            }
+            self?.post(Completion(key: key, result: result))
+        }
+    }
+
+    func post(_ c: Completion) {
+        cond.lock()
+        inbox.append(c)
+        woken = true
+        cond.signal()
+        cond.unlock()
+    }
+
+    /// The catalog as it was at `seq` (a run's catalog version).
+    func catalog(at seq: UInt64) -> CatalogState {
+        if seq == catalog.lastChangeSeq { return catalog }
+        if let c = catalogAt[seq] { return c }
+        let c = (try? ProjectionRunner(log: log, projection: CatalogProjection()).state(at: seq).state) ?? catalog
+        if catalogAt.count > 16 { catalogAt.removeAll() }
+        catalogAt[seq] = c
+        return c
+    }
+}
+
+func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
+
+/// The events one step appends, by stream, with the run states they lead to (so that later
+/// decisions in the same step see the earlier ones).
+struct Batch {
+    let base: RunsState
+    let now: Int64
+    let actor: String
+    var order: [String] = []
+    var events: [String: [NewEvent]] = [:]
+    var expected: [String: ExpectedVersion] = [:]
+    var copies: [String: RunState] = [:]
+    var datasetNext: [String: UInt64] = [:]
+
+    init(base: RunsState, now: Int64, actor: String) {
+        self.base = base
+        self.now = now
+        self.actor = actor
+    }
+
+    var isEmpty: Bool { order.isEmpty }
+
+    func run(_ id: String) -> RunState? { copies[id] ?? base.runs[id] }
+
+    mutating func touch(_ stream: String, expected v: ExpectedVersion) {
+        if events[stream] == nil {
+            order.append(stream)
+            events[stream] = []
+            expected[stream] = v
+        }
+    }
+
+    /// Adds a run's events and folds them into its working copy.
+    mutating func apply(run id: String, _ new: [NewEvent]) {
+        guard !new.isEmpty, var r = run(id) else { return }
+        let stream = RunEvents.stream(run: id)
+        touch(stream, expected: .exact(base.runs[id]?.streamVersion ?? 0))
+        events[stream]! += new
+        var tmp = RunsState()
+        tmp.runs[id] = r
+        var v = r.streamVersion
+        for e in new {
+            v += 1
+            // Seqs are not known before the commit: the working copy keeps the run's last real seq.
+            tmp.evolve(RecordedEvent(seq: r.lastEventSeq, recordedAtMicros: now, stream: stream, streamVersion: v, type: e.type,
+                                     causation: e.causation, correlation: e.correlation, actor: actor, payload: e.payload))
+        }
+        r = tmp.runs[id] ?? r
+        copies[id] = r
+    }
+
+    /// A new run (its stream must not exist yet). It is scheduled in a later step.
+    mutating func newRun(_ id: String, _ e: NewEvent) {
+        let stream = RunEvents.stream(run: id)
+        touch(stream, expected: .noStream)
+        events[stream]! += [e]
+    }
+
+    mutating func nextDatasetVersion(_ name: String) -> UInt64 {
+        let v = (datasetNext[name] ?? base.datasetVersions[name] ?? 0) + 1
+        datasetNext[name] = v
+        return v
+    }
+
+    mutating func addDataset(_ name: String, _ e: NewEvent, version: UInt64) {
+        let stream = RunEvents.stream(dataset: name)
+        touch(stream, expected: .exact(version - 1))
+        events[stream]! += [e]
+    }
+
+    var appends: [StreamAppend] { order.map { StreamAppend(stream: $0, expectedVersion: expected[$0]!, events: events[$0]!) } }
+}
+
+extension NSCondition {
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

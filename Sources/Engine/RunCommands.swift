@@ -1,0 +1,73 @@
+import Catalog
+import EventLog
+import Projections
+import Runs
+
+/// The run commands as the CLI (and tests, and benchmarks) issue them: fold what the decision
+/// needs, decide, append at the versions seen (retrying when another writer got there first).
+public enum RunCommands {
+    /// The runs as they are now.
+    public static func runs(_ log: EventLog) throws -> RunsState {
+        try ProjectionRunner(log: log, projection: RunsProjection()).state(at: try log.lastSeq()).state
+    }
+
+    /// The catalog as it is now.
+    public static func catalog(_ log: EventLog) throws -> CatalogState {
+        try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: try log.lastSeq()).state
+    }
+
+    /// Requests a run of `job` under the current catalog; returns the run's id.
+    @discardableResult
+    public static func request(_ log: EventLog, job: String, parameters: [(String, Value)] = [], trigger: Value, actor: String,
+                               reuse: [String: (run: String, attempt: Int)] = [:]) throws -> String {
+        let catalog = try self.catalog(log)
+        guard let entry = catalog.entries[DefinitionKey(.job, job)] else {
+            let jobs = catalog.entries.keys.filter { $0.kind == .job }.map(\.name)
+            let hint = Suggest.closest(to: job, in: jobs).map { "did you mean '\($0)'?" }
+                ?? (jobs.isEmpty ? "apply a job first (`ledgerflow apply FILE`)" : "`ledgerflow catalog job` lists the jobs")
+            throw RunCommandError("no job '\(job)' in the catalog; \(hint)")
+        }
+        for _ in 0..<20 {
+            let state = try runs(log)
+            let (id, event) = try RunDecider.request(state, .init(job: job, jobVersion: entry.version, jobSpec: entry.spec,
+                                                                  catalogSeq: catalog.lastChangeSeq, parameters: parameters,
+                                                                  trigger: trigger, reuse: reuse))
+            do {
+                try log.append([event], to: RunEvents.stream(run: id), expectedVersion: .noStream, actor: actor)
+                return id
+            } catch is WrongExpectedVersion {
+                continue // another process took this run number; decide again
+            }
+        }
+        throw RunCommandError("could not allocate a run number after 20 tries (many concurrent requests?); try again")
+    }
+
+    /// Asks a running run to stop.
+    public static func cancel(_ log: EventLog, run id: String, actor: String) throws {
+        for _ in 0..<20 {
+            let state = try runs(log)
+            let e = try RunDecider.cancel(state, run: id, by: actor)
+            do {
+                try log.append([e], to: RunEvents.stream(run: id), expectedVersion: .exact(state.runs[id]?.streamVersion ?? 0), actor: actor)
+                return
+            } catch is WrongExpectedVersion { continue }
+        }
+        throw RunCommandError("run \(id) kept changing; try again")
+    }
+
+    /// A new run of a failed or cancelled run's job under the current catalog that reuses the
+    /// outputs of the stages that succeeded and runs the rest; returns the new run's id.
+    @discardableResult
+    public static func rerunFromFailure(_ log: EventLog, run id: String, actor: String) throws -> String {
+        let state = try runs(log)
+        guard let old = state.runs[id] else { throw RunCommandError("no run '\(id)'; `ledgerflow runs` lists them") }
+        let catalog = try self.catalog(log)
+        guard let entry = catalog.entries[DefinitionKey(.job, old.job)] else {
+            throw RunCommandError("job '\(old.job)' of run \(id) is no longer in the catalog; apply it again to rerun")
+        }
+        let reuse = try RunDecider.reuse(forRerunOf: id, in: state, newJobSpec: entry.spec)
+        let trigger = Value.object([("type", .string("rerun")), ("rerun_of", .string(id)), ("by", .string(actor))])
+        let params = (old.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
+        return try request(log, job: old.job, parameters: params, trigger: trigger, actor: actor, reuse: reuse)
+    }
+}

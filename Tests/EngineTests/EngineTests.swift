@@ -1,0 +1,257 @@
+import Catalog
+import EventLog
+import Foundation
+import Projections
+import Runs
+import Testing
+@testable import Engine
+
+/// A project folder with a store in `.ledgerflow`, definitions applied from YAML text.
+final class Project {
+    let root: String
+    let store: String
+    let log: EventLog
+
+    init() throws {
+        root = NSTemporaryDirectory() + "lf-engine-" + UUID().uuidString
+        store = root + "/.ledgerflow"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var c = EventLog.Configuration()
+        c.durable = false
+        c.mapSize = 1 << 30
+        log = try EventLog.create(at: store, configuration: c)
+    }
+
+    deinit {
+        log.close()
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func apply(_ yaml: String) throws {
+        let (defs, errors) = DefinitionLoader.load(text: yaml, file: "test.yaml")
+        #expect(errors.isEmpty, "\(errors)")
+        let plan = ApplyPlan.decide(catalog: try RunCommands.catalog(log), definitions: defs, prune: false, message: nil)
+        try log.append(plan.appends, actor: "test", correlation: .shared)
+    }
+
+    func engine(workers: Int = 4) -> Engine {
+        var o = Engine.Options()
+        o.workers = workers
+        o.pollInterval = 0.01
+        return Engine(log: log, store: store, options: o)
+    }
+
+    /// Runs an engine until every run is finished.
+    @discardableResult
+    func runAll(workers: Int = 4) throws -> RunsState {
+        try engine(workers: workers).run { $0.active.isEmpty && !$0.runs.isEmpty }
+    }
+
+    func events(_ run: String) throws -> [RecordedEvent] { try log.read(stream: RunEvents.stream(run: run)) }
+}
+
+@Suite struct EngineTests {
+    @Test func fanOutFanInRunsEveryStageOnceInDependencyOrder() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: fan
+        stages:
+          - {name: a, type: script, command: [sh, -c, "echo a >> order.txt"]}
+          - {name: b1, type: script, after: [a], command: [sh, -c, "echo b >> order.txt"]}
+          - {name: b2, type: script, after: [a], command: [sh, -c, "echo b >> order.txt"]}
+          - {name: b3, type: script, after: [a], command: [sh, -c, "echo b >> order.txt"]}
+          - {name: c, type: script, after: [b1, b2, b3], command: [sh, -c, "echo c >> order.txt"]}
+        """)
+        let id = try RunCommands.request(p.log, job: "fan", trigger: ["type": "manual"], actor: "test")
+        let state = try p.runAll()
+        let run = try #require(state.runs[id])
+        #expect(run.status == .succeeded)
+        #expect(run.stages.allSatisfy { $0.attempts.count == 1 && $0.attempts[0].outcome == .succeeded })
+        #expect(try String(contentsOfFile: p.root + "/order.txt", encoding: .utf8) == "a\nb\nb\nb\nc\n")
+        let types = try p.events(id).map(\.type)
+        #expect(types.first == RunEvents.runRequested && types.last == RunEvents.runSucceeded)
+        #expect(types.filter { $0 == RunEvents.stageStarted }.count == 5)
+        // Every event of the run is in the run's causal tree.
+        #expect(Set(try p.events(id).map(\.correlation)).count == 1)
+        #expect(try p.log.checkpoint(Engine.schedulerCheckpoint) > 0)
+    }
+
+    @Test func failingStageRetriesThenSucceeds() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: flaky
+        stages:
+          - name: f
+            type: script
+            command: [sh, -c, "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; [ $n -ge 3 ]"]
+            retry: {attempts: 4, backoff: 0.05s}
+        """)
+        let id = try RunCommands.request(p.log, job: "flaky", trigger: ["type": "manual"], actor: "test")
+        let run = try #require(try p.runAll().runs[id])
+        #expect(run.status == .succeeded)
+        #expect(run.stages[0].attempts.map(\.outcome) == [.failed, .failed, .succeeded])
+        #expect(run.stages[0].attempts[0].error?.contains("exited with code 1") == true)
+    }
+
+    @Test func timeoutKillsTheAttemptAndFailsTheRun() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: slow
+        stages:
+          - {name: s, type: script, command: [sleep, "30"], timeout: 0.3s}
+          - {name: t, type: script, after: [s], command: ["true"]}
+        """)
+        let id = try RunCommands.request(p.log, job: "slow", trigger: ["type": "manual"], actor: "test")
+        let start = Date()
+        let run = try #require(try p.runAll().runs[id])
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(run.status == .failed)
+        #expect(run.stages[0].attempts.first?.reason == "timeout")
+        #expect(run.stages[1].status == .skipped)
+    }
+
+    @Test func unsupportedStageTypesAreRejectedAtRunTime() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: model
+        name: m
+        type: zscore_anomaly
+        training_dataset: x
+        ---
+        kind: job
+        name: ml
+        stages:
+          - {name: t, type: train, model: m}
+        """)
+        let id = try RunCommands.request(p.log, job: "ml", trigger: ["type": "manual"], actor: "test")
+        let run = try #require(try p.runAll().runs[id])
+        #expect(run.status == .failed)
+        #expect(run.stages[0].reason == "unsupported")
+        #expect(run.stages[0].error?.contains("comes with the ML stages") == true)
+    }
+
+    @Test func dependentJobStartsOnceAfterSuccess() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: up
+        stages: [{name: a, type: script, command: ["true"]}]
+        ---
+        kind: job
+        name: down
+        stages: [{name: b, type: script, command: ["true"]}]
+        ---
+        kind: dependency
+        name: down_after_up
+        after: up
+        run: down
+        """)
+        let id = try RunCommands.request(p.log, job: "up", trigger: ["type": "manual"], actor: "test")
+        let state = try p.engine().run { s in s.active.isEmpty && s.runs.count == 2 }
+        let down = try #require(state.runs.values.first { $0.job == "down" })
+        #expect(down.status == .succeeded)
+        #expect(down.trigger["after_runs"] == .array([.string(id)]))
+        // The dependent run is in the upstream run's causal tree.
+        #expect(down.correlation == state.runs[id]?.correlation)
+        // Another engine over the same log decides nothing more.
+        let again = try p.engine().run { _ in true }
+        #expect(again.runs.count == 2)
+    }
+
+    @Test func recoveryRecordsAnInterruptedAttemptAndRetriesIt() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: r
+        stages: [{name: a, type: script, command: ["true"], retry: {attempts: 2, backoff: 0s}}]
+        """)
+        let id = try RunCommands.request(p.log, job: "r", trigger: ["type": "manual"], actor: "test")
+        // A dead engine queued and started the stage, then vanished.
+        var state = try RunCommands.runs(p.log)
+        try p.log.append(Scheduler.advance(state.runs[id]!, nowMicros: 0), to: RunEvents.stream(run: id), actor: "ghost")
+        state = try RunCommands.runs(p.log)
+        try p.log.append([StageDecider.start(state.runs[id]!, stage: "a", engine: "ghost")], to: RunEvents.stream(run: id), actor: "ghost")
+        let run = try #require(try p.runAll().runs[id])
+        #expect(run.status == .succeeded)
+        #expect(run.stages[0].attempts.map(\.reason) == ["interrupted", nil])
+        #expect(run.stages[0].attempts.map(\.engine).first == "ghost")
+    }
+
+    @Test func cancelKillsRunningAttemptsAndCancelsTheRest() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: long
+        stages:
+          - {name: a, type: script, command: [sleep, "30"]}
+          - {name: b, type: script, after: [a], command: ["true"]}
+        """)
+        let id = try RunCommands.request(p.log, job: "long", trigger: ["type": "manual"], actor: "test")
+        let log = p.log
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { try? RunCommands.cancel(log, run: id, actor: "ann") }
+        let start = Date()
+        let run = try #require(try p.runAll().runs[id])
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(run.status == .cancelled)
+        #expect(run.stages.map(\.status) == [.cancelled, .cancelled])
+        #expect(run.cancelRequestedBy == "ann")
+    }
+
+    @Test func rerunFromFailureReusesSucceededStages() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: j
+        stages:
+          - {name: a, type: script, command: [sh, -c, "echo a >> runs.txt"]}
+          - {name: b, type: script, after: [a], command: [sh, -c, "test -f ok"]}
+          - {name: c, type: script, after: [b], command: ["true"]}
+        """)
+        let first = try RunCommands.request(p.log, job: "j", trigger: ["type": "manual"], actor: "test")
+        #expect(try p.runAll().runs[first]?.status == .failed)
+        FileManager.default.createFile(atPath: p.root + "/ok", contents: Data())
+        let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
+        let state = try p.runAll()
+        let run = try #require(state.runs[second])
+        #expect(run.status == .succeeded)
+        #expect(run.stage("a")?.reusedFrom?.run == first)
+        #expect(run.stage("a")?.attempts.isEmpty == true)
+        #expect(try String(contentsOfFile: p.root + "/runs.txt", encoding: .utf8) == "a\n", "a ran once in all")
+        #expect(throws: RunCommandError.self) { try RunCommands.rerunFromFailure(p.log, run: second, actor: "test") }
+    }
+
+    @Test func etlWritesADatasetVersionEvent() throws {
+        let p = try Project()
+        try FileManager.default.createDirectory(atPath: p.root + "/in", withIntermediateDirectories: true)
+        try "id,amount\n1,5\n2,7\n".write(toFile: p.root + "/in/a.csv", atomically: true, encoding: .utf8)
+        try p.apply("""
+        kind: source
+        name: a
+        type: csv
+        path: in/a.csv
+        ---
+        kind: output
+        name: w
+        type: sqlite
+        database: out/w.sqlite
+        table: t
+        ---
+        kind: job
+        name: load
+        stages: [{name: l, type: etl, source: a, destination: w}]
+        """)
+        let id = try RunCommands.request(p.log, job: "load", trigger: ["type": "manual"], actor: "test")
+        let state = try p.runAll()
+        #expect(state.runs[id]?.status == .succeeded)
+        let ds = try p.log.read(stream: RunEvents.stream(dataset: "w"))
+        #expect(ds.count == 1)
+        #expect(ds[0].payload["rows"] == .int(2) && ds[0].payload["run"] == .string(id))
+        #expect(state.runs[id]?.stage("l")?.datasets.first?.version == 1)
+        #expect(state.datasetVersions["w"] == 1)
+        let success = try p.events(id).first { $0.type == RunEvents.stageSucceeded }
+        #expect(success?.payload["datasets"] == .array([.object([("dataset", "w"), ("version", 1)])]))
+    }
+}
