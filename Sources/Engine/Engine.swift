@@ -71,8 +71,9 @@ public final class Engine: @unchecked Sendable {
 
     public init(log: EventLog, store: String, options: Options = Options()) {
         self.log = log
-        self.store = store
-        self.root = (store as NSString).deletingLastPathComponent
+        let absolute = URL(fileURLWithPath: store).standardizedFileURL.path
+        self.store = absolute
+        self.root = (absolute as NSString).deletingLastPathComponent
         self.options = options
         self.engineID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(Int64(Date().timeIntervalSince1970 * 1000))"
     }

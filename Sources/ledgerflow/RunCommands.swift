@@ -1,0 +1,446 @@
+import ArgumentParser
+import Catalog
+import Engine
+import EventLog
+import Foundation
+import Runs
+
+// MARK: - run, rerun: request, then drive or follow the run
+
+struct RunJob: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a job: waits and shows progress (exit 1 if the run fails), or --detach.",
+        discussion: "Without an engine running (`ledgerflow work`), this command runs one until the run ends.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The job.") var job: String
+    @Option(name: .long, help: ArgumentHelp("A parameter (repeatable): NAME=VALUE.", valueName: "k=v")) var param: [String] = []
+    @Flag(name: .long, help: "Request the run and return; an engine (`ledgerflow work`) runs it.") var detach = false
+    @Option(name: .long, help: "Stage attempts at once when this command runs the engine (default 4).") var workers = 4
+    @Flag(name: .long, help: "Print the run's final status as JSON.") var json = false
+
+    func validate() throws {
+        for p in param where !p.contains("=") || p.hasPrefix("=") { throw ValidationError("--param '\(p)' must be NAME=VALUE") }
+        if workers < 1 { throw ValidationError("--workers must be at least 1") }
+    }
+
+    func run() throws {
+        let log = try store.openForWriting()
+        let params = param.map { p -> (String, Value) in
+            let i = p.firstIndex(of: "=")!
+            return (String(p[..<i]), parseParameter(String(p[p.index(after: i)...])))
+        }
+        let id: String
+        do {
+            id = try RunCommands.request(log, job: job, parameters: params, trigger: .object([("type", .string("manual")), ("by", .string(cliActor))]),
+                                         actor: cliActor)
+        } catch let e as RunCommandError { throw CommandFailure(message: e.message) }
+        try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path)
+    }
+}
+
+struct Rerun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a failed or cancelled run again from its failure: succeeded stages are reused, the rest run.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
+    @Flag(name: .long, help: "Run the failed, cancelled, skipped and not-yet-run stages; reuse the outputs of the stages that succeeded.") var fromFailure = false
+    @Flag(name: .long, help: "Request the rerun and return.") var detach = false
+    @Option(name: .long, help: "Stage attempts at once when this command runs the engine (default 4).") var workers = 4
+    @Flag(name: .long, help: "Print the new run's final status as JSON.") var json = false
+
+    func validate() throws {
+        if !fromFailure { throw ValidationError("rerun needs --from-failure (the only way to rerun today); to run the job afresh use `ledgerflow run JOB`") }
+    }
+
+    func run() throws {
+        let log = try store.openForWriting()
+        let id: String
+        do { id = try RunCommands.rerunFromFailure(log, run: runID, actor: cliActor) } catch let e as RunCommandError {
+            throw CommandFailure(message: e.message)
+        }
+        if !json { Output.line("run \(id): rerun of run \(runID) from its failure") }
+        try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path)
+    }
+}
+
+/// A parameter value: a number, true/false, null, or else text.
+func parseParameter(_ s: String) -> Value {
+    if let i = Int64(s) { return .int(i) }
+    if let d = Double(s), d.isFinite { return .double(d) }
+    if s == "true" || s == "false" { return .bool(s == "true") }
+    if s == "null" { return .null }
+    return .string(s)
+}
+
+/// Waits for run `id` to end, showing progress, running an engine in this process whenever no
+/// other process runs one; exits 1 unless the run succeeded.
+func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bool, store: String) throws {
+    let state = try RunCommands.runs(log)
+    let job = state.runs[id]?.job ?? "?"
+    if detach {
+        if json { Output.line(prettyJSON(.object([("run", .string(id)), ("job", .string(job))]))) } else {
+            Output.line("run \(id) of job \(job) requested")
+            if EngineLock.holder(store: store) == nil {
+                Output.line("no engine is running for this store: start one with `ledgerflow work` (or run without --detach)")
+            }
+        }
+        return
+    }
+    let progress = Progress(run: id, tty: isatty(1) == 1 && !json, quiet: json)
+    if !json { Output.line("run \(id) of job \(job)") ; Output.flush() }
+    var engine: Engine?
+    var engineDone: DispatchSemaphore?
+    let engineError = LockedBox<(any Error)?>(nil)
+    var lock: EngineLock?
+    let interrupted = LockedBox(false)
+    let handlers = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+        signal(sig, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        s.setEventHandler { interrupted.value = true }
+        s.resume()
+        return s
+    }
+    defer { handlers.forEach { $0.cancel() } }
+    var version: UInt64 = 0
+    var finished: RunStatus?
+    while finished == nil {
+        if engine == nil, let l = try EngineLock.acquire(store: store) {
+            lock = l
+            var o = Engine.Options()
+            o.workers = workers
+            o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
+            let e = Engine(log: log, store: store, options: o)
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                do { try e.run { $0.runs[id]?.status.isFinished == true } } catch { engineError.value = error }
+                done.signal()
+            }
+            engine = e
+            engineDone = done
+        }
+        for ev in try log.read(stream: RunEvents.stream(run: id), fromVersion: version + 1) {
+            version = ev.streamVersion
+            progress.show(ev)
+            if ev.type == RunEvents.runSucceeded { finished = .succeeded }
+            if ev.type == RunEvents.runFailed { finished = .failed }
+            if ev.type == RunEvents.runCancelled { finished = .cancelled }
+        }
+        if let err = engineError.value { throw CommandFailure(message: "the engine stopped: \(err)") }
+        if interrupted.value {
+            engine?.stop()
+            engineDone?.wait()
+            Output.flush()
+            throw CommandFailure(message: "interrupted; run \(id) goes on when an engine runs (`ledgerflow work`), or cancel it with `ledgerflow cancel \(id)`")
+        }
+        if finished == nil {
+            progress.tick()
+            usleep(20_000)
+        }
+    }
+    engineDone?.wait()
+    _ = lock
+    let final = try RunCommands.runs(log)
+    if let run = final.runs[id] {
+        if json { Output.line(prettyJSON(statusValue(run))) } else { progress.finish(run) }
+    }
+    Output.flush()
+    if finished != .succeeded { throw CommandFailure(message: "") }
+}
+
+/// A value behind a lock.
+final class LockedBox<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `v` only under `lock`.
+    private let lock = NSLock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    var value: T {
+        get { lock.withLock { v } }
+        set { lock.withLock { v = newValue } }
+    }
+}
+
+/// Live progress of one run: a redrawn table of stages on a terminal, plain lines otherwise.
+final class Progress {
+    let run: String
+    let tty: Bool
+    let quiet: Bool
+    var stages: [(name: String, state: String, since: Date, attempt: Int)] = []
+    var drawn = 0
+
+    init(run: String, tty: Bool, quiet: Bool) {
+        self.run = run
+        self.tty = tty
+        self.quiet = quiet
+    }
+
+    func show(_ e: RecordedEvent) {
+        guard !quiet else { return }
+        let p = e.payload
+        let stage = p["stage"]?.stringValue
+        let attempt = Int(p["attempt"]?.intValue ?? 0)
+        var line: String?
+        switch e.type {
+        case RunEvents.runRequested:
+            for s in p["stages"]?.arrayValue ?? [] { stages.append((s["name"]?.stringValue ?? "?", "pending", e.recordedAt, 0)) }
+        case RunEvents.stageQueued:
+            set(stage, attempt > 1 ? "retry queued" : "queued", e, attempt)
+            if attempt > 1 { line = "\(stage ?? "") queued for attempt \(attempt)" }
+        case RunEvents.stageStarted:
+            set(stage, "running", e, attempt); line = "\(stage ?? "") started (attempt \(attempt))"
+        case RunEvents.stageSucceeded:
+            let reused = p["reused_from"]?["run"]?.stringValue
+            set(stage, reused != nil ? "reused" : "succeeded", e, attempt)
+            line = reused != nil ? "\(stage ?? "") reused from run \(reused!)" : "\(stage ?? "") succeeded in \(ms(p["duration_ms"]))"
+        case RunEvents.stageFailed:
+            set(stage, "failed", e, attempt)
+            line = "\(stage ?? "") failed (attempt \(attempt), \(p["reason"]?.stringValue ?? "error")): \(p["error"]?.stringValue ?? "")\(p["retry"]?.boolValue == true ? "; will retry" : "")"
+        case RunEvents.stageSkipped:
+            set(stage, "skipped", e, attempt); line = "\(stage ?? "") skipped: \(p["reason"]?.stringValue ?? "")"
+        case RunEvents.stageCancelled:
+            set(stage, "cancelled", e, attempt); line = "\(stage ?? "") cancelled"
+        case RunEvents.runCancelRequested:
+            line = "cancel requested by \(p["by"]?.stringValue ?? "?")"
+        default: break
+        }
+        if tty { draw() } else if let line {
+            Output.line("\(Progress.clock.string(from: e.recordedAt))  \(line)")
+            Output.flush()
+        }
+    }
+
+    func set(_ stage: String?, _ state: String, _ e: RecordedEvent, _ attempt: Int) {
+        guard let i = stages.firstIndex(where: { $0.name == stage }) else { return }
+        stages[i].state = state
+        stages[i].since = e.recordedAt
+        if attempt > 0 { stages[i].attempt = attempt }
+    }
+
+    func tick() { if tty { draw() } }
+
+    func draw() {
+        var out = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
+        let width = max(5, stages.map(\.name.count).max() ?? 5)
+        for s in stages {
+            let elapsed = s.state == "running" ? String(format: "%.1fs", Date().timeIntervalSince(s.since)) : ""
+            let attempt = s.attempt > 1 ? " (attempt \(s.attempt))" : ""
+            out += "\u{1B}[2K  \(s.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(s.state)\(attempt) \(elapsed)\n"
+        }
+        drawn = stages.count
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+
+    func finish(_ r: RunState) {
+        Output.line("run \(r.id) \(r.status.rawValue) in \(durationText(r))")
+    }
+
+    static let clock: DateFormatter = {
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss.SSS"
+        return f
+    }()
+}
+
+func ms(_ v: Value?) -> String {
+    guard let m = v?.intValue else { return "?" }
+    return m < 1000 ? "\(m) ms" : String(format: "%.1f s", Double(m) / 1000)
+}
+
+func durationText(_ r: RunState) -> String {
+    let end = r.finishedAtMicros ?? Int64(Date().timeIntervalSince1970 * 1e6)
+    return ms(.int((end - r.requestedAtMicros) / 1000))
+}
+
+// MARK: - runs, status, logs, cancel, work
+
+struct Runs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
+    @OptionGroup var store: StoreOptions
+    @Option(name: .long, help: "Only runs of this job.") var job: String?
+    @Option(name: .long, help: "Only runs with this status: running, succeeded, failed, cancelled.") var status: String?
+    @Option(name: .long, help: "At most this many (default 50).") var limit = 50
+    @Flag(name: .long, help: "JSON output.") var json = false
+
+    func validate() throws {
+        if let status, RunStatus(rawValue: status) == nil {
+            throw ValidationError("--status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        let log = try store.openForReading()
+        let state = try RunCommands.runs(log)
+        let runs = state.ordered.reversed().filter { r in
+            (job == nil || r.job == job) && (status == nil || r.status.rawValue == status)
+        }.prefix(limit)
+        if json {
+            Output.line(prettyJSON(.array(runs.map(summaryValue))))
+            return
+        }
+        if runs.isEmpty { Output.line("no runs\(job.map { " of job \($0)" } ?? "")\(status.map { " with status \($0)" } ?? "")"); return }
+        printTable(["RUN", "JOB", "STATUS", "REQUESTED", "DURATION", "STAGES", "TRIGGER"], runs.map { r in
+            let ok = r.stages.filter { $0.status == .succeeded }.count
+            return [r.id, r.job, r.status.rawValue, timestamp(r.requestedAtMicros), durationText(r), "\(ok)/\(r.stages.count)", triggerText(r.trigger)]
+        })
+    }
+}
+
+func timestamp(_ micros: Int64) -> String {
+    let f = ISO8601DateFormatter()
+    return f.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
+}
+
+func triggerText(_ t: Value) -> String {
+    switch t["type"]?.stringValue ?? "?" {
+    case "dependency": return "dependency \(t["dependency"]?.stringValue ?? "") after run \((t["after_runs"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","))"
+    case "rerun": return "rerun of \(t["rerun_of"]?.stringValue ?? "?")"
+    case let other: return other + (t["by"]?.stringValue.map { " by \($0)" } ?? "")
+    }
+}
+
+func summaryValue(_ r: RunState) -> Value {
+    .object([("run", .string(r.id)), ("job", .string(r.job)), ("status", .string(r.status.rawValue)),
+             ("requested_at", .string(timestamp(r.requestedAtMicros))), ("duration_ms", .int(((r.finishedAtMicros ?? Int64(Date().timeIntervalSince1970 * 1e6)) - r.requestedAtMicros) / 1000)),
+             ("stages", .int(Int64(r.stages.count))), ("succeeded_stages", .int(Int64(r.stages.filter { $0.status == .succeeded }.count))),
+             ("trigger", r.trigger)])
+}
+
+func statusValue(_ r: RunState) -> Value {
+    var v = summaryValue(r)
+    v = v.setting("job_version", to: .int(Int64(r.jobVersion))).setting("catalog_seq", to: .int(Int64(r.catalogSeq)))
+        .setting("parameters", to: r.parameters).setting("cancel_requested", to: .bool(r.cancelRequested))
+    return v.setting("stages", to: .array(r.stages.map { s in
+        var m: [(String, Value)] = [("name", .string(s.name)), ("type", .string(s.plan.type)), ("status", .string(s.status.rawValue)),
+                                    ("attempts", .array(s.attempts.map(\.value))),
+                                    ("datasets", .array(s.datasets.map(\.value)))]
+        if let e = s.error { m.append(("error", .string(e))) }
+        if let r = s.reason { m.append(("reason", .string(r))) }
+        if let o = s.outputs { m.append(("outputs", o)) }
+        if let u = s.reusedFrom { m.append(("reused_from", .object([("run", .string(u.run)), ("attempt", .int(Int64(u.attempt)))]))) }
+        return .object(m)
+    }))
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A run: its stages, attempts, durations, datasets written and errors.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
+    @Flag(name: .long, help: "JSON output.") var json = false
+
+    func run() throws {
+        let log = try store.openForReading()
+        let state = try RunCommands.runs(log)
+        guard let r = state.runs[runID] else { throw CommandFailure(message: "no run '\(runID)'; `ledgerflow runs` lists them") }
+        if json { Output.line(prettyJSON(statusValue(r))); return }
+        Output.line("run \(r.id) of job \(r.job) (version \(r.jobVersion), catalog seq \(r.catalogSeq)): \(r.status.rawValue)\(r.cancelRequested && r.status == .running ? " (cancelling)" : "")")
+        Output.line("requested \(timestamp(r.requestedAtMicros)) by \(triggerText(r.trigger)); \(r.status == .running ? "running for" : "took") \(durationText(r))")
+        if let params = r.parameters.objectMembers, !params.isEmpty {
+            Output.line("parameters: " + params.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " "))
+        }
+        Output.line("")
+        printTable(["STAGE", "TYPE", "STATUS", "ATTEMPTS", "DURATION", "DETAIL"], r.stages.map { s in
+            let duration = s.attempts.last?.durationMs.map { ms(.int($0)) }
+                ?? (s.status == .running ? s.attempts.last.map { ms(.int((Int64(Date().timeIntervalSince1970 * 1e6) - $0.startedAtMicros) / 1000)) + "…" } ?? "" : "")
+            var detail = ""
+            if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
+            if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
+            if s.status == .failed { detail = "\(s.reason.map { "[\($0)] " } ?? "")\(s.error ?? "")" }
+            if s.status == .skipped { detail = s.reason ?? "" }
+            if s.status == .queued, let nb = s.notBeforeMicros { detail = "attempt \(s.queuedAttempt) not before \(timestamp(nb))" }
+            return [s.name, s.plan.type, s.status.rawValue, String(s.attempts.count), duration, detail]
+        })
+        let failures = r.stages.flatMap { s in s.attempts.filter { $0.outcome == .failed }.map { (s.name, $0) } }
+        if !failures.isEmpty {
+            Output.line("")
+            Output.line("failed attempts:")
+            for (name, a) in failures { Output.line("  \(name) attempt \(a.number) [\(a.reason ?? "error")]: \(a.error ?? "")") }
+        }
+    }
+}
+
+struct Logs: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "The stdout and stderr a stage attempt wrote (script stages).")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
+    @Argument(help: "The stage (default: every stage that ran).") var stage: String?
+    @Option(name: .long, help: "The attempt (default: the last).") var attempt: Int?
+
+    func run() throws {
+        let log = try store.openForReading()
+        let state = try RunCommands.runs(log)
+        guard let r = state.runs[runID] else { throw CommandFailure(message: "no run '\(runID)'; `ledgerflow runs` lists them") }
+        var stages = r.stages
+        if let stage {
+            guard let s = r.stage(stage) else {
+                throw CommandFailure(message: "run \(runID) has no stage '\(stage)'; its stages are \(r.stages.map(\.name).joined(separator: ", "))")
+            }
+            stages = [s]
+        }
+        var printed = false
+        for s in stages {
+            guard let number = attempt ?? s.attempts.last?.number else { continue }
+            guard s.attempts.contains(where: { $0.number == number }) else {
+                throw CommandFailure(message: "stage '\(s.name)' of run \(runID) has no attempt \(number) (attempts: \(s.attempts.map { String($0.number) }.joined(separator: ", ")))")
+            }
+            let folder = (store.path as NSString).appendingPathComponent("runs/\(runID)/\(s.name)/\(number)")
+            for stream in ["stdout", "stderr"] {
+                let path = (folder as NSString).appendingPathComponent("\(stream).log")
+                guard let data = FileManager.default.contents(atPath: path) else { continue }
+                Output.line("==> \(s.name) attempt \(number) \(stream) <==")
+                let text = String(decoding: data, as: UTF8.self)
+                if !text.isEmpty { Output.line(text.hasSuffix("\n") ? String(text.dropLast()) : text) }
+                printed = true
+            }
+        }
+        if !printed { Output.line("no logs kept for \(stage.map { "stage \($0) of " } ?? "")run \(runID) (only script stages keep stdout and stderr)") }
+    }
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel a running run: what has not started is cancelled, running attempts are killed.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
+
+    func run() throws {
+        let log = try store.openForWriting()
+        do { try RunCommands.cancel(log, run: runID, actor: cliActor) } catch let e as RunCommandError { throw CommandFailure(message: e.message) }
+        Output.line("run \(runID): cancel requested")
+        if EngineLock.holder(store: store.path) == nil {
+            Output.line("no engine is running; the run is cancelled when one runs (`ledgerflow work`)")
+        }
+    }
+}
+
+struct Work: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the engine in the foreground (reactors and workers) until SIGINT or SIGTERM.")
+    @OptionGroup var store: StoreOptions
+    @Option(name: .long, help: "Stage attempts at once (default 4).") var workers = 4
+    @Option(name: .long, help: "Seconds running attempts get to finish on shutdown before they are killed (default 10).") var grace = 10.0
+
+    func validate() throws { if workers < 1 { throw ValidationError("--workers must be at least 1") } }
+
+    func run() throws {
+        let log = try store.openForWriting()
+        guard let lock = try EngineLock.acquire(store: store.path) else {
+            throw CommandFailure(message: "an engine already runs for this store (pid \(EngineLock.holder(store: store.path).map(String.init) ?? "?")); one engine per store")
+        }
+        var o = Engine.Options()
+        o.workers = workers
+        o.shutdownGrace = grace
+        o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
+        let engine = Engine(log: log, store: store.path, options: o)
+        let handlers = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { engine.stop() }
+            s.resume()
+            return s
+        }
+        defer { handlers.forEach { $0.cancel() } }
+        FileHandle.standardError.write(Data("ledgerflow: engine \(engine.engineID) working on \(store.path) with \(workers) workers; stop with Ctrl-C\n".utf8))
+        let final = try engine.run()
+        _ = lock
+        FileHandle.standardError.write(Data("ledgerflow: engine stopped cleanly (\(final.active.count) runs still active)\n".utf8))
+    }
+}
