@@ -94,8 +94,10 @@ public final class Engine: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Runs the loop on the calling thread until `until` holds for the runs state (checked after
-    /// each step, with no attempt running) or `stop()` is called. Returns the final runs state.
+    /// Runs the loop on the calling thread until `until` holds for the runs state and the engine
+    /// is idle (no attempt running, and a step that decided nothing: the reactors have reacted to
+    /// everything so far, so a run that others depend on has started them), or `stop()` is
+    /// called. Returns the final runs state.
     @discardableResult
     public func run(until: @escaping (RunsState) -> Bool = { _ in false }) throws -> RunsState {
         let observer = log.addAppendObserver { [weak self] _ in self?.wake() }
@@ -112,7 +114,9 @@ public final class Engine: @unchecked Sendable {
                 stopDeadline = .distantFuture
             }
             let progressed = try step()
-            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || until(runs)) { return runs }
+            // Stop once nothing runs and a step decided nothing more (so that the reactors have
+            // reacted to everything up to here, e.g. requested the runs that depend on a finish).
+            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || (!progressed && until(runs))) { return runs }
             if !progressed { waitForWork() }
         }
     }
