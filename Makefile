@@ -1,6 +1,6 @@
 # Ledgerflow — the two commands a fresh machine needs: `make demo` and `make test`.
 SWIFT      ?= swift
-SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils
+SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3
 DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo
 BIN         = .build/debug
 
@@ -31,6 +31,7 @@ bench: deps
 	$(SWIFT) build -c release --product ledgerflow-bench
 	.build/release/ledgerflow-bench log
 	.build/release/ledgerflow-bench projection
+	.build/release/ledgerflow-bench engine
 
 clean:
 	rm -rf .build

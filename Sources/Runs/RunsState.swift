@@ -145,6 +145,7 @@ public struct RunsState: Sendable, Hashable {
         guard RunEvents.types.contains(e.type) else { return }
         let p = e.payload
         if e.type == RunEvents.datasetVersionWritten {
+            guard e.stream.hasPrefix(RunEvents.datasetStreamPrefix) else { return }
             let name = p["dataset"]?.stringValue ?? String(e.stream.dropFirst(RunEvents.datasetStreamPrefix.count))
             datasetVersions[name] = e.streamVersion
             guard let runID = p["run"]?.stringValue, let stageName = p["stage"]?.stringValue,
@@ -159,6 +160,9 @@ public struct RunsState: Sendable, Hashable {
         guard e.stream.hasPrefix(RunEvents.runStreamPrefix) else { return }
         let id = String(e.stream.dropFirst(RunEvents.runStreamPrefix.count))
         if e.type == RunEvents.runRequested {
+            // A run request without a plan is not one of ours (e.g. the benchmark generator's
+            // synthetic history); it and the rest of its stream are ignored.
+            guard let stagesValue = p["stages"], stagesValue.arrayValue != nil else { return }
             let plan = (p["stages"]?.arrayValue ?? []).map(PlannedStage.init(value:))
             var index: [String: Int] = [:]
             for (i, s) in plan.enumerated() { index[s.name] = i }

@@ -17,6 +17,10 @@ enum Bench {
                  [--snapshot-every K] [--templates DIR] [--json] [--dir DIR]
           Rebuild of the catalog projection and `catalog --at-seq` with and without snapshots on a
           store of N events (default 1,000,000; P% catalog changes, default 25, over D definitions).
+      engine [--stages N] [--scripts S] [--repeat R] [--json] [--dir DIR]
+          Engine cost per stage on a durable store: N no-op stages chained (default 200), N fanned
+          out and joined, S script stages running `true` chained (default 50); against one
+          durable append, measured in the same run.
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -42,6 +46,7 @@ enum Bench {
             case "scan": try ScanStore.run(options)
             case "codec": try CodecBenchmark.run(options)
             case "projection": try ProjectionBenchmark.run(options)
+            case "engine": try EngineBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
