@@ -1,7 +1,7 @@
 # Ledgerflow — the two commands a fresh machine needs: `make demo` and `make test`.
 SWIFT      ?= swift
 SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3
-DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo
+DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo/.ledgerflow
 BIN         = .build/debug
 
 .PHONY: deps build test demo bench clean

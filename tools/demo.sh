@@ -2,12 +2,13 @@
 # `make demo`: a fresh store with a realistic pipeline history, then a look at it with the CLI.
 # The store is kept so that you can explore it afterwards (the path is printed last).
 set -euo pipefail
-bin="$1"
+bin="$(cd "$1" && pwd)"
 store="$2"
 lf() { "$bin/ledgerflow" "$@"; }
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-rm -rf "$store"
+rm -rf "$store" "$(dirname "$store")/data"
+mkdir -p "$(dirname "$store")"
 step ledgerflow init --store "$store"
 lf init --store "$store"
 export LEDGERFLOW_STORE="$store"
@@ -36,6 +37,33 @@ step ledgerflow catalog history model churn
 lf catalog history model churn
 step ledgerflow catalog model churn --at-seq 24 "   # as it was before the change"
 lf catalog model churn --at-seq 24
+
+# Runs. Local stand-ins for the seed's systems: SQL Server is data/sql_server.sqlite, the lake
+# (ADLS Gen2) is data/lake/, Azure SQL is data/azure_sql.sqlite, all next to the store.
+project=$(dirname "$store")
+mkdir -p "$project/data"
+sqlite3 "$project/data/sql_server.sqlite" "
+  CREATE TABLE customer_transactions (transaction_id INTEGER PRIMARY KEY, customer_id INTEGER, client_code TEXT, amount REAL, ts TEXT);
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+  INSERT INTO customer_transactions SELECT i, 1 + (i * 7919) % 400, CASE i % 3 WHEN 0 THEN 'NL01' WHEN 1 THEN 'BE02' ELSE 'DE03' END,
+         round(((i * 104729) % 50000) / 100.0 - 20, 2), datetime('2026-11-01', '+' || (i % 20) || ' days') FROM n;"
+echo "generated $project/data/sql_server.sqlite: 2,000 customer transactions"
+
+step ledgerflow run 101 "   # the seed job: ETL runs; inference comes with the ML stages"
+(cd "$project" && lf run 101) || echo "(exit $?: run 1 failed, as expected until the ML stages land)"
+step ledgerflow status 1
+lf status 1
+
+step ledgerflow apply fixtures/demo/lake_to_warehouse.yaml
+lf apply fixtures/demo/lake_to_warehouse.yaml
+step ledgerflow run lake_to_warehouse
+(cd "$project" && lf run lake_to_warehouse)
+step ledgerflow status 2
+lf status 2
+step ledgerflow logs 2 summary
+lf logs 2 summary
+step ledgerflow runs
+lf runs
 
 step ledgerflow-bench generate --store "$store" --events 30000
 "$bin/ledgerflow-bench" generate --store "$store" --events 30000

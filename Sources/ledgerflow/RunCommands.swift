@@ -342,6 +342,9 @@ struct Status: ParsableCommand {
             let duration = s.attempts.last?.durationMs.map { ms(.int($0)) }
                 ?? (s.status == .running ? s.attempts.last.map { ms(.int((Int64(Date().timeIntervalSince1970 * 1e6) - $0.startedAtMicros) / 1000)) + "…" } ?? "" : "")
             var detail = ""
+            if let m = s.outputs?["metrics"]?.objectMembers, !m.isEmpty {
+                detail = "metrics: " + m.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
+            }
             if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
             if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
             if s.status == .failed { detail = "\(s.reason.map { "[\($0)] " } ?? "")\(s.error ?? "")" }

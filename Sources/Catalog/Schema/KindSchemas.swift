@@ -110,7 +110,7 @@ public enum KindSchemas {
         ]),
         ("script", [
             Field("command", .list(.text, min: 1), required: true, "argv: the program and its arguments (no shell)."),
-            Field("workdir", .text, "Working folder (default: the store's run folder)."),
+            Field("workdir", .text, "Working folder, relative to the project folder (the store's parent; default: the project folder)."),
             Field("env", .map(.any), "Environment: a value is text, or `{secret: NAME}`."),
         ]),
     ]))
