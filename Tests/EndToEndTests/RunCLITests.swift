@@ -33,6 +33,17 @@ import Testing
             return try Value(json: r.stdout)
         }
 
+        /// `ledgerflow work` in the background.
+        func startEngine() throws -> Process {
+            let work = Process()
+            work.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
+            work.arguments = ["work", "--store", store]
+            work.currentDirectoryURL = URL(fileURLWithPath: root)
+            work.standardError = FileHandle.nullDevice
+            try work.run()
+            return work
+        }
+
         func runs() throws -> [Value] { try Value(json: try lf(["runs", "--json", "--limit", "1000"]).stdout).arrayValue ?? [] }
     }
 
@@ -129,12 +140,7 @@ import Testing
         // Cancel a run that a background engine (`ledgerflow work`) is running.
         let d = try p.lf(["run", "long", "--detach"])
         #expect(d.stdout.contains("run 2 of job long requested"))
-        let work = Process()
-        work.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
-        work.arguments = ["work", "--store", p.store]
-        work.currentDirectoryURL = URL(fileURLWithPath: p.root)
-        work.standardError = FileHandle.nullDevice
-        try work.run()
+        let work = try p.startEngine()
         try waitFor { (try p.status("2"))["stages"]?[0]?["status"] == .string("running") }
         #expect(try p.lf(["cancel", "2"]).status == 0)
         try waitFor { (try p.status("2"))["status"] == .string("cancelled") }
@@ -182,23 +188,13 @@ import Testing
         #expect(try p.lf(["run", "big", "--detach"]).status == 0)
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<20 {
-            let work = Process()
-            work.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
-            work.arguments = ["work", "--store", p.store]
-            work.currentDirectoryURL = URL(fileURLWithPath: p.root)
-            work.standardError = FileHandle.nullDevice
-            try work.run()
+            let work = try p.startEngine()
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.3, using: &rng))
             kill(work.processIdentifier, SIGKILL)
             work.waitUntilExit()
         }
         // Finally let an engine finish everything.
-        let work = Process()
-        work.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
-        work.arguments = ["work", "--store", p.store]
-        work.currentDirectoryURL = URL(fileURLWithPath: p.root)
-        work.standardError = FileHandle.nullDevice
-        try work.run()
+        let work = try p.startEngine()
         defer { kill(work.processIdentifier, SIGTERM); work.waitUntilExit() }
         try waitFor(seconds: 120) {
             let runs = try p.runs()
