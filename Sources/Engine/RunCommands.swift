@@ -67,7 +67,9 @@ public enum RunCommands {
         }
         let reuse = try RunDecider.reuse(forRerunOf: id, in: state, newJobSpec: entry.spec)
         let trigger = Value.object([("type", .string("rerun")), ("rerun_of", .string(id)), ("by", .string(actor))])
-        let params = (old.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
+        // The old run's parameters, as far as the job (maybe changed since) still takes them.
+        let known = Set((entry.spec["parameters"]?.objectMembers ?? []).map(\.key))
+        let params = (old.parameters.objectMembers ?? []).filter { known.contains($0.key) }.map { ($0.key, $0.value) }
         return try request(log, job: old.job, parameters: params, trigger: trigger, actor: actor, reuse: reuse)
     }
 }
