@@ -6,7 +6,7 @@ import Foundation
 /// numbers → double, `true`/`false` → bool, otherwise text; empty fields are null.
 public enum CSV {
     /// Reads one file.
-    public static func read(file: String, delimiter: UInt8 = UInt8(ascii: ","), header: Bool = true, fileIndex: Int32 = 0) throws(StageError) -> Table {
+    public static func read(file: String, delimiter: UInt8 = UInt8(ascii: ","), header: Bool = true) throws(StageError) -> Table {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw StageError("cannot read \(file): no such file or no permission")
         }
@@ -84,7 +84,7 @@ public enum CSV {
                 throw StageError("\(file), row \(r + 1) (line \(ln)): \(rec.count) fields where the header has \(columns.count); quote fields that contain '\(Character(UnicodeScalar(delimiter)))'")
             }
             texts.append(rec)
-            origins.append((fileIndex, Int32(r + 1)))
+            origins.append((0, Int32(r + 1)))
         }
         let types = columns.indices.map { c in inferType(texts.lazy.map { $0[c] }) }
         let rows = texts.map { rec in rec.indices.map { convert(rec[$0], types[$0]) } }
@@ -139,7 +139,7 @@ public enum CSV {
 /// columns in the order of first appearance (members of one object sorted by name).
 public enum JSONLines {
     /// Reads one file.
-    public static func read(file: String, fileIndex: Int32 = 0) throws(StageError) -> Table {
+    public static func read(file: String) throws(StageError) -> Table {
         guard let data = FileManager.default.contents(atPath: file) else { throw StageError("cannot read \(file): no such file or no permission") }
         guard let text = String(data: data, encoding: .utf8) else { throw StageError("\(file): not UTF-8 text") }
         var columns: [String] = []
@@ -159,7 +159,7 @@ public enum JSONLines {
                 columns.append(m.key)
             }
             objects.append(members)
-            origins.append((fileIndex, n))
+            origins.append((0, n))
         }
         let rows = objects.map { members -> [Value] in
             var row = [Value](repeating: .null, count: columns.count)

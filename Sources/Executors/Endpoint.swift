@@ -83,13 +83,10 @@ public struct Endpoint: Sendable, Hashable {
             }
             let files = isDir.boolValue ? Endpoint.files(in: path, pattern: pattern ?? "*.\(format.rawValue)") : [path]
             var table = Table(columns: [])
-            for (i, f) in files.enumerated() {
+            for f in files {
                 try cancellation.check()
-                let t = format == .csv ? try CSV.read(file: f, delimiter: delimiter, header: header, fileIndex: Int32(i))
-                                       : try JSONLines.read(file: f, fileIndex: Int32(i))
-                var shifted = t
-                shifted.origins = t.origins.map { (0, $0.row) }
-                table.append(shifted)
+                // Each file's rows name file 0 of their table; `append` renumbers them.
+                table.append(format == .csv ? try CSV.read(file: f, delimiter: delimiter, header: header) : try JSONLines.read(file: f))
             }
             return table
         }

@@ -86,10 +86,7 @@ public struct RunState: Sendable, Hashable {
     public var stages: [StageState]
     /// Stage name → index in `stages`.
     public var stageIndex: [String: Int]
-    /// Stage → the run and attempt whose outputs are reused.
-    public var reuse: [String: (run: String, attempt: Int)] {
-        reuseValue.mapValues { ($0.run, $0.attempt) }
-    }
+    /// Stage → the run and attempt whose outputs are reused (reruns).
     var reuseValue: [String: ReuseRef] = [:]
     public var streamVersion: UInt64
     public var finishedSeq: UInt64?
