@@ -41,29 +41,39 @@ let package = Package(
         // job-dependency decisions). Pure; no storage.
         .target(name: "Runs", dependencies: ["EventLog", "Catalog"]),
 
-        // Stage executors: etl/storage (CSV, JSON Lines, SQLite through GRDB, folders) and script.
+        // Built-in ML, pure numerics (Foundation only): feature engineering, models, metrics, drift.
+        .target(name: "ML"),
+
+        // The model registry and automation domain: ML events, models state, trigger and monitor
+        // decisions (pure; no storage).
+        .target(name: "Models", dependencies: ["EventLog", "Catalog"]),
+
+        // Stage executors: etl/storage (CSV, JSON Lines, SQLite through GRDB, folders), script, and
+        // the ML stages (features, train, inference, merge).
         .target(name: "Executors", dependencies: [
-            "EventLog", "Catalog",
+            "EventLog", "Catalog", "ML", "Models",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
-        .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs"]),
+        .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs", "Models"]),
 
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
-        .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Executors", "Projections"]),
+        .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections"]),
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Engine", "Executors",
+            "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Models", "Engine", "Executors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
-        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Engine", "Executors"],
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Engine", "Executors", "ML"],
                           path: "tools/ledgerflow-bench"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Executors", "Catalog", "EventLog", "Projections"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
+        .testTarget(name: "MLTests", dependencies: ["ML"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "EventLog"]),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),

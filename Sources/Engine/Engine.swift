@@ -2,6 +2,7 @@ import Catalog
 import EventLog
 import Executors
 import Foundation
+import Models
 import Projections
 import Runs
 
@@ -39,6 +40,9 @@ public final class Engine: @unchecked Sendable {
     /// The checkpoints of the two reactors (stored identifiers).
     public static let schedulerCheckpoint = "reactor:stage-scheduler"
     public static let dependencyCheckpoint = "reactor:job-dependency"
+    /// The checkpoint of the automation reactor (triggers, monitors, retraining policies).
+    public static let automationCheckpoint = "reactor:automation"
+    static let checkpointNames = [schedulerCheckpoint, dependencyCheckpoint, automationCheckpoint]
 
     public let log: EventLog
     public let store: String
@@ -58,6 +62,13 @@ public final class Engine: @unchecked Sendable {
     var stopping = false
     var stopDeadline: Date?
     var checkpointValues: [String: UInt64] = [:]
+    // The model registry, the automation state and the rules in force (loop thread only).
+    var models = ModelsState()
+    var automation = AutomationState()
+    var rules = AutomationRules()
+    var rulesAt: UInt64 = .max
+    /// Events the automation reactor has not decided on yet (after its checkpoint).
+    var automationInbox: [RecordedEvent] = []
 
     // Shared with other threads, behind `cond`.
     private let cond = NSCondition()
@@ -127,7 +138,8 @@ public final class Engine: @unchecked Sendable {
         runs = try ProjectionRunner(log: log, projection: RunsProjection()).state(at: head).state
         catalog = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head).state
         runs.lastSeq = head
-        for name in [Engine.schedulerCheckpoint, Engine.dependencyCheckpoint] { checkpointValues[name] = try log.checkpoint(name) }
+        for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
+        try loadAutomation(head: head)
     }
 
     func catchUp() throws {
@@ -137,6 +149,7 @@ public final class Engine: @unchecked Sendable {
             for e in events {
                 runs.evolve(e)
                 if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
+                observe(e)
             }
         }
     }
@@ -168,7 +181,8 @@ public final class Engine: @unchecked Sendable {
             let outcome: StageOutcome
             var datasetEvents: [(String, NewEvent, UInt64)] = []
             switch c.result {
-            case .success(let result):
+            case .success(var result):
+                recordModelResults(&result, key: c.key, run: run, batch: &batch)
                 var refs: [DatasetRef] = []
                 for d in result.datasets {
                     let version = batch.nextDatasetVersion(d.dataset)
@@ -250,7 +264,10 @@ public final class Engine: @unchecked Sendable {
             }
         }
 
-        // 6. Claims: queued stages start while there is room.
+        // 6. The automation reactor: triggers, monitors, retraining policies.
+        automate(&batch)
+
+        // 7. Claims: queued stages start while there is room.
         var launches: [(AttemptKey, RunState)] = []
         if !stopping {
             var room = options.workers - inFlight.count
@@ -274,13 +291,18 @@ public final class Engine: @unchecked Sendable {
             }
         }
 
-        guard !batch.isEmpty else { return !done.isEmpty }
-        let cps = [Engine.schedulerCheckpoint, Engine.dependencyCheckpoint].map {
+        guard !batch.isEmpty else {
+            // Nothing to append: the automation reactor decided nothing on these events either.
+            automationInbox.removeAll()
+            return !done.isEmpty
+        }
+        let cps = Engine.checkpointNames.map {
             CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq)
         }
         do {
             try log.append(batch.appends, actor: actor, checkpoints: cps)
             for c in cps { checkpointValues[c.name] = c.seq }
+            automationInbox.removeAll()
         } catch let e as WrongExpectedVersion {
             // Someone else appended to a stream we decided on: decide again on the new state.
             cond.withLock { inbox.insert(contentsOf: done, at: 0) }
@@ -305,13 +327,20 @@ public final class Engine: @unchecked Sendable {
         inFlight[key] = InFlight(cancellation: cancellation, deadline: deadline)
         let cat = catalog(at: run.catalogSeq)
         let spec = cat.entries[DefinitionKey(.job, run.job)]?.spec["stages"]?.arrayValue?.first { $0["name"]?.stringValue == key.stage } ?? .null
-        let context = StageContext(run: key.run, job: run.job, stage: key.stage, attempt: key.attempt, spec: spec,
+        var context = StageContext(run: key.run, job: run.job, stage: key.stage, attempt: key.attempt, spec: spec,
                                    parameters: run.parameters, catalog: cat, store: store, root: root, cancellation: cancellation)
+        context.models = models
+        context.rules = AutomationRules(catalog: cat)
+        context.datasetVersions = runs.datasetVersions
+        context.recorder = LogRecorder(log: log, actor: actor)
+        context.startedSeq = startedSeq(of: key, after: run.streamVersion)
+        context.correlation = run.correlation
+        let attempt = context
         let executor = options.registry.executors[stage?.plan.type ?? ""]
         DispatchQueue.global().async { [weak self] in
             let result: Result<StageResult, StageError>
             if let executor {
-                do throws(StageError) { result = .success(try executor.run(context)) } catch { result = .failure(error) }
+                do throws(StageError) { result = .success(try executor.run(attempt)) } catch { result = .failure(error) }
             } else {
                 result = .failure(StageError("no executor for stage type '\(stage?.plan.type ?? "?")'"))
             }
@@ -351,6 +380,9 @@ struct Batch {
     var expected: [String: ExpectedVersion] = [:]
     var copies: [String: RunState] = [:]
     var datasetNext: [String: UInt64] = [:]
+    /// Runs requested in this step, and model versions registered per model.
+    private(set) var newRuns = 0
+    private var registered: [String: Int] = [:]
 
     init(base: RunsState, now: Int64, actor: String) {
         self.base = base
@@ -393,14 +425,30 @@ struct Batch {
     mutating func newRun(_ id: String, _ e: NewEvent) {
         let stream = RunEvents.stream(run: id)
         touch(stream, expected: .noStream)
-        events[stream]! += [e]
+        events[stream, default: []] += [e]
+        newRuns += 1
     }
+
+    /// Versions of `model` registered earlier in this step.
+    func pendingVersions(_ model: String) -> Int { registered[model] ?? 0 }
+    mutating func registerVersion(_ model: String) { registered[model, default: 0] += 1 }
 
     mutating func nextDatasetVersion(_ name: String) -> UInt64 {
         let v = (datasetNext[name] ?? base.datasetVersions[name] ?? 0) + 1
         datasetNext[name] = v
         return v
     }
+
+    /// Adds events to any other stream (model, metrics, predictions, rules), at `expected` when
+    /// the stream is first touched in this step.
+    mutating func add(_ stream: String, _ new: [NewEvent], expected v: ExpectedVersion) {
+        guard !new.isEmpty else { return }
+        touch(stream, expected: v)
+        events[stream, default: []] += new
+    }
+
+    /// Events this step adds to `stream` so far.
+    func added(_ stream: String) -> Int { events[stream]?.count ?? 0 }
 
     mutating func addDataset(_ name: String, _ e: NewEvent, version: UInt64) {
         let stream = RunEvents.stream(dataset: name)

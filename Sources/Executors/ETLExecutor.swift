@@ -16,17 +16,20 @@ public struct ETLExecutor: StageExecutor {
         let destinations = try self.destinations(ctx)
         guard !sources.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to read; give it `source:` or `inputs:`") }
         guard !destinations.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
-        var table = Table(columns: [])
-        for s in sources {
-            try ctx.cancellation.check()
-            table.append(try s.read(cancellation: ctx.cancellation))
-        }
+        let table = try read(sources, ctx)
         let transform = try Transform(spec: spec)
         let out = try transform.apply(table, cancellation: ctx.cancellation)
+        let written = try write(out, to: destinations, ctx)
+        return StageResult(datasets: written, outputs: .object([("rows_read", .int(Int64(table.rows.count))),
+                                                                ("rows_written", .int(Int64(out.rows.count)))]))
+    }
+
+    /// Writes `out` to every destination; returns one dataset version per destination.
+    func write(_ out: Table, to destinations: [Endpoint], _ ctx: StageContext) throws(StageError) -> [WrittenDataset] {
         var written: [WrittenDataset] = []
         let hash = out.contentHash
         let schema = out.schema
-        let stagePartitions = (spec["partition_by"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let stagePartitions = (ctx.spec["partition_by"]?.arrayValue ?? []).compactMap(\.stringValue)
         for var d in destinations {
             try ctx.cancellation.check()
             if !stagePartitions.isEmpty && d.format != .sqlite { d.partitionBy = stagePartitions }
@@ -43,8 +46,17 @@ public struct ETLExecutor: StageExecutor {
             written.append(WrittenDataset(dataset: d.name, location: d.location, format: d.format.rawValue, mode: d.mode,
                                           rows: Int64(out.rows.count), schema: schema, contentHash: hash, partitions: partitions))
         }
-        return StageResult(datasets: written, outputs: .object([("rows_read", .int(Int64(table.rows.count))),
-                                                                ("rows_written", .int(Int64(out.rows.count)))]))
+        return written
+    }
+
+    /// Reads every source into one table.
+    func read(_ sources: [Endpoint], _ ctx: StageContext) throws(StageError) -> Table {
+        var table = Table(columns: [])
+        for s in sources {
+            try ctx.cancellation.check()
+            table.append(try s.read(cancellation: ctx.cancellation))
+        }
+        return table
     }
 
     func sources(_ ctx: StageContext) throws(StageError) -> [Endpoint] {
@@ -55,23 +67,26 @@ public struct ETLExecutor: StageExecutor {
         }
         if let inputs = spec["inputs"]?.arrayValue, !inputs.isEmpty {
             var out: [Endpoint] = []
-            for i in inputs.compactMap(\.stringValue) {
-                if let def = ctx.definition(.source, i) {
-                    out.append(try Endpoint.from(definition: i, spec: def, context: ctx, isOutput: false))
-                } else if let def = ctx.definition(.output, i) {
-                    var e = try Endpoint.from(definition: i, spec: def, context: ctx, isOutput: true)
-                    if e.format != .sqlite { e.pattern = "*.\(e.format.rawValue)" }
-                    out.append(e)
-                } else {
-                    throw StageError("input '\(i)' of stage '\(ctx.stage)' is neither a source nor an output definition; define it (kind: source or output)")
-                }
-            }
+            for i in inputs.compactMap(\.stringValue) { out.append(try endpoint(reading: i, ctx)) }
             return out
         }
         if let seed = spec["seed"], let system = seed["source"]?.stringValue, let object = seed["object"]?.stringValue {
             return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: false)]
         }
         return []
+    }
+
+    /// Where the dataset `name` (a source or an output definition) is read from.
+    func endpoint(reading name: String, _ ctx: StageContext) throws(StageError) -> Endpoint {
+        if let def = ctx.definition(.source, name) {
+            return try Endpoint.from(definition: name, spec: def, context: ctx, isOutput: false)
+        }
+        if let def = ctx.definition(.output, name) {
+            var e = try Endpoint.from(definition: name, spec: def, context: ctx, isOutput: true)
+            if e.format != .sqlite { e.pattern = "*.\(e.format.rawValue)" }
+            return e
+        }
+        throw StageError("input '\(name)' of stage '\(ctx.stage)' is neither a source nor an output definition; define it (kind: source or output)")
     }
 
     func destinations(_ ctx: StageContext) throws(StageError) -> [Endpoint] {

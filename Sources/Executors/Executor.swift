@@ -1,6 +1,7 @@
 import Catalog
 import EventLog
 import Foundation
+import Models
 
 /// Runs one attempt of one stage type. Called on a worker thread, outside any transaction; it may
 /// block. It reports what it wrote and computed, or throws a `StageError`.
@@ -28,6 +29,18 @@ public struct StageContext: Sendable {
     /// Set when the attempt must stop (timeout, run cancelled); executors check it and register
     /// the processes to kill.
     public var cancellation: Cancellation
+    /// The model registry as the engine saw it when the attempt started (aliases resolve here).
+    public var models = ModelsState()
+    /// The trigger, monitor and retraining rules in force (which inputs predictions carry).
+    public var rules = AutomationRules()
+    /// Per dataset, its newest version when the attempt started.
+    public var datasetVersions: [String: UInt64] = [:]
+    /// Appends events while the attempt runs (an inference stage's predictions, in batches), or
+    /// nil when the attempt runs without a log (then predictions are not recorded).
+    public var recorder: (any EventRecorder)?
+    /// Seq of the attempt's `StageStarted` (the cause of what it records) and the run's correlation.
+    public var startedSeq: UInt64?
+    public var correlation: UInt64?
 
     public init(run: String, job: String, stage: String, attempt: Int, spec: Value, parameters: Value, catalog: CatalogState,
                 store: String, root: String, cancellation: Cancellation) {
@@ -74,6 +87,12 @@ public struct StageContext: Sendable {
     }
 }
 
+/// Appends the events an attempt records while it runs (one call: one transaction).
+public protocol EventRecorder: Sendable {
+    /// Appends `events` to `stream` (any version); returns when they are durable.
+    func record(_ events: [NewEvent], to stream: String) throws
+}
+
 /// What an attempt produced.
 public struct StageResult: Sendable {
     /// Datasets written (each becomes a `DatasetVersionWritten` event).
@@ -82,11 +101,19 @@ public struct StageResult: Sendable {
     public var outputs: Value?
     /// Rows of predictions a script reported.
     public var predictions: [Value]
+    /// Model versions a training attempt produced, to register (the engine numbers them).
+    public var registrations: [ModelDecider.Registration]
+    /// Metrics observed (`MetricObserved` payloads); `model_version` is filled in by the engine
+    /// for metrics of a version registered by this attempt (`"registered"`).
+    public var metrics: [Value]
 
-    public init(datasets: [WrittenDataset] = [], outputs: Value? = nil, predictions: [Value] = []) {
+    public init(datasets: [WrittenDataset] = [], outputs: Value? = nil, predictions: [Value] = [],
+                registrations: [ModelDecider.Registration] = [], metrics: [Value] = []) {
         self.datasets = datasets
         self.outputs = outputs
         self.predictions = predictions
+        self.registrations = registrations
+        self.metrics = metrics
     }
 }
 
@@ -202,15 +229,14 @@ public struct ExecutorRegistry: Sendable {
     public var executors: [String: any StageExecutor]
     public init(_ executors: [String: any StageExecutor]) { self.executors = executors }
 
-    /// etl, storage and script. `features`, `train`, `inference` and `merge` come with the ML stages.
-    public static let builtIn = ExecutorRegistry(["etl": ETLExecutor(), "storage": ETLExecutor(), "script": ScriptExecutor()])
+    /// Every stage type: etl, storage, script, features, train, inference, merge.
+    public static let builtIn = ExecutorRegistry(["etl": ETLExecutor(), "storage": ETLExecutor(), "script": ScriptExecutor(),
+                                                  "features": FeaturesExecutor(), "train": TrainExecutor(),
+                                                  "inference": InferenceExecutor(), "merge": MergeExecutor()])
 
     /// Why a stage type cannot run here, or nil when it can.
     public func rejection(for type: String) -> String? {
         if executors[type] != nil { return nil }
-        if ["features", "train", "inference", "merge"].contains(type) {
-            return "stage type '\(type)' cannot run yet: the \(type) executor comes with the ML stages (issue [ml]); until then only etl, storage and script stages run"
-        }
         return "no executor for stage type '\(type)'; stage types that run are \(executors.keys.sorted().joined(separator: ", "))"
     }
 }

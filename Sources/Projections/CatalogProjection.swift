@@ -73,7 +73,8 @@ public enum ProjectionRegistry {
     /// Type-erased runners over `log`.
     public static func all(_ log: EventLog) -> [AnyProjectionRunner] {
         [AnyProjectionRunner(ProjectionRunner(log: log, projection: CatalogProjection())),
-         AnyProjectionRunner(ProjectionRunner(log: log, projection: RunsProjection()))]
+         AnyProjectionRunner(ProjectionRunner(log: log, projection: RunsProjection())),
+         AnyProjectionRunner(ProjectionRunner(log: log, projection: ModelsProjection()))]
     }
 
     public static func named(_ name: String, _ log: EventLog) -> AnyProjectionRunner? {

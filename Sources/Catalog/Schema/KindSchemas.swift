@@ -94,6 +94,8 @@ public enum KindSchemas {
         ("features", [
             Field("spec", .reference(.features), required: true, "The feature spec to apply."),
             Field("fit", .boolean, "Fit the spec's parameters on this data (training) instead of reusing a model's (default false)."),
+            Field("model", .text, "`model` or `model@alias` whose fitted parameters are applied (when `fit` is false)."),
+            Field("destination", .reference(.output), "Where the transformed rows go."),
         ]),
         ("train", [
             Field("model", .reference(.model), required: true, "The model to train."),
@@ -156,6 +158,9 @@ public enum KindSchemas {
         Field("training_dataset", .text, required: true, "Dataset to train on: a source, an output or a stage's dataset."),
         Field("hyperparameters", .map(.any), "Per type: see the table below."),
         Field("prediction_fields", .list(.identifier, min: 1), "Names of the prediction outputs (e.g. churn_probability), one per built-in output."),
+        Field("feature_columns", .list(.text, min: 1), "Columns the model reads after the feature spec (default: every column of the transformed training data that is numeric or boolean in every row, except the target and identifiers `id` / `*_id`)."),
+        Field("holdout", .number(min: 0), "Fraction of the training rows held out for the version's metrics (default 0.2; 0: none)."),
+        Field("split", .choice(["random", "tail"]), "Which rows are held out: a seeded shuffle (`hyperparameters.seed`, default 0) or the last rows (default random)."),
         Field("command", .list(.text, min: 1), "argv of the external scorer (type script)."),
         Field("aliases", .list(.identifier), "Aliases wanted, e.g. production; moved to new versions that pass."),
         Field("retrain", .object(ObjectSchema("retraining policy", [

@@ -1,0 +1,204 @@
+import Catalog
+import EventLog
+import Executors
+import Foundation
+import Models
+import Projections
+import Runs
+
+/// Appends an attempt's in-flight events (an inference stage's predictions) straight to the log.
+struct LogRecorder: EventRecorder {
+    let log: EventLog
+    let actor: String
+    func record(_ events: [NewEvent], to stream: String) throws {
+        try log.append(events, to: stream, expectedVersion: .any, actor: actor)
+    }
+}
+
+/// The ML part of the loop: registering trained versions and observed metrics with an attempt's
+/// outcome, and the automation reactor (triggers, monitors, retraining on new data) deciding in
+/// the same append as the other reactors, with its own checkpoint.
+extension Engine {
+    /// The event types the automation reactor decides on.
+    static let automationInputs: [String] = [MLEvents.predictionRecorded, MLEvents.metricObserved, RunEvents.stageSucceeded,
+                                             RunEvents.datasetVersionWritten]
+
+    /// Folds the registry and the automation state, and queues the events after the automation
+    /// checkpoint that it has not decided on.
+    func loadAutomation(head: UInt64) throws {
+        models = try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: head).state
+        automation = AutomationState()
+        for t in MLEvents.automationTypes.sorted() {
+            for e in try log.read(type: t) where e.seq <= head { automation.evolve(e) }
+        }
+        let from = (checkpointValues[Engine.automationCheckpoint] ?? 0) + 1
+        var pending: [RecordedEvent] = []
+        if from <= head {
+            for t in Engine.automationInputs { pending += try log.read(type: t, from: from).filter { $0.seq <= head } }
+        }
+        automationInbox = pending.sorted { $0.seq < $1.seq }
+    }
+
+    /// Folds one new event into the registry and automation state and queues it for the reactor.
+    func observe(_ e: RecordedEvent) {
+        if MLEvents.registryTypes.contains(e.type) { models.evolve(e) }
+        if MLEvents.automationTypes.contains(e.type) { automation.evolve(e) }
+        if Engine.automationInputs.contains(e.type) { automationInbox.append(e) }
+    }
+
+    /// The seq of the StageStarted of `key` (committed just before the launch).
+    func startedSeq(of key: AttemptKey, after version: UInt64) -> UInt64? {
+        let events = (try? log.read(stream: RunEvents.stream(run: key.run), fromVersion: version + 1)) ?? []
+        return events.last { $0.type == RunEvents.stageStarted && $0.payload["stage"]?.stringValue == key.stage
+            && $0.payload["attempt"]?.intValue == Int64(key.attempt) }?.seq
+    }
+
+    /// Adds a finished attempt's model versions, metrics and reported predictions to the step:
+    /// each registration numbered after those already registered (and those earlier in this step),
+    /// metrics of a version registered here get its number; the version goes into the outputs.
+    func recordModelResults(_ result: inout StageResult, key: AttemptKey, run: RunState, batch: inout Batch) {
+        let started = run.stage(key.stage)?.attempts.last?.startedSeq
+        var registered: [String: UInt64] = [:]
+        for r in result.registrations {
+            let stream = MLEvents.stream(model: r.model)
+            let pending = UInt64(batch.pendingVersions(r.model))
+            let (version, events, expected) = ModelDecider.register(models, r, pending: pending, causation: started, correlation: run.correlation, by: actor)
+            batch.add(stream, events, expected: .exact(expected))
+            batch.registerVersion(r.model)
+            registered[r.model] = version
+        }
+        for m in result.metrics {
+            guard let model = m["model"]?.stringValue else { continue }
+            var p = m
+            if p["model_version"]?.stringValue == "registered" { p = p.setting("model_version", to: .int(Int64(registered[model] ?? 0))) }
+            batch.add(MLEvents.stream(metricsOf: model), [NewEvent(type: MLEvents.metricObserved, schemaVersion: MLEvents.schemaVersion, payload: p,
+                                                                  causation: started, correlation: run.correlation)], expected: .any)
+        }
+        if !result.predictions.isEmpty {
+            // Predictions a script stage reported: {entity, model, model_version, outputs} or flat fields.
+            let events = result.predictions.map { row -> NewEvent in
+                var outputs = row["outputs"]
+                if outputs == nil {
+                    outputs = .members((row.objectMembers ?? []).filter { !["entity", "model", "model_version"].contains($0.key) })
+                }
+                let payload: Value = .object([("run", .string(key.run)), ("stage", .string(key.stage)), ("attempt", .int(Int64(key.attempt))),
+                                              ("model", row["model"] ?? .string(key.stage)), ("model_version", row["model_version"] ?? .null),
+                                              ("entity", .string(row["entity"]?.stringValue ?? row["entity"].map(\.jsonString) ?? "")),
+                                              ("outputs", outputs ?? .object([]))])
+                return NewEvent(type: MLEvents.predictionRecorded, schemaVersion: MLEvents.schemaVersion, payload: payload, causation: started,
+                                correlation: run.correlation)
+            }
+            batch.add(MLEvents.stream(predictionsOfRun: key.run), events, expected: .any)
+        }
+        if let (model, version) = registered.first, var o = result.outputs {
+            o = o.setting("model_version", to: .int(Int64(version))).setting("model", to: .string(model))
+            result.outputs = o
+        }
+    }
+
+    /// Rules as of the current catalog (rebuilt when it changes).
+    func currentRules() -> AutomationRules {
+        if rulesAt != catalog.lastChangeSeq {
+            rules = AutomationRules(catalog: catalog)
+            rulesAt = catalog.lastChangeSeq
+        }
+        return rules
+    }
+
+    /// The automation reactor's decisions for the events queued since its checkpoint, and the
+    /// actions of crossings already recorded (runs requested, alerts raised).
+    func automate(_ batch: inout Batch) {
+        let rules = currentRules()
+        var seen: [String: Set<String>] = [:]
+        var crossings: [Automation.Crossing] = []
+        var retrains: [(model: String, job: String, source: RecordedEvent)] = []
+        if !rules.isEmpty {
+            for e in automationInbox {
+                switch e.type {
+                case MLEvents.predictionRecorded:
+                    crossings += Automation.crossings(prediction: e, rules: rules, state: automation, seen: &seen)
+                case MLEvents.metricObserved:
+                    crossings += Automation.crossings(metric: e, rules: rules, state: automation, seen: &seen)
+                case RunEvents.stageSucceeded:
+                    guard let runID = e.stream.hasPrefix(RunEvents.runStreamPrefix) ? String(e.stream.dropFirst(RunEvents.runStreamPrefix.count)) : nil,
+                          let run = runs.runs[runID] else { continue }
+                    crossings += Automation.crossings(stageOutput: e, job: run.job, run: runID, rules: rules, state: automation, seen: &seen)
+                    if let model = e.payload["outputs"]?["model"]?.stringValue,
+                       rules.triggers.contains(where: { $0.source == "predictions" && $0.model == model && $0.isAggregate }),
+                       let stage = e.payload["stage"]?.stringValue {
+                        let predictions = ((try? log.read(stream: MLEvents.stream(predictionsOfRun: runID))) ?? [])
+                            .filter { $0.payload["stage"]?.stringValue == stage && $0.payload["model"]?.stringValue == model }
+                        crossings += Automation.crossings(aggregateOver: predictions, model: model, run: runID, stageEnd: e, rules: rules,
+                                                          state: automation, seen: &seen)
+                    }
+                case RunEvents.datasetVersionWritten:
+                    let dataset = String(e.stream.dropFirst(RunEvents.datasetStreamPrefix.count))
+                    let writer = e.payload["run"]?.stringValue.flatMap { runs.runs[$0]?.job }
+                    for (model, policy) in rules.retrainOnNewData.sorted(by: { $0.key < $1.key }) where policy.dataset == dataset {
+                        guard let job = policy.jobs.first, let writer, !policy.jobs.contains(writer),
+                              !(automation.consumedSources[MLEvents.stream(rule: "retrain", model)]?.contains(e.seq) ?? false) else { continue }
+                        retrains.append((model, job, e))
+                    }
+                default: break
+                }
+            }
+        }
+        for c in crossings {
+            batch.add(c.stream, [c.event], expected: .exact(automation.streamVersions[c.stream] ?? 0))
+        }
+
+        // Actions of recorded crossings, and retraining runs.
+        var numbers = RunsState()
+        numbers.lastRunNumber = runs.lastRunNumber + batch.newRuns
+        for a in automation.pending.values.sorted(by: { $0.crossing < $1.crossing }) {
+            let expected = ExpectedVersion.exact(automation.streamVersions[a.stream] ?? 0)
+            var events: [NewEvent] = []
+            if let job = a.job {
+                let trigger: Value = .object([("type", "trigger"), ("by", .string("\(a.rule["kind"]?.stringValue ?? "rule"):\(a.rule["name"]?.stringValue ?? "")")),
+                                              ("rule", a.rule), ("crossing", .int(Int64(a.crossing)))])
+                let params = (a.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
+                switch requestRun(job: job, parameters: params, trigger: trigger, causation: a.crossing, correlation: a.correlation, numbers: &numbers, batch: &batch) {
+                case .success(let id): events.append(Automation.fired(a, run: id))
+                case .failure(let why):
+                    options.report("\(a.message): no run started: \(why)")
+                    events.append(Automation.fired(a, run: nil, error: why.description))
+                }
+            }
+            if a.team != nil {
+                events.append(Automation.alert(a))
+                options.report("alert for team \(a.team ?? ""): \(a.message)")
+            }
+            batch.add(a.stream, events, expected: expected)
+        }
+        for r in retrains {
+            let stream = MLEvents.stream(rule: "retrain", r.model)
+            let rule: Value = .object([("kind", "retrain_policy"), ("name", .string(r.model))])
+            let trigger: Value = .object([("type", "retrain"), ("by", .string("retrain_policy:\(r.model)")), ("model", .string(r.model)),
+                                          ("dataset", .string(String(r.source.stream.dropFirst(RunEvents.datasetStreamPrefix.count)))),
+                                          ("dataset_version", .int(Int64(r.source.streamVersion)))])
+            let pending = PendingAction(stream: stream, crossing: r.source.seq, correlation: r.source.correlation, rule: rule, job: r.job,
+                                        parameters: .object([]), team: nil, message: "retrain \(r.model)")
+            let fired: NewEvent
+            switch requestRun(job: r.job, parameters: [], trigger: trigger, causation: r.source.seq, correlation: r.source.correlation, numbers: &numbers, batch: &batch) {
+            case .success(let id): fired = Automation.fired(pending, run: id)
+            case .failure(let why): fired = Automation.fired(pending, run: nil, error: why.description)
+            }
+            batch.add(stream, [fired], expected: .exact(automation.streamVersions[stream] ?? 0))
+        }
+    }
+
+    /// Requests a run of `job` in this step; its id, or why not.
+    func requestRun(job: String, parameters: [(String, Value)], trigger: Value, causation: UInt64, correlation: UInt64,
+                    numbers: inout RunsState, batch: inout Batch) -> Result<String, EngineError> {
+        guard let def = catalog.entries[DefinitionKey(.job, job)] else { return .failure(EngineError("job '\(job)' is not in the catalog")) }
+        do throws(RunCommandError) {
+            let (id, e) = try RunDecider.request(numbers, .init(job: job, jobVersion: def.version, jobSpec: def.spec, catalogSeq: catalog.lastChangeSeq,
+                                                                parameters: parameters, trigger: trigger, causation: causation, correlation: correlation))
+            numbers.lastRunNumber += 1
+            batch.newRun(id, e)
+            return .success(id)
+        } catch {
+            return .failure(EngineError(error.description))
+        }
+    }
+}

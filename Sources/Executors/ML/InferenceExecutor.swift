@@ -1,0 +1,189 @@
+import Catalog
+import EventLog
+import Foundation
+import ML
+import Models
+
+/// A model version ready to score: its registry entry and its artifact, checked against its hash.
+struct LoadedModel {
+    var version: ModelVersion
+    var artifact: ModelArtifact
+
+    init(ref: String, _ ctx: StageContext) throws(StageError) {
+        do throws(ModelCommandError) { version = try ctx.models.resolve(ref) } catch { throw StageError(error.description) }
+        let data = try ArtifactStore(store: ctx.store).get(version.artifact)
+        artifact = try ModelArtifact.decode(data, sha256: version.artifact)
+    }
+
+    /// Scores the feature matrix: one array of output values per output field.
+    func score(_ x: Matrix) throws(StageError) -> [[Value]] {
+        let a = artifact
+        switch a.type {
+        case "linear_regression":
+            guard let m = a.linear else { break }
+            return [m.predict(x).map { .double($0) }]
+        case "logistic_regression":
+            guard let m = a.logistic else { break }
+            let p = m.probabilities(x)
+            let threshold = a.threshold ?? 0.5
+            let classes = (a.classes ?? ["0", "1"]).map { c -> Value in Int64(c).map { .int($0) } ?? .string(c) }
+            let zero = classes.first ?? 0, one = classes.count > 1 ? classes[1] : 1
+            return [p.map { .double($0) }, p.map { $0 >= threshold ? one : zero }]
+        case "kmeans":
+            guard let m = a.kmeans else { break }
+            let r = m.assign(x)
+            return [r.map { .int(Int64($0.cluster)) }, r.map { .double($0.distance) }]
+        case "zscore_anomaly":
+            guard let m = a.zscore else { break }
+            let s = m.scores(x)
+            return [s.map { .double($0) }, s.map { .bool($0 >= m.threshold) }]
+        default: break
+        }
+        throw StageError("model '\(a.model)' v\(version.version) has type '\(a.type)' with no fitted parameters in its artifact; retrain it")
+    }
+}
+
+/// inference stages: resolve the model reference (`churn@production`) once, at stage start, and
+/// record the version used; apply the version's fitted feature transform and model to every row;
+/// record every prediction as a `PredictionRecorded` event (in batches, while scoring goes on);
+/// observe PSI drift of each numeric input against the training distribution; write the scored
+/// rows to the stage's destination.
+public struct InferenceExecutor: StageExecutor {
+    /// Predictions per append.
+    public static let batchSize = 8192
+
+    public init() {}
+
+    public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
+        guard let ref = ctx.spec["model"]?.stringValue ?? ctx.spec["seed"]?["model"]?.stringValue else {
+            throw StageError("inference stage '\(ctx.stage)' names no model; add `model: NAME@ALIAS` (for a seed stage: \"model\": \"NAME@ALIAS\")")
+        }
+        let model = try LoadedModel(ref: ref, ctx)
+        let etl = ETLExecutor()
+        let sources = try etl.sources(ctx)
+        guard !sources.isEmpty else { throw StageError("inference stage '\(ctx.stage)' names nothing to score; give it `inputs:` or `source:`") }
+        let table = try etl.read(sources, ctx)
+        try ctx.cancellation.check()
+        let frame = table.frame()
+        let transformed: Frame
+        if let f = model.artifact.features {
+            do throws(MLError) { transformed = try f.transform(frame) } catch {
+                throw StageError("applying the feature transform of \(model.version.model) v\(model.version.version): \(error.message)")
+            }
+        } else {
+            transformed = frame
+        }
+        let x: Matrix
+        do throws(MLError) { x = try transformed.matrix(columns: model.artifact.featureColumns) } catch {
+            throw StageError("scoring with \(model.version.model) v\(model.version.version): \(error.message)")
+        }
+        let outputs = try model.score(x)
+        try ctx.cancellation.check()
+
+        let entityKey = ctx.spec["entity_key"]?.stringValue
+        var entityColumn: Int?
+        if let entityKey {
+            guard let i = table.columns.firstIndex(of: entityKey) else {
+                throw StageError("entity_key '\(entityKey)' of stage '\(ctx.stage)' is not a column of its input; it has \(table.columns.joined(separator: ", "))")
+            }
+            entityColumn = i
+        }
+        let names = model.artifact.outputs
+        let inputNames = ctx.rules.inputColumns(model: model.version.model, outputs: names).filter { table.columns.contains($0) }
+        let inputIdx = inputNames.compactMap { table.columns.firstIndex(of: $0) }
+        let recorded = try record(ctx, model, table, outputs, names: names, entityColumn: entityColumn, inputs: Array(zip(inputNames, inputIdx)))
+
+        // Drift of each raw numeric input the training data had.
+        var metrics: [Value] = []
+        for (c, col) in frame.columns.enumerated() {
+            guard let ref = model.artifact.drift[col] else { continue }
+            let xs = frame.data[c].compactMap(\.numeric)
+            guard !xs.isEmpty else { continue }
+            metrics.append(.object([("model", .string(model.version.model)), ("model_version", .int(Int64(model.version.version))),
+                                    ("metric", "psi"), ("feature", .string(col)), ("value", .double(ref.psi(xs))), ("source", "drift"),
+                                    ("n", .int(Int64(xs.count))), ("run", .string(ctx.run)), ("stage", .string(ctx.stage))]))
+        }
+
+        // The scored rows: the input's columns, then the outputs and the model version.
+        var out = table
+        out.columns += names + ["model_version"]
+        let mv = Value.int(Int64(model.version.version))
+        for r in out.rows.indices {
+            for o in outputs.indices { out.rows[r].append(outputs[o][r]) }
+            out.rows[r].append(mv)
+        }
+        let destinations = try etl.destinations(ctx)
+        let written = try etl.write(out, to: destinations, ctx)
+        var o: [(String, Value)] = [("model", .string(model.version.model)), ("model_version", mv), ("model_ref", .string(ref)),
+                                    ("rows_scored", .int(Int64(table.rows.count))), ("predictions_recorded", .int(Int64(recorded)))]
+        if let first = outputs.first, let name = names.first, model.artifact.type != "kmeans" {
+            let ds = first.compactMap(\.doubleValue)
+            if !ds.isEmpty { o.append(("mean_\(name)", .double(ds.reduce(0, +) / Double(ds.count)))) }
+        }
+        return StageResult(datasets: written, outputs: .object(o), metrics: metrics)
+    }
+
+    /// Records one `PredictionRecorded` per row through the context's recorder, `batchSize` at a
+    /// time, building the next batch while the previous one is appended. Returns how many.
+    func record(_ ctx: StageContext, _ model: LoadedModel, _ table: Table, _ outputs: [[Value]], names: [String],
+                entityColumn: Int?, inputs: [(String, Int)]) throws(StageError) -> Int {
+        guard let recorder = ctx.recorder else { return 0 }
+        let stream = MLEvents.stream(predictionsOfRun: ctx.run)
+        // Object members in canonical key order, built once.
+        let outOrder = names.indices.sorted { Value.keyPrecedes(names[$0], names[$1]) }
+        let inOrder = inputs.indices.sorted { Value.keyPrecedes(inputs[$0].0, inputs[$1].0) }
+        let fixed: (attempt: Value, model: Value, version: Value, run: Value, stage: Value) =
+            (.int(Int64(ctx.attempt)), .string(model.version.model), .int(Int64(model.version.version)), .string(ctx.run), .string(ctx.stage))
+        let failure = FirstError()
+        let inFlight = DispatchSemaphore(value: 2)
+        let group = DispatchGroup()
+        let queue = DispatchQueue(label: "ledgerflow.predictions")
+        var start = 0
+        let n = table.rows.count
+        while start < n {
+            if failure.error != nil { break }
+            if let why = ctx.cancellation.reason { failure.set(StageError.stopped(why, "the inference stage")); break }
+            let end = min(n, start + InferenceExecutor.batchSize)
+            var events: [NewEvent] = []
+            events.reserveCapacity(end - start)
+            for r in start ..< end {
+                let entity: Value
+                if let c = entityColumn {
+                    let v = table.rows[r][c]
+                    entity = .string(v.stringValue ?? Table.text(v))
+                } else {
+                    entity = .string(String(r + 1))
+                }
+                var members: [Value.Member] = [Value.Member("attempt", fixed.attempt), Value.Member("entity", entity)]
+                if !inputs.isEmpty {
+                    members.append(Value.Member("inputs", .members(inOrder.map { Value.Member(inputs[$0].0, table.rows[r][inputs[$0].1]) })))
+                }
+                members += [Value.Member("model", fixed.model), Value.Member("model_version", fixed.version),
+                            Value.Member("outputs", .members(outOrder.map { Value.Member(names[$0], outputs[$0][r]) })),
+                            Value.Member("run", fixed.run), Value.Member("stage", fixed.stage)]
+                events.append(NewEvent(type: MLEvents.predictionRecorded, payload: .members(members), causation: ctx.startedSeq, correlation: ctx.correlation))
+            }
+            inFlight.wait()
+            group.enter()
+            let batch = events
+            queue.async {
+                defer { inFlight.signal(); group.leave() }
+                guard failure.error == nil else { return }
+                do { try recorder.record(batch, to: stream) } catch { failure.set(StageError("recording predictions failed: \(error)")) }
+            }
+            start = end
+        }
+        group.wait()
+        if let e = failure.error { throw e }
+        return n
+    }
+}
+
+/// The first error of several threads.
+final class FirstError: @unchecked Sendable {
+    // @unchecked Sendable: `value` is only touched behind `lock`.
+    private let lock = NSLock()
+    private var value: StageError?
+    var error: StageError? { lock.withLock { value } }
+    func set(_ e: StageError) { lock.withLock { if value == nil { value = e } } }
+}

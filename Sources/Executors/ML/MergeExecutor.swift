@@ -1,0 +1,88 @@
+import Catalog
+import EventLog
+import Foundation
+
+/// merge stages: combine datasets of several products into one through column mappings. Each
+/// input row's product is its `product_code` column, else the product of the stage's `mapping`;
+/// the row's columns are renamed by the column mapping of that product (the stage's `mapping`
+/// when its product matches, else the catalog's column_mapping for that product). The result has
+/// `product_code` and the canonical columns (in mapping order); with `key`, rows with the same
+/// key are combined (later inputs fill the columns earlier ones left empty). Source columns no
+/// mapping names are reported as `unmapped`, canonical columns a product's data lacks as `missing`.
+public struct MergeExecutor: StageExecutor {
+    public init() {}
+
+    struct Mapping { var name: String; var product: String; var columns: [(from: String, to: String)] }
+
+    public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
+        guard let mappingName = ctx.spec["mapping"]?.stringValue, let spec = ctx.definition(.columnMapping, mappingName) else {
+            throw StageError("merge stage '\(ctx.stage)' names no column mapping of the run's catalog; add `mapping: NAME` (kind: column_mapping)")
+        }
+        let primary = mapping(mappingName, spec)
+        var byProduct: [String: Mapping] = [:]
+        for e in ctx.catalog.entries.values where e.key.kind == .columnMapping {
+            let m = mapping(e.key.name, e.spec)
+            if byProduct[m.product] == nil || m.name == mappingName { byProduct[m.product] = m }
+        }
+        byProduct[primary.product] = primary
+        let etl = ETLExecutor()
+        let inputs = (ctx.spec["inputs"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard !inputs.isEmpty else { throw StageError("merge stage '\(ctx.stage)' has no inputs; list the datasets to merge in `inputs:`") }
+        var canonical: [String] = primary.columns.map(\.to)
+        for m in byProduct.values.sorted(by: { $0.product < $1.product }) { for c in m.columns.map(\.to) where !canonical.contains(c) { canonical.append(c) } }
+        let key = (ctx.spec["key"]?.arrayValue ?? []).compactMap(\.stringValue)
+        for k in key where !canonical.contains(k) {
+            throw StageError("merge key '\(k)' of stage '\(ctx.stage)' is no canonical column of the mappings; they give \(canonical.joined(separator: ", "))")
+        }
+        let columns = ["product_code"] + canonical
+        let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, $0) })
+        var rows: [[Value]] = []
+        var rowByKey: [[Value]: Int] = [:]
+        var unmapped: [String: Set<String>] = [:]
+        var missing: [String: Set<String>] = [:]
+        var perInput: [(String, Value)] = []
+        for name in inputs {
+            try ctx.cancellation.check()
+            let t = try etl.read([try etl.endpoint(reading: name, ctx)], ctx)
+            perInput.append((name, .int(Int64(t.rows.count))))
+            let productCol = t.columns.firstIndex(of: "product_code")
+            for row in t.rows {
+                let product = productCol.flatMap { row[$0].stringValue ?? (row[$0] == .null ? nil : Table.text(row[$0])) } ?? primary.product
+                guard let m = byProduct[product] else {
+                    throw StageError("input '\(name)' of merge stage '\(ctx.stage)' has rows of product '\(product)', which no column mapping covers; add a column_mapping with product: \(product)")
+                }
+                var out = [Value](repeating: .null, count: columns.count)
+                out[0] = .string(product)
+                let sourceIndex = Dictionary(t.columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+                for (from, to) in m.columns {
+                    if let i = sourceIndex[from], let j = index[to] { out[j] = row[i] } else { missing[product, default: []].insert(to) }
+                }
+                for c in t.columns where c != "product_code" && !m.columns.contains(where: { $0.from == c }) { unmapped[product, default: []].insert("\(name).\(c)") }
+                for c in canonical where !m.columns.contains(where: { $0.to == c }) { missing[product, default: []].insert(c) }
+                if key.isEmpty {
+                    rows.append(out)
+                } else {
+                    let k = key.compactMap { index[$0] }.map { out[$0] }
+                    if let at = rowByKey[k] {
+                        for j in out.indices where rows[at][j] == .null { rows[at][j] = out[j] }
+                    } else {
+                        rowByKey[k] = rows.count
+                        rows.append(out)
+                    }
+                }
+            }
+        }
+        let table = Table(columns: columns, rows: rows)
+        let destinations = try etl.destinations(ctx)
+        guard !destinations.isEmpty else { throw StageError("merge stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
+        let written = try etl.write(table, to: destinations, ctx)
+        let report: (([String: Set<String>]) -> Value) = { d in .object(d.map { ($0.key, .array($0.value.sorted().map { .string($0) })) }) }
+        return StageResult(datasets: written, outputs: .object([("rows_read", .object(perInput)), ("rows_written", .int(Int64(rows.count))),
+                                                                ("unmapped", report(unmapped)), ("missing", report(missing))]))
+    }
+
+    func mapping(_ name: String, _ spec: Value) -> Mapping {
+        Mapping(name: name, product: spec["product"]?.stringValue ?? "",
+                columns: (spec["columns"]?.objectMembers ?? []).compactMap { m in m.value.stringValue.map { (m.key, $0) } })
+    }
+}

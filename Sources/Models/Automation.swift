@@ -1,0 +1,340 @@
+import Catalog
+import EventLog
+
+/// A trigger definition, ready to evaluate: "if `condition` holds for a prediction, metric or
+/// stage output, run `run` with parameters taken from the matching event".
+public struct TriggerRule: Sendable {
+    public var name: String
+    public var version: UInt64
+    /// The seq that applied this version: only events after it are evaluated.
+    public var appliedSeq: UInt64
+    /// predictions | metrics | stage_output
+    public var source: String
+    public var model: String?
+    public var job: String?
+    public var stage: String?
+    public var condition: Expression
+    public var conditionText: String
+    /// The job to run.
+    public var run: String
+    /// Run parameter → field of the matching event.
+    public var parameters: [(param: String, field: String)]
+    /// once_per_run | once_per_row
+    public var dedupe: String
+
+    /// The rule of a trigger definition, or nil when its condition does not parse (apply refuses those).
+    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: Value) {
+        guard let text = spec["condition"]?.stringValue, let condition = try? Expression.parse(text),
+              let run = spec["run"]?.stringValue else { return nil }
+        self.name = name
+        self.version = version
+        self.appliedSeq = appliedSeq
+        source = spec["source"]?["type"]?.stringValue ?? "predictions"
+        model = spec["source"]?["model"]?.stringValue
+        job = spec["source"]?["job"]?.stringValue
+        stage = spec["source"]?["stage"]?.stringValue
+        self.condition = condition
+        conditionText = text
+        self.run = run
+        parameters = (spec["parameters"]?.objectMembers ?? []).compactMap { m in m.value.stringValue.map { (m.key, $0) } }
+        dedupe = spec["dedupe"]?.stringValue ?? "once_per_run"
+    }
+
+    /// Whether the condition aggregates over all the predictions of a stage (evaluated when it ends).
+    public var isAggregate: Bool { condition.isAggregate }
+}
+
+/// A monitor definition: a model metric against `below` / `above`, and what to do.
+public struct MonitorRule: Sendable {
+    public var name: String
+    public var version: UInt64
+    public var appliedSeq: UInt64
+    public var model: String
+    public var metric: String
+    public var feature: String?
+    public var below: Double?
+    public var above: Double?
+    public var alert: String?
+    public var run: String?
+
+    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: Value) {
+        guard let model = spec["model"]?.stringValue, let metric = spec["metric"]?.stringValue else { return nil }
+        self.name = name
+        self.version = version
+        self.appliedSeq = appliedSeq
+        self.model = model
+        self.metric = metric
+        feature = spec["feature"]?.stringValue
+        below = spec["below"]?.doubleValue
+        above = spec["above"]?.doubleValue
+        alert = spec["alert"]?.stringValue
+        run = spec["run"]?.stringValue
+    }
+}
+
+/// The rules in force in a catalog.
+public struct AutomationRules: Sendable {
+    public var triggers: [TriggerRule] = []
+    public var monitors: [MonitorRule] = []
+    /// Model → (training dataset, jobs with a train stage for it) for models that retrain on new data.
+    public var retrainOnNewData: [String: (dataset: String, jobs: [String])] = [:]
+
+    public init() {}
+
+    public init(catalog: CatalogState) {
+        for entry in catalog.entries.values.sorted(by: { $0.key.name < $1.key.name }) {
+            switch entry.key.kind {
+            case .trigger:
+                if let r = TriggerRule(name: entry.key.name, version: entry.version, appliedSeq: entry.seq, spec: entry.spec) { triggers.append(r) }
+            case .monitor:
+                if let r = MonitorRule(name: entry.key.name, version: entry.version, appliedSeq: entry.seq, spec: entry.spec) { monitors.append(r) }
+            case .model:
+                guard entry.spec["retrain"]?["on_new_data"]?.boolValue == true, let ds = entry.spec["training_dataset"]?.stringValue else { continue }
+                let jobs = catalog.entries.values.filter { j in
+                    j.key.kind == .job && (j.spec["stages"]?.arrayValue ?? []).contains { $0["type"]?.stringValue == "train" && $0["model"]?.stringValue == entry.key.name }
+                }.map(\.key.name).sorted()
+                retrainOnNewData[entry.key.name] = (ds, jobs)
+            default: break
+            }
+        }
+    }
+
+    public var isEmpty: Bool { triggers.isEmpty && monitors.isEmpty && retrainOnNewData.isEmpty }
+
+    /// Input columns that trigger conditions on `model` read (recorded with each prediction).
+    public func inputColumns(model: String, outputs: [String]) -> [String] {
+        var out: [String] = []
+        for t in triggers where t.source == "predictions" && t.model == model {
+            for f in t.condition.fields + t.parameters.map(\.field)
+            where !outputs.contains(f) && !Automation.predictionEnvelopeFields.contains(f) && !out.contains(f) { out.append(f) }
+        }
+        return out
+    }
+}
+
+/// A crossing waiting for its action: a run to request and/or a team to alert.
+public struct PendingAction: Sendable, Hashable {
+    public var stream: String
+    public var crossing: UInt64
+    public var correlation: UInt64
+    public var rule: Value
+    public var job: String?
+    public var parameters: Value
+    public var team: String?
+    public var message: String
+
+    public init(stream: String, crossing: UInt64, correlation: UInt64, rule: Value, job: String?, parameters: Value, team: String?, message: String) {
+        self.stream = stream
+        self.crossing = crossing
+        self.correlation = correlation
+        self.rule = rule
+        self.job = job
+        self.parameters = parameters
+        self.team = team
+        self.message = message
+    }
+}
+
+/// The automation state, folded from the log: which dedupe keys each rule has used, and the
+/// crossings whose run or alert is still to be recorded.
+public struct AutomationState: Sendable, Hashable {
+    /// Rule stream → dedupe keys already crossed.
+    public var keys: [String: Set<String>] = [:]
+    /// Stream → its version.
+    public var streamVersions: [String: UInt64] = [:]
+    /// Crossing seq → what it still needs.
+    public var pending: [UInt64: PendingAction] = [:]
+    /// Retraining policy stream → dataset-version seqs already acted on.
+    public var consumedSources: [String: Set<UInt64>] = [:]
+    public var lastSeq: UInt64 = 0
+
+    public init() {}
+
+    public mutating func evolve(_ e: RecordedEvent) {
+        defer { lastSeq = max(lastSeq, e.seq) }
+        guard MLEvents.automationTypes.contains(e.type) else { return }
+        streamVersions[e.stream] = e.streamVersion
+        let p = e.payload
+        switch e.type {
+        case MLEvents.thresholdCrossed:
+            if let k = p["dedupe_key"]?.stringValue { keys[e.stream, default: []].insert(k) }
+            let action = p["action"]
+            let job = action?["run"]?.stringValue
+            let team = action?["alert"]?.stringValue
+            if job != nil || team != nil {
+                pending[e.seq] = PendingAction(stream: e.stream, crossing: e.seq, correlation: e.correlation, rule: p["rule"] ?? .null, job: job,
+                                               parameters: action?["parameters"] ?? .object([]), team: team,
+                                               message: p["message"]?.stringValue ?? "")
+            }
+        case MLEvents.triggerFired:
+            guard let c = p["crossing"]?.intValue.map({ UInt64($0) }) else { return }
+            if e.stream.hasPrefix("retrain/") { consumedSources[e.stream, default: []].insert(c) }
+            pending[c]?.job = nil
+            if let a = pending[c], a.team == nil { pending[c] = nil }
+        case MLEvents.alertRaised:
+            guard let c = p["crossing"]?.intValue.map({ UInt64($0) }) else { return }
+            pending[c]?.team = nil
+            if let a = pending[c], a.job == nil { pending[c] = nil }
+        default: break
+        }
+    }
+}
+
+/// The trigger and monitor decisions. Pure: an event and the rules in, the `ThresholdCrossed`
+/// events it causes out (each once per dedupe key, across the whole log).
+public enum Automation {
+    /// Fields a condition may read from any prediction besides its outputs and inputs.
+    public static let predictionEnvelopeFields: Set<String> = ["entity", "entity_key", "model", "model_version", "run", "stage", "attempt"]
+
+    /// A field of a prediction event for a condition: outputs, then inputs, then the envelope.
+    public static func predictionField(_ p: Value, _ name: String) -> Value? {
+        if let v = p["outputs"]?[name] { return v }
+        if let v = p["inputs"]?[name] { return v }
+        switch name {
+        case "entity_key": return p["entity"]
+        default: return path(p, name)
+        }
+    }
+
+    static func path(_ v: Value, _ name: String) -> Value? {
+        var cur: Value? = v
+        for part in name.split(separator: ".") { cur = cur?[String(part)] }
+        return cur
+    }
+
+    /// A new crossing, to append to `stream` (at most one per dedupe key).
+    public struct Crossing: Sendable {
+        public var stream: String
+        public var key: String
+        public var event: NewEvent
+    }
+
+    /// The crossings caused by a `PredictionRecorded` event (row-level trigger conditions).
+    public static func crossings(prediction e: RecordedEvent, rules: AutomationRules, state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
+        let p = e.payload
+        guard let model = p["model"]?.stringValue else { return [] }
+        var out: [Crossing] = []
+        for r in rules.triggers where r.source == "predictions" && r.model == model && !r.isAggregate && e.seq > r.appliedSeq {
+            guard r.condition.evaluate({ predictionField(p, $0) }) == .bool(true) else { continue }
+            let run = p["run"]?.stringValue ?? ""
+            let entity = p["entity"]?.stringValue ?? ""
+            let key = r.dedupe == "once_per_row" ? "\(run)/\(entity)" : run
+            if let c = crossing(trigger: r, key: key, subject: entity, sourceRun: run, source: e, field: { predictionField(p, $0) }, state: state, seen: &seen) {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// The crossings of aggregate trigger conditions over all the predictions one stage of a run
+    /// recorded for `model` (evaluated when the stage has succeeded).
+    public static func crossings(aggregateOver predictions: [RecordedEvent], model: String, run: String, stageEnd: RecordedEvent,
+                                 rules: AutomationRules, state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
+        var out: [Crossing] = []
+        for r in rules.triggers where r.source == "predictions" && r.model == model && r.isAggregate && stageEnd.seq > r.appliedSeq {
+            let value = r.condition.evaluate(rows: predictions) { e, name in predictionField(e.payload, name) }
+            guard value == .bool(true) else { continue }
+            let last = predictions.last?.payload ?? .null
+            let observed = Value.object([("predictions", .int(Int64(predictions.count))), ("value", value)])
+            if let c = crossing(trigger: r, key: run, subject: "run \(run)", sourceRun: run, source: stageEnd,
+                                field: { predictionField(last, $0) }, observed: observed, state: state, seen: &seen) {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// The crossings caused by a `MetricObserved` event: metric triggers and monitors.
+    public static func crossings(metric e: RecordedEvent, rules: AutomationRules, state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
+        let p = e.payload
+        guard let model = p["model"]?.stringValue, let metric = p["metric"]?.stringValue, let value = p["value"]?.doubleValue else { return [] }
+        let feature = p["feature"]?.stringValue
+        let run = p["run"]?.stringValue ?? ""
+        let key = run.isEmpty ? "seq\(e.seq)" : "\(run)/\(metric)" + (feature.map { ":\($0)" } ?? "")
+        var out: [Crossing] = []
+        let field: (String) -> Value? = { name in name == metric || name == "value" ? .double(value) : path(p, name) }
+        for r in rules.triggers where r.source == "metrics" && r.model == model && e.seq > r.appliedSeq {
+            guard r.condition.evaluate(field) == .bool(true) else { continue }
+            if let c = crossing(trigger: r, key: key, subject: model, sourceRun: run, source: e, field: field, state: state, seen: &seen) { out.append(c) }
+        }
+        for m in rules.monitors where m.model == model && m.metric == metric && (m.feature == nil || m.feature == feature) && e.seq > m.appliedSeq {
+            var threshold: (String, Double)?
+            if let b = m.below, value < b { threshold = ("below", b) }
+            if let a = m.above, value > a { threshold = ("above", a) }
+            guard let (side, limit) = threshold else { continue }
+            let stream = MLEvents.stream(rule: "monitor", m.name)
+            guard !(state.keys[stream]?.contains(key) ?? false), !(seen[stream]?.contains(key) ?? false) else { continue }
+            seen[stream, default: []].insert(key)
+            let what = metric + (feature.map { "(\($0))" } ?? "")
+            let message = "monitor \(m.name): \(model) v\(p["model_version"]?.intValue ?? 0) \(what) = \(format(value)), \(side) \(format(limit))"
+            var action: [(String, Value)] = []
+            if let job = m.run { action.append(("run", .string(job))); action.append(("parameters", .object([]))) }
+            if let team = m.alert { action.append(("alert", .string(team))) }
+            let payload: [(String, Value)] = [
+                ("rule", .object([("kind", "monitor"), ("name", .string(m.name)), ("version", .int(Int64(m.version)))])),
+                ("subject", .string(model)), ("observed", .object([(metric, .double(value))])),
+                ("threshold", .object([(side, .double(limit))])), ("source_event", .int(Int64(e.seq))), ("source_run", .string(run)),
+                ("dedupe_key", .string(key)), ("message", .string(message)), ("action", .object(action)),
+            ]
+            out.append(Crossing(stream: stream, key: key, event: MLEvents.event(MLEvents.thresholdCrossed, payload, causation: e.seq, correlation: e.correlation)))
+        }
+        return out
+    }
+
+    /// The crossings caused by a `StageSucceeded` of a job's stage (stage_output triggers).
+    public static func crossings(stageOutput e: RecordedEvent, job: String, run: String, rules: AutomationRules, state: AutomationState,
+                                 seen: inout [String: Set<String>]) -> [Crossing] {
+        let p = e.payload
+        let stage = p["stage"]?.stringValue
+        var out: [Crossing] = []
+        let field: (String) -> Value? = { name in p["outputs"]?[name] ?? path(p, name) }
+        for r in rules.triggers where r.source == "stage_output" && r.job == job && (r.stage == nil || r.stage == stage) && e.seq > r.appliedSeq {
+            guard r.condition.evaluate(field) == .bool(true) else { continue }
+            let key = r.dedupe == "once_per_row" ? "\(run)/\(stage ?? "")" : run
+            if let c = crossing(trigger: r, key: key, subject: "\(job).\(stage ?? "")", sourceRun: run, source: e, field: field, state: state, seen: &seen) {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    static func crossing(trigger r: TriggerRule, key: String, subject: String, sourceRun: String, source e: RecordedEvent,
+                         field: (String) -> Value?, observed: Value? = nil, state: AutomationState, seen: inout [String: Set<String>]) -> Crossing? {
+        let stream = MLEvents.stream(rule: "trigger", r.name)
+        guard !(state.keys[stream]?.contains(key) ?? false), !(seen[stream]?.contains(key) ?? false) else { return nil }
+        seen[stream, default: []].insert(key)
+        let observed = observed ?? Value.object(r.condition.fields.map { ($0, field($0) ?? .null) })
+        let params = Value.object(r.parameters.map { ($0.param, field($0.field) ?? .null) })
+        let message = "trigger \(r.name): \(r.conditionText) held for \(subject)"
+        let payload: [(String, Value)] = [
+            ("rule", .object([("kind", "trigger"), ("name", .string(r.name)), ("version", .int(Int64(r.version)))])),
+            ("subject", .string(subject)), ("observed", observed), ("threshold", .string(r.conditionText)),
+            ("source_event", .int(Int64(e.seq))), ("source_run", .string(sourceRun)), ("dedupe_key", .string(key)),
+            ("message", .string(message)), ("action", .object([("run", .string(r.run)), ("parameters", params)])),
+        ]
+        return Crossing(stream: stream, key: key, event: MLEvents.event(MLEvents.thresholdCrossed, payload, causation: e.seq, correlation: e.correlation))
+    }
+
+    /// The `TriggerFired` that records the run a crossing requested (`run` nil with `error` when the
+    /// request was refused, so that it is not retried forever).
+    public static func fired(_ a: PendingAction, run: String?, error: String? = nil) -> NewEvent {
+        var m: [(String, Value)] = [("rule", a.rule), ("crossing", .int(Int64(a.crossing))), ("job", .string(a.job ?? "")),
+                                    ("run", run.map { .string($0) } ?? .null)]
+        if let error { m.append(("error", .string(error))) }
+        return MLEvents.event(MLEvents.triggerFired, m, causation: a.crossing, correlation: a.correlation)
+    }
+
+    /// The `AlertRaised` for a crossing's team.
+    public static func alert(_ a: PendingAction) -> NewEvent {
+        MLEvents.event(MLEvents.alertRaised, [("team", .string(a.team ?? "")), ("rule", a.rule), ("crossing", .int(Int64(a.crossing))),
+                                              ("message", .string(a.message))], causation: a.crossing, correlation: a.correlation)
+    }
+
+    static func format(_ d: Double) -> String {
+        let s = String(format: "%.4f", d)
+        var t = Substring(s)
+        while t.hasSuffix("0") { t = t.dropLast() }
+        if t.hasSuffix(".") { t = t.dropLast() }
+        return String(t)
+    }
+}
