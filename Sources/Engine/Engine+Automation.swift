@@ -46,13 +46,6 @@ extension Engine {
         if Engine.automationInputs.contains(e.type) { automationInbox.append(e) }
     }
 
-    /// The seq of the StageStarted of `key` (committed just before the launch).
-    func startedSeq(of key: AttemptKey, after version: UInt64) -> UInt64? {
-        let events = (try? log.read(stream: RunEvents.stream(run: key.run), fromVersion: version + 1)) ?? []
-        return events.last { $0.type == RunEvents.stageStarted && $0.payload["stage"]?.stringValue == key.stage
-            && $0.payload["attempt"]?.intValue == Int64(key.attempt) }?.seq
-    }
-
     /// Adds a finished attempt's model versions, metrics and reported predictions to the step:
     /// each registration numbered after those already registered (and those earlier in this step),
     /// metrics of a version registered here get its number; the version goes into the outputs.

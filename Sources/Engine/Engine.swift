@@ -315,6 +315,9 @@ public final class Engine: @unchecked Sendable {
             cond.withLock { inbox.insert(contentsOf: done, at: 0) }
             throw error
         }
+        // Fold what was just committed, so that attempts start with the registry, dataset versions
+        // and their own StageStarted as the log now has them.
+        if !launches.isEmpty { try catchUp() }
         for (key, run) in launches { launch(key, run: run) }
         return true
     }
@@ -333,7 +336,7 @@ public final class Engine: @unchecked Sendable {
         context.rules = AutomationRules(catalog: cat)
         context.datasetVersions = runs.datasetVersions
         context.recorder = LogRecorder(log: log, actor: actor)
-        context.startedSeq = startedSeq(of: key, after: run.streamVersion)
+        context.startedSeq = runs.runs[key.run]?.stage(key.stage)?.attempts.last?.startedSeq
         context.correlation = run.correlation
         let attempt = context
         let executor = options.registry.executors[stage?.plan.type ?? ""]

@@ -40,11 +40,14 @@ private func message(_ body: () throws -> Void) -> String? {
             [.number(1), .number(7)], [.number(2), .number(7)], [.missing, .number(7)],
             [.number(3), .number(7)], [.text("4"), .number(7)],
         ])
+        let original = train
         let fitted = try FeatureSpec(steps: [.standardScale(columns: ["a", "b"])]).fit(train)
+        #expect(train == original)  // fitting (and transforming) never changes the caller's frame
         // a = 1, 2, 3, 4: mean 2.5, population variance (2.25 + 0.25 + 0.25 + 2.25) / 4 = 1.25; b is constant: scale 1.
         let s = 1.25.squareRoot()
         #expect(fitted.steps == [.standardScale(columns: ["a", "b"], means: [2.5, 7], scales: [s, 1])])
         let out = try fitted.transform(train)
+        #expect(train == original)
         #expect(close(nums(out, "a"), [-1.5 / s, -0.5 / s, nil, 0.5 / s, 1.5 / s]))
         #expect(out.column("a")?[2] == .missing)
         #expect(nums(out, "b") == [0, 0, 0, 0, 0])

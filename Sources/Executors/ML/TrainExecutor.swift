@@ -152,7 +152,7 @@ public struct TrainExecutor: StageExecutor {
             throw StageError("training model '\(name)': \(error)")
         }
         // Training distributions of the raw numeric inputs, for PSI drift at inference.
-        for (c, col) in trainFrame.columns.enumerated() where col != def.target {
+        for (c, col) in trainFrame.columns.enumerated() where col != def.target && col != "id" && !col.hasSuffix("_id") {
             let xs = trainFrame.data[c].compactMap(\.numeric)
             guard xs.count == trainFrame.rowCount, !xs.isEmpty, let ref = try? DriftReference.fit(xs) else { continue }
             artifact.drift[col] = ref
@@ -196,7 +196,7 @@ public struct TrainExecutor: StageExecutor {
             return named
         }
         let cols = f.columns.enumerated().filter { i, c in
-            c != def.target && c != "id" && !c.hasSuffix("_id") && f.data[i].allSatisfy { $0.numeric != nil }
+            c != def.target && c != "id" && !c.hasSuffix("_id") && f.data[i].allSatisfy(\.isModelInput)
         }.map(\.element)
         guard !cols.isEmpty else {
             throw StageError("model '\(def.name)' has no numeric feature columns in its training data (columns: \(f.columns.joined(separator: ", "))); add a feature spec (one_hot for text) or list feature_columns")
@@ -248,6 +248,15 @@ public struct TrainExecutor: StageExecutor {
 }
 
 extension Cell {
+    /// A number or a boolean: what a model reads.
+    var isModelInput: Bool {
+        switch self {
+        case .number(let d): return !d.isNaN
+        case .bool: return true
+        default: return false
+        }
+    }
+
     /// The cell as a number (booleans 1/0, numeric text), or nil.
     var numeric: Double? {
         switch self {

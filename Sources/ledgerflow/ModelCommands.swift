@@ -1,0 +1,180 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import Models
+import Projections
+
+// MARK: - models: the registry (list, show, promote, diff)
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models", abstract: "The model registry: versions, metrics, artifacts, aliases.",
+        subcommands: [ModelsList.self, ModelsShow.self, ModelsPromote.self, ModelsDiff.self], defaultSubcommand: ModelsList.self)
+}
+
+/// The registry as of the head of the log.
+func registry(_ log: EventLog) throws -> ModelsState {
+    try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: try log.lastSeq()).state
+}
+
+func metricsText(_ v: Value) -> String {
+    (v.objectMembers ?? []).filter { !["training_rows", "holdout_rows", "converged"].contains($0.key) }.map { m in
+        "\(m.key) \(m.value.doubleValue.map { formatMetric($0) } ?? m.value.jsonString)"
+    }.joined(separator: ", ")
+}
+
+func formatMetric(_ d: Double) -> String {
+    if d == d.rounded() && abs(d) < 1e12 { return String(Int64(d)) }
+    return String(format: abs(d) >= 100 ? "%.2f" : "%.4f", d)
+}
+
+struct ModelsList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Every model: versions, aliases, the newest version's metrics.")
+    @OptionGroup var store: StoreOptions
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let state = try registry(try store.openForReading())
+        let models = state.models.keys.sorted().compactMap { state.models[$0] }
+        if json {
+            Output.line(Value.object([("models", .array(models.map { m in
+                .object([("name", .string(m.name)), ("versions", .int(Int64(m.versions.count))),
+                         ("aliases", .object(m.aliases.map { ($0.key, .int(Int64($0.value))) })),
+                         ("latest", m.latest?.value ?? .null)])
+            }))]).jsonString)
+            return
+        }
+        guard !models.isEmpty else { Output.line("no model is registered yet (a `train` stage registers one)"); return }
+        printTable(["MODEL", "TYPE", "VERSIONS", "ALIASES", "LATEST", "TRAINED", "METRICS"], models.map { m in
+            let aliases = m.aliases.keys.sorted().map { "\($0)→v\(m.aliases[$0] ?? 0)" }.joined(separator: " ")
+            return [m.name, m.latest?.type ?? "", String(m.versions.count), aliases.isEmpty ? "-" : aliases, m.latest.map { "v\($0.version)" } ?? "-",
+                    m.latest.map { Timestamp.rfc3339(micros: $0.recordedAtMicros) } ?? "", m.latest.map { metricsText($0.metrics) } ?? ""]
+        })
+    }
+}
+
+struct ModelsShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "One model: every version with its metrics, training data, feature spec, artifact; alias history.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The model.") var model: String
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let state = try registry(try store.openForReading())
+        guard let m = state.models[model] else {
+            let known = state.models.keys.sorted()
+            throw CommandFailure(message: "no model '\(model)' is registered; " + (known.isEmpty ? "train one first (a `train` stage)" : "registered: \(known.joined(separator: ", "))"))
+        }
+        if json { Output.line(m.value.jsonString); return }
+        Output.line("model \(m.name): \(m.versions.count) version(s)" + (m.aliases.isEmpty ? "" : "; aliases " + m.aliases.keys.sorted().map { "\($0) → v\(m.aliases[$0] ?? 0)" }.joined(separator: ", ")))
+        printTable(["VERSION", "SEQ", "TRAINED", "RUN", "TRAINING DATA", "FEATURES", "ARTIFACT", "METRICS"], m.versions.map { v in
+            let aliases = m.aliases.filter { $0.value == v.version }.keys.sorted()
+            return ["v\(v.version)" + (aliases.isEmpty ? "" : " (\(aliases.joined(separator: ", ")))"), String(v.seq), Timestamp.rfc3339(micros: v.recordedAtMicros),
+                    v.run, "\(v.trainingDataset)" + (v.trainingDatasetVersion.map { "@\($0)" } ?? ""),
+                    v.featureSpec.map { "\($0)@\(v.featureSpecVersion ?? 0)" } ?? "-", String(v.artifact.prefix(12)), metricsText(v.metrics)]
+        })
+        if !m.aliasHistory.isEmpty {
+            Output.line("")
+            printTable(["ALIAS", "MOVED", "FROM", "TO", "SEQ", "BY"], m.aliasHistory.map { a in
+                [a.alias, Timestamp.rfc3339(micros: a.recordedAtMicros), a.previous.map { "v\($0)" } ?? "-", "v\(a.version)", String(a.seq), a.by]
+            })
+        }
+        let latest = m.latestMetrics.values.sorted { $0.seq < $1.seq }.filter { $0.source != "holdout" }
+        if !latest.isEmpty {
+            Output.line("")
+            printTable(["METRIC", "VALUE", "VERSION", "SOURCE", "RUN", "SEQ"], latest.map { p in
+                [p.metric + (p.feature.map { "(\($0))" } ?? ""), formatMetric(p.value), "v\(p.modelVersion)", p.source, p.run ?? "", String(p.seq)]
+            })
+        }
+    }
+}
+
+struct ModelsPromote: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote", abstract: "Point an alias at a version (jobs that score with MODEL@ALIAS use it from their next run).")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The model.") var model: String
+    @Argument(help: "The version (a number; `v2` works too).") var version: String
+    @Option(help: "The alias to move, e.g. production.") var alias: String
+    @Option(help: "Why (kept in the event).") var reason: String?
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let digits = version.hasPrefix("v") ? String(version.dropFirst()) : version
+        guard let v = UInt64(digits), v > 0 else { throw ValidationError("VERSION must be a version number such as 2, got '\(version)'") }
+        let log = try store.openForWriting()
+        let state = try registry(log)
+        let event: NewEvent
+        do { event = try ModelDecider.promote(state, model: model, version: v, alias: alias, by: cliActor, reason: reason) } catch {
+            throw CommandFailure(message: error.description)
+        }
+        let expected = state.models[model]?.streamVersion ?? 0
+        let r: AppendResult
+        do { r = try log.append([event], to: MLEvents.stream(model: model), expectedVersion: .exact(expected), actor: cliActor) } catch let e as WrongExpectedVersion {
+            throw CommandFailure(message: "model '\(model)' changed while promoting (\(e)); run the command again")
+        }
+        let previous = event.payload["previous"]?.intValue
+        if json {
+            Output.line(Value.object([("model", .string(model)), ("alias", .string(alias)), ("version", .int(Int64(v))),
+                                      ("previous", previous.map { .int($0) } ?? .null), ("seq", .int(Int64(r.firstSeq ?? 0)))]).jsonString)
+        } else {
+            Output.line("\(model)@\(alias): " + (previous.map { "v\($0) → " } ?? "") + "v\(v) (seq \(r.firstSeq ?? 0))")
+        }
+    }
+}
+
+struct ModelsDiff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff", abstract: "What differs between two versions: metrics, hyperparameters, training data, feature spec, columns, artifact.",
+        discussion: "Versions are numbers or aliases (`ledgerflow models diff churn production 2`); by default the newest version against the one before.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The model.") var model: String
+    @Argument(help: "The first version or alias (default: the one before the newest).") var from: String?
+    @Argument(help: "The second version or alias (default: the newest).") var to: String?
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let state = try registry(try store.openForReading())
+        let a: ModelVersion, b: ModelVersion
+        do {
+            let latest = try state.resolve(model)
+            b = try to.map { try state.resolve("\(model)@\($0.hasPrefix("v") && UInt64($0.dropFirst()) != nil ? String($0.dropFirst()) : $0)") } ?? latest
+            if let from {
+                a = try state.resolve("\(model)@\(from.hasPrefix("v") && UInt64(from.dropFirst()) != nil ? String(from.dropFirst()) : from)")
+            } else {
+                guard b.version > 1 else { throw ModelCommandError("model '\(model)' has one version; nothing to compare it with") }
+                a = try state.resolve("\(model)@\(b.version - 1)")
+            }
+        } catch let e as ModelCommandError { throw CommandFailure(message: e.description) }
+        var rows: [(String, Value, Value)] = []
+        func cmp(_ name: String, _ x: Value, _ y: Value) { if x != y { rows.append((name, x, y)) } }
+        let keys = Set((a.metrics.objectMembers ?? []).map(\.key) + (b.metrics.objectMembers ?? []).map(\.key)).sorted()
+        for k in keys { cmp("metrics.\(k)", a.metrics[k] ?? .null, b.metrics[k] ?? .null) }
+        let hk = Set((a.hyperparameters.objectMembers ?? []).map(\.key) + (b.hyperparameters.objectMembers ?? []).map(\.key)).sorted()
+        for k in hk { cmp("hyperparameters.\(k)", a.hyperparameters[k] ?? .null, b.hyperparameters[k] ?? .null) }
+        cmp("training_dataset", a.payload["training_dataset"] ?? .null, b.payload["training_dataset"] ?? .null)
+        cmp("feature_spec", a.payload["feature_spec"] ?? .null, b.payload["feature_spec"] ?? .null)
+        cmp("model_definition_version", .int(Int64(a.definitionVersion)), .int(Int64(b.definitionVersion)))
+        cmp("columns", .array(a.columns.map { .string($0) }), .array(b.columns.map { .string($0) }))
+        cmp("artifact", .string(a.artifact), .string(b.artifact))
+        cmp("run", .string(a.run), .string(b.run))
+        if json {
+            Output.line(Value.object([("model", .string(model)), ("from", .int(Int64(a.version))), ("to", .int(Int64(b.version))),
+                                      ("changes", .array(rows.map { .object([("field", .string($0.0)), ("from", $0.1), ("to", $0.2)]) }))]).jsonString)
+            return
+        }
+        Output.line("\(model) v\(a.version) → v\(b.version)")
+        if rows.isEmpty { Output.line("  no differences"); return }
+        printTable(["FIELD", "V\(a.version)", "V\(b.version)", "CHANGE"], rows.map { r in
+            let change: String
+            if let x = r.1.doubleValue, let y = r.2.doubleValue { change = (y - x >= 0 ? "+" : "") + formatMetric(y - x) } else { change = "" }
+            return [r.0, short(r.1), short(r.2), change]
+        })
+    }
+
+    func short(_ v: Value) -> String {
+        if let d = v.doubleValue, case .double = v { return formatMetric(d) }
+        let s = v.stringValue ?? v.jsonString
+        return s.count > 40 ? String(s.prefix(37)) + "…" : s
+    }
+}
