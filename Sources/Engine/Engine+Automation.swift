@@ -46,6 +46,19 @@ extension Engine {
         if Engine.automationInputs.contains(e.type) { automationInbox.append(e) }
     }
 
+    /// The newest prediction per entity that `model` recorded up to `through`.
+    static func latestPredictions(_ log: EventLog, model: String, through: UInt64) throws -> [String: RecordedPrediction] {
+        var out: [String: RecordedPrediction] = [:]
+        try log.scan(through: through, filter: EventFilter(type: MLEvents.predictionRecorded)) { e in
+            let p = e.payload
+            if p["model"]?.stringValue == model, let entity = p["entity"]?.stringValue {
+                out[entity] = RecordedPrediction(seq: e.seq, modelVersion: UInt64(p["model_version"]?.intValue ?? 0), outputs: p["outputs"] ?? .null)
+            }
+            return true
+        }
+        return out
+    }
+
     /// Adds a finished attempt's model versions, metrics and reported predictions to the step:
     /// each registration numbered after those already registered (and those earlier in this step),
     /// metrics of a version registered here get its number; the version goes into the outputs.

@@ -336,6 +336,8 @@ public final class Engine: @unchecked Sendable {
         context.rules = AutomationRules(catalog: cat)
         context.datasetVersions = runs.datasetVersions
         context.recorder = LogRecorder(log: log, actor: actor)
+        let log = self.log, through = runs.lastSeq
+        context.predictions = { model in try Engine.latestPredictions(log, model: model, through: through) }
         context.startedSeq = runs.runs[key.run]?.stage(key.stage)?.attempts.last?.startedSeq
         context.correlation = run.correlation
         let attempt = context

@@ -38,6 +38,9 @@ public struct StageContext: Sendable {
     /// Appends events while the attempt runs (an inference stage's predictions, in batches), or
     /// nil when the attempt runs without a log (then predictions are not recorded).
     public var recorder: (any EventRecorder)?
+    /// The newest prediction per entity that `model` recorded before the attempt started
+    /// (`evaluate` stages), or nil when the attempt runs without a log.
+    public var predictions: (@Sendable (_ model: String) throws -> [String: RecordedPrediction])?
     /// Seq of the attempt's `StageStarted` (the cause of what it records) and the run's correlation.
     public var startedSeq: UInt64?
     public var correlation: UInt64?
@@ -91,6 +94,18 @@ public struct StageContext: Sendable {
 public protocol EventRecorder: Sendable {
     /// Appends `events` to `stream` (any version); returns when they are durable.
     func record(_ events: [NewEvent], to stream: String) throws
+}
+
+/// A prediction as an evaluate stage compares it with a label.
+public struct RecordedPrediction: Sendable, Hashable {
+    public var seq: UInt64
+    public var modelVersion: UInt64
+    public var outputs: Value
+    public init(seq: UInt64, modelVersion: UInt64, outputs: Value) {
+        self.seq = seq
+        self.modelVersion = modelVersion
+        self.outputs = outputs
+    }
 }
 
 /// What an attempt produced.
@@ -229,10 +244,10 @@ public struct ExecutorRegistry: Sendable {
     public var executors: [String: any StageExecutor]
     public init(_ executors: [String: any StageExecutor]) { self.executors = executors }
 
-    /// Every stage type: etl, storage, script, features, train, inference, merge.
+    /// Every stage type: etl, storage, script, features, train, inference, evaluate, merge.
     public static let builtIn = ExecutorRegistry(["etl": ETLExecutor(), "storage": ETLExecutor(), "script": ScriptExecutor(),
                                                   "features": FeaturesExecutor(), "train": TrainExecutor(),
-                                                  "inference": InferenceExecutor(), "merge": MergeExecutor()])
+                                                  "inference": InferenceExecutor(), "evaluate": EvaluateExecutor(), "merge": MergeExecutor()])
 
     /// Why a stage type cannot run here, or nil when it can.
     public func rejection(for type: String) -> String? {

@@ -50,7 +50,7 @@ public enum KindSchemas {
 
     // MARK: - job
 
-    public static let stageTypes = ["etl", "features", "train", "inference", "storage", "merge", "script"]
+    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script"]
 
     static let retry = ObjectSchema("retry policy", [
         Field("attempts", .integer(min: 1), required: true, "Attempts in all, the first included."),
@@ -104,6 +104,11 @@ public enum KindSchemas {
             Field("model", .text, required: true, "`model` or `model@alias` (e.g. `churn@production`); resolved once at stage start."),
             Field("entity_key", .text, "Column that identifies a row's entity in each prediction."),
             Field("destination", .reference(.output), "Where scored rows are written."),
+        ]),
+        ("evaluate", [
+            Field("model", .identifier, required: true, "The model whose earlier predictions the labels are compared with."),
+            Field("entity_key", .text, required: true, "Column of the labels that identifies the entity (matched with each prediction's entity)."),
+            Field("label", .text, required: true, "Column holding the true value (the class or number the model predicted)."),
         ]),
         ("merge", [
             Field("mapping", .reference(.columnMapping), required: true, "Column mapping applied to each input."),
