@@ -28,9 +28,9 @@ extension Engine {
     func loadAutomation(head: UInt64) throws {
         models = try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: head).state
         automation = AutomationState()
-        for t in MLEvents.automationTypes.sorted() {
-            for e in try log.read(type: t) where e.seq <= head { automation.evolve(e) }
-        }
+        var recorded: [RecordedEvent] = []
+        for t in MLEvents.automationTypes.sorted() { recorded += try log.read(type: t).filter { $0.seq <= head } }
+        for e in recorded.sorted(by: { $0.seq < $1.seq }) { automation.evolve(e) }
         let from = (checkpointValues[Engine.automationCheckpoint] ?? 0) + 1
         var pending: [RecordedEvent] = []
         if from <= head {

@@ -1,0 +1,385 @@
+import Catalog
+import EventLog
+import Foundation
+import Models
+import Projections
+import Runs
+import Testing
+@testable import Engine
+
+/// The repository folder (Tests/EngineTests/X.swift → ../..).
+func repoPath(_ relative: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(relative).path
+}
+
+extension Project {
+    func registry() throws -> ModelsState {
+        try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: try log.lastSeq()).state
+    }
+    func write(_ relative: String, _ text: String) throws {
+        let path = root + "/" + relative
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+    func run(_ job: String, _ params: [(String, Value)] = []) throws -> (String, RunsState) {
+        let id = try RunCommands.request(log, job: job, parameters: params, trigger: ["type": "manual"], actor: "test")
+        return (id, try runAll())
+    }
+}
+
+/// A small churn table: customers with tenure, charges, plan; churn likelier for short tenure and the basic plan.
+func churnCSV(rows: Int, seed: Int = 1) -> String {
+    var lines = ["customer_id,tenure_months,monthly_charges,plan,churned"]
+    for i in 1 ... rows {
+        let tenure = 1 + (i * 7919 + seed) % 60
+        let charges = 20 + Double((i * 104_729 + seed) % 8000) / 100
+        let plan = ["basic", "standard", "premium"][(i * 37) % 3]
+        let noise = Double((i * 2_654_435_761) % 1000) / 1000 * 2 - 1
+        let z = 1.2 - 0.08 * Double(tenure) + (plan == "basic" ? 1.0 : 0) + 0.01 * (charges - 60) + noise
+        lines.append("\(i),\(tenure),\(charges),\(plan),\(z > 0 ? 1 : 0)")
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+let churnDefinitions = """
+kind: source
+name: customers
+type: csv
+path: data/customers.csv
+---
+kind: output
+name: scores
+type: jsonl
+path: out/scores
+---
+kind: features
+name: churn_features
+steps:
+  - {op: standard_scale, columns: [tenure_months, monthly_charges]}
+  - {op: one_hot, columns: [plan], unknown: ignore}
+---
+kind: model
+name: churn
+type: logistic_regression
+features: churn_features
+target: churned
+training_dataset: customers
+prediction_fields: [churn_probability, churn_label]
+aliases: [production]
+---
+kind: job
+name: train_churn
+stages:
+  - {name: train, type: train, model: churn}
+---
+kind: job
+name: score_churn
+stages:
+  - {name: score, type: inference, model: churn@production, entity_key: customer_id, inputs: [customers], destination: scores}
+---
+kind: job
+name: followup
+parameters: {customer_id: null, p: null}
+stages:
+  - {name: offer, type: script, command: [sh, -c, "echo $LEDGERFLOW_PARAM_CUSTOMER_ID >> offers.txt"]}
+---
+kind: job
+name: wave
+stages:
+  - {name: note, type: script, command: [sh, -c, "echo wave >> waves.txt"]}
+---
+kind: trigger
+name: high_churn
+source: {type: predictions, model: churn}
+condition: churn_probability > 0.9 and tenure_months < 8
+run: followup
+parameters: {customer_id: entity_key, p: churn_probability}
+dedupe: once_per_row
+---
+kind: trigger
+name: churn_wave
+source: {type: predictions, model: churn}
+condition: count(churn_probability > 0.5) >= 10
+run: wave
+"""
+
+@Suite struct MLEngineTests {
+    /// Logistic regression through the features and train stages on breast cancer, rows 0–399 to
+    /// train and 400–568 held out, against scikit-learn's figures stored with the fixture.
+    @Test func breastCancerThroughStagesMatchesScikitLearn() throws {
+        let p = try Project()
+        try FileManager.default.createDirectory(atPath: p.root + "/data", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: repoPath("fixtures/ml/breast_cancer.csv"), toPath: p.root + "/data/bc.csv")
+        let header = try String(contentsOfFile: repoPath("fixtures/ml/breast_cancer.csv"), encoding: .utf8).split(separator: "\n")[0]
+        let features = header.split(separator: ",").map(String.init).filter { $0 != "target" }
+        try p.apply("""
+        kind: source
+        name: bc
+        type: csv
+        path: data/bc.csv
+        ---
+        kind: features
+        name: scaled
+        steps:
+          - {op: standard_scale, columns: [\(features.joined(separator: ", "))]}
+        ---
+        kind: model
+        name: cancer
+        type: logistic_regression
+        features: scaled
+        target: target
+        training_dataset: bc
+        holdout: \(169.0 / 569.0)
+        split: tail
+        hyperparameters: {C: 1.0, max_iter: 100}
+        ---
+        kind: job
+        name: fit
+        stages:
+          - {name: train, type: train, model: cancer}
+        """)
+        let (id, state) = try p.run("fit")
+        #expect(state.runs[id]?.status == .succeeded)
+        let v = try #require(try p.registry().models["cancer"]?.latest)
+        let ref = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repoPath("fixtures/ml/reference.json")))) as? [String: Any]
+        let logistic = try #require(ref?["logistic"] as? [String: Any])
+        let accuracy = try #require(logistic["test_accuracy"] as? Double)
+        let logLoss = try #require(logistic["test_log_loss"] as? Double)
+        #expect(v.metrics["holdout_rows"] == 169 && v.metrics["training_rows"] == 400)
+        #expect(v.metrics["accuracy"]?.doubleValue == accuracy)
+        #expect(abs((v.metrics["log_loss"]?.doubleValue ?? 9) - logLoss) < 0.001)
+        #expect(v.columns.count == 30 && v.version == 1)
+    }
+
+    @Test func trainScoreTriggerAndAggregateRunEachOnceWithTheCausalChain() throws {
+        let p = try Project()
+        try p.write("data/customers.csv", churnCSV(rows: 300))
+        try p.apply(churnDefinitions)
+        let (train, s1) = try p.run("train_churn")
+        #expect(s1.runs[train]?.status == .succeeded)
+        let reg = try p.registry()
+        let v1 = try #require(reg.models["churn"]?.latest)
+        #expect(v1.version == 1 && reg.models["churn"]?.aliases["production"] == 1)
+        #expect(v1.trainingDataset == "customers" && v1.featureSpec == "churn_features" && v1.featureSpecVersion == 1)
+        #expect(FileManager.default.fileExists(atPath: p.store + "/artifacts/sha256/" + v1.artifact))
+        #expect((v1.metrics["accuracy"]?.doubleValue ?? 0) > 0.7)
+
+        let (score, s2) = try p.run("score_churn")
+        #expect(s2.runs[score]?.status == .succeeded)
+        let started = try #require(try p.events(score).first { $0.type == RunEvents.stageStarted })
+        let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: score))
+        #expect(predictions.count == 300)
+        #expect(predictions.allSatisfy { $0.causation == started.seq && $0.correlation == started.correlation && $0.payload["model_version"] == 1 })
+        // Every prediction that meets the condition started one follow-up with its customer.
+        let hot = predictions.filter {
+            ($0.payload["outputs"]?["churn_probability"]?.doubleValue ?? 0) > 0.9 && ($0.payload["inputs"]?["tenure_months"]?.intValue ?? 99) < 8
+        }
+        #expect(!hot.isEmpty)
+        let crossings = try p.log.read(stream: "trigger/high_churn").filter { $0.type == MLEvents.thresholdCrossed }
+        #expect(crossings.count == hot.count)
+        #expect(Set(crossings.compactMap(\.causation)) == Set(hot.map(\.seq)))
+        let followups = s2.runs.values.filter { $0.job == "followup" }
+        #expect(followups.count == hot.count && followups.allSatisfy { $0.status == .succeeded })
+        for r in followups {
+            // run ← ThresholdCrossed ← PredictionRecorded, all in the scoring run's causal tree.
+            let crossing = try #require(crossings.first { UInt64(r.trigger["crossing"]?.intValue ?? 0) == $0.seq })
+            let requested = try #require(try p.events(r.id).first)
+            #expect(requested.causation == crossing.seq && requested.correlation == started.correlation)
+            let prediction = try #require(predictions.first { $0.seq == crossing.causation })
+            #expect(r.parameters["customer_id"]?.stringValue == prediction.payload["entity"]?.stringValue)
+        }
+        let offers = try String(contentsOfFile: p.root + "/offers.txt", encoding: .utf8).split(separator: "\n")
+        #expect(offers.count == hot.count)
+        // The aggregate trigger fired once for the scoring run.
+        #expect(s2.runs.values.filter { $0.job == "wave" }.count == 1)
+        // A second engine over the same log decides nothing more.
+        let before = try p.log.lastSeq()
+        _ = try p.engine().run { _ in true }
+        #expect(try p.log.lastSeq() == before)
+        #expect(try p.log.checkpoint(Engine.automationCheckpoint) >= crossings.map(\.seq).max() ?? 0)
+    }
+
+    @Test func promoteSwapsTheVersionAJobScoresWith() throws {
+        let p = try Project()
+        try p.write("data/customers.csv", churnCSV(rows: 120))
+        try p.apply(churnDefinitions)
+        _ = try p.run("train_churn")
+        try p.write("data/customers.csv", churnCSV(rows: 150, seed: 5))
+        _ = try p.run("train_churn")
+        var reg = try p.registry()
+        #expect(reg.models["churn"]?.versions.count == 2 && reg.models["churn"]?.aliases["production"] == 1)
+        let e = try ModelDecider.promote(reg, model: "churn", version: 2, alias: "production", by: "test")
+        try p.log.append([e], to: MLEvents.stream(model: "churn"), expectedVersion: .exact(reg.models["churn"]?.streamVersion ?? 0))
+        reg = try p.registry()
+        #expect(reg.models["churn"]?.aliases["production"] == 2)
+        let (score, state) = try p.run("score_churn")
+        #expect(state.runs[score]?.stage("score")?.outputs?["model_version"] == 2)
+        #expect(try p.log.read(stream: MLEvents.stream(predictionsOfRun: score)).allSatisfy { $0.payload["model_version"] == 2 })
+    }
+
+    @Test func monitorsAlertAndRunOnDriftAndOnLabels() throws {
+        let p = try Project()
+        try p.write("data/customers.csv", churnCSV(rows: 200))
+        try p.apply(churnDefinitions + """
+
+        ---
+        kind: team
+        name: ml
+        emails: [ml@example.com]
+        ---
+        kind: monitor
+        name: tenure_drift
+        model: churn
+        metric: psi
+        feature: tenure_months
+        above: 0.2
+        alert: ml
+        run: train_churn
+        ---
+        kind: monitor
+        name: accuracy_floor
+        model: churn
+        metric: accuracy
+        below: 0.99
+        alert: ml
+        ---
+        kind: source
+        name: labels
+        type: csv
+        path: data/labels.csv
+        ---
+        kind: job
+        name: evaluate_churn
+        stages:
+          - {name: labels, type: evaluate, model: churn, entity_key: customer_id, label: churned, inputs: [labels]}
+        """)
+        _ = try p.run("train_churn")
+        // New customers with much longer tenures: their distribution drifts from training.
+        let drifted = churnCSV(rows: 200).split(separator: "\n").enumerated().map { i, line -> String in
+            guard i > 0 else { return String(line) }
+            var f = line.split(separator: ",").map(String.init)
+            f[1] = String(60 + Int(f[1])! % 40)
+            return f.joined(separator: ",")
+        }.joined(separator: "\n") + "\n"
+        try p.write("data/customers.csv", drifted)
+        let (score, state) = try p.run("score_churn")
+        #expect(state.runs[score]?.status == .succeeded)
+        let psi = try p.log.read(stream: MLEvents.stream(metricsOf: "churn")).first { $0.payload["feature"] == "tenure_months" }
+        #expect((psi?.payload["value"]?.doubleValue ?? 0) > 0.2)
+        let drift = try p.log.read(stream: "monitor/tenure_drift")
+        #expect(drift.map(\.type) == [MLEvents.thresholdCrossed, MLEvents.triggerFired, MLEvents.alertRaised])
+        #expect(drift[0].causation == psi?.seq)
+        #expect(state.runs.values.filter { $0.job == "train_churn" }.count == 2, "the monitor started a retraining run")
+        // Labels arrive: accuracy of the scored version, observed and checked against the floor.
+        try p.write("data/labels.csv", churnCSV(rows: 200))
+        let (eval, s3) = try p.run("evaluate_churn")
+        #expect(s3.runs[eval]?.status == .succeeded)
+        let accuracy = try p.log.read(stream: MLEvents.stream(metricsOf: "churn")).last { $0.payload["metric"] == "accuracy" && $0.payload["source"] == "labels" }
+        #expect(accuracy?.payload["model_version"] == 1 && accuracy?.payload["n"] == 200)
+        // The floor is crossed by the holdout accuracy of both training runs and by the labels'.
+        let floor = try p.log.read(stream: "monitor/accuracy_floor")
+        #expect(floor.filter { $0.type == MLEvents.thresholdCrossed }.count == 3)
+        let crossed = try #require(floor.first { $0.type == MLEvents.thresholdCrossed && $0.causation == accuracy?.seq })
+        #expect(floor.contains { $0.type == MLEvents.alertRaised && $0.causation == crossed.seq && $0.payload["team"] == "ml" })
+    }
+
+    @Test func newTrainingDataStartsTheTrainingJobOnceWhenThePolicySaysSo() throws {
+        let p = try Project()
+        try p.write("data/raw.csv", churnCSV(rows: 100))
+        try p.apply("""
+        kind: source
+        name: raw
+        type: csv
+        path: data/raw.csv
+        ---
+        kind: output
+        name: training_set
+        type: jsonl
+        path: lake/training_set
+        ---
+        kind: model
+        name: churn
+        type: logistic_regression
+        target: churned
+        training_dataset: training_set
+        feature_columns: [tenure_months, monthly_charges]
+        retrain: {on_new_data: true}
+        ---
+        kind: job
+        name: land
+        stages:
+          - {name: copy, type: etl, source: raw, destination: training_set}
+        ---
+        kind: job
+        name: retrain
+        stages:
+          - {name: train, type: train, model: churn, inputs: [training_set]}
+        """)
+        let (_, s1) = try p.run("land")
+        let retrains = s1.runs.values.filter { $0.job == "retrain" }
+        #expect(retrains.count == 1 && retrains.first?.status == .succeeded)
+        #expect(retrains.first?.trigger["type"] == "retrain" && retrains.first?.trigger["dataset_version"] == 1)
+        #expect(try p.registry().models["churn"]?.latest?.trainingDatasetVersion == 1)
+        let (_, s2) = try p.run("land")
+        #expect(s2.runs.values.filter { $0.job == "retrain" }.count == 2)
+        #expect(try p.log.read(stream: "retrain/churn").filter { $0.type == MLEvents.triggerFired }.count == 2)
+    }
+
+    @Test func mergeMapsEachProductsColumnsAndReportsGaps() throws {
+        let p = try Project()
+        try p.write("data/p10.csv", "cust_id,tenure,mrr,product_code\n1,5,20.5,P10\n2,7,30,P10\n")
+        try p.write("data/p11.csv", "client,months,extra\n3,9,x\n")
+        try p.apply("""
+        kind: source
+        name: p10
+        type: csv
+        path: data/p10.csv
+        ---
+        kind: source
+        name: p11
+        type: csv
+        path: data/p11.csv
+        ---
+        kind: output
+        name: merged
+        type: csv
+        path: out/merged
+        ---
+        kind: column_mapping
+        name: p11_columns
+        product: P11
+        columns: {client: customer_id, months: tenure_months}
+        ---
+        kind: column_mapping
+        name: p10_columns
+        product: P10
+        columns: {cust_id: customer_id, tenure: tenure_months, mrr: monthly_charges}
+        ---
+        kind: job
+        name: combine
+        stages:
+          - {name: merge, type: merge, mapping: p11_columns, inputs: [p10, p11], destination: merged}
+        """)
+        let (id, state) = try p.run("combine")
+        let stage = try #require(state.runs[id]?.stage("merge"))
+        #expect(state.runs[id]?.status == .succeeded)
+        #expect(stage.outputs?["rows_written"] == 3)
+        #expect(stage.outputs?["unmapped"]?["P11"] == ["p11.extra"])
+        #expect(stage.outputs?["missing"]?["P11"] == ["monthly_charges"])
+        let files = try FileManager.default.contentsOfDirectory(atPath: p.root + "/out/merged")
+        let text = try files.map { try String(contentsOfFile: p.root + "/out/merged/" + $0, encoding: .utf8) }.joined()
+        #expect(text.contains("product_code,") && text.contains("P11,") && text.contains("P10,"))
+    }
+
+    @Test func inferenceWithAnUnknownAliasFailsWithOneClearLine() throws {
+        let p = try Project()
+        try p.write("data/customers.csv", churnCSV(rows: 50))
+        try p.apply(churnDefinitions)
+        let (id, state) = try p.run("score_churn")
+        #expect(state.runs[id]?.status == .failed)
+        let error = state.runs[id]?.stage("score")?.error ?? ""
+        #expect(error.contains("model 'churn' has no registered version"))
+        #expect(try p.log.read(stream: MLEvents.stream(predictionsOfRun: id)).isEmpty)
+    }
+}
