@@ -32,6 +32,7 @@ bench: deps
 	.build/release/ledgerflow-bench log
 	.build/release/ledgerflow-bench projection
 	.build/release/ledgerflow-bench engine
+	.build/release/ledgerflow-bench ml
 
 clean:
 	rm -rf .build

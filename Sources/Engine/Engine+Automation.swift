@@ -7,10 +7,14 @@ import Projections
 import Runs
 
 /// Appends an attempt's in-flight events (an inference stage's predictions) straight to the log.
-struct LogRecorder: EventRecorder {
+public struct LogRecorder: EventRecorder {
     let log: EventLog
     let actor: String
-    func record(_ events: [NewEvent], to stream: String) throws {
+    public init(log: EventLog, actor: String) {
+        self.log = log
+        self.actor = actor
+    }
+    public func record(_ events: [NewEvent], to stream: String) throws {
         try log.append(events, to: stream, expectedVersion: .any, actor: actor)
     }
 }

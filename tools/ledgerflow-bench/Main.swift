@@ -21,6 +21,9 @@ enum Bench {
           Engine cost per stage on a durable store: N no-op stages chained (default 200), N fanned
           out and joined, S script stages running `true` chained (default 50); against one
           durable append, measured in the same run.
+      ml [--rows N] [--repeat R] [--json] [--dir DIR]
+          Score N rows (default 1,000,000) with logistic regression over 20 features: every prediction
+          recorded as an event (durable), and the same scoring without logging, in one run.
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -47,6 +50,7 @@ enum Bench {
             case "codec": try CodecBenchmark.run(options)
             case "projection": try ProjectionBenchmark.run(options)
             case "engine": try EngineBenchmark.run(options)
+            case "ml": try MLBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }

@@ -72,6 +72,17 @@ public struct ModelArtifact: Codable, Sendable {
     /// Per raw input column, its training distribution (PSI drift).
     public var drift: [String: DriftReference]
 
+    public init(model: String, type: String, target: String?, featureColumns: [String], outputs: [String], features: FittedFeatures? = nil,
+                drift: [String: DriftReference] = [:]) {
+        self.model = model
+        self.type = type
+        self.target = target
+        self.featureColumns = featureColumns
+        self.outputs = outputs
+        self.features = features
+        self.drift = drift
+    }
+
     public func encoded() throws(StageError) -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]

@@ -17,7 +17,24 @@ struct LoadedModel {
 
     /// Scores the feature matrix: one array of output values per output field.
     func score(_ x: Matrix) throws(StageError) -> [[Value]] {
-        let a = artifact
+        try InferenceExecutor.outputs(of: artifact, x, version: version.version)
+    }
+}
+
+/// inference stages: resolve the model reference (`churn@production`) once, at stage start, and
+/// record the version used; apply the version's fitted feature transform and model to every row;
+/// record every prediction as a `PredictionRecorded` event (in batches, while scoring goes on);
+/// observe PSI drift of each numeric input against the training distribution; write the scored
+/// rows to the stage's destination.
+public struct InferenceExecutor: StageExecutor {
+    /// Predictions per append.
+    public static let batchSize = 65_536
+
+    public init() {}
+
+    /// The model's outputs for each row of `x`, one array per output field (in the type's order:
+    /// probability and label; prediction; cluster and distance; anomaly score and flag).
+    public static func outputs(of a: ModelArtifact, _ x: Matrix, version: UInt64) throws(StageError) -> [[Value]] {
         switch a.type {
         case "linear_regression":
             guard let m = a.linear else { break }
@@ -39,20 +56,8 @@ struct LoadedModel {
             return [s.map { .double($0) }, s.map { .bool($0 >= m.threshold) }]
         default: break
         }
-        throw StageError("model '\(a.model)' v\(version.version) has type '\(a.type)' with no fitted parameters in its artifact; retrain it")
+        throw StageError("model '\(a.model)' v\(version) has type '\(a.type)' with no fitted parameters in its artifact; retrain it")
     }
-}
-
-/// inference stages: resolve the model reference (`churn@production`) once, at stage start, and
-/// record the version used; apply the version's fitted feature transform and model to every row;
-/// record every prediction as a `PredictionRecorded` event (in batches, while scoring goes on);
-/// observe PSI drift of each numeric input against the training distribution; write the scored
-/// rows to the stage's destination.
-public struct InferenceExecutor: StageExecutor {
-    /// Predictions per append.
-    public static let batchSize = 8192
-
-    public init() {}
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
         guard let ref = ctx.spec["model"]?.stringValue ?? ctx.spec["seed"]?["model"]?.stringValue else {
@@ -91,7 +96,7 @@ public struct InferenceExecutor: StageExecutor {
         let names = model.artifact.outputs
         let inputNames = ctx.rules.inputColumns(model: model.version.model, outputs: names).filter { table.columns.contains($0) }
         let inputIdx = inputNames.compactMap { table.columns.firstIndex(of: $0) }
-        let recorded = try record(ctx, model, table, outputs, names: names, entityColumn: entityColumn, inputs: Array(zip(inputNames, inputIdx)))
+        let recorded = try InferenceExecutor.record(ctx, model: model.version.model, version: model.version.version, table, outputs, names: names, entityColumn: entityColumn, inputs: Array(zip(inputNames, inputIdx)))
 
         // Drift of each raw numeric input the training data had.
         var metrics: [Value] = []
@@ -125,15 +130,15 @@ public struct InferenceExecutor: StageExecutor {
 
     /// Records one `PredictionRecorded` per row through the context's recorder, `batchSize` at a
     /// time, building the next batch while the previous one is appended. Returns how many.
-    func record(_ ctx: StageContext, _ model: LoadedModel, _ table: Table, _ outputs: [[Value]], names: [String],
-                entityColumn: Int?, inputs: [(String, Int)]) throws(StageError) -> Int {
+    public static func record(_ ctx: StageContext, model: String, version: UInt64, _ table: Table, _ outputs: [[Value]], names: [String],
+                              entityColumn: Int?, inputs: [(String, Int)]) throws(StageError) -> Int {
         guard let recorder = ctx.recorder else { return 0 }
         let stream = MLEvents.stream(predictionsOfRun: ctx.run)
         // Object members in canonical key order, built once.
         let outOrder = names.indices.sorted { Value.keyPrecedes(names[$0], names[$1]) }
         let inOrder = inputs.indices.sorted { Value.keyPrecedes(inputs[$0].0, inputs[$1].0) }
         let fixed: (attempt: Value, model: Value, version: Value, run: Value, stage: Value) =
-            (.int(Int64(ctx.attempt)), .string(model.version.model), .int(Int64(model.version.version)), .string(ctx.run), .string(ctx.stage))
+            (.int(Int64(ctx.attempt)), .string(model), .int(Int64(version)), .string(ctx.run), .string(ctx.stage))
         let failure = FirstError()
         let inFlight = DispatchSemaphore(value: 2)
         let group = DispatchGroup()
