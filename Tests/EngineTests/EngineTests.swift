@@ -1,5 +1,6 @@
 import Catalog
 import EventLog
+import Executors
 import Foundation
 import Projections
 import Runs
@@ -113,24 +114,22 @@ final class Project {
         #expect(run.stages[1].status == .skipped)
     }
 
-    @Test func unsupportedStageTypesAreRejectedAtRunTime() throws {
+    @Test func stageTypesWithoutAnExecutorAreRejectedAtRunTime() throws {
         let p = try Project()
         try p.apply("""
-        kind: model
-        name: m
-        type: zscore_anomaly
-        training_dataset: x
-        ---
         kind: job
-        name: ml
+        name: j
         stages:
-          - {name: t, type: train, model: m}
+          - {name: t, type: script, command: ["true"]}
         """)
-        let id = try RunCommands.request(p.log, job: "ml", trigger: ["type": "manual"], actor: "test")
-        let run = try #require(try p.runAll().runs[id])
+        let id = try RunCommands.request(p.log, job: "j", trigger: ["type": "manual"], actor: "test")
+        var o = Engine.Options()
+        o.pollInterval = 0.01
+        o.registry = ExecutorRegistry(["etl": ETLExecutor()])
+        let run = try #require(try Engine(log: p.log, store: p.store, options: o).run { $0.active.isEmpty }.runs[id])
         #expect(run.status == .failed)
         #expect(run.stages[0].reason == "unsupported")
-        #expect(run.stages[0].error?.contains("comes with the ML stages") == true)
+        #expect(run.stages[0].error == "no executor for stage type 'script'; stage types that run are etl")
     }
 
     @Test func dependentJobStartsOnceAfterSuccess() throws {
