@@ -82,3 +82,85 @@ import Testing
         #expect(try lf(["audit", "verify"]).status == 0)
     }
 }
+
+/// The automation reactor across crashes: `ledgerflow work` is SIGKILLed at random moments while
+/// scoring runs record predictions and the trigger fires; every prediction that meets the
+/// condition crosses exactly once (per run and entity) and starts exactly one follow-up.
+@Suite struct AutomationCrashTests {
+    @Test func killedEngineFiresEachTriggerExactlyOnce() throws {
+        var csv = ["customer_id,tenure_months,monthly_charges,churned"]
+        for i in 1 ... 3000 {
+            let tenure = 1 + (i * 7919) % 60, charges = 20 + Double((i * 104_729) % 8000) / 100
+            let churned = Double(tenure) * -0.1 + (charges - 60) * 0.05 + Double((i * 2_654_435_761) % 1000) / 500 - 1 > 0 ? 1 : 0
+            csv.append("\(i),\(tenure),\(charges),\(churned)")
+        }
+        let p = try RunCLITests.Project("""
+        kind: source
+        name: customers
+        type: csv
+        path: data/customers.csv
+        ---
+        kind: model
+        name: churn
+        type: logistic_regression
+        target: churned
+        training_dataset: customers
+        feature_columns: [tenure_months, monthly_charges]
+        prediction_fields: [p, label]
+        aliases: [production]
+        ---
+        kind: job
+        name: train
+        stages: [{name: train, type: train, model: churn}]
+        ---
+        kind: job
+        name: score
+        stages: [{name: score, type: inference, model: churn@production, entity_key: customer_id, inputs: [customers], retry: {attempts: 40, backoff: 0s}}]
+        ---
+        kind: job
+        name: followup
+        parameters: {customer_id: null}
+        stages: [{name: x, type: script, command: ["true"], retry: {attempts: 40, backoff: 0s}}]
+        ---
+        kind: trigger
+        name: hot
+        source: {type: predictions, model: churn}
+        condition: p > 0.995
+        run: followup
+        parameters: {customer_id: entity_key}
+        dedupe: once_per_row
+        """, files: ["data/customers.csv": csv.joined(separator: "\n") + "\n"])
+        #expect(try p.lf(["run", "train"]).status == 0)
+        for _ in 0 ..< 6 { #expect(try p.lf(["run", "score", "--detach"]).status == 0) }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0 ..< 15 {
+            let work = try p.startEngine()
+            Thread.sleep(forTimeInterval: Double.random(in: 0.05 ... 0.3, using: &rng))
+            kill(work.processIdentifier, SIGKILL)
+            work.waitUntilExit()
+        }
+        let work = try p.startEngine()
+        defer { kill(work.processIdentifier, SIGTERM); work.waitUntilExit() }
+        try waitFor(seconds: 180) {
+            let runs = try p.runs()
+            let crossed = try p.lf(["events", "--type", "ThresholdCrossed", "--json"]).lines.count
+            return runs.count > 7 && runs.allSatisfy { $0["status"] != .string("running") } && crossed == runs.filter { $0["job"] == "followup" }.count
+        }
+        let runs = try p.runs()
+        #expect(runs.filter { $0["job"] == "score" }.allSatisfy { $0["status"] == "succeeded" })
+        // What should have crossed: every (run, entity) whose recorded prediction meets the condition.
+        let predictions = try p.lf(["events", "--type", "PredictionRecorded", "--json"]).lines.map { try Value(json: $0)["payload"] ?? .null }
+        let hot = Set(predictions.filter { ($0["outputs"]?["p"]?.doubleValue ?? 0) > 0.995 }.map { "\($0["run"]?.stringValue ?? "")/\($0["entity"]?.stringValue ?? "")" })
+        #expect(!hot.isEmpty)
+        let crossings = try p.lf(["events", "--type", "ThresholdCrossed", "--json"]).lines.map { try Value(json: $0) }
+        let keys = crossings.compactMap { $0["payload"]?["dedupe_key"]?.stringValue }
+        #expect(keys.count == Set(keys).count, "no key crossed twice")
+        #expect(Set(keys) == hot)
+        let fired = try p.lf(["events", "--type", "TriggerFired", "--json"]).lines.map { try Value(json: $0)["payload"]?["crossing"]?.intValue ?? 0 }
+        #expect(fired.count == crossings.count && Set(fired).count == fired.count)
+        let followups = runs.filter { $0["job"] == "followup" }
+        #expect(followups.count == crossings.count && followups.allSatisfy { $0["status"] == "succeeded" })
+        #expect(Set(followups.compactMap { $0["trigger"]?["crossing"]?.intValue }).count == followups.count)
+        #expect(try p.lf(["audit", "verify"]).status == 0)
+    }
+}
