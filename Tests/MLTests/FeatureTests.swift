@@ -117,7 +117,7 @@ private func message(_ body: () throws -> Void) -> String? {
         let fitted = try FeatureSpec(steps: [.oneHot(columns: ["plan"], unknown: .error)]).fit(plans)
         let bad = Frame(columns: ["id", "plan", "x"], rows: [[.number(9), .text("gold"), .number(1)], [.number(9), .text("silver"), .number(1)]])
         let text = message { _ = try fitted.transform(bad) }
-        #expect(text?.contains("column 'plan' row 1") == true)
+        #expect(text?.contains("column 'plan' row 2") == true)
         #expect(text?.contains("silver") == true)
         #expect(text?.contains("'basic', 'gold'") == true)
         // Missing is not unknown.
@@ -192,7 +192,7 @@ private func message(_ body: () throws -> Void) -> String? {
         let out = try fitted.transform(numbers("x", [0, M_E - 1, nil]))
         #expect(close(nums(out, "x"), [0, 1, nil]))
         let text = message { _ = try fitted.transform(numbers("x", [3, -1])) }
-        #expect(text?.contains("column 'x' row 1") == true)
+        #expect(text?.contains("column 'x' row 2") == true)
         let shifted = try FeatureSpec(steps: [.log(columns: ["x"], offset: 5)]).fit(numbers("x", [-4]))
         #expect(close(nums(try shifted.transform(numbers("x", [-4])), "x"), [0]))
     }
@@ -219,7 +219,7 @@ private func message(_ body: () throws -> Void) -> String? {
         let doubles = try FeatureSpec(steps: [.cast([CastPair(column: "x", type: .double)])]).fit(Frame(columns: ["x"], rows: [[.text(" 2.5")], [.bool(true)]]))
         #expect(nums(try doubles.transform(Frame(columns: ["x"], rows: [[.text(" 2.5")], [.bool(true)]])), "x") == [2.5, 1])
         let text = message { _ = try doubles.transform(Frame(columns: ["x"], rows: [[.number(1)], [.text("abc")]])) }
-        #expect(text?.contains("column 'x' row 1") == true)
+        #expect(text?.contains("column 'x' row 2") == true)
     }
 
     // MARK: errors
@@ -227,7 +227,7 @@ private func message(_ body: () throws -> Void) -> String? {
     @Test func errorsNameColumnAndRow() throws {
         let bad = Frame(columns: ["tenure", "plan"], rows: [[.number(1), .text("a")], [.number(2), .text("b")], [.text("abc"), .text("c")]])
         let scale = message { _ = try FeatureSpec(steps: [.standardScale(columns: ["tenure"])]).fit(bad) }
-        #expect(scale?.contains("column 'tenure' row 2") == true)
+        #expect(scale?.contains("column 'tenure' row 3") == true)
         #expect(scale?.contains("abc") == true)
 
         let typo = message { _ = try FeatureSpec(steps: [.standardScale(columns: ["tenur"])]).fit(bad) }
@@ -297,8 +297,8 @@ private func message(_ body: () throws -> Void) -> String? {
             [.number(1), .text("basic"), .text("3")],
             [.missing, .text("gold"), .number(.nan)],
         ])
-        #expect(message { _ = try frame.matrix(columns: ["plan"]) } == "column 'plan' row 0 is text 'basic'; one-hot encode it or drop it from the features")
-        #expect(message { _ = try frame.matrix(columns: ["a"]) }?.contains("column 'a' row 1 is missing") == true)
+        #expect(message { _ = try frame.matrix(columns: ["plan"]) } == "column 'plan' row 1 is text 'basic'; one-hot encode it or drop it from the features")
+        #expect(message { _ = try frame.matrix(columns: ["a"]) }?.contains("column 'a' row 2 is missing") == true)
         #expect(message { _ = try frame.matrix(columns: ["n"]) }?.contains("cast") == true)
         #expect(message { _ = try frame.matrix(columns: ["plam"]) }?.contains("did you mean 'plan'") == true)
     }

@@ -95,13 +95,13 @@ func trainingNumbers(_ cells: [Cell], column: String, context: String) throws(ML
         case .bool(let b): x = b ? 1 : 0
         case .text(let s):
             guard let v = parseNumber(s) else {
-                throw MLError("\(context): column '\(column)' row \(r) is text '\(s)', not a number; cast or one-hot encode it, or remove it from this step")
+                throw MLError("\(context): column '\(column)' row \(r + 1) is text '\(s)', not a number; cast or one-hot encode it, or remove it from this step")
             }
             x = v
         }
         if x.isNaN { continue }
         guard x.isFinite else {
-            throw MLError("\(context): column '\(column)' row \(r) is infinite in the training data; filter or clip it before fitting")
+            throw MLError("\(context): column '\(column)' row \(r + 1) is infinite in the training data; filter or clip it before fitting")
         }
         values.append(x)
     }
@@ -279,7 +279,7 @@ func mapNumeric(
                 x = b ? 1 : 0
             case .text(let s):
                 guard let v = parseNumber(s) else {
-                    failure = MLError("\(context): column '\(column)' row \(r) is text '\(s)', not a number; cast or one-hot encode it, or remove it from this step")
+                    failure = MLError("\(context): column '\(column)' row \(r + 1) is text '\(s)', not a number; cast or one-hot encode it, or remove it from this step")
                     return
                 }
                 if v.isNaN {
@@ -343,7 +343,7 @@ extension FittedStep {
                     &frame.data[c], column: name, context: context,
                     invalid: { $0 + offset <= 0 || $0 <= -offset },
                     invalidError: { x, r in
-                        MLError("\(context): column '\(name)' row \(r) is \(formatNumber(x)), and log(x + \(formatNumber(offset))) needs x > \(formatNumber(-offset)); raise `offset` or clip the column first")
+                        MLError("\(context): column '\(name)' row \(r + 1) is \(formatNumber(x)), and log(x + \(formatNumber(offset))) needs x > \(formatNumber(-offset)); raise `offset` or clip the column first")
                     }
                 ) { Foundation.log($0 + offset) }
             }
@@ -466,7 +466,7 @@ func oneHotEncode(_ cells: [Cell], column: String, categories: [String], unknown
             case .other: k = categories.count
             case .error:
                 let known = categories.map { "'\($0)'" }.joined(separator: ", ")
-                throw MLError("\(context): column '\(column)' row \(r) has \(cell.display), not seen in training (known: \(known)); use `unknown: ignore` or `unknown: other`, or refit on data that has it")
+                throw MLError("\(context): column '\(column)' row \(r + 1) has \(cell.display), not seen in training (known: \(known)); use `unknown: ignore` or `unknown: other`, or refit on data that has it")
             }
         }
         cache[cell] = k
@@ -494,7 +494,7 @@ func castColumn(_ cells: inout [Cell], to type: CastType, column: String, contex
             continue
         }
         func fail() -> MLError {
-            MLError("\(context): column '\(column)' row \(r) is \(cell.display), which cannot be cast to \(type.rawValue); fix the value or impute/filter it first")
+            MLError("\(context): column '\(column)' row \(r + 1) is \(cell.display), which cannot be cast to \(type.rawValue); fix the value or impute/filter it first")
         }
         switch type {
         case .string:

@@ -129,20 +129,20 @@ public struct Frame: Sendable, Hashable {
                             switch cells[r] {
                             case .number(let x):
                                 if x.isNaN {
-                                    failure = MLError("column '\(names[j])' row \(r) is NaN; impute it or drop the row before training or scoring")
+                                    failure = MLError("column '\(names[j])' row \(r + 1) is NaN; impute it or drop the row before training or scoring")
                                     return
                                 }
                                 out[r * k + j] = x
                             case .bool(let b):
                                 out[r * k + j] = b ? 1 : 0
                             case .missing:
-                                failure = MLError("column '\(names[j])' row \(r) is missing; add an impute step for it or drop the row")
+                                failure = MLError("column '\(names[j])' row \(r + 1) is missing; add an impute step for it or drop the row")
                                 return
                             case .text(let s):
                                 if parseNumber(s) != nil {
-                                    failure = MLError("column '\(names[j])' row \(r) is text '\(s)'; add a cast step to double for it")
+                                    failure = MLError("column '\(names[j])' row \(r + 1) is text '\(s)'; add a cast step to double for it")
                                 } else {
-                                    failure = MLError("column '\(names[j])' row \(r) is text '\(s)'; one-hot encode it or drop it from the features")
+                                    failure = MLError("column '\(names[j])' row \(r + 1) is text '\(s)'; one-hot encode it or drop it from the features")
                                 }
                                 return
                             }
