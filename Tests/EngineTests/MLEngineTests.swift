@@ -382,4 +382,62 @@ run: wave
         #expect(error.contains("model 'churn' has no registered version"))
         #expect(try p.log.read(stream: MLEvents.stream(predictionsOfRun: id)).isEmpty)
     }
+
+    /// A script model: its command trains (writes the artifact) and scores (writes one line per
+    /// row); the version, its artifact and every prediction are recorded like a built-in's.
+    @Test func scriptModelTrainsAndScoresThroughItsCommand() throws {
+        let p = try Project()
+        try p.write("data/customers.csv", churnCSV(rows: 40))
+        try p.write("model.py", """
+        import json, os
+        mode = os.environ["LEDGERFLOW_MODE"]
+        if mode == "train":
+            rows = [json.loads(l) for l in open(os.environ["LEDGERFLOW_TRAINING_DATA"])]
+            rate = sum(r[os.environ["LEDGERFLOW_TARGET"]] for r in rows) / len(rows)
+            json.dump({"rate": rate}, open(os.environ["LEDGERFLOW_ARTIFACT"], "w"))
+            json.dump({"metrics": {"base_rate": rate}}, open(os.environ["LEDGERFLOW_REPORT"], "w"))
+        else:
+            rate = json.load(open(os.environ["LEDGERFLOW_ARTIFACT"]))["rate"]
+            with open(os.environ["LEDGERFLOW_OUTPUT"], "w") as out:
+                for l in open(os.environ["LEDGERFLOW_INPUT"]):
+                    r = json.loads(l)
+                    out.write(json.dumps({"risk": rate + r["tenure_months"] / 1000}) + "\\n")
+        """)
+        try p.apply("""
+        kind: source
+        name: customers
+        type: csv
+        path: data/customers.csv
+        ---
+        kind: model
+        name: baseline
+        type: script
+        command: [python3, model.py]
+        target: churned
+        training_dataset: customers
+        prediction_fields: [risk]
+        aliases: [production]
+        ---
+        kind: job
+        name: fit
+        stages: [{name: train, type: train, model: baseline}]
+        ---
+        kind: job
+        name: score
+        stages: [{name: score, type: inference, model: baseline@production, entity_key: customer_id, inputs: [customers]}]
+        """)
+        let (fit, s1) = try p.run("fit")
+        #expect(s1.runs[fit]?.status == .succeeded, "\(s1.runs[fit]?.stage("train")?.error ?? "")")
+        let v = try #require(try p.registry().models["baseline"]?.latest)
+        let rate = Double(churnCSV(rows: 40).split(separator: "\n").dropFirst().filter { $0.hasSuffix(",1") }.count) / 40
+        #expect(abs((v.metrics["base_rate"]?.doubleValue ?? -1) - rate) < 1e-12)
+        #expect(v.type == "script" && FileManager.default.fileExists(atPath: p.store + "/artifacts/sha256/" + v.artifact))
+        let (score, s2) = try p.run("score")
+        #expect(s2.runs[score]?.status == .succeeded, "\(s2.runs[score]?.stage("score")?.error ?? "")")
+        let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: score))
+        #expect(predictions.count == 40)
+        let first = try #require(predictions.first)
+        #expect(first.payload["entity"] == "1")
+        #expect(abs((first.payload["outputs"]?["risk"]?.doubleValue ?? 0) - (rate + 0.001)) < 1e-9, "customer 1 has tenure 1")
+    }
 }

@@ -12,7 +12,12 @@ struct LoadedModel {
     init(ref: String, _ ctx: StageContext) throws(StageError) {
         do throws(ModelCommandError) { version = try ctx.models.resolve(ref) } catch { throw StageError(error.description) }
         let data = try ArtifactStore(store: ctx.store).get(version.artifact)
-        artifact = try ModelArtifact.decode(data, sha256: version.artifact)
+        if version.type == "script" {
+            // The program's own file: no fitted features or parameters of ours.
+            artifact = ModelArtifact(model: version.model, type: "script", target: nil, featureColumns: [], outputs: version.outputs)
+        } else {
+            artifact = try ModelArtifact.decode(data, sha256: version.artifact)
+        }
     }
 
     /// Scores the feature matrix: one array of output values per output field.
@@ -70,6 +75,21 @@ public struct InferenceExecutor: StageExecutor {
         let table = try etl.read(sources, ctx)
         try ctx.cancellation.check()
         let frame = table.frame()
+        let outputs: [[Value]]
+        if model.version.type == "script" {
+            guard let command = model.version.payload["command"]?.arrayValue else {
+                throw StageError("script model '\(model.version.model)' v\(model.version.version) recorded no command; retrain it")
+            }
+            outputs = try ScriptModel.score(ctx, model.version, command: command, rows: table)
+        } else {
+            outputs = try InferenceExecutor.builtIn(model, frame)
+        }
+        try ctx.cancellation.check()
+        return try finish(ctx, ref: ref, model: model, table: table, frame: frame, outputs: outputs)
+    }
+
+    /// The outputs of a built-in model: its fitted transform, then the model.
+    static func builtIn(_ model: LoadedModel, _ frame: Frame) throws(StageError) -> [[Value]] {
         let transformed: Frame
         if let f = model.artifact.features {
             do throws(MLError) { transformed = try f.transform(frame) } catch {
@@ -82,9 +102,12 @@ public struct InferenceExecutor: StageExecutor {
         do throws(MLError) { x = try transformed.matrix(columns: model.artifact.featureColumns) } catch {
             throw StageError("scoring with \(model.version.model) v\(model.version.version): \(error.message)")
         }
-        let outputs = try model.score(x)
-        try ctx.cancellation.check()
+        return try model.score(x)
+    }
 
+    /// Records the predictions, observes drift and writes the scored rows.
+    func finish(_ ctx: StageContext, ref: String, model: LoadedModel, table: Table, frame: Frame, outputs: [[Value]]) throws(StageError) -> StageResult {
+        let etl = ETLExecutor()
         let entityKey = ctx.spec["entity_key"]?.stringValue
         var entityColumn: Int?
         if let entityKey {

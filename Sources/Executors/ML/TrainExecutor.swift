@@ -57,9 +57,6 @@ public struct TrainExecutor: StageExecutor {
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
         guard let name = ctx.spec["model"]?.stringValue else { throw StageError("train stage '\(ctx.stage)' names no model; add `model: NAME`") }
         let def = try ModelDefinition(name, ctx)
-        guard def.type != "script" else {
-            throw StageError("model '\(name)' is of type script: script models are trained by a `script` stage that reports the model; use a built-in type (\(KindSchemas.modelTypes.filter { $0 != "script" }.joined(separator: ", "))) for train stages")
-        }
         // The training data: the stage's inputs, else the model's training dataset.
         let etl = ETLExecutor()
         var sources = try etl.sources(ctx)
@@ -74,6 +71,8 @@ public struct TrainExecutor: StageExecutor {
         let table = try etl.read(sources, ctx)
         guard !table.rows.isEmpty else { throw StageError("training dataset '\(datasetName)' of model '\(name)' has no rows; nothing to train on") }
         try ctx.cancellation.check()
+
+        if def.type == "script" { return try trainScript(ctx, def, table, datasetName: datasetName) }
 
         let fraction = def.spec["holdout"]?.doubleValue ?? 0.2
         let method = def.spec["split"]?.stringValue ?? "random"
@@ -158,21 +157,39 @@ public struct TrainExecutor: StageExecutor {
             artifact.drift[col] = ref
         }
         let stored = try ArtifactStore(store: ctx.store).put(try artifact.encoded())
+        return result(ctx, def, stored: stored, datasetName: datasetName, metrics: metrics, hyperparameters: hyper, columns: columns,
+                      outputs: def.outputs, n: holdIdx.isEmpty ? trainIdx.count : holdIdx.count)
+    }
+
+    /// A script model's training: its command writes the artifact (see `ScriptModel`).
+    func trainScript(_ ctx: StageContext, _ def: ModelDefinition, _ table: Table, datasetName: String) throws(StageError) -> StageResult {
+        let outputs = try ScriptModel.outputs(def)
+        let (bytes, reported) = try ScriptModel.train(ctx, def, rows: table)
+        let stored = try ArtifactStore(store: ctx.store).put(bytes)
+        let metrics: [(String, Value)] = [("training_rows", .int(Int64(table.rows.count)))] + reported
+        return result(ctx, def, stored: stored, datasetName: datasetName, metrics: metrics, hyperparameters: def.hyperparameters.objectMembers.map { $0.map { ($0.key, $0.value) } } ?? [],
+                      columns: table.columns.filter { $0 != def.target }, outputs: outputs, n: table.rows.count)
+    }
+
+    /// The stage's result: the version to register and its metrics to observe.
+    func result(_ ctx: StageContext, _ def: ModelDefinition, stored: (sha256: String, bytes: Int64), datasetName: String, metrics: [(String, Value)],
+                hyperparameters hyper: [(String, Value)], columns: [String], outputs: [String], n: Int) -> StageResult {
+        let name = def.name
         var payload: [(String, Value)] = [
             ("type", .string(def.type)), ("run", .string(ctx.run)), ("stage", .string(ctx.stage)), ("attempt", .int(Int64(ctx.attempt))),
             ("metrics", .object(metrics)), ("artifact", .object([("sha256", .string(stored.sha256)), ("bytes", .int(stored.bytes))])),
             ("training_dataset", .object([("name", .string(datasetName)), ("version", ctx.datasetVersions[datasetName].map { .int(Int64($0)) } ?? .null)])),
             ("feature_spec", def.featureSpecName.map { .object([("name", .string($0)), ("version", .int(Int64(def.featureSpecVersion ?? 0)))]) } ?? .null),
             ("model_definition_version", .int(Int64(def.version))), ("catalog_seq", .int(Int64(ctx.catalog.lastChangeSeq))),
-            ("hyperparameters", .object(hyper)), ("columns", .array(columns.map { .string($0) })), ("outputs", .array(def.outputs.map { .string($0) })),
+            ("hyperparameters", .object(hyper)), ("columns", .array(columns.map { .string($0) })), ("outputs", .array(outputs.map { .string($0) })),
         ]
         if let t = def.target { payload.append(("target", .string(t))) }
+        if def.type == "script", let command = def.spec["command"] { payload.append(("command", command)) }
         let aliases = (def.spec["aliases"]?.arrayValue ?? []).compactMap(\.stringValue)
         let observed: [Value] = metrics.compactMap { k, v in
             guard let d = v.doubleValue, !["training_rows", "holdout_rows"].contains(k), case .double = v else { return nil }
             return .object([("model", .string(name)), ("model_version", "registered"), ("metric", .string(k)), ("value", .double(d)),
-                            ("source", "holdout"), ("n", .int(Int64(holdIdx.isEmpty ? trainIdx.count : holdIdx.count))),
-                            ("run", .string(ctx.run)), ("stage", .string(ctx.stage))])
+                            ("source", "holdout"), ("n", .int(Int64(n))), ("run", .string(ctx.run)), ("stage", .string(ctx.stage))])
         }
         return StageResult(outputs: .object([("model", .string(name)), ("metrics", .object(metrics)), ("artifact", .string(stored.sha256))]),
                            registrations: [ModelDecider.Registration(model: name, payload: payload, wantedAliases: aliases)],

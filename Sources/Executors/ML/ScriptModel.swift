@@ -1,0 +1,91 @@
+import Catalog
+import EventLog
+import Foundation
+import Models
+
+/// Models of type `script`: an external program trains and scores, Ledgerflow keeps the record.
+///
+/// The model's `command` (argv, no shell) runs in the project folder like a script stage (its
+/// stdout and stderr kept under the attempt's folder, killed on timeout or cancel), with:
+/// - training: `LEDGERFLOW_MODE=train`, `LEDGERFLOW_TRAINING_DATA` (JSON Lines of the training
+///   rows), `LEDGERFLOW_TARGET`, `LEDGERFLOW_ARTIFACT` (the file to write the trained model to;
+///   stored content-addressed like every artifact) and `LEDGERFLOW_REPORT` (optional JSON with
+///   `metrics`, recorded with the version);
+/// - scoring: `LEDGERFLOW_MODE=score`, `LEDGERFLOW_ARTIFACT` (the version's stored file, checked
+///   against its hash), `LEDGERFLOW_INPUT` (JSON Lines of the rows) and `LEDGERFLOW_OUTPUT`, where
+///   the program writes one JSON object per input row, in order, with the model's
+///   `prediction_fields`.
+enum ScriptModel {
+    static func command(_ def: ModelDefinition) throws(StageError) -> [Value] {
+        guard let argv = def.spec["command"]?.arrayValue, !argv.isEmpty else {
+            throw StageError("model '\(def.name)' is of type script but has no command; add `command: [program, args…]`")
+        }
+        return argv
+    }
+
+    static func outputs(_ def: ModelDefinition) throws(StageError) -> [String] {
+        let names = (def.spec["prediction_fields"]?.arrayValue ?? []).compactMap(\.stringValue)
+        guard !names.isEmpty else { throw StageError("model '\(def.name)' is of type script: list the fields its command writes in `prediction_fields`") }
+        return names
+    }
+
+    /// Runs `command` as a script stage of this attempt with `env` added.
+    static func run(_ ctx: StageContext, command: [Value], env: [(String, String)]) throws(StageError) -> StageResult {
+        var sub = ctx
+        sub.spec = .object([("command", .array(command)), ("env", .object(env.map { ($0.0, .string($0.1)) }))])
+        return try ScriptExecutor().run(sub)
+    }
+
+    static func writeRows(_ table: Table, to path: String) throws(StageError) {
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try JSONLines.write(table, rows: table.rows.indices).write(to: URL(fileURLWithPath: path))
+        } catch {
+            throw StageError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// Trains: returns the artifact's bytes and the metrics the program reported.
+    static func train(_ ctx: StageContext, _ def: ModelDefinition, rows: Table) throws(StageError) -> (artifact: Data, metrics: [(String, Value)]) {
+        let folder = ctx.attemptFolder
+        let data = (folder as NSString).appendingPathComponent("training.jsonl")
+        let artifact = (folder as NSString).appendingPathComponent("artifact")
+        try? FileManager.default.removeItem(atPath: artifact)
+        try writeRows(rows, to: data)
+        let result = try run(ctx, command: try command(def), env: [("LEDGERFLOW_MODE", "train"), ("LEDGERFLOW_TRAINING_DATA", data),
+                                                                     ("LEDGERFLOW_TARGET", def.target ?? ""), ("LEDGERFLOW_ARTIFACT", artifact)])
+        guard let bytes = FileManager.default.contents(atPath: artifact) else {
+            throw StageError("the command of script model '\(def.name)' wrote no artifact at $LEDGERFLOW_ARTIFACT (\(artifact)); write the trained model there")
+        }
+        let metrics = (result.outputs?["metrics"]?.objectMembers ?? []).map { ($0.key, $0.value) }
+        return (bytes, metrics)
+    }
+
+    /// Scores: one array of values per output field, one value per row.
+    static func score(_ ctx: StageContext, _ version: ModelVersion, command: [Value], rows: Table) throws(StageError) -> [[Value]] {
+        let folder = ctx.attemptFolder
+        let input = (folder as NSString).appendingPathComponent("input.jsonl")
+        let output = (folder as NSString).appendingPathComponent("output.jsonl")
+        try? FileManager.default.removeItem(atPath: output)
+        try writeRows(rows, to: input)
+        let artifact = ArtifactStore(store: ctx.store)
+        _ = try artifact.get(version.artifact)
+        _ = try run(ctx, command: command, env: [("LEDGERFLOW_MODE", "score"), ("LEDGERFLOW_ARTIFACT", artifact.path(version.artifact)),
+                                                  ("LEDGERFLOW_INPUT", input), ("LEDGERFLOW_OUTPUT", output)])
+        guard FileManager.default.fileExists(atPath: output) else {
+            throw StageError("the command of script model '\(version.model)' wrote no predictions at $LEDGERFLOW_OUTPUT (\(output))")
+        }
+        let scored = try JSONLines.read(file: output)
+        guard scored.rows.count == rows.rows.count else {
+            throw StageError("the command of script model '\(version.model)' wrote \(scored.rows.count) predictions for \(rows.rows.count) rows; write one line per input row, in order")
+        }
+        var out: [[Value]] = []
+        for name in version.outputs {
+            guard let c = scored.columns.firstIndex(of: name) else {
+                throw StageError("the predictions of script model '\(version.model)' have no field '\(name)'; they have \(scored.columns.joined(separator: ", "))")
+            }
+            out.append(scored.rows.map { c < $0.count ? $0[c] : .null })
+        }
+        return out
+    }
+}
