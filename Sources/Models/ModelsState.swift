@@ -110,11 +110,14 @@ public struct ModelsState: Sendable, Hashable {
         let p = e.payload
         switch e.type {
         case MLEvents.modelVersionRegistered:
+            // Registrations live in their model's stream (other writers' look-alikes are not versions).
             let v = ModelVersion(e)
+            guard !v.model.isEmpty, e.stream == MLEvents.stream(model: v.model), v.version == UInt64((models[v.model]?.versions.count ?? 0) + 1) else { return }
             models[v.model, default: ModelEntry(name: v.model)].versions.append(v)
             models[v.model]?.streamVersion = e.streamVersion
         case MLEvents.modelAliasMoved:
-            guard let model = p["model"]?.stringValue, let alias = p["alias"]?.stringValue, let v = p["version"]?.intValue else { return }
+            guard let model = p["model"]?.stringValue, let alias = p["alias"]?.stringValue, let v = p["version"]?.intValue,
+                  e.stream == MLEvents.stream(model: model) else { return }
             var entry = models[model] ?? ModelEntry(name: model)
             entry.aliasHistory.append(AliasMove(alias: alias, version: UInt64(v), previous: entry.aliases[alias], seq: e.seq,
                                                 recordedAtMicros: e.recordedAtMicros, by: p["by"]?.stringValue ?? e.actor))
@@ -122,7 +125,8 @@ public struct ModelsState: Sendable, Hashable {
             entry.streamVersion = e.streamVersion
             models[model] = entry
         case MLEvents.metricObserved:
-            guard let model = p["model"]?.stringValue, let metric = p["metric"]?.stringValue, let value = p["value"]?.doubleValue else { return }
+            guard let model = p["model"]?.stringValue, let metric = p["metric"]?.stringValue, let value = p["value"]?.doubleValue,
+                  e.stream == MLEvents.stream(metricsOf: model) else { return }
             let feature = p["feature"]?.stringValue
             let point = MetricPoint(metric: metric, feature: feature, value: value, modelVersion: UInt64(p["model_version"]?.intValue ?? 0),
                                     source: p["source"]?.stringValue ?? "", seq: e.seq, run: p["run"]?.stringValue)

@@ -347,6 +347,17 @@ struct Status: ParsableCommand {
             }
             if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
             if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
+            if let model = s.outputs?["model"]?.stringValue, let v = s.outputs?["model_version"]?.intValue {
+                let what: String
+                switch s.plan.type {
+                case "train": what = "registered \(model) v\(v)" + (s.outputs?["metrics"].map { " (\(metricsText($0)))" } ?? "")
+                case "inference":
+                    what = "scored with \(model) v\(v)" + (s.outputs?["model_ref"]?.stringValue.map { " (\($0))" } ?? "")
+                        + (s.outputs?["predictions_recorded"]?.intValue.map { ", \(plural(Int($0), "prediction")) recorded" } ?? "")
+                default: what = "\(model) v\(v)"
+                }
+                detail = detail.isEmpty ? what : what + "; " + detail
+            }
             if s.status == .failed { detail = "\(s.reason.map { "[\($0)] " } ?? "")\(s.error ?? "")" }
             if s.status == .skipped { detail = s.reason ?? "" }
             if s.status == .queued, let nb = s.notBeforeMicros { detail = "attempt \(s.queuedAttempt) not before \(timestamp(nb))" }

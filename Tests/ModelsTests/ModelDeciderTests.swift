@@ -81,4 +81,12 @@ func fold(_ events: [RecordedEvent]) -> ModelsState {
                                    ("metrics/churn", MLEvents.metricObserved, ["model": "churn", "model_version": 1, "metric": "psi", "feature": "tenure", "value": 0.3, "source": "drift"])]))
         #expect(ModelsState(value: state.value) == state)
     }
+
+    @Test func lookAlikesOutsideTheModelStreamAreNotVersions() {
+        // e.g. the benchmark generator's synthetic history writes these into run streams.
+        var fake = registered("churn", 7)
+        fake.0 = "run/r1"
+        let state = fold(recorded([fake, registered("churn", 1), registered("churn", 3)]))
+        #expect(state.models["churn"]?.versions.map(\.version) == [1], "only v1 is in model/churn and dense")
+    }
 }
