@@ -147,15 +147,8 @@ enum Split {
         guard h > 0 else { return (Array(0 ..< count), []) }
         if method == "tail" { return (Array(0 ..< (count - h)), Array((count - h) ..< count)) }
         var order = Array(0 ..< count)
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(next() % UInt64(i + 1))) }
+        var rng = SplitMix64(seed: seed)
+        for i in stride(from: count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
         let held = Set(order.prefix(h))
         return ((0 ..< count).filter { !held.contains($0) }, (0 ..< count).filter { held.contains($0) })
     }

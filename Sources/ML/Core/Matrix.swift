@@ -52,4 +52,20 @@ public struct Matrix: Sendable, Hashable, Codable {
         for i in indices { out += values[(i * cols) ..< ((i + 1) * cols)] }
         return Matrix(rows: indices.count, cols: cols, values: out)
     }
+
+    /// Each column's mean and population variance (ddof 0), in two passes.
+    public func columnMoments() -> (means: [Double], variances: [Double]) {
+        var means = [Double](repeating: 0, count: cols), variances = [Double](repeating: 0, count: cols)
+        guard rows > 0 else { return (means, variances) }
+        for j in 0 ..< cols {
+            var m = 0.0
+            for i in 0 ..< rows { m += values[i * cols + j] }
+            m /= Double(rows)
+            var v = 0.0
+            for i in 0 ..< rows { let t = values[i * cols + j] - m; v += t * t }
+            means[j] = m
+            variances[j] = v / Double(rows)
+        }
+        return (means, variances)
+    }
 }

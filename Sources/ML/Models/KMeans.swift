@@ -87,16 +87,8 @@ public enum KMeans {
         guard maxIter >= 1 else { throw MLError("KMeans.fit: maxIter is \(maxIter); pass at least 1") }
         guard tolerance.isFinite, tolerance >= 0 else { throw MLError("KMeans.fit: tolerance is \(tolerance); pass a finite value ≥ 0") }
 
-        let n = x.rows, p = x.cols
-        var meanVar = 0.0
-        for j in 0 ..< p {
-            var m = 0.0
-            for i in 0 ..< n { m += x.values[i * p + j] }
-            m /= Double(n)
-            var v = 0.0
-            for i in 0 ..< n { let t = x.values[i * p + j] - m; v += t * t }
-            meanVar += v / Double(n)
-        }
+        let p = x.cols
+        let meanVar = x.columnMoments().variances.reduce(0, +)
         let shiftLimit = tolerance * meanVar / Double(p)
 
         var rng = SplitMix64(seed: seed)

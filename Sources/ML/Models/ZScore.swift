@@ -53,18 +53,8 @@ public enum ZScoreAnomaly {
         guard threshold.isFinite, threshold > 0 else {
             throw MLError("ZScoreAnomaly.fit: threshold is \(threshold); pass a finite value > 0")
         }
-        let n = x.rows, p = x.cols
-        var means = [Double](repeating: 0, count: p)
-        var stds = [Double](repeating: 0, count: p)
-        for j in 0 ..< p {
-            var m = 0.0
-            for i in 0 ..< n { m += x.values[i * p + j] }
-            m /= Double(n)
-            var v = 0.0
-            for i in 0 ..< n { let t = x.values[i * p + j] - m; v += t * t }
-            means[j] = m
-            stds[j] = (v / Double(n)).squareRoot()
-        }
+        let (means, variances) = x.columnMoments()
+        let stds = variances.map { $0.squareRoot() }
         return ZScoreModel(means: means, stds: stds, threshold: threshold)
     }
 }
