@@ -440,4 +440,173 @@ run: wave
         #expect(first.payload["entity"] == "1")
         #expect(abs((first.payload["outputs"]?["risk"]?.doubleValue ?? 0) - (rate + 0.001)) < 1e-9, "customer 1 has tenure 1")
     }
+
+    func reference(_ section: String, _ key: String) throws -> Double {
+        let ref = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: repoPath("fixtures/ml/reference.json")))) as? [String: Any]
+        return try #require((ref?[section] as? [String: Any])?[key] as? Double)
+    }
+
+    /// Linear regression (diabetes, last 92 rows held out) and k-means (iris, standardised by a
+    /// features step) through train stages, against scikit-learn; then the k-means version and a
+    /// z-score detector score rows through inference stages.
+    @Test func linearKMeansAndZScoreThroughStages() throws {
+        let p = try Project()
+        try FileManager.default.createDirectory(atPath: p.root + "/data", withIntermediateDirectories: true)
+        for f in ["diabetes", "iris"] { try FileManager.default.copyItem(atPath: repoPath("fixtures/ml/\(f).csv"), toPath: p.root + "/data/\(f).csv") }
+        try p.apply("""
+        kind: source
+        name: diabetes
+        type: csv
+        path: data/diabetes.csv
+        ---
+        kind: source
+        name: iris
+        type: csv
+        path: data/iris.csv
+        ---
+        kind: output
+        name: clusters
+        type: csv
+        path: out/clusters
+        ---
+        kind: output
+        name: outliers
+        type: jsonl
+        path: out/outliers
+        ---
+        kind: model
+        name: progression
+        type: linear_regression
+        target: target
+        training_dataset: diabetes
+        holdout: \(92.0 / 442.0)
+        split: tail
+        ---
+        kind: features
+        name: iris_scaled
+        steps:
+          - {op: standard_scale, columns: [sepal_length, sepal_width, petal_length, petal_width]}
+        ---
+        kind: model
+        name: species
+        type: kmeans
+        features: iris_scaled
+        training_dataset: iris
+        holdout: 0
+        hyperparameters: {k: 3, n_init: 10, seed: 0}
+        ---
+        kind: model
+        name: odd_flowers
+        type: zscore_anomaly
+        training_dataset: iris
+        holdout: 0
+        hyperparameters: {threshold: 2.5}
+        ---
+        kind: job
+        name: fit
+        stages:
+          - {name: linear, type: train, model: progression}
+          - {name: kmeans, type: train, model: species}
+          - {name: zscore, type: train, model: odd_flowers}
+        ---
+        kind: job
+        name: apply
+        stages:
+          - {name: cluster, type: inference, model: species, inputs: [iris], destination: clusters}
+          - {name: outliers, type: inference, model: odd_flowers, inputs: [iris], destination: outliers}
+        """)
+        let (fit, s1) = try p.run("fit")
+        #expect(s1.runs[fit]?.status == .succeeded, "\(s1.runs[fit]?.stages.compactMap(\.error) ?? [])")
+        let reg = try p.registry()
+        let linear = try #require(reg.models["progression"]?.latest)
+        #expect(abs((linear.metrics["r2"]?.doubleValue ?? 0) - (try reference("linear", "r2"))) < 1e-6)
+        #expect(abs((linear.metrics["rmse"]?.doubleValue ?? 0) - (try reference("linear", "rmse"))) < 1e-6)
+        let kmeans = try #require(reg.models["species"]?.latest)
+        let inertia = try reference("kmeans", "inertia")
+        #expect(abs((kmeans.metrics["inertia"]?.doubleValue ?? 0) - inertia) / inertia < 0.005)
+        #expect(kmeans.columns == ["sepal_length", "sepal_width", "petal_length", "petal_width"], "the species text column is no feature")
+
+        let (apply, s2) = try p.run("apply")
+        #expect(s2.runs[apply]?.status == .succeeded, "\(s2.runs[apply]?.stages.compactMap(\.error) ?? [])")
+        let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: apply))
+        let clusters = predictions.filter { $0.payload["model"] == "species" }
+        #expect(clusters.count == 150)
+        // k-means on standardised iris puts setosa (rows 1–50) in one cluster of its own.
+        let setosa = Set(clusters.prefix(50).compactMap { $0.payload["outputs"]?["cluster"]?.intValue })
+        let others = Set(clusters.dropFirst(50).compactMap { $0.payload["outputs"]?["cluster"]?.intValue })
+        #expect(setosa.count == 1 && others.isDisjoint(with: setosa))
+        let zscores = predictions.filter { $0.payload["model"] == "odd_flowers" }
+        #expect(zscores.count == 150)
+        #expect(zscores.allSatisfy { ($0.payload["outputs"]?["is_anomaly"]?.boolValue ?? false) == (($0.payload["outputs"]?["anomaly_score"]?.doubleValue ?? 0) >= 2.5) })
+        #expect(zscores.contains { $0.payload["outputs"]?["is_anomaly"] == true })
+        let csv = try FileManager.default.contentsOfDirectory(atPath: p.root + "/out/clusters")
+        #expect(!csv.isEmpty)
+    }
+
+    /// A features stage fitted on its input writes the transformed rows; one that applies a
+    /// model's fitted parameters uses the training-time values, not the new data's.
+    @Test func featuresStageFitsOrAppliesAModelsFittedParameters() throws {
+        let p = try Project()
+        try p.write("data/train.csv", "x,plan\n1,a\n2,b\n3,a\n")
+        try p.write("data/new.csv", "x,plan\n10,c\n")
+        try p.apply("""
+        kind: source
+        name: train
+        type: csv
+        path: data/train.csv
+        ---
+        kind: source
+        name: fresh
+        type: csv
+        path: data/new.csv
+        ---
+        kind: output
+        name: fitted_out
+        type: jsonl
+        path: out/fitted
+        ---
+        kind: output
+        name: applied_out
+        type: jsonl
+        path: out/applied
+        ---
+        kind: features
+        name: f
+        steps:
+          - {op: standard_scale, columns: [x]}
+          - {op: one_hot, columns: [plan], unknown: ignore}
+        ---
+        kind: model
+        name: m
+        type: zscore_anomaly
+        features: f
+        training_dataset: train
+        holdout: 0
+        ---
+        kind: job
+        name: prep
+        stages:
+          - {name: fit, type: features, spec: f, fit: true, inputs: [train], destination: fitted_out}
+          - {name: train, type: train, model: m}
+          - {name: apply, type: features, spec: f, model: m, inputs: [fresh], destination: applied_out, after: [train]}
+        """)
+        let (id, state) = try p.run("prep")
+        #expect(state.runs[id]?.status == .succeeded, "\(state.runs[id]?.stages.compactMap(\.error) ?? [])")
+        func rows(_ folder: String) throws -> [Value] {
+            let dir = p.root + "/" + folder
+            return try FileManager.default.contentsOfDirectory(atPath: dir).sorted().flatMap { f in
+                try String(contentsOfFile: dir + "/" + f, encoding: .utf8).split(separator: "\n").map { try Value(json: String($0)) }
+            }
+        }
+        let fitted = try rows("out/fitted")
+        let sd = (2.0 / 3.0).squareRoot()
+        #expect(fitted.count == 3 && abs((fitted[0]["x"]?.doubleValue ?? 0) - (-1 / sd)) < 1e-12)
+        #expect(fitted[0]["plan=a"]?.doubleValue == 1 && fitted[1]["plan=b"]?.doubleValue == 1)
+        #expect(state.runs[id]?.stage("fit")?.outputs?["fitted"]?.arrayValue?.count == 2)
+        let applied = try rows("out/applied")
+        // Training mean 2 and std √(2/3): 10 → 8/√(2/3); the unseen plan c gives zeros.
+        #expect(applied.count == 1 && abs((applied[0]["x"]?.doubleValue ?? 0) - 8 / sd) < 1e-12)
+        #expect(applied[0]["plan=a"]?.doubleValue == 0 && applied[0]["plan=b"]?.doubleValue == 0)
+        #expect(state.runs[id]?.stage("apply")?.outputs?["model_version"] == 1)
+    }
 }
