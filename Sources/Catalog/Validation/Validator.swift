@@ -161,21 +161,14 @@ public struct Validator {
     mutating func checkStageSettings(_ d: Definition, _ s: Value, _ i: Int) {
         let n = s["name"]?.stringValue ?? ""
         switch s["type"]?.stringValue {
-        case "inference":
-            guard let ref = s["model"]?.stringValue else { return }
-            let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
-            let model = parts[0]
-            guard let spec = spec(.model, model) else {
-                checkReference(d, "stages[\(i)].model", .model, model)
-                return
+        case "inference", "evaluate":
+            checkModelReference(d, s, i)
+        case "features":
+            if s["fit"]?.boolValue != true && s["model"] == nil {
+                error(d, "stages[\(i)]", "features stage '\(n)' of job '\(d.name)' neither fits its spec nor names a model whose fitted parameters it applies",
+                      fix: "add `fit: true` (fit on this input) or `model: NAME@ALIAS`")
             }
-            if parts.count == 2 {
-                let aliases = (spec["aliases"]?.arrayValue ?? []).compactMap(\.stringValue)
-                if !aliases.contains(parts[1]) {
-                    error(d, "stages[\(i)].model", "stage '\(n)' of job '\(d.name)' uses alias '\(parts[1])' of model '\(model)', which does not want that alias",
-                          fix: Suggest.closest(to: parts[1], in: aliases).map { "did you mean '\($0)'?" } ?? "add it to the model's aliases: (has \(aliases.isEmpty ? "none" : aliases.joined(separator: ", ")))")
-                }
-            }
+            checkModelReference(d, s, i)
         case "script":
             for m in s["env"]?.objectMembers ?? [] {
                 let path = "stages[\(i)].env.\(m.key)"
@@ -194,6 +187,25 @@ public struct Validator {
                 }
             }
         default: break
+        }
+    }
+
+    /// A stage's `model`: `NAME`, `NAME@ALIAS` (an alias the model wants) or `NAME@VERSION`.
+    mutating func checkModelReference(_ d: Definition, _ s: Value, _ i: Int) {
+        guard let ref = s["model"]?.stringValue else { return }
+        let n = s["name"]?.stringValue ?? ""
+        let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
+        let model = parts.first ?? ref
+        guard let spec = spec(.model, model) else {
+            checkReference(d, "stages[\(i)].model", .model, model)
+            return
+        }
+        if parts.count == 2, UInt64(parts[1]) == nil {
+            let aliases = (spec["aliases"]?.arrayValue ?? []).compactMap(\.stringValue)
+            if !aliases.contains(parts[1]) {
+                error(d, "stages[\(i)].model", "stage '\(n)' of job '\(d.name)' uses alias '\(parts[1])' of model '\(model)', which does not want that alias",
+                      fix: Suggest.closest(to: parts[1], in: aliases).map { "did you mean '\($0)'?" } ?? "add it to the model's aliases: (has \(aliases.isEmpty ? "none" : aliases.joined(separator: ", ")))")
+            }
         }
     }
 
