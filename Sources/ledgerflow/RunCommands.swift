@@ -356,7 +356,7 @@ struct Status: ParsableCommand {
                         + (s.outputs?["predictions_recorded"]?.intValue.map { ", \(plural(Int($0), "prediction")) recorded" } ?? "")
                 default: what = "\(model) v\(v)"
                 }
-                detail = detail.isEmpty ? what : what + "; " + detail
+                detail = detail.isEmpty || s.plan.type == "train" ? what : what + "; " + detail
             }
             if s.status == .failed { detail = "\(s.reason.map { "[\($0)] " } ?? "")\(s.error ?? "")" }
             if s.status == .skipped { detail = s.reason ?? "" }
