@@ -59,19 +59,22 @@ let package = Package(
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
         .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs", "Models"]),
 
+        // Lineage: why a run ran (causal chains read from the log).
+        .target(name: "Lineage", dependencies: ["EventLog", "Runs", "Models"]),
+
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
         .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections"]),
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Models", "Engine", "Executors",
+            "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
         .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Engine", "Executors", "ML"],
                           path: "tools/ledgerflow-bench"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "EventLog"]),
 

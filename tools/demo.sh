@@ -38,6 +38,8 @@ lf events --type ThresholdCrossed --limit 2
 followup=$(lf runs --job retention_followup --limit 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["run"])')
 step ledgerflow status "$followup"
 lf status "$followup"
+step ledgerflow why "$followup" "   # the causal chain back to who started it"
+lf why "$followup"
 step ledgerflow logs "$followup" offer
 lf logs "$followup" offer
 step sqlite3 data/azure_sql.sqlite "select … from churn_predictions order by churn_probability desc limit 5"

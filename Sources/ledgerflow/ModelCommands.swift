@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventLog
 import Foundation
+import Lineage
 import Models
 import Projections
 
@@ -176,5 +177,28 @@ struct ModelsDiff: ParsableCommand {
         if let d = v.doubleValue, case .double = v { return formatMetric(d) }
         let s = v.stringValue ?? v.jsonString
         return s.count > 40 ? String(s.prefix(37)) + "…" : s
+    }
+}
+
+// MARK: - why: the causal chain of a run
+
+struct WhyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "why", abstract: "Why a run ran: its causal chain back to whoever or whatever started it, in words and as data.")
+    @OptionGroup var store: StoreOptions
+    @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let steps: [WhyStep]
+        do { steps = try Why(log: try store.openForReading()).explain(run: runID) } catch let e as WhyError { throw CommandFailure(message: e.description) }
+        if json {
+            Output.line(Value.object([("run", .string(runID)), ("chain", .array(steps.map(\.value)))]).jsonString)
+            return
+        }
+        for (i, s) in steps.enumerated() {
+            Output.line((i == 0 ? "" : "  ← ") + s.text + (s.seq.map { "  [seq \($0)]" } ?? ""))
+            for b in s.branch { Output.line("        ← " + b.text + (b.seq.map { "  [seq \($0)]" } ?? "")) }
+        }
     }
 }

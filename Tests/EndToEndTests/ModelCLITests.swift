@@ -49,6 +49,9 @@ import Testing
         let customers = Set(crossings.compactMap { $0["payload"]?["subject"]?.stringValue })
         let offered = Set(try (runs.arrayValue ?? []).map { r in try json(["status", r["run"]?.stringValue ?? ""])["parameters"]?["customer_id"]?.stringValue ?? "" })
         #expect(offered == customers)
+        let why = try json(["why", runs.arrayValue?.first?["run"]?.stringValue ?? ""])
+        #expect((why["chain"]?.arrayValue ?? []).map { $0["kind"] } == ["run", "rule", "prediction", "run", "manual"])
+        #expect(try lf(["why", "999"]).status == 1)
         let warehouse = try run("/usr/bin/sqlite3", [dir.sub("data/azure_sql.sqlite"), "select count(*), min(model_version), max(model_version) from churn_predictions"])
         #expect(warehouse.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "400|1|1")
 

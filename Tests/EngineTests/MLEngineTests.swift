@@ -1,6 +1,7 @@
 import Catalog
 import EventLog
 import Foundation
+import Lineage
 import Models
 import Projections
 import Runs
@@ -189,6 +190,12 @@ run: wave
             let prediction = try #require(predictions.first { $0.seq == crossing.causation })
             #expect(r.parameters["customer_id"]?.stringValue == prediction.payload["entity"]?.stringValue)
         }
+        // why: follow-up ← rule ← prediction (← model ← catalog) ← scoring run ← who asked.
+        let chain = try Why(log: p.log).explain(run: try #require(followups.first).id)
+        #expect(chain.map(\.kind) == ["run", "rule", "prediction", "run", "manual"])
+        #expect(chain[2].branch.map(\.kind) == ["model", "catalog"] && chain[2].branch[0].seq == v1.seq)
+        #expect(chain[3].data["run"]?.stringValue == score && chain[4].text == "requested by test")
+        #expect(throws: WhyError.self) { try Why(log: p.log).explain(run: "999") }
         let offers = try String(contentsOfFile: p.root + "/offers.txt", encoding: .utf8).split(separator: "\n")
         #expect(offers.count == hot.count)
         // The aggregate trigger fired once for the scoring run.
@@ -321,6 +328,8 @@ run: wave
         #expect(retrains.count == 1 && retrains.first?.status == .succeeded)
         #expect(retrains.first?.trigger["type"] == "retrain" && retrains.first?.trigger["dataset_version"] == 1)
         #expect(try p.registry().models["churn"]?.latest?.trainingDatasetVersion == 1)
+        let retrain = try #require(retrains.first)
+        #expect(try Why(log: p.log).explain(run: retrain.id).map(\.kind) == ["run", "rule", "dataset", "run", "manual"])
         let (_, s2) = try p.run("land")
         #expect(s2.runs.values.filter { $0.job == "retrain" }.count == 2)
         #expect(try p.log.read(stream: "retrain/churn").filter { $0.type == MLEvents.triggerFired }.count == 2)

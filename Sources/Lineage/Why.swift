@@ -1,0 +1,158 @@
+import EventLog
+import Foundation
+import Models
+import Runs
+
+/// One link of a causal chain: what happened, where in the log, and the data behind the words.
+public struct WhyStep: Sendable, Hashable {
+    /// run, manual, schedule, sensor, dependency, rerun, rule, prediction, metric, stage_output,
+    /// dataset, model, catalog.
+    public var kind: String
+    public var seq: UInt64?
+    public var text: String
+    public var data: Value
+    /// A side branch (e.g. how the model that made a prediction came to be).
+    public var branch: [WhyStep]
+
+    public init(kind: String, seq: UInt64?, text: String, data: Value, branch: [WhyStep] = []) {
+        self.kind = kind
+        self.seq = seq
+        self.text = text
+        self.data = data
+        self.branch = branch
+    }
+
+    public var value: Value {
+        var m: [(String, Value)] = [("kind", .string(kind)), ("seq", seq.map { .int(Int64($0)) } ?? .null), ("text", .string(text)), ("data", data)]
+        if !branch.isEmpty { m.append(("branch", .array(branch.map(\.value)))) }
+        return .object(m)
+    }
+}
+
+/// Why a run ran: its causal chain back to the root, read from the log by following each
+/// event's causation (a handful of point reads, whatever the size of the log). A triggered run
+/// leads to its rule's crossing, the prediction, metric or stage output that crossed, the model
+/// version that made it (trained in which run, on which dataset version, under which catalog
+/// version), and the run that made it, and so on up to whoever or whatever started the first run
+/// (a person, a schedule, a sensor). Read-only: works while an engine appends.
+public struct Why: Sendable {
+    public let log: EventLog
+    public init(log: EventLog) { self.log = log }
+
+    /// The chain for run `id`, starting with the run itself.
+    public func explain(run id: String) throws -> [WhyStep] {
+        var seen: Set<String> = []
+        return try chain(run: id, seen: &seen)
+    }
+
+    func chain(run id: String, seen: inout Set<String>) throws -> [WhyStep] {
+        guard seen.insert(id).inserted, seen.count <= 64 else { return [] }
+        guard let requested = try log.read(stream: RunEvents.stream(run: id), limit: 1).first, requested.type == RunEvents.runRequested else {
+            throw WhyError("no run '\(id)' in the log; `ledgerflow runs` lists them")
+        }
+        let p = requested.payload
+        let job = p["job"]?.stringValue ?? "?"
+        var steps = [WhyStep(kind: "run", seq: requested.seq,
+                             text: "run \(id) of job \(job) (job version \(p["job_version"]?.intValue ?? 0), catalog seq \(p["catalog_seq"]?.intValue ?? 0)), requested \(Timestamp.rfc3339(micros: requested.recordedAtMicros))",
+                             data: .object([("run", .string(id)), ("job", .string(job)), ("job_version", p["job_version"] ?? .null),
+                                            ("catalog_seq", p["catalog_seq"] ?? .null), ("parameters", p["parameters"] ?? .null), ("actor", .string(requested.actor))]))]
+        let trigger = p["trigger"] ?? .null
+        let by = trigger["by"]?.stringValue ?? requested.actor
+        switch trigger["type"]?.stringValue ?? "manual" {
+        case "trigger":
+            guard let crossingSeq = trigger["crossing"]?.intValue, let crossing = try log.event(at: UInt64(crossingSeq)) else {
+                steps.append(WhyStep(kind: "rule", seq: nil, text: "started by \(by) (its crossing is not in the log)", data: trigger))
+                return steps
+            }
+            steps.append(ruleStep(crossing))
+            if let cause = crossing.causation, let source = try log.event(at: cause) { steps += try chain(source: source, seen: &seen) }
+        case "dependency":
+            let upstream = (trigger["after_runs"]?.arrayValue ?? []).compactMap(\.stringValue)
+            steps.append(WhyStep(kind: "dependency", seq: requested.causation,
+                                 text: "dependency \(trigger["dependency"]?.stringValue ?? "?") after run \(upstream.joined(separator: ", ")) finished", data: trigger))
+            if let last = upstream.last { steps += try chain(run: last, seen: &seen) }
+        case "rerun":
+            let of = trigger["rerun_of"]?.stringValue ?? "?"
+            steps.append(WhyStep(kind: "rerun", seq: requested.causation, text: "rerun of run \(of) from its failure, asked by \(by)", data: trigger))
+            if of != "?" { steps += try chain(run: of, seen: &seen) }
+        case "retrain":
+            steps.append(WhyStep(kind: "rule", seq: requested.causation,
+                                 text: "retraining policy of model \(trigger["model"]?.stringValue ?? "?"): a new version of its training dataset", data: trigger))
+            if let cause = requested.causation, let source = try log.event(at: cause) { steps += try chain(source: source, seen: &seen) }
+        case "schedule":
+            steps.append(WhyStep(kind: "schedule", seq: requested.causation, text: "schedule \(trigger["schedule"]?.stringValue ?? by) ticked \(trigger["tick"]?.stringValue ?? "")", data: trigger))
+        case "sensor":
+            steps.append(WhyStep(kind: "sensor", seq: requested.causation, text: "sensor \(trigger["sensor"]?.stringValue ?? by) saw \(trigger["file"]?.stringValue ?? "a file")", data: trigger))
+        case let other:
+            steps.append(WhyStep(kind: "manual", seq: nil, text: other == "manual" ? "requested by \(by)" : "\(other) by \(by)", data: trigger))
+        }
+        return steps
+    }
+
+    func ruleStep(_ c: RecordedEvent) -> WhyStep {
+        let p = c.payload
+        let observed = (p["observed"]?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
+        let threshold = p["threshold"]?.stringValue ?? (p["threshold"]?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
+        let rule = p["rule"] ?? .null
+        return WhyStep(kind: "rule", seq: c.seq,
+                       text: "\(rule["kind"]?.stringValue ?? "rule") \(rule["name"]?.stringValue ?? "?") v\(rule["version"]?.intValue ?? 0): \(threshold) (\(observed))",
+                       data: p)
+    }
+
+    /// The chain from the event a crossing (or a retraining) came from.
+    func chain(source e: RecordedEvent, seen: inout Set<String>) throws -> [WhyStep] {
+        let p = e.payload
+        switch e.type {
+        case MLEvents.predictionRecorded:
+            let model = p["model"]?.stringValue ?? "?", version = p["model_version"]?.intValue ?? 0, run = p["run"]?.stringValue ?? "?"
+            let outputs = (p["outputs"]?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
+            var steps = [WhyStep(kind: "prediction", seq: e.seq,
+                                 text: "prediction for \(p["entity"]?.stringValue ?? "?") by \(model) v\(version) in run \(run), stage \(p["stage"]?.stringValue ?? "?") (\(outputs))",
+                                 data: p, branch: try modelChain(model, UInt64(version)))]
+            steps += try chain(run: run, seen: &seen)
+            return steps
+        case MLEvents.metricObserved:
+            let model = p["model"]?.stringValue ?? "?", version = p["model_version"]?.intValue ?? 0
+            var steps = [WhyStep(kind: "metric", seq: e.seq,
+                                 text: "\(p["metric"]?.stringValue ?? "metric")\(p["feature"]?.stringValue.map { "(\($0))" } ?? "") = \(Why.short(p["value"] ?? .null)) for \(model) v\(version) (\(p["source"]?.stringValue ?? ""))",
+                                 data: p, branch: try modelChain(model, UInt64(version)))]
+            if let run = p["run"]?.stringValue { steps += try chain(run: run, seen: &seen) }
+            return steps
+        case RunEvents.stageSucceeded, RunEvents.datasetVersionWritten:
+            let run = e.type == RunEvents.stageSucceeded ? String(e.stream.dropFirst(RunEvents.runStreamPrefix.count)) : (p["run"]?.stringValue ?? "?")
+            let text = e.type == RunEvents.stageSucceeded
+                ? "stage \(p["stage"]?.stringValue ?? "?") of run \(run) succeeded with outputs \(Why.short(p["outputs"] ?? .null))"
+                : "dataset \(p["dataset"]?.stringValue ?? "?") v\(e.streamVersion) written by run \(run), stage \(p["stage"]?.stringValue ?? "?") (\(p["rows"]?.intValue ?? 0) rows)"
+            return [WhyStep(kind: e.type == RunEvents.stageSucceeded ? "stage_output" : "dataset", seq: e.seq, text: text, data: p)] + (try chain(run: run, seen: &seen))
+        default:
+            return [WhyStep(kind: "event", seq: e.seq, text: "\(e.type) in \(e.stream)", data: p)]
+        }
+    }
+
+    /// How version `version` of `model` came to be: its training run, data, feature spec and catalog version.
+    func modelChain(_ model: String, _ version: UInt64) throws -> [WhyStep] {
+        guard let r = try log.read(stream: MLEvents.stream(model: model)).first(where: {
+            $0.type == MLEvents.modelVersionRegistered && $0.payload["version"]?.intValue == Int64(version)
+        }) else { return [] }
+        let p = r.payload
+        let ds = p["training_dataset"] ?? .null, fs = p["feature_spec"] ?? .null
+        let data = "\(ds["name"]?.stringValue ?? "?")" + (ds["version"]?.intValue.map { " v\($0)" } ?? "")
+        let features = fs["name"]?.stringValue.map { ", feature spec \($0) v\(fs["version"]?.intValue ?? 0)" } ?? ""
+        return [WhyStep(kind: "model", seq: r.seq, text: "model \(model) v\(version) trained in run \(p["run"]?.stringValue ?? "?") on \(data)\(features)", data: p),
+                WhyStep(kind: "catalog", seq: p["catalog_seq"]?.intValue.map { UInt64($0) },
+                        text: "catalog seq \(p["catalog_seq"]?.intValue ?? 0) (model definition v\(p["model_definition_version"]?.intValue ?? 0))",
+                        data: .object([("catalog_seq", p["catalog_seq"] ?? .null), ("model_definition_version", p["model_definition_version"] ?? .null)]))]
+    }
+
+    static func short(_ v: Value) -> String {
+        if case .double(let d) = v { return String(format: "%.4g", d) }
+        let s = v.stringValue ?? v.jsonString
+        return s.count > 80 ? String(s.prefix(77)) + "…" : s
+    }
+}
+
+/// Why the chain cannot be told (unknown run): one line.
+public struct WhyError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
