@@ -109,3 +109,42 @@ func milliseconds(_ d: Duration) -> String {
     let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     return String(format: "%.1f", ms)
 }
+
+/// `replay`: every projection (or one) as it was at a past moment, folded from the log.
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Every projection (or one) as it was at a seq or time: what the log said then.",
+        discussion: "Deterministic: the same moment gives byte-identical --json output, with or without snapshots.")
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var moment: MomentOptions
+    @Option(help: "Only this projection.") var projection: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if moment.isNow { throw ValidationError("replay needs a moment: --at-seq N or --as-of TIME") }
+    }
+
+    func run() throws {
+        let log = try store.openForReading()
+        let runners = try projection.map { [try ProjectionCommand.runner($0, log)] } ?? ProjectionRegistry.all(log)
+        let (seq, phrase) = try moment.resolve(log)
+        var states: [(String, Value)] = []
+        var counts: [(String, Int)] = []
+        for r in runners {
+            let s = try r.state(at: seq)
+            states.append((r.name, s.rendered))
+            counts.append((r.name, s.count))
+        }
+        if json {
+            Output.line(Value.object([("seq", .int(Int64(seq))), ("projections", .object(states))]).jsonString)
+            return
+        }
+        Output.line("replayed \(phrase):")
+        for (name, n) in counts { Output.line("  \(name): \(n) entries") }
+        for (name, state) in states {
+            Output.line("")
+            Output.line("== \(name) ==")
+            Output.line(prettyJSON(state))
+        }
+    }
+}

@@ -80,6 +80,18 @@ import Testing
         #expect(try lf(["run", "churn_scoring"]).status == 0)
         let after = try run("/usr/bin/sqlite3", [dir.sub("data/azure_sql.sqlite"), "select count(*), min(model_version) from churn_predictions"])
         #expect(after.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "400|2")
+        // replay: the registry as it was before the promotion, the same bytes every time.
+        let before = (promoted["seq"]?.intValue ?? 1) - 1
+        let replay = try lf(["replay", "--at-seq", String(before), "--json"])
+        let replayAgain = try lf(["replay", "--at-seq", String(before), "--json"])
+        #expect(replay.status == 0 && replay.stdout == replayAgain.stdout)
+        let then = try Value(json: replay.stdout)
+        let churnThen = (then["projections"]?["models"]?["models"]?.arrayValue ?? []).first { $0["name"] == "churn" }
+        #expect(churnThen?["aliases"]?["production"] == 1 && churnThen?["versions"]?.arrayValue?.count == 2)
+        #expect(then["projections"]?["catalog"] != nil && then["projections"]?["runs"] != nil)
+        let one = try Value(json: try lf(["replay", "--at-seq", String(before), "--projection", "models", "--json"]).stdout)
+        #expect(one["projections"]?["models"] == then["projections"]?["models"] && one["projections"]?["runs"] == nil)
+        #expect(try lf(["replay"]).status == 2)
         let history = try json(["models", "show", "churn"])["alias_history"]?.arrayValue ?? []
         #expect(history.map { $0["version"] } == [1, 2])
         #expect(try lf(["audit", "verify"]).status == 0)
