@@ -21,7 +21,7 @@ cd "$project"
 sqlite3 data/sql_server.sqlite < "$repo/fixtures/demo/churn/customers.sql"
 echo "generated data/sql_server.sqlite: 400 customers, 2,000 transactions"
 
-step ledgerflow apply fixtures/demo/churn "   # sources, outputs, feature spec, model, monitors, jobs, trigger"
+step ledgerflow apply fixtures/demo/churn "   # seed job 101 (with its model), sources, outputs, feature spec, model, monitors, jobs, trigger"
 lf apply "$repo/fixtures/demo/churn" --message "churn scenario"
 
 step ledgerflow run churn_training "   # ETL from SQLite to the lake, features fitted on the training rows, model v1"
@@ -29,8 +29,8 @@ lf run churn_training
 step ledgerflow models
 lf models
 
-step ledgerflow run churn_scoring "   # inference with churn@production: every prediction is an event; the trigger fires per customer at risk"
-lf run churn_scoring
+step ledgerflow run 101 "   # the seed job: ETL SQL Server → lake, inference with churn@production (every prediction an event), storage → Azure SQL; the trigger fires per customer at risk"
+lf run 101
 step ledgerflow runs
 lf runs
 step ledgerflow events --type ThresholdCrossed --limit 2
@@ -42,7 +42,7 @@ step ledgerflow why "$followup" "   # the causal chain back to who started it"
 lf why "$followup"
 step ledgerflow logs "$followup" offer
 lf logs "$followup" offer
-step sqlite3 data/azure_sql.sqlite "select … from churn_predictions order by churn_probability desc limit 5"
+step sqlite3 data/azure_sql.sqlite "select … from churn_predictions order by churn_probability desc limit 5"   # what storage_3 loaded
 sqlite3 -header -column data/azure_sql.sqlite \
   "select customer_id, client_code, plan, round(churn_probability, 4) as churn_probability, churn_label, model_version from churn_predictions order by churn_probability desc limit 5"
 
@@ -59,9 +59,9 @@ step ledgerflow models diff churn 1 2
 lf models diff churn 1 2
 step ledgerflow models promote churn 2 --alias production "   # no job definition changes"
 lf models promote churn 2 --alias production --reason "higher holdout accuracy"
-step ledgerflow run churn_scoring "   # scores with v2 now"
-lf run churn_scoring
-scoring=$(lf runs --job churn_scoring --limit 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["run"])')
+step ledgerflow run 101 "   # scores with v2 now"
+lf run 101
+scoring=$(lf runs --job 101 --limit 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["run"])')
 step ledgerflow status "$scoring"
 lf status "$scoring"
 step ledgerflow models show churn

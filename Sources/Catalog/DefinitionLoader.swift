@@ -146,7 +146,8 @@ public enum DefinitionLoader {
 
 /// The seeds' JSON job format: `{"job_id": 101, "stages": [{"id": 1, "type": "ETL", …}, …]}`,
 /// mapped onto a job named after its id: stages ordered by `id`, each after the previous one,
-/// named `<type>_<id>` (`etl_1`), the original stage kept under `seed`.
+/// named `<type>_<id>` (`etl_1`), the original stage kept under `seed`; an Inference row's `model`
+/// and `entity_key` become the stage's.
 public enum SeedJob {
     /// Seed stage types and the stage types they map to.
     public static let stageTypes = ["ETL": "etl", "Inference": "inference", "Storage": "storage"]
@@ -233,6 +234,10 @@ public enum SeedJob {
         for (i, s) in stages.enumerated() {
             let name = "\(s.type)_\(s.id)"
             var members: [(String, Value)] = [("name", .string(name)), ("type", .string(s.type)), ("seed", s.seed)]
+            // An Inference stage's model and entity key, when the seed row names them, are the stage's own (validated as such).
+            if s.type == "inference" {
+                for f in ["model", "entity_key"] { if let v = s.seed[f]?.stringValue { members.append((f, .string(v))) } }
+            }
             if let previous { members.append(("after", .array([.string(previous)]))) }
             out.append(.object(members))
             locations["stages[\(i)]"] = s.at

@@ -4,7 +4,8 @@ import Foundation
 
 /// etl and storage stages: read rows from the stage's sources, transform them, write them to
 /// its destinations. Sources: `source:`, else `inputs:` (source or output definitions, read from
-/// where they are), else the seed stage's `source` system and `object`. Destinations:
+/// where they are), else the seed stage's `source` system and `object` (the previous seed stage's
+/// object when this stage's source is where that stage wrote). Destinations:
 /// `destination:`, else the output definitions in `outputs:`, else the seed stage's
 /// `destination` system and `object`.
 public struct ETLExecutor: StageExecutor {
@@ -71,9 +72,19 @@ public struct ETLExecutor: StageExecutor {
             return out
         }
         if let seed = spec["seed"], let system = seed["source"]?.stringValue, let object = seed["object"]?.stringValue {
-            return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: false)]
+            return [try Endpoint.seed(system: system, object: seedInput(ctx, system: system) ?? object, context: ctx, isOutput: false)]
         }
         return []
+    }
+
+    /// What a seed stage reads when its source system is where the stage before it wrote: that
+    /// stage's object (seed job 101: Inference reads the lake's customer_transactions that ETL
+    /// wrote, Storage the churn_scores that Inference wrote). Nil: the stage's own object.
+    func seedInput(_ ctx: StageContext, system: String) -> String? {
+        guard let previous = ctx.spec["after"]?.arrayValue?.first?.stringValue,
+              let stage = ctx.definition(.job, ctx.job)?["stages"]?.arrayValue?.first(where: { $0["name"]?.stringValue == previous }),
+              let seed = stage["seed"], seed["destination"]?.stringValue?.lowercased() == system.lowercased() else { return nil }
+        return seed["object"]?.stringValue
     }
 
     /// Where the dataset `name` (a source or an output definition) is read from.

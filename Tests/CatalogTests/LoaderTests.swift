@@ -27,6 +27,18 @@ import Testing
         #expect(stages[0]["seed"] == ["id": 1, "type": "ETL", "source": "SQL Server", "destination": "ADLS Gen2", "object": "customer_transactions"])
     }
 
+    @Test func aSeedInferenceRowsModelAndEntityKeyAreTheStages() throws {
+        let text = try String(contentsOfFile: fixturePath("fixtures/demo/churn/job_101.json"), encoding: .utf8)
+        let (defs, errors) = DefinitionLoader.load(text: text, file: "job_101.json")
+        #expect(errors.isEmpty)
+        let stages = try #require(defs.first?.spec["stages"]?.arrayValue)
+        #expect(stages[1]["model"] == "churn@production" && stages[1]["entity_key"] == "customer_id")
+        #expect(stages[1]["seed"]?["model"] == "churn@production", "the row stays as written")
+        #expect(stages[0]["model"] == nil && stages[2]["model"] == nil)
+        // Validated like a native stage's: the model must exist and want the alias.
+        #expect(Validator.validate(defs).contains { $0.message.contains("refers to model 'churn', which is not defined") })
+    }
+
     @Test func seedStagesAreOrderedByID() throws {
         let defs = try definitions(#"{"job_id": 7, "stages": [{"id": 3, "type": "Storage"}, {"id": 1, "type": "etl"}, {"id": 2, "type": "Inference"}]}"#, file: "x.json")
         #expect(defs[0].spec["stages"]?.arrayValue?.map { $0["name"]?.stringValue } == ["etl_1", "inference_2", "storage_3"])

@@ -92,6 +92,16 @@ import Testing
         let one = try Value(json: try lf(["replay", "--at-seq", String(before), "--projection", "models", "--json"]).stdout)
         #expect(one["projections"]?["models"] == then["projections"]?["models"] && one["projections"]?["runs"] == nil)
         #expect(try lf(["replay"]).status == 2)
+        // Seed job 101 scores too: ETL SQL Server → lake, Inference with churn@production reading what
+        // ETL wrote, Storage loading the scores into the warehouse.
+        let seed = try json(["run", "101"])
+        #expect(seed["status"] == "succeeded")
+        let seedRun = seed["run"]?.stringValue ?? ""
+        let seedStages = seed["stages"]?.arrayValue ?? []
+        #expect(seedStages.map { $0["name"] } == ["etl_1", "inference_2", "storage_3"])
+        #expect(seedStages[1]["outputs"]?["model_version"] == 2 && seedStages[1]["outputs"]?["predictions_recorded"] == 400)
+        #expect(try lf(["events", "--stream", "predictions/\(seedRun)", "--json"]).lines.count == 400)
+        #expect(FileManager.default.fileExists(atPath: dir.sub("data/lake/customer_transactions")) && FileManager.default.fileExists(atPath: dir.sub("data/lake/churn_scores")))
         let history = try json(["models", "show", "churn"])["alias_history"]?.arrayValue ?? []
         #expect(history.map { $0["version"] } == [1, 2])
         #expect(try lf(["audit", "verify"]).status == 0)

@@ -108,7 +108,7 @@ public struct InferenceExecutor: StageExecutor {
     /// Records the predictions, observes drift and writes the scored rows.
     func finish(_ ctx: StageContext, ref: String, model: LoadedModel, table: Table, frame: Frame, outputs: [[Value]]) throws(StageError) -> StageResult {
         let etl = ETLExecutor()
-        let entityKey = ctx.spec["entity_key"]?.stringValue
+        let entityKey = ctx.spec["entity_key"]?.stringValue ?? ctx.spec["seed"]?["entity_key"]?.stringValue
         var entityColumn: Int?
         if let entityKey {
             guard let i = table.columns.firstIndex(of: entityKey) else {
