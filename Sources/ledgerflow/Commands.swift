@@ -158,7 +158,7 @@ struct Stats: ParsableCommand {
 
 struct Audit: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Verify the hash chain, or print its head as an anchor to keep elsewhere.",
-                                                    subcommands: [Verify.self, Head.self])
+                                                    subcommands: [Verify.self, Head.self, Export.self])
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Recompute the hash chain from seq 1; name the first bad seq and exit 1 on a mismatch.")
@@ -200,6 +200,48 @@ struct Audit: ParsableCommand {
             let anchorNote = report.anchor.map { " and matches the anchor at seq \($0.seq)" } ?? ""
             let head = report.head ?? ChainHead.genesisHead
             Output.line("chain verified: \(report.eventsChecked) events, head seq \(head.seq) hash \(head.hash.hex)\(anchorNote)")
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export events as JSON Lines: envelopes with payloads as stored, each with its chain hash and the hash before it.",
+            discussion: """
+            Every line is re-verifiable offline: hash = SHA-256(previousHash ‖ canonical(event)), where canonical(event) is \
+            the record layout of ARCHITECTURE.md "The hash chain" with the payload's canonical encoding. \
+            `python3 tools/verify-export.py FILE [--anchor SEQ:HASH]` does it (it shares no code with ledgerflow).
+            """)
+        @OptionGroup var store: StoreOptions
+        @Option(help: "First seq.") var from: UInt64 = 1
+        @Option(help: "Last seq (default: the head).") var to: UInt64?
+        @Option(help: "Only the events of this causal tree.") var correlation: UInt64?
+        @Option(help: "The format: jsonl.") var format = "jsonl"
+
+        func validate() throws {
+            if format != "jsonl" { throw ValidationError("--format '\(format)' is not known; use jsonl") }
+            if from < 1 { throw ValidationError("--from must be at least 1 (seqs start at 1)") }
+            if let to, to < from { throw ValidationError("--to \(to) is before --from \(from)") }
+        }
+
+        func run() throws {
+            let log = try store.openForReading()
+            let head = try log.lastSeq()
+            let through = min(to ?? head, head)
+            let options = ReadOptions(hashes: true, upcast: false)
+            func hash(at seq: UInt64) throws -> ChainHash {
+                guard seq > 0 else { return ChainHash.genesis }
+                guard let h = try log.event(at: seq, options: options)?.hash else { throw CommandFailure(message: "event \(seq) has no hash; run `ledgerflow audit verify`") }
+                return h
+            }
+            var previous: (seq: UInt64, hash: ChainHash)?
+            try log.scan(from: from, through: through, filter: EventFilter(correlation: correlation), options: options) { e in
+                let chained = previous.flatMap { $0.seq + 1 == e.seq ? $0.hash : nil }
+                let before = try chained ?? hash(at: e.seq - 1)
+                let line = e.envelopeValue.setting("recordedAtMicros", to: .int(e.recordedAtMicros)).setting("previousHash", to: .string(before.hex))
+                Output.line(line.jsonString)
+                if let h = e.hash { previous = (e.seq, h) }
+                return true
+            }
         }
     }
 

@@ -105,6 +105,29 @@ import Testing
         let history = try json(["models", "show", "churn"])["alias_history"]?.arrayValue ?? []
         #expect(history.map { $0["version"] } == [1, 2])
         #expect(try lf(["audit", "verify"]).status == 0)
+
+        // audit export: every line re-verifies offline with the independent Python implementation.
+        let export = try lf(["audit", "export"])
+        #expect(export.status == 0 && export.lines.count > 1_000)
+        try export.stdout.write(toFile: dir.sub("export.jsonl"), atomically: true, encoding: .utf8)
+        let verifier = CatalogCLITests.fixture("tools/verify-export.py")
+        let anchor = try lf(["audit", "head"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let verified = try run("/usr/bin/env", ["python3", verifier, dir.sub("export.jsonl"), "--anchor", anchor])
+        #expect(verified.status == 0 && verified.stdout.contains("verified \(export.lines.count) events"), "\(verified.stderr)")
+        // One changed value in one prediction is caught, naming its seq.
+        var lines = export.lines
+        let i = try #require(lines.firstIndex { $0.contains("\"PredictionRecorded\"") })
+        lines[i] = lines[i].replacingOccurrences(of: "\"model\":\"churn\"", with: "\"model\":\"chutney\"")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: dir.sub("tampered.jsonl"), atomically: true, encoding: .utf8)
+        let caught = try run("/usr/bin/env", ["python3", verifier, dir.sub("tampered.jsonl")])
+        let seq = try Value(json: export.lines[i])["seq"]?.intValue ?? 0
+        #expect(caught.status == 1 && caught.stderr.contains("seq \(seq) "))
+        // A causal tree alone (not consecutive seqs) still verifies line by line.
+        let tree = try lf(["audit", "export", "--correlation", String(crossings.first?["correlation"]?.intValue ?? 0)])
+        try tree.stdout.write(toFile: dir.sub("tree.jsonl"), atomically: true, encoding: .utf8)
+        #expect(tree.lines.count > 400)
+        #expect(try run("/usr/bin/env", ["python3", verifier, dir.sub("tree.jsonl")]).status == 0)
+        #expect(try lf(["audit", "export", "--format", "xml"]).status == 2)
     }
 }
 
