@@ -40,6 +40,12 @@ public struct InferenceExecutor: StageExecutor {
     /// The model's outputs for each row of `x`, one array per output field (in the type's order:
     /// probability and label; prediction; cluster and distance; anomaly score and flag).
     public static func outputs(of a: ModelArtifact, _ x: Matrix, version: UInt64) throws(StageError) -> [[Value]] {
+        // The models trap on a matrix of the wrong width (a programmer error); an artifact that
+        // disagrees with its own feature columns is refused here instead.
+        let width = a.linear?.coefficients.count ?? a.logistic?.coefficients.count ?? a.kmeans?.centroids.cols ?? a.zscore?.means.count
+        if let width, width != x.cols {
+            throw StageError("model '\(a.model)' v\(version) reads \(width) columns but its artifact names \(x.cols) feature columns; retrain it")
+        }
         switch a.type {
         case "linear_regression":
             guard let m = a.linear else { break }
