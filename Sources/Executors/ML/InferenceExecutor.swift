@@ -91,7 +91,7 @@ public struct InferenceExecutor: StageExecutor {
             outputs = try InferenceExecutor.builtIn(model, frame)
         }
         try ctx.cancellation.check()
-        return try finish(ctx, ref: ref, model: model, table: table, frame: frame, outputs: outputs)
+        return try finish(ctx, ref: ref, model: model, table: consume table, frame: frame, outputs: outputs)
     }
 
     /// The outputs of a built-in model: its fitted transform, then the model.
@@ -112,7 +112,7 @@ public struct InferenceExecutor: StageExecutor {
     }
 
     /// Records the predictions, observes drift and writes the scored rows.
-    func finish(_ ctx: StageContext, ref: String, model: LoadedModel, table: Table, frame: Frame, outputs: [[Value]]) throws(StageError) -> StageResult {
+    func finish(_ ctx: StageContext, ref: String, model: LoadedModel, table: consuming Table, frame: Frame, outputs: [[Value]]) throws(StageError) -> StageResult {
         let etl = ETLExecutor()
         let entityKey = ctx.spec["entity_key"]?.stringValue ?? ctx.spec["seed"]?["entity_key"]?.stringValue
         var entityColumn: Int?
@@ -138,8 +138,9 @@ public struct InferenceExecutor: StageExecutor {
                                     ("n", .int(Int64(xs.count))), ("run", .string(ctx.run)), ("stage", .string(ctx.stage))]))
         }
 
-        // The scored rows: the input's columns, then the outputs and the model version.
-        var out = table
+        // The scored rows: the input's columns, then the outputs and the model version (appended
+        // in place: the input table is consumed, not copied).
+        var out = consume table
         out.columns += names + ["model_version"]
         let mv = Value.int(Int64(model.version.version))
         for r in out.rows.indices {
@@ -149,7 +150,7 @@ public struct InferenceExecutor: StageExecutor {
         let destinations = try etl.destinations(ctx)
         let written = try etl.write(out, to: destinations, ctx)
         var o: [(String, Value)] = [("model", .string(model.version.model)), ("model_version", mv), ("model_ref", .string(ref)),
-                                    ("rows_scored", .int(Int64(table.rows.count))), ("predictions_recorded", .int(Int64(recorded)))]
+                                    ("rows_scored", .int(Int64(out.rows.count))), ("predictions_recorded", .int(Int64(recorded)))]
         if let first = outputs.first, let name = names.first, model.artifact.type != "kmeans" {
             let ds = first.compactMap(\.doubleValue)
             if !ds.isEmpty { o.append(("mean_\(name)", .double(ds.reduce(0, +) / Double(ds.count)))) }
