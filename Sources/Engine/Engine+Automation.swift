@@ -158,8 +158,6 @@ extension Engine {
         }
 
         // Actions of recorded crossings, and retraining runs.
-        var numbers = RunsState()
-        numbers.lastRunNumber = runs.lastRunNumber + batch.newRuns
         for a in automation.pending.values.sorted(by: { $0.crossing < $1.crossing }) {
             let expected = ExpectedVersion.exact(automation.streamVersions[a.stream] ?? 0)
             var events: [NewEvent] = []
@@ -167,7 +165,7 @@ extension Engine {
                 let trigger: Value = .object([("type", "trigger"), ("by", .string("\(a.rule["kind"]?.stringValue ?? "rule"):\(a.rule["name"]?.stringValue ?? "")")),
                                               ("rule", a.rule), ("crossing", .int(Int64(a.crossing)))])
                 let params = (a.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
-                switch requestRun(job: job, parameters: params, trigger: trigger, causation: a.crossing, correlation: a.correlation, numbers: &numbers, batch: &batch) {
+                switch requestRun(job: job, parameters: params, trigger: trigger, causation: a.crossing, correlation: a.correlation, batch: &batch) {
                 case .success(let id): events.append(Automation.fired(a, run: id))
                 case .failure(let why):
                     options.report("\(a.message): no run started: \(why)")
@@ -189,7 +187,7 @@ extension Engine {
             let pending = PendingAction(stream: stream, crossing: r.source.seq, correlation: r.source.correlation, rule: rule, job: r.job,
                                         parameters: .object([]), team: nil, message: "retrain \(r.model)")
             let fired: NewEvent
-            switch requestRun(job: r.job, parameters: [], trigger: trigger, causation: r.source.seq, correlation: r.source.correlation, numbers: &numbers, batch: &batch) {
+            switch requestRun(job: r.job, parameters: [], trigger: trigger, causation: r.source.seq, correlation: r.source.correlation, batch: &batch) {
             case .success(let id): fired = Automation.fired(pending, run: id)
             case .failure(let why): fired = Automation.fired(pending, run: nil, error: why.description)
             }
@@ -197,14 +195,16 @@ extension Engine {
         }
     }
 
-    /// Requests a run of `job` in this step; its id, or why not.
-    func requestRun(job: String, parameters: [(String, Value)], trigger: Value, causation: UInt64, correlation: UInt64,
-                    numbers: inout RunsState, batch: inout Batch) -> Result<String, EngineError> {
+    /// Requests a run of `job` in this step, numbered after the runs the log and this step hold;
+    /// its id, or why not.
+    func requestRun(job: String, parameters: [(String, Value)], trigger: Value, causation: UInt64?, correlation: UInt64?,
+                    batch: inout Batch) -> Result<String, EngineError> {
         guard let def = catalog.entries[DefinitionKey(.job, job)] else { return .failure(EngineError("job '\(job)' is not in the catalog")) }
+        var numbers = RunsState()
+        numbers.lastRunNumber = runs.lastRunNumber + batch.newRuns
         do throws(RunCommandError) {
             let (id, e) = try RunDecider.request(numbers, .init(job: job, jobVersion: def.version, jobSpec: def.spec, catalogSeq: catalog.lastChangeSeq,
                                                                 parameters: parameters, trigger: trigger, causation: causation, correlation: correlation))
-            numbers.lastRunNumber += 1
             batch.newRun(id, e)
             return .success(id)
         } catch {

@@ -242,24 +242,12 @@ public final class Engine: @unchecked Sendable {
         let rules = catalog.entries.values.filter { $0.key.kind == .dependency }
             .map { DependencyRule(name: $0.key.name, appliedSeq: $0.seq, spec: $0.spec) }
         if !rules.isEmpty {
-            var numbers = RunsState()
-            numbers.lastRunNumber = runs.lastRunNumber
             for f in DependencyReactor.due(runs, rules: rules) {
-                guard let job = catalog.entries[DefinitionKey(.job, f.rule.run)] else {
-                    options.report("dependency '\(f.rule.name)': job '\(f.rule.run)' is not in the catalog; nothing started")
-                    continue
-                }
                 let params = (f.rule.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
                 let last = f.upstream.max { $0.seq < $1.seq }
-                do {
-                    let (id, e) = try RunDecider.request(numbers, .init(job: f.rule.run, jobVersion: job.version, jobSpec: job.spec,
-                                                                        catalogSeq: catalog.lastChangeSeq, parameters: params,
-                                                                        trigger: DependencyReactor.trigger(f), causation: last?.seq,
-                                                                        correlation: last?.correlation))
-                    numbers.lastRunNumber += 1
-                    batch.newRun(id, e)
-                } catch {
-                    options.report("dependency '\(f.rule.name)': \(error)")
+                if case .failure(let why) = requestRun(job: f.rule.run, parameters: params, trigger: DependencyReactor.trigger(f),
+                                                       causation: last?.seq, correlation: last?.correlation, batch: &batch) {
+                    options.report("dependency '\(f.rule.name)': \(why); nothing started")
                 }
             }
         }

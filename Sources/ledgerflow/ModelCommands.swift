@@ -138,10 +138,12 @@ struct ModelsDiff: ParsableCommand {
         let state = try registry(try store.openForReading())
         let a: ModelVersion, b: ModelVersion
         do {
+            // A version (`2`, `v2`) or an alias.
+            func tag(_ t: String) -> String { t.hasPrefix("v") && UInt64(t.dropFirst()) != nil ? String(t.dropFirst()) : t }
             let latest = try state.resolve(model)
-            b = try to.map { try state.resolve("\(model)@\($0.hasPrefix("v") && UInt64($0.dropFirst()) != nil ? String($0.dropFirst()) : $0)") } ?? latest
+            b = try to.map { try state.resolve("\(model)@\(tag($0))") } ?? latest
             if let from {
-                a = try state.resolve("\(model)@\(from.hasPrefix("v") && UInt64(from.dropFirst()) != nil ? String(from.dropFirst()) : from)")
+                a = try state.resolve("\(model)@\(tag(from))")
             } else {
                 guard b.version > 1 else { throw ModelCommandError("model '\(model)' has one version; nothing to compare it with") }
                 a = try state.resolve("\(model)@\(b.version - 1)")
