@@ -1,6 +1,6 @@
 # Ledgerflow — the two commands a fresh machine needs: `make demo` and `make test`.
 SWIFT      ?= swift
-SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3
+SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3 graphviz
 DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo/.ledgerflow
 BIN         = .build/debug
 

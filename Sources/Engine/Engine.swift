@@ -193,7 +193,7 @@ public final class Engine: @unchecked Sendable {
                     datasetEvents.append((d.dataset, NewEvent(type: RunEvents.datasetVersionWritten, schemaVersion: RunEvents.schemaVersion,
                                                               payload: .object(payload), causation: started, correlation: run.correlation), version))
                 }
-                outcome = .succeeded(outputs: result.outputs, datasets: refs)
+                outcome = .succeeded(outputs: result.outputs, datasets: refs, inputs: result.inputs.map(\.value), columnLineage: result.columnLineage)
             case .failure(let e):
                 switch e.reason {
                 case "cancelled": outcome = .cancelled

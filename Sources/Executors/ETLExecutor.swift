@@ -17,12 +17,15 @@ public struct ETLExecutor: StageExecutor {
         let destinations = try self.destinations(ctx)
         guard !sources.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to read; give it `source:` or `inputs:`") }
         guard !destinations.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
-        let table = try read(sources, ctx)
+        let input = try read(sources, ctx)
         let transform = try Transform(spec: spec)
-        let out = try transform.apply(table, cancellation: ctx.cancellation)
+        let out = try transform.apply(input.table, cancellation: ctx.cancellation)
         let written = try write(out, to: destinations, ctx)
-        return StageResult(datasets: written, outputs: .object([("rows_read", .int(Int64(table.rows.count))),
-                                                                ("rows_written", .int(Int64(out.rows.count)))]))
+        var flow = input.flow
+        transform.flow(&flow)
+        return StageResult(datasets: written, outputs: .object([("rows_read", .int(Int64(input.table.rows.count))),
+                                                                ("rows_written", .int(Int64(out.rows.count)))]),
+                           inputs: input.inputs, columns: flow)
     }
 
     /// Writes `out` to every destination; returns one dataset version per destination.
@@ -50,14 +53,26 @@ public struct ETLExecutor: StageExecutor {
         return written
     }
 
-    /// Reads every source into one table.
-    func read(_ sources: [Endpoint], _ ctx: StageContext) throws(StageError) -> Table {
+    /// What a stage read: the rows of every source in one table, each source as a dataset read,
+    /// and the columns' lineage so far (each column its sources' identity).
+    struct Input {
         var table = Table(columns: [])
+        var inputs: [ReadDataset] = []
+        var flow = ColumnFlow()
+    }
+
+    /// Reads every source into one table.
+    func read(_ sources: [Endpoint], _ ctx: StageContext) throws(StageError) -> Input {
+        var input = Input()
         for s in sources {
             try ctx.cancellation.check()
-            table.append(try s.read(cancellation: ctx.cancellation))
+            let t = try s.read(cancellation: ctx.cancellation)
+            input.inputs.append(ReadDataset(dataset: s.name, version: ctx.datasetVersions[s.name], location: s.location, format: s.format.rawValue,
+                                            rows: Int64(t.rows.count), schema: t.schema, contentHash: t.contentHash))
+            input.flow.read(s.name, columns: t.columns)
+            input.table.append(t)
         }
-        return table
+        return input
     }
 
     func sources(_ ctx: StageContext) throws(StageError) -> [Endpoint] {

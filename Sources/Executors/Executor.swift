@@ -121,14 +121,28 @@ public struct StageResult: Sendable {
     /// Metrics observed (`MetricObserved` payloads); `model_version` is filled in by the engine
     /// for metrics of a version registered by this attempt (`"registered"`).
     public var metrics: [Value]
+    /// The datasets the attempt read.
+    public var inputs: [ReadDataset]
+    /// The column lineage of what it wrote (every dataset it wrote has these columns), or nil
+    /// when not known (a script's outputs).
+    public var columns: ColumnFlow?
 
     public init(datasets: [WrittenDataset] = [], outputs: Value? = nil, predictions: [Value] = [],
-                registrations: [ModelDecider.Registration] = [], metrics: [Value] = []) {
+                registrations: [ModelDecider.Registration] = [], metrics: [Value] = [],
+                inputs: [ReadDataset] = [], columns: ColumnFlow? = nil) {
         self.datasets = datasets
         self.outputs = outputs
         self.predictions = predictions
         self.registrations = registrations
         self.metrics = metrics
+        self.inputs = inputs
+        self.columns = columns
+    }
+
+    /// `StageSucceeded.column_lineage` (schema 2): per dataset written, its columns' lineage.
+    public var columnLineage: Value? {
+        guard let columns, !datasets.isEmpty else { return nil }
+        return .object(datasets.map { ($0.dataset, columns.value) })
     }
 }
 

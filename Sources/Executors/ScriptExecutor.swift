@@ -76,8 +76,20 @@ public struct ScriptExecutor: StageExecutor {
             let what = code < 0 ? "was killed by signal \(-code)" : "exited with code \(code)"
             throw StageError("`\(argv.joined(separator: " "))` \(what)\(last)")
         }
-        guard FileManager.default.fileExists(atPath: report) else { return StageResult() }
-        return try Self.parseReport(report, ctx: ctx)
+        var result = FileManager.default.fileExists(atPath: report) ? try Self.parseReport(report, ctx: ctx) : StageResult()
+        result.inputs = Self.declaredInputs(ctx)
+        return result
+    }
+
+    /// The stage's `inputs:` as datasets read: the script reads them itself, so their rows and
+    /// hash are not known here, only which version ledgerflow last wrote of each.
+    static func declaredInputs(_ ctx: StageContext) -> [ReadDataset] {
+        let etl = ETLExecutor()
+        return (ctx.spec["inputs"]?.arrayValue ?? []).compactMap(\.stringValue).map { name in
+            let e = try? etl.endpoint(reading: name, ctx)
+            return ReadDataset(dataset: name, version: ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
+                               rows: nil, schema: [], contentHash: nil)
+        }
     }
 
     static func lastLine(of file: String) -> String? {

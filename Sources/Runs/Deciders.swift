@@ -2,9 +2,10 @@ import EventLog
 
 /// How a stage attempt ended, as its executor reports it.
 public enum StageOutcome: Sendable, Hashable {
-    /// Done: reported values (metrics, outputs) and the dataset versions written (already appended
-    /// in the same transaction as the success, see `StageDecider.complete`).
-    case succeeded(outputs: Value?, datasets: [DatasetRef])
+    /// Done: reported values (metrics, outputs), the dataset versions written (already appended
+    /// in the same transaction as the success, see `StageDecider.complete`), the datasets read
+    /// (`StageSucceeded.inputs` items) and the column lineage per dataset written.
+    case succeeded(outputs: Value?, datasets: [DatasetRef], inputs: [Value] = [], columnLineage: Value? = nil)
     /// Failed: `reason` is error, timeout, interrupted or unsupported.
     case failed(reason: String, error: String)
     /// Stopped because the run was cancelled.
@@ -63,13 +64,15 @@ public enum StageDecider {
         let duration = Value.int(max(0, (nowMicros - a.startedAtMicros) / 1000))
         let cause = a.startedSeq
         switch outcome {
-        case .succeeded(let outputs, let datasets):
+        case .succeeded(let outputs, let datasets, let inputs, let columnLineage):
             var m: [(String, Value)] = [("stage", .string(stage)), ("attempt", .int(Int64(attempt))), ("duration_ms", duration)]
             if let outputs { m.append(("outputs", outputs)) }
             if !datasets.isEmpty {
                 m.append(("datasets", .array(datasets.map { .object([("dataset", .string($0.dataset)), ("version", .int(Int64($0.version)))]) })))
             }
-            return [RunEvents.event(RunEvents.stageSucceeded, m, causation: cause, correlation: run.correlation)]
+            m.append(("inputs", .array(inputs)))
+            if let columnLineage { m.append(("column_lineage", columnLineage)) }
+            return [RunEvents.succeeded(m, causation: cause, correlation: run.correlation)]
         case .cancelled:
             return [RunEvents.event(RunEvents.stageCancelled, [("stage", .string(stage)), ("attempt", .int(Int64(attempt)))],
                                     causation: cause, correlation: run.correlation)]
@@ -131,8 +134,9 @@ public enum Scheduler {
                     changed = true
                 } else if deps.allSatisfy({ $0.1 == .succeeded }) {
                     if let reuse = r.reuseValue[r.stages[i].name] {
-                        ev(RunEvents.stageSucceeded, [("stage", .string(r.stages[i].name)), ("attempt", .int(0)), ("duration_ms", .int(0)),
-                                                      ("reused_from", .object([("run", .string(reuse.run)), ("attempt", .int(Int64(reuse.attempt)))]))])
+                        out.append(RunEvents.succeeded([("stage", .string(r.stages[i].name)), ("attempt", .int(0)), ("duration_ms", .int(0)),
+                                                        ("reused_from", .object([("run", .string(reuse.run)), ("attempt", .int(Int64(reuse.attempt)))]))],
+                                                       causation: cause, correlation: r.correlation))
                         r.stages[i].status = .succeeded
                         changed = true
                     } else {

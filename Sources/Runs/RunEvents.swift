@@ -16,8 +16,14 @@ import EventLog
 /// - `DatasetVersionWritten` (stream `dataset/D`): `dataset`, `run`, `stage`, `attempt`,
 ///   `location`, `format`, `mode`, `rows`, `schema` ([{name, type}]), `content_hash`, optional
 ///   `partitions` ([{values, location, rows}]).
-/// - `StageSucceeded`: `stage`, `attempt`, `duration_ms`, optional `outputs` (metrics and other
-///   reported values), `datasets` ([{dataset, version}]), `reused_from` ({run, attempt}).
+/// - `StageSucceeded` (schema 2): `stage`, `attempt`, `duration_ms`, optional `outputs` (metrics
+///   and other reported values), `datasets` ([{dataset, version}]), `reused_from` ({run, attempt}),
+///   `inputs` ([{dataset, optional version (the newest ledgerflow had written when the attempt
+///   started), location, format, optional rows, schema, content_hash (of the rows as read)}]) and
+///   optional `column_lineage` ({dataset written: {fields: {column: [{dataset, field, type,
+///   subtype, description}]}, optional dataset: [the fields that decide the rows]}}). Schema 1
+///   had no `inputs` and `column_lineage`; its upcaster leaves them absent, which readers take
+///   as "not recorded" (a reused stage has none either: see `reused_from`).
 /// - `StageFailed`: `stage`, `attempt`, `reason` (error | timeout | interrupted | unsupported),
 ///   `error`, `retry` (another attempt is queued), optional `duration_ms`.
 /// - `StageSkipped`: `stage`, `reason`.
@@ -51,6 +57,19 @@ public enum RunEvents {
     public static func stream(run id: String) -> String { runStreamPrefix + id }
     /// The stream of dataset `name`.
     public static func stream(dataset name: String) -> String { datasetStreamPrefix + name }
+
+    /// The schema version `StageSucceeded` is written with (see above).
+    public static let stageSucceededSchema: UInt32 = 2
+
+    /// The upcasters of the run events: `StageSucceeded` 1 → 2 (a schema 1 payload is a
+    /// schema 2 payload whose inputs and column lineage were not recorded).
+    public static func register(_ u: inout Upcasters) {
+        u.register(type: stageSucceeded, from: 1) { $0 }
+    }
+
+    static func succeeded(_ payload: [(String, Value)], causation: UInt64?, correlation: UInt64?) -> NewEvent {
+        NewEvent(type: stageSucceeded, schemaVersion: stageSucceededSchema, payload: .object(payload), causation: causation, correlation: correlation)
+    }
 
     static func event(_ type: String, _ payload: [(String, Value)], causation: UInt64?, correlation: UInt64?) -> NewEvent {
         NewEvent(type: type, schemaVersion: schemaVersion, payload: .object(payload), causation: causation, correlation: correlation)

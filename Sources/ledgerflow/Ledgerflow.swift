@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventLog
 import Foundation
+import Runs
 import LMDB
 
 /// `ledgerflow`: the command-line interface.
@@ -26,14 +27,21 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the existing store read-only (for commands that only report).
     func openForReading() throws -> EventLog {
-        var c = EventLog.Configuration()
+        var c = Self.configuration
         c.readOnly = true
         return try EventLog.open(at: path, configuration: c)
     }
 
     /// Opens the existing store for writing.
     func openForWriting() throws -> EventLog {
-        try EventLog.open(at: path)
+        try EventLog.open(at: path, configuration: Self.configuration)
+    }
+
+    /// The log's configuration: the upcasters of every event type that changed schema.
+    static var configuration: EventLog.Configuration {
+        var c = EventLog.Configuration()
+        RunEvents.register(&c.upcasters)
+        return c
     }
 }
 

@@ -21,7 +21,8 @@ public struct EvaluateExecutor: StageExecutor {
         let etl = ETLExecutor()
         let sources = try etl.sources(ctx)
         guard !sources.isEmpty else { throw StageError("evaluate stage '\(ctx.stage)' names no labels to read; give it `inputs:` or `source:`") }
-        let labels = try etl.read(sources, ctx)
+        let input = try etl.read(sources, ctx)
+        let labels = input.table
         guard let k = labels.columns.firstIndex(of: key), let l = labels.columns.firstIndex(of: labelColumn) else {
             throw StageError("the labels of stage '\(ctx.stage)' need columns '\(key)' and '\(labelColumn)'; they have \(labels.columns.joined(separator: ", "))")
         }
@@ -70,7 +71,7 @@ public struct EvaluateExecutor: StageExecutor {
             }
             summary.append(("v\(version)", .object(computed.map { ($0.0, .double($0.1)) })))
         }
-        return StageResult(outputs: .object(summary), metrics: metrics)
+        return StageResult(outputs: .object(summary), metrics: metrics, inputs: input.inputs)
     }
 
     func classes(of v: ModelVersion, _ ctx: StageContext) throws(StageError) -> [String] {

@@ -59,7 +59,8 @@ public struct FeaturesExecutor: StageExecutor {
         let etl = ETLExecutor()
         let sources = try etl.sources(ctx)
         guard !sources.isEmpty else { throw StageError("features stage '\(ctx.stage)' names nothing to read; give it `inputs:` or `source:`") }
-        let table = try etl.read(sources, ctx)
+        let input = try etl.read(sources, ctx)
+        let table = input.table
         let frame = table.frame()
         let fitted: FittedFeatures
         var outputs: [(String, Value)] = [("rows", .int(Int64(table.rows.count))), ("spec", .string(specName))]
@@ -83,6 +84,9 @@ public struct FeaturesExecutor: StageExecutor {
         let destinations = try etl.destinations(ctx)
         guard !destinations.isEmpty else { throw StageError("features stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
         let written = try etl.write(Table(frame: out), to: destinations, ctx)
-        return StageResult(datasets: written, outputs: .object(outputs))
+        var flow = input.flow
+        fitted.flow(&flow, spec: specName)
+        flow.select(out.columns)
+        return StageResult(datasets: written, outputs: .object(outputs), inputs: input.inputs, columns: flow)
     }
 }

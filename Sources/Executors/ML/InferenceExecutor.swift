@@ -78,7 +78,8 @@ public struct InferenceExecutor: StageExecutor {
         let etl = ETLExecutor()
         let sources = try etl.sources(ctx)
         guard !sources.isEmpty else { throw StageError("inference stage '\(ctx.stage)' names nothing to score; give it `inputs:` or `source:`") }
-        let table = try etl.read(sources, ctx)
+        let input = try etl.read(sources, ctx)
+        let table = input.table
         try ctx.cancellation.check()
         let frame = table.frame()
         let outputs: [[Value]]
@@ -91,7 +92,25 @@ public struct InferenceExecutor: StageExecutor {
             outputs = try InferenceExecutor.builtIn(model, frame)
         }
         try ctx.cancellation.check()
-        return try finish(ctx, ref: ref, model: model, table: consume table, frame: frame, outputs: outputs)
+        var result = try finish(ctx, ref: ref, model: model, table: consume table, frame: frame, outputs: outputs)
+        result.inputs = input.inputs
+        result.columns = InferenceExecutor.flow(input.flow, model)
+        return result
+    }
+
+    /// The column lineage of the scored rows: the input's columns unchanged, each output computed
+    /// by the model from the input fields its features come from (a script model: every input
+    /// column), and the constant model_version.
+    static func flow(_ input: ColumnFlow, _ model: LoadedModel) -> ColumnFlow {
+        var features = input
+        model.artifact.features?.flow(&features, spec: model.version.payload["feature_spec"]?["name"]?.stringValue ?? "of the model")
+        let used = model.version.type == "script" ? input.columns : model.artifact.featureColumns
+        var fields: [String] = []
+        for c in used { for s in features.sources[c] ?? [] where !fields.contains(s.field) && input.sources[s.field] != nil { fields.append(s.field) } }
+        var out = input
+        for name in model.artifact.outputs { out.derive(name, from: fields, "model \(model.version.model) v\(model.version.version)") }
+        out.constant("model_version")
+        return out
     }
 
     /// The outputs of a built-in model: its fitted transform, then the model.

@@ -41,10 +41,24 @@ public struct MergeExecutor: StageExecutor {
         var unmapped: [String: Set<String>] = [:]
         var missing: [String: Set<String>] = [:]
         var perInput: [(String, Value)] = []
+        var read: [ReadDataset] = []
+        var flow = ColumnFlow()
+        for c in columns { flow.constant(c) }
+        var lineage: [String: [ColumnSource]] = [:]
         for name in inputs {
             try ctx.cancellation.check()
-            let t = try etl.read([try etl.endpoint(reading: name, ctx)], ctx)
+            let input = try etl.read([try etl.endpoint(reading: name, ctx)], ctx)
+            let t = input.table
+            read += input.inputs
             perInput.append((name, .int(Int64(t.rows.count))))
+            for m in byProduct.values.sorted(by: { $0.product < $1.product }) {
+                for (from, to) in m.columns where t.columns.contains(from) {
+                    let s = ColumnSource(dataset: name, field: from, subtype: from == to ? "IDENTITY" : "TRANSFORMATION",
+                                         description: from == to ? nil : "column mapping \(m.name) (product \(m.product)): \(from) → \(to)")
+                    if !lineage[to, default: []].contains(s) { lineage[to, default: []].append(s) }
+                }
+            }
+            if t.columns.contains("product_code") { lineage["product_code", default: []].append(ColumnSource(dataset: name, field: "product_code")) }
             let productCol = t.columns.firstIndex(of: "product_code")
             for row in t.rows {
                 let product = productCol.flatMap { row[$0].stringValue ?? (row[$0] == .null ? nil : Table.text(row[$0])) } ?? primary.product
@@ -76,9 +90,17 @@ public struct MergeExecutor: StageExecutor {
         let destinations = try etl.destinations(ctx)
         guard !destinations.isEmpty else { throw StageError("merge stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
         let written = try etl.write(table, to: destinations, ctx)
+        for c in columns { flow.derive(c, sources: lineage[c] ?? []) }
+        if !key.isEmpty {
+            var keyed = ColumnFlow()
+            for c in key { keyed.derive(c, sources: lineage[c] ?? []) }
+            keyed.filter(by: key, "merge rows with the same \(key.joined(separator: ", "))", subtype: "GROUP_BY")
+            for s in keyed.indirect { flow.indirect(s) }
+        }
         let report: (([String: Set<String>]) -> Value) = { d in .object(d.map { ($0.key, .array($0.value.sorted().map { .string($0) })) }) }
         return StageResult(datasets: written, outputs: .object([("rows_read", .object(perInput)), ("rows_written", .int(Int64(rows.count))),
-                                                                ("unmapped", report(unmapped)), ("missing", report(missing))]))
+                                                                ("unmapped", report(unmapped)), ("missing", report(missing))]),
+                           inputs: read, columns: flow)
     }
 
     func mapping(_ name: String, _ spec: Value) -> Mapping {

@@ -68,11 +68,19 @@ public struct TrainExecutor: StageExecutor {
             sources = [try etl.endpoint(reading: ds, ctx)]
             datasetName = ds
         }
-        let table = try etl.read(sources, ctx)
+        let input = try etl.read(sources, ctx)
+        let table = input.table
         guard !table.rows.isEmpty else { throw StageError("training dataset '\(datasetName)' of model '\(name)' has no rows; nothing to train on") }
         try ctx.cancellation.check()
 
-        if def.type == "script" { return try trainScript(ctx, def, table, datasetName: datasetName) }
+        var trained = def.type == "script" ? try trainScript(ctx, def, table, datasetName: datasetName) : try fit(ctx, def, table, datasetName: datasetName)
+        trained.inputs = input.inputs
+        return trained
+    }
+
+    /// Fits a built-in model on the training rows.
+    func fit(_ ctx: StageContext, _ def: ModelDefinition, _ table: Table, datasetName: String) throws(StageError) -> StageResult {
+        let name = def.name
 
         let fraction = def.spec["holdout"]?.doubleValue ?? 0.2
         let method = def.spec["split"]?.stringValue ?? "random"

@@ -1,0 +1,205 @@
+import EventLog
+import ML
+
+/// One dataset an attempt read: what it was (name, and the version ledgerflow wrote of it when it
+/// is a dataset ledgerflow writes), where it was read from, and what was read (rows, schema,
+/// content hash of the rows as read — so an auditor can tell which data a run saw even for
+/// sources written by someone else).
+public struct ReadDataset: Sendable, Hashable {
+    public var dataset: String
+    /// The newest `DatasetVersionWritten` version of `dataset` when the attempt started; nil for
+    /// sources ledgerflow does not write.
+    public var version: UInt64?
+    public var location: String
+    public var format: String
+    /// nil when not known (a script's declared input: the script reads it, not ledgerflow).
+    public var rows: Int64?
+    public var schema: [(name: String, type: String)] {
+        get { columns.map { ($0.name, $0.type) } }
+        set { columns = newValue.map { WrittenDataset.ColumnType(name: $0.name, type: $0.type) } }
+    }
+    var columns: [WrittenDataset.ColumnType]
+    public var contentHash: String?
+
+    public init(dataset: String, version: UInt64?, location: String, format: String, rows: Int64?,
+                schema: [(name: String, type: String)], contentHash: String?) {
+        self.dataset = dataset
+        self.version = version
+        self.location = location
+        self.format = format
+        self.rows = rows
+        self.columns = schema.map { WrittenDataset.ColumnType(name: $0.name, type: $0.type) }
+        self.contentHash = contentHash
+    }
+
+    /// One item of `StageSucceeded.inputs` (schema 2).
+    public var value: Value {
+        var m: [(String, Value)] = [("dataset", .string(dataset))]
+        if let version { m.append(("version", .int(Int64(version)))) }
+        m += [("location", .string(location)), ("format", .string(format))]
+        if let rows { m.append(("rows", .int(rows))) }
+        if !columns.isEmpty { m.append(("schema", .array(columns.map { .object([("name", .string($0.name)), ("type", .string($0.type))]) }))) }
+        if let contentHash { m.append(("content_hash", .string(contentHash))) }
+        return .object(m)
+    }
+}
+
+/// Where an output column's values come from: a field of an input dataset and how it became the
+/// column. `type` and `subtype` use OpenLineage's vocabulary: DIRECT (IDENTITY, TRANSFORMATION,
+/// AGGREGATION) when the value is computed from the field, INDIRECT (FILTER, JOIN, GROUP_BY…)
+/// when the field only decides which rows there are.
+public struct ColumnSource: Sendable, Hashable {
+    public var dataset: String
+    public var field: String
+    public var type: String
+    public var subtype: String
+    public var description: String?
+
+    public init(dataset: String, field: String, type: String = "DIRECT", subtype: String = "IDENTITY", description: String? = nil) {
+        self.dataset = dataset
+        self.field = field
+        self.type = type
+        self.subtype = subtype
+        self.description = description
+    }
+
+    public var value: Value {
+        var m: [(String, Value)] = [("dataset", .string(dataset)), ("field", .string(field)), ("type", .string(type)), ("subtype", .string(subtype))]
+        if let description { m.append(("description", .string(description))) }
+        return .object(m)
+    }
+}
+
+/// Column-level lineage, tracked by name alongside the operations a stage applies to its rows:
+/// each current column's sources, and the fields that decide which rows there are (filters,
+/// merge keys). Pure: it sees column names and expressions, never rows.
+public struct ColumnFlow: Sendable, Hashable {
+    public private(set) var columns: [String] = []
+    public private(set) var sources: [String: [ColumnSource]] = [:]
+    public private(set) var indirect: [ColumnSource] = []
+
+    public init() {}
+
+    /// Columns read from `dataset`, each its own identity (as `Table.append` unions them: a
+    /// column several datasets have comes from each of them).
+    public mutating func read(_ dataset: String, columns names: [String]) {
+        for c in names {
+            if sources[c] == nil { columns.append(c) }
+            sources[c, default: []].append(ColumnSource(dataset: dataset, field: c))
+        }
+    }
+
+    public mutating func rename(_ from: String, to: String) {
+        guard let i = columns.firstIndex(of: from) else { return }
+        columns[i] = to
+        sources[to] = sources.removeValue(forKey: from)
+    }
+
+    /// The values of `column` were changed by `description` (a cast, a scaling…).
+    public mutating func transform(_ column: String, _ description: String) {
+        guard let s = sources[column] else { return }
+        sources[column] = s.map { var c = $0; c.subtype = c.subtype == "IDENTITY" ? "TRANSFORMATION" : c.subtype
+            c.description = c.description.map { "\($0), then \(description)" } ?? description; return c }
+    }
+
+    /// `column` is computed from `fields` (replacing it when it exists).
+    public mutating func derive(_ column: String, from fields: [String], _ description: String, subtype: String = "TRANSFORMATION") {
+        var out: [ColumnSource] = []
+        for f in fields {
+            for s in sources[f] ?? [] {
+                var c = s
+                c.subtype = subtype
+                c.description = s.description.map { "\($0), then \(description)" } ?? description
+                if !out.contains(c) { out.append(c) }
+            }
+        }
+        if sources[column] == nil { columns.append(column) }
+        sources[column] = out
+    }
+
+    /// `column` has exactly `sources` (a merge's mapped columns).
+    public mutating func derive(_ column: String, sources given: [ColumnSource]) {
+        if sources[column] == nil { columns.append(column) }
+        sources[column] = given
+    }
+
+    /// A field that decides the rows, given as is.
+    public mutating func indirect(_ s: ColumnSource) {
+        if !indirect.contains(s) { indirect.append(s) }
+    }
+
+    /// Rows were kept or dropped by `fields` (a filter's fields, a merge key).
+    public mutating func filter(by fields: [String], _ description: String, subtype: String = "FILTER") {
+        for f in fields {
+            for s in sources[f] ?? [] {
+                let c = ColumnSource(dataset: s.dataset, field: s.field, type: "INDIRECT", subtype: subtype, description: description)
+                if !indirect.contains(c) { indirect.append(c) }
+            }
+        }
+    }
+
+    /// Only `names` remain, in that order.
+    public mutating func select(_ names: [String]) {
+        columns = names.filter { sources[$0] != nil }
+        sources = sources.filter { names.contains($0.key) }
+    }
+
+    /// `column` gives way to `replacements`, each computed from it (one-hot).
+    public mutating func expand(_ column: String, into replacements: [String], _ description: String) {
+        guard let i = columns.firstIndex(of: column) else { return }
+        let base = sources[column] ?? []
+        columns.replaceSubrange(i...i, with: replacements)
+        sources.removeValue(forKey: column)
+        for r in replacements {
+            sources[r] = base.map { var c = $0; c.subtype = "TRANSFORMATION"; c.description = c.description.map { "\($0), then \(description)" } ?? description; return c }
+        }
+    }
+
+    /// `column` is added with no input field behind it (a constant such as the model version).
+    public mutating func constant(_ column: String) {
+        if sources[column] == nil { columns.append(column) }
+        sources[column] = []
+    }
+
+    /// `StageSucceeded.column_lineage` of one written dataset (schema 2): `fields` (output column
+    /// → its sources) and `dataset` (the fields that decide the rows).
+    public var value: Value {
+        var m: [(String, Value)] = [("fields", .object(columns.map { ($0, .array((sources[$0] ?? []).map(\.value))) }))]
+        if !indirect.isEmpty { m.append(("dataset", .array(indirect.map(\.value)))) }
+        return .object(m)
+    }
+}
+
+extension Transform {
+    /// The column lineage of `apply`: the same steps in the same order, on names.
+    public func flow(_ f: inout ColumnFlow) {
+        for (from, to) in rename { f.rename(from, to: to) }
+        for (column, type) in cast { f.transform(column, "cast to \(type)") }
+        for (column, e) in derive { f.derive(column, from: e.fields, "derive \(column) = \(e)") }
+        if let filter { f.filter(by: filter.fields, "filter \(filter)") }
+        if let select { f.select(select) }
+    }
+}
+
+extension FittedFeatures {
+    /// The column lineage of `transform`: each step's effect on names.
+    public func flow(_ f: inout ColumnFlow, spec: String) {
+        for step in steps {
+            switch step {
+            case .standardScale(let columns, _, _): for c in columns { f.transform(c, "standard_scale (feature spec \(spec))") }
+            case .minMaxScale(let columns, _, _, _): for c in columns { f.transform(c, "minmax_scale (feature spec \(spec))") }
+            case .impute(let columns, _): for c in columns { f.transform(c, "impute (feature spec \(spec))") }
+            case .log(let columns, _): for c in columns { f.transform(c, "log (feature spec \(spec))") }
+            case .cast(let pairs): for p in pairs { f.transform(p.column, "cast to \(p.type.rawValue) (feature spec \(spec))") }
+            case .rename(let pairs): for p in pairs { f.rename(p.from, to: p.to) }
+            case .select(let columns): f.select(columns)
+            case .oneHot(let columns, let categories, let unknown):
+                for (c, cats) in zip(columns, categories) {
+                    var names = cats.map { "\(c)=\($0)" }
+                    if unknown == .other { names.append("\(c)=\(FittedStep.otherCategory)") }
+                    f.expand(c, into: names, "one_hot (feature spec \(spec))")
+                }
+            }
+        }
+    }
+}
