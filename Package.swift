@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Lineage", dependencies: ["EventLog", "Runs", "Models"]),
 
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
-        .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections"]),
+        .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections", "Lineage"]),
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [

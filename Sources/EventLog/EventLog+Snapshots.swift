@@ -127,7 +127,7 @@ extension EventLog {
     }
 
     /// Runs `body` in a write transaction of its own on the writer thread.
-    private func writeTransaction(_ body: @escaping (Transaction) throws -> Void) throws {
+    func writeTransaction(_ body: @escaping (Transaction) throws -> Void) throws {
         guard let writer else {
             throw EventLogError(.readOnly, "the store at \(path) was opened read-only; nothing was written")
         }

@@ -27,6 +27,9 @@ struct StoreDatabases: Sendable {
     /// Nil only for a store created before snapshots existed and opened read-only (a writable open
     /// creates the database).
     let snapshots: Database?
+    /// Derived tables of projections kept on disk (see `EventLog+Tables`): UTF-8 table name ‖
+    /// 0x00 ‖ row key → values, dup-sorted. Nil like `snapshots` for older stores opened read-only.
+    let tables: Database?
 
     /// The postings database of an index.
     func index(_ kind: IndexKind) -> Database {
@@ -42,38 +45,43 @@ struct StoreDatabases: Sendable {
         [("events", events), ("names", names), ("ids", ids), ("streams", streams), ("index.stream", streamIndex),
          ("index.correlation", correlationIndex), ("index.type", typeIndex), ("chain", chain),
          ("dictionaries", dictionaries), ("checkpoints", checkpoints), ("meta", meta)]
-            + (snapshots.map { [("snapshots", $0)] } ?? [])
+            + (snapshots.map { [("snapshots", $0)] } ?? []) + (tables.map { [("tables", $0)] } ?? [])
     }
 
     static let allNames = ["events", "names", "ids", "streams", "index.stream", "index.correlation", "index.type",
-                           "chain", "dictionaries", "checkpoints", "meta", "snapshots"]
+                           "chain", "dictionaries", "checkpoints", "meta", "snapshots", "tables"]
 
     /// Opens every database; with `create`, creates them all in one write transaction (so an
     /// interrupted `init` leaves either a complete store or an empty environment).
     static func open(_ env: Environment, create: Bool) throws -> StoreDatabases {
         if create {
             return try env.write { txn in
-                try open(snapshots: txn.openDatabase("snapshots", create: true)) { name, flags in
+                try open(snapshots: txn.openDatabase("snapshots", create: true), tables: txn.openDatabase("tables", flags: [.dupSort], create: true)) { name, flags in
                     try txn.openDatabase(name, flags: flags, create: true)
                 }
             }
         }
-        // Stores created before snapshots existed get the database on their first writable open.
+        // Stores created before snapshots (or tables) existed get the database on their first
+        // writable open.
         var snapshots = try? env.openDatabase("snapshots", create: false)
         if snapshots == nil && !env.isReadOnly {
             snapshots = try env.write { txn in try txn.openDatabase("snapshots", create: true) }
         }
-        return try open(snapshots: snapshots) { name, flags in try env.openDatabase(name, flags: flags, create: false) }
+        var tables = try? env.openDatabase("tables", flags: [.dupSort], create: false)
+        if tables == nil && !env.isReadOnly {
+            tables = try env.write { txn in try txn.openDatabase("tables", flags: [.dupSort], create: true) }
+        }
+        return try open(snapshots: snapshots, tables: tables) { name, flags in try env.openDatabase(name, flags: flags, create: false) }
     }
 
-    private static func open(snapshots: Database?, _ opener: (String, Database.Flags) throws -> Database) throws -> StoreDatabases {
+    private static func open(snapshots: Database?, tables: Database?, _ opener: (String, Database.Flags) throws -> Database) throws -> StoreDatabases {
         let postings: Database.Flags = [.dupSort, .dupFixed]
         return StoreDatabases(
             events: try opener("events", []), names: try opener("names", []), ids: try opener("ids", []),
             streams: try opener("streams", []), streamIndex: try opener("index.stream", postings),
             correlationIndex: try opener("index.correlation", postings), typeIndex: try opener("index.type", postings),
             chain: try opener("chain", []), dictionaries: try opener("dictionaries", []),
-            checkpoints: try opener("checkpoints", []), meta: try opener("meta", []), snapshots: snapshots)
+            checkpoints: try opener("checkpoints", []), meta: try opener("meta", []), snapshots: snapshots, tables: tables)
     }
 }
 

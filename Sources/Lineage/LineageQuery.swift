@@ -1,0 +1,342 @@
+import EventLog
+import Foundation
+import Models
+import Runs
+
+/// A node of a lineage answer: its id, its kind (the id's prefix), one line for people and the
+/// facts behind it, read from the events that define it.
+public struct LineageNode: Sendable, Hashable {
+    public var id: String
+    public var kind: String
+    public var label: String
+    public var data: Value
+
+    public var value: Value {
+        .object([("data", data), ("id", .string(id)), ("kind", .string(kind)), ("label", .string(label))])
+    }
+}
+
+/// One branch of a lineage tree: the edge that leads to `node` from its parent, and its own
+/// branches (empty at the depth limit, or when the node was shown earlier: `repeated`).
+public struct LineageBranch: Sendable {
+    public var node: String
+    public var edge: String?
+    public var seq: UInt64?
+    public var repeated = false
+    public var children: [LineageBranch] = []
+    /// Neighbours not shown (over the per-node limit).
+    public var more = 0
+}
+
+/// An answer to `ledgerflow lineage`: the trees up and/or down from a node, and every node in them.
+public struct LineageAnswer: Sendable {
+    public var root: String
+    public var asOf: UInt64
+    public var depth: Int
+    public var upstream: LineageBranch?
+    public var downstream: LineageBranch?
+    public var nodes: [String: LineageNode]
+    public var edges: [LineageEdge]
+
+    /// `--json`: root, as_of, depth, nodes (sorted by id), edges (sorted), and the trees.
+    public var value: Value {
+        func tree(_ b: LineageBranch) -> Value {
+            var m: [(String, Value)] = [("node", .string(b.node))]
+            if let e = b.edge { m.append(("edge", .string(e))) }
+            if let s = b.seq { m.append(("seq", .int(Int64(s)))) }
+            if b.repeated { m.append(("repeated", .bool(true))) }
+            if b.more > 0 { m.append(("more", .int(Int64(b.more)))) }
+            if !b.children.isEmpty { m.append(("children", .array(b.children.map(tree)))) }
+            return .object(m)
+        }
+        var m: [(String, Value)] = [("root", .string(root)), ("as_of_seq", .int(Int64(asOf))), ("depth", .int(Int64(depth))),
+                                    ("nodes", .array(nodes.keys.sorted().compactMap { nodes[$0]?.value })),
+                                    ("edges", .array(edges.sorted { ($0.seq, $0.from, $0.to, $0.kind) < ($1.seq, $1.from, $1.to, $1.kind) }.map(\.value)))]
+        if let upstream { m.append(("upstream", tree(upstream))) }
+        if let downstream { m.append(("downstream", tree(downstream))) }
+        return .object(m)
+    }
+
+    /// An indented tree per direction, a node per line: `edge ← node  label` upstream,
+    /// `edge → node  label` downstream.
+    public var text: String {
+        var lines: [String] = []
+        func walk(_ b: LineageBranch, _ indent: String, _ arrow: String, last: Bool, top: Bool) {
+            let label = nodes[b.node]?.label ?? ""
+            if top {
+                lines.append("\(b.node)  \(label)")
+            } else {
+                let mark = b.repeated ? "  (shown above)" : ""
+                lines.append("\(indent)\(last ? "└─" : "├─") \(b.edge ?? "") \(arrow) \(b.node)  \(b.repeated ? "" : label)\(mark)".replacingOccurrences(of: "  $", with: "", options: .regularExpression))
+            }
+            let childIndent = top ? "" : indent + (last ? "   " : "│  ")
+            for (i, c) in b.children.enumerated() {
+                walk(c, childIndent, arrow, last: i == b.children.count - 1 && b.more == 0, top: false)
+            }
+            if b.more > 0 { lines.append("\(childIndent)└─ … \(b.more) more (raise --limit)") }
+        }
+        if let upstream {
+            lines.append("upstream of \(root) (depth \(depth)):")
+            walk(upstream, "", "←", last: true, top: true)
+        }
+        if let downstream {
+            if !lines.isEmpty { lines.append("") }
+            lines.append("downstream of \(root) (depth \(depth)):")
+            walk(downstream, "", "→", last: true, top: true)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Graphviz: one node per id (labelled), one edge per lineage edge, data flowing left to right.
+    public var dot: String {
+        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        let shapes = ["dataset": "cylinder", "run": "box", "attempt": "box", "model": "component", "definition": "note", "rule": "diamond",
+                      "crossing": "octagon", "catalog": "folder"]
+        var out = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=\"Helvetica\", fontsize=10];", "  edge [fontname=\"Helvetica\", fontsize=9];"]
+        for id in nodes.keys.sorted() {
+            let n = nodes[id]!
+            let bold = id == root ? ", penwidth=2" : ""
+            out.append("  \(q(id)) [label=\(q(id + "\n" + n.label)), shape=\(shapes[n.kind] ?? "ellipse")\(bold)];")
+        }
+        var seen: Set<LineageEdge> = []
+        for e in edges.sorted(by: { ($0.seq, $0.from, $0.to) < ($1.seq, $1.from, $1.to) }) where seen.insert(e).inserted {
+            out.append("  \(q(e.from)) -> \(q(e.to)) [label=\(q(e.kind))];")
+        }
+        out.append("}")
+        return out.joined(separator: "\n")
+    }
+}
+
+/// Why a lineage question cannot be answered (unknown node, bad syntax): one line.
+public struct LineageError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Answers lineage questions by walking the graph from a node, reading each node's facts from
+/// the events that define it (a handful of point reads per node, whatever the log's size).
+public final class LineageQuery: @unchecked Sendable {
+    // @unchecked Sendable: caches are used from one thread at a time (one query per instance).
+    public let graph: LineageGraph
+    public var log: EventLog { graph.log }
+    var runEvents: [String: [RecordedEvent]] = [:]
+    var modelEvents: [String: [RecordedEvent]] = [:]
+
+    public init(graph: LineageGraph) { self.graph = graph }
+
+    public static let syntax = "dataset:NAME[@VERSION], run:ID, attempt:RUN/STAGE/N, model:NAME[@VERSION|@ALIAS], definition:KIND/NAME@VERSION, rule:KIND/NAME@VERSION, crossing:SEQ, catalog:SEQ"
+
+    /// The node id `text` names, with versions filled in: `dataset:X` is its newest version (or
+    /// the source X when ledgerflow never wrote it), `model:M` its newest version, `model:M@ALIAS`
+    /// the version the alias points at.
+    public func resolve(_ text: String) throws -> String {
+        guard let colon = text.firstIndex(of: ":") else {
+            throw LineageError("'\(text)' is not a lineage node; name one as \(Self.syntax)")
+        }
+        let kind = String(text[..<colon]), rest = String(text[text.index(after: colon)...])
+        guard !rest.isEmpty else { throw LineageError("'\(text)' names no \(kind); name one as \(Self.syntax)") }
+        switch kind {
+        case "dataset":
+            let (name, version) = split(rest)
+            let head = try stream(RunEvents.stream(dataset: name), asOf: graph.asOf)
+            if let version {
+                guard let v = UInt64(version), v >= 1 else { throw LineageError("'\(text)': the version of a dataset is a number (dataset:\(name)@3)") }
+                guard v <= head else {
+                    throw LineageError(head == 0 ? "ledgerflow has written no version of dataset '\(name)'; `ledgerflow lineage dataset:\(name)` shows it as a source"
+                                                 : "dataset '\(name)' has versions 1–\(head); there is no version \(v)")
+                }
+                return "dataset:\(name)@\(v)"
+            }
+            return head > 0 ? "dataset:\(name)@\(head)" : "dataset:\(name)"
+        case "model":
+            let (name, ref) = split(rest)
+            let events = try model(name)
+            let versions = events.filter { $0.type == MLEvents.modelVersionRegistered }.compactMap { $0.payload["version"]?.intValue }
+            guard let newest = versions.max() else { throw LineageError("model '\(name)' has no version in the log; `ledgerflow models list` lists them") }
+            guard let ref else { return "model:\(name)@\(newest)" }
+            if let v = Int64(ref) {
+                guard versions.contains(v) else { throw LineageError("model '\(name)' has versions 1–\(newest); there is no version \(v)") }
+                return "model:\(name)@\(v)"
+            }
+            guard let moved = events.last(where: { $0.type == MLEvents.modelAliasMoved && $0.payload["alias"]?.stringValue == ref }),
+                  let v = moved.payload["version"]?.intValue else {
+                throw LineageError("model '\(name)' has no alias '\(ref)' (as of seq \(graph.asOf)); `ledgerflow models show \(name)` lists its aliases")
+            }
+            return "model:\(name)@\(v)"
+        case "run":
+            guard try !runStream(rest).isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
+            return text
+        case "attempt", "definition", "rule", "crossing", "catalog":
+            return text
+        default:
+            throw LineageError("'\(kind)' is not a kind of lineage node; name one as \(Self.syntax)")
+        }
+    }
+
+    func split(_ s: String) -> (String, String?) {
+        guard let at = s.lastIndex(of: "@") else { return (s, nil) }
+        return (String(s[..<at]), String(s[s.index(after: at)...]))
+    }
+
+    /// The trees from `root` (already resolved) up to `depth` edges away, each node's neighbours
+    /// capped at `limit` (the rest counted), and at most `maxNodes` nodes in all.
+    public func answer(root: String, upstream: Bool, downstream: Bool, depth: Int, limit: Int = 25, maxNodes: Int = 2_000) throws -> LineageAnswer {
+        var nodes: [String: LineageNode] = [:]
+        var edges: [LineageEdge] = []
+        func walk(_ up: Bool) throws -> LineageBranch {
+            var shown: Set<String> = [root]
+            var rootBranch = LineageBranch(node: root)
+            // Breadth first, so that a node is expanded where it is nearest the root.
+            var frontier: [[Int]] = [[]]
+            for _ in 0 ..< depth {
+                var next: [[Int]] = []
+                for path in frontier {
+                    let id = branch(&rootBranch, path).node
+                    let (ns, total) = try graph.neighbours(of: id, upstream: up, limit: limit)
+                    var children: [LineageBranch] = []
+                    for n in ns {
+                        edges.append(up ? LineageEdge(from: n.node, to: id, kind: n.kind, seq: n.seq) : LineageEdge(from: id, to: n.node, kind: n.kind, seq: n.seq))
+                        let fresh = shown.count < maxNodes && shown.insert(n.node).inserted
+                        children.append(LineageBranch(node: n.node, edge: n.kind, seq: n.seq, repeated: !fresh))
+                        if fresh { next.append(path + [children.count - 1]) }
+                    }
+                    modify(&rootBranch, path) { $0.children = children; $0.more = max(0, total - ns.count) }
+                }
+                frontier = next
+                if frontier.isEmpty { break }
+            }
+            for id in shown where nodes[id] == nil { nodes[id] = try describe(id) }
+            return rootBranch
+        }
+        let up = upstream ? try walk(true) : nil
+        let down = downstream ? try walk(false) : nil
+        for e in edges {
+            for id in [e.from, e.to] where nodes[id] == nil { nodes[id] = try describe(id) }
+        }
+        return LineageAnswer(root: root, asOf: graph.asOf, depth: depth, upstream: up, downstream: down, nodes: nodes, edges: edges)
+    }
+
+    func branch(_ b: inout LineageBranch, _ path: [Int]) -> LineageBranch {
+        var cur = b
+        for i in path { cur = cur.children[i] }
+        return cur
+    }
+
+    func modify(_ b: inout LineageBranch, _ path: ArraySlice<Int>, _ body: (inout LineageBranch) -> Void) {
+        guard let first = path.first else { body(&b); return }
+        modify(&b.children[first], path.dropFirst(), body)
+    }
+
+    func modify(_ b: inout LineageBranch, _ path: [Int], _ body: (inout LineageBranch) -> Void) { modify(&b, path[...], body) }
+
+    // MARK: - Node facts
+
+    func stream(_ name: String, asOf: UInt64) throws -> UInt64 {
+        let v = try log.streamVersion(name)
+        guard v > 0, asOf < (try log.lastSeq()) else { return v }
+        // As of an earlier seq: count the versions recorded by then.
+        return UInt64(try log.read(stream: name).filter { $0.seq <= asOf }.count)
+    }
+
+    func runStream(_ id: String) throws -> [RecordedEvent] {
+        if let c = runEvents[id] { return c }
+        let e = try log.read(stream: RunEvents.stream(run: id)).filter { $0.seq <= graph.asOf }
+        runEvents[id] = e
+        return e
+    }
+
+    func model(_ name: String) throws -> [RecordedEvent] {
+        if let c = modelEvents[name] { return c }
+        let e = try log.read(stream: MLEvents.stream(model: name)).filter { $0.seq <= graph.asOf }
+        modelEvents[name] = e
+        return e
+    }
+
+    /// A node's line and facts, from the events that define it.
+    public func describe(_ id: String) throws -> LineageNode {
+        let colon = id.firstIndex(of: ":")!
+        let kind = String(id[..<colon]), rest = String(id[id.index(after: colon)...])
+        func node(_ label: String, _ data: [(String, Value)]) -> LineageNode { LineageNode(id: id, kind: kind, label: label, data: .object(data)) }
+        switch kind {
+        case "dataset":
+            let (name, v) = split(rest)
+            guard let v, let version = UInt64(v),
+                  let w = try log.read(stream: RunEvents.stream(dataset: name), fromVersion: version, limit: 1).first, w.seq <= graph.asOf else {
+                return node("source \(name) (read, not written by ledgerflow)", [("dataset", .string(name))])
+            }
+            let p = w.payload
+            return node("\(name) v\(version): \(p["rows"]?.intValue ?? 0) rows at \(p["location"]?.stringValue ?? "?") (run \(p["run"]?.stringValue ?? "?"), \(Timestamp.rfc3339(micros: w.recordedAtMicros)))",
+                        [("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("rows", p["rows"] ?? .null),
+                         ("location", p["location"] ?? .null), ("format", p["format"] ?? .null), ("content_hash", p["content_hash"] ?? .null),
+                         ("schema", p["schema"] ?? .null), ("run", p["run"] ?? .null), ("stage", p["stage"] ?? .null), ("attempt", p["attempt"] ?? .null),
+                         ("recorded_at", .string(Timestamp.rfc3339(micros: w.recordedAtMicros)))])
+        case "run":
+            let events = try runStream(rest)
+            guard let req = events.first else { return node("run \(rest) (not in the log)", [("run", .string(rest))]) }
+            let status = Self.runStatus(events)
+            let t = req.payload["trigger"] ?? .null
+            return node("run \(rest) of job \(req.payload["job"]?.stringValue ?? "?") (\(status), \(t["type"]?.stringValue ?? "manual") by \(t["by"]?.stringValue ?? req.actor))",
+                        [("run", .string(rest)), ("job", req.payload["job"] ?? .null), ("job_version", req.payload["job_version"] ?? .null),
+                         ("catalog_seq", req.payload["catalog_seq"] ?? .null), ("status", .string(status)), ("trigger", t),
+                         ("parameters", req.payload["parameters"] ?? .null), ("seq", .int(Int64(req.seq)))])
+        case "attempt":
+            let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 3, let n = Int64(parts.last!) else { return node(rest, []) }
+            let run = parts[0], stage = parts[1 ..< parts.count - 1].joined(separator: "/")
+            let events = try runStream(run)
+            let mine = events.filter { $0.payload["stage"]?.stringValue == stage && $0.payload["attempt"]?.intValue == n }
+            let outcome = mine.last(where: { [RunEvents.stageSucceeded, RunEvents.stageFailed, RunEvents.stageCancelled].contains($0.type) })
+            let status = outcome.map { $0.type == RunEvents.stageSucceeded ? "succeeded" : $0.type == RunEvents.stageFailed ? "failed" : "cancelled" } ?? "running"
+            let o = outcome?.payload ?? .null
+            var data: [(String, Value)] = [("run", .string(run)), ("stage", .string(stage)), ("attempt", .int(n)), ("status", .string(status)),
+                                           ("duration_ms", o["duration_ms"] ?? .null), ("outputs", o["outputs"] ?? .null)]
+            var extra = ""
+            if let p = o["outputs"]?["predictions_recorded"]?.intValue, p > 0 {
+                extra = ", \(p) predictions in predictions/\(run)"
+                data.append(("predictions", .object([("stream", .string(MLEvents.stream(predictionsOfRun: run))), ("count", .int(p))])))
+            }
+            if let e = o["error"]?.stringValue { extra += ": \(e)" }
+            let type = events.first?.payload["stages"]?.arrayValue?.first(where: { $0["name"]?.stringValue == stage })?["type"]?.stringValue ?? "stage"
+            return node("\(type) stage \(stage) of run \(run), attempt \(n) (\(status)\(o["duration_ms"]?.intValue.map { " in \($0) ms" } ?? ""))\(extra)", data)
+        case "model":
+            let (name, v) = split(rest)
+            guard let version = v.flatMap(Int64.init),
+                  let r = try model(name).first(where: { $0.type == MLEvents.modelVersionRegistered && $0.payload["version"]?.intValue == version }) else {
+                return node("model \(rest) (not registered)", [("model", .string(name))])
+            }
+            let p = r.payload
+            let metrics = (p["metrics"]?.objectMembers ?? []).filter { !$0.key.hasSuffix("_rows") }.prefix(3).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
+            return node("model \(name) v\(version) (\(p["type"]?.stringValue ?? "?")\(metrics.isEmpty ? "" : ", \(metrics)"))",
+                        [("model", .string(name)), ("version", .int(version)), ("type", p["type"] ?? .null), ("metrics", p["metrics"] ?? .null),
+                         ("artifact", p["artifact"] ?? .null), ("training_dataset", p["training_dataset"] ?? .null), ("seq", .int(Int64(r.seq)))])
+        case "definition", "rule":
+            let (path, v) = split(rest)
+            let stream = "definition/\(path)"
+            if let v, let version = UInt64(v), let d = try log.read(stream: stream, fromVersion: version, limit: 1).first {
+                let p = d.payload
+                let what = p["spec"]?["condition"]?.stringValue.map { ": \($0)" } ?? p["spec"]?["description"]?.stringValue.map { ": \($0)" } ?? ""
+                return node("\(path.replacingOccurrences(of: "/", with: " ")) v\(version)\(what)",
+                            [("kind", p["kind"] ?? .null), ("name", p["name"] ?? .null), ("version", .int(Int64(version))), ("spec_hash", p["spec_hash"] ?? .null),
+                             ("seq", .int(Int64(d.seq))), ("file", p["file"] ?? .null)])
+            }
+            return node(path.replacingOccurrences(of: "/", with: " "), [("definition", .string(path))])
+        case "crossing":
+            guard let seq = UInt64(rest), let c = try log.event(at: seq) else { return node("crossing at seq \(rest)", []) }
+            let step = Why(log: log).ruleStep(c)
+            return node("\(step.text) for \(c.payload["subject"]?.stringValue ?? "?")", [("seq", .int(Int64(seq))), ("crossing", c.payload)])
+        case "catalog":
+            return node("the catalog as of seq \(rest)", [("seq", .int(Int64(rest) ?? 0))])
+        default:
+            return node(rest, [])
+        }
+    }
+
+    static func runStatus(_ events: [RecordedEvent]) -> String {
+        switch events.last?.type {
+        case RunEvents.runSucceeded: return "succeeded"
+        case RunEvents.runFailed: return "failed"
+        case RunEvents.runCancelled: return "cancelled"
+        default: return "running"
+        }
+    }
+}
