@@ -57,9 +57,10 @@ let package = Package(
         ]),
 
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
-        .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs", "Models"]),
+        .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Lineage"]),
 
-        // Lineage: why a run ran (causal chains read from the log).
+        // Lineage: the edges each event adds to the lineage graph, the on-disk lineage table, graph
+        // and column-lineage queries, why a run ran (causal chains read from the log).
         .target(name: "Lineage", dependencies: ["EventLog", "Runs", "Models"]),
 
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
@@ -72,7 +73,7 @@ let package = Package(
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
-        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Engine", "Executors", "ML"],
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML"],
                           path: "tools/ledgerflow-bench"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),

@@ -2,6 +2,7 @@ import Catalog
 import EventLog
 import Executors
 import Foundation
+import Lineage
 import Models
 import Projections
 import Runs
@@ -54,6 +55,8 @@ public final class Engine: @unchecked Sendable {
     var actor: String { "engine:\(engineID)" }
 
     // Loop-thread state.
+    /// The seq the lineage table was last brought up to by this engine.
+    var lineageIndexedThrough: UInt64 = 0
     private(set) var runs = RunsState()
     var catalog = CatalogState()
     var catalogAt: [UInt64: CatalogState] = [:]
@@ -127,8 +130,14 @@ public final class Engine: @unchecked Sendable {
             let progressed = try step()
             // Stop once nothing runs and a step decided nothing more (so that the reactors have
             // reacted to everything up to here, e.g. requested the runs that depend on a finish).
-            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || (!progressed && until(runs))) { return runs }
-            if !progressed { waitForWork() }
+            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || (!progressed && until(runs))) {
+                indexLineage()
+                return runs
+            }
+            if !progressed {
+                indexLineage()
+                waitForWork()
+            }
         }
     }
 
@@ -151,6 +160,19 @@ public final class Engine: @unchecked Sendable {
                 if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
                 observe(e)
             }
+        }
+    }
+
+    /// Folds the events since the lineage table's checkpoint into it (when idle: queries fold any
+    /// tail themselves, so this only keeps their work small). A failure is reported, not fatal.
+    func indexLineage() {
+        guard lineageIndexedThrough < runs.lastSeq else { return }
+        do {
+            try LineageIndex.catchUp(log, through: runs.lastSeq)
+            lineageIndexedThrough = runs.lastSeq
+        } catch {
+            options.report("could not bring the lineage table up to seq \(runs.lastSeq): \(error); lineage queries fold the rest themselves")
+            lineageIndexedThrough = runs.lastSeq
         }
     }
 
@@ -323,6 +345,7 @@ public final class Engine: @unchecked Sendable {
         context.models = models
         context.rules = AutomationRules(catalog: cat)
         context.datasetVersions = runs.datasetVersions
+        context.datasetLocations = runs.datasetLocations
         context.recorder = LogRecorder(log: log, actor: actor)
         let log = self.log, through = runs.lastSeq
         context.predictions = { model in try Engine.latestPredictions(log, model: model, through: through) }

@@ -67,7 +67,7 @@ public struct ETLExecutor: StageExecutor {
         for s in sources {
             try ctx.cancellation.check()
             let t = try s.read(cancellation: ctx.cancellation)
-            input.inputs.append(ReadDataset(dataset: s.name, version: ctx.datasetVersions[s.name], location: s.location, format: s.format.rawValue,
+            input.inputs.append(ReadDataset(dataset: s.name, version: ctx.versionRead(s.name, at: s.location), location: s.location, format: s.format.rawValue,
                                             rows: Int64(t.rows.count), schema: t.schema, contentHash: t.contentHash))
             input.flow.read(s.name, columns: t.columns)
             input.table.append(t)

@@ -35,6 +35,8 @@ public struct StageContext: Sendable {
     public var rules = AutomationRules()
     /// Per dataset, its newest version when the attempt started.
     public var datasetVersions: [String: UInt64] = [:]
+    /// Per dataset, where its newest version was written.
+    public var datasetLocations: [String: String] = [:]
     /// Appends events while the attempt runs (an inference stage's predictions, in batches), or
     /// nil when the attempt runs without a log (then predictions are not recorded).
     public var recorder: (any EventRecorder)?
@@ -267,5 +269,16 @@ public struct ExecutorRegistry: Sendable {
     public func rejection(for type: String) -> String? {
         if executors[type] != nil { return nil }
         return "no executor for stage type '\(type)'; stage types that run are \(executors.keys.sorted().joined(separator: ", "))"
+    }
+}
+
+extension StageContext {
+    /// The version of dataset `name` a read of `location` saw: its newest version when that was
+    /// written to `location` (a source table that shares a name with a dataset ledgerflow writes
+    /// elsewhere is a different thing, read without a version).
+    public func versionRead(_ name: String, at location: String) -> UInt64? {
+        guard let v = datasetVersions[name] else { return nil }
+        if let written = datasetLocations[name], written != location { return nil }
+        return v
     }
 }

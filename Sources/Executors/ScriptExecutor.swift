@@ -87,7 +87,7 @@ public struct ScriptExecutor: StageExecutor {
         let etl = ETLExecutor()
         return (ctx.spec["inputs"]?.arrayValue ?? []).compactMap(\.stringValue).map { name in
             let e = try? etl.endpoint(reading: name, ctx)
-            return ReadDataset(dataset: name, version: ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
+            return ReadDataset(dataset: name, version: e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
                                rows: nil, schema: [], contentHash: nil)
         }
     }

@@ -101,7 +101,9 @@ public enum LineageEdges {
                 if let name = d["dataset"]?.stringValue, let v = d["version"]?.intValue { add(a, dataset(name, v), "wrote") }
             }
             let o = p["outputs"] ?? .null
-            if let m = o["model"]?.stringValue, let v = o["model_version"]?.intValue {
+            // A train stage's model (it has an artifact) is linked by its ModelVersionRegistered
+            // (`trained`); inference scores with a model, a features stage applies its fitting.
+            if let m = o["model"]?.stringValue, let v = o["model_version"]?.intValue, o["artifact"] == nil {
                 add(model(m, v), a, o["rows_scored"] != nil ? "scored-by" : "applied")
             }
         case MLEvents.modelVersionRegistered:

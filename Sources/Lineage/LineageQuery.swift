@@ -66,8 +66,8 @@ public struct LineageAnswer: Sendable {
             if top {
                 lines.append("\(b.node)  \(label)")
             } else {
-                let mark = b.repeated ? "  (shown above)" : ""
-                lines.append("\(indent)\(last ? "└─" : "├─") \(b.edge ?? "") \(arrow) \(b.node)  \(b.repeated ? "" : label)\(mark)".replacingOccurrences(of: "  $", with: "", options: .regularExpression))
+                let tail = b.repeated ? "  (shown elsewhere in this tree)" : label.isEmpty ? "" : "  \(label)"
+                lines.append("\(indent)\(last ? "└─" : "├─") \(b.edge ?? "") \(arrow) \(b.node)\(tail)")
             }
             let childIndent = top ? "" : indent + (last ? "   " : "│  ")
             for (i, c) in b.children.enumerated() {
@@ -147,7 +147,9 @@ public final class LineageQuery: @unchecked Sendable {
                 }
                 return "dataset:\(name)@\(v)"
             }
-            return head > 0 ? "dataset:\(name)@\(head)" : "dataset:\(name)"
+            if head > 0 { return "dataset:\(name)@\(head)" }
+            try requireInGraph(text, "no dataset '\(name)' is written or read in the log (as of seq \(graph.asOf)); `ledgerflow catalog show source` and `catalog show output` list the declared ones")
+            return text
         case "model":
             let (name, ref) = split(rest)
             let events = try model(name)
@@ -167,9 +169,17 @@ public final class LineageQuery: @unchecked Sendable {
             guard try !runStream(rest).isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
             return text
         case "attempt", "definition", "rule", "crossing", "catalog":
+            try requireInGraph(text, "'\(text)' is not in the lineage graph (as of seq \(graph.asOf)); check the id (`ledgerflow status RUN` shows a run's attempts)")
             return text
         default:
             throw LineageError("'\(kind)' is not a kind of lineage node; name one as \(Self.syntax)")
+        }
+    }
+
+    /// Throws `message` when `node` has no edge either way.
+    func requireInGraph(_ node: String, _ message: String) throws {
+        if try graph.neighbours(of: node, upstream: true, limit: 1).total == 0, try graph.neighbours(of: node, upstream: false, limit: 1).total == 0 {
+            throw LineageError(message)
         }
     }
 

@@ -1,5 +1,6 @@
 import Catalog
 import EventLog
+import Lineage
 
 /// The catalog as a projection: every definition in force, folded from the catalog events.
 public struct CatalogProjection: Projection {
@@ -68,13 +69,17 @@ public struct CatalogProjection: Projection {
     }
 }
 
-/// Every projection the CLI knows, by name (later issues add runs, models, lineage, …).
+/// Every projection the CLI knows, by name.
 public enum ProjectionRegistry {
     /// Type-erased runners over `log`.
     public static func all(_ log: EventLog) -> [AnyProjectionRunner] {
         [AnyProjectionRunner(ProjectionRunner(log: log, projection: CatalogProjection())),
          AnyProjectionRunner(ProjectionRunner(log: log, projection: RunsProjection())),
-         AnyProjectionRunner(ProjectionRunner(log: log, projection: ModelsProjection()))]
+         AnyProjectionRunner(ProjectionRunner(log: log, projection: ModelsProjection())),
+         // The lineage state grows with the log; snapshot it less often. Rebuilding it also
+         // rebuilds the on-disk lineage table the graph queries read.
+         AnyProjectionRunner(ProjectionRunner(log: log, projection: LineageProjection(), snapshotEvery: 50_000),
+                             alsoRebuild: { try LineageIndex.rebuild(log) })]
     }
 
     public static func named(_ name: String, _ log: EventLog) -> AnyProjectionRunner? {
@@ -101,7 +106,7 @@ public struct AnyProjectionRunner: Sendable {
         public let snapshotsWritten: Int
     }
 
-    public init<P: Projection>(_ runner: ProjectionRunner<P>) {
+    public init<P: Projection>(_ runner: ProjectionRunner<P>, alsoRebuild: (@Sendable () throws -> Void)? = nil) {
         name = runner.projection.name
         summary = runner.projection.summary
         version = runner.projection.version
@@ -116,6 +121,7 @@ public struct AnyProjectionRunner: Sendable {
         }
         rebuildBody = {
             let f = try runner.rebuild()
+            try alsoRebuild?()
             return (runner.projection.count(f.state), info(f))
         }
         currentBody = {

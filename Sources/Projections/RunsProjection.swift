@@ -7,7 +7,7 @@ public struct RunsProjection: Projection {
     public init() {}
     public var name: String { "runs" }
     public var summary: String { "runs, stages, attempts, durations, datasets written, errors" }
-    public var version: UInt32 { 1 }
+    public var version: UInt32 { 2 }
     public var eventTypes: Set<String>? { RunEvents.types }
     public var initial: RunsState { RunsState() }
     public func evolve(_ state: inout RunsState, _ event: RecordedEvent) { state.evolve(event) }

@@ -7,6 +7,7 @@ extension RunsState {
                  ("consumed", .object(consumed.map { ($0.key, .array($0.value.sorted().map { .string($0) })) })),
                  ("last_run_number", .int(Int64(lastRunNumber))),
                  ("datasets", .object(datasetVersions.map { ($0.key, .int(Int64($0.value))) })),
+                 ("dataset_locations", .object(datasetLocations.map { ($0.key, .string($0.value)) })),
                  ("last_seq", .int(Int64(lastSeq)))])
     }
 
@@ -24,6 +25,7 @@ extension RunsState {
         for m in v["consumed"]?.objectMembers ?? [] { consumed[m.key] = Set((m.value.arrayValue ?? []).compactMap(\.stringValue)) }
         lastRunNumber = Int(v["last_run_number"]?.intValue ?? 0)
         for m in v["datasets"]?.objectMembers ?? [] { datasetVersions[m.key] = UInt64(m.value.intValue ?? 0) }
+        for m in v["dataset_locations"]?.objectMembers ?? [] { datasetLocations[m.key] = m.value.stringValue }
         lastSeq = UInt64(v["last_seq"]?.intValue ?? 0)
     }
 }

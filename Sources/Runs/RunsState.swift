@@ -125,6 +125,8 @@ public struct RunsState: Sendable, Hashable {
     public var lastRunNumber = 0
     /// Per dataset, its newest version.
     public var datasetVersions: [String: UInt64] = [:]
+    /// Per dataset, where its newest version was written.
+    public var datasetLocations: [String: String] = [:]
     /// The state covers the log through this seq.
     public var lastSeq: UInt64 = 0
 
@@ -145,6 +147,7 @@ public struct RunsState: Sendable, Hashable {
             guard e.stream.hasPrefix(RunEvents.datasetStreamPrefix) else { return }
             let name = p["dataset"]?.stringValue ?? String(e.stream.dropFirst(RunEvents.datasetStreamPrefix.count))
             datasetVersions[name] = e.streamVersion
+            if let l = p["location"]?.stringValue { datasetLocations[name] = l }
             guard let runID = p["run"]?.stringValue, let stageName = p["stage"]?.stringValue,
                   var run = runs[runID], let i = run.stageIndex[stageName] else { return }
             run.stages[i].datasets.append(DatasetWrite(dataset: name, version: e.streamVersion, seq: e.seq,
