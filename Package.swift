@@ -61,7 +61,7 @@ let package = Package(
 
         // Lineage: the edges each event adds to the lineage graph, the on-disk lineage table, graph
         // and column-lineage queries, why a run ran (causal chains read from the log).
-        .target(name: "Lineage", dependencies: ["EventLog", "Runs", "Models"]),
+        .target(name: "Lineage", dependencies: ["EventLog", "Runs", "Models", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
         .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections", "Lineage"]),

@@ -37,6 +37,11 @@ public struct LogStats: Sendable {
 }
 
 extension EventLog {
+    /// The store's id: a UUID made when the store was created, never changed.
+    public func storeID() throws -> String {
+        try core.env.read { txn in try txn.meta(core.dbs, MetaKey.storeID).map { String(decoding: $0, as: UTF8.self) } ?? "?" }
+    }
+
     /// Counts and sizes of the store.
     public func stats() throws -> LogStats {
         let info = try core.env.info()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventLog
 import Foundation
+import Lineage
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create an empty store.")
@@ -205,20 +206,25 @@ struct Audit: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export events as JSON Lines: envelopes with payloads as stored, each with its chain hash and the hash before it.",
+            abstract: "Export events as JSON Lines (envelopes with their chain hashes), or stage attempts as OpenLineage RunEvents.",
             discussion: """
-            Every line is re-verifiable offline: hash = SHA-256(previousHash ‖ canonical(event)), where canonical(event) is \
+            jsonl: every line is re-verifiable offline: hash = SHA-256(previousHash ‖ canonical(event)), where canonical(event) is \
             the record layout of ARCHITECTURE.md "The hash chain" with the payload's canonical encoding. \
-            `python3 tools/verify-export.py FILE [--anchor SEQ:HASH]` does it (it shares no code with ledgerflow).
+            `python3 tools/verify-export.py FILE [--anchor SEQ:HASH]` does it (it shares no code with ledgerflow). \
+            openlineage: one RunEvent per stage transition, for Marquez or any OpenLineage consumer; \
+            `python3 tools/validate-openlineage.py FILE` checks each line against the official schemas in fixtures/openlineage/.
             """)
         @OptionGroup var store: StoreOptions
         @Option(help: "First seq.") var from: UInt64 = 1
         @Option(help: "Last seq (default: the head).") var to: UInt64?
         @Option(help: "Only the events of this causal tree.") var correlation: UInt64?
-        @Option(help: "The format: jsonl.") var format = "jsonl"
+        @Option(help: "jsonl (envelopes, re-verifiable), or openlineage (OpenLineage 2-0-2 RunEvents: START/COMPLETE/FAIL/ABORT per stage attempt).")
+        var format = "jsonl"
+        @Option(help: "The OpenLineage job namespace (--format openlineage).") var namespace = "ledgerflow"
 
         func validate() throws {
-            if format != "jsonl" { throw ValidationError("--format '\(format)' is not known; use jsonl") }
+            if format != "jsonl" && format != "openlineage" { throw ValidationError("--format '\(format)' is not known; use jsonl or openlineage") }
+            if namespace.isEmpty { throw ValidationError("--namespace must not be empty") }
             if from < 1 { throw ValidationError("--from must be at least 1 (seqs start at 1)") }
             if let to, to < from { throw ValidationError("--to \(to) is before --from \(from)") }
         }
@@ -227,6 +233,10 @@ struct Audit: ParsableCommand {
             let log = try store.openForReading()
             let head = try log.lastSeq()
             let through = min(to ?? head, head)
+            if format == "openlineage" {
+                try OpenLineageExport(log: log, namespace: namespace).export(from: from, through: through, correlation: correlation) { Output.line($0.jsonString) }
+                return
+            }
             let options = ReadOptions(hashes: true, upcast: false)
             func hash(at seq: UInt64) throws -> ChainHash {
                 guard seq > 0 else { return ChainHash.genesis }
