@@ -58,11 +58,11 @@ extension LineageQuery {
             throw LineageError("column lineage is for a dataset ledgerflow wrote (dataset:NAME or dataset:NAME@VERSION); \(node) is not one")
         }
         let name = String(node[node.index(node.startIndex, offsetBy: 8) ..< at])
-        var trace = try trace(dataset: name, version: version, column: column, depth: depth)
-        if trace.note == nil, trace.inputs.isEmpty, trace.writtenBy != nil, let written = try written(name, version),
-           let schema = written.payload["schema"]?.arrayValue, !schema.contains(where: { $0["name"]?.stringValue == column }) {
+        if let written = try written(name, version), let schema = written.payload["schema"]?.arrayValue, !schema.isEmpty,
+           !schema.contains(where: { $0["name"]?.stringValue == column }) {
             throw LineageError("dataset \(name) v\(version) has no column '\(column)'; it has \(schema.compactMap { $0["name"]?.stringValue }.joined(separator: ", "))")
         }
+        var trace = try trace(dataset: name, version: version, column: column, depth: depth)
         trace.type = nil
         return trace
     }

@@ -85,14 +85,28 @@ enum Main {
             print(Ledgerflow.fullMessage(for: error))
             Foundation.exit(0)
         }
-        let message = Ledgerflow.fullMessage(for: error)
         if code == .validationFailure || error is ValidationError {
-            FileHandle.standardError.write(Data("\(message)\n".utf8))
+            // One line: what is wrong, and where the usage is.
+            let what = Ledgerflow.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+            FileHandle.standardError.write(Data("ledgerflow: \(what.hasPrefix("Error: ") ? String(what.dropFirst(7)) : what) (usage: \(commandPath()) --help)\n".utf8))
             Foundation.exit(2)
         }
+        let message = Ledgerflow.fullMessage(for: error)
         FileHandle.standardError.write(Data("ledgerflow: error: \(message.isEmpty ? "\(error)" : message)\n".utf8))
         Foundation.exit(1)
     }
+}
+
+/// `ledgerflow SUB SUBSUB`: the command the arguments name (for the usage hint).
+func commandPath() -> String {
+    var path = ["ledgerflow"]
+    var current: [any ParsableCommand.Type] = Ledgerflow.configuration.subcommands
+    for arg in CommandLine.arguments.dropFirst() {
+        guard let next = current.first(where: { $0._commandName == arg }) else { break }
+        path.append(arg)
+        current = next.configuration.subcommands
+    }
+    return path.joined(separator: " ")
 }
 
 /// A failure already explained to the user (or to be explained in one line); exit code 1.
