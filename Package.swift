@@ -77,6 +77,7 @@ let package = Package(
                           path: "tools/ledgerflow-bench"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),
+        .testTarget(name: "LineageTests", dependencies: ["Lineage", "Projections", "Runs", "Models", "EventLog"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "EventLog"]),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),

@@ -1,0 +1,217 @@
+import EventLog
+import Foundation
+import Lineage
+import Models
+import Projections
+import Runs
+import Testing
+
+/// A fresh temporary directory per test, removed afterwards.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ledgerflow-lineage-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+func recorded(_ seq: UInt64, _ stream: String, _ type: String, _ payload: Value, version: UInt64 = 1) -> RecordedEvent {
+    RecordedEvent(seq: seq, recordedAtMicros: Int64(seq) * 1_000_000, stream: stream, streamVersion: version, type: type, payload: payload)
+}
+
+func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0.kind) \($0.to)" } }
+
+/// Each event's edges, given that event alone (pure).
+@Suite struct LineageEdgeTests {
+    @Test func runRequestedLinksDefinitionCatalogAndCause() {
+        let triggered = recorded(10, "run/7", RunEvents.runRequested, [
+            "run": "7", "job": "followup", "job_version": 2, "catalog_seq": 4,
+            "trigger": ["type": "trigger", "crossing": 9, "rule": "high_churn"],
+        ])
+        #expect(describe(LineageEdges.edges(of: triggered)) == [
+            "definition:job/followup@2 ran-under run:7", "catalog:4 ran-under-catalog-version run:7", "crossing:9 triggered-by run:7",
+        ])
+        let dependent = recorded(11, "run/8", RunEvents.runRequested, [
+            "run": "8", "job": "report", "job_version": 1, "catalog_seq": 4, "trigger": ["type": "dependency", "after_runs": ["5", "6"]],
+        ])
+        #expect(describe(LineageEdges.edges(of: dependent)).suffix(2) == ["run:5 dependency run:8", "run:6 dependency run:8"])
+        let scheduled = recorded(12, "run/9", RunEvents.runRequested, [
+            "run": "9", "job": "nightly", "trigger": ["type": "schedule", "schedule": "nightly", "schedule_version": 3],
+        ])
+        #expect(describe(LineageEdges.edges(of: scheduled)) == ["rule:schedule/nightly@3 triggered-by run:9"])
+        let rerun = recorded(13, "run/10", RunEvents.runRequested, ["run": "10", "job": "nightly", "trigger": ["type": "rerun", "rerun_of": "9"]])
+        #expect(describe(LineageEdges.edges(of: rerun)) == ["run:9 rerun-of run:10"])
+    }
+
+    @Test func stageSucceededLinksReadsWritesAndModel() {
+        let scored = recorded(20, "run/3", RunEvents.stageSucceeded, [
+            "stage": "score", "attempt": 2,
+            "inputs": [["dataset": "features", "version": 4, "location": "/lake/features"], ["dataset": "crm", "location": "db#crm"]],
+            "datasets": [["dataset": "scores", "version": 1]],
+            "outputs": ["model": "churn", "model_version": 3, "rows_scored": 400],
+        ])
+        #expect(describe(LineageEdges.edges(of: scored)) == [
+            "dataset:features@4 read attempt:3/score/2", "dataset:crm read attempt:3/score/2",
+            "attempt:3/score/2 wrote dataset:scores@1", "model:churn@3 scored-by attempt:3/score/2",
+        ])
+        #expect(LineageEdges.edges(of: scored).allSatisfy { $0.seq == 20 })
+        // A train stage's model is linked by its registration, not as a model it used.
+        let trained = recorded(21, "run/2", RunEvents.stageSucceeded, [
+            "stage": "train", "attempt": 1, "outputs": ["model": "churn", "model_version": 3, "artifact": "abc"],
+        ])
+        #expect(LineageEdges.edges(of: trained).isEmpty)
+        let reused = recorded(22, "run/4", RunEvents.stageSucceeded, ["stage": "extract", "attempt": 1, "reused_from": ["run": "3", "attempt": 1],
+                                                                      "datasets": [["dataset": "features", "version": 4]]])
+        #expect(describe(LineageEdges.edges(of: reused)) == ["run:4 stage attempt:4/extract/1", "attempt:3/extract/1 reused attempt:4/extract/1",
+                                                            "attempt:4/extract/1 wrote dataset:features@4"])
+    }
+
+    @Test func modelVersionAndCrossing() {
+        let registered = recorded(30, "model/churn", MLEvents.modelVersionRegistered, [
+            "model": "churn", "version": 3, "run": "2", "stage": "train", "attempt": 1,
+            "training_dataset": ["name": "features", "version": 4], "model_definition_version": 2,
+            "feature_spec": ["name": "churn_features", "version": 1],
+        ])
+        #expect(describe(LineageEdges.edges(of: registered)) == [
+            "attempt:2/train/1 trained model:churn@3", "dataset:features@4 trained-on model:churn@3",
+            "definition:model/churn@2 defined-by model:churn@3", "definition:features/churn_features@1 defined-by model:churn@3",
+        ])
+        let crossing = recorded(31, "rule/trigger/high_churn", MLEvents.thresholdCrossed, [
+            "source_run": "3", "rule": ["kind": "trigger", "name": "high_churn", "version": 2], "subject": "42",
+        ])
+        #expect(describe(LineageEdges.edges(of: crossing)) == ["run:3 crossed crossing:31", "rule:trigger/high_churn@2 rule crossing:31"])
+        // Predictions are never nodes.
+        #expect(LineageEdges.edges(of: recorded(32, "predictions/3", MLEvents.predictionRecorded, ["entity": "42"])).isEmpty)
+        #expect(!LineageEdges.types.contains(MLEvents.predictionRecorded))
+    }
+}
+
+/// The on-disk lineage table and its readers, on a real store.
+@Suite struct LineageIndexTests {
+    /// A small history: a training run, a model version, a scoring run, a crossing and the run it
+    /// triggered, interleaved with predictions (which add no edge).
+    func history(_ log: EventLog) throws {
+        func append(_ stream: String, _ type: String, _ payload: Value) throws {
+            _ = try log.append([NewEvent(type: type, schemaVersion: type == RunEvents.stageSucceeded ? 2 : 1, payload: payload)], to: stream)
+        }
+        try append("run/1", RunEvents.runRequested, ["run": "1", "job": "train", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"]])
+        try append("run/1", RunEvents.stageStarted, ["stage": "fit", "attempt": 1])
+        try append("run/1", RunEvents.stageSucceeded, ["stage": "fit", "attempt": 1, "inputs": [["dataset": "crm", "location": "db#crm"]],
+                                                      "outputs": ["model": "churn", "model_version": 1, "artifact": "a"]])
+        try append("model/churn", MLEvents.modelVersionRegistered, ["model": "churn", "version": 1, "run": "1", "stage": "fit", "attempt": 1,
+                                                                   "training_dataset": ["name": "crm"]])
+        try append("run/2", RunEvents.runRequested, ["run": "2", "job": "score", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"]])
+        try append("run/2", RunEvents.stageStarted, ["stage": "score", "attempt": 1])
+        for i in 0 ..< 50 { try append("predictions/2", MLEvents.predictionRecorded, ["entity": .string(String(i))]) }
+        try append("run/2", RunEvents.stageSucceeded, ["stage": "score", "attempt": 1, "inputs": [["dataset": "crm", "location": "db#crm"]],
+                                                      "datasets": [["dataset": "scores", "version": 1]],
+                                                      "outputs": ["model": "churn", "model_version": 1, "rows_scored": 50]])
+        try append("rule/trigger/high", MLEvents.thresholdCrossed, ["source_run": "2", "rule": ["kind": "trigger", "name": "high", "version": 1]])
+        let crossing = try log.lastSeq()
+        try append("run/3", RunEvents.runRequested, ["run": "3", "job": "followup", "job_version": 1, "catalog_seq": 1,
+                                                    "trigger": ["type": "trigger", "crossing": .int(Int64(crossing))]])
+    }
+
+    func answerJSON(_ log: EventLog, _ node: String, asOf: UInt64? = nil) throws -> String {
+        let q = LineageQuery(graph: try LineageGraph(log: log, asOf: asOf))
+        return try q.answer(root: try q.resolve(node), upstream: true, downstream: true, depth: 5).value.jsonString
+    }
+
+    @Test func tableAndTailGiveTheSameAnswers() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        try history(log)
+        // Nothing indexed: every answer comes from the tail folded in memory.
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == 0)
+        let fromTail = try answerJSON(log, "run:2")
+        let tailOnly = try LineageGraph(log: log)
+        #expect(tailOnly.tableSeq == 0 && tailOnly.tailEvents == 9)
+        // Indexed in small chunks (several transactions), then the same question.
+        let added = try LineageIndex.catchUp(log, chunk: 2)
+        #expect(added == 17)
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == (try log.lastSeq()))
+        #expect(try LineageGraph(log: log).tailEvents == 0)
+        #expect(try answerJSON(log, "run:2") == fromTail)
+        // Catching up again adds nothing; a rebuild gives the same table.
+        #expect(try LineageIndex.catchUp(log) == 0)
+        #expect(try LineageIndex.rebuild(log) == 17)
+        #expect(try answerJSON(log, "run:2") == fromTail)
+        // Half indexed, half tail.
+        #expect(try LineageIndex.rebuild(log) == 17)
+        try log.dropTable(LineageIndex.table, checkpoint: LineageIndex.checkpoint)
+        try LineageIndex.catchUp(log, through: 8)
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == 8)
+        #expect(try answerJSON(log, "run:2") == fromTail)
+    }
+
+    @Test func asOfAnEarlierSeqSeesOnlyWhatExistedThen() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        try history(log)
+        try LineageIndex.catchUp(log)
+        let graph = try LineageGraph(log: log, asOf: 6)
+        let down = try graph.neighbours(of: "model:churn@1", upstream: false)
+        #expect(down.nodes.isEmpty && down.total == 0)  // the scoring attempt succeeded later
+        let now = try LineageGraph(log: log).neighbours(of: "model:churn@1", upstream: false)
+        #expect(now.nodes.map(\.node) == ["attempt:2/score/1"] && now.nodes.map(\.kind) == ["scored-by"])
+        // The projection as of 6 has exactly the edges of the events through 6.
+        let runner = ProjectionRunner(log: log, projection: LineageProjection())
+        let state = try runner.state(at: 6).state
+        #expect(state.edges.allSatisfy { $0.seq <= 6 } && state.edges.count == 9)
+        let full = try runner.state(at: try log.lastSeq()).state
+        #expect(full.edges.count == 17)
+        // The projection and the table hold the same edges.
+        var rows = 0
+        try log.scanTable(LineageIndex.table) { _, _ in rows += 1; return true }
+        #expect(rows == 2 * full.edges.count)
+    }
+
+    @Test func neighboursAreCappedAndCounted() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        for i in 1 ... 30 {
+            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(String(i)), "job": "j", "job_version": 1, "catalog_seq": 1])],
+                               to: "run/\(i)")
+        }
+        try LineageIndex.catchUp(log, through: 20)
+        let q = LineageQuery(graph: try LineageGraph(log: log))
+        let a = try q.answer(root: "definition:job/j@1", upstream: false, downstream: true, depth: 1, limit: 25)
+        #expect(a.downstream?.children.count == 25 && a.downstream?.more == 5)
+        #expect(a.text.contains("… 5 more (raise --limit)"))
+        let (all, total) = try q.graph.neighbours(of: "definition:job/j@1", upstream: false)
+        #expect(all.count == 30 && total == 30)
+        #expect(all.map(\.seq) == Array(1 ... 30))
+    }
+
+    @Test func resolveNamesNodesAndRefusesUnknownOnes() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        try history(log)
+        _ = try log.append([NewEvent(type: RunEvents.datasetVersionWritten, payload: ["dataset": "scores", "run": "2", "stage": "score", "attempt": 1])],
+                           to: "dataset/scores")
+        let q = LineageQuery(graph: try LineageGraph(log: log))
+        #expect(try q.resolve("dataset:scores") == "dataset:scores@1")
+        #expect(try q.resolve("dataset:crm") == "dataset:crm")
+        #expect(try q.resolve("model:churn") == "model:churn@1")
+        #expect(try q.resolve("run:2") == "run:2")
+        for bad in ["scores", "dataset:", "dataset:scores@2", "dataset:nothing", "model:none", "run:99", "attempt:9/x/1", "table:x"] {
+            #expect(throws: LineageError.self, "\(bad)") { try q.resolve(bad) }
+        }
+    }
+
+    @Test func tablesRefuseOversizedRowsAndKeepPairsOnce() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        try log.addToTable("t", [([1], [1, 2]), ([1], [1, 2]), ([1], [0, 9]), ([2], [5])], checkpoint: "table:t", seq: 0)
+        #expect(try log.tableValues("t", key: [1]).values == [[0, 9], [1, 2]])
+        #expect(try log.tableValues("t", key: [1], prefix: [1]).values == [[1, 2]])
+        #expect(try log.tableValues("other", key: [1]).count == 0)
+        #expect(throws: EventLogError.self) { try log.addToTable("t", [([1], [UInt8](repeating: 1, count: 600))], checkpoint: "table:t", seq: 1) }
+        #expect(try log.tableValues("t", key: [1]).count == 2)  // nothing of the refused batch
+        #expect(throws: EventLogError.self) { try log.addToTable("", [], checkpoint: "table:t", seq: 1) }
+        #expect(try log.dropTable("t", checkpoint: "table:t") == 3)
+        #expect(try log.tableValues("t", key: [2]).count == 0)
+    }
+}
