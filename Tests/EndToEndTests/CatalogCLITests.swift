@@ -117,7 +117,7 @@ import EventLog
         let show = try Value(json: try ledgerflow(["projection", "show", "catalog", "--store", store, "--json", "--at-seq", "10"]).stdout)
         #expect(show["state"]?["count"] == 10 && show["from_snapshot"] == .null && show["events_folded"] == 10)
         let text = try ledgerflow(["projection", "list", "--store", store])
-        #expect(text.lines.first?.hasPrefix("NAME") == true && text.lines.count == 4)
-        #expect(text.lines.dropFirst().map { String($0.prefix(8)) } == ["catalog ", "runs    ", "models  "])
+        #expect(text.lines.first?.hasPrefix("NAME") == true && text.lines.count == 5)
+        #expect(text.lines.dropFirst().map { String($0.prefix(8)) } == ["catalog ", "runs    ", "models  ", "lineage "])
     }
 }

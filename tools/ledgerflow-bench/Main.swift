@@ -24,6 +24,10 @@ enum Bench {
       ml [--rows N] [--repeat R] [--json] [--dir DIR]
           Score N rows (default 1,000,000) with logistic regression over 20 features: every prediction
           recorded as an event (durable), and the same scoring without logging, in one run.
+      lineage [--events N] [--predictions P] [--queries Q] [--templates DIR] [--json] [--dir DIR]
+          `why` and `lineage --depth 5` (median of Q warm queries) and `replay --at-seq` at the middle,
+          on a generated churn history of N events (default 10,000,000; P predictions per scoring
+          run, default 500); against a point read and a decode of every event up to the middle.
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -51,6 +55,7 @@ enum Bench {
             case "projection": try ProjectionBenchmark.run(options)
             case "engine": try EngineBenchmark.run(options)
             case "ml": try MLBenchmark.run(options)
+            case "lineage": try LineageBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
