@@ -38,8 +38,6 @@ lf events --type ThresholdCrossed --limit 2
 followup=$(lf runs --job retention_followup --limit 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["run"])')
 step ledgerflow status "$followup"
 lf status "$followup"
-step ledgerflow why "$followup" "   # the causal chain back to who started it"
-lf why "$followup"
 step ledgerflow logs "$followup" offer
 lf logs "$followup" offer
 step sqlite3 data/azure_sql.sqlite "select … from churn_predictions order by churn_probability desc limit 5"   # what storage_3 loaded
@@ -69,11 +67,7 @@ lf models show churn
 
 step ledgerflow stats
 lf stats
-step ledgerflow audit head
 anchor=$(lf audit head)
-echo "$anchor"
-step ledgerflow audit verify --anchor "$anchor"
-lf audit verify --anchor "$anchor"
 
 # A tour of the instruction book on a second store: the seeds' JSON job and an example of every
 # kind, changes as events, the catalog as of any moment, and a generated pipeline history.
@@ -105,6 +99,22 @@ step ledgerflow projection rebuild catalog
 lf projection rebuild catalog
 step ledgerflow projection list
 lf projection list
+
+# Back to the churn store: what the log answers for an auditor.
+export LEDGERFLOW_STORE="$store"
+cd "$project"
+step ledgerflow lineage model:churn@production --downstream --depth 2 "   # what the production model scored"
+lf lineage model:churn@production --downstream --depth 2
+step ledgerflow lineage dataset:churn_predictions --column churn_probability --depth 3 "   # one column, back through the stages"
+lf lineage dataset:churn_predictions --column churn_probability --depth 3
+step ledgerflow audit export --format openlineage "| wc -l   # a RunEvent per stage transition, for Marquez or any OpenLineage consumer"
+lf audit export --format openlineage | wc -l
+step ledgerflow why "$followup" "   # why the follow-up ran: rule, prediction, model version, training run, who started it"
+lf why "$followup"
+step ledgerflow lineage dataset:churn_predictions --upstream "   # where the stored predictions came from"
+lf lineage dataset:churn_predictions --upstream
+step ledgerflow audit verify --anchor "$anchor" "   # the hash chain is intact, and the log up to the anchor unchanged"
+lf audit verify --anchor "$anchor"
 
 echo
 echo "Explore them: export LEDGERFLOW_STORE=$store; ledgerflow models show churn; ledgerflow events --help"

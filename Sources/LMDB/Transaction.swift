@@ -198,6 +198,11 @@ public struct Cursor {
     @inlinable public func lastDuplicate() throws -> Entry? { try op(MDB_LAST_DUP) }
     /// Dup-sorted: moves to the next duplicate of the current key.
     @inlinable public func nextDuplicate() throws -> Entry? { try op(MDB_NEXT_DUP) }
+    /// Dup-fixed: up to a page of duplicates of the current key from the cursor on (their bytes
+    /// back to back in `value`), positioned on the last of them.
+    @inlinable public func multiple() throws -> Entry? { try op(MDB_GET_MULTIPLE) }
+    /// Dup-fixed: the next page of duplicates of the current key (nil after the last).
+    @inlinable public func nextMultiple() throws -> Entry? { try op(MDB_NEXT_MULTIPLE) }
     /// Dup-sorted: moves to the first duplicate of `key` not less than `value`.
     @inlinable public func seek(key: UnsafeRawBufferPointer, valueAtLeast value: UnsafeRawBufferPointer) throws -> Entry? {
         try op(MDB_GET_BOTH_RANGE, key: key, value: value)

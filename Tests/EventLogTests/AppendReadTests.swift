@@ -40,6 +40,26 @@ import Testing
         #expect(again == e)
     }
 
+    @Test func readingFromAVersionStartsAtItsSeq() throws {
+        let (log, _dir) = try makeLog()
+        _ = _dir
+        // Stream "a" gets runs of consecutive seqs (several postings) interleaved with "b".
+        var expected: [UInt64] = []
+        for round in 0 ..< 40 {
+            let n = 1 + round % 4
+            let r = try log.append([StreamAppend(stream: "a", events: (0 ..< n).map { _ in stageEvent(round) }),
+                                    StreamAppend(stream: "b", events: [stageEvent(round)])])
+            expected += (0 ..< UInt64(n)).map { r.firstSeq! + $0 }
+        }
+        for v in [1, 2, 3, 17, 50, UInt64(expected.count)] {
+            let got = try log.read(stream: "a", fromVersion: v, limit: 2)
+            #expect(got.first?.seq == expected[Int(v) - 1] && got.first?.streamVersion == v)
+        }
+        #expect(try log.read(stream: "a", fromVersion: UInt64(expected.count) + 1).isEmpty)
+        #expect(try log.read(stream: "none", fromVersion: 3).isEmpty)
+        #expect(try log.read(stream: "a", fromVersion: 10).map(\.seq) == Array(expected[9...]))
+    }
+
     @Test func correlationDefaults() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }

@@ -23,7 +23,7 @@ enum LineageBenchmark {
         let path = (base as NSString).appendingPathComponent("ledgerflow-bench-lineage-\(UUID().uuidString)")
         defer { if ProcessInfo.processInfo.environment["LEDGERFLOW_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: path) } }
         let quiet = o.flag("json")
-        func say(_ s: String) { if !quiet { print(s); fflush(stdout) } }
+        func say(_ s: String) { if !quiet { print(s); fflush(nil) } }
 
         var c = EventLog.Configuration()
         c.durable = false
@@ -197,9 +197,10 @@ struct LineageGenerator {
     mutating func hash() -> Value { .string(String(format: "%016llx%016llx%016llx%016llx", rng.next(), rng.next(), rng.next(), rng.next())) }
 
     /// A written dataset version: DatasetVersionWritten, and the entry for `datasets`.
-    mutating func write(_ dataset: String, _ version: inout Int64, location: String, format: String, cols: [(String, String)], run: String, stage: String,
+    mutating func write(_ dataset: String, _ counter: WritableKeyPath<LineageGenerator, Int64>, location: String, format: String, cols: [(String, String)], run: String, stage: String,
                         cause: UInt64, correlation: UInt64) -> Value {
-        version += 1
+        self[keyPath: counter] += 1
+        let version = self[keyPath: counter]
         add("dataset/\(dataset)", RunEvents.datasetVersionWritten, .object([
             ("attempt", 1), ("content_hash", hash()), ("dataset", .string(dataset)), ("format", .string(format)), ("location", .string(location)),
             ("mode", "replace"), ("rows", .int(Int64(predictionsPerRun))), ("run", .string(run)), ("schema", Self.schema(cols)), ("stage", .string(stage)),
@@ -243,7 +244,7 @@ struct LineageGenerator {
     mutating func extract(_ run: String, cause: UInt64, correlation: UInt64) -> UInt64 {
         let s = start(run, "extract", cause: cause, correlation: correlation)
         let inp = input("crm_customers", version: nil, location: Self.crm, format: "sqlite", cols: Self.columns)
-        let w = write("customer_features", &featuresVersion, location: Self.features, format: "jsonl", cols: Self.columns, run: run, stage: "extract", cause: s, correlation: correlation)
+        let w = write("customer_features", \.featuresVersion, location: Self.features, format: "jsonl", cols: Self.columns, run: run, stage: "extract", cause: s, correlation: correlation)
         return succeed(run, "extract", inputs: [inp], datasets: [w], outputs: .object([("rows_read", .int(Int64(predictionsPerRun))), ("rows_written", .int(Int64(predictionsPerRun)))]),
                        lineage: .object([("customer_features", Self.identity("crm_customers", Self.columns))]), cause: s, correlation: correlation)
     }
@@ -302,14 +303,14 @@ struct LineageGenerator {
             return (c.0, .array(sources))
         })
         let inFeatures = input("customer_features", version: featuresVersion, location: Self.features, format: "jsonl", cols: Self.columns)
-        let wScores = write("churn_scores", &scoresVersion, location: Self.scores, format: "jsonl", cols: Self.scored, run: run, stage: "score", cause: s, correlation: req)
+        let wScores = write("churn_scores", \.scoresVersion, location: Self.scores, format: "jsonl", cols: Self.scored, run: run, stage: "score", cause: s, correlation: req)
         let scored = succeed(run, "score", inputs: [inFeatures], datasets: [wScores],
                              outputs: .object([("model", "churn"), ("model_ref", "churn@production"), ("model_version", .int(modelVersion)),
                                                ("predictions_recorded", .int(Int64(predictionsPerRun))), ("rows_scored", .int(Int64(predictionsPerRun)))]),
                              lineage: .object([("churn_scores", .object([("fields", modelFlow)]))]), cause: s, correlation: req)
         let st = start(run, "store", cause: scored, correlation: req)
         let inScores = input("churn_scores", version: scoresVersion, location: Self.scores, format: "jsonl", cols: Self.scored)
-        let wStored = write("churn_predictions", &predictionsVersion, location: Self.warehouse, format: "sqlite", cols: Self.stored, run: run, stage: "store", cause: st, correlation: req)
+        let wStored = write("churn_predictions", \.predictionsVersion, location: Self.warehouse, format: "sqlite", cols: Self.stored, run: run, stage: "store", cause: st, correlation: req)
         let stored = succeed(run, "store", inputs: [inScores], datasets: [wStored], outputs: .object([("rows_read", .int(Int64(predictionsPerRun))), ("rows_written", .int(Int64(predictionsPerRun)))]),
                              lineage: .object([("churn_predictions", Self.identity("churn_scores", Self.stored))]), cause: st, correlation: req)
         add("run/\(run)", RunEvents.runSucceeded, .object([("duration_ms", 420)]), cause: stored, correlation: req)
