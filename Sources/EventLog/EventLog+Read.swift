@@ -65,9 +65,10 @@ extension EventLog {
     /// reading version 18,000 of a stream costs about what reading version 1 does.
     public func read(stream: String, fromVersion: UInt64 = 1, limit: Int = .max, options: ReadOptions = ReadOptions()) throws -> [RecordedEvent] {
         var out: [RecordedEvent] = []
-        let start = fromVersion > 1 ? try seq(ofVersion: fromVersion, in: stream) : 1
-        guard let start else { return [] }
-        try scan(from: start, filter: EventFilter(stream: stream), options: options) { e in
+        let found = fromVersion > 1 ? try seq(ofVersion: fromVersion, in: stream) : (1, true)
+        guard let (start, exact) = found else { return [] }
+        // From the exact seq every event read is wanted, so no more than `limit` are decoded.
+        try scan(from: start, through: .max, filter: EventFilter(stream: stream), options: options, limit: exact ? limit : .max) { e in
             if e.streamVersion >= fromVersion { out.append(e) }
             return out.count < limit
         }
@@ -466,22 +467,22 @@ func wrap<T>(_ seq: UInt64, _ body: () throws(DecodeError) -> T) throws -> T {
 extension EventLog {
     /// A seq at or before the event at `version` of `stream` and after every earlier version
     /// (its exact seq when the version is indexed); nil when the stream does not exist.
-    func seq(ofVersion version: UInt64, in stream: String) throws -> UInt64? {
-        try core.env.read { txn -> UInt64? in
+    func seq(ofVersion version: UInt64, in stream: String) throws -> (seq: UInt64, exact: Bool)? {
+        try core.env.read { txn -> (seq: UInt64, exact: Bool)? in
             guard let id = try core.id(.stream, stream, txn) else { return nil }
             let key = withIndexKey(PostingBuilder.Key(index: .stream, key: UInt64(id))) { Array($0) }
-            return try txn.withCursor(core.dbs.streamIndex) { c -> UInt64 in
+            return try txn.withCursor(core.dbs.streamIndex) { c -> (seq: UInt64, exact: Bool) in
                 // Versions before the posting at hand; postings are runs of consecutive seqs of
                 // the stream in seq order, so version v is at first + (v - 1 - before).
                 var before: UInt64 = 0
                 var end: UInt64 = 1
-                guard try key.withUnsafeBytes({ try c.seek(exactly: $0) }) != nil else { return 1 }
+                guard try key.withUnsafeBytes({ try c.seek(exactly: $0) }) != nil else { return (1, false) }
                 var page = try c.multiple()
                 while let p = page {
                     var offset = 0
                     while offset + 12 <= p.value.count {
                         let posting = Posting(UnsafeRawBufferPointer(rebasing: p.value[offset ..< offset + 12]))
-                        if before + UInt64(posting.count) >= version { return posting.first + (version - 1 - before) }
+                        if before + UInt64(posting.count) >= version { return (posting.first + (version - 1 - before), true) }
                         before += UInt64(posting.count)
                         end = posting.end
                         offset += 12
@@ -489,7 +490,7 @@ extension EventLog {
                     page = try c.nextMultiple()
                 }
                 // Not indexed yet (the tail past the watermark): every earlier version is before `end`.
-                return end
+                return (end, false)
             }
         }
     }
