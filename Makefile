@@ -33,6 +33,7 @@ bench: deps
 	.build/release/ledgerflow-bench projection
 	.build/release/ledgerflow-bench engine
 	.build/release/ledgerflow-bench ml
+	.build/release/ledgerflow-bench lineage
 
 clean:
 	rm -rf .build

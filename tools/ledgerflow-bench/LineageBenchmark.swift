@@ -76,8 +76,10 @@ enum LineageBenchmark {
         let whyTimes = try whyRuns.map { r in try time { try why(r) } }
         let modelTimes = try models.map { n in try time { try lineage(n) } }
         let datasetTimes = try datasets.map { n in try time { try lineage(n) } }
-        // Baseline: one event by seq, decoded.
-        let pointTimes = try whyRuns.indices.map { i in try time { _ = try log.event(at: UInt64(1 + (i * Int(head - 1)) / max(1, whyRuns.count - 1))) } }
+        // Baseline: one event by seq, decoded (warm, like the queries: one untimed pass first).
+        let pointSeqs = whyRuns.indices.map { i in UInt64(1 + (i * Int(head - 1)) / max(1, whyRuns.count - 1)) }
+        for s in pointSeqs { _ = try log.event(at: s) }
+        let pointTimes = try pointSeqs.map { s in try time { _ = try log.event(at: s) } }
         let whyMs = ProjectionBenchmark.median(whyTimes)
         let lineageMs = ProjectionBenchmark.median(modelTimes + datasetTimes)
         let pointMs = ProjectionBenchmark.median(pointTimes)
