@@ -164,12 +164,14 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Folds the events since the lineage table's checkpoint into it (when idle: queries fold any
-    /// tail themselves, so this only keeps their work small). A failure is reported, not fatal.
+    /// tail themselves, so this only keeps their work small), one chunk of 50,000 events per idle
+    /// moment, so a long history (a store from before the table) never holds up the loop for
+    /// long. A failure is reported, not fatal.
     func indexLineage() {
         guard lineageIndexedThrough < runs.lastSeq else { return }
         do {
-            try LineageIndex.catchUp(log, through: runs.lastSeq)
-            lineageIndexedThrough = runs.lastSeq
+            try LineageIndex.catchUp(log, through: runs.lastSeq, maxChunks: 1)
+            lineageIndexedThrough = try log.checkpoint(LineageIndex.checkpoint)
         } catch {
             options.report("could not bring the lineage table up to seq \(runs.lastSeq): \(error); lineage queries fold the rest themselves")
             lineageIndexedThrough = runs.lastSeq

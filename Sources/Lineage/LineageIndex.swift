@@ -14,13 +14,15 @@ public enum LineageIndex {
     public static let checkpoint = "table:lineage"
 
     /// Folds the events after the checkpoint into the table, in transactions of at most
-    /// `chunk` events; returns the number of edges added.
+    /// `chunk` events, at most `maxChunks` of them; returns the number of edges added.
     @discardableResult
-    public static func catchUp(_ log: EventLog, through: UInt64 = .max, chunk: Int = 50_000) throws -> Int {
+    public static func catchUp(_ log: EventLog, through: UInt64 = .max, chunk: Int = 50_000, maxChunks: Int = .max) throws -> Int {
         var from = try log.checkpoint(checkpoint)
         let head = min(through, try log.lastSeq())
         var added = 0
-        while from < head {
+        var chunks = 0
+        while from < head && chunks < maxChunks {
+            chunks += 1
             let events = try relevantEvents(log, after: from, through: head, limit: chunk)
             let last = events.count < chunk ? head : events.last!.seq
             var pairs: [(key: [UInt8], value: [UInt8])] = []

@@ -205,6 +205,14 @@ run: wave
         _ = try p.engine().run { _ in true }
         #expect(try p.log.lastSeq() == before)
         #expect(try p.log.checkpoint(Engine.automationCheckpoint) >= crossings.map(\.seq).max() ?? 0)
+        // The engine brought the lineage table up to the head when it went idle: a follow-up's
+        // crossing is a neighbour read from the table, with no tail left to fold.
+        #expect(try p.log.checkpoint(LineageIndex.checkpoint) == before)
+        let graph = try LineageGraph(log: p.log)
+        #expect(graph.tailEvents == 0)
+        let first = try #require(followups.first)
+        let causes = try graph.neighbours(of: "run:\(first.id)", upstream: true).nodes
+        #expect(causes.contains { $0.node == "crossing:\(first.trigger["crossing"]?.intValue ?? 0)" && $0.kind == "triggered-by" })
     }
 
     @Test func promoteSwapsTheVersionAJobScoresWith() throws {
