@@ -6,19 +6,10 @@ import Testing
 /// churn scenario run by an engine in another process (`ledgerflow work`), queried while it runs.
 @Suite struct LineageCLITests {
     @Test func churnScenarioLineageWhyReplayAndOpenLineage() throws {
-        let dir = TemporaryDirectory()
-        let store = dir.sub(".ledgerflow")
-        func lf(_ args: [String]) throws -> RunResult { try ledgerflow(args + ["--store", store], cwd: dir.path) }
-        func json(_ args: [String]) throws -> Value {
-            let r = try lf(args + ["--json"])
-            #expect(r.status == 0, "\(args): \(r.stderr)")
-            return try Value(json: r.stdout)
-        }
-        try FileManager.default.createDirectory(atPath: dir.sub("data"), withIntermediateDirectories: true)
-        let sql = CatalogCLITests.fixture("fixtures/demo/churn/customers.sql")
-        #expect(try run("/bin/sh", ["-c", "sqlite3 data/sql_server.sqlite < '\(sql)'"], cwd: dir.path).status == 0)
-        #expect(try lf(["init"]).status == 0)
-        #expect(try lf(["apply", CatalogCLITests.fixture("fixtures/demo/churn")]).status == 0)
+        let churn = try ChurnStore()
+        let dir = churn.dir, store = churn.store
+        func lf(_ args: [String]) throws -> RunResult { try churn.lf(args) }
+        func json(_ args: [String]) throws -> Value { try churn.json(args) }
 
         // An engine in its own process; the CLI submits runs to it and queries alongside it.
         let engine = Process()

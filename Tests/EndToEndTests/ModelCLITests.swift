@@ -6,19 +6,10 @@ import Testing
 /// registry commands, a v1 → v2 swap by promote — real LMDB, SQLite and processes.
 @Suite struct ModelCLITests {
     @Test func churnScenarioTrainsScoresTriggersAndSwapsVersions() throws {
-        let dir = TemporaryDirectory()
-        let store = dir.sub(".ledgerflow")
-        func lf(_ args: [String]) throws -> RunResult { try ledgerflow(args + ["--store", store], cwd: dir.path) }
-        func json(_ args: [String]) throws -> Value {
-            let r = try lf(args + ["--json"])
-            #expect(r.status == 0, "\(args): \(r.stderr)")
-            return try Value(json: r.stdout)
-        }
-        try FileManager.default.createDirectory(atPath: dir.sub("data"), withIntermediateDirectories: true)
-        let sql = CatalogCLITests.fixture("fixtures/demo/churn/customers.sql")
-        #expect(try run("/bin/sh", ["-c", "sqlite3 data/sql_server.sqlite < '\(sql)'"], cwd: dir.path).status == 0)
-        #expect(try lf(["init"]).status == 0)
-        #expect(try lf(["apply", CatalogCLITests.fixture("fixtures/demo/churn")]).status == 0)
+        let churn = try ChurnStore()
+        let dir = churn.dir, store = churn.store
+        func lf(_ args: [String]) throws -> RunResult { try churn.lf(args) }
+        func json(_ args: [String]) throws -> Value { try churn.json(args) }
 
         // Nothing registered yet: scoring fails with the reason, and the registry says so.
         #expect(try lf(["models"]).stdout.contains("no model is registered yet"))
