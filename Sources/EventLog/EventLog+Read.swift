@@ -100,6 +100,40 @@ extension EventLog {
         }
     }
 
+    /// The version `stream` had once the event at `seq` was appended (0: it did not exist yet):
+    /// its versions are counted from the stream's postings a page at a time, without decoding,
+    /// so asking about an early moment of a long stream costs what asking about its head does.
+    public func streamVersion(_ stream: String, asOf seq: UInt64) throws -> UInt64 {
+        try core.env.read { txn in
+            guard let id = try core.id(.stream, stream, txn) else { return 0 }
+            let key = withIndexKey(PostingBuilder.Key(index: .stream, key: UInt64(id))) { Array($0) }
+            var version: UInt64 = 0
+            let done = try txn.withCursor(core.dbs.streamIndex) { c -> Bool in
+                guard try key.withUnsafeBytes({ try c.seek(exactly: $0) }) != nil else { return false }
+                var page = try c.multiple()
+                while let p = page {
+                    var offset = 0
+                    while offset + 12 <= p.value.count {
+                        let posting = Posting(UnsafeRawBufferPointer(rebasing: p.value[offset ..< offset + 12]))
+                        // Postings are in seq order: the first one past the moment ends the count.
+                        guard posting.first <= seq else { return true }
+                        version += min(UInt64(posting.count), seq - posting.first + 1)
+                        offset += 12
+                    }
+                    page = try c.nextMultiple()
+                }
+                return false
+            }
+            // Events after the index watermark are in no posting yet.
+            if !done {
+                try forEachHeader(core, txn, after: try txn.indexedWatermark(core.dbs), through: min(seq, try txn.lastSeq(core.dbs))) { _, h in
+                    if h.streamID == id { version = max(version, h.streamVersion) }
+                }
+            }
+            return version
+        }
+    }
+
     /// The value of the named checkpoint (0 if never set).
     public func checkpoint(_ name: String) throws -> UInt64 {
         try core.env.read { txn in try txn.checkpointValue(core.dbs, name) }

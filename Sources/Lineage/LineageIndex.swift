@@ -57,6 +57,19 @@ public enum LineageIndex {
         return all.count > limit ? Array(all.prefix(limit)) : all
     }
 
+    /// The neighbours of `node` the table holds (however far it is caught up), in seq order, at
+    /// most `limit`.
+    public static func neighbours(_ log: EventLog, of node: String, upstream: Bool, limit: Int = .max) throws -> [Neighbour] {
+        try entries(log, of: node, upstream: upstream, limit: limit).values
+    }
+
+    /// The table's neighbours of `node`, at most `limit`, and how many it holds in all.
+    static func entries(_ log: EventLog, of node: String, upstream: Bool, limit: Int) throws -> (values: [Neighbour], count: Int) {
+        let prefix: [UInt8] = [upstream ? UInt8(ascii: "<") : UInt8(ascii: ">")]
+        let r = try log.tableValues(table, key: Array(node.utf8), prefix: prefix, limit: limit)
+        return (r.values.compactMap { decode($0).map { Neighbour(node: $0.other, kind: $0.kind, seq: $0.seq) } }, r.count)
+    }
+
     static func encode(upstream: Bool, _ seq: UInt64, _ kind: String, _ other: String) -> [UInt8] {
         var out: [UInt8] = [upstream ? UInt8(ascii: "<") : UInt8(ascii: ">")]
         out.reserveCapacity(10 + kind.utf8.count + other.utf8.count)
@@ -120,17 +133,11 @@ public final class LineageGraph: @unchecked Sendable {
     /// The upstream (or downstream) neighbours of `node` in seq order, at most `limit`, and how
     /// many there are in all.
     public func neighbours(of node: String, upstream: Bool, limit: Int = .max) throws -> (nodes: [Neighbour], total: Int) {
-        let prefix: [UInt8] = [upstream ? UInt8(ascii: "<") : UInt8(ascii: ">")]
-        var out: [Neighbour] = []
-        var total = 0
-        let r = try log.tableValues(LineageIndex.table, key: Array(node.utf8), prefix: prefix, limit: limit)
-        for v in r.values {
-            guard let d = LineageIndex.decode(v) else { continue }
-            // The table may be ahead of an as-of reader (edges after it do not exist yet), or have
-            // been caught up since this reader folded its tail (those edges are in the tail).
-            if d.seq <= min(asOf, tableSeq) { out.append(Neighbour(node: d.other, kind: d.kind, seq: d.seq)) }
-        }
-        total = r.count == r.values.count ? out.count : r.count
+        // The table may be ahead of an as-of reader (edges after it do not exist yet), or have
+        // been caught up since this reader folded its tail (those edges are in the tail).
+        let (table, count) = try LineageIndex.entries(log, of: node, upstream: upstream, limit: limit)
+        var out = table.filter { $0.seq <= min(asOf, tableSeq) }
+        var total = count == table.count ? out.count : count
         let extra = (upstream ? tail[node]?.up : tail[node]?.down) ?? []
         for nb in extra where out.count < limit { out.append(nb) }
         total += extra.count

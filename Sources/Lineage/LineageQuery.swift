@@ -120,7 +120,6 @@ public final class LineageQuery: @unchecked Sendable {
     public let graph: LineageGraph
     public var log: EventLog { graph.log }
     var runEvents: [String: [RecordedEvent]] = [:]
-    var modelEvents: [String: [RecordedEvent]] = [:]
 
     public init(graph: LineageGraph) { self.graph = graph }
 
@@ -138,7 +137,7 @@ public final class LineageQuery: @unchecked Sendable {
         switch kind {
         case "dataset":
             let (name, version) = split(rest)
-            let head = try stream(RunEvents.stream(dataset: name), asOf: graph.asOf)
+            let head = try log.streamVersion(RunEvents.stream(dataset: name), asOf: graph.asOf)
             if let version {
                 guard let v = UInt64(version), v >= 1 else { throw LineageError("'\(text)': the version of a dataset is a number (dataset:\(name)@3)") }
                 guard v <= head else {
@@ -152,15 +151,17 @@ public final class LineageQuery: @unchecked Sendable {
             return text
         case "model":
             let (name, ref) = split(rest)
-            let events = try model(name)
-            let versions = events.filter { $0.type == MLEvents.modelVersionRegistered }.compactMap { $0.payload["version"]?.intValue }
-            guard let newest = versions.max() else { throw LineageError("model '\(name)' has no version in the log; `ledgerflow models list` lists them") }
+            guard let newest = try models.newestVersion(name) else {
+                throw LineageError("model '\(name)' has no version in the log (as of seq \(graph.asOf)); `ledgerflow models list` lists them")
+            }
             guard let ref else { return "model:\(name)@\(newest)" }
             if let v = Int64(ref) {
-                guard versions.contains(v) else { throw LineageError("model '\(name)' has versions 1–\(newest); there is no version \(v)") }
+                guard v >= 1, v <= newest, try registration(name, v) != nil else {
+                    throw LineageError("model '\(name)' has versions 1–\(newest); there is no version \(v)")
+                }
                 return "model:\(name)@\(v)"
             }
-            guard let moved = events.last(where: { $0.type == MLEvents.modelAliasMoved && $0.payload["alias"]?.stringValue == ref }),
+            guard let moved = try models.last(name, where: { $0.type == MLEvents.modelAliasMoved && $0.payload["alias"]?.stringValue == ref }),
                   let v = moved.payload["version"]?.intValue else {
                 throw LineageError("model '\(name)' has no alias '\(ref)' (as of seq \(graph.asOf)); `ledgerflow models show \(name)` lists its aliases")
             }
@@ -241,13 +242,6 @@ public final class LineageQuery: @unchecked Sendable {
 
     // MARK: - Node facts
 
-    func stream(_ name: String, asOf: UInt64) throws -> UInt64 {
-        let v = try log.streamVersion(name)
-        guard v > 0, asOf < (try log.lastSeq()) else { return v }
-        // As of an earlier seq: count the versions recorded by then.
-        return UInt64(try log.read(stream: name).filter { $0.seq <= asOf }.count)
-    }
-
     func runStream(_ id: String) throws -> [RecordedEvent] {
         if let c = runEvents[id] { return c }
         let e = try log.read(stream: RunEvents.stream(run: id)).filter { $0.seq <= graph.asOf }
@@ -255,11 +249,12 @@ public final class LineageQuery: @unchecked Sendable {
         return e
     }
 
-    func model(_ name: String) throws -> [RecordedEvent] {
-        if let c = modelEvents[name] { return c }
-        let e = try log.read(stream: MLEvents.stream(model: name)).filter { $0.seq <= graph.asOf }
-        modelEvents[name] = e
-        return e
+    var models: ModelLookup { ModelLookup(log: log, asOf: graph.asOf) }
+
+    /// The registration of version `version` of `model`, read by the seq of an edge into its node.
+    func registration(_ model: String, _ version: Int64) throws -> RecordedEvent? {
+        let seqs = try graph.neighbours(of: LineageEdges.model(model, version), upstream: true, limit: 1).nodes.map(\.seq)
+        return try models.registered(model, version, edgeSeqs: seqs)
     }
 
     /// A node's line and facts, from the events that define it.
@@ -311,7 +306,7 @@ public final class LineageQuery: @unchecked Sendable {
         case "model":
             let (name, v) = split(rest)
             guard let version = v.flatMap(Int64.init),
-                  let r = try model(name).first(where: { $0.type == MLEvents.modelVersionRegistered && $0.payload["version"]?.intValue == version }) else {
+                  let r = try registration(name, version) else {
                 return node("model \(rest) (not registered)", [("model", .string(name))])
             }
             let p = r.payload

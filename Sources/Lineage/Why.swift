@@ -131,9 +131,9 @@ public struct Why: Sendable {
 
     /// How version `version` of `model` came to be: its training run, data, feature spec and catalog version.
     func modelChain(_ model: String, _ version: UInt64) throws -> [WhyStep] {
-        guard let r = try log.read(stream: MLEvents.stream(model: model)).first(where: {
-            $0.type == MLEvents.modelVersionRegistered && $0.payload["version"]?.intValue == Int64(version)
-        }) else { return [] }
+        let node = LineageEdges.model(model, Int64(version))
+        let seqs = try LineageIndex.neighbours(log, of: node, upstream: true, limit: 1).map(\.seq)
+        guard let r = try ModelLookup(log: log, asOf: .max).registered(model, Int64(version), edgeSeqs: seqs) else { return [] }
         let p = r.payload
         let ds = p["training_dataset"] ?? .null, fs = p["feature_spec"] ?? .null
         let data = "\(ds["name"]?.stringValue ?? "?")" + (ds["version"]?.intValue.map { " v\($0)" } ?? "")

@@ -10,6 +10,11 @@ import Testing
             let expected = all.filter { $0.stream == s }
             #expect(try log.read(stream: s).map(\.seq) == expected.map(\.seq), "stream \(s)")
             #expect(try log.streamVersion(s) == UInt64(expected.count))
+            // The version as of a moment, on both sides of the watermark and past the head.
+            let last = all.last?.seq ?? 0
+            for at in [0, 1, last / 3, last / 2, last - 40, last - 1, last, last + 5] {
+                #expect(try log.streamVersion(s, asOf: at) == UInt64(expected.filter { $0.seq <= at }.count), "stream \(s) as of \(at)")
+            }
             if expected.count > 10 {
                 let mid = expected[expected.count / 2]
                 #expect(try log.read(stream: s, fromVersion: mid.streamVersion, limit: 3).map(\.seq) == Array(expected.map(\.seq)[(expected.count / 2)...].prefix(3)))

@@ -1,6 +1,6 @@
 import EventLog
 import Foundation
-import Lineage
+@testable import Lineage
 import Models
 import Projections
 import Runs
@@ -199,6 +199,50 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         for bad in ["scores", "dataset:", "dataset:scores@2", "dataset:nothing", "model:none", "run:99", "attempt:9/x/1", "table:x"] {
             #expect(throws: LineageError.self, "\(bad)") { try q.resolve(bad) }
         }
+    }
+
+    /// Model nodes are found by the seq of their edges and by reading the stream backwards, both
+    /// from the table and from the tail, and as of an earlier moment.
+    @Test func modelVersionsAndAliasesResolveAsOfAnyMoment() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        // 40 versions (more than one backward chunk), the alias moved to every third one.
+        var aliasAt: [UInt64: Int64] = [:]
+        for v in Int64(1) ... 40 {
+            _ = try log.append([NewEvent(type: MLEvents.modelVersionRegistered, payload: [
+                "model": "churn", "version": .int(v), "type": "logistic_regression", "run": .string("t\(v)"), "stage": "fit", "attempt": 1,
+                "model_definition_version": 1, "metrics": ["auc": .double(0.5 + Double(v) / 100)]])], to: "model/churn")
+            if v % 3 == 1 {
+                let r = try log.append([NewEvent(type: MLEvents.modelAliasMoved, payload: ["model": "churn", "alias": "production", "version": .int(v)])], to: "model/churn")
+                aliasAt[r.firstSeq!] = v
+            }
+        }
+        _ = try log.append([NewEvent(type: "Other", payload: [:])], to: "elsewhere")
+        func check(_ indexed: Bool) throws {
+            #expect(try log.checkpoint(LineageIndex.checkpoint) == (indexed ? try log.lastSeq() : 0))
+            let q = LineageQuery(graph: try LineageGraph(log: log))
+            #expect(try q.resolve("model:churn") == "model:churn@40")
+            #expect(try q.resolve("model:churn@7") == "model:churn@7")
+            #expect(try q.resolve("model:churn@production") == "model:churn@40")
+            let d = try q.describe("model:churn@7")
+            #expect(d.data["metrics"]?["auc"]?.doubleValue == 0.5 + 7.0 / 100 && d.label.hasPrefix("model churn v7 (logistic_regression"))
+            for bad in ["model:churn@41", "model:churn@0", "model:churn@staging", "model:other"] {
+                #expect(throws: LineageError.self, "\(bad)") { try q.resolve(bad) }
+            }
+            // As of the alias's third move (to version 7), before version 8 was registered.
+            let (seq, v) = aliasAt.sorted { $0.key < $1.key }[2]
+            #expect(v == 7)
+            let then = LineageQuery(graph: try LineageGraph(log: log, asOf: seq))
+            #expect(try then.resolve("model:churn") == "model:churn@7")
+            #expect(try then.resolve("model:churn@production") == "model:churn@7")
+            #expect(throws: LineageError.self) { try then.resolve("model:churn@8") }
+            #expect(try then.describe("model:churn@8").label == "model churn@8 (not registered)")
+            // Why's model branch finds the registration the same way.
+            #expect(try Why(log: log).modelChain("churn", 33).first?.text == "model churn v33 trained in run t33 on ?")
+        }
+        try check(false)
+        try LineageIndex.catchUp(log)
+        try check(true)
     }
 
     @Test func tablesRefuseOversizedRowsAndKeepPairsOnce() throws {
