@@ -429,10 +429,17 @@ struct EventReader {
         let k = kind == .stream ? 0 : kind == .type ? 1 : 2
         if Int(id) < names[k].count, let n = names[k][Int(id)] { return n }
         let n = try core.name(kind, id, txn)
-        if names[k].count <= Int(id) { names[k].append(contentsOf: repeatElement(nil, count: Int(id) - names[k].count + 1)) }
-        names[k][Int(id)] = n
+        // Dense up to a bound; beyond it (a store of a million streams) the shared cache answers,
+        // so that reading one event never allocates a table the size of the store's names.
+        if Int(id) < Self.denseNames {
+            if names[k].count <= Int(id) { names[k].append(contentsOf: repeatElement(nil, count: Int(id) - names[k].count + 1)) }
+            names[k][Int(id)] = n
+        }
         return n
     }
+
+    /// Names with ids below this are cached in the reader's own arrays.
+    static let denseNames = 4_096
 
     /// The chain hash of `seq`, rolling forward from the previous event's hash or from the nearest
     /// stored checkpoint.

@@ -199,8 +199,12 @@ public struct Cursor {
     /// Dup-sorted: moves to the next duplicate of the current key.
     @inlinable public func nextDuplicate() throws -> Entry? { try op(MDB_NEXT_DUP) }
     /// Dup-fixed: up to a page of duplicates of the current key from the cursor on (their bytes
-    /// back to back in `value`), positioned on the last of them.
-    @inlinable public func multiple() throws -> Entry? { try op(MDB_GET_MULTIPLE) }
+    /// back to back in `value`), positioned on the last of them. A key with a single value has no
+    /// page of duplicates (LMDB then succeeds without setting the value): that value is returned.
+    @inlinable public func multiple() throws -> Entry? {
+        guard let e = try op(MDB_GET_MULTIPLE) else { return nil }
+        return e.value.baseAddress == nil ? try current() : e
+    }
     /// Dup-fixed: the next page of duplicates of the current key (nil after the last).
     @inlinable public func nextMultiple() throws -> Entry? { try op(MDB_NEXT_MULTIPLE) }
     /// Dup-sorted: moves to the first duplicate of `key` not less than `value`.

@@ -41,8 +41,8 @@ import Testing
     }
 
     @Test func readingFromAVersionStartsAtItsSeq() throws {
-        let (log, _dir) = try makeLog()
-        _ = _dir
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
         // Stream "a" gets runs of consecutive seqs (several postings) interleaved with "b".
         var expected: [UInt64] = []
         for round in 0 ..< 40 {
@@ -58,6 +58,16 @@ import Testing
         #expect(try log.read(stream: "a", fromVersion: UInt64(expected.count) + 1).isEmpty)
         #expect(try log.read(stream: "none", fromVersion: 3).isEmpty)
         #expect(try log.read(stream: "a", fromVersion: 10).map(\.seq) == Array(expected[9...]))
+        // A stream of one posting (LMDB keeps a single duplicate inline, not in a page).
+        let solo = try log.append([stageEvent(1), stageEvent(2)], to: "solo").firstSeq!
+        try log.append([stageEvent(3)], to: "b")
+        // Idle, the writer indexes the tail by itself.
+        let deadline = Date().addingTimeInterval(5)
+        func watermark() throws -> UInt64 { try log.core.env.read { txn in try txn.indexedWatermark(log.core.dbs) } }
+        while try watermark() < solo + 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(try watermark() == solo + 2)
+        #expect(try log.read(stream: "solo", fromVersion: 2).map(\.seq) == [solo + 1])
+        #expect(try [solo - 1, solo, solo + 1, solo + 2].map { try log.streamVersion("solo", asOf: $0) } == [0, 1, 2, 2])
     }
 
     @Test func correlationDefaults() throws {
