@@ -247,6 +247,7 @@ struct EventReader {
     var rolledHash = ChainHash.genesis
     var canonical = ByteWriter(capacity: 256)
     var names: [[String?]] = Array(repeating: [], count: 3)
+    var sparseNames: [[UInt32: String]] = Array(repeating: [:], count: 3)
     let upcasters: Upcasters?
 
     init(core: StoreCore, decompressor: Decompressor, options: ReadOptions) {
@@ -428,17 +429,20 @@ struct EventReader {
     mutating func name(_ kind: NameKind, _ id: UInt32, _ txn: Transaction) throws -> String {
         let k = kind == .stream ? 0 : kind == .type ? 1 : 2
         if Int(id) < names[k].count, let n = names[k][Int(id)] { return n }
+        if let n = sparseNames[k][id] { return n }
         let n = try core.name(kind, id, txn)
-        // Dense up to a bound; beyond it (a store of a million streams) the shared cache answers,
-        // so that reading one event never allocates a table the size of the store's names.
+        // Dense up to a bound, by id beyond it (a store of a million streams), so that reading
+        // one event never allocates a table the size of the store's names.
         if Int(id) < Self.denseNames {
             if names[k].count <= Int(id) { names[k].append(contentsOf: repeatElement(nil, count: Int(id) - names[k].count + 1)) }
             names[k][Int(id)] = n
+        } else {
+            sparseNames[k][id] = n
         }
         return n
     }
 
-    /// Names with ids below this are cached in the reader's own arrays.
+    /// Names with ids below this are cached in the reader's arrays, the others in its dictionaries.
     static let denseNames = 4_096
 
     /// The chain hash of `seq`, rolling forward from the previous event's hash or from the nearest
