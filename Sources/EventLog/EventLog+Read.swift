@@ -106,26 +106,15 @@ extension EventLog {
     public func streamVersion(_ stream: String, asOf seq: UInt64) throws -> UInt64 {
         try core.env.read { txn in
             guard let id = try core.id(.stream, stream, txn) else { return 0 }
-            let key = withIndexKey(PostingBuilder.Key(index: .stream, key: UInt64(id))) { Array($0) }
             var version: UInt64 = 0
-            let done = try txn.withCursor(core.dbs.streamIndex) { c -> Bool in
-                guard try key.withUnsafeBytes({ try c.seek(exactly: $0) }) != nil else { return false }
-                var page = try c.multiple()
-                while let p = page {
-                    var offset = 0
-                    while offset + 12 <= p.value.count {
-                        let posting = Posting(UnsafeRawBufferPointer(rebasing: p.value[offset ..< offset + 12]))
-                        // Postings are in seq order: the first one past the moment ends the count.
-                        guard posting.first <= seq else { return true }
-                        version += min(UInt64(posting.count), seq - posting.first + 1)
-                        offset += 12
-                    }
-                    page = try c.nextMultiple()
-                }
-                return false
+            // Postings are in seq order: the first one past the moment ends the count.
+            let stopped = try forEachPosting(ofStream: id, txn) { posting in
+                guard posting.first <= seq else { return false }
+                version += min(UInt64(posting.count), seq - posting.first + 1)
+                return true
             }
             // Events after the index watermark are in no posting yet.
-            if !done {
+            if !stopped {
                 try forEachHeader(core, txn, after: try txn.indexedWatermark(core.dbs), through: min(seq, try txn.lastSeq(core.dbs))) { _, h in
                     if h.streamID == id { version = max(version, h.streamVersion) }
                 }
@@ -515,28 +504,42 @@ extension EventLog {
     func seq(ofVersion version: UInt64, in stream: String) throws -> (seq: UInt64, exact: Bool)? {
         try core.env.read { txn -> (seq: UInt64, exact: Bool)? in
             guard let id = try core.id(.stream, stream, txn) else { return nil }
-            let key = withIndexKey(PostingBuilder.Key(index: .stream, key: UInt64(id))) { Array($0) }
-            return try txn.withCursor(core.dbs.streamIndex) { c -> (seq: UInt64, exact: Bool) in
-                // Versions before the posting at hand; postings are runs of consecutive seqs of
-                // the stream in seq order, so version v is at first + (v - 1 - before).
-                var before: UInt64 = 0
-                var end: UInt64 = 1
-                guard try key.withUnsafeBytes({ try c.seek(exactly: $0) }) != nil else { return (1, false) }
-                var page = try c.multiple()
-                while let p = page {
-                    var offset = 0
-                    while offset + 12 <= p.value.count {
-                        let posting = Posting(UnsafeRawBufferPointer(rebasing: p.value[offset ..< offset + 12]))
-                        if before + UInt64(posting.count) >= version { return (posting.first + (version - 1 - before), true) }
-                        before += UInt64(posting.count)
-                        end = posting.end
-                        offset += 12
-                    }
-                    page = try c.nextMultiple()
+            // Versions before the posting at hand; postings are runs of consecutive seqs of the
+            // stream in seq order, so version v is at first + (v - 1 - before).
+            var before: UInt64 = 0
+            var end: UInt64 = 1
+            var found: UInt64?
+            try forEachPosting(ofStream: id, txn) { posting in
+                if before + UInt64(posting.count) >= version {
+                    found = posting.first + (version - 1 - before)
+                    return false
                 }
-                // Not indexed yet (the tail past the watermark): every earlier version is before `end`.
-                return (end, false)
+                before += UInt64(posting.count)
+                end = posting.end
+                return true
             }
+            // Not indexed yet (the tail past the watermark): every earlier version is before `end`.
+            return found.map { ($0, true) } ?? (end, false)
+        }
+    }
+
+    /// Calls `body` with the postings of stream `id` in seq order, a page at a time
+    /// (`MDB_GET_MULTIPLE`, no decoding), until it returns false; returns whether it did.
+    @discardableResult
+    func forEachPosting(ofStream id: UInt32, _ txn: Transaction, _ body: (Posting) throws -> Bool) throws -> Bool {
+        let key = withIndexKey(PostingBuilder.Key(index: .stream, key: UInt64(id))) { Array($0) }
+        return try txn.withCursor(core.dbs.streamIndex) { c -> Bool in
+            guard try key.withUnsafeBytes({ try c.seek(exactly: $0) }) != nil else { return false }
+            var page = try c.multiple()
+            while let p = page {
+                var offset = 0
+                while offset + 12 <= p.value.count {
+                    if try !body(Posting(UnsafeRawBufferPointer(rebasing: p.value[offset ..< offset + 12]))) { return true }
+                    offset += 12
+                }
+                page = try c.nextMultiple()
+            }
+            return false
         }
     }
 }
