@@ -245,6 +245,31 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         try check(true)
     }
 
+    /// Every kind of start ends the chain with who or what started it; dependencies and reruns
+    /// lead on to the runs they followed.
+    @Test func whyEndsWithWhoOrWhatStartedTheFirstRun() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        func request(_ run: String, _ job: String, _ trigger: Value, actor: String = "engine") throws {
+            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(run), "job": .string(job), "job_version": 1, "catalog_seq": 1,
+                                                                                 "trigger": trigger])], to: "run/\(run)", actor: actor)
+        }
+        try request("1", "extract", ["type": "manual", "by": "cli:ann"])
+        try request("2", "load", ["type": "dependency", "dependency": "load_after_extract", "after_runs": ["1"]])
+        try request("3", "load", ["type": "rerun", "rerun_of": "2", "by": "cli:bob"])
+        try request("4", "nightly", ["type": "schedule", "schedule": "nightly", "tick": "2026-12-03T02:00:00Z"], actor: "scheduler")
+        try request("5", "ingest", ["type": "sensor", "sensor": "landing", "file": "in/2026-12-03.csv.done"], actor: "sensor")
+        let why = Why(log: log)
+        func chain(_ run: String) throws -> [String] { try why.explain(run: run).map { "\($0.kind): \($0.text.split(separator: " ", maxSplits: 1).last ?? "")" } }
+        #expect(try why.explain(run: "3").map(\.kind) == ["run", "rerun", "run", "dependency", "run", "manual"])
+        #expect(try chain("3").last == "manual: by cli:ann")
+        #expect(try why.explain(run: "3")[1].text == "rerun of run 2 from its failure, asked by cli:bob")
+        #expect(try why.explain(run: "2")[1].text == "dependency load_after_extract after run 1 finished")
+        #expect(try why.explain(run: "4").map(\.text).last == "schedule nightly ticked 2026-12-03T02:00:00Z")
+        #expect(try why.explain(run: "5").map(\.text).last == "sensor landing saw in/2026-12-03.csv.done")
+        #expect(throws: WhyError.self) { try why.explain(run: "6") }
+    }
+
     @Test func tablesRefuseOversizedRowsAndKeepPairsOnce() throws {
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.path + "/store")
