@@ -113,7 +113,7 @@ func diffValue(_ c: SpecDiff.Change) -> Value {
 
 /// `--at-seq N | --as-of TIME`: which moment to show.
 struct MomentOptions: ParsableArguments {
-    @Option(name: .customLong("at-seq"), help: "Show the state as of this seq (inclusive).") var atSeq: UInt64?
+    @Option(name: .customLong("at-seq"), parsing: .unconditional, help: "Show the state as of this seq (inclusive).") var atSeq: UInt64?
     @Option(name: .customLong("as-of"), help: ArgumentHelp("Show the state as of this time (RFC 3339, or a date meaning midnight UTC).", valueName: "time"))
     var asOf: String?
 

@@ -26,9 +26,9 @@ struct Events: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(help: "Only events of this stream.") var stream: String?
     @Option(help: "Only events of this type.") var type: String?
-    @Option(help: "Only events of this correlation (the seq of the root of a causal tree).") var correlation: UInt64?
-    @Option(help: "Start at this seq.") var from: UInt64 = 1
-    @Option(help: "Print at most this many events.") var limit: Int?
+    @Option(parsing: .unconditional, help: "Only events of this correlation (the seq of the root of a causal tree).") var correlation: UInt64?
+    @Option(parsing: .unconditional, help: "Start at this seq.") var from: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Print at most this many events.") var limit: Int?
     @Flag(help: "Keep printing new events as they are appended (stop with Ctrl-C).") var follow = false
     @Flag(help: "One JSON object per event per line: envelope fields, hash and decoded payload.") var json = false
 
@@ -215,9 +215,9 @@ struct Audit: ParsableCommand {
             `python3 tools/validate-openlineage.py FILE` checks each line against the official schemas in fixtures/openlineage/.
             """)
         @OptionGroup var store: StoreOptions
-        @Option(help: "First seq.") var from: UInt64 = 1
-        @Option(help: "Last seq (default: the head).") var to: UInt64?
-        @Option(help: "Only the events of this causal tree.") var correlation: UInt64?
+        @Option(parsing: .unconditional, help: "First seq.") var from: UInt64 = 1
+        @Option(parsing: .unconditional, help: "Last seq (default: the head).") var to: UInt64?
+        @Option(parsing: .unconditional, help: "Only the events of this causal tree.") var correlation: UInt64?
         @Option(help: "jsonl (envelopes, re-verifiable), or openlineage (OpenLineage 2-0-2 RunEvents: START/COMPLETE/FAIL/ABORT per stage attempt).")
         var format = "jsonl"
         @Option(help: "The OpenLineage job namespace (--format openlineage).") var namespace = "ledgerflow"

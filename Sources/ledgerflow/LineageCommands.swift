@@ -19,12 +19,12 @@ struct LineageCommand: ParsableCommand {
     var node: String
     @Flag(help: "Only what the node came from.") var upstream = false
     @Flag(help: "Only what came of the node.") var downstream = false
-    @Option(help: "How many edges away to go (default 5).") var depth = 5
-    @Option(help: "At most this many neighbours of each node (the rest are counted).") var limit = 25
+    @Option(parsing: .unconditional, help: "How many edges away to go (default 5).") var depth = 5
+    @Option(parsing: .unconditional, help: "At most this many neighbours of each node (the rest are counted).") var limit = 25
     @Option(help: ArgumentHelp("Trace this column of a dataset version instead.", valueName: "column")) var column: String?
     @Option(help: "text (an indented tree), json, or dot (Graphviz: `dot -Tsvg`).") var format = "text"
     @Flag(help: "Print JSON (the same as --format json).") var json = false
-    @Option(name: .customLong("at-seq"), help: "The graph as of this seq (default: now).") var atSeq: UInt64?
+    @Option(name: .customLong("at-seq"), parsing: .unconditional, help: "The graph as of this seq (default: now).") var atSeq: UInt64?
 
     func validate() throws {
         if upstream && downstream { throw ValidationError("use --upstream or --downstream, or neither for both") }

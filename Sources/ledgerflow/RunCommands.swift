@@ -16,7 +16,7 @@ struct RunJob: ParsableCommand {
     @Argument(help: "The job.") var job: String
     @Option(name: .long, help: ArgumentHelp("A parameter (repeatable): NAME=VALUE.", valueName: "k=v")) var param: [String] = []
     @Flag(name: .long, help: "Request the run and return; an engine (`ledgerflow work`) runs it.") var detach = false
-    @Option(name: .long, help: "Stage attempts at once when this command runs the engine (default 4).") var workers = 4
+    @Option(name: .long, parsing: .unconditional, help: "Stage attempts at once when this command runs the engine (default 4).") var workers = 4
     @Flag(name: .long, help: "Print the run's final status as JSON.") var json = false
 
     func validate() throws {
@@ -46,10 +46,11 @@ struct Rerun: ParsableCommand {
     @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
     @Flag(name: .long, help: "Run the failed, cancelled, skipped and not-yet-run stages; reuse the outputs of the stages that succeeded.") var fromFailure = false
     @Flag(name: .long, help: "Request the rerun and return.") var detach = false
-    @Option(name: .long, help: "Stage attempts at once when this command runs the engine (default 4).") var workers = 4
+    @Option(name: .long, parsing: .unconditional, help: "Stage attempts at once when this command runs the engine (default 4).") var workers = 4
     @Flag(name: .long, help: "Print the new run's final status as JSON.") var json = false
 
     func validate() throws {
+        if workers < 1 { throw ValidationError("--workers must be at least 1") }
         if !fromFailure { throw ValidationError("rerun needs --from-failure (the only way to rerun today); to run the job afresh use `ledgerflow run JOB`") }
     }
 
@@ -258,10 +259,11 @@ struct Runs: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @Option(name: .long, help: "Only runs of this job.") var job: String?
     @Option(name: .long, help: "Only runs with this status: running, succeeded, failed, cancelled.") var status: String?
-    @Option(name: .long, help: "At most this many (default 50).") var limit = 50
+    @Option(name: .long, parsing: .unconditional, help: "At most this many (default 50).") var limit = 50
     @Flag(name: .long, help: "JSON output.") var json = false
 
     func validate() throws {
+        if limit < 1 { throw ValidationError("--limit must be at least 1 (got \(limit))") }
         if let status, RunStatus(rawValue: status) == nil {
             throw ValidationError("--status must be one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -377,7 +379,11 @@ struct Logs: ParsableCommand {
     @OptionGroup var store: StoreOptions
     @Argument(help: ArgumentHelp("The run.", valueName: "run")) var runID: String
     @Argument(help: "The stage (default: every stage that ran).") var stage: String?
-    @Option(name: .long, help: "The attempt (default: the last).") var attempt: Int?
+    @Option(name: .long, parsing: .unconditional, help: "The attempt (default: the last).") var attempt: Int?
+
+    func validate() throws {
+        if let attempt, attempt < 1 { throw ValidationError("--attempt must be at least 1 (got \(attempt))") }
+    }
 
     func run() throws {
         let log = try store.openForReading()
@@ -429,10 +435,13 @@ struct Work: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the engine in the foreground (reactors and workers) until SIGINT or SIGTERM.")
     @OptionGroup var store: StoreOptions
-    @Option(name: .long, help: "Stage attempts at once (default 4).") var workers = 4
-    @Option(name: .long, help: "Seconds running attempts get to finish on shutdown before they are killed (default 10).") var grace = 10.0
+    @Option(name: .long, parsing: .unconditional, help: "Stage attempts at once (default 4).") var workers = 4
+    @Option(name: .long, parsing: .unconditional, help: "Seconds running attempts get to finish on shutdown before they are killed (default 10).") var grace = 10.0
 
-    func validate() throws { if workers < 1 { throw ValidationError("--workers must be at least 1") } }
+    func validate() throws {
+        if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if !(grace >= 0) { throw ValidationError("--grace must be a number of seconds, 0 or more (got \(grace))") }
+    }
 
     func run() throws {
         let log = try store.openForWriting()

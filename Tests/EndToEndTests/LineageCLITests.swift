@@ -88,6 +88,9 @@ import Testing
                                      (["lineage", "model:churn@staging"], 1, "no alias 'staging'"),
                                      (["lineage", "dataset:churn_predictions", "--column", "nope"], 1, "has no column 'nope'"),
                                      (["lineage", "dataset:churn_predictions", "--depth", "0"], 2, "--depth"),
+                                     (["lineage", "dataset:churn_predictions", "--depth", "-1"], 2, "--depth must be between 1 and 50 (got -1)"),
+                                     (["lineage", "dataset:churn_predictions", "--limit", "-3"], 2, "--limit must be at least 1 (got -3)"),
+                                     (["lineage", "model:churn@7"], 1, "has versions 1–1; there is no version 7"),
                                      (["lineage", "dataset:churn_predictions", "--format", "svg"], 2, "--format")] {
             let r = try lf(args)
             #expect(r.status == code, "\(args): \(r.stderr)")

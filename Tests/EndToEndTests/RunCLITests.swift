@@ -158,6 +158,18 @@ import Testing
         #expect(try String(contentsOfFile: p.dir.sub("one.txt"), encoding: .utf8) == "once\n")
         #expect(try p.lf(["rerun", "4", "--from-failure"]).status == 1, "a succeeded run has no failure to rerun from")
         #expect(try p.lf(["rerun", "4"]).status == 2)
+
+        // Numbers out of range are bad usage, one line each, never a crash.
+        for (args, needle) in [(["runs", "--limit", "-1"], "--limit must be at least 1 (got -1)"),
+                               (["logs", "3", "--attempt", "0"], "--attempt must be at least 1 (got 0)"),
+                               (["work", "--grace", "-1"], "--grace must be a number of seconds"),
+                               (["rerun", "3", "--from-failure", "--workers", "-2"], "--workers must be at least 1"),
+                               (["events", "--from", "-1"], "'-1' is invalid for '--from"),
+                               (["replay", "--at-seq", "-5"], "'-5' is invalid for '--at-seq")] {
+            let r = try p.lf(args)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains(needle) && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+        }
     }
 
     /// The engine is killed with SIGKILL at random moments 20 times and restarted; the run still
