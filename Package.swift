@@ -61,7 +61,7 @@ let package = Package(
 
         // Lineage: the edges each event adds to the lineage graph, the on-disk lineage table, graph
         // and column-lineage queries, why a run ran (causal chains read from the log).
-        .target(name: "Lineage", dependencies: ["EventLog", "Runs", "Models", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Lineage", dependencies: ["EventLog", "Catalog", "Runs", "Models", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
         .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections", "Lineage"]),
@@ -77,7 +77,7 @@ let package = Package(
                           path: "tools/ledgerflow-bench"),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),
-        .testTarget(name: "LineageTests", dependencies: ["Lineage", "Projections", "Runs", "Models", "EventLog"]),
+        .testTarget(name: "LineageTests", dependencies: ["Lineage", "Catalog", "Projections", "Runs", "Models", "EventLog"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "EventLog"]),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),

@@ -1,3 +1,4 @@
+import Catalog
 import EventLog
 import Foundation
 import Models
@@ -123,7 +124,7 @@ public final class LineageQuery: @unchecked Sendable {
 
     public init(graph: LineageGraph) { self.graph = graph }
 
-    public static let syntax = "dataset:NAME[@VERSION], run:ID, attempt:RUN/STAGE/N, model:NAME[@VERSION|@ALIAS], definition:KIND/NAME@VERSION, rule:KIND/NAME@VERSION, crossing:SEQ, catalog:SEQ"
+    public static let syntax = "dataset:NAME[@VERSION], run:ID, attempt:RUN/STAGE/N, model:NAME[@VERSION|@ALIAS], definition:KIND/NAME[@VERSION], rule:KIND/NAME[@VERSION], crossing:SEQ, catalog:SEQ"
 
     /// The node id `text` names, with versions filled in: `dataset:X` is its newest version (or
     /// the source X when ledgerflow never wrote it), `model:M` its newest version, `model:M@ALIAS`
@@ -169,6 +170,21 @@ public final class LineageQuery: @unchecked Sendable {
         case "run":
             guard try !runStream(rest).isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
             return text
+        case "definition", "rule" where !rest.contains("@"):
+            // Without a version: the newest one as of the moment.
+            guard let slash = rest.firstIndex(of: "/") else {
+                throw LineageError("'\(text)' names no definition; name it as \(kind):KIND/NAME[@VERSION] (e.g. definition:job/101, rule:trigger/high_churn@2)")
+            }
+            let defKind = String(rest[..<slash]), name = String(rest[rest.index(after: slash)...])
+            let stream = CatalogEvents.streamPrefix + rest
+            let head = try log.streamVersion(stream, asOf: graph.asOf)
+            guard head > 0, let last = try log.read(stream: stream, fromVersion: head, limit: 1).first else {
+                throw LineageError("no \(defKind) '\(name)' was applied (as of seq \(graph.asOf)); `ledgerflow catalog show \(defKind)` lists them")
+            }
+            guard last.type != CatalogEvents.removed else {
+                throw LineageError("\(defKind) '\(name)' was removed at version \(head) (seq \(last.seq)); name an earlier version, e.g. \(kind):\(rest)@\(head - 1)")
+            }
+            return LineageEdges.definition(defKind, name, Int64(head))
         case "attempt", "definition", "rule", "crossing", "catalog":
             try requireInGraph(text, "'\(text)' is not in the lineage graph (as of seq \(graph.asOf)); check the id (`ledgerflow status RUN` shows a run's attempts)")
             return text

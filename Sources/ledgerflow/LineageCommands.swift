@@ -10,7 +10,7 @@ struct LineageCommand: ParsableCommand {
         abstract: "Where a dataset, run, attempt or model version came from (upstream) and what came of it (downstream).",
         discussion: """
         NODE is one of \(LineageQuery.syntax). dataset:X without a version is its newest version \
-        (or the source X when ledgerflow only reads it); model:M is its newest version. \
+        (or the source X when ledgerflow only reads it); model:M, definition:KIND/NAME and rule:KIND/NAME are their newest versions. \
         With --column C, traces one column of a dataset version back through the stages that computed it. \
         Read-only: works while an engine runs.
         """)

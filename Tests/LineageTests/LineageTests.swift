@@ -1,3 +1,4 @@
+import Catalog
 import EventLog
 import Foundation
 @testable import Lineage
@@ -243,6 +244,28 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         try check(false)
         try LineageIndex.catchUp(log)
         try check(true)
+    }
+
+    /// A definition or rule named without a version is its newest one as of the moment; one
+    /// whose newest version is a removal is refused with the version to name instead.
+    @Test func definitionsWithoutAVersionResolveToTheNewest() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        func definition(_ type: String, _ kind: String, _ name: String, _ v: Int64) throws -> UInt64 {
+            try log.append([NewEvent(type: type, payload: ["kind": .string(kind), "name": .string(name), "version": .int(v)])], to: "definition/\(kind)/\(name)").firstSeq!
+        }
+        let first = try definition(CatalogEvents.applied, "job", "j", 1)
+        _ = try definition(CatalogEvents.applied, "job", "j", 2)
+        _ = try definition(CatalogEvents.applied, "trigger", "t", 1)
+        _ = try definition(CatalogEvents.removed, "trigger", "t", 2)
+        let q = LineageQuery(graph: try LineageGraph(log: log))
+        #expect(try q.resolve("definition:job/j") == "definition:job/j@2")
+        #expect(try LineageQuery(graph: try LineageGraph(log: log, asOf: first)).resolve("definition:job/j") == "definition:job/j@1")
+        // The trigger's newest version is its removal.
+        let removed = #expect(throws: LineageError.self) { try q.resolve("rule:trigger/t") }
+        #expect(removed?.description == "trigger 't' was removed at version 2 (seq 4); name an earlier version, e.g. rule:trigger/t@1")
+        #expect(throws: LineageError.self) { try q.resolve("definition:job/none") }
+        #expect(throws: LineageError.self) { try q.resolve("definition:job") }
     }
 
     /// Every kind of start ends the chain with who or what started it; dependencies and reruns
