@@ -56,6 +56,6 @@ public struct Definition: Sendable, Hashable {
 
     /// SHA-256 of a value's canonical bytes, hex.
     public static func hash(_ spec: Value) -> String {
-        SHA256.hash(data: spec.canonicalBytes).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: spec.canonicalBytes))
     }
 }

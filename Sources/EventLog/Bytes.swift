@@ -141,3 +141,18 @@ enum DecodeError: Error, CustomStringConvertible {
         }
     }
 }
+
+/// Bytes as lower-case hex (digests, hashes, ids): a table lookup per nibble, no formatting.
+public enum Hex {
+    public static func lowercase(_ bytes: some Sequence<UInt8>) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static let digits = Array("0123456789abcdef".utf8)
+}

@@ -255,16 +255,7 @@ public struct ChainHash: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Lower-case hex.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hex: String { Hex.lowercase(bytes) }
 
     public var description: String { hex }
 

@@ -148,7 +148,7 @@ public struct ScriptExecutor: StageExecutor {
         } else {
             h.update(data: FileManager.default.contents(atPath: path) ?? Data())
         }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(h.finalize())
     }
 }
 

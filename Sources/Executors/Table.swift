@@ -80,7 +80,7 @@ public struct Table: Sendable {
         var h = SHA256()
         h.update(data: Value.array(columns.map { .string($0) }).canonicalBytes)
         for row in rows { h.update(data: Value.array(row).canonicalBytes) }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(h.finalize())
     }
 
     /// Text of a value as CSV writes it (null is empty).

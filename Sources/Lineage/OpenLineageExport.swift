@@ -193,7 +193,7 @@ public struct OpenLineageExport: Sendable {
         var bytes = Array(SHA256.hash(data: Data(([store] + parts).joined(separator: "\u{1F}").utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0F) | 0x80
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let hex = Hex.lowercase(bytes)
         let c = Array(hex)
         return "\(String(c[0 ..< 8]))-\(String(c[8 ..< 12]))-\(String(c[12 ..< 16]))-\(String(c[16 ..< 20]))-\(String(c[20 ..< 32]))"
     }

@@ -15,7 +15,7 @@ public struct ArtifactStore: Sendable {
 
     /// Stores `data`; returns its SHA-256 (hex) and size. Storing the same bytes twice keeps one file.
     public func put(_ data: Data) throws(StageError) -> (sha256: String, bytes: Int64) {
-        let sha = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let sha = Hex.lowercase(SHA256.hash(data: data))
         let target = path(sha)
         if FileManager.default.fileExists(atPath: target) { return (sha, Int64(data.count)) }
         do {
@@ -41,7 +41,7 @@ public struct ArtifactStore: Sendable {
         guard let data = FileManager.default.contents(atPath: p) else {
             throw StageError("artifact \(sha256) is missing from \(folder); the model version's file was removed — retrain the model")
         }
-        let actual = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let actual = Hex.lowercase(SHA256.hash(data: data))
         guard actual == sha256 else {
             throw StageError("artifact \(p) does not match its hash (it hashes to \(actual)); the file was changed — retrain the model")
         }
