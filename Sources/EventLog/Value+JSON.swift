@@ -2,66 +2,76 @@
 extension Value {
     /// Compact JSON text. Non-finite doubles are written as `null` (JSON has no NaN or infinity).
     public var jsonString: String {
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(128)
         Value.writeJSON(self, into: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Appends the compact JSON text of `value` to `out`.
     public static func writeJSON(_ value: Value, into out: inout String) {
+        var bytes: [UInt8] = []
+        writeJSON(value, into: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `s` as a JSON string literal (quoted and escaped) to `out`.
+    public static func writeJSONString(_ s: String, into out: inout String) {
+        var bytes: [UInt8] = []
+        writeJSONString(s, into: &bytes)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the compact JSON text of `value` to `out`, as UTF-8.
+    public static func writeJSON(_ value: Value, into out: inout [UInt8]) {
         switch value {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .double(let d):
-            if d.isFinite { out += d.description } else { out += "null" }
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .double(let d): out.append(contentsOf: (d.isFinite ? d.description : "null").utf8)
         case .string(let s): writeJSONString(s, into: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 writeJSON(item, into: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .members(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, m) in members.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 writeJSONString(m.key, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 writeJSON(m.value, into: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    /// Appends `s` as a JSON string literal (quoted and escaped).
-    public static func writeJSONString(_ s: String, into out: inout String) {
-        out += "\""
+    /// Appends `s` as a JSON string literal (quoted and escaped), as UTF-8. Only ASCII bytes are
+    /// ever escaped, and no byte of a multi-byte UTF-8 sequence is ASCII, so escaping byte by byte
+    /// is exact.
+    public static func writeJSONString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         var needsEscape = false
         for u in s.utf8 where u < 0x20 || u == 0x22 || u == 0x5C { needsEscape = true; break }
         if !needsEscape {
-            out += s
+            out.append(contentsOf: s.utf8)
         } else {
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                default:
-                    if scalar.value < 0x20 {
-                        let hex = String(scalar.value, radix: 16)
-                        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                    } else {
-                        out.unicodeScalars.append(scalar)
-                    }
+            for u in s.utf8 {
+                switch u {
+                case 0x22: out.append(contentsOf: "\\\"".utf8)
+                case 0x5C: out.append(contentsOf: "\\\\".utf8)
+                case 0x0A: out.append(contentsOf: "\\n".utf8)
+                case 0x0D: out.append(contentsOf: "\\r".utf8)
+                case 0x09: out.append(contentsOf: "\\t".utf8)
+                case ..<0x20: out.append(contentsOf: "\\u00".utf8); out.append(contentsOf: Hex.lowercase([u]).utf8)
+                default: out.append(u)
                 }
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses JSON text. Integers that fit in Int64 become `.int`, other numbers `.double`.

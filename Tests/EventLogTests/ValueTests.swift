@@ -50,6 +50,14 @@ import Testing
         #expect(throws: JSONSyntaxError.self) { try Value(json: "{\"a\":}") }
         #expect(throws: JSONSyntaxError.self) { try Value(json: "[1,2") }
         #expect(Value.double(.nan).jsonString == "null")
+        // Escaping is byte-wise on ASCII only: multi-byte characters pass through, control
+        // characters become \u00xx, and the String writer gives the same text.
+        let mixed: Value = ["é\t🚀\u{1F}\r": "naïve \"x\"\u{7F}\u{0}"]
+        #expect(mixed.jsonString == #"{"é\t🚀\u001f\r":"naïve \"x\"\#u{7F}\u0000"}"#)
+        #expect(try Value(json: mixed.jsonString) == mixed)
+        var viaString = "["
+        Value.writeJSON(mixed, into: &viaString)
+        #expect(viaString == "[" + mixed.jsonString)
     }
 
     @Test func truncatedOrGarbageBytesThrow() {
