@@ -171,17 +171,17 @@ public enum JSONLines {
 
     /// The JSON Lines text of a table's rows (null columns are written as null).
     public static func write(_ t: Table, rows: some Sequence<Int>) -> Data {
-        var out = ""
+        var out: [UInt8] = []
         for r in rows {
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (c, v)) in zip(t.columns, t.rows[r]).enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 Value.writeJSONString(c, into: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 Value.writeJSON(v, into: &out)
             }
-            out += "}\n"
+            out.append(contentsOf: "}\n".utf8)
         }
-        return Data(out.utf8)
+        return Data(out)
     }
 }
