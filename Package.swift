@@ -24,70 +24,75 @@ let package = Package(
         .target(name: "LMDB", dependencies: ["CLMDB"]),
         .target(name: "Zstd", dependencies: ["CZstd"]),
 
-        // The append-only event log: envelope, append, indexes, chain, subscriptions, checkpoints.
+        // The storage-free domain: Value and its canonical codec, the envelope types (NewEvent,
+        // RecordedEvent, StreamAppend, ExpectedVersion), upcasters and the typed events. Links
+        // neither LMDB nor Zstd; Catalog, Runs and Models build on it alone.
+        .target(name: "Domain"),
+
+        // The append-only event log: append, indexes, chain, subscriptions, checkpoints.
         .target(name: "EventLog", dependencies: [
-            "LMDB", "Zstd",
+            "Domain", "LMDB", "Zstd",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // Definitions: kinds and their schemas, YAML/JSON loading with locations, validation,
         // expressions, cron, the catalog's events, state and apply decider (pure; no storage).
         .target(name: "Catalog", dependencies: [
-            "EventLog", "Yams",
+            "Domain", "Yams",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // Runs: the run and stage state machines (events, state, deciders, scheduler and
         // job-dependency decisions). Pure; no storage.
-        .target(name: "Runs", dependencies: ["EventLog", "Catalog"]),
+        .target(name: "Runs", dependencies: ["Domain", "Catalog"]),
 
         // Built-in ML, pure numerics (Foundation only): feature engineering, models, metrics, drift.
         .target(name: "ML"),
 
         // The model registry and automation domain: ML events, models state, trigger and monitor
         // decisions (pure; no storage).
-        .target(name: "Models", dependencies: ["EventLog", "Catalog"]),
+        .target(name: "Models", dependencies: ["Domain", "Catalog"]),
 
         // Stage executors: etl/storage (CSV, JSON Lines, SQLite through GRDB, folders), script, and
         // the ML stages (features, train, inference, merge).
         .target(name: "Executors", dependencies: [
-            "EventLog", "Catalog", "ML", "Models",
+            "Domain", "EventLog", "Catalog", "ML", "Models",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
-        .target(name: "Projections", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Lineage"]),
+        .target(name: "Projections", dependencies: ["Domain", "EventLog", "Catalog", "Runs", "Models", "Lineage"]),
 
         // Lineage: the edges each event adds to the lineage graph, the on-disk lineage table, graph
         // and column-lineage queries, why a run ran (causal chains read from the log).
-        .target(name: "Lineage", dependencies: ["EventLog", "Catalog", "Runs", "Models", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Lineage", dependencies: ["Domain", "EventLog", "Catalog", "Runs", "Models", .product(name: "Crypto", package: "swift-crypto")]),
 
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
-        .target(name: "Engine", dependencies: ["EventLog", "Catalog", "Runs", "Models", "Executors", "Projections", "Lineage"]),
+        .target(name: "Engine", dependencies: ["Domain", "EventLog", "Catalog", "Runs", "Models", "Executors", "Projections", "Lineage"]),
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
+            "Domain", "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
-        .executableTarget(name: "ledgerflow-bench", dependencies: ["EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML"],
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["Domain", "EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML"],
                           path: "tools/ledgerflow-bench"),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
+        .testTarget(name: "EngineTests", dependencies: ["Domain", "Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),
-        .testTarget(name: "LineageTests", dependencies: ["Lineage", "Catalog", "Projections", "Runs", "Models", "EventLog"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "EventLog"]),
+        .testTarget(name: "LineageTests", dependencies: ["Domain", "Lineage", "Catalog", "Projections", "Runs", "Models", "EventLog"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Domain", "Models", "Catalog"]),
 
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
-        .testTarget(name: "EventLogTests", dependencies: ["EventLog", "LMDB"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "EventLog"]),
-        .testTarget(name: "RunsTests", dependencies: ["Runs", "Catalog", "EventLog"]),
-        .testTarget(name: "ExecutorsTests", dependencies: ["Executors", "Catalog", "EventLog"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Catalog", "EventLog"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EventLog"]),
+        .testTarget(name: "EventLogTests", dependencies: ["Domain", "EventLog", "LMDB"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Domain", "Catalog"]),
+        .testTarget(name: "RunsTests", dependencies: ["Domain", "Runs", "Catalog"]),
+        .testTarget(name: "ExecutorsTests", dependencies: ["Domain", "Executors", "Catalog", "EventLog"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Domain", "Projections", "Catalog", "EventLog"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "EventLog"]),
     ]
 )
 

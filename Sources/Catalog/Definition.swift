@@ -1,5 +1,5 @@
 import Crypto
-import EventLog
+import Domain
 import Foundation
 
 /// Identifies a definition: its kind and name (`job/daily_churn`).

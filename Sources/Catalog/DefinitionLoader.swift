@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 import Foundation
 
 /// Reads definition files into definitions, reporting every problem found.

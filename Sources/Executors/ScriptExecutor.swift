@@ -1,5 +1,6 @@
 import Catalog
 import Crypto
+import Domain
 import EventLog
 import Foundation
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Catalog
+import Domain
 import EventLog
 
 /// The row transforms of etl and storage stages, applied in this order: rename, cast, derive,

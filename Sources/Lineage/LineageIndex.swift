@@ -1,3 +1,4 @@
+import Domain
 import EventLog
 
 /// The lineage graph kept on disk: the edges of every event up to a checkpoint, in the store's

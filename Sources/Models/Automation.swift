@@ -1,5 +1,5 @@
 import Catalog
-import EventLog
+import Domain
 
 /// A trigger definition, ready to evaluate: "if `condition` holds for a prediction, metric or
 /// stage output, run `run` with parameters taken from the matching event".

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// The ML and automation events: stored identifiers, never renamed (change goes through a new
 /// schema version and an upcaster). All schema 1.

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// The registry as a value (projection snapshots, `models --json`) and back.
 extension ModelsState {

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// One registered version of a model, as its `ModelVersionRegistered` event says.
 public struct ModelVersion: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import Domain
 import EventLog
 
 /// A named, pure fold of the log: current state is `evolve` applied to every event in order.

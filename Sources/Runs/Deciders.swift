@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// How a stage attempt ended, as its executor reports it.
 public enum StageOutcome: Sendable, Hashable {

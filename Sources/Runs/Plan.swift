@@ -1,5 +1,5 @@
 import Catalog
-import EventLog
+import Domain
 
 /// A stage's retry policy: attempts in all and the wait before each further attempt.
 public struct RetryPolicy: Sendable, Hashable {

@@ -1,5 +1,5 @@
 import Catalog
-import EventLog
+import Domain
 
 /// The run state machine's commands: request, cancel, rerun. Pure: state and command in, events
 /// (and the new run's id) out.

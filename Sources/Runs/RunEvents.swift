@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// The run events: stored identifiers, never renamed (change goes through a new schema version and
 /// an upcaster). Every event of run `R` is in stream `run/R` (its stream version orders the run's

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// The runs state as a value (projection snapshots, `status --json`) and back.
 extension RunsState {

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// Where a run is.
 public enum RunStatus: String, Sendable, Hashable, CaseIterable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import Domain
 import EventLog
 import Foundation
 import Projections

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Engine
+import Domain
 import EventLog
 import Foundation
 import Runs

@@ -1,5 +1,5 @@
 import Foundation
-import EventLog
+import Domain
 import Testing
 @testable import Catalog
 

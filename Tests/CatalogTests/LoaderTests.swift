@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 import Foundation
 import Testing
 @testable import Catalog

@@ -1,6 +1,6 @@
 import Foundation
 @testable import Catalog
-import EventLog
+import Domain
 
 /// The repository's root (tests read fixtures from it).
 let repositoryRoot: String = {

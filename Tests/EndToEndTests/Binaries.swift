@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Domain
 import EventLog
 
 /// The directory holding the built executables (`swift build` puts them next to the test bundle).

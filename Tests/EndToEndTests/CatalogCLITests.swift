@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Domain
 import EventLog
 
 /// The catalog and projection commands through the built binary.

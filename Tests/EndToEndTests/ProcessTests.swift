@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Domain
 import EventLog
 
 /// Checks a store written by `ledgerflow-bench append-loop`: the chain verifies, seqs are dense,

@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import Testing
+import Domain
 @testable import EventLog
 
 @Suite struct AppendReadTests {

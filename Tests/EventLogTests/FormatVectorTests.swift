@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Domain
 @testable import EventLog
 
 /// The stored format checked against vectors made by an independent implementation of its

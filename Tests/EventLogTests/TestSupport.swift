@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Domain
 @testable import EventLog
 
 /// A fresh temporary directory per test, removed afterwards.

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 import Models
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Catalog
+import Domain
 import EventLog
 @testable import Projections
 

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 @testable import Runs
 
 /// A tiny in-memory log for given/when/then: events appended here get seqs, stream versions and

@@ -1,5 +1,6 @@
 import Catalog
 import Engine
+import Domain
 import EventLog
 import Executors
 import Foundation

@@ -1,3 +1,4 @@
+import Domain
 import EventLog
 
 /// SplitMix64: a small, fast, seedable generator (deterministic event histories).

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// What an apply does to one definition.
 public struct PlanItem: Sendable, Hashable {

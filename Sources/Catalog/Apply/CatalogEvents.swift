@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// The catalog's events: stored identifiers, never renamed (change goes through a new schema
 /// version and an upcaster).

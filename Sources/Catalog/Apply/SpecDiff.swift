@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// Field-level differences between two specs, for plans and history.
 public enum SpecDiff {

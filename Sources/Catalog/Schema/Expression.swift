@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// A condition or computed value over an event's (or a row's) fields:
 /// `churn_probability >= 0.8 and tenure_months < 6`, `count(anomaly_score > 0.9) >= 10`.

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 import Foundation
 
 /// Converts located nodes to a definition's spec (`Value`) by its schema, collecting every problem

@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// Where something is in a definition file: 1-based line and column (columns count Unicode scalars).
 public struct SourceLocation: Sendable, Hashable, CustomStringConvertible, Comparable {

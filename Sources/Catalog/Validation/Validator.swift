@@ -1,4 +1,4 @@
-import EventLog
+import Domain
 
 /// Checks a set of definitions against each other and the catalog they will join: duplicates,
 /// references, stage and job cycles, expressions and their fields, and per-kind rules.

@@ -1,4 +1,5 @@
 import Catalog
+import Domain
 import EventLog
 import Foundation
 import ML

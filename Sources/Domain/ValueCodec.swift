@@ -7,14 +7,14 @@
 /// m / 10^e). A double is written with tag 8 when some e in 0...9 gives an integer m with |m| < 2^53
 /// and m / 10^e reproduces it bit for bit (the smallest such e); otherwise with tag 4. Scores such
 /// as 0.8731 take 3 bytes instead of 9. One value has exactly one encoding, so hashes are stable.
-enum ValueCodec {
-    static let tagNull: UInt8 = 0, tagFalse: UInt8 = 1, tagTrue: UInt8 = 2, tagInt: UInt8 = 3
-    static let tagDouble: UInt8 = 4, tagString: UInt8 = 5, tagArray: UInt8 = 6, tagObject: UInt8 = 7, tagDecimal: UInt8 = 8
-    static let powersOfTen: [Double] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000]
+package enum ValueCodec {
+    package static let tagNull: UInt8 = 0, tagFalse: UInt8 = 1, tagTrue: UInt8 = 2, tagInt: UInt8 = 3
+    package static let tagDouble: UInt8 = 4, tagString: UInt8 = 5, tagArray: UInt8 = 6, tagObject: UInt8 = 7, tagDecimal: UInt8 = 8
+    package static let powersOfTen: [Double] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000]
 
     /// The short decimal form (m, e) of `d`, if it has one.
     @inline(__always)
-    static func decimal(_ d: Double) -> (Int64, UInt8)? {
+    package static func decimal(_ d: Double) -> (Int64, UInt8)? {
         guard d.isFinite, !(d == 0 && d.sign == .minus) else { return nil }
         var e = 0
         while e < powersOfTen.count {
@@ -27,7 +27,7 @@ enum ValueCodec {
         return nil
     }
 
-    static func encode(_ value: Value, into w: inout ByteWriter) {
+    package static func encode(_ value: Value, into w: inout ByteWriter) {
         switch value {
         case .null: w.byte(tagNull)
         case .bool(let b): w.byte(b ? tagTrue : tagFalse)
@@ -96,20 +96,20 @@ enum ValueCodec {
         }
     }
 
-    static func encode(_ value: Value) -> [UInt8] {
+    package static func encode(_ value: Value) -> [UInt8] {
         var w = ByteWriter(capacity: 128)
         encode(value, into: &w)
         return w.bytes
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> Value {
+    package static func decode(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> Value {
         var r = ByteReader(bytes)
         let v = try decode(&r, depth: 0)
         guard r.isAtEnd else { throw DecodeError.malformed("\(r.remaining) bytes after the payload") }
         return v
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> Value {
+    package static func decode(_ bytes: [UInt8]) throws -> Value {
         try bytes.withUnsafeBytes { b in try decode(b) }
     }
 

@@ -96,7 +96,7 @@ public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
 }
 
 /// A small strict JSON parser producing `Value`s (RFC 8259).
-struct JSONParser {
+package struct JSONParser {
     let b: [UInt8]
     var i = 0
 
