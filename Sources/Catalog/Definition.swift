@@ -14,7 +14,7 @@ public struct DefinitionKey: Sendable, Hashable, Comparable, CustomStringConvert
     /// `job 'daily_churn'`, for messages.
     public var phrase: String { "\(kind.name) '\(name)'" }
     /// The stream that holds this definition's versions.
-    public var stream: String { "definition/\(kind.name)/\(name)" }
+    public var stream: String { CatalogEvents.stream(kind: kind.name, name: name) }
     /// By kind, then name (UTF-8 bytes: fast, and the same order everywhere).
     public static func < (a: DefinitionKey, b: DefinitionKey) -> Bool {
         if a.kind != b.kind { return a.kind < b.kind }

@@ -163,8 +163,10 @@ extension Engine {
             let expected = ExpectedVersion.exact(automation.streamVersions[a.stream] ?? 0)
             var events: [NewEvent] = []
             if let job = a.job {
-                let trigger: Value = .object([("type", "trigger"), ("by", .string("\(a.rule["kind"]?.stringValue ?? "rule"):\(a.rule["name"]?.stringValue ?? "")")),
-                                              ("rule", a.rule), ("crossing", .int(Int64(a.crossing)))])
+                let rule = try? RuleRef(try Fields("rule", a.rule))
+                var trigger = RunTrigger(.trigger, by: rule?.description ?? "rule:")
+                trigger.rule = rule
+                trigger.crossing = a.crossing
                 let params = (a.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
                 switch requestRun(job: job, parameters: params, trigger: trigger, causation: a.crossing, correlation: a.correlation, batch: &batch) {
                 case .success(let id): events.append(Automation.fired(a, run: id))
@@ -182,9 +184,10 @@ extension Engine {
         for r in retrains {
             let stream = MLEvents.stream(rule: "retrain", r.model)
             let rule: Value = .object([("kind", "retrain_policy"), ("name", .string(r.model))])
-            let trigger: Value = .object([("type", "retrain"), ("by", .string("retrain_policy:\(r.model)")), ("model", .string(r.model)),
-                                          ("dataset", .string(String(r.source.stream.dropFirst(RunEvents.datasetStreamPrefix.count)))),
-                                          ("dataset_version", .int(Int64(r.source.streamVersion)))])
+            var trigger = RunTrigger(.retrain, by: "retrain_policy:\(r.model)")
+            trigger.model = r.model
+            trigger.dataset = RunEvents.dataset(ofStream: r.source.stream)
+            trigger.datasetVersion = r.source.streamVersion
             let pending = PendingAction(stream: stream, crossing: r.source.seq, correlation: r.source.correlation, rule: rule, job: r.job,
                                         parameters: .object([]), team: nil, message: "retrain \(r.model)")
             let fired: NewEvent
@@ -193,23 +196,6 @@ extension Engine {
             case .failure(let why): fired = Automation.fired(pending, run: nil, error: why.description)
             }
             batch.add(stream, [fired], expected: .exact(automation.streamVersions[stream] ?? 0))
-        }
-    }
-
-    /// Requests a run of `job` in this step, numbered after the runs the log and this step hold;
-    /// its id, or why not.
-    func requestRun(job: String, parameters: [(String, Value)], trigger: Value, causation: UInt64?, correlation: UInt64?,
-                    batch: inout Batch) -> Result<String, EngineError> {
-        guard let def = catalog.entries[DefinitionKey(.job, job)] else { return .failure(EngineError("job '\(job)' is not in the catalog")) }
-        var numbers = RunsState()
-        numbers.lastRunNumber = runs.lastRunNumber + batch.newRuns
-        do throws(RunCommandError) {
-            let (id, e) = try RunDecider.request(numbers, .init(job: job, jobVersion: def.version, jobSpec: def.spec, catalogSeq: catalog.lastChangeSeq,
-                                                                parameters: parameters, trigger: trigger, causation: causation, correlation: correlation))
-            batch.newRun(id, e)
-            return .success(id)
-        } catch {
-            return .failure(EngineError(error.description))
         }
     }
 }

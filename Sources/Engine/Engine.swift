@@ -209,16 +209,24 @@ public final class Engine: @unchecked Sendable {
             case .success(var result):
                 recordModelResults(&result, key: c.key, run: run, batch: &batch)
                 var refs: [DatasetRef] = []
+                let started = run.stage(c.key.stage)?.attempts.last?.startedSeq
                 for d in result.datasets {
                     let version = batch.nextDatasetVersion(d.dataset)
                     refs.append(DatasetRef(dataset: d.dataset, version: version))
-                    let payload: [(String, Value)] = d.payload + [("run", .string(c.key.run)), ("stage", .string(c.key.stage)),
-                                                                   ("attempt", .int(Int64(c.key.attempt)))]
-                    let started = run.stage(c.key.stage)?.attempts.last?.startedSeq
-                    datasetEvents.append((d.dataset, NewEvent(type: RunEvents.datasetVersionWritten, schemaVersion: RunEvents.schemaVersion,
-                                                              payload: .object(payload), causation: started, correlation: run.correlation), version))
+                    let written = try DatasetVersionWritten(.object(d.payload + [("run", .string(c.key.run)), ("stage", .string(c.key.stage)),
+                                                                                ("attempt", .int(Int64(c.key.attempt)))]))
+                    datasetEvents.append((d.dataset, written.event(causation: started, correlation: run.correlation), version))
                 }
-                outcome = .succeeded(outputs: result.outputs, datasets: refs, inputs: result.inputs.map(\.value), columnLineage: result.columnLineage)
+                var inputs: [StageInput] = []
+                for i in result.inputs { inputs.append(try StageInput(try Fields(StageSucceeded.type, i.value))) }
+                var lineage: [(dataset: String, lineage: DatasetColumnLineage)]?
+                if let cl = result.columnLineage {
+                    let f = try Fields(StageSucceeded.type, cl, path: "column_lineage.")
+                    var list: [(dataset: String, lineage: DatasetColumnLineage)] = []
+                    for m in f.members { list.append((m.key, try DatasetColumnLineage(try f.object(m.key)))) }
+                    lineage = list
+                }
+                outcome = .succeeded(outputs: result.outputs, datasets: refs, inputs: inputs, columnLineage: lineage)
             case .failure(let e):
                 switch e.reason {
                 case "cancelled": outcome = .cancelled

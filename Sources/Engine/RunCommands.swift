@@ -19,7 +19,7 @@ public enum RunCommands {
 
     /// Requests a run of `job` under the current catalog; returns the run's id.
     @discardableResult
-    public static func request(_ log: EventLog, job: String, parameters: [(String, Value)] = [], trigger: Value, actor: String,
+    public static func request(_ log: EventLog, job: String, parameters: [(String, Value)] = [], trigger: RunTrigger, actor: String,
                                reuse: [String: (run: String, attempt: Int)] = [:]) throws -> String {
         let catalog = try self.catalog(log)
         guard let entry = catalog.entries[DefinitionKey(.job, job)] else {
@@ -67,7 +67,7 @@ public enum RunCommands {
             throw RunCommandError("job '\(old.job)' of run \(id) is no longer in the catalog; apply it again to rerun")
         }
         let reuse = try RunDecider.reuse(forRerunOf: id, in: state, newJobSpec: entry.spec)
-        let trigger = Value.object([("type", .string("rerun")), ("rerun_of", .string(id)), ("by", .string(actor))])
+        let trigger = RunTrigger.rerun(of: id, by: actor)
         // The old run's parameters, as far as the job (maybe changed since) still takes them.
         let known = Set((entry.spec["parameters"]?.objectMembers ?? []).map(\.key))
         let params = (old.parameters.objectMembers ?? []).filter { known.contains($0.key) }.map { ($0.key, $0.value) }

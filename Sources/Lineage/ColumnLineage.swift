@@ -86,7 +86,7 @@ extension LineageQuery {
             return t
         }
         guard let lineage = done.payload["column_lineage"]?[name] else {
-            t.note = done.schemaVersion < RunEvents.stageSucceededSchema || done.payload["inputs"] == nil
+            t.note = done.schemaVersion < StageSucceeded.schema || done.payload["inputs"] == nil
                 ? "column lineage not recorded (written before ledgerflow recorded it)" : "column lineage not known for this stage type"
             return t
         }

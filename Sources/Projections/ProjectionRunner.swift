@@ -34,6 +34,8 @@ public struct ProjectionRunner<P: Projection>: Sendable {
         public var folded: Int
         /// Snapshots written on the way.
         public var snapshotsWritten: Int
+        /// Why the newest snapshot was not used (it did not decode), when it was not.
+        public var rejectedSnapshot: String? = nil
     }
 
     /// The state as of `seq` (inclusive): the nearest snapshot at or before it, then the events
@@ -42,17 +44,23 @@ public struct ProjectionRunner<P: Projection>: Sendable {
         var state = projection.initial
         var from: UInt64 = 1
         var snap: UInt64?
+        var rejected: String?
         if useSnapshots, let (info, value) = try log.snapshot(projection.name, atOrBefore: seq, version: projection.version) {
-            state = try projection.decode(value)
-            from = info.seq + 1
-            snap = info.seq
+            // A snapshot is a cache: one that does not decode is passed over and the log folded instead.
+            do {
+                state = try projection.decode(value)
+                from = info.seq + 1
+                snap = info.seq
+            } catch {
+                rejected = "the \(projection.name) snapshot at seq \(info.seq) does not decode (\(error)); folded from the log instead"
+            }
         }
         var folded = 0
         try forEachEvent(from: from, through: seq) { e in
             projection.evolve(&state, e)
             folded += 1
         }
-        return Fold(state: state, through: seq, fromSnapshot: snap, folded: folded, snapshotsWritten: 0)
+        return Fold(state: state, through: seq, fromSnapshot: snap, folded: folded, snapshotsWritten: 0, rejectedSnapshot: rejected)
     }
 
     /// The state as of `time`: as of the last event recorded at or before it.

@@ -14,5 +14,5 @@ public struct RunsProjection: Projection {
     public func evolve(_ state: inout RunsState, _ event: RecordedEvent) { state.evolve(event) }
     public func count(_ state: RunsState) -> Int { state.runs.count }
     public func encode(_ state: RunsState) -> Value { state.value }
-    public func decode(_ value: Value) throws -> RunsState { RunsState(value: value) }
+    public func decode(_ value: Value) throws -> RunsState { try RunsState(value: value) }
 }

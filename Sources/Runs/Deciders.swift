@@ -1,25 +1,16 @@
 import Domain
 
 /// How a stage attempt ended, as its executor reports it.
-public enum StageOutcome: Sendable, Hashable {
+public enum StageOutcome: Sendable {
     /// Done: reported values (metrics, outputs), the dataset versions written (already appended
     /// in the same transaction as the success, see `StageDecider.complete`), the datasets read
     /// (`StageSucceeded.inputs` items) and the column lineage per dataset written.
-    case succeeded(outputs: Value?, datasets: [DatasetRef], inputs: [Value] = [], columnLineage: Value? = nil)
+    case succeeded(outputs: Value?, datasets: [DatasetRef], inputs: [StageInput] = [],
+                   columnLineage: [(dataset: String, lineage: DatasetColumnLineage)]? = nil)
     /// Failed: `reason` is error, timeout, interrupted or unsupported.
     case failed(reason: String, error: String)
     /// Stopped because the run was cancelled.
     case cancelled
-}
-
-/// A dataset version named in a success.
-public struct DatasetRef: Sendable, Hashable {
-    public var dataset: String
-    public var version: UInt64
-    public init(dataset: String, version: UInt64) {
-        self.dataset = dataset
-        self.version = version
-    }
 }
 
 /// Why a run command was refused (the CLI prints `message`).
@@ -39,9 +30,7 @@ public enum StageDecider {
         guard let s = run.stage(stage), s.status == .queued else {
             throw RunCommandError("stage '\(stage)' of run \(run.id) is not queued (it is \(run.stage(stage)?.status.rawValue ?? "unknown"))")
         }
-        return RunEvents.event(RunEvents.stageStarted, [("stage", .string(stage)), ("attempt", .int(Int64(s.queuedAttempt))),
-                                                        ("engine", .string(engine))],
-                               causation: s.queuedSeq, correlation: run.correlation)
+        return StageStarted(stage: stage, attempt: s.queuedAttempt, engine: engine).event(causation: s.queuedSeq, correlation: run.correlation)
     }
 
     /// A queued stage whose executor does not exist (yet): failed without starting, never retried.
@@ -49,9 +38,8 @@ public enum StageDecider {
         guard let s = run.stage(stage), s.status == .queued else {
             throw RunCommandError("stage '\(stage)' of run \(run.id) is not queued")
         }
-        return RunEvents.event(RunEvents.stageFailed, [("stage", .string(stage)), ("attempt", .int(Int64(s.queuedAttempt))),
-                                                       ("reason", .string("unsupported")), ("error", .string(error)), ("retry", .bool(false))],
-                               causation: s.queuedSeq, correlation: run.correlation)
+        return StageFailed(stage: stage, attempt: s.queuedAttempt, reason: "unsupported", error: error, retry: false)
+            .event(causation: s.queuedSeq, correlation: run.correlation)
     }
 
     /// Records how the running attempt `attempt` of `stage` ended; a failure the retry policy
@@ -61,32 +49,21 @@ public enum StageDecider {
         guard let s = run.stage(stage), s.status == .running, let a = s.attempts.last, a.number == attempt, a.outcome == nil else {
             throw RunCommandError("attempt \(attempt) of stage '\(stage)' in run \(run.id) is not running")
         }
-        let duration = Value.int(max(0, (nowMicros - a.startedAtMicros) / 1000))
+        let duration = max(0, (nowMicros - a.startedAtMicros) / 1000)
         let cause = a.startedSeq
         switch outcome {
         case .succeeded(let outputs, let datasets, let inputs, let columnLineage):
-            var m: [(String, Value)] = [("stage", .string(stage)), ("attempt", .int(Int64(attempt))), ("duration_ms", duration)]
-            if let outputs { m.append(("outputs", outputs)) }
-            if !datasets.isEmpty {
-                m.append(("datasets", .array(datasets.map { .object([("dataset", .string($0.dataset)), ("version", .int(Int64($0.version)))]) })))
-            }
-            m.append(("inputs", .array(inputs)))
-            if let columnLineage { m.append(("column_lineage", columnLineage)) }
-            return [RunEvents.succeeded(m, causation: cause, correlation: run.correlation)]
+            return [StageSucceeded(stage: stage, attempt: attempt, durationMs: duration, outputs: outputs, datasets: datasets, inputs: inputs,
+                                   columnLineage: columnLineage).event(causation: cause, correlation: run.correlation)]
         case .cancelled:
-            return [RunEvents.event(RunEvents.stageCancelled, [("stage", .string(stage)), ("attempt", .int(Int64(attempt)))],
-                                    causation: cause, correlation: run.correlation)]
+            return [StageCancelled(stage: stage, attempt: attempt).event(causation: cause, correlation: run.correlation)]
         case .failed(let reason, let error):
             let retry = reason != "unsupported" && !run.cancelRequested && attempt < s.plan.retry.attempts
-            var out = [RunEvents.event(RunEvents.stageFailed, [("stage", .string(stage)), ("attempt", .int(Int64(attempt))),
-                                                               ("reason", .string(reason)), ("error", .string(error)),
-                                                               ("retry", .bool(retry)), ("duration_ms", duration)],
-                                       causation: cause, correlation: run.correlation)]
+            var out = [StageFailed(stage: stage, attempt: attempt, reason: reason, error: error, retry: retry, durationMs: duration)
+                .event(causation: cause, correlation: run.correlation)]
             if retry {
                 let wait = Int64(s.plan.retry.backoff(afterAttempt: attempt) * 1_000_000)
-                out.append(RunEvents.event(RunEvents.stageQueued, [("stage", .string(stage)), ("attempt", .int(Int64(attempt + 1))),
-                                                                   ("not_before", .int(nowMicros + wait))],
-                                           causation: cause, correlation: run.correlation))
+                out.append(StageQueued(stage: stage, attempt: attempt + 1, notBefore: nowMicros + wait).event(causation: cause, correlation: run.correlation))
             }
             return out
         }
@@ -112,14 +89,14 @@ public enum Scheduler {
         var r = run
         var out: [NewEvent] = []
         let cause = run.lastEventSeq
-        func ev(_ type: String, _ m: [(String, Value)]) { out.append(RunEvents.event(type, m, causation: cause, correlation: r.correlation)) }
-        let duration = Value.int(max(0, (nowMicros - run.requestedAtMicros) / 1000))
+        func ev(_ e: some DomainEvent) { out.append(e.event(causation: cause, correlation: r.correlation)) }
+        let duration = max(0, (nowMicros - run.requestedAtMicros) / 1000)
         if r.cancelRequested {
             for i in r.stages.indices where r.stages[i].status == .pending || r.stages[i].status == .queued {
-                ev(RunEvents.stageCancelled, [("stage", .string(r.stages[i].name))])
+                ev(StageCancelled(stage: r.stages[i].name))
                 r.stages[i].status = .cancelled
             }
-            if r.runningCount == 0 { ev(RunEvents.runCancelled, [("duration_ms", duration)]) }
+            if r.runningCount == 0 { ev(RunCancelled(durationMs: duration)) }
             return out
         }
         var changed = true
@@ -129,18 +106,16 @@ public enum Scheduler {
                 let deps = r.stages[i].plan.after.map { ($0, r.stage($0)?.status) }
                 if let bad = deps.first(where: { $0.1 == nil || $0.1 == .failed || $0.1 == .skipped || $0.1 == .cancelled }) {
                     let why = bad.1 == nil ? "'\(bad.0)' is not a stage of this run" : "'\(bad.0)' \(bad.1 == .failed ? "failed" : bad.1 == .skipped ? "was skipped" : "was cancelled")"
-                    ev(RunEvents.stageSkipped, [("stage", .string(r.stages[i].name)), ("reason", .string(why))])
+                    ev(StageSkipped(stage: r.stages[i].name, reason: why))
                     r.stages[i].status = .skipped
                     changed = true
                 } else if deps.allSatisfy({ $0.1 == .succeeded }) {
                     if let reuse = r.reuseValue[r.stages[i].name] {
-                        out.append(RunEvents.succeeded([("stage", .string(r.stages[i].name)), ("attempt", .int(0)), ("duration_ms", .int(0)),
-                                                        ("reused_from", .object([("run", .string(reuse.run)), ("attempt", .int(Int64(reuse.attempt)))]))],
-                                                       causation: cause, correlation: r.correlation))
+                        ev(StageSucceeded(stage: r.stages[i].name, attempt: 0, durationMs: 0, reusedFrom: AttemptRef(run: reuse.run, attempt: reuse.attempt)))
                         r.stages[i].status = .succeeded
                         changed = true
                     } else {
-                        ev(RunEvents.stageQueued, [("stage", .string(r.stages[i].name)), ("attempt", .int(1))])
+                        ev(StageQueued(stage: r.stages[i].name, attempt: 1))
                         r.stages[i].status = .queued
                     }
                 }
@@ -149,9 +124,9 @@ public enum Scheduler {
         if r.stages.allSatisfy({ $0.status.isTerminal }) {
             let failed = r.stages.filter { $0.status != .succeeded }.map(\.name)
             if failed.isEmpty {
-                ev(RunEvents.runSucceeded, [("duration_ms", duration)])
+                ev(RunSucceeded(durationMs: duration))
             } else {
-                ev(RunEvents.runFailed, [("duration_ms", duration), ("failed_stages", .array(failed.map { .string($0) }))])
+                ev(RunFailed(durationMs: duration, failedStages: failed))
             }
         }
         return out

@@ -14,15 +14,15 @@ public enum RunDecider {
         public var catalogSeq: UInt64
         /// Parameters given (override the job's defaults).
         public var parameters: [(String, Value)]
-        /// Why it runs: `{type: manual, by: …}`, `{type: dependency, …}`, …
-        public var trigger: Value
+        /// Why it runs.
+        public var trigger: RunTrigger
         /// Stage → the run and attempt whose outputs are reused (reruns).
         public var reuse: [String: (run: String, attempt: Int)]
         public var causation: UInt64?
         public var correlation: UInt64?
 
         public init(job: String, jobVersion: UInt64, jobSpec: Value, catalogSeq: UInt64, parameters: [(String, Value)] = [],
-                    trigger: Value, reuse: [String: (run: String, attempt: Int)] = [:], causation: UInt64? = nil, correlation: UInt64? = nil) {
+                    trigger: RunTrigger, reuse: [String: (run: String, attempt: Int)] = [:], causation: UInt64? = nil, correlation: UInt64? = nil) {
             self.job = job
             self.jobVersion = jobVersion
             self.jobSpec = jobSpec
@@ -53,14 +53,12 @@ public enum RunDecider {
         let plan = PlannedStage.plan(ofJob: request.jobSpec)
         guard !plan.isEmpty else { throw RunCommandError("job '\(request.job)' has no stages") }
         let id = state.nextRunID
-        var m: [(String, Value)] = [("run", .string(id)), ("job", .string(request.job)), ("job_version", .int(Int64(request.jobVersion))),
-                                    ("catalog_seq", .int(Int64(request.catalogSeq))), ("parameters", .object(params)),
-                                    ("trigger", request.trigger), ("stages", .array(plan.map(\.value)))]
-        if let mp = request.jobSpec["max_parallel"]?.intValue { m.append(("max_parallel", .int(mp))) }
-        if !request.reuse.isEmpty {
-            m.append(("reuse", .object(request.reuse.map { ($0.key, .object([("run", .string($0.value.run)), ("attempt", .int(Int64($0.value.attempt)))])) })))
-        }
-        return (id, RunEvents.event(RunEvents.runRequested, m, causation: request.causation, correlation: request.correlation))
+        var reuse: [String: AttemptRef] = [:]
+        for (stage, r) in request.reuse { reuse[stage] = AttemptRef(run: r.run, attempt: r.attempt) }
+        let event = RunRequested(run: id, job: request.job, jobVersion: request.jobVersion, catalogSeq: request.catalogSeq,
+                                 parameters: .object(params), trigger: request.trigger, stages: plan,
+                                 maxParallel: request.jobSpec["max_parallel"]?.intValue, reuse: reuse)
+        return (id, event.event(causation: request.causation, correlation: request.correlation))
     }
 
     /// Asks a running run to stop: what has not started is cancelled, running attempts are killed.
@@ -68,9 +66,7 @@ public enum RunDecider {
         guard let run = state.runs[id] else { throw RunCommandError("no run '\(id)'; `ledgerflow runs` lists them") }
         guard run.status == .running else { throw RunCommandError("run \(id) already \(run.status.rawValue); nothing to cancel") }
         guard !run.cancelRequested else { throw RunCommandError("run \(id) is already being cancelled (asked by \(run.cancelRequestedBy ?? "?"))") }
-        var m: [(String, Value)] = [("by", .string(by))]
-        if let reason { m.append(("reason", .string(reason))) }
-        return RunEvents.event(RunEvents.runCancelRequested, m, causation: run.lastEventSeq, correlation: run.correlation)
+        return RunCancelRequested(by: by, reason: reason).event(causation: run.lastEventSeq, correlation: run.correlation)
     }
 
     /// The stages of a finished, unsuccessful run whose outputs a rerun from failure reuses: those
@@ -160,10 +156,12 @@ public enum DependencyReactor {
         return out
     }
 
-    /// The trigger value a firing's RunRequested carries.
-    public static func trigger(_ f: Firing) -> Value {
-        .object([("type", .string("dependency")), ("dependency", .string(f.rule.name)), ("on", .string(f.rule.on)),
-                 ("after_runs", .array(f.upstream.map { .string($0.run) })),
-                 ("by", .string("reactor:job-dependency"))])
+    /// The trigger a firing's RunRequested carries.
+    public static func trigger(_ f: Firing) -> RunTrigger {
+        var t = RunTrigger(.dependency, by: "reactor:job-dependency")
+        t.dependency = f.rule.name
+        t.on = f.rule.on
+        t.afterRuns = f.upstream.map(\.run)
+        return t
     }
 }

@@ -11,10 +11,12 @@ extension RunsState {
                  ("last_seq", .int(Int64(lastSeq)))])
     }
 
-    public init(value v: Value) {
+    /// Decodes a state encoded by `value`; fails (naming the field) on a malformed one.
+    public init(value v: Value) throws(DecodingFailure) {
         self.init()
-        for r in v["runs"]?.arrayValue ?? [] {
-            let run = RunState(value: r)
+        let f = try Fields(RunsState.snapshotOwner, v)
+        for r in try f.objects("runs") {
+            let run = try RunState(r)
             runs[run.id] = run
             if run.status == .running { active.insert(run.id) }
             if let seq = run.finishedSeq {
@@ -22,18 +24,24 @@ extension RunsState {
             }
         }
         for (job, list) in finishedByJob { finishedByJob[job] = list.sorted { $0.seq < $1.seq } }
-        for m in v["consumed"]?.objectMembers ?? [] { consumed[m.key] = Set((m.value.arrayValue ?? []).compactMap(\.stringValue)) }
-        lastRunNumber = Int(v["last_run_number"]?.intValue ?? 0)
-        for m in v["datasets"]?.objectMembers ?? [] { datasetVersions[m.key] = UInt64(m.value.intValue ?? 0) }
-        for m in v["dataset_locations"]?.objectMembers ?? [] { datasetLocations[m.key] = m.value.stringValue }
-        lastSeq = UInt64(v["last_seq"]?.intValue ?? 0)
+        let c = try f.object("consumed")
+        for m in c.members { consumed[m.key] = Set(try c.strings(m.key)) }
+        lastRunNumber = Int(try f.int("last_run_number"))
+        let d = try f.object("datasets")
+        for m in d.members { datasetVersions[m.key] = try d.uint(m.key) }
+        let l = try f.object("dataset_locations")
+        for m in l.members { datasetLocations[m.key] = try l.string(m.key) }
+        lastSeq = try f.uint("last_seq")
     }
+
+    /// The owner named by snapshot decoding failures.
+    static let snapshotOwner = "runs snapshot"
 }
 
 extension RunState {
     public var value: Value {
         var m: [(String, Value)] = [("id", .string(id)), ("job", .string(job)), ("job_version", .int(Int64(jobVersion))),
-                                    ("catalog_seq", .int(Int64(catalogSeq))), ("parameters", parameters), ("trigger", trigger),
+                                    ("catalog_seq", .int(Int64(catalogSeq))), ("parameters", parameters), ("trigger", trigger.value),
                                     ("requested_seq", .int(Int64(requestedSeq))), ("requested_at", .int(requestedAtMicros)),
                                     ("correlation", .int(Int64(correlation))), ("actor", .string(actor)), ("status", .string(status.rawValue)),
                                     ("cancel_requested", .bool(cancelRequested)), ("stream_version", .int(Int64(streamVersion))),
@@ -48,21 +56,25 @@ extension RunState {
         return .object(m)
     }
 
-    init(value v: Value) {
-        let stages = (v["stages"]?.arrayValue ?? []).map(StageState.init(value:))
+    init(_ f: Fields) throws(DecodingFailure) {
+        var stages: [StageState] = []
+        for s in try f.objects("stages") { stages.append(try StageState(s)) }
         var index: [String: Int] = [:]
         for (i, s) in stages.enumerated() { index[s.name] = i }
-        self.init(id: v["id"]?.stringValue ?? "?", job: v["job"]?.stringValue ?? "?", jobVersion: UInt64(v["job_version"]?.intValue ?? 0),
-                  catalogSeq: UInt64(v["catalog_seq"]?.intValue ?? 0), parameters: v["parameters"] ?? .object([]), trigger: v["trigger"] ?? .null,
-                  maxParallel: v["max_parallel"]?.intValue.map { Int($0) }, requestedSeq: UInt64(v["requested_seq"]?.intValue ?? 0),
-                  requestedAtMicros: v["requested_at"]?.intValue ?? 0, correlation: UInt64(v["correlation"]?.intValue ?? 0),
-                  actor: v["actor"]?.stringValue ?? "", status: RunStatus(rawValue: v["status"]?.stringValue ?? "") ?? .running,
-                  cancelRequested: v["cancel_requested"]?.boolValue ?? false, cancelRequestedBy: v["cancel_requested_by"]?.stringValue,
-                  stages: stages, stageIndex: index, streamVersion: UInt64(v["stream_version"]?.intValue ?? 0),
-                  finishedSeq: v["finished_seq"]?.intValue.map { UInt64($0) }, finishedAtMicros: v["finished_at"]?.intValue,
-                  lastEventSeq: UInt64(v["last_event_seq"]?.intValue ?? 0))
-        for m in v["reuse"]?.objectMembers ?? [] {
-            reuseValue[m.key] = ReuseRef(run: m.value["run"]?.stringValue ?? "", attempt: Int(m.value["attempt"]?.intValue ?? 0))
+        let status = try f.string("status")
+        guard let runStatus = RunStatus(rawValue: status) else { throw f.failure("status", expected: "a run status", found: .string(status)) }
+        self.init(id: try f.string("id"), job: try f.string("job"), jobVersion: try f.uint("job_version"), catalogSeq: try f.uint("catalog_seq"),
+                  parameters: try f.any("parameters"), trigger: try RunTrigger(try f.object("trigger")),
+                  maxParallel: try f.int(opt: "max_parallel").map { Int($0) }, requestedSeq: try f.uint("requested_seq"),
+                  requestedAtMicros: try f.int("requested_at"), correlation: try f.uint("correlation"), actor: try f.string("actor"),
+                  status: runStatus, cancelRequested: try f.bool("cancel_requested"), cancelRequestedBy: try f.string(opt: "cancel_requested_by"),
+                  stages: stages, stageIndex: index, streamVersion: try f.uint("stream_version"), finishedSeq: try f.uint(opt: "finished_seq"),
+                  finishedAtMicros: try f.int(opt: "finished_at"), lastEventSeq: try f.uint("last_event_seq"))
+        if let r = try f.object(opt: "reuse") {
+            for m in r.members {
+                let ref = try r.object(m.key)
+                reuseValue[m.key] = ReuseRef(run: try ref.string("run"), attempt: Int(try ref.int("attempt")))
+            }
         }
     }
 }
@@ -81,20 +93,24 @@ extension StageState {
         return .object(m)
     }
 
-    init(value v: Value) {
-        self.init(plan: PlannedStage(value: v["plan"] ?? .null))
-        status = StageStatus(rawValue: v["status"]?.stringValue ?? "") ?? .pending
-        attempts = (v["attempts"]?.arrayValue ?? []).map(Attempt.init(value:))
-        queuedAttempt = Int(v["queued_attempt"]?.intValue ?? 0)
-        queuedSeq = UInt64(v["queued_seq"]?.intValue ?? 0)
-        lastSeq = UInt64(v["last_seq"]?.intValue ?? 0)
-        notBeforeMicros = v["not_before"]?.intValue
-        reason = v["reason"]?.stringValue
-        error = v["error"]?.stringValue
-        datasets = (v["datasets"]?.arrayValue ?? []).map(DatasetWrite.init(value:))
-        outputs = v["outputs"]
-        reusedRun = v["reused_from"]?["run"]?.stringValue
-        reusedAttempt = Int(v["reused_from"]?["attempt"]?.intValue ?? 0)
+    init(_ f: Fields) throws(DecodingFailure) {
+        self.init(plan: try PlannedStage(try f.object("plan")))
+        let st = try f.string("status")
+        guard let stageStatus = StageStatus(rawValue: st) else { throw f.failure("status", expected: "a stage status", found: .string(st)) }
+        status = stageStatus
+        for a in try f.objects("attempts") { attempts.append(try Attempt(a)) }
+        queuedAttempt = Int(try f.int("queued_attempt"))
+        queuedSeq = try f.uint("queued_seq")
+        lastSeq = try f.uint("last_seq")
+        notBeforeMicros = try f.int(opt: "not_before")
+        reason = try f.string(opt: "reason")
+        error = try f.string(opt: "error")
+        for d in try f.objects(opt: "datasets") ?? [] { datasets.append(try DatasetWrite(d)) }
+        outputs = f.value("outputs")
+        if let r = try f.object(opt: "reused_from") {
+            reusedRun = try r.string("run")
+            reusedAttempt = Int(try r.int("attempt"))
+        }
     }
 }
 
@@ -110,11 +126,12 @@ extension Attempt {
         return .object(m)
     }
 
-    init(value v: Value) {
-        self.init(number: Int(v["number"]?.intValue ?? 0), startedSeq: UInt64(v["started_seq"]?.intValue ?? 0),
-                  startedAtMicros: v["started_at"]?.intValue ?? 0, engine: v["engine"]?.stringValue ?? "",
-                  endedAtMicros: v["ended_at"]?.intValue, outcome: v["outcome"]?.stringValue.flatMap(StageStatus.init(rawValue:)),
-                  reason: v["reason"]?.stringValue, error: v["error"]?.stringValue, durationMs: v["duration_ms"]?.intValue)
+    init(_ f: Fields) throws(DecodingFailure) {
+        let outcome = try f.string(opt: "outcome")
+        self.init(number: Int(try f.int("number")), startedSeq: try f.uint("started_seq"), startedAtMicros: try f.int("started_at"),
+                  engine: try f.string("engine"), endedAtMicros: try f.int(opt: "ended_at"), outcome: outcome.flatMap(StageStatus.init(rawValue:)),
+                  reason: try f.string(opt: "reason"), error: try f.string(opt: "error"), durationMs: try f.int(opt: "duration_ms"))
+        if let outcome, self.outcome == nil { throw f.failure("outcome", expected: "a stage status", found: .string(outcome)) }
     }
 }
 
@@ -124,9 +141,8 @@ extension DatasetWrite {
                  ("location", .string(location)), ("rows", .int(rows)), ("content_hash", .string(contentHash))])
     }
 
-    init(value v: Value) {
-        self.init(dataset: v["dataset"]?.stringValue ?? "", version: UInt64(v["version"]?.intValue ?? 0), seq: UInt64(v["seq"]?.intValue ?? 0),
-                  attempt: Int(v["attempt"]?.intValue ?? 0), location: v["location"]?.stringValue ?? "", rows: v["rows"]?.intValue ?? 0,
-                  contentHash: v["content_hash"]?.stringValue ?? "")
+    init(_ f: Fields) throws(DecodingFailure) {
+        self.init(dataset: try f.string("dataset"), version: try f.uint("version"), seq: try f.uint("seq"), attempt: Int(try f.int("attempt")),
+                  location: try f.string("location"), rows: try f.int("rows"), contentHash: try f.string("content_hash"))
     }
 }

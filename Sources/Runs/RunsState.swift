@@ -73,7 +73,7 @@ public struct RunState: Sendable, Hashable {
     public var jobVersion: UInt64
     public var catalogSeq: UInt64
     public var parameters: Value
-    public var trigger: Value
+    public var trigger: RunTrigger
     public var maxParallel: Int?
     public var requestedSeq: UInt64
     public var requestedAtMicros: Int64
@@ -138,115 +138,113 @@ public struct RunsState: Sendable, Hashable {
     /// Runs in request order (oldest first).
     public var ordered: [RunState] { runs.values.sorted { $0.number < $1.number } }
 
-    /// Folds one event (events of other types are ignored). Never fails: the event happened.
+    /// Folds one event (events of other types are ignored). Never fails: the event happened; a
+    /// run event whose payload does not decode is left out (`DecodingFailure` names it when the
+    /// event is read with `RunEvent(_:)`).
     public mutating func evolve(_ e: RecordedEvent) {
         if e.seq > lastSeq { lastSeq = e.seq }
-        guard RunEvents.types.contains(e.type) else { return }
-        let p = e.payload
-        if e.type == RunEvents.datasetVersionWritten {
-            guard e.stream.hasPrefix(RunEvents.datasetStreamPrefix) else { return }
-            let name = p["dataset"]?.stringValue ?? String(e.stream.dropFirst(RunEvents.datasetStreamPrefix.count))
+        guard RunEvents.types.contains(e.type), let event = try? RunEvent(e) else { return }
+        evolve(e, event)
+    }
+
+    /// Folds one decoded run event with its envelope.
+    public mutating func evolve(_ e: RecordedEvent, _ event: RunEvent) {
+        if e.seq > lastSeq { lastSeq = e.seq }
+        if case .datasetWritten(let d) = event {
+            guard let name = RunEvents.dataset(ofStream: e.stream) else { return }
             datasetVersions[name] = e.streamVersion
-            if let l = p["location"]?.stringValue { datasetLocations[name] = l }
-            guard let runID = p["run"]?.stringValue, let stageName = p["stage"]?.stringValue,
-                  var run = runs[runID], let i = run.stageIndex[stageName] else { return }
-            run.stages[i].datasets.append(DatasetWrite(dataset: name, version: e.streamVersion, seq: e.seq,
-                                                       attempt: Int(p["attempt"]?.intValue ?? 0),
-                                                       location: p["location"]?.stringValue ?? "", rows: p["rows"]?.intValue ?? 0,
-                                                       contentHash: p["content_hash"]?.stringValue ?? ""))
-            runs[runID] = run
+            datasetLocations[name] = d.location
+            guard var run = runs[d.run], let i = run.stageIndex[d.stage] else { return }
+            run.stages[i].datasets.append(DatasetWrite(dataset: name, version: e.streamVersion, seq: e.seq, attempt: d.attempt,
+                                                       location: d.location, rows: d.rows, contentHash: d.contentHash))
+            runs[d.run] = run
             return
         }
-        guard e.stream.hasPrefix(RunEvents.runStreamPrefix) else { return }
-        let id = String(e.stream.dropFirst(RunEvents.runStreamPrefix.count))
-        if e.type == RunEvents.runRequested {
-            // A run request without a plan is not one of ours (e.g. the benchmark generator's
-            // synthetic history); it and the rest of its stream are ignored.
-            guard let stagesValue = p["stages"], stagesValue.arrayValue != nil else { return }
-            let plan = (p["stages"]?.arrayValue ?? []).map(PlannedStage.init(value:))
+        guard let id = RunEvents.run(ofStream: e.stream) else { return }
+        if case .requested(let r) = event {
             var index: [String: Int] = [:]
-            for (i, s) in plan.enumerated() { index[s.name] = i }
-            var run = RunState(id: id, job: p["job"]?.stringValue ?? "?", jobVersion: UInt64(p["job_version"]?.intValue ?? 0),
-                               catalogSeq: UInt64(p["catalog_seq"]?.intValue ?? 0), parameters: p["parameters"] ?? .object([]),
-                               trigger: p["trigger"] ?? .null, maxParallel: p["max_parallel"]?.intValue.map { Int($0) },
-                               requestedSeq: e.seq, requestedAtMicros: e.recordedAtMicros, correlation: e.correlation, actor: e.actor,
-                               stages: plan.map { StageState(plan: $0) }, stageIndex: index, streamVersion: e.streamVersion,
+            for (i, s) in r.stages.enumerated() { index[s.name] = i }
+            var run = RunState(id: id, job: r.job, jobVersion: r.jobVersion, catalogSeq: r.catalogSeq, parameters: r.parameters,
+                               trigger: r.trigger, maxParallel: r.maxParallel.map { Int($0) }, requestedSeq: e.seq,
+                               requestedAtMicros: e.recordedAtMicros, correlation: e.correlation, actor: e.actor,
+                               stages: r.stages.map { StageState(plan: $0) }, stageIndex: index, streamVersion: e.streamVersion,
                                lastEventSeq: e.seq)
-            for m in p["reuse"]?.objectMembers ?? [] {
-                run.reuseValue[m.key] = RunState.ReuseRef(run: m.value["run"]?.stringValue ?? "", attempt: Int(m.value["attempt"]?.intValue ?? 0))
-            }
+            for (stage, ref) in r.reuse { run.reuseValue[stage] = RunState.ReuseRef(run: ref.run, attempt: ref.attempt) }
             runs[id] = run
             active.insert(id)
             lastRunNumber = max(lastRunNumber, Int(id) ?? 0)
-            let trigger = p["trigger"]
-            if trigger?["type"]?.stringValue == "dependency", let dep = trigger?["dependency"]?.stringValue {
-                for r in trigger?["after_runs"]?.arrayValue ?? [] { if let r = r.stringValue { consumed[dep, default: []].insert(r) } }
+            if r.trigger.kind == .dependency, let dep = r.trigger.dependency {
+                for upstream in r.trigger.afterRuns ?? [] { consumed[dep, default: []].insert(upstream) }
             }
             return
         }
         guard var run = runs[id] else { return }
         run.streamVersion = e.streamVersion
         run.lastEventSeq = e.seq
-        let stageName = p["stage"]?.stringValue
-        let si = stageName.flatMap { run.stageIndex[$0] }
-        let attempt = Int(p["attempt"]?.intValue ?? 0)
-        switch e.type {
-        case RunEvents.stageQueued:
+        let si = event.stage.flatMap { run.stageIndex[$0] }
+        switch event {
+        case .queued(let q):
             if let si {
                 run.stages[si].status = .queued
-                run.stages[si].queuedAttempt = attempt
+                run.stages[si].queuedAttempt = q.attempt
                 run.stages[si].queuedSeq = e.seq
-                run.stages[si].notBeforeMicros = p["not_before"]?.intValue
+                run.stages[si].notBeforeMicros = q.notBefore
             }
-        case RunEvents.stageStarted:
+        case .started(let s):
             if let si {
                 run.stages[si].status = .running
-                run.stages[si].attempts.append(Attempt(number: attempt, startedSeq: e.seq, startedAtMicros: e.recordedAtMicros,
-                                                       engine: p["engine"]?.stringValue ?? ""))
+                run.stages[si].attempts.append(Attempt(number: s.attempt, startedSeq: e.seq, startedAtMicros: e.recordedAtMicros, engine: s.engine))
             }
-        case RunEvents.stageSucceeded, RunEvents.stageFailed, RunEvents.stageCancelled:
+        case .succeeded(let ok):
             if let si {
-                let outcome: StageStatus = e.type == RunEvents.stageSucceeded ? .succeeded : e.type == RunEvents.stageFailed ? .failed : .cancelled
-                var s = run.stages[si]
-                if let a = s.attempts.lastIndex(where: { $0.number == attempt }), s.attempts[a].outcome == nil {
-                    s.attempts[a].outcome = outcome
-                    s.attempts[a].endedAtMicros = e.recordedAtMicros
-                    s.attempts[a].reason = p["reason"]?.stringValue
-                    s.attempts[a].error = p["error"]?.stringValue
-                    s.attempts[a].durationMs = p["duration_ms"]?.intValue
-                }
-                if outcome == .succeeded {
-                    s.outputs = p["outputs"]
-                    if let r = p["reused_from"], let rr = r["run"]?.stringValue {
-                        s.reusedFrom = (rr, Int(r["attempt"]?.intValue ?? 0))
-                    }
-                }
-                if outcome == .failed {
-                    s.error = p["error"]?.stringValue
-                    s.reason = p["reason"]?.stringValue
-                }
-                // A failure with a retry leaves the stage queued (the StageQueued that follows says when).
-                if !(outcome == .failed && p["retry"]?.boolValue == true) { s.status = outcome }
-                run.stages[si] = s
+                Self.end(&run.stages[si], attempt: ok.attempt, outcome: .succeeded, at: e.recordedAtMicros, durationMs: ok.durationMs)
+                run.stages[si].outputs = ok.outputs
+                if let r = ok.reusedFrom { run.stages[si].reusedFrom = (r.run, r.attempt) }
+                run.stages[si].status = .succeeded
             }
-        case RunEvents.stageSkipped:
+        case .failed(let f):
+            if let si {
+                Self.end(&run.stages[si], attempt: f.attempt, outcome: .failed, at: e.recordedAtMicros, reason: f.reason, error: f.error,
+                    durationMs: f.durationMs)
+                run.stages[si].error = f.error
+                run.stages[si].reason = f.reason
+                // A failure with a retry leaves the stage queued (the StageQueued that follows says when).
+                if !f.retry { run.stages[si].status = .failed }
+            }
+        case .cancelled(let c):
+            if let si {
+                Self.end(&run.stages[si], attempt: c.attempt ?? 0, outcome: .cancelled, at: e.recordedAtMicros)
+                run.stages[si].status = .cancelled
+            }
+        case .skipped(let s):
             if let si {
                 run.stages[si].status = .skipped
-                run.stages[si].reason = p["reason"]?.stringValue
+                run.stages[si].reason = s.reason
             }
-        case RunEvents.runCancelRequested:
+        case .cancelRequested(let c):
             run.cancelRequested = true
-            run.cancelRequestedBy = p["by"]?.stringValue ?? e.actor
-        case RunEvents.runSucceeded, RunEvents.runFailed, RunEvents.runCancelled:
-            run.status = e.type == RunEvents.runSucceeded ? .succeeded : e.type == RunEvents.runFailed ? .failed : .cancelled
+            run.cancelRequestedBy = c.by
+        case .runSucceeded, .runFailed, .runCancelled:
+            if case .runSucceeded = event { run.status = .succeeded } else if case .runFailed = event { run.status = .failed } else { run.status = .cancelled }
             run.finishedSeq = e.seq
             run.finishedAtMicros = e.recordedAtMicros
             active.remove(id)
             finishedByJob[run.job, default: []].append(FinishedRun(run: id, status: run.status, seq: e.seq, correlation: run.correlation))
-        default:
+        case .requested, .datasetWritten:
             break
         }
         if let si { run.stages[si].lastSeq = e.seq }
         runs[id] = run
+    }
+
+    /// Records how attempt `attempt` of a stage ended (the first outcome recorded for it wins).
+    private static func end(_ s: inout StageState, attempt: Int, outcome: StageStatus, at micros: Int64, reason: String? = nil,
+                     error: String? = nil, durationMs: Int64? = nil) {
+        guard let a = s.attempts.lastIndex(where: { $0.number == attempt }), s.attempts[a].outcome == nil else { return }
+        s.attempts[a].outcome = outcome
+        s.attempts[a].endedAtMicros = micros
+        s.attempts[a].reason = reason
+        s.attempts[a].error = error
+        s.attempts[a].durationMs = durationMs
     }
 }

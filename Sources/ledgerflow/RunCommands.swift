@@ -33,7 +33,7 @@ struct RunJob: ParsableCommand {
         }
         let id: String
         do {
-            id = try RunCommands.request(log, job: job, parameters: params, trigger: .object([("type", .string("manual")), ("by", .string(cliActor))]),
+            id = try RunCommands.request(log, job: job, parameters: params, trigger: .manual(by: cliActor),
                                          actor: cliActor)
         } catch let e as RunCommandError { throw CommandFailure(message: e.message) }
         try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path)
@@ -293,11 +293,11 @@ func timestamp(_ micros: Int64) -> String {
     return f.string(from: Date(timeIntervalSince1970: Double(micros) / 1e6))
 }
 
-func triggerText(_ t: Value) -> String {
-    switch t["type"]?.stringValue ?? "?" {
-    case "dependency": return "dependency \(t["dependency"]?.stringValue ?? "") after run \((t["after_runs"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","))"
-    case "rerun": return "rerun of \(t["rerun_of"]?.stringValue ?? "?")"
-    case let other: return other + (t["by"]?.stringValue.map { " by \($0)" } ?? "")
+func triggerText(_ t: RunTrigger) -> String {
+    switch t.kind {
+    case .dependency: return "dependency \(t.dependency ?? "") after run \((t.afterRuns ?? []).joined(separator: ","))"
+    case .rerun: return "rerun of \(t.rerunOf ?? "?")"
+    default: return t.kind.rawValue + (t.by.map { " by \($0)" } ?? "")
     }
 }
 
@@ -305,7 +305,7 @@ func summaryValue(_ r: RunState) -> Value {
     .object([("run", .string(r.id)), ("job", .string(r.job)), ("status", .string(r.status.rawValue)),
              ("requested_at", .string(timestamp(r.requestedAtMicros))), ("duration_ms", .int(((r.finishedAtMicros ?? Int64(Date().timeIntervalSince1970 * 1e6)) - r.requestedAtMicros) / 1000)),
              ("stages", .int(Int64(r.stages.count))), ("succeeded_stages", .int(Int64(r.stages.filter { $0.status == .succeeded }.count))),
-             ("trigger", r.trigger)])
+             ("trigger", r.trigger.value)])
 }
 
 func statusValue(_ r: RunState) -> Value {

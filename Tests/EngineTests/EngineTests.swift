@@ -65,7 +65,7 @@ final class Project {
           - {name: b3, type: script, after: [a], command: [sh, -c, "echo b >> order.txt"]}
           - {name: c, type: script, after: [b1, b2, b3], command: [sh, -c, "echo c >> order.txt"]}
         """)
-        let id = try RunCommands.request(p.log, job: "fan", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "fan", trigger: RunTrigger(.manual), actor: "test")
         let state = try p.runAll()
         let run = try #require(state.runs[id])
         #expect(run.status == .succeeded)
@@ -90,7 +90,7 @@ final class Project {
             command: [sh, -c, "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; [ $n -ge 3 ]"]
             retry: {attempts: 4, backoff: 0.05s}
         """)
-        let id = try RunCommands.request(p.log, job: "flaky", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "flaky", trigger: RunTrigger(.manual), actor: "test")
         let run = try #require(try p.runAll().runs[id])
         #expect(run.status == .succeeded)
         #expect(run.stages[0].attempts.map(\.outcome) == [.failed, .failed, .succeeded])
@@ -106,7 +106,7 @@ final class Project {
           - {name: s, type: script, command: [sleep, "30"], timeout: 0.3s}
           - {name: t, type: script, after: [s], command: ["true"]}
         """)
-        let id = try RunCommands.request(p.log, job: "slow", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "slow", trigger: RunTrigger(.manual), actor: "test")
         let start = Date()
         let run = try #require(try p.runAll().runs[id])
         #expect(Date().timeIntervalSince(start) < 10)
@@ -123,7 +123,7 @@ final class Project {
         stages:
           - {name: t, type: script, command: ["true"]}
         """)
-        let id = try RunCommands.request(p.log, job: "j", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "j", trigger: RunTrigger(.manual), actor: "test")
         var o = Engine.Options()
         o.pollInterval = 0.01
         o.registry = ExecutorRegistry(["etl": ETLExecutor()])
@@ -149,11 +149,11 @@ final class Project {
         after: up
         run: down
         """)
-        let id = try RunCommands.request(p.log, job: "up", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "up", trigger: RunTrigger(.manual), actor: "test")
         let state = try p.engine().run { s in s.active.isEmpty && s.runs.count == 2 }
         let down = try #require(state.runs.values.first { $0.job == "down" })
         #expect(down.status == .succeeded)
-        #expect(down.trigger["after_runs"] == .array([.string(id)]))
+        #expect(down.trigger.afterRuns == [id])
         // The dependent run is in the upstream run's causal tree.
         #expect(down.correlation == state.runs[id]?.correlation)
         // Another engine over the same log decides nothing more.
@@ -168,7 +168,7 @@ final class Project {
         name: r
         stages: [{name: a, type: script, command: ["true"], retry: {attempts: 2, backoff: 0s}}]
         """)
-        let id = try RunCommands.request(p.log, job: "r", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "r", trigger: RunTrigger(.manual), actor: "test")
         // A dead engine queued and started the stage, then vanished.
         var state = try RunCommands.runs(p.log)
         try p.log.append(Scheduler.advance(state.runs[id]!, nowMicros: 0), to: RunEvents.stream(run: id), actor: "ghost")
@@ -189,7 +189,7 @@ final class Project {
           - {name: a, type: script, command: [sleep, "30"]}
           - {name: b, type: script, after: [a], command: ["true"]}
         """)
-        let id = try RunCommands.request(p.log, job: "long", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "long", trigger: RunTrigger(.manual), actor: "test")
         let log = p.log
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { try? RunCommands.cancel(log, run: id, actor: "ann") }
         let start = Date()
@@ -210,7 +210,7 @@ final class Project {
           - {name: b, type: script, after: [a], command: [sh, -c, "test -f ok"]}
           - {name: c, type: script, after: [b], command: ["true"]}
         """)
-        let first = try RunCommands.request(p.log, job: "j", trigger: ["type": "manual"], actor: "test")
+        let first = try RunCommands.request(p.log, job: "j", trigger: RunTrigger(.manual), actor: "test")
         #expect(try p.runAll().runs[first]?.status == .failed)
         FileManager.default.createFile(atPath: p.root + "/ok", contents: Data())
         let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
@@ -243,7 +243,7 @@ final class Project {
         name: load
         stages: [{name: l, type: etl, source: a, destination: w}]
         """)
-        let id = try RunCommands.request(p.log, job: "load", trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(p.log, job: "load", trigger: RunTrigger(.manual), actor: "test")
         let state = try p.runAll()
         #expect(state.runs[id]?.status == .succeeded)
         let ds = try p.log.read(stream: RunEvents.stream(dataset: "w"))

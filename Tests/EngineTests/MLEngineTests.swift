@@ -25,7 +25,7 @@ extension Project {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
     func run(_ job: String, _ params: [(String, Value)] = []) throws -> (String, RunsState) {
-        let id = try RunCommands.request(log, job: job, parameters: params, trigger: ["type": "manual"], actor: "test")
+        let id = try RunCommands.request(log, job: job, parameters: params, trigger: RunTrigger(.manual), actor: "test")
         return (id, try runAll())
     }
 }
@@ -185,7 +185,7 @@ run: wave
         #expect(followups.count == hot.count && followups.allSatisfy { $0.status == .succeeded })
         for r in followups {
             // run ← ThresholdCrossed ← PredictionRecorded, all in the scoring run's causal tree.
-            let crossing = try #require(crossings.first { UInt64(r.trigger["crossing"]?.intValue ?? 0) == $0.seq })
+            let crossing = try #require(crossings.first { (r.trigger.crossing ?? 0) == $0.seq })
             let requested = try #require(try p.events(r.id).first)
             #expect(requested.causation == crossing.seq && requested.correlation == started.correlation)
             let prediction = try #require(predictions.first { $0.seq == crossing.causation })
@@ -213,7 +213,7 @@ run: wave
         #expect(graph.tailEvents == 0)
         let first = try #require(followups.first)
         let causes = try graph.neighbours(of: "run:\(first.id)", upstream: true).nodes
-        #expect(causes.contains { $0.node == "crossing:\(first.trigger["crossing"]?.intValue ?? 0)" && $0.kind == "triggered-by" })
+        #expect(causes.contains { $0.node == "crossing:\(first.trigger.crossing ?? 0)" && $0.kind == "triggered-by" })
     }
 
     @Test func promoteSwapsTheVersionAJobScoresWith() throws {
@@ -335,7 +335,7 @@ run: wave
         let (_, s1) = try p.run("land")
         let retrains = s1.runs.values.filter { $0.job == "retrain" }
         #expect(retrains.count == 1 && retrains.first?.status == .succeeded)
-        #expect(retrains.first?.trigger["type"] == "retrain" && retrains.first?.trigger["dataset_version"] == 1)
+        #expect(retrains.first?.trigger.kind == .retrain && retrains.first?.trigger.datasetVersion == 1)
         #expect(try p.registry().models["churn"]?.latest?.trainingDatasetVersion == 1)
         let retrain = try #require(retrains.first)
         #expect(try Why(log: p.log).explain(run: retrain.id).map(\.kind) == ["run", "rule", "dataset", "run", "manual"])

@@ -146,13 +146,13 @@ import Testing
 
     @Test func unknownParametersAreRefusedWithASuggestion() throws {
         let spec = Value.object([("stages", .array([.object([("name", "a"), ("type", "script")])])), ("parameters", .object([("run_date", "x")]))])
-        let req = RunDecider.Request(job: "j", jobVersion: 1, jobSpec: spec, catalogSeq: 1, parameters: [("run_dat", "y")], trigger: .null)
+        let req = RunDecider.Request(job: "j", jobVersion: 1, jobSpec: spec, catalogSeq: 1, parameters: [("run_dat", "y")], trigger: RunTrigger(.manual))
         #expect(throws: RunCommandError("job 'j' has no parameter 'run_dat'; did you mean 'run_date'?")) { try RunDecider.request(RunsState(), req) }
         var ok = req
         ok.parameters = [("run_date", "2026-01-02")]
         let (id, e) = try RunDecider.request(RunsState(), ok)
         #expect(id == "1")
-        #expect(e.payload["parameters"] == .object([("run_date", "2026-01-02")]))
+        #expect(try e.decode(RunRequested.self).parameters == .object([("run_date", "2026-01-02")]))
     }
 
     @Test func completingAnAttemptThatIsNotRunningIsRefused() throws {

@@ -40,7 +40,7 @@ struct Given {
         var spec: [(String, Value)] = [("stages", .array(specStages)), ("parameters", .object([("day", .string("monday"))]))]
         if let maxParallel { spec.append(("max_parallel", .int(Int64(maxParallel)))) }
         let (id, e) = try RunDecider.request(state, .init(job: job, jobVersion: 1, jobSpec: .object(spec), catalogSeq: 7,
-                                                          trigger: .object([("type", .string("manual"))]), reuse: reuse))
+                                                          trigger: RunTrigger(.manual), reuse: reuse))
         record(e, run: id)
         return id
     }

@@ -82,7 +82,7 @@ enum EngineBenchmark {
         options.registry = ExecutorRegistry(["script": executor])
         let engine = Engine(log: log, store: root + "/.ledgerflow", options: options)
         let started = DispatchTime.now()
-        let id = try RunCommands.request(log, job: "bench", trigger: ["type": "manual"], actor: "bench")
+        let id = try RunCommands.request(log, job: "bench", trigger: RunTrigger(.manual), actor: "bench")
         let state = try engine.run { $0.runs[id]?.status.isFinished == true }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e6
         guard state.runs[id]?.status == .succeeded else { throw UsageError("the bench run did not succeed: \(state.runs[id]?.status.rawValue ?? "?")") }

@@ -240,7 +240,7 @@ struct LineageGenerator {
         var p: [(String, Value)] = [("attempt", 1), ("datasets", .array(datasets)), ("duration_ms", .int(Int64(20 + rng.next() % 200))),
                                     ("inputs", .array(inputs)), ("outputs", outputs), ("stage", .string(stage))]
         if let lineage { p.append(("column_lineage", lineage)) }
-        return add("run/\(run)", RunEvents.stageSucceeded, .object(p), cause: cause, correlation: correlation, schema: RunEvents.stageSucceededSchema)
+        return add("run/\(run)", RunEvents.stageSucceeded, .object(p), cause: cause, correlation: correlation, schema: StageSucceeded.schema)
     }
 
     /// One extract stage: CRM → customer_features.

@@ -56,13 +56,16 @@ public struct ApplyPlan: Sendable {
     /// stream with the version the plan was decided against (a concurrent change fails the
     /// whole apply instead of being overwritten).
     public var appends: [StreamAppend] {
-        changes.map { item in
+        changes.compactMap { item -> StreamAppend? in
             let expected: ExpectedVersion = item.toVersion == 1 ? .noStream : .exact(item.toVersion - 1)
             let event: NewEvent
-            if item.action == .delete {
-                event = CatalogEvents.removedEvent(item.key, version: item.toVersion, message: message)
-            } else {
-                event = CatalogEvents.appliedEvent(item.definition!, version: item.toVersion, message: message)
+            switch (item.action, item.definition) {
+            case (.delete, _):
+                event = DefinitionRemoved(kind: item.key.kind.name, name: item.key.name, version: item.toVersion, message: message).event()
+            case (_, let d?):
+                event = DefinitionApplied(d, version: item.toVersion, message: message).event()
+            case (_, nil):
+                return nil // not reachable: create and update items carry their definition
             }
             return StreamAppend(stream: item.key.stream, expectedVersion: expected, events: [event])
         }

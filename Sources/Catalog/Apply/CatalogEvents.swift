@@ -1,36 +1,10 @@
 import Domain
 
-/// The catalog's events: stored identifiers, never renamed (change goes through a new schema
-/// version and an upcaster).
-///
-/// Each definition has its own stream, `definition/<kind>/<name>`; its stream version is the
-/// definition's version (removal is a version too, so a re-created definition continues counting).
-public enum CatalogEvents {
-    /// A definition was created or changed. Payload (schema 1): `kind`, `name`, `version`, `spec`
-    /// (canonical, as written), `spec_hash` (SHA-256 hex of the spec's canonical bytes), optional
-    /// `message`, `file` (where it was read from).
-    public static let applied = "DefinitionApplied"
-    /// A definition was deleted (`apply --prune`). Payload (schema 1): `kind`, `name`, `version`,
-    /// optional `message`.
-    public static let removed = "DefinitionRemoved"
-    /// Both types, for subscriptions.
-    public static let types: Set<String> = [applied, removed]
-    public static let schemaVersion: UInt32 = 1
-
-    /// The stream prefix of definition streams.
-    public static let streamPrefix = "definition/"
-
-    static func appliedEvent(_ d: Definition, version: UInt64, message: String?) -> NewEvent {
-        var p: [(String, Value)] = [("kind", .string(d.kind.name)), ("name", .string(d.name)), ("version", .int(Int64(version))),
-                                    ("spec", d.spec), ("spec_hash", .string(d.specHash)), ("file", .string(d.location.description))]
-        if let message { p.append(("message", .string(message))) }
-        return NewEvent(type: applied, schemaVersion: schemaVersion, payload: .object(p))
-    }
-
-    static func removedEvent(_ key: DefinitionKey, version: UInt64, message: String?) -> NewEvent {
-        var p: [(String, Value)] = [("kind", .string(key.kind.name)), ("name", .string(key.name)), ("version", .int(Int64(version)))]
-        if let message { p.append(("message", .string(message))) }
-        return NewEvent(type: removed, schemaVersion: schemaVersion, payload: .object(p))
+extension DefinitionApplied {
+    /// The event that applies definition `d` at `version`.
+    init(_ d: Definition, version: UInt64, message: String?) {
+        self.init(kind: d.kind.name, name: d.name, version: version, spec: d.spec, specHash: d.specHash,
+                  file: d.location.description, message: message)
     }
 }
 
@@ -71,22 +45,23 @@ public struct CatalogState: Sendable, Hashable {
     public init() {}
 
     /// Folds one event in. Never fails: events that are not the catalog's, or that this version
-    /// does not understand (an unknown kind), leave the state as it is.
+    /// does not understand (an unknown kind, a payload that does not decode), leave the state as
+    /// it is.
     public mutating func evolve(_ e: RecordedEvent) {
-        guard e.type == CatalogEvents.applied || e.type == CatalogEvents.removed,
-              let kind = e.payload["kind"]?.stringValue.flatMap(DefinitionKind.init(rawValue:)),
-              let name = e.payload["name"]?.stringValue else { return }
-        let key = DefinitionKey(kind, name)
-        let version = e.payload["version"]?.intValue.map(UInt64.init) ?? e.streamVersion
-        if e.type == CatalogEvents.applied {
-            let spec = e.payload["spec"] ?? .null
-            entries[key] = CatalogEntry(key: key, version: version, spec: spec,
-                                        specHash: e.payload["spec_hash"]?.stringValue ?? Definition.hash(spec), seq: e.seq,
-                                        recordedAtMicros: e.recordedAtMicros, actor: e.actor, message: e.payload["message"]?.stringValue)
+        switch e.type {
+        case DefinitionApplied.type:
+            guard let a = try? DefinitionApplied(e.payload), let kind = DefinitionKind(rawValue: a.kind) else { return }
+            let key = DefinitionKey(kind, a.name)
+            entries[key] = CatalogEntry(key: key, version: a.version, spec: a.spec, specHash: a.specHash, seq: e.seq,
+                                        recordedAtMicros: e.recordedAtMicros, actor: e.actor, message: a.message)
             removedVersions[key] = nil
-        } else {
+        case DefinitionRemoved.type:
+            guard let r = try? DefinitionRemoved(e.payload), let kind = DefinitionKind(rawValue: r.kind) else { return }
+            let key = DefinitionKey(kind, r.name)
             entries[key] = nil
-            removedVersions[key] = version
+            removedVersions[key] = r.version
+        default:
+            return
         }
         lastChangeSeq = e.seq
     }
