@@ -85,6 +85,7 @@ let package = Package(
         .testTarget(name: "LineageTests", dependencies: ["Domain", "Lineage", "Catalog", "Projections", "Runs", "Models", "EventLog"]),
         .testTarget(name: "ModelsTests", dependencies: ["Domain", "Models", "Catalog"]),
 
+        .testTarget(name: "DomainTests", dependencies: ["Domain"]),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
         .testTarget(name: "EventLogTests", dependencies: ["Domain", "EventLog", "LMDB"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import EventLog
+import Catalog
 import Foundation
 import Lineage
 
@@ -23,7 +24,36 @@ struct Init: ParsableCommand {
 func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
 struct Events: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print events, optionally filtered, and follow new ones.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print events, optionally filtered, and follow new ones; or the reference of every event type.",
+        subcommands: [EventsList.self, EventsSchema.self], defaultSubcommand: EventsList.self)
+}
+
+struct EventsSchema: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema", abstract: "Every event type the project writes, with its fields (docs/events.md is this, as Markdown).")
+    @Argument(help: ArgumentHelp("Only this event type (e.g. StageSucceeded).", valueName: "type")) var type: String?
+    @Flag(help: "Print Markdown (the reference part of docs/events.md).") var markdown = false
+    @Flag(help: "JSON output: one object per type with its fields.") var json = false
+
+    func validate() throws {
+        if markdown && json { throw ValidationError("--markdown and --json exclude each other") }
+        if let type, EventReference.type(named: type) == nil {
+            let names = EventReference.all.map { $0.type }
+            let hint = Suggest.closest(to: type, in: names).map { "did you mean '\($0)'?" } ?? "`ledgerflow events schema` lists them"
+            throw ValidationError("no event type '\(type)'; \(hint)")
+        }
+    }
+
+    func run() throws {
+        let only = type.flatMap(EventReference.type(named:)).map { [$0] }
+        if json { Output.line(prettyJSON(EventReference.value(only))); return }
+        Output.line(markdown ? EventReference.markdown(only) : EventReference.text(only))
+    }
+}
+
+struct EventsList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Print events, optionally filtered, and follow new ones (the default).")
     @OptionGroup var store: StoreOptions
     @Option(help: "Only events of this stream.") var stream: String?
     @Option(help: "Only events of this type.") var type: String?

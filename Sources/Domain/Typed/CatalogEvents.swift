@@ -40,7 +40,7 @@ public struct DefinitionApplied: DomainEvent {
 
     public init(_ payload: Value) throws(DecodingFailure) {
         let f = try Fields(Self.type, payload)
-        self.init(kind: try f.string("kind"), name: try f.string("name"), version: try f.uint("version"), spec: try f.any("spec"),
+        self.init(kind: try f.string("kind"), name: try f.string("name"), version: try f.uint("version"), spec: try f.objectValue("spec"),
                   specHash: try f.string("spec_hash"), file: try f.string(opt: "file"), message: try f.string(opt: "message"))
     }
 

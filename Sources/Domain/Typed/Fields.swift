@@ -74,6 +74,12 @@ public struct Fields: Sendable {
         return v
     }
 
+    /// An object, kept as a value (open content: parameters, specs, outputs).
+    public func objectValue(_ key: String) throws(DecodingFailure) -> Value {
+        guard let v = value(key), case .members = v else { throw failure(key, expected: "an object", found: value(key)) }
+        return v
+    }
+
     public func object(_ key: String) throws(DecodingFailure) -> Fields {
         guard let v = value(key) else { throw failure(key, expected: "an object", found: nil) }
         return try Fields(owner, v, path: path + key + ".")
@@ -109,6 +115,7 @@ public struct Fields: Sendable {
     public func double(opt key: String) throws(DecodingFailure) -> Double? { has(key) ? try double(key) : nil }
     public func bool(opt key: String) throws(DecodingFailure) -> Bool? { has(key) ? try bool(key) : nil }
     public func object(opt key: String) throws(DecodingFailure) -> Fields? { has(key) ? try object(key) : nil }
+    public func objectValue(opt key: String) throws(DecodingFailure) -> Value? { has(key) ? try objectValue(key) : nil }
     public func array(opt key: String) throws(DecodingFailure) -> [Value]? { has(key) ? try array(key) : nil }
     public func strings(opt key: String) throws(DecodingFailure) -> [String]? { has(key) ? try strings(key) : nil }
     public func objects(opt key: String) throws(DecodingFailure) -> [Fields]? { has(key) ? try objects(key) : nil }

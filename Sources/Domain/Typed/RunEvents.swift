@@ -298,7 +298,7 @@ public struct RunRequested: DomainEvent {
         job = try f.string("job")
         jobVersion = try f.uint("job_version")
         catalogSeq = try f.uint("catalog_seq")
-        parameters = f.value("parameters") ?? .object([])
+        parameters = try f.objectValue("parameters")
         trigger = try RunTrigger(try f.object("trigger"))
         var plan: [PlannedStage] = []
         for s in try f.objects("stages") { plan.append(try PlannedStage(s)) }
@@ -437,8 +437,8 @@ public struct SchemaColumn: Sendable, Hashable {
 
     var value: Value { .object([("name", .string(name)), ("type", .string(type))]) }
 
-    static func list(_ f: Fields, _ key: String) throws(DecodingFailure) -> [SchemaColumn]? {
-        guard let items = try f.objects(opt: key) else { return nil }
+    static func list(_ f: Fields, _ key: String, required: Bool = false) throws(DecodingFailure) -> [SchemaColumn]? {
+        guard let items = required ? try f.objects(key) : try f.objects(opt: key) else { return nil }
         var out: [SchemaColumn] = []
         for c in items { out.append(SchemaColumn(name: try c.string("name"), type: try c.string("type"))) }
         return out
@@ -509,11 +509,11 @@ public struct DatasetVersionWritten: DomainEvent {
         let f = try Fields(Self.type, payload)
         var parts: [WrittenPartition] = []
         for p in try f.objects(opt: "partitions") ?? [] {
-            parts.append(WrittenPartition(values: p.value("values") ?? .object([]), location: try p.string("location"), rows: try p.int("rows")))
+            parts.append(WrittenPartition(values: try p.objectValue("values"), location: try p.string("location"), rows: try p.int("rows")))
         }
         self.init(dataset: try f.string("dataset"), run: try f.string("run"), stage: try f.string("stage"), attempt: Int(try f.int("attempt")),
                   location: try f.string("location"), format: try f.string("format"), mode: try f.string("mode"), rows: try f.int("rows"),
-                  schema: try SchemaColumn.list(f, "schema") ?? [], contentHash: try f.string("content_hash"), partitions: parts)
+                  schema: try SchemaColumn.list(f, "schema", required: true) ?? [], contentHash: try f.string("content_hash"), partitions: parts)
     }
 
     public var payload: Value {
