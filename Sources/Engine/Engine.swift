@@ -58,6 +58,8 @@ public final class Engine: @unchecked Sendable {
     // Loop-thread state.
     /// The seq the lineage table was last brought up to by this engine.
     var lineageIndexedThrough: UInt64 = 0
+    var lineageFailures = 0
+    var lineageRetryAt = Date.distantPast
     private(set) var runs = RunsState()
     var catalog = CatalogState()
     var catalogAt: [UInt64: CatalogState] = [:]
@@ -75,10 +77,14 @@ public final class Engine: @unchecked Sendable {
     var automationInbox: [RecordedEvent] = []
 
     // Shared with other threads, behind `cond`.
-    private let cond = NSCondition()
-    private var inbox: [Completion] = []
+    let cond = NSCondition()
+    var inbox: [Completion] = []
     private var woken = false
     private var stopRequested = false
+    /// Consecutive failed steps (the retry backoff grows with them).
+    var failedSteps = 0
+    /// Failures injected by tests (loop thread only; set before `run`).
+    var faults = Faults()
 
     struct AttemptKey: Hashable { var run: String; var stage: String; var attempt: Int }
     struct InFlight { var cancellation: Cancellation; var deadline: Date? }
@@ -128,7 +134,18 @@ public final class Engine: @unchecked Sendable {
                 for f in inFlight.values { f.cancellation.cancel("interrupted") }
                 stopDeadline = .distantFuture
             }
-            let progressed = try step()
+            let progressed: Bool
+            do {
+                progressed = try step()
+                failedSteps = 0
+            } catch let failure as StepFailure {
+                // Nothing of the step was appended and no checkpoint moved: decide again after a backoff.
+                failedSteps += 1
+                let delay = Engine.retryDelay(afterFailures: failedSteps)
+                options.report("step failed (\(failedSteps) in a row; retrying in \(String(format: "%.2f", delay)) s): \(failure)")
+                waitForWork(atMost: delay)
+                continue
+            }
             // Stop once nothing runs and a step decided nothing more (so that the reactors have
             // reacted to everything up to here, e.g. requested the runs that depend on a finish).
             if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || (!progressed && until(runs))) {
@@ -169,18 +186,23 @@ public final class Engine: @unchecked Sendable {
     /// moment, so a long history (a store from before the table) never holds up the loop for
     /// long. A failure is reported, not fatal.
     func indexLineage() {
-        guard lineageIndexedThrough < runs.lastSeq else { return }
+        guard lineageIndexedThrough < runs.lastSeq, Date() >= lineageRetryAt else { return }
         do {
+            try faults.lineageIndex?()
             try LineageIndex.catchUp(log, through: runs.lastSeq, maxChunks: 1)
             lineageIndexedThrough = try log.checkpoint(LineageIndex.checkpoint)
+            lineageFailures = 0
         } catch {
-            options.report("could not bring the lineage table up to seq \(runs.lastSeq): \(error); lineage queries fold the rest themselves")
-            lineageIndexedThrough = runs.lastSeq
+            // The table is a cache (queries fold what it lacks): report, and try again later
+            // rather than treating the events as indexed.
+            lineageFailures += 1
+            lineageRetryAt = Date().addingTimeInterval(Engine.retryDelay(afterFailures: lineageFailures))
+            options.report("could not bring the lineage table up to seq \(runs.lastSeq) (\(lineageFailures) in a row): \(error); lineage queries fold the rest themselves; retrying later")
         }
     }
 
-    func waitForWork() {
-        var timeout = options.pollInterval
+    func waitForWork(atMost limit: Double? = nil) {
+        var timeout = limit ?? options.pollInterval
         let now = nowMicros()
         for id in runs.active {
             if let r = runs.runs[id], let w = Scheduler.nextWake(r) { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
@@ -192,164 +214,21 @@ public final class Engine: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// One decision: returns whether anything was appended or collected.
-    func step() throws -> Bool {
-        try catchUp()
-        let now = nowMicros()
-        var batch = Batch(base: runs, now: now, actor: actor)
-        let done: [Completion] = cond.withLock { let d = inbox; inbox.removeAll(); return d }
-
-        // 1. Outcomes of finished attempts, with the datasets they wrote.
-        for c in done {
-            inFlight[c.key] = nil
-            guard let run = batch.run(c.key.run) else { continue }
-            let outcome: StageOutcome
-            var datasetEvents: [(String, NewEvent, UInt64)] = []
-            switch c.result {
-            case .success(var result):
-                recordModelResults(&result, key: c.key, run: run, batch: &batch)
-                var refs: [DatasetRef] = []
-                let started = run.stage(c.key.stage)?.attempts.last?.startedSeq
-                for d in result.datasets {
-                    let version = batch.nextDatasetVersion(d.dataset)
-                    refs.append(DatasetRef(dataset: d.dataset, version: version))
-                    let written = try DatasetVersionWritten(.object(d.payload + [("run", .string(c.key.run)), ("stage", .string(c.key.stage)),
-                                                                                ("attempt", .int(Int64(c.key.attempt)))]))
-                    datasetEvents.append((d.dataset, written.event(causation: started, correlation: run.correlation), version))
-                }
-                var inputs: [StageInput] = []
-                for i in result.inputs { inputs.append(try StageInput(try Fields(StageSucceeded.type, i.value))) }
-                var lineage: [(dataset: String, lineage: DatasetColumnLineage)]?
-                if let cl = result.columnLineage {
-                    let f = try Fields(StageSucceeded.type, cl, path: "column_lineage.")
-                    var list: [(dataset: String, lineage: DatasetColumnLineage)] = []
-                    for m in f.members { list.append((m.key, try DatasetColumnLineage(try f.object(m.key)))) }
-                    lineage = list
-                }
-                outcome = .succeeded(outputs: result.outputs, datasets: refs, inputs: inputs, columnLineage: lineage)
-            case .failure(let e):
-                switch e.reason {
-                case "cancelled": outcome = .cancelled
-                default: outcome = .failed(reason: e.reason, error: e.message)
-                }
-            }
-            do {
-                let events = try StageDecider.complete(run, stage: c.key.stage, attempt: c.key.attempt, outcome: outcome, nowMicros: now)
-                for (name, e, version) in datasetEvents { batch.addDataset(name, e, version: version) }
-                batch.apply(run: c.key.run, events)
-            } catch {
-                options.report("dropped the outcome of run \(c.key.run) stage \(c.key.stage) attempt \(c.key.attempt): \(error)")
-            }
-        }
-
-        // 2. Recovery: attempts started by an engine that is gone (we hold the lock).
-        if !recovered {
-            for id in runs.active.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
-                guard let r = batch.run(id) else { continue }
-                for s in r.stages where s.status == .running {
-                    guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil,
-                          let current = batch.run(id) else { continue }
-                    if let events = try? StageDecider.interrupt(current, stage: s.name, nowMicros: now) {
-                        options.report("run \(id) stage \(s.name): attempt \(a.number) was interrupted (engine \(a.engine) is gone)")
-                        batch.apply(run: id, events)
-                    }
-                }
-            }
-            recovered = true
-        }
-
-        // 3. Running attempts of cancelled runs, and attempts past their timeout, are stopped.
-        for (key, f) in inFlight {
-            if batch.run(key.run)?.cancelRequested == true { f.cancellation.cancel("cancelled") }
-            if let d = f.deadline, Date() >= d { f.cancellation.cancel("timeout") }
-        }
-
-        // 4. The stage scheduler.
-        let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
-        for id in active {
-            guard let r = batch.run(id) else { continue }
-            batch.apply(run: id, Scheduler.advance(r, nowMicros: now))
-        }
-
-        // 5. The job-dependency reactor.
-        let rules = catalog.entries.values.filter { $0.key.kind == .dependency }
-            .map { DependencyRule(name: $0.key.name, appliedSeq: $0.seq, spec: $0.spec) }
-        if !rules.isEmpty {
-            for f in DependencyReactor.due(runs, rules: rules) {
-                let params = (f.rule.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
-                let last = f.upstream.max { $0.seq < $1.seq }
-                if case .failure(let why) = requestRun(job: f.rule.run, parameters: params, trigger: DependencyReactor.trigger(f),
-                                                       causation: last?.seq, correlation: last?.correlation, batch: &batch) {
-                    options.report("dependency '\(f.rule.name)': \(why); nothing started")
-                }
-            }
-        }
-
-        // 6. The automation reactor: triggers, monitors, retraining policies.
-        automate(&batch)
-
-        // 7. Claims: queued stages start while there is room.
-        var launches: [(AttemptKey, RunState)] = []
-        if !stopping {
-            var room = options.workers - inFlight.count
-            for id in active where room > 0 {
-                guard let r = batch.run(id) else { continue }
-                for name in Scheduler.startable(r, nowMicros: now, limit: room) {
-                    guard let current = batch.run(id), let stage = current.stage(name) else { continue }
-                    if let why = options.registry.rejection(for: stage.plan.type) {
-                        if let e = try? StageDecider.reject(current, stage: name, error: why) { batch.apply(run: id, [e]) }
-                        continue
-                    }
-                    guard let e = try? StageDecider.start(current, stage: name, engine: engineID) else { continue }
-                    batch.apply(run: id, [e])
-                    launches.append((AttemptKey(run: id, stage: name, attempt: stage.queuedAttempt), current))
-                    room -= 1
-                }
-                // The scheduler may finish a run right after the outcomes above.
-                if let after = batch.run(id), after.stages.allSatisfy({ $0.status.isTerminal }) {
-                    batch.apply(run: id, Scheduler.advance(after, nowMicros: now))
-                }
-            }
-        }
-
-        guard !batch.isEmpty else {
-            // Nothing to append: the automation reactor decided nothing on these events either.
-            automationInbox.removeAll()
-            return !done.isEmpty
-        }
-        let cps = Engine.checkpointNames.map {
-            CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq)
-        }
-        do {
-            try log.append(batch.appends, actor: actor, checkpoints: cps)
-            for c in cps { checkpointValues[c.name] = c.seq }
-            automationInbox.removeAll()
-        } catch let e as WrongExpectedVersion {
-            // Someone else appended to a stream we decided on: decide again on the new state.
-            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
-            options.report("retrying a decision: \(e)")
-            return true
-        } catch let e as CheckpointConflict {
-            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
-            throw EngineError("another engine moved \(e.name) (\(e)); stopping this one")
-        } catch {
-            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
-            throw error
-        }
-        // Fold what was just committed, so that attempts start with the registry, dataset versions
-        // and their own StageStarted as the log now has them.
-        if !launches.isEmpty { try catchUp() }
-        for (key, run) in launches { launch(key, run: run) }
-        return true
-    }
-
     /// Starts an attempt on a worker thread (its StageStarted is committed).
     func launch(_ key: AttemptKey, run: RunState) {
         let cancellation = Cancellation()
         let stage = run.stage(key.stage)
         let deadline = stage?.plan.timeoutSeconds.map { Date().addingTimeInterval($0) }
         inFlight[key] = InFlight(cancellation: cancellation, deadline: deadline)
-        let cat = catalog(at: run.catalogSeq)
+        let cat: CatalogState
+        do {
+            cat = try catalog(at: run.catalogSeq)
+        } catch {
+            // Its StageStarted is committed: the attempt fails on record (retried per its policy).
+            options.report("run \(key.run) stage \(key.stage) attempt \(key.attempt): could not read the catalog as of seq \(run.catalogSeq): \(error)")
+            post(Completion(key: key, result: .failure(StageError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(key.run) runs under): \(error)"))))
+            return
+        }
         let spec = cat.entries[DefinitionKey(.job, run.job)]?.spec["stages"]?.arrayValue?.first { $0["name"]?.stringValue == key.stage } ?? .null
         var context = StageContext(run: key.run, job: run.job, stage: key.stage, attempt: key.attempt, spec: spec,
                                    parameters: run.parameters, catalog: cat, store: store, root: root, cancellation: cancellation)
@@ -383,11 +262,13 @@ public final class Engine: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// The catalog as it was at `seq` (a run's catalog version).
-    func catalog(at seq: UInt64) -> CatalogState {
+    /// The catalog as it was at `seq` (a run's catalog version). Fails when it cannot be read:
+    /// a run never executes under another catalog than the one it recorded.
+    func catalog(at seq: UInt64) throws -> CatalogState {
+        try faults.catalogRead?(seq)
         if seq == catalog.lastChangeSeq { return catalog }
         if let c = catalogAt[seq] { return c }
-        let c = (try? ProjectionRunner(log: log, projection: CatalogProjection()).state(at: seq).state) ?? catalog
+        let c = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: seq).state
         if catalogAt.count > 16 { catalogAt.removeAll() }
         catalogAt[seq] = c
         return c

@@ -1,0 +1,248 @@
+import Catalog
+import Domain
+import EventLog
+import Executors
+import Foundation
+import Models
+import Runs
+
+/// One step of the loop, as named phases that add to one `Batch` appended in one transaction.
+///
+/// Failure policy: a phase that cannot decide (a decider refuses what the folded state says it
+/// should accept, a recorded event does not decode, a read fails) throws `StepFailure`. The step
+/// then appends nothing and moves no checkpoint, the attempts' outcomes it had taken go back to
+/// the inbox, and `run(until:)` logs the failure and decides again after a growing backoff.
+/// What an attempt produced that cannot be recorded as reported (an executor's result that does
+/// not fit its event) is recorded instead: the attempt fails with that error.
+extension Engine {
+    /// Decides once: returns whether anything was appended or collected.
+    func step() throws -> Bool {
+        try catchUp()
+        let now = nowMicros()
+        var batch = Batch(base: runs, now: now, actor: actor)
+        let done: [Completion] = cond.withLock { let d = inbox; inbox.removeAll(); return d }
+        do {
+            try recordOutcomes(done, into: &batch, now: now)
+            try recoverInterruptedAttempts(into: &batch, now: now)
+            stopCancelledAndLateAttempts(batch)
+            let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+            scheduleStages(active, into: &batch, now: now)
+            startDependentRuns(into: &batch)
+            automate(&batch)
+            let launches = try claimQueuedStages(active, into: &batch, now: now)
+            return try commit(batch, done: done, launches: launches)
+        } catch {
+            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
+            throw error
+        }
+    }
+
+    /// Phase 1: the outcomes of finished attempts, with the datasets they wrote and the model
+    /// versions and metrics they produced.
+    func recordOutcomes(_ done: [Completion], into batch: inout Batch, now: Int64) throws {
+        for c in done {
+            inFlight[c.key] = nil
+            guard let run = batch.run(c.key.run) else { continue }
+            do { try faults.outcome?(c.key) } catch { throw StepFailure("recording the outcome of run \(c.key.run) stage \(c.key.stage)", error) }
+            var datasetEvents: [(String, NewEvent, UInt64)] = []
+            var outcome: StageOutcome
+            switch c.result {
+            case .success(var r):
+                do throws(DecodingFailure) {
+                    var staged = batch
+                    var refs: [DatasetRef] = []
+                    datasetEvents = []
+                    for d in r.datasets {
+                        let version = staged.nextDatasetVersion(d.dataset)
+                        refs.append(DatasetRef(dataset: d.dataset, version: version))
+                        datasetEvents.append((d.dataset, try d.event(run: c.key.run, stage: c.key.stage, attempt: c.key.attempt)
+                            .event(causation: run.stage(c.key.stage)?.attempts.last?.startedSeq, correlation: run.correlation), version))
+                    }
+                    let inputs = try r.inputs.map { i throws(DecodingFailure) in try i.stageInput() }
+                    let lineage = try r.columnLineageByDataset()
+                    recordModelResults(&r, key: c.key, run: run, batch: &staged)
+                    batch = staged
+                    outcome = .succeeded(outputs: r.outputs, datasets: refs, inputs: inputs, columnLineage: lineage)
+                } catch {
+                    // The attempt did its work but reported something its events cannot carry:
+                    // record the attempt as failed, saying what (retried per its policy).
+                    datasetEvents = []
+                    outcome = .failed(reason: "error", error: "the stage's result cannot be recorded: \(error)")
+                }
+            case .failure(let e):
+                outcome = e.reason == "cancelled" ? .cancelled : .failed(reason: e.reason, error: e.message)
+            }
+            let events: [NewEvent]
+            do throws(RunCommandError) {
+                events = try StageDecider.complete(run, stage: c.key.stage, attempt: c.key.attempt, outcome: outcome, nowMicros: now)
+            } catch {
+                throw StepFailure("recording the outcome of run \(c.key.run) stage \(c.key.stage) attempt \(c.key.attempt)", error)
+            }
+            for (name, e, version) in datasetEvents { batch.addDataset(name, e, version: version) }
+            batch.apply(run: c.key.run, events)
+        }
+    }
+
+    /// Phase 2 (first step only): attempts started by an engine that is gone (we hold the lock)
+    /// are recorded as interrupted and retried per their policy.
+    func recoverInterruptedAttempts(into batch: inout Batch, now: Int64) throws {
+        guard !recovered else { return }
+        for id in runs.active.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
+            guard let r = batch.run(id) else { continue }
+            for s in r.stages where s.status == .running {
+                guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil,
+                      let current = batch.run(id) else { continue }
+                do throws(RunCommandError) {
+                    let events = try StageDecider.interrupt(current, stage: s.name, nowMicros: now)
+                    options.report("run \(id) stage \(s.name): attempt \(a.number) was interrupted (engine \(a.engine) is gone)")
+                    batch.apply(run: id, events)
+                } catch {
+                    throw StepFailure("recovering run \(id) stage \(s.name) attempt \(a.number)", error)
+                }
+            }
+        }
+        recovered = true
+    }
+
+    /// Phase 3: running attempts of cancelled runs, and attempts past their timeout, are stopped
+    /// (their outcomes arrive in a later step).
+    func stopCancelledAndLateAttempts(_ batch: Batch) {
+        for (key, f) in inFlight {
+            if batch.run(key.run)?.cancelRequested == true { f.cancellation.cancel("cancelled") }
+            if let d = f.deadline, Date() >= d { f.cancellation.cancel("timeout") }
+        }
+    }
+
+    /// Phase 4: the stage scheduler.
+    func scheduleStages(_ active: [String], into batch: inout Batch, now: Int64) {
+        for id in active {
+            guard let r = batch.run(id) else { continue }
+            batch.apply(run: id, Scheduler.advance(r, nowMicros: now))
+        }
+    }
+
+    /// Phase 5: the job-dependency reactor.
+    func startDependentRuns(into batch: inout Batch) {
+        let rules = catalog.entries.values.filter { $0.key.kind == .dependency }
+            .map { DependencyRule(name: $0.key.name, appliedSeq: $0.seq, spec: $0.spec) }
+        guard !rules.isEmpty else { return }
+        for f in DependencyReactor.due(runs, rules: rules) {
+            let params = (f.rule.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
+            let last = f.upstream.max { $0.seq < $1.seq }
+            if case .failure(let why) = requestRun(job: f.rule.run, parameters: params, trigger: DependencyReactor.trigger(f),
+                                                   causation: last?.seq, correlation: last?.correlation, batch: &batch) {
+                options.report("dependency '\(f.rule.name)': \(why); nothing started")
+            }
+        }
+    }
+
+    /// Phase 7: queued stages start while there is room (their StageStarted goes in this
+    /// step's append; the attempts are launched after the commit).
+    func claimQueuedStages(_ active: [String], into batch: inout Batch, now: Int64) throws -> [(AttemptKey, RunState)] {
+        var launches: [(AttemptKey, RunState)] = []
+        guard !stopping else { return launches }
+        var room = options.workers - inFlight.count
+        for id in active where room > 0 {
+            guard let r = batch.run(id) else { continue }
+            for name in Scheduler.startable(r, nowMicros: now, limit: room) {
+                guard let current = batch.run(id), let stage = current.stage(name) else { continue }
+                do throws(RunCommandError) {
+                    if let why = options.registry.rejection(for: stage.plan.type) {
+                        batch.apply(run: id, [try StageDecider.reject(current, stage: name, error: why)])
+                        continue
+                    }
+                    batch.apply(run: id, [try StageDecider.start(current, stage: name, engine: engineID)])
+                } catch {
+                    throw StepFailure("starting run \(id) stage \(name)", error)
+                }
+                launches.append((AttemptKey(run: id, stage: name, attempt: stage.queuedAttempt), current))
+                room -= 1
+            }
+            // The scheduler may finish a run right after the outcomes above.
+            if let after = batch.run(id), after.stages.allSatisfy({ $0.status.isTerminal }) {
+                batch.apply(run: id, Scheduler.advance(after, nowMicros: now))
+            }
+        }
+        return launches
+    }
+
+    /// Phase 8: one append for the whole step, moving every reactor's checkpoint with it; then
+    /// the claimed attempts are launched.
+    func commit(_ batch: Batch, done: [Completion], launches: [(AttemptKey, RunState)]) throws -> Bool {
+        guard !batch.isEmpty else {
+            // Nothing to append: the automation reactor decided nothing on these events either.
+            automationInbox.removeAll()
+            return !done.isEmpty
+        }
+        let cps = Engine.checkpointNames.map { CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq) }
+        do {
+            try log.append(batch.appends, actor: actor, checkpoints: cps)
+            for c in cps { checkpointValues[c.name] = c.seq }
+            automationInbox.removeAll()
+        } catch let e as WrongExpectedVersion {
+            // Someone else appended to a stream we decided on: decide again on the new state.
+            cond.withLock { inbox.insert(contentsOf: done, at: 0) }
+            options.report("retrying a decision: \(e)")
+            return true
+        } catch let e as CheckpointConflict {
+            throw EngineError("another engine moved \(e.name) (\(e)); stopping this one")
+        }
+        // Fold what was just committed, so that attempts start with the registry, dataset versions
+        // and their own StageStarted as the log now has them.
+        if !launches.isEmpty { try catchUp() }
+        for (key, run) in launches { launch(key, run: run) }
+        return true
+    }
+
+    /// The wait before deciding again after `n` failures in a row: 50 ms doubling, at most 30 s.
+    static func retryDelay(afterFailures n: Int) -> Double {
+        min(30, 0.05 * pow(2, Double(min(max(n, 1), 20) - 1)))
+    }
+}
+
+/// A step that could not decide: what it was doing and why. Nothing of the step was appended.
+struct StepFailure: Error, CustomStringConvertible {
+    let what: String
+    let cause: any Error
+    init(_ what: String, _ cause: any Error) {
+        self.what = what
+        self.cause = cause
+    }
+    var description: String { "\(what): \(cause)" }
+}
+
+/// Failures tests inject into the loop (each called where the real operation would fail).
+struct Faults {
+    /// Before reading the catalog as of a run's seq.
+    var catalogRead: (@Sendable (UInt64) throws -> Void)?
+    /// Before deciding the outcome of an attempt.
+    var outcome: (@Sendable (Engine.AttemptKey) throws -> Void)?
+    /// Before folding events into the lineage table.
+    var lineageIndex: (@Sendable () throws -> Void)?
+}
+
+extension WrittenDataset {
+    /// Its `DatasetVersionWritten`.
+    func event(run: String, stage: String, attempt: Int) throws(DecodingFailure) -> DatasetVersionWritten {
+        try DatasetVersionWritten(.object(payload + [("run", .string(run)), ("stage", .string(stage)), ("attempt", .int(Int64(attempt)))]))
+    }
+}
+
+extension ReadDataset {
+    /// Its item of `StageSucceeded.inputs`.
+    func stageInput() throws(DecodingFailure) -> StageInput {
+        StageInput(dataset: dataset, version: version, location: location, format: format, rows: rows,
+                   schema: schema.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash)
+    }
+}
+
+extension StageResult {
+    /// `StageSucceeded.column_lineage`, typed.
+    func columnLineageByDataset() throws(DecodingFailure) -> [(dataset: String, lineage: DatasetColumnLineage)]? {
+        guard let cl = columnLineage else { return nil }
+        let f = try Fields(StageSucceeded.type, cl, path: "column_lineage.")
+        var list: [(dataset: String, lineage: DatasetColumnLineage)] = []
+        for m in f.members { list.append((m.key, try DatasetColumnLineage(try f.object(m.key)))) }
+        return list
+    }
+}
