@@ -91,75 +91,34 @@ func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bo
     }
     let progress = Progress(run: id, tty: isatty(1) == 1 && !json, quiet: json)
     if !json { Output.line("run \(id) of job \(job)") ; Output.flush() }
-    var engine: Engine?
-    var engineDone: DispatchSemaphore?
-    let engineError = LockedBox<(any Error)?>(nil)
-    var lock: EngineLock?
-    let interrupted = LockedBox(false)
+    var options = RunHost.Options()
+    options.engine.workers = workers
+    options.engine.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
+    let host = RunHost(log: log, store: store, run: id, options: options)
     let handlers = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
         signal(sig, SIG_IGN)
         let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        s.setEventHandler { interrupted.value = true }
+        s.setEventHandler { host.interrupt() }
         s.resume()
         return s
     }
     defer { handlers.forEach { $0.cancel() } }
-    var version: UInt64 = 0
-    var finished: RunStatus?
-    while finished == nil {
-        if engine == nil, let l = try EngineLock.acquire(store: store) {
-            lock = l
-            var o = Engine.Options()
-            o.workers = workers
-            o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
-            let e = Engine(log: log, store: store, options: o)
-            let done = DispatchSemaphore(value: 0)
-            Thread.detachNewThread {
-                do { try e.run { $0.runs[id]?.status.isFinished == true } } catch { engineError.value = error }
-                done.signal()
-            }
-            engine = e
-            engineDone = done
-        }
-        for ev in try log.read(stream: RunEvents.stream(run: id), fromVersion: version + 1) {
-            version = ev.streamVersion
-            progress.show(ev)
-            if ev.type == RunEvents.runSucceeded { finished = .succeeded }
-            if ev.type == RunEvents.runFailed { finished = .failed }
-            if ev.type == RunEvents.runCancelled { finished = .cancelled }
-        }
-        if let err = engineError.value { throw CommandFailure(message: "the engine stopped: \(err)") }
-        if interrupted.value {
-            engine?.stop()
-            engineDone?.wait()
-            Output.flush()
-            throw CommandFailure(message: "interrupted; run \(id) goes on when an engine runs (`ledgerflow work`), or cancel it with `ledgerflow cancel \(id)`")
-        }
-        if finished == nil {
-            progress.tick()
-            usleep(20_000)
-        }
+    let outcome: RunHost.Outcome
+    do {
+        outcome = try host.follow(onEvent: { progress.show($0) }, onIdle: { progress.tick() })
+    } catch {
+        throw CommandFailure(message: "\(error)")
     }
-    engineDone?.wait()
-    _ = lock
+    guard case .finished(let finished) = outcome else {
+        Output.flush()
+        throw CommandFailure(message: "interrupted; run \(id) goes on when an engine runs (`ledgerflow work`), or cancel it with `ledgerflow cancel \(id)`")
+    }
     let final = try RunCommands.runs(log)
     if let run = final.runs[id] {
         if json { Output.line(prettyJSON(statusValue(run))) } else { progress.finish(run) }
     }
     Output.flush()
     if finished != .succeeded { throw CommandFailure(message: "") }
-}
-
-/// A value behind a lock.
-final class LockedBox<T: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: `v` only under `lock`.
-    private let lock = NSLock()
-    private var v: T
-    init(_ v: T) { self.v = v }
-    var value: T {
-        get { lock.withLock { v } }
-        set { lock.withLock { v = newValue } }
-    }
 }
 
 /// Live progress of one run: a redrawn table of stages on a terminal, plain lines otherwise.
