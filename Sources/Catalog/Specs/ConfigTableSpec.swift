@@ -1,0 +1,46 @@
+import Domain
+
+/// Rows of the module configuration table.
+public struct ConfigTableSpec: KindSpec {
+    public static let kind = DefinitionKind.configTable
+
+    /// One row; (module_name, submodule, client_code) is unique in the table.
+    public struct Row: Sendable, Hashable {
+        public var modulePath: String
+        public var moduleName: String
+        public var submodule: String?
+        public var clientCode: String
+        /// Default true.
+        public var active: Bool?
+        public var productCode: String
+
+        public init(modulePath: String, moduleName: String, submodule: String? = nil, clientCode: String, active: Bool? = nil, productCode: String) {
+            self.modulePath = modulePath
+            self.moduleName = moduleName
+            self.submodule = submodule
+            self.clientCode = clientCode
+            self.active = active
+            self.productCode = productCode
+        }
+
+        init(_ f: Fields) throws(DecodingFailure) {
+            self.init(modulePath: try f.string("module_path"), moduleName: try f.string("module_name"), submodule: try f.string(opt: "submodule"),
+                      clientCode: try f.string("client_code"), active: try f.bool(opt: "active"), productCode: try f.string("product_code"))
+        }
+    }
+
+    public var description: String?
+    public var rows: [Row]
+
+    public init(description: String? = nil, rows: [Row]) {
+        self.description = description
+        self.rows = rows
+    }
+
+    public init(_ spec: Value) throws(DecodingFailure) {
+        let f = try Fields(Self.owner, spec)
+        description = try f.string(opt: "description")
+        rows = []
+        for r in try f.objects("rows") { rows.append(try Row(r)) }
+    }
+}
