@@ -18,7 +18,7 @@ enum PartialSpec {
             do throws(DecodingFailure) {
                 return try DefinitionSpec(kind, value)
             } catch {
-                guard let pruned = leavingOut(error.field, of: value, schema: KindSchemas.schema(kind)) else { return nil }
+                guard let pruned = leavingOut(error.field, of: value, schema: KindSchemas.schema(kind)), pruned != value else { return nil }
                 value = pruned
             }
         }
