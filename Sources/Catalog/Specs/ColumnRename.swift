@@ -3,9 +3,12 @@ import Domain
 /// A column renamed: `from` → `to` (an etl stage's or feature step's `rename`, a column mapping's
 /// source column → canonical column).
 public struct ColumnRename: Sendable, Hashable {
+    /// The column as read.
     public var from: String
+    /// Its new name.
     public var to: String
 
+    /// A value with these fields.
     public init(from: String, to: String) {
         self.from = from
         self.to = to
@@ -26,9 +29,12 @@ public struct ColumnCast: Sendable, Hashable {
         case string, int, double, bool
     }
 
+    /// The column.
     public var column: String
+    /// The type it is cast to.
     public var type: CastType
 
+    /// A value with these fields.
     public init(column: String, type: CastType) {
         self.column = column
         self.type = type

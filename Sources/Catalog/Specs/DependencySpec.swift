@@ -2,6 +2,7 @@ import Domain
 
 /// Run a job after another job, or after all of several jobs, ends.
 public struct DependencySpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.dependency
 
     /// Which outcome of the upstream runs starts the job.
@@ -9,6 +10,7 @@ public struct DependencySpec: KindSpec {
         case success, failure, completion
     }
 
+    /// Free text for people.
     public var description: String?
     /// The job, or all of several jobs, to wait for.
     public var after: [String]
@@ -19,6 +21,7 @@ public struct DependencySpec: KindSpec {
     /// Parameters for the run, in name order.
     public var parameters: [Value.Member]
 
+    /// A value with these fields.
     public init(description: String? = nil, after: [String], on: Outcome? = nil, run: String, parameters: [Value.Member] = []) {
         self.description = description
         self.after = after
@@ -27,6 +30,7 @@ public struct DependencySpec: KindSpec {
         self.parameters = parameters
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

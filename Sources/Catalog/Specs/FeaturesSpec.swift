@@ -2,6 +2,7 @@ import Domain
 
 /// An ordered feature-engineering recipe.
 public struct FeaturesSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.features
 
     /// What an imputation fills a missing value with.
@@ -68,15 +69,18 @@ public struct FeaturesSpec: KindSpec {
         }
     }
 
+    /// Free text for people.
     public var description: String?
     /// Applied in order.
     public var steps: [Step]
 
+    /// A value with these fields.
     public init(description: String? = nil, steps: [Step]) {
         self.description = description
         self.steps = steps
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

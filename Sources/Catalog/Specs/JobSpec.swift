@@ -2,19 +2,23 @@ import Domain
 
 /// A job: parameters with their defaults, and stages (native or mapped from a seed JSON job).
 public struct JobSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.job
 
+    /// Free text for people.
     public var description: String?
     /// The team that owns the job.
     public var owner: String?
     /// Parameter name → default value, in name order.
     public var parameters: [Value.Member]
+    /// The stages, in the order written.
     public var stages: [StageSpec]
     /// Stage attempts of one run at once.
     public var maxParallel: Int64?
     /// The seed table's numeric id (seed JSON jobs).
     public var jobID: Int64?
 
+    /// A value with these fields.
     public init(description: String? = nil, owner: String? = nil, parameters: [Value.Member] = [], stages: [StageSpec],
                 maxParallel: Int64? = nil, jobID: Int64? = nil) {
         self.description = description
@@ -25,6 +29,7 @@ public struct JobSpec: KindSpec {
         self.jobID = jobID
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")
@@ -44,9 +49,12 @@ public struct JobSpec: KindSpec {
     public struct Outline: Sendable, Hashable {
         /// Parameter name → default value, in name order.
         public var parameters: [Value.Member]
+        /// The stages, in the order written.
         public var stages: [StageSpec.Common]
+        /// Stage attempts of one run at once.
         public var maxParallel: Int64?
 
+        /// A value with these fields.
         public init(parameters: [Value.Member] = [], stages: [StageSpec.Common], maxParallel: Int64? = nil) {
             self.parameters = parameters
             self.stages = stages

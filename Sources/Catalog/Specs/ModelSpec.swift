@@ -2,6 +2,7 @@ import Domain
 
 /// A model: its algorithm, data, hyperparameters, prediction fields and aliases.
 public struct ModelSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.model
 
     /// The algorithms, and `script` for an external trainer and scorer.
@@ -40,6 +41,7 @@ public struct ModelSpec: KindSpec {
         /// Retrain when a new version of the training dataset is written.
         public var onNewData: Bool?
 
+        /// A value with these fields.
         public init(schedule: String? = nil, onNewData: Bool? = nil) {
             self.schedule = schedule
             self.onNewData = onNewData
@@ -52,6 +54,7 @@ public struct ModelSpec: KindSpec {
         /// Name → value, in name order.
         public var members: [Value.Member]
 
+        /// A value with these fields.
         public init(_ members: [Value.Member] = []) { self.members = members }
 
         /// The hyperparameter `name` as written.
@@ -74,7 +77,9 @@ public struct ModelSpec: KindSpec {
         public var seed: Int64? { value("seed")?.intValue }
     }
 
+    /// Free text for people.
     public var description: String?
+    /// The algorithm.
     public var type: ModelType
     /// Feature spec applied before training and scoring.
     public var features: String?
@@ -90,13 +95,16 @@ public struct ModelSpec: KindSpec {
     public var featureColumns: [String]?
     /// Fraction of the training rows held out (default 0.2).
     public var holdout: Double?
+    /// Which rows are held out (default random).
     public var split: Split?
     /// argv of an external trainer and scorer (type script).
     public var command: [String]?
     /// Aliases wanted (moved to new versions that pass).
     public var aliases: [String]
+    /// When to retrain.
     public var retrain: Retrain?
 
+    /// A value with these fields.
     public init(description: String? = nil, type: ModelType, features: String? = nil, target: String? = nil, trainingDataset: String,
                 hyperparameters: Hyperparameters? = nil, predictionFieldNames: [String]? = nil, featureColumns: [String]? = nil,
                 holdout: Double? = nil, split: Split? = nil, command: [String]? = nil, aliases: [String] = [], retrain: Retrain? = nil) {
@@ -115,6 +123,7 @@ public struct ModelSpec: KindSpec {
         self.retrain = retrain
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

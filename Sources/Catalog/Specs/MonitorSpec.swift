@@ -2,6 +2,7 @@ import Domain
 
 /// Watch a model metric against thresholds and act.
 public struct MonitorSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.monitor
 
     /// The metrics a monitor watches (psi: drift of one feature).
@@ -22,9 +23,11 @@ public struct MonitorSpec: KindSpec {
         }
     }
 
+    /// Free text for people.
     public var description: String?
     /// The model watched.
     public var model: String
+    /// The metric watched.
     public var metric: Metric
     /// The feature (metric psi).
     public var feature: String?
@@ -37,6 +40,7 @@ public struct MonitorSpec: KindSpec {
     /// Job to run.
     public var run: String?
 
+    /// A value with these fields.
     public init(description: String? = nil, model: String, metric: Metric, feature: String? = nil, below: Double? = nil, above: Double? = nil,
                 alert: String? = nil, run: String? = nil) {
         self.description = description
@@ -49,6 +53,7 @@ public struct MonitorSpec: KindSpec {
         self.run = run
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

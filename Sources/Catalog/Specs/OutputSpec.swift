@@ -2,6 +2,7 @@ import Domain
 
 /// A named sink: a SQLite table, or a folder of CSV or JSON Lines files.
 public struct OutputSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.output
 
     /// How a write treats what is there.
@@ -13,12 +14,14 @@ public struct OutputSpec: KindSpec {
     public struct SQLiteTable: Sendable, Hashable {
         /// The SQLite file (relative to the project folder).
         public var database: String
+        /// The table.
         public var table: String
         /// Default append.
         public var mode: Mode?
         /// Key columns of an upsert.
         public var keys: [String]?
 
+        /// A value with these fields.
         public init(database: String, table: String, mode: Mode? = nil, keys: [String]? = nil) {
             self.database = database
             self.table = table
@@ -29,12 +32,14 @@ public struct OutputSpec: KindSpec {
 
     /// A folder of files written.
     public struct Folder: Sendable, Hashable {
+        /// The file or folder (relative to the project folder).
         public var path: String
         /// Partition columns (folders col=value).
         public var partitionBy: [String]?
         /// Default replace (append or replace).
         public var mode: Mode?
 
+        /// A value with these fields.
         public init(path: String, partitionBy: [String]? = nil, mode: Mode? = nil) {
             self.path = path
             self.partitionBy = partitionBy
@@ -49,14 +54,18 @@ public struct OutputSpec: KindSpec {
         case jsonl(Folder)
     }
 
+    /// Free text for people.
     public var description: String?
+    /// Where rows go.
     public var sink: Sink
 
+    /// A value with these fields.
     public init(description: String? = nil, sink: Sink) {
         self.description = description
         self.sink = sink
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

@@ -2,8 +2,10 @@ import Domain
 
 /// Run a job when a marker file arrives in a folder.
 public struct SensorSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.sensor
 
+    /// Free text for people.
     public var description: String?
     /// Folder watched.
     public var path: String
@@ -16,6 +18,7 @@ public struct SensorSpec: KindSpec {
     /// Parameters for the run, in name order.
     public var parameters: [Value.Member]
 
+    /// A value with these fields.
     public init(description: String? = nil, path: String, pattern: String? = nil, job: String, pollInterval: Double? = nil, parameters: [Value.Member] = []) {
         self.description = description
         self.path = path
@@ -25,6 +28,7 @@ public struct SensorSpec: KindSpec {
         self.parameters = parameters
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

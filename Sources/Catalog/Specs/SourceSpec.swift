@@ -2,14 +2,19 @@ import Domain
 
 /// A named input: a SQLite table or query, or CSV or JSON Lines files.
 public struct SourceSpec: KindSpec {
+    /// The definition kind this spec belongs to.
     public static let kind = DefinitionKind.source
 
     /// A SQLite table or query read (validation requires exactly one of them).
     public struct SQLiteRead: Sendable, Hashable {
+        /// The SQLite file (relative to the project folder).
         public var database: String
+        /// Table to read (or `query`).
         public var table: String?
+        /// SELECT to run (or `table`).
         public var query: String?
 
+        /// A value with these fields.
         public init(database: String, table: String? = nil, query: String? = nil) {
             self.database = database
             self.table = table
@@ -19,6 +24,7 @@ public struct SourceSpec: KindSpec {
 
     /// CSV files read: a file, or the files of a folder.
     public struct CSVFiles: Sendable, Hashable {
+        /// The file or folder (relative to the project folder).
         public var path: String
         /// Files to read in a folder (default *.csv).
         public var pattern: String?
@@ -27,6 +33,7 @@ public struct SourceSpec: KindSpec {
         /// The first line names the columns (default true).
         public var header: Bool?
 
+        /// A value with these fields.
         public init(path: String, pattern: String? = nil, delimiter: String? = nil, header: Bool? = nil) {
             self.path = path
             self.pattern = pattern
@@ -37,10 +44,12 @@ public struct SourceSpec: KindSpec {
 
     /// JSON Lines files read: a file, or the files of a folder.
     public struct JSONLinesFiles: Sendable, Hashable {
+        /// The file or folder (relative to the project folder).
         public var path: String
         /// Files to read in a folder (default *.jsonl).
         public var pattern: String?
 
+        /// A value with these fields.
         public init(path: String, pattern: String? = nil) {
             self.path = path
             self.pattern = pattern
@@ -54,14 +63,18 @@ public struct SourceSpec: KindSpec {
         case jsonl(JSONLinesFiles)
     }
 
+    /// Free text for people.
     public var description: String?
+    /// Where rows come from.
     public var input: Input
 
+    /// A value with these fields.
     public init(description: String? = nil, input: Input) {
         self.description = description
         self.input = input
     }
 
+    /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")

@@ -23,8 +23,10 @@ public struct StageSpec: Sendable, Hashable {
         public var source: String?
         /// Output definition written (else the stage's outputs, else the seed row's system).
         public var destination: String?
+        /// The row transforms.
         public var transform: TransformSpec
 
+        /// A value with these fields.
         public init(source: String? = nil, destination: String? = nil, transform: TransformSpec = TransformSpec()) {
             self.source = source
             self.destination = destination
@@ -40,8 +42,10 @@ public struct StageSpec: Sendable, Hashable {
         public var fit: Bool
         /// `model` or `model@alias` whose fitted parameters are applied when not fitting.
         public var model: String?
+        /// Output definition written.
         public var destination: String?
 
+        /// A value with these fields.
         public init(spec: String, fit: Bool = false, model: String? = nil, destination: String? = nil) {
             self.spec = spec
             self.fit = fit
@@ -52,8 +56,10 @@ public struct StageSpec: Sendable, Hashable {
 
     /// train: fit a model definition.
     public struct Train: Sendable, Hashable {
+        /// The model definition.
         public var model: String
 
+        /// A value with these fields.
         public init(model: String) { self.model = model }
     }
 
@@ -63,8 +69,10 @@ public struct StageSpec: Sendable, Hashable {
         public var model: String?
         /// Column that identifies a row's entity.
         public var entityKey: String?
+        /// Output definition written.
         public var destination: String?
 
+        /// A value with these fields.
         public init(model: String?, entityKey: String? = nil, destination: String? = nil) {
             self.model = model
             self.entityKey = entityKey
@@ -74,10 +82,14 @@ public struct StageSpec: Sendable, Hashable {
 
     /// evaluate: compare labels with a model's earlier predictions.
     public struct Evaluate: Sendable, Hashable {
+        /// The model definition.
         public var model: String
+        /// Column of the labels that identifies the entity.
         public var entityKey: String
+        /// Column holding the true value.
         public var label: String
 
+        /// A value with these fields.
         public init(model: String, entityKey: String, label: String) {
             self.model = model
             self.entityKey = entityKey
@@ -91,8 +103,10 @@ public struct StageSpec: Sendable, Hashable {
         public var mapping: String
         /// Columns that identify a row across inputs.
         public var key: [String]
+        /// Output definition written.
         public var destination: String?
 
+        /// A value with these fields.
         public init(mapping: String, key: [String] = [], destination: String? = nil) {
             self.mapping = mapping
             self.key = key
@@ -109,6 +123,7 @@ public struct StageSpec: Sendable, Hashable {
         /// Environment variables added, in name order.
         public var env: [EnvVariable]
 
+        /// A value with these fields.
         public init(command: [String], workdir: String? = nil, env: [EnvVariable] = []) {
             self.command = command
             self.workdir = workdir
@@ -118,9 +133,12 @@ public struct StageSpec: Sendable, Hashable {
 
     /// One environment variable of a script stage.
     public struct EnvVariable: Sendable, Hashable {
+        /// The variable's name.
         public var name: String
+        /// Its value.
         public var value: EnvValue
 
+        /// A value with these fields.
         public init(name: String, value: EnvValue) {
             self.name = name
             self.value = value
@@ -159,10 +177,12 @@ public struct StageSpec: Sendable, Hashable {
         public var attempts: Int64
         /// Seconds before the second attempt.
         public var backoff: Double?
+        /// Each further wait is the previous one times this.
         public var factor: Double?
         /// Longest wait, in seconds.
         public var maxBackoff: Double?
 
+        /// A value with these fields.
         public init(attempts: Int64, backoff: Double? = nil, factor: Double? = nil, maxBackoff: Double? = nil) {
             self.attempts = attempts
             self.backoff = backoff
@@ -190,6 +210,7 @@ public struct StageSpec: Sendable, Hashable {
         public var object: String?
         /// An Inference row's model reference and entity key.
         public var model: String?
+        /// Column that identifies a row's entity.
         public var entityKey: String?
 
         /// Reads the text fields of a seed row (any other value is kept only in `value`).
@@ -207,9 +228,11 @@ public struct StageSpec: Sendable, Hashable {
 
     /// What every stage has: enough to plan a run (the scheduler never needs what a type adds).
     public struct Common: Sendable, Hashable {
+        /// Unique in the job.
         public var name: String
         /// etl, storage, features, train, inference, evaluate, merge or script.
         public var type: String
+        /// Free text for people.
         public var description: String?
         /// Stages of the job that must succeed first.
         public var after: [String]
@@ -217,12 +240,14 @@ public struct StageSpec: Sendable, Hashable {
         public var inputs: [String]
         /// Datasets written.
         public var outputs: [String]
+        /// Retry policy (default: one attempt).
         public var retry: Retry?
         /// Seconds an attempt may run.
         public var timeout: Double?
         /// The seed JSON row the stage was mapped from.
         public var seed: SeedRow?
 
+        /// A value with these fields.
         public init(name: String, type: String, description: String? = nil, after: [String] = [], inputs: [String] = [], outputs: [String] = [],
                     retry: Retry? = nil, timeout: Double? = nil, seed: SeedRow? = nil) {
             self.name = name
@@ -253,9 +278,12 @@ public struct StageSpec: Sendable, Hashable {
         }
     }
 
+    /// What every stage has.
     public var common: Common
+    /// What the stage's type adds.
     public var variant: Variant
 
+    /// A value with these fields.
     public init(common: Common, variant: Variant) {
         self.common = common
         self.variant = variant

@@ -5,10 +5,12 @@ import Domain
 public struct TransformSpec: Sendable, Hashable {
     /// A column computed from an expression over the row.
     public struct DerivedColumn: Sendable, Hashable {
+        /// The column.
         public var column: String
         /// The expression's text (it parsed when the definition was applied).
         public var expression: String
 
+        /// A value with these fields.
         public init(column: String, expression: String) {
             self.column = column
             self.expression = expression
@@ -17,14 +19,18 @@ public struct TransformSpec: Sendable, Hashable {
 
     /// Columns to keep, in order (nil: all).
     public var select: [String]?
+    /// Old column name → new name.
     public var rename: [ColumnRename]
+    /// Column → type.
     public var cast: [ColumnCast]
     /// Keep rows where this expression holds.
     public var filter: String?
+    /// New columns, each from an expression over the row.
     public var derive: [DerivedColumn]
     /// Write one partition per distinct value of these columns.
     public var partitionBy: [String]
 
+    /// A value with these fields.
     public init(select: [String]? = nil, rename: [ColumnRename] = [], cast: [ColumnCast] = [], filter: String? = nil,
                 derive: [DerivedColumn] = [], partitionBy: [String] = []) {
         self.select = select
