@@ -31,18 +31,32 @@ public struct Definition: Sendable, Hashable {
     public let location: SourceLocation
     /// Field path (`stages[1].after[0]`) → where it was written.
     public let locations: [String: SourceLocation]
+    /// The typed spec, read once when the definition is built (a definition is built on apply,
+    /// never while the catalog is folded).
+    private let typed: Result<DefinitionSpec, DecodingFailure>
 
     public init(key: DefinitionKey, spec: Value, location: SourceLocation, locations: [String: SourceLocation] = [:]) {
         self.key = key
         self.spec = spec
         self.location = location
         self.locations = locations
+        do throws(DecodingFailure) {
+            typed = .success(try DefinitionSpec(key.kind, spec))
+        } catch {
+            typed = .failure(error)
+        }
     }
 
     public var kind: DefinitionKind { key.kind }
     public var name: String { key.name }
     /// SHA-256 of the spec's canonical bytes, hex.
     public var specHash: String { Definition.hash(spec) }
+
+    /// The typed spec; a failure when the spec does not have its kind's shape (only a definition
+    /// the loader reported errors for: one that converted cleanly always reads).
+    public var typedSpec: DefinitionSpec {
+        get throws(DecodingFailure) { try typed.get() }
+    }
 
     /// Where `path` (or its nearest written ancestor) was written.
     public func location(of path: String) -> SourceLocation {

@@ -129,7 +129,21 @@ public enum DefinitionLoader {
         // validator can report its other problems and references to it resolve; the apply fails
         // on the errors above either way.
         if nameOK, let spec {
-            defs.append(Definition(key: DefinitionKey(kind, name), spec: spec, location: node.location, locations: converter.locations))
+            let d = Definition(key: DefinitionKey(kind, name), spec: spec, location: node.location, locations: converter.locations)
+            if converter.diagnostics.isEmpty { checkReads(d, into: &errors) }
+            defs.append(d)
+        }
+    }
+
+    /// A definition that converted without errors must read as its typed spec: when it does not,
+    /// the schema and the typed spec disagree (a bug), and the apply stops here instead of storing
+    /// a spec that nothing can run.
+    static func checkReads(_ d: Definition, into errors: inout [Diagnostic]) {
+        do throws(DecodingFailure) {
+            _ = try d.typedSpec
+        } catch {
+            errors.append(Diagnostic(d.location(of: error.field), "\(d.key.phrase) converted but does not read as a \(d.kind.name) spec: \(error)",
+                                     fix: "this is a bug in ledgerflow (its schema and typed specs disagree); please report it"))
         }
     }
 
@@ -245,6 +259,8 @@ public enum SeedJob {
         }
         var spec: [(String, Value)] = [("job_id", .int(jobID)), ("stages", .array(out))]
         if let description { spec.append(("description", .string(description))) }
-        return Definition(key: DefinitionKey(.job, String(jobID)), spec: .object(spec), location: node.location, locations: locations)
+        let d = Definition(key: DefinitionKey(.job, String(jobID)), spec: .object(spec), location: node.location, locations: locations)
+        DefinitionLoader.checkReads(d, into: &errors)
+        return d
     }
 }

@@ -13,15 +13,15 @@ public struct ETLExecutor: StageExecutor {
     public init() {}
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
-        let spec = ctx.spec
-        let sources = try self.sources(ctx)
-        let destinations = try self.destinations(ctx)
+        let stage = try ctx.stageSpec()
+        let sources = try self.sources(ctx, stage)
+        let destinations = try self.destinations(ctx, stage)
         guard !sources.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to read; give it `source:` or `inputs:`") }
         guard !destinations.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
         let input = try read(sources, ctx)
-        let transform = try Transform(spec: spec)
+        let transform = try Transform(stage.transform)
         let out = try transform.apply(input.table, cancellation: ctx.cancellation)
-        let written = try write(out, to: destinations, ctx)
+        let written = try write(out, to: destinations, ctx, stage)
         var flow = input.flow
         transform.flow(&flow)
         return StageResult(datasets: written, outputs: .object([("rows_read", .int(Int64(input.table.rows.count))),
@@ -29,12 +29,13 @@ public struct ETLExecutor: StageExecutor {
                            inputs: input.inputs, columns: flow)
     }
 
-    /// Writes `out` to every destination; returns one dataset version per destination.
-    func write(_ out: Table, to destinations: [Endpoint], _ ctx: StageContext) throws(StageError) -> [WrittenDataset] {
+    /// Writes `out` to every destination (folders partitioned by the stage's `partition_by`, when
+    /// it has one); returns one dataset version per destination.
+    func write(_ out: Table, to destinations: [Endpoint], _ ctx: StageContext, _ stage: StageSpec) throws(StageError) -> [WrittenDataset] {
         var written: [WrittenDataset] = []
         let hash = out.contentHash
         let schema = out.schema
-        let stagePartitions = (ctx.spec["partition_by"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let stagePartitions = stage.transform.partitionBy
         for var d in destinations {
             try ctx.cancellation.check()
             if !stagePartitions.isEmpty && d.format != .sqlite { d.partitionBy = stagePartitions }
@@ -76,19 +77,19 @@ public struct ETLExecutor: StageExecutor {
         return input
     }
 
-    func sources(_ ctx: StageContext) throws(StageError) -> [Endpoint] {
-        let spec = ctx.spec
-        if let s = spec["source"]?.stringValue {
-            guard let def = ctx.definition(.source, s) else { throw StageError("source '\(s)' is not defined in the run's catalog (seq \(ctx.catalog.lastChangeSeq))") }
-            return [try Endpoint.from(definition: s, spec: def, context: ctx, isOutput: false)]
+    /// Where the stage reads: its `source`, else its `inputs`, else its seed row's source system.
+    func sources(_ ctx: StageContext, _ stage: StageSpec) throws(StageError) -> [Endpoint] {
+        if let s = stage.source {
+            guard let def = try ctx.definition(SourceSpec.self, s) else { throw StageError("source '\(s)' is not defined in the run's catalog (seq \(ctx.catalog.lastChangeSeq))") }
+            return [Endpoint.from(source: s, def, context: ctx)]
         }
-        if let inputs = spec["inputs"]?.arrayValue, !inputs.isEmpty {
+        if !stage.inputs.isEmpty {
             var out: [Endpoint] = []
-            for i in inputs.compactMap(\.stringValue) { out.append(try endpoint(reading: i, ctx)) }
+            for i in stage.inputs { out.append(try endpoint(reading: i, ctx)) }
             return out
         }
-        if let seed = spec["seed"], let system = seed["source"]?.stringValue, let object = seed["object"]?.stringValue {
-            return [try Endpoint.seed(system: system, object: seedInput(ctx, system: system) ?? object, context: ctx, isOutput: false)]
+        if let seed = stage.seed, let system = seed.source, let object = seed.object {
+            return [try Endpoint.seed(system: system, object: try seedInput(ctx, stage, system: system) ?? object, context: ctx, isOutput: false)]
         }
         return []
     }
@@ -96,41 +97,41 @@ public struct ETLExecutor: StageExecutor {
     /// What a seed stage reads when its source system is where the stage before it wrote: that
     /// stage's object (seed job 101: Inference reads the lake's customer_transactions that ETL
     /// wrote, Storage the churn_scores that Inference wrote). Nil: the stage's own object.
-    func seedInput(_ ctx: StageContext, system: String) -> String? {
-        guard let previous = ctx.spec["after"]?.arrayValue?.first?.stringValue,
-              let stage = ctx.definition(.job, ctx.job)?["stages"]?.arrayValue?.first(where: { $0["name"]?.stringValue == previous }),
-              let seed = stage["seed"], seed["destination"]?.stringValue?.lowercased() == system.lowercased() else { return nil }
-        return seed["object"]?.stringValue
+    func seedInput(_ ctx: StageContext, _ stage: StageSpec, system: String) throws(StageError) -> String? {
+        guard let previous = stage.after.first,
+              let before = try ctx.definition(JobSpec.self, ctx.job)?.stage(named: previous),
+              let seed = before.seed, seed.destination?.lowercased() == system.lowercased() else { return nil }
+        return seed.object
     }
 
     /// Where the dataset `name` (a source or an output definition) is read from.
     func endpoint(reading name: String, _ ctx: StageContext) throws(StageError) -> Endpoint {
-        if let def = ctx.definition(.source, name) {
-            return try Endpoint.from(definition: name, spec: def, context: ctx, isOutput: false)
+        if let def = try ctx.definition(SourceSpec.self, name) {
+            return Endpoint.from(source: name, def, context: ctx)
         }
-        if let def = ctx.definition(.output, name) {
-            var e = try Endpoint.from(definition: name, spec: def, context: ctx, isOutput: true)
+        if let def = try ctx.definition(OutputSpec.self, name) {
+            var e = Endpoint.from(output: name, def, context: ctx)
             if e.format != .sqlite { e.pattern = "*.\(e.format.rawValue)" }
             return e
         }
         throw StageError("input '\(name)' of stage '\(ctx.stage)' is neither a source nor an output definition; define it (kind: source or output)")
     }
 
-    func destinations(_ ctx: StageContext) throws(StageError) -> [Endpoint] {
-        let spec = ctx.spec
-        var names: [String] = []
-        if let d = spec["destination"]?.stringValue { names = [d] } else { names = (spec["outputs"]?.arrayValue ?? []).compactMap(\.stringValue) }
+    /// Where the stage writes: its `destination`, else the output definitions in its `outputs`,
+    /// else its seed row's destination system.
+    func destinations(_ ctx: StageContext, _ stage: StageSpec) throws(StageError) -> [Endpoint] {
+        let names = stage.destination.map { [$0] } ?? stage.outputs
         if !names.isEmpty {
             var out: [Endpoint] = []
             for n in names {
-                guard let def = ctx.definition(.output, n) else {
+                guard let def = try ctx.definition(OutputSpec.self, n) else {
                     throw StageError("output '\(n)' of stage '\(ctx.stage)' is not an output definition in the run's catalog; define it (kind: output)")
                 }
-                out.append(try Endpoint.from(definition: n, spec: def, context: ctx, isOutput: true))
+                out.append(Endpoint.from(output: n, def, context: ctx))
             }
             return out
         }
-        if let seed = spec["seed"], let system = seed["destination"]?.stringValue, let object = seed["object"]?.stringValue {
+        if let seed = stage.seed, let system = seed.destination, let object = seed.object {
             return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: true)]
         }
         return []

@@ -26,26 +26,35 @@ public struct Endpoint: Sendable, Hashable {
         format == .sqlite ? "\(path)#\(table ?? "query")" : path
     }
 
-    /// The endpoint of a source or output definition's spec.
-    public static func from(definition name: String, spec: Value, context: StageContext, isOutput: Bool) throws(StageError) -> Endpoint {
-        guard let f = spec["type"]?.stringValue, let format = Format(rawValue: f) else {
-            throw StageError("\(isOutput ? "output" : "source") '\(name)' has no known type")
+    /// The endpoint of a source definition.
+    public static func from(source name: String, _ spec: SourceSpec, context: StageContext) -> Endpoint {
+        switch spec.input {
+        case .sqlite(let read):
+            return Endpoint(name: name, format: .sqlite, path: context.resolve(context.substitute(read.database)), table: read.table,
+                            query: read.query.map(context.substitute), mode: "append")
+        case .csv(let files):
+            var e = Endpoint(name: name, format: .csv, path: context.resolve(context.substitute(files.path)), pattern: files.pattern, mode: "replace")
+            if let b = files.delimiter?.utf8.first { e.delimiter = b }
+            e.header = files.header ?? true
+            return e
+        case .jsonl(let files):
+            return Endpoint(name: name, format: .jsonl, path: context.resolve(context.substitute(files.path)), pattern: files.pattern, mode: "replace")
         }
-        var e = Endpoint(name: name, format: format, path: "", mode: spec["mode"]?.stringValue ?? (format == .sqlite ? "append" : "replace"))
-        switch format {
-        case .sqlite:
-            e.path = context.resolve(context.substitute(spec["database"]?.stringValue ?? ""))
-            e.table = spec["table"]?.stringValue
-            e.query = spec["query"]?.stringValue.map(context.substitute)
-            e.keys = (spec["keys"]?.arrayValue ?? []).compactMap(\.stringValue)
-        case .csv, .jsonl:
-            e.path = context.resolve(context.substitute(spec["path"]?.stringValue ?? ""))
-            e.pattern = spec["pattern"]?.stringValue
-            if let d = spec["delimiter"]?.stringValue, let b = d.utf8.first { e.delimiter = b }
-            e.header = spec["header"]?.boolValue ?? true
-            e.partitionBy = (spec["partition_by"]?.arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    /// The endpoint of an output definition.
+    public static func from(output name: String, _ spec: OutputSpec, context: StageContext) -> Endpoint {
+        switch spec.sink {
+        case .sqlite(let t):
+            return Endpoint(name: name, format: .sqlite, path: context.resolve(context.substitute(t.database)), table: t.table,
+                            mode: (t.mode ?? .append).rawValue, keys: t.keys ?? [])
+        case .csv(let folder):
+            return Endpoint(name: name, format: .csv, path: context.resolve(context.substitute(folder.path)), mode: (folder.mode ?? .replace).rawValue,
+                            partitionBy: folder.partitionBy ?? [])
+        case .jsonl(let folder):
+            return Endpoint(name: name, format: .jsonl, path: context.resolve(context.substitute(folder.path)), mode: (folder.mode ?? .replace).rawValue,
+                            partitionBy: folder.partitionBy ?? [])
         }
-        return e
     }
 
     /// Seed systems and their local stand-ins: databases become SQLite files under `data/`, the

@@ -75,9 +75,24 @@ public struct StageContext: Sendable {
         (store as NSString).appendingPathComponent("runs/\(run)/\(stage)/\(attempt)")
     }
 
-    /// A definition's spec from the run's catalog.
-    public func definition(_ kind: DefinitionKind, _ name: String) -> Value? {
-        catalog.entries[DefinitionKey(kind, name)]?.spec
+    /// The stage's typed spec (an attempt reads it once, when it starts).
+    public func stageSpec() throws(StageError) -> StageSpec {
+        do throws(DecodingFailure) { return try StageSpec(spec) } catch {
+            throw StageError("stage '\(stage)' of job '\(job)' does not read as a stage: \(error)")
+        }
+    }
+
+    /// The typed spec of the `S` definition `name` in the run's catalog; nil when it has none.
+    public func definition<S: KindSpec>(_ type: S.Type, _ name: String) throws(StageError) -> S? {
+        guard let entry = catalog.entries[DefinitionKey(S.kind, name)] else { return nil }
+        return try read(entry, as: type)
+    }
+
+    /// A catalog entry's typed spec.
+    public func read<S: KindSpec>(_ entry: CatalogEntry, as type: S.Type) throws(StageError) -> S {
+        do throws(DecodingFailure) { return try entry.spec(as: type) } catch {
+            throw StageError("\(entry.key.phrase) in the run's catalog (seq \(catalog.lastChangeSeq)) does not read: \(error)")
+        }
     }
 
     /// Replaces `${params.NAME}` and `${run}`, `${stage}`, `${attempt}` in `text`.

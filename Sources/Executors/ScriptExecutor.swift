@@ -28,9 +28,16 @@ public struct ScriptExecutor: StageExecutor {
     public init() {}
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
-        let argv = (ctx.spec["command"]?.arrayValue ?? []).compactMap(\.stringValue).map(ctx.substitute)
+        let stage = try ctx.stageSpec()
+        guard case .script(let script) = stage.variant else { throw StageError("stage '\(ctx.stage)' is a \(stage.type) stage, not a script") }
+        return try run(ctx, script, inputs: stage.inputs)
+    }
+
+    /// Runs `script` as this attempt; `inputs` are the datasets it declares it reads.
+    func run(_ ctx: StageContext, _ script: StageSpec.Script, inputs: [String]) throws(StageError) -> StageResult {
+        let argv = script.command.map(ctx.substitute)
         guard !argv.isEmpty else { throw StageError("stage '\(ctx.stage)' has no command") }
-        let workdir = ctx.spec["workdir"]?.stringValue.map { ctx.resolve(ctx.substitute($0)) } ?? ctx.root
+        let workdir = script.workdir.map { ctx.resolve(ctx.substitute($0)) } ?? ctx.root
         let folder = ctx.attemptFolder
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw StageError("cannot create \(folder): \(error.localizedDescription)")
@@ -39,13 +46,14 @@ public struct ScriptExecutor: StageExecutor {
         try? FileManager.default.removeItem(atPath: report)
         var env = ProcessInfo.processInfo.environment
         var secrets: [String] = []
-        for m in ctx.spec["env"]?.objectMembers ?? [] {
-            if let name = m.value["secret"]?.stringValue {
-                let value = try Secrets.resolve(name, ctx: ctx, for: m.key)
-                env[m.key] = value
+        for variable in script.env {
+            switch variable.value {
+            case .secret(let name):
+                let value = try Secrets.resolve(name, ctx: ctx, for: variable.name)
+                env[variable.name] = value
                 if value.count >= 3 { secrets.append(value) }
-            } else {
-                env[m.key] = ctx.substitute(m.value.stringValue ?? Table.text(m.value))
+            case .malformedSecret(let v), .value(let v):
+                env[variable.name] = ctx.substitute(v.stringValue ?? Table.text(v))
             }
         }
         env["LEDGERFLOW_RUN"] = ctx.run
@@ -78,15 +86,15 @@ public struct ScriptExecutor: StageExecutor {
             throw StageError("`\(argv.joined(separator: " "))` \(what)\(last)")
         }
         var result = FileManager.default.fileExists(atPath: report) ? try Self.parseReport(report, ctx: ctx) : StageResult()
-        result.inputs = Self.declaredInputs(ctx)
+        result.inputs = Self.declaredInputs(ctx, inputs)
         return result
     }
 
     /// The stage's `inputs:` as datasets read: the script reads them itself, so their rows and
     /// hash are not known here, only which version ledgerflow last wrote of each.
-    static func declaredInputs(_ ctx: StageContext) -> [ReadDataset] {
+    static func declaredInputs(_ ctx: StageContext, _ inputs: [String]) -> [ReadDataset] {
         let etl = ETLExecutor()
-        return (ctx.spec["inputs"]?.arrayValue ?? []).compactMap(\.stringValue).map { name in
+        return inputs.map { name in
             let e = try? etl.endpoint(reading: name, ctx)
             return ReadDataset(dataset: name, version: e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
                                rows: nil, schema: [], contentHash: nil)
@@ -167,16 +175,16 @@ final class Stopped: @unchecked Sendable {
 /// Secret references, resolved when a stage runs.
 enum Secrets {
     static func resolve(_ name: String, ctx: StageContext, for variable: String) throws(StageError) -> String {
-        guard let def = ctx.definition(.secret, name) else {
+        guard let def = try ctx.definition(SecretSpec.self, name) else {
             throw StageError("env \(variable): secret '\(name)' is not defined in the run's catalog; define it (kind: secret, from_env or from_file)")
         }
-        if let v = def["from_env"]?.stringValue {
+        if let v = def.fromEnv {
             guard let value = ProcessInfo.processInfo.environment[v] else {
                 throw StageError("env \(variable): secret '\(name)' comes from environment variable \(v), which is not set in the engine's environment")
             }
             return value
         }
-        if let f = def["from_file"]?.stringValue {
+        if let f = def.fromFile {
             let path = ctx.resolve(f)
             guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
                 throw StageError("env \(variable): secret '\(name)' comes from \(path), which cannot be read")

@@ -13,19 +13,19 @@ public struct Transform: Sendable {
 
     public init() {}
 
-    /// The transforms of a stage spec.
-    public init(spec: Value) throws(StageError) {
-        rename = (spec["rename"]?.objectMembers ?? []).map { ($0.key, $0.value.stringValue ?? "") }
-        cast = (spec["cast"]?.objectMembers ?? []).map { ($0.key, $0.value.stringValue ?? "string") }
-        for m in spec["derive"]?.objectMembers ?? [] {
-            do { derive.append((m.key, try Expression.parse(m.value.stringValue ?? ""))) } catch {
-                throw StageError("derive '\(m.key)': \(error)")
+    /// The transforms of an etl or storage stage.
+    public init(_ spec: TransformSpec) throws(StageError) {
+        rename = spec.rename.map { ($0.from, $0.to) }
+        cast = spec.cast.map { ($0.column, $0.type.rawValue) }
+        for d in spec.derive {
+            do { derive.append((d.column, try Expression.parse(d.expression))) } catch {
+                throw StageError("derive '\(d.column)': \(error)")
             }
         }
-        if let f = spec["filter"]?.stringValue {
+        if let f = spec.filter {
             do { filter = try Expression.parse(f) } catch { throw StageError("filter: \(error)") }
         }
-        select = spec["select"]?.arrayValue?.compactMap(\.stringValue)
+        select = spec.select
     }
 
     public var isEmpty: Bool { rename.isEmpty && cast.isEmpty && derive.isEmpty && filter == nil && select == nil }

@@ -2,19 +2,22 @@ import Catalog
 import Domain
 
 extension PlannedStage {
-    /// The plan of a job spec's stages (as the catalog holds it).
+    /// The plan of a job spec's stages (as the catalog holds it); empty when it does not read as
+    /// a job.
     public static func plan(ofJob spec: Value) -> [PlannedStage] {
-        (spec["stages"]?.arrayValue ?? []).map { s in
+        guard let job = try? JobSpec.Outline(spec) else { return [] }
+        return plan(of: job)
+    }
+
+    /// The plan of a job's stages.
+    public static func plan(of job: JobSpec.Outline) -> [PlannedStage] {
+        job.stages.map { s in
             var retry = RetryPolicy()
-            if let r = s["retry"] {
-                retry = RetryPolicy(attempts: Int(r["attempts"]?.intValue ?? 1),
-                                    backoffSeconds: durationSeconds(r["backoff"]) ?? 10,
-                                    factor: r["factor"]?.doubleValue ?? 2,
-                                    maxBackoffSeconds: durationSeconds(r["max_backoff"]) ?? 600)
+            if let r = s.retry {
+                retry = RetryPolicy(attempts: Int(r.attempts), backoffSeconds: r.backoff ?? 10, factor: r.factor ?? 2,
+                                    maxBackoffSeconds: r.maxBackoff ?? 600)
             }
-            return PlannedStage(name: s["name"]?.stringValue ?? "?", type: s["type"]?.stringValue ?? "?",
-                                after: (s["after"]?.arrayValue ?? []).compactMap(\.stringValue),
-                                retry: retry, timeoutSeconds: durationSeconds(s["timeout"]))
+            return PlannedStage(name: s.name, type: s.type, after: s.after, retry: retry, timeoutSeconds: s.timeout)
         }
     }
 

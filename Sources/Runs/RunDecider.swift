@@ -38,7 +38,11 @@ public enum RunDecider {
     /// The RunRequested for `request`, with the id it takes (the next run number). Unknown
     /// parameters are refused.
     public static func request(_ state: RunsState, _ request: Request) throws(RunCommandError) -> (id: String, event: NewEvent) {
-        let defaults = request.jobSpec["parameters"]?.objectMembers ?? []
+        let job: JobSpec.Outline
+        do throws(DecodingFailure) { job = try JobSpec.Outline(request.jobSpec) } catch {
+            throw RunCommandError("job '\(request.job)' does not read as a job: \(error)")
+        }
+        let defaults = job.parameters
         let known = defaults.map(\.key)
         var params: [String: Value] = [:]
         for m in defaults { params[m.key] = m.value }
@@ -50,14 +54,14 @@ public enum RunDecider {
             }
             params[k] = v
         }
-        let plan = PlannedStage.plan(ofJob: request.jobSpec)
+        let plan = PlannedStage.plan(of: job)
         guard !plan.isEmpty else { throw RunCommandError("job '\(request.job)' has no stages") }
         let id = state.nextRunID
         var reuse: [String: AttemptRef] = [:]
         for (stage, r) in request.reuse { reuse[stage] = AttemptRef(run: r.run, attempt: r.attempt) }
         let event = RunRequested(run: id, job: request.job, jobVersion: request.jobVersion, catalogSeq: request.catalogSeq,
                                  parameters: .object(params), trigger: request.trigger, stages: plan,
-                                 maxParallel: request.jobSpec["max_parallel"]?.intValue, reuse: reuse)
+                                 maxParallel: job.maxParallel, reuse: reuse)
         return (id, event.event(causation: request.causation, correlation: request.correlation))
     }
 
@@ -109,12 +113,20 @@ public struct DependencyRule: Sendable, Hashable {
         self.parameters = parameters
     }
 
-    /// The rule of a dependency definition's spec.
+    /// The rule of a dependency definition's spec; one that waits for nothing (and so never
+    /// fires) when the spec does not read as a dependency.
     public init(name: String, appliedSeq: UInt64, spec: Value) {
-        let after: [String]
-        if let list = spec["after"]?.arrayValue { after = list.compactMap(\.stringValue) } else { after = spec["after"]?.stringValue.map { [$0] } ?? [] }
-        self.init(name: name, appliedSeq: appliedSeq, after: after, on: spec["on"]?.stringValue ?? "success",
-                  run: spec["run"]?.stringValue ?? "", parameters: spec["parameters"] ?? .object([]))
+        guard let dependency = try? DependencySpec(spec) else {
+            self.init(name: name, appliedSeq: appliedSeq, after: [], on: DependencySpec.Outcome.success.rawValue, run: "", parameters: .object([]))
+            return
+        }
+        self.init(name: name, appliedSeq: appliedSeq, dependency: dependency)
+    }
+
+    /// The rule of a dependency definition.
+    public init(name: String, appliedSeq: UInt64, dependency: DependencySpec) {
+        self.init(name: name, appliedSeq: appliedSeq, after: dependency.after, on: (dependency.on ?? .success).rawValue,
+                  run: dependency.run, parameters: .members(dependency.parameters))
     }
 
     func matches(_ status: RunStatus) -> Bool {

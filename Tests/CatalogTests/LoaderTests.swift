@@ -18,30 +18,37 @@ import Testing
         let defs = try definitions(text, file: "job_101.json")
         let job = try #require(defs.first)
         #expect(defs.count == 1 && job.key == DefinitionKey(.job, "101"))
-        #expect(job.spec["job_id"] == .int(101))
-        let stages = try #require(job.spec["stages"]?.arrayValue)
-        #expect(stages.map { $0["name"]?.stringValue } == ["etl_1", "inference_2", "storage_3"])
-        #expect(stages.map { $0["type"]?.stringValue } == ["etl", "inference", "storage"])
-        #expect(stages[0]["after"] == nil && stages[1]["after"] == ["etl_1"] && stages[2]["after"] == ["inference_2"])
-        // The original stage is kept as written.
-        #expect(stages[0]["seed"] == ["id": 1, "type": "ETL", "source": "SQL Server", "destination": "ADLS Gen2", "object": "customer_transactions"])
+        let spec = try job.spec(as: JobSpec.self)
+        #expect(spec.jobID == 101)
+        #expect(spec.stages.map(\.name) == ["etl_1", "inference_2", "storage_3"])
+        #expect(spec.stages.map(\.type) == ["etl", "inference", "storage"])
+        #expect(spec.stages.map(\.after) == [[], ["etl_1"], ["inference_2"]])
+        // The stored spec: the original stage is kept as written, and a first stage has no `after`.
+        #expect(job.spec == ["job_id": 101, "stages": [
+            ["name": "etl_1", "type": "etl",
+             "seed": ["id": 1, "type": "ETL", "source": "SQL Server", "destination": "ADLS Gen2", "object": "customer_transactions"]],
+            ["name": "inference_2", "type": "inference", "after": ["etl_1"],
+             "seed": ["id": 2, "type": "Inference", "source": "ADLS Gen2", "destination": "ADLS Gen2", "object": "churn_scores"]],
+            ["name": "storage_3", "type": "storage", "after": ["inference_2"],
+             "seed": ["id": 3, "type": "Storage", "source": "ADLS Gen2", "destination": "Azure SQL", "object": "churn_predictions"]],
+        ]])
     }
 
     @Test func aSeedInferenceRowsModelAndEntityKeyAreTheStages() throws {
         let text = try String(contentsOfFile: fixturePath("fixtures/demo/churn/job_101.json"), encoding: .utf8)
         let (defs, errors) = DefinitionLoader.load(text: text, file: "job_101.json")
         #expect(errors.isEmpty)
-        let stages = try #require(defs.first?.spec["stages"]?.arrayValue)
-        #expect(stages[1]["model"] == "churn@production" && stages[1]["entity_key"] == "customer_id")
-        #expect(stages[1]["seed"]?["model"] == "churn@production", "the row stays as written")
-        #expect(stages[0]["model"] == nil && stages[2]["model"] == nil)
+        let stages = try #require(defs.first).spec(as: JobSpec.self).stages
+        #expect(stages[1].variant == .inference(StageSpec.Inference(model: "churn@production", entityKey: "customer_id")))
+        #expect(stages[1].seed?.model == "churn@production", "the row stays as written")
+        #expect(stages[0].model == nil && stages[2].model == nil)
         // Validated like a native stage's: the model must exist and want the alias.
         #expect(Validator.validate(defs).contains { $0.message.contains("refers to model 'churn', which is not defined") })
     }
 
     @Test func seedStagesAreOrderedByID() throws {
         let defs = try definitions(#"{"job_id": 7, "stages": [{"id": 3, "type": "Storage"}, {"id": 1, "type": "etl"}, {"id": 2, "type": "Inference"}]}"#, file: "x.json")
-        #expect(defs[0].spec["stages"]?.arrayValue?.map { $0["name"]?.stringValue } == ["etl_1", "inference_2", "storage_3"])
+        #expect(try defs[0].spec(as: JobSpec.self).stages.map(\.name) == ["etl_1", "inference_2", "storage_3"])
     }
 
     @Test func yamlHoldsOneOrManyDefinitions() throws {
@@ -65,8 +72,9 @@ import Testing
         columns: {code: 1.10}
         """)
         #expect(defs[0].name == "2024")
-        #expect(defs[0].spec["product"] == "NO")
-        #expect(defs[0].spec["columns"]?["code"] == "1.10")
+        let mapping = try defs[0].spec(as: ColumnMappingSpec.self)
+        #expect(mapping.product == "NO")
+        #expect(mapping.columns == [ColumnRename(from: "code", to: "1.10")])
     }
 
     @Test func locationsPointAtTheValue() throws {

@@ -25,7 +25,7 @@ struct Sandbox {
             let key = DefinitionKey(k, n)
             catalog.entries[key] = CatalogEntry(key: key, version: 1, spec: s, specHash: "", seq: 1, recordedAtMicros: 0, actor: "t", message: nil)
         }
-        return StageContext(run: "1", job: "j", stage: spec["name"]?.stringValue ?? "s", attempt: attempt, spec: spec, parameters: params,
+        return StageContext(run: "1", job: "j", stage: (try? StageSpec(spec))?.name ?? "s", attempt: attempt, spec: spec, parameters: params,
                             catalog: catalog, store: root + "/.ledgerflow", root: root, cancellation: cancellation)
     }
     func sqlite(_ db: String, _ sql: String) throws -> String {
@@ -191,5 +191,46 @@ struct Sandbox {
         #expect(s.read(".ledgerflow/runs/1/x/1/stdout.log") == "pw=***\n")
         let missing: Value = ["name": "x", "type": "script", "command": ["true"], "env": ["PW": ["secret": "nope"]]]
         #expect(throws: StageError.self) { try ScriptExecutor().run(s.context(missing)) }
+    }
+}
+
+@Suite struct TypedSpecExecutorTests {
+    @Test func aStageThatDoesNotReadFailsNamingTheField() throws {
+        let s = try Sandbox()
+        // (The sandbox names the stage 's' when its spec does not read.)
+        #expect(throws: StageError("stage 's' of job 'j' does not read as a stage: stage spec: field 'command' should be a list, found nothing")) {
+            try ScriptExecutor().run(s.context(["name": "x", "type": "script"]))
+        }
+        #expect(throws: StageError("stage 'x' is a etl stage, not a script")) {
+            try ScriptExecutor().run(s.context(["name": "x", "type": "etl"]))
+        }
+    }
+
+    @Test func aDefinitionThatDoesNotReadFailsNamingItAndTheField() throws {
+        let s = try Sandbox()
+        let ctx = s.context(["name": "load", "type": "etl", "source": "tx", "destination": "out"], defs: [(.source, "tx", ["type": "csv"])])
+        #expect(throws: StageError("source 'tx' in the run's catalog (seq 0) does not read: source spec: field 'path' should be text, found nothing")) {
+            try ETLExecutor().run(ctx)
+        }
+    }
+
+    @Test func endpointsComeFromTypedDefinitions() throws {
+        let s = try Sandbox()
+        let ctx = s.context(["name": "x", "type": "etl"], params: ["day": "mon"])
+        let csv = Endpoint.from(source: "raw", SourceSpec(input: .csv(SourceSpec.CSVFiles(path: "in/${params.day}", delimiter: ";", header: false))), context: ctx)
+        #expect(csv == Endpoint(name: "raw", format: .csv, path: s.root + "/in/mon", delimiter: UInt8(ascii: ";"), header: false, mode: "replace"))
+        let query = Endpoint.from(source: "q", SourceSpec(input: .sqlite(SourceSpec.SQLiteRead(database: "/db.sqlite", query: "SELECT '${params.day}'"))), context: ctx)
+        #expect(query == Endpoint(name: "q", format: .sqlite, path: "/db.sqlite", query: "SELECT 'mon'", mode: "append"))
+        let table = Endpoint.from(output: "t", OutputSpec(sink: .sqlite(OutputSpec.SQLiteTable(database: "w.sqlite", table: "t"))), context: ctx)
+        #expect(table == Endpoint(name: "t", format: .sqlite, path: s.root + "/w.sqlite", table: "t", mode: "append"))
+        let folder = Endpoint.from(output: "f", OutputSpec(sink: .jsonl(OutputSpec.Folder(path: "lake/f", partitionBy: ["day"], mode: .append))), context: ctx)
+        #expect(folder == Endpoint(name: "f", format: .jsonl, path: s.root + "/lake/f", mode: "append", partitionBy: ["day"]))
+    }
+
+    @Test func aScriptRunsFromItsTypedSpec() throws {
+        let s = try Sandbox()
+        let script = StageSpec.Script(command: ["sh", "-c", "echo $GREETING ${run}"], env: [StageSpec.EnvVariable(name: "GREETING", value: .value("hi"))])
+        _ = try ScriptExecutor().run(s.context(["name": "typed", "type": "script", "command": ["true"]]), script, inputs: [])
+        #expect(s.read(".ledgerflow/runs/1/typed/1/stdout.log") == "hi 1\n")
     }
 }

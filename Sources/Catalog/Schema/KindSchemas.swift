@@ -132,15 +132,13 @@ public enum KindSchemas {
 
     // MARK: - model, features
 
-    public static let modelTypes = ["linear_regression", "logistic_regression", "kmeans", "zscore_anomaly", "script"]
+    public static let modelTypes = ModelSpec.ModelType.allCases.map(\.rawValue)
 
-    /// The built-in prediction outputs of each model type, in order (renamed by `prediction_fields`).
-    public static let modelOutputs: [String: [String]] = [
-        "linear_regression": ["prediction"],
-        "logistic_regression": ["probability", "label"],
-        "kmeans": ["cluster", "distance"],
-        "zscore_anomaly": ["anomaly_score", "is_anomaly"],
-    ]
+    /// The built-in prediction outputs of each model type, in order (renamed by `prediction_fields`);
+    /// `ModelSpec.ModelType.builtInOutputs` holds them, `ModelSpec.predictionFields` applies them.
+    public static let modelOutputs: [String: [String]] = Dictionary(uniqueKeysWithValues: ModelSpec.ModelType.allCases.compactMap { t in
+        t.builtInOutputs.map { (t.rawValue, $0) }
+    })
 
     /// Hyperparameters each built-in model type takes.
     public static let hyperparameters: [String: [Field]] = [
@@ -207,7 +205,7 @@ public enum KindSchemas {
         Field("parameters", .map(.any), "Parameters for the run."),
     ])
 
-    public static let triggerSources = ["predictions", "metrics", "stage_output"]
+    public static let triggerSources = TriggerSpec.SourceType.allCases.map(\.rawValue)
 
     static let trigger = ObjectSchema("trigger", [
         Field("source", .object(ObjectSchema("trigger source", [
@@ -272,7 +270,7 @@ public enum KindSchemas {
         Field("columns", .map(.text), required: true, "Source column → canonical column (each canonical column once)."),
     ])
 
-    public static let monitorMetrics = ["accuracy", "log_loss", "roc_auc", "r2", "rmse", "inertia", "psi"]
+    public static let monitorMetrics = MonitorSpec.Metric.allCases.map(\.rawValue)
 
     static let monitor = ObjectSchema("monitor", [
         Field("model", .reference(.model), required: true, "The model watched."),

@@ -7,6 +7,9 @@ public struct Validator {
     public let definitions: [Definition]
     /// Every definition that will exist after the apply: the files' over the catalog's.
     let universe: [DefinitionKey: Value]
+    /// Their typed specs, as far as they read (see `PartialSpec`): absent for a definition whose
+    /// field errors leave it unreadable (the loader has reported them).
+    let specs: [DefinitionKey: DefinitionSpec]
     /// Definitions the apply deletes (`--prune`), for clearer messages.
     let deleted: Set<DefinitionKey>
     var diagnostics: [Diagnostic] = []
@@ -18,8 +21,14 @@ public struct Validator {
     public init(definitions: [Definition], catalog: [DefinitionKey: Value], prune: Bool) {
         self.definitions = definitions
         var u = prune ? [:] : catalog
-        for d in definitions { u[d.key] = d.spec }
+        var typed: [DefinitionKey: DefinitionSpec] = [:]
+        for (k, v) in u { typed[k] = PartialSpec.read(k.kind, v) }
+        for d in definitions {
+            u[d.key] = d.spec
+            typed[d.key] = Validator.read(d)
+        }
         universe = u
+        specs = typed
         deleted = prune ? Set(catalog.keys).subtracting(definitions.map(\.key)) : []
     }
 
@@ -41,21 +50,27 @@ public struct Validator {
         }
         for d in first.values.sorted(by: { $0.location < $1.location }) {
             checkReferences(d)
-            switch d.kind {
-            case .job: checkJob(d)
-            case .model: checkModel(d)
-            case .features: checkFeatures(d)
-            case .trigger: checkTrigger(d)
-            case .output: checkOutput(d)
-            case .source: checkSource(d)
-            case .configTable: checkConfigTable(d)
-            case .columnMapping: checkColumnMapping(d)
-            case .monitor: checkMonitor(d)
-            case .secret: checkSecret(d)
+            guard let spec = Validator.read(d) else { continue }
+            switch spec {
+            case .job(let job): checkJob(d, job)
+            case .model(let model): checkModel(d, model)
+            case .features(let features): checkFeatures(d, features)
+            case .trigger(let trigger): checkTrigger(d, trigger)
+            case .output(let output): checkOutput(d, output)
+            case .source(let source): checkSource(d, source)
+            case .configTable(let table): checkConfigTable(d, table)
+            case .columnMapping(let mapping): checkColumnMapping(d, mapping)
+            case .monitor(let monitor): checkMonitor(d, monitor)
+            case .secret(let secret): checkSecret(d, secret)
             case .dependency, .schedule, .sensor, .team: break
             }
         }
         checkJobCycles()
+    }
+
+    /// A definition's typed spec: read when it was built, else as far as its fields allow.
+    static func read(_ d: Definition) -> DefinitionSpec? {
+        (try? d.typedSpec) ?? PartialSpec.read(d.kind, d.spec)
     }
 
     mutating func error(_ d: Definition, _ path: String, _ message: String, fix: String = "") {
@@ -63,7 +78,8 @@ public struct Validator {
     }
 
     func names(_ kind: DefinitionKind) -> [String] { universe.keys.filter { $0.kind == kind }.map(\.name).sorted() }
-    func spec(_ kind: DefinitionKind, _ name: String) -> Value? { universe[DefinitionKey(kind, name)] }
+    /// The typed spec of the `S` definition `name`, when it exists and reads.
+    func spec<S: KindSpec>(_ type: S.Type, _ name: String) -> S? { specs[DefinitionKey(S.kind, name)]?.as(type) }
 
     // MARK: references
 
@@ -110,19 +126,17 @@ public struct Validator {
     /// Datasets that exist by name: sources, outputs and every stage output of every job.
     lazy var knownDatasets: Set<String> = {
         var s = Set(names(.source)).union(names(.output))
-        for (k, spec) in universe where k.kind == .job {
-            for stage in spec["stages"]?.arrayValue ?? [] {
-                for o in stage["outputs"]?.arrayValue ?? [] { if let n = o.stringValue { s.insert(n) } }
-            }
+        for case .job(let job) in specs.values {
+            for stage in job.stages { s.formUnion(stage.outputs) }
         }
         return s
     }()
 
-    mutating func checkJob(_ d: Definition) {
-        let stages = d.spec["stages"]?.arrayValue ?? []
+    mutating func checkJob(_ d: Definition, _ job: JobSpec) {
+        let stages = job.stages
         var index: [String: Int] = [:]
         for (i, s) in stages.enumerated() {
-            guard let n = s["name"]?.stringValue else { continue }
+            let n = s.name
             if let j = index[n] {
                 error(d, "stages[\(i)].name", "job '\(d.name)' has two stages named '\(n)' (stages \(j + 1) and \(i + 1))", fix: "give each stage its own name")
             } else {
@@ -131,9 +145,8 @@ public struct Validator {
         }
         var edges: [String: [String]] = [:]
         for (i, s) in stages.enumerated() {
-            let n = s["name"]?.stringValue ?? ""
-            for (j, a) in (s["after"]?.arrayValue ?? []).enumerated() {
-                guard let dep = a.stringValue else { continue }
+            let n = s.name
+            for (j, dep) in s.after.enumerated() {
                 let path = "stages[\(i)].after[\(j)]"
                 if dep == n {
                     error(d, path, "stage '\(n)' of job '\(d.name)' is after itself", fix: "remove '\(dep)' from its after:")
@@ -144,8 +157,8 @@ public struct Validator {
                     edges[n, default: []].append(dep)
                 }
             }
-            for (j, input) in (s["inputs"]?.arrayValue ?? []).enumerated() {
-                guard let name = input.stringValue, !knownDatasets.contains(name) else { continue }
+            for (j, name) in s.inputs.enumerated() {
+                guard !knownDatasets.contains(name) else { continue }
                 error(d, "stages[\(i)].inputs[\(j)]", "stage '\(n)' of job '\(d.name)' reads '\(name)', which is no source, output or stage output",
                       fix: Suggest.closest(to: name, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source named '\(name)' or a stage that outputs it")
             }
@@ -158,50 +171,52 @@ public struct Validator {
         }
     }
 
-    mutating func checkStageSettings(_ d: Definition, _ s: Value, _ i: Int) {
-        let n = s["name"]?.stringValue ?? ""
-        switch s["type"]?.stringValue {
-        case "inference", "evaluate":
+    mutating func checkStageSettings(_ d: Definition, _ s: StageSpec, _ i: Int) {
+        let n = s.name
+        switch s.variant {
+        case .inference, .evaluate:
             checkModelReference(d, s, i)
-        case "features":
-            if s["fit"]?.boolValue != true && s["model"] == nil {
+        case .features(let features):
+            if !features.fit && features.model == nil {
                 error(d, "stages[\(i)]", "features stage '\(n)' of job '\(d.name)' neither fits its spec nor names a model whose fitted parameters it applies",
                       fix: "add `fit: true` (fit on this input) or `model: NAME@ALIAS`")
             }
             checkModelReference(d, s, i)
-        case "script":
-            for m in s["env"]?.objectMembers ?? [] {
-                let path = "stages[\(i)].env.\(m.key)"
-                switch m.value {
-                case .string:
-                    if Validator.looksSecret(m.key) {
-                        error(d, path, "environment variable \(m.key) of stage '\(n)' in job '\(d.name)' looks like a secret written inline",
-                              fix: "define a secret (kind: secret, from_env or from_file) and write `\(m.key): {secret: NAME}`")
+        case .script(let script):
+            for v in script.env {
+                let path = "stages[\(i)].env.\(v.name)"
+                switch v.value {
+                case .secret(let name):
+                    checkReference(d, path + ".secret", .secret, name)
+                case .malformedSecret:
+                    error(d, path, "secret reference of \(v.name) must be a name", fix: "write `{secret: NAME}`")
+                case .value(.string):
+                    if Validator.looksSecret(v.name) {
+                        error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' looks like a secret written inline",
+                              fix: "define a secret (kind: secret, from_env or from_file) and write `\(v.name): {secret: NAME}`")
                     }
-                case .members(let members) where members.count == 1 && members[0].key == "secret":
-                    if let name = members[0].value.stringValue { checkReference(d, path + ".secret", .secret, name) }
-                    else { error(d, path, "secret reference of \(m.key) must be a name", fix: "write `{secret: NAME}`") }
-                case .int, .double, .bool: break
-                default:
-                    error(d, path, "environment variable \(m.key) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
+                case .value(.int), .value(.double), .value(.bool): break
+                case .value:
+                    error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
                 }
             }
-        default: break
+        case .etl, .storage, .train, .merge: break
         }
     }
 
     /// A stage's `model`: `NAME`, `NAME@ALIAS` (an alias the model wants) or `NAME@VERSION`.
-    mutating func checkModelReference(_ d: Definition, _ s: Value, _ i: Int) {
-        guard let ref = s["model"]?.stringValue else { return }
-        let n = s["name"]?.stringValue ?? ""
+    mutating func checkModelReference(_ d: Definition, _ s: StageSpec, _ i: Int) {
+        guard let ref = s.model else { return }
+        let n = s.name
         let parts = ref.split(separator: "@", maxSplits: 1).map(String.init)
         let model = parts.first ?? ref
-        guard let spec = spec(.model, model) else {
+        guard universe[DefinitionKey(.model, model)] != nil else {
             checkReference(d, "stages[\(i)].model", .model, model)
             return
         }
+        guard let spec = spec(ModelSpec.self, model) else { return }
         if parts.count == 2, UInt64(parts[1]) == nil {
-            let aliases = (spec["aliases"]?.arrayValue ?? []).compactMap(\.stringValue)
+            let aliases = spec.aliases
             if !aliases.contains(parts[1]) {
                 error(d, "stages[\(i)].model", "stage '\(n)' of job '\(d.name)' uses alias '\(parts[1])' of model '\(model)', which does not want that alias",
                       fix: Suggest.closest(to: parts[1], in: aliases).map { "did you mean '\($0)'?" } ?? "add it to the model's aliases: (has \(aliases.isEmpty ? "none" : aliases.joined(separator: ", ")))")
@@ -239,10 +254,10 @@ public struct Validator {
     mutating func checkJobCycles() {
         var edges: [String: [String]] = [:]
         var via: [String: String] = [:] // "a→b" → dependency name
-        for (k, spec) in universe where k.kind == .dependency {
-            guard let run = spec["run"]?.stringValue else { continue }
-            for a in spec["after"]?.arrayValue ?? [] {
-                guard let after = a.stringValue else { continue }
+        for (k, spec) in specs {
+            guard case .dependency(let dependency) = spec else { continue }
+            let run = dependency.run
+            for after in dependency.after {
                 edges[run, default: []].append(after)
                 via["\(run)→\(after)"] = k.name
             }
@@ -260,34 +275,35 @@ public struct Validator {
 
     // MARK: model, features
 
-    mutating func checkModel(_ d: Definition) {
-        let type = d.spec["type"]?.stringValue ?? ""
-        if ["linear_regression", "logistic_regression"].contains(type), d.spec["target"] == nil {
+    mutating func checkModel(_ d: Definition, _ m: ModelSpec) {
+        let type = m.type.rawValue
+        if m.type.needsTarget, m.target == nil {
             error(d, "", "model '\(d.name)' (\(type)) has no 'target'", fix: "add `target:` (the column to predict)")
         }
-        if type == "script" {
-            if d.spec["command"] == nil { error(d, "", "model '\(d.name)' (script) has no 'command'", fix: "add `command: [program, args…]`") }
-            if d.spec["prediction_fields"] == nil { error(d, "", "model '\(d.name)' (script) has no 'prediction_fields'", fix: "list the fields the scorer outputs") }
-        } else if d.spec["command"] != nil {
+        if m.type == .script {
+            if m.command == nil { error(d, "", "model '\(d.name)' (script) has no 'command'", fix: "add `command: [program, args…]`") }
+            if m.predictionFieldNames == nil { error(d, "", "model '\(d.name)' (script) has no 'prediction_fields'", fix: "list the fields the scorer outputs") }
+        } else if m.command != nil {
             error(d, "command", "model '\(d.name)' is \(type), which takes no command", fix: "remove command, or set type: script")
         }
-        if let builtIn = KindSchemas.modelOutputs[type], let fields = d.spec["prediction_fields"]?.arrayValue, fields.count != builtIn.count {
+        if let builtIn = m.type.builtInOutputs, let fields = m.predictionFieldNames, fields.count != builtIn.count {
             error(d, "prediction_fields", "model '\(d.name)' (\(type)) outputs \(builtIn.count) field\(builtIn.count == 1 ? "" : "s") (\(builtIn.joined(separator: ", "))) but prediction_fields names \(fields.count)",
                   fix: "name exactly \(builtIn.count)")
         }
-        if let training = d.spec["training_dataset"]?.stringValue, !knownDatasets.contains(training) {
+        let training = m.trainingDataset
+        if !knownDatasets.contains(training) {
             error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', which is no source, output or stage output",
                   fix: Suggest.closest(to: training, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source or a stage output named '\(training)'")
         }
         // Hyperparameters by type.
-        guard let allowed = KindSchemas.hyperparameters[type], let hp = d.spec["hyperparameters"] else {
+        guard let allowed = KindSchemas.hyperparameters[type], let hp = m.hyperparameters else {
             if let required = KindSchemas.hyperparameters[type]?.filter(\.required), !required.isEmpty {
                 error(d, "", "model '\(d.name)' (\(type)) needs hyperparameters \(required.map(\.name).joined(separator: ", "))",
                       fix: "add `hyperparameters: {\(required[0].name): …}`")
             }
             return
         }
-        for m in hp.objectMembers ?? [] {
+        for m in hp.members {
             let path = "hyperparameters.\(m.key)"
             guard let f = allowed.first(where: { $0.name == m.key }) else {
                 error(d, path, "model '\(d.name)' (\(type)) has no hyperparameter '\(m.key)'",
@@ -302,94 +318,76 @@ public struct Validator {
             }
             if !fits { error(d, path, "hyperparameter \(m.key) of model '\(d.name)' must be \(f.type.phrase), got \(m.value.jsonString)") }
         }
-        for f in allowed where f.required && hp[f.name] == nil {
+        for f in allowed where f.required && hp.value(f.name) == nil {
             error(d, "hyperparameters", "model '\(d.name)' (\(type)) needs hyperparameter '\(f.name)'", fix: "add `\(f.name):` (\(f.type.phrase))")
         }
     }
 
-    mutating func checkFeatures(_ d: Definition) {
-        for (i, step) in (d.spec["steps"]?.arrayValue ?? []).enumerated() {
-            let op = step["op"]?.stringValue
-            if op == "impute" {
-                let strategy = step["strategy"]?.stringValue
-                if strategy == "constant" && step["value"] == nil {
+    mutating func checkFeatures(_ d: Definition, _ features: FeaturesSpec) {
+        for (i, step) in features.steps.enumerated() {
+            switch step {
+            case .impute(_, let strategy, let value):
+                if strategy == .constant && value == nil {
                     error(d, "steps[\(i)]", "step \(i + 1) of feature spec '\(d.name)' imputes a constant but gives no 'value'", fix: "add `value:`")
                 }
-                if strategy != "constant" && step["value"] != nil {
-                    error(d, "steps[\(i)].value", "step \(i + 1) of feature spec '\(d.name)' gives a value but imputes the \(strategy ?? "?")", fix: "remove value, or use strategy: constant")
+                if strategy != .constant && value != nil {
+                    error(d, "steps[\(i)].value", "step \(i + 1) of feature spec '\(d.name)' gives a value but imputes the \(strategy.rawValue)", fix: "remove value, or use strategy: constant")
                 }
-            }
-            if op == "minmax_scale", let r = step["range"]?.arrayValue {
-                if r.count != 2 || (r[0].doubleValue ?? 0) >= (r[1].doubleValue ?? 0) {
+            case .minmaxScale(_, let r?):
+                if r.count != 2 || r[0] >= r[1] {
                     error(d, "steps[\(i)].range", "step \(i + 1) of feature spec '\(d.name)' needs range [min, max] with min < max", fix: "write e.g. [0, 1]")
                 }
+            default: break
             }
         }
-    }
-
-    /// Every column a feature spec mentions.
-    func featureColumns(_ spec: Value) -> Set<String> {
-        var out: Set<String> = []
-        for step in spec["steps"]?.arrayValue ?? [] {
-            if let list = step["columns"]?.arrayValue { out.formUnion(list.compactMap(\.stringValue)) }
-            for m in step["columns"]?.objectMembers ?? [] {
-                out.insert(m.key)
-                if let v = m.value.stringValue, step["op"]?.stringValue == "rename" { out.insert(v) }
-            }
-        }
-        return out
     }
 
     // MARK: trigger
 
     /// Fields of the events a trigger's source produces; nil when they cannot be known.
-    func triggerFields(_ source: Value) -> (fields: Set<String>, aggregates: Bool)? {
-        switch source["type"]?.stringValue {
-        case "predictions":
-            guard let name = source["model"]?.stringValue, let model = spec(.model, name) else { return nil }
-            let type = model["type"]?.stringValue ?? ""
+    func triggerFields(_ source: TriggerSpec.Source) -> (fields: Set<String>, aggregates: Bool)? {
+        let listed = source.fields ?? []
+        switch source.type {
+        case .predictions:
+            guard let name = source.model, let model = spec(ModelSpec.self, name) else { return nil }
             var f: Set<String> = ["entity_key", "model", "model_version", "run", "stage"]
-            f.formUnion((model["prediction_fields"]?.arrayValue ?? []).compactMap(\.stringValue))
-            if model["prediction_fields"] == nil { f.formUnion(KindSchemas.modelOutputs[type] ?? []) }
-            if let t = model["target"]?.stringValue { f.insert(t) }
-            if let fs = model["features"]?.stringValue, let spec = spec(.features, fs) { f.formUnion(featureColumns(spec)) }
-            f.formUnion((source["fields"]?.arrayValue ?? []).compactMap(\.stringValue))
+            f.formUnion(model.predictionFields)
+            if let t = model.target { f.insert(t) }
+            if let fs = model.features, let spec = spec(FeaturesSpec.self, fs) { f.formUnion(spec.columns) }
+            f.formUnion(listed)
             return (f, true)
-        case "metrics":
-            return (Set(KindSchemas.monitorMetrics + ["model", "model_version", "run", "feature"])
-                .union((source["fields"]?.arrayValue ?? []).compactMap(\.stringValue)), false)
-        case "stage_output":
-            return (Set((source["fields"]?.arrayValue ?? []).compactMap(\.stringValue) + ["run", "job", "stage"]), true)
-        default:
-            return nil
+        case .metrics:
+            return (Set(KindSchemas.monitorMetrics + ["model", "model_version", "run", "feature"]).union(listed), false)
+        case .stageOutput:
+            return (Set(listed + ["run", "job", "stage"]), true)
         }
     }
 
-    mutating func checkTrigger(_ d: Definition) {
-        guard let source = d.spec["source"] else { return }
-        let type = source["type"]?.stringValue ?? ""
-        switch type {
-        case "predictions", "metrics":
-            if source["model"] == nil { error(d, "source", "trigger '\(d.name)' on \(type) names no model", fix: "add `model:` to source") }
-            if source["job"] != nil || source["stage"] != nil {
+    mutating func checkTrigger(_ d: Definition, _ trigger: TriggerSpec) {
+        let source = trigger.source
+        let type = source.type.rawValue
+        switch source.type {
+        case .predictions, .metrics:
+            if source.model == nil { error(d, "source", "trigger '\(d.name)' on \(type) names no model", fix: "add `model:` to source") }
+            if source.job != nil || source.stage != nil {
                 error(d, "source", "trigger '\(d.name)' on \(type) takes no job or stage", fix: "remove them, or use type: stage_output")
             }
-        case "stage_output":
-            if source["job"] == nil || source["stage"] == nil {
+        case .stageOutput:
+            if source.job == nil || source.stage == nil {
                 error(d, "source", "trigger '\(d.name)' on stage_output needs job and stage", fix: "add `job:` and `stage:` to source")
-            } else if let job = source["job"]?.stringValue, let stage = source["stage"]?.stringValue, let spec = spec(.job, job) {
-                let stages = (spec["stages"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+            } else if let job = source.job, let stage = source.stage, let spec = spec(JobSpec.self, job) {
+                let stages = spec.stages.map(\.name)
                 if !stages.contains(stage) {
                     error(d, "source.stage", "trigger '\(d.name)' watches stage '\(stage)', which job '\(job)' does not have",
                           fix: Suggest.closest(to: stage, in: stages).map { "did you mean '\($0)'?" } ?? "name one of: \(stages.joined(separator: ", "))")
                 }
             }
-            if source["fields"] == nil {
+            if source.fields == nil {
                 error(d, "source", "trigger '\(d.name)' on stage_output does not say which fields the stage reports", fix: "add `fields: [...]` to source")
             }
-        default: return
         }
-        guard let text = d.spec["condition"]?.stringValue, let expr = try? Expression.parse(text) else { return }
+        let text = trigger.condition
+        guard let expr = try? Expression.parse(text) else { return }
         if !expr.isCondition {
             error(d, "condition", "condition of trigger '\(d.name)' is not a true/false test: '\(text)'", fix: "compare it, e.g. `\(text) > 0.9`")
         }
@@ -404,45 +402,48 @@ public struct Validator {
             } else if let f = expr.fieldsOutsideAggregates.first {
                 error(d, "condition", "condition of trigger '\(d.name)' mixes an aggregate with the single field '\(f)'",
                       fix: "put '\(f)' inside count(…), sum(…), avg(…), min(…) or max(…)")
-            } else if d.spec["dedupe"]?.stringValue == "once_per_row" {
+            } else if trigger.dedupe == .oncePerRow {
                 error(d, "dedupe", "trigger '\(d.name)' aggregates over a run, so it cannot fire once per row", fix: "use dedupe: once_per_run")
             }
         }
-        for m in d.spec["parameters"]?.objectMembers ?? [] {
-            guard let f = m.value.stringValue, !fields.contains(f) else { continue }
-            error(d, "parameters.\(m.key)", "parameter \(m.key) of trigger '\(d.name)' takes '\(f)', which \(type) events do not have",
+        for p in trigger.parameters where !fields.contains(p.field) {
+            let f = p.field
+            error(d, "parameters.\(p.name)", "parameter \(p.name) of trigger '\(d.name)' takes '\(f)', which \(type) events do not have",
                   fix: Suggest.closest(to: f, in: fields.sorted()).map { "did you mean '\($0)'?" } ?? "use one of: \(fields.sorted().joined(separator: ", "))")
         }
     }
 
     // MARK: storage and tables
 
-    mutating func checkOutput(_ d: Definition) {
-        if d.spec["mode"]?.stringValue == "upsert", d.spec["keys"] == nil {
+    mutating func checkOutput(_ d: Definition, _ output: OutputSpec) {
+        guard case .sqlite(let table) = output.sink else { return }
+        if table.mode == .upsert, table.keys == nil {
             error(d, "mode", "output '\(d.name)' upserts but names no keys", fix: "add `keys: [column, …]`")
         }
-        if d.spec["keys"] != nil, d.spec["mode"]?.stringValue != "upsert" {
+        if table.keys != nil, table.mode != .upsert {
             error(d, "keys", "output '\(d.name)' names keys but does not upsert", fix: "set mode: upsert, or remove keys")
         }
     }
 
-    mutating func checkSource(_ d: Definition) {
-        guard d.spec["type"]?.stringValue == "sqlite" else {
-            if let delim = d.spec["delimiter"]?.stringValue, delim.count != 1 {
+    mutating func checkSource(_ d: Definition, _ source: SourceSpec) {
+        switch source.input {
+        case .sqlite(let read):
+            let t = read.table != nil, q = read.query != nil
+            if t == q {
+                error(d, t ? "query" : "", "sqlite source '\(d.name)' needs exactly one of table and query", fix: t ? "remove one of them" : "add `table:` or `query:`")
+            }
+        case .csv(let files):
+            if let delim = files.delimiter, delim.count != 1 {
                 error(d, "delimiter", "delimiter of source '\(d.name)' must be one character, got '\(delim)'", fix: "write e.g. ';'")
             }
-            return
-        }
-        let t = d.spec["table"] != nil, q = d.spec["query"] != nil
-        if t == q {
-            error(d, t ? "query" : "", "sqlite source '\(d.name)' needs exactly one of table and query", fix: t ? "remove one of them" : "add `table:` or `query:`")
+        case .jsonl: break
         }
     }
 
-    mutating func checkConfigTable(_ d: Definition) {
+    mutating func checkConfigTable(_ d: Definition, _ table: ConfigTableSpec) {
         var seen: [String: Int] = [:]
-        for (i, row) in (d.spec["rows"]?.arrayValue ?? []).enumerated() {
-            let k = ["module_name", "submodule", "client_code"].map { row[$0]?.stringValue ?? "" }
+        for (i, row) in table.rows.enumerated() {
+            let k = [row.moduleName, row.submodule ?? "", row.clientCode]
             let key = k.joined(separator: "\u{1F}")
             if let j = seen[key] {
                 error(d, "rows[\(i)]", "rows \(j + 1) and \(i + 1) of config table '\(d.name)' are both module \(k[0]), submodule \(k[1].isEmpty ? "(none)" : k[1]), client \(k[2])",
@@ -453,47 +454,46 @@ public struct Validator {
         }
     }
 
-    mutating func checkColumnMapping(_ d: Definition) {
+    mutating func checkColumnMapping(_ d: Definition, _ mapping: ColumnMappingSpec) {
         var target: [String: String] = [:]
-        for m in d.spec["columns"]?.objectMembers ?? [] {
-            guard let t = m.value.stringValue else { continue }
+        for c in mapping.columns {
+            let t = c.to
             if let other = target[t] {
-                error(d, "columns.\(m.key)", "column mapping '\(d.name)' maps both '\(other)' and '\(m.key)' to '\(t)'", fix: "map each canonical column once")
+                error(d, "columns.\(c.from)", "column mapping '\(d.name)' maps both '\(other)' and '\(c.from)' to '\(t)'", fix: "map each canonical column once")
             } else {
-                target[t] = m.key
+                target[t] = c.from
             }
         }
     }
 
-    mutating func checkMonitor(_ d: Definition) {
-        if d.spec["below"] == nil && d.spec["above"] == nil {
+    mutating func checkMonitor(_ d: Definition, _ m: MonitorSpec) {
+        if m.below == nil && m.above == nil {
             error(d, "", "monitor '\(d.name)' has no threshold", fix: "add `below:` or `above:`")
         }
-        if d.spec["alert"] == nil && d.spec["run"] == nil {
+        if m.alert == nil && m.run == nil {
             error(d, "", "monitor '\(d.name)' has no action", fix: "add `alert: TEAM` or `run: JOB`")
         }
-        let metric = d.spec["metric"]?.stringValue ?? ""
-        if metric == "psi", d.spec["feature"] == nil {
+        let metric = m.metric.rawValue
+        if m.metric == .psi, m.feature == nil {
             error(d, "metric", "monitor '\(d.name)' watches psi drift but names no feature", fix: "add `feature:`")
         }
-        if metric != "psi", d.spec["feature"] != nil {
+        if m.metric != .psi, m.feature != nil {
             error(d, "feature", "monitor '\(d.name)' names a feature, which only psi uses", fix: "remove feature, or use metric: psi")
         }
-        if let b = d.spec["below"]?.doubleValue, let a = d.spec["above"]?.doubleValue, b >= a {
+        if let b = m.below, let a = m.above, b >= a {
             error(d, "below", "monitor '\(d.name)' fires always: below \(formatNumber(b)) is not less than above \(formatNumber(a))", fix: "use below < above")
         }
-        guard let name = d.spec["model"]?.stringValue, let model = spec(.model, name), let type = model["type"]?.stringValue else { return }
-        let fits: [String: Set<String>] = ["accuracy": ["logistic_regression", "script"], "log_loss": ["logistic_regression", "script"],
-                                           "roc_auc": ["logistic_regression", "script"], "r2": ["linear_regression", "script"],
-                                           "rmse": ["linear_regression", "script"], "inertia": ["kmeans"]]
-        if let types = fits[metric], !types.contains(type) {
+        let name = m.model
+        guard let model = spec(ModelSpec.self, name) else { return }
+        let type = model.type.rawValue
+        if let types = m.metric.reportedBy, !types.contains(model.type) {
             error(d, "metric", "monitor '\(d.name)' watches \(metric), which \(type) model '\(name)' does not report",
                   fix: "use a metric of \(type) models")
         }
     }
 
-    mutating func checkSecret(_ d: Definition) {
-        let env = d.spec["from_env"] != nil, file = d.spec["from_file"] != nil
+    mutating func checkSecret(_ d: Definition, _ secret: SecretSpec) {
+        let env = secret.fromEnv != nil, file = secret.fromFile != nil
         if env == file {
             error(d, "", "secret '\(d.name)' needs exactly one of from_env and from_file", fix: env ? "remove one of them" : "add `from_env: VARIABLE` or `from_file: PATH`")
         }

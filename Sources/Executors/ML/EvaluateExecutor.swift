@@ -14,13 +14,14 @@ public struct EvaluateExecutor: StageExecutor {
     public init() {}
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
-        guard let model = ctx.spec["model"]?.stringValue, let key = ctx.spec["entity_key"]?.stringValue,
-              let labelColumn = ctx.spec["label"]?.stringValue else {
+        let stage = try ctx.stageSpec()
+        guard case .evaluate(let evaluate) = stage.variant else {
             throw StageError("evaluate stage '\(ctx.stage)' needs model, entity_key and label")
         }
+        let model = evaluate.model, key = evaluate.entityKey, labelColumn = evaluate.label
         guard let lookup = ctx.predictions else { throw StageError("evaluate stage '\(ctx.stage)' runs without a log to read predictions from") }
         let etl = ETLExecutor()
-        let sources = try etl.sources(ctx)
+        let sources = try etl.sources(ctx, stage)
         guard !sources.isEmpty else { throw StageError("evaluate stage '\(ctx.stage)' names no labels to read; give it `inputs:` or `source:`") }
         let input = try etl.read(sources, ctx)
         let labels = input.table

@@ -72,12 +72,15 @@ public struct InferenceExecutor: StageExecutor {
     }
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
-        guard let ref = ctx.spec["model"]?.stringValue ?? ctx.spec["seed"]?["model"]?.stringValue else {
+        let stage = try ctx.stageSpec()
+        let inference: StageSpec.Inference?
+        if case .inference(let i) = stage.variant { inference = i } else { inference = nil }
+        guard let ref = inference?.model ?? stage.seed?.model else {
             throw StageError("inference stage '\(ctx.stage)' names no model; add `model: NAME@ALIAS` (for a seed stage: \"model\": \"NAME@ALIAS\")")
         }
         let model = try LoadedModel(ref: ref, ctx)
         let etl = ETLExecutor()
-        let sources = try etl.sources(ctx)
+        let sources = try etl.sources(ctx, stage)
         guard !sources.isEmpty else { throw StageError("inference stage '\(ctx.stage)' names nothing to score; give it `inputs:` or `source:`") }
         let input = try etl.read(sources, ctx)
         let table = input.table
@@ -93,7 +96,8 @@ public struct InferenceExecutor: StageExecutor {
             outputs = try InferenceExecutor.builtIn(model, frame)
         }
         try ctx.cancellation.check()
-        var result = try finish(ctx, ref: ref, model: model, table: consume table, frame: frame, outputs: outputs)
+        var result = try finish(ctx, stage, entityKey: inference?.entityKey ?? stage.seed?.entityKey, ref: ref, model: model,
+                                table: consume table, frame: frame, outputs: outputs)
         result.inputs = input.inputs
         result.columns = InferenceExecutor.flow(input.flow, model)
         return result
@@ -132,9 +136,9 @@ public struct InferenceExecutor: StageExecutor {
     }
 
     /// Records the predictions, observes drift and writes the scored rows.
-    func finish(_ ctx: StageContext, ref: String, model: LoadedModel, table: consuming Table, frame: Frame, outputs: [[Value]]) throws(StageError) -> StageResult {
+    func finish(_ ctx: StageContext, _ stage: StageSpec, entityKey: String?, ref: String, model: LoadedModel, table: consuming Table, frame: Frame,
+                outputs: [[Value]]) throws(StageError) -> StageResult {
         let etl = ETLExecutor()
-        let entityKey = ctx.spec["entity_key"]?.stringValue ?? ctx.spec["seed"]?["entity_key"]?.stringValue
         var entityColumn: Int?
         if let entityKey {
             guard let i = table.columns.firstIndex(of: entityKey) else {
@@ -167,8 +171,8 @@ public struct InferenceExecutor: StageExecutor {
             for o in outputs.indices { out.rows[r].append(outputs[o][r]) }
             out.rows[r].append(mv)
         }
-        let destinations = try etl.destinations(ctx)
-        let written = try etl.write(out, to: destinations, ctx)
+        let destinations = try etl.destinations(ctx, stage)
+        let written = try etl.write(out, to: destinations, ctx, stage)
         var o: [(String, Value)] = [("model", .string(model.version.model)), ("model_version", mv), ("model_ref", .string(ref)),
                                     ("rows_scored", .int(Int64(out.rows.count))), ("predictions_recorded", .int(Int64(recorded)))]
         if let first = outputs.first, let name = names.first, model.artifact.type != "kmeans" {

@@ -16,22 +16,24 @@ public struct MergeExecutor: StageExecutor {
     struct Mapping { var name: String; var product: String; var columns: [(from: String, to: String)] }
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
-        guard let mappingName = ctx.spec["mapping"]?.stringValue, let spec = ctx.definition(.columnMapping, mappingName) else {
+        let stage = try ctx.stageSpec()
+        guard case .merge(let merge) = stage.variant, let spec = try ctx.definition(ColumnMappingSpec.self, merge.mapping) else {
             throw StageError("merge stage '\(ctx.stage)' names no column mapping of the run's catalog; add `mapping: NAME` (kind: column_mapping)")
         }
+        let mappingName = merge.mapping
         let primary = mapping(mappingName, spec)
         var byProduct: [String: Mapping] = [:]
         for e in ctx.catalog.entries.values where e.key.kind == .columnMapping {
-            let m = mapping(e.key.name, e.spec)
+            let m = mapping(e.key.name, try ctx.read(e, as: ColumnMappingSpec.self))
             if byProduct[m.product] == nil || m.name == mappingName { byProduct[m.product] = m }
         }
         byProduct[primary.product] = primary
         let etl = ETLExecutor()
-        let inputs = (ctx.spec["inputs"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let inputs = stage.inputs
         guard !inputs.isEmpty else { throw StageError("merge stage '\(ctx.stage)' has no inputs; list the datasets to merge in `inputs:`") }
         var canonical: [String] = primary.columns.map(\.to)
         for m in byProduct.values.sorted(by: { $0.product < $1.product }) { for c in m.columns.map(\.to) where !canonical.contains(c) { canonical.append(c) } }
-        let key = (ctx.spec["key"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let key = merge.key
         for k in key where !canonical.contains(k) {
             throw StageError("merge key '\(k)' of stage '\(ctx.stage)' is no canonical column of the mappings; they give \(canonical.joined(separator: ", "))")
         }
@@ -88,9 +90,9 @@ public struct MergeExecutor: StageExecutor {
             }
         }
         let table = Table(columns: columns, rows: rows)
-        let destinations = try etl.destinations(ctx)
+        let destinations = try etl.destinations(ctx, stage)
         guard !destinations.isEmpty else { throw StageError("merge stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
-        let written = try etl.write(table, to: destinations, ctx)
+        let written = try etl.write(table, to: destinations, ctx, stage)
         for c in columns { flow.derive(c, sources: lineage[c] ?? []) }
         if !key.isEmpty {
             var keyed = ColumnFlow()
@@ -104,8 +106,7 @@ public struct MergeExecutor: StageExecutor {
                            inputs: read, columns: flow)
     }
 
-    func mapping(_ name: String, _ spec: Value) -> Mapping {
-        Mapping(name: name, product: spec["product"]?.stringValue ?? "",
-                columns: (spec["columns"]?.objectMembers ?? []).compactMap { m in m.value.stringValue.map { (m.key, $0) } })
+    func mapping(_ name: String, _ spec: ColumnMappingSpec) -> Mapping {
+        Mapping(name: name, product: spec.product, columns: spec.columns.map { ($0.from, $0.to) })
     }
 }

@@ -17,24 +17,23 @@ import Models
 ///   the program writes one JSON object per input row, in order, with the model's
 ///   `prediction_fields`.
 enum ScriptModel {
-    static func command(_ def: ModelDefinition) throws(StageError) -> [Value] {
-        guard let argv = def.spec["command"]?.arrayValue, !argv.isEmpty else {
+    static func command(_ def: ModelDefinition) throws(StageError) -> [String] {
+        guard let argv = def.spec.command, !argv.isEmpty else {
             throw StageError("model '\(def.name)' is of type script but has no command; add `command: [program, args…]`")
         }
         return argv
     }
 
     static func outputs(_ def: ModelDefinition) throws(StageError) -> [String] {
-        let names = (def.spec["prediction_fields"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let names = def.spec.predictionFields
         guard !names.isEmpty else { throw StageError("model '\(def.name)' is of type script: list the fields its command writes in `prediction_fields`") }
         return names
     }
 
     /// Runs `command` as a script stage of this attempt with `env` added.
-    static func run(_ ctx: StageContext, command: [Value], env: [(String, String)]) throws(StageError) -> StageResult {
-        var sub = ctx
-        sub.spec = .object([("command", .array(command)), ("env", .object(env.map { ($0.0, .string($0.1)) }))])
-        return try ScriptExecutor().run(sub)
+    static func run(_ ctx: StageContext, command: [String], env: [(String, String)]) throws(StageError) -> StageResult {
+        let script = StageSpec.Script(command: command, env: env.map { StageSpec.EnvVariable(name: $0.0, value: .value(.string($0.1))) })
+        return try ScriptExecutor().run(ctx, script, inputs: [])
     }
 
     static func writeRows(_ table: Table, to path: String) throws(StageError) {
@@ -71,7 +70,7 @@ enum ScriptModel {
         try writeRows(rows, to: input)
         let artifact = ArtifactStore(store: ctx.store)
         _ = try artifact.get(version.artifact)
-        _ = try run(ctx, command: command, env: [("LEDGERFLOW_MODE", "score"), ("LEDGERFLOW_ARTIFACT", artifact.path(version.artifact)),
+        _ = try run(ctx, command: command.compactMap(\.stringValue), env: [("LEDGERFLOW_MODE", "score"), ("LEDGERFLOW_ARTIFACT", artifact.path(version.artifact)),
                                                   ("LEDGERFLOW_INPUT", input), ("LEDGERFLOW_OUTPUT", output)])
         guard FileManager.default.fileExists(atPath: output) else {
             throw StageError("the command of script model '\(version.model)' wrote no predictions at $LEDGERFLOW_OUTPUT (\(output))")

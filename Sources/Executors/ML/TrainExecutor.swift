@@ -8,44 +8,37 @@ import Models
 /// The model a stage names, with its definition and feature spec as the run's catalog holds them.
 struct ModelDefinition {
     var name: String
-    var spec: Value
+    var spec: ModelSpec
     var version: UInt64
-    var type: String
-    var target: String?
     var featureSpecName: String?
     var featureSpec: FeatureSpec?
     var featureSpecVersion: UInt64?
-    var hyperparameters: Value
 
     init(_ name: String, _ ctx: StageContext) throws(StageError) {
         guard let entry = ctx.catalog.entries[DefinitionKey(.model, name)] else {
             throw StageError("model '\(name)' of stage '\(ctx.stage)' is not defined in the run's catalog (seq \(ctx.catalog.lastChangeSeq)); define it (kind: model)")
         }
         self.name = name
-        spec = entry.spec
+        spec = try ctx.read(entry, as: ModelSpec.self)
         version = entry.version
-        type = entry.spec["type"]?.stringValue ?? ""
-        target = entry.spec["target"]?.stringValue
-        hyperparameters = entry.spec["hyperparameters"] ?? .object([])
-        if let f = entry.spec["features"]?.stringValue {
+        if let f = spec.features {
             guard let fe = ctx.catalog.entries[DefinitionKey(.features, f)] else {
                 throw StageError("feature spec '\(f)' of model '\(name)' is not defined in the run's catalog; define it (kind: features)")
             }
             featureSpecName = f
             featureSpecVersion = fe.version
-            featureSpec = try FeatureSpecs.spec(fe.spec, name: f)
+            featureSpec = try FeatureSpecs.spec(try ctx.read(fe, as: FeaturesSpec.self), name: f)
         }
     }
 
-    func number(_ key: String, _ fallback: Double) -> Double { hyperparameters[key]?.doubleValue ?? fallback }
-    func integer(_ key: String, _ fallback: Int) -> Int { hyperparameters[key]?.intValue.map { Int($0) } ?? fallback }
+    /// The model type as stored (`linear_regression`, …, `script`).
+    var type: String { spec.type.rawValue }
+    var target: String? { spec.target }
+    /// The hyperparameters given (none: every default).
+    var hyperparameters: ModelSpec.Hyperparameters { spec.hyperparameters ?? ModelSpec.Hyperparameters() }
 
-    /// Prediction field names: `prediction_fields`, else the type's built-in names.
-    var outputs: [String] {
-        let builtIn = KindSchemas.modelOutputs[type] ?? []
-        let named = (spec["prediction_fields"]?.arrayValue ?? []).compactMap(\.stringValue)
-        return builtIn.indices.map { $0 < named.count ? named[$0] : builtIn[$0] }
-    }
+    /// What the model's predictions carry (see `ModelSpec.predictionFields`).
+    var outputs: [String] { spec.predictionFields }
 }
 
 /// train stages: fit the stage's model on its training dataset — the feature spec fitted on the
@@ -56,16 +49,16 @@ public struct TrainExecutor: StageExecutor {
     public init() {}
 
     public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
-        guard let name = ctx.spec["model"]?.stringValue else { throw StageError("train stage '\(ctx.stage)' names no model; add `model: NAME`") }
+        let stage = try ctx.stageSpec()
+        guard case .train(let train) = stage.variant else { throw StageError("train stage '\(ctx.stage)' names no model; add `model: NAME`") }
+        let name = train.model
         let def = try ModelDefinition(name, ctx)
         // The training data: the stage's inputs, else the model's training dataset.
         let etl = ETLExecutor()
-        var sources = try etl.sources(ctx)
-        var datasetName = (ctx.spec["inputs"]?.arrayValue?.first?.stringValue) ?? ""
+        var sources = try etl.sources(ctx, stage)
+        var datasetName = stage.inputs.first ?? ""
         if sources.isEmpty {
-            guard let ds = def.spec["training_dataset"]?.stringValue else {
-                throw StageError("model '\(name)' has no training_dataset and stage '\(ctx.stage)' no inputs; name the data to train on")
-            }
+            let ds = def.spec.trainingDataset
             sources = [try etl.endpoint(reading: ds, ctx)]
             datasetName = ds
         }
@@ -74,7 +67,7 @@ public struct TrainExecutor: StageExecutor {
         guard !table.rows.isEmpty else { throw StageError("training dataset '\(datasetName)' of model '\(name)' has no rows; nothing to train on") }
         try ctx.cancellation.check()
 
-        var trained = def.type == "script" ? try trainScript(ctx, def, table, datasetName: datasetName) : try fit(ctx, def, table, datasetName: datasetName)
+        var trained = def.spec.type == .script ? try trainScript(ctx, def, table, datasetName: datasetName) : try fit(ctx, def, table, datasetName: datasetName)
         trained.inputs = input.inputs
         return trained
     }
@@ -83,10 +76,10 @@ public struct TrainExecutor: StageExecutor {
     func fit(_ ctx: StageContext, _ def: ModelDefinition, _ table: Table, datasetName: String) throws(StageError) -> StageResult {
         let name = def.name
 
-        let fraction = def.spec["holdout"]?.doubleValue ?? 0.2
-        let method = def.spec["split"]?.stringValue ?? "random"
-        let (trainIdx, holdIdx) = Split.indices(count: table.rows.count, fraction: fraction, method: method,
-                                                seed: UInt64(def.hyperparameters["seed"]?.intValue ?? 0))
+        let fraction = def.spec.holdout ?? 0.2
+        let method = (def.spec.split ?? .random).rawValue
+        let hp = def.hyperparameters
+        let (trainIdx, holdIdx) = Split.indices(count: table.rows.count, fraction: fraction, method: method, seed: UInt64(hp.seed ?? 0))
         let all = table.frame()
         let trainFrame = all.rows(trainIdx)
         let holdFrame = all.rows(holdIdx)
@@ -105,10 +98,10 @@ public struct TrainExecutor: StageExecutor {
         var metrics: [(String, Value)] = [("training_rows", .int(Int64(trainIdx.count))), ("holdout_rows", .int(Int64(holdIdx.count)))]
         var hyper: [(String, Value)] = []
         do {
-            switch def.type {
-            case "linear_regression":
+            switch def.spec.type {
+            case .linearRegression:
                 let yTrain = try numericTarget(trainX, def), yHold = holdIdx.isEmpty ? [] : try numericTarget(holdX, def)
-                let l2 = def.number("l2", 0)
+                let l2 = hp.l2 ?? 0
                 hyper = [("l2", .double(l2))]
                 let m = try LinearRegression.fit(xTrain, yTrain, l2: l2)
                 artifact.linear = m
@@ -116,10 +109,10 @@ public struct TrainExecutor: StageExecutor {
                     let p = m.predict(xHold)
                     metrics += [("r2", .double(Metrics.r2(yHold, p))), ("rmse", .double(Metrics.rmse(yHold, p)))]
                 }
-            case "logistic_regression":
+            case .logisticRegression:
                 let (yTrain, classes) = try binaryTarget(trainX, def, classes: nil)
                 let yHold = holdIdx.isEmpty ? [] : try binaryTarget(holdX, def, classes: classes).y
-                let c = def.number("C", 1), maxIter = def.integer("max_iter", 100), threshold = def.number("threshold", 0.5)
+                let c = hp.c ?? 1, maxIter = Int(hp.maxIter ?? 100), threshold = hp.threshold ?? 0.5
                 hyper = [("C", .double(c)), ("max_iter", .int(Int64(maxIter))), ("threshold", .double(threshold))]
                 let m = try LogisticRegression.fit(xTrain, yTrain, C: c, maxIter: maxIter)
                 artifact.logistic = m
@@ -132,16 +125,16 @@ public struct TrainExecutor: StageExecutor {
                     metrics += [("accuracy", .double(Metrics.accuracy(yHold, labels))), ("log_loss", .double(Metrics.logLoss(yHold, p)))]
                     if let auc = Metrics.rocAUC(yHold, p) { metrics.append(("roc_auc", .double(auc))) }
                 }
-            case "kmeans":
-                guard let k = def.hyperparameters["k"]?.intValue else { throw MLError("model '\(name)' (kmeans) needs hyperparameters.k") }
-                let nInit = def.integer("n_init", 10), maxIter = def.integer("max_iter", 300), seed = UInt64(def.integer("seed", 0))
+            case .kmeans:
+                guard let k = hp.k else { throw MLError("model '\(name)' (kmeans) needs hyperparameters.k") }
+                let nInit = Int(hp.nInit ?? 10), maxIter = Int(hp.maxIter ?? 300), seed = UInt64(hp.seed ?? 0)
                 hyper = [("k", .int(k)), ("n_init", .int(Int64(nInit))), ("max_iter", .int(Int64(maxIter))), ("seed", .int(Int64(seed)))]
                 let m = try KMeans.fit(xTrain, k: Int(k), nInit: nInit, maxIter: maxIter, seed: seed)
                 artifact.kmeans = m
                 metrics.append(("inertia", .double(m.inertia)))
                 if !holdIdx.isEmpty { metrics.append(("holdout_inertia", .double(Metrics.inertia(xHold, m)))) }
-            case "zscore_anomaly":
-                let threshold = def.number("threshold", 3)
+            case .zscoreAnomaly:
+                let threshold = hp.threshold ?? 3
                 hyper = [("threshold", .double(threshold))]
                 let m = try ZScoreAnomaly.fit(xTrain, threshold: threshold)
                 artifact.zscore = m
@@ -149,7 +142,7 @@ public struct TrainExecutor: StageExecutor {
                     let s = m.scores(xHold)
                     metrics.append(("anomaly_rate", .double(Double(s.filter { $0 >= threshold }.count) / Double(s.count))))
                 }
-            default:
+            case .script:
                 throw MLError("model '\(name)' has type '\(def.type)', which train stages do not fit")
             }
         } catch let e as StageError {
@@ -176,7 +169,7 @@ public struct TrainExecutor: StageExecutor {
         let (bytes, reported) = try ScriptModel.train(ctx, def, rows: table)
         let stored = try ArtifactStore(store: ctx.store).put(bytes)
         let metrics: [(String, Value)] = [("training_rows", .int(Int64(table.rows.count)))] + reported
-        return result(ctx, def, stored: stored, datasetName: datasetName, metrics: metrics, hyperparameters: def.hyperparameters.objectMembers.map { $0.map { ($0.key, $0.value) } } ?? [],
+        return result(ctx, def, stored: stored, datasetName: datasetName, metrics: metrics, hyperparameters: def.hyperparameters.members.map { ($0.key, $0.value) },
                       columns: table.columns.filter { $0 != def.target }, outputs: outputs, n: table.rows.count)
     }
 
@@ -193,8 +186,8 @@ public struct TrainExecutor: StageExecutor {
             ("hyperparameters", .object(hyper)), ("columns", .array(columns.map { .string($0) })), ("outputs", .array(outputs.map { .string($0) })),
         ]
         if let t = def.target { payload.append(("target", .string(t))) }
-        if def.type == "script", let command = def.spec["command"] { payload.append(("command", command)) }
-        let aliases = (def.spec["aliases"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if def.spec.type == .script, let command = def.spec.command { payload.append(("command", .array(command.map { .string($0) }))) }
+        let aliases = def.spec.aliases
         let observed: [Value] = metrics.compactMap { k, v in
             guard let d = v.doubleValue, !["training_rows", "holdout_rows"].contains(k), case .double = v else { return nil }
             return .object([("model", .string(name)), ("model_version", "registered"), ("metric", .string(k)), ("value", .double(d)),
@@ -215,7 +208,7 @@ public struct TrainExecutor: StageExecutor {
     /// `feature_columns`, else every column of the transformed training rows except the target
     /// and identifiers (`id`, `*_id`) whose cells are all numbers or booleans.
     func featureColumns(_ f: Frame, _ def: ModelDefinition) throws(StageError) -> [String] {
-        if let named = def.spec["feature_columns"]?.arrayValue?.compactMap(\.stringValue), !named.isEmpty {
+        if let named = def.spec.featureColumns, !named.isEmpty {
             for c in named where f.column(c) == nil {
                 throw StageError("feature column '\(c)' of model '\(def.name)' is not in the training data after the feature spec; it has \(f.columns.joined(separator: ", "))")
             }

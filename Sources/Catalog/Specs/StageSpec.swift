@@ -1,0 +1,367 @@
+import Domain
+
+/// One stage of a job: what every stage has (`common`: name, type, order, datasets, retry,
+/// timeout, the seed row it came from; read as `stage.name`, `stage.after`, …) and what its type
+/// adds (`variant`).
+@dynamicMemberLookup
+public struct StageSpec: Sendable, Hashable {
+    /// What a stage of each type adds.
+    public enum Variant: Sendable, Hashable {
+        case etl(Transfer)
+        case storage(Transfer)
+        case features(Features)
+        case train(Train)
+        case inference(Inference)
+        case evaluate(Evaluate)
+        case merge(Merge)
+        case script(Script)
+    }
+
+    /// etl and storage: rows from a source to a destination, transformed on the way.
+    public struct Transfer: Sendable, Hashable {
+        /// Source definition read (else the stage's inputs, else the seed row's system).
+        public var source: String?
+        /// Output definition written (else the stage's outputs, else the seed row's system).
+        public var destination: String?
+        /// The row transforms.
+        public var transform: TransformSpec
+
+        /// A value with these fields.
+        public init(source: String? = nil, destination: String? = nil, transform: TransformSpec = TransformSpec()) {
+            self.source = source
+            self.destination = destination
+            self.transform = transform
+        }
+    }
+
+    /// features: apply a feature spec, fitted here or a model's.
+    public struct Features: Sendable, Hashable {
+        /// The feature spec definition.
+        public var spec: String
+        /// Fit the spec on this input (default false).
+        public var fit: Bool
+        /// `model` or `model@alias` whose fitted parameters are applied when not fitting.
+        public var model: String?
+        /// Output definition written.
+        public var destination: String?
+
+        /// A value with these fields.
+        public init(spec: String, fit: Bool = false, model: String? = nil, destination: String? = nil) {
+            self.spec = spec
+            self.fit = fit
+            self.model = model
+            self.destination = destination
+        }
+    }
+
+    /// train: fit a model definition.
+    public struct Train: Sendable, Hashable {
+        /// The model definition.
+        public var model: String
+
+        /// A value with these fields.
+        public init(model: String) { self.model = model }
+    }
+
+    /// inference: score rows with a model version.
+    public struct Inference: Sendable, Hashable {
+        /// `model` or `model@alias`; nil only for a seed row that names none.
+        public var model: String?
+        /// Column that identifies a row's entity.
+        public var entityKey: String?
+        /// Output definition written.
+        public var destination: String?
+
+        /// A value with these fields.
+        public init(model: String?, entityKey: String? = nil, destination: String? = nil) {
+            self.model = model
+            self.entityKey = entityKey
+            self.destination = destination
+        }
+    }
+
+    /// evaluate: compare labels with a model's earlier predictions.
+    public struct Evaluate: Sendable, Hashable {
+        /// The model definition.
+        public var model: String
+        /// Column of the labels that identifies the entity.
+        public var entityKey: String
+        /// Column holding the true value.
+        public var label: String
+
+        /// A value with these fields.
+        public init(model: String, entityKey: String, label: String) {
+            self.model = model
+            self.entityKey = entityKey
+            self.label = label
+        }
+    }
+
+    /// merge: combine products' datasets through column mappings.
+    public struct Merge: Sendable, Hashable {
+        /// The column mapping definition applied to each input.
+        public var mapping: String
+        /// Columns that identify a row across inputs.
+        public var key: [String]
+        /// Output definition written.
+        public var destination: String?
+
+        /// A value with these fields.
+        public init(mapping: String, key: [String] = [], destination: String? = nil) {
+            self.mapping = mapping
+            self.key = key
+            self.destination = destination
+        }
+    }
+
+    /// script: run a program.
+    public struct Script: Sendable, Hashable {
+        /// argv: the program and its arguments.
+        public var command: [String]
+        /// Working folder, relative to the project folder.
+        public var workdir: String?
+        /// Environment variables added, in name order.
+        public var env: [EnvVariable]
+
+        /// A value with these fields.
+        public init(command: [String], workdir: String? = nil, env: [EnvVariable] = []) {
+            self.command = command
+            self.workdir = workdir
+            self.env = env
+        }
+    }
+
+    /// One environment variable of a script stage.
+    public struct EnvVariable: Sendable, Hashable {
+        /// The variable's name.
+        public var name: String
+        /// Its value.
+        public var value: EnvValue
+
+        /// A value with these fields.
+        public init(name: String, value: EnvValue) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    /// An environment value: a secret reference, or a value as written (text, or a number or
+    /// boolean used as text; anything else is refused by validation).
+    public enum EnvValue: Sendable, Hashable {
+        /// `{secret: NAME}`: resolved when the stage runs.
+        case secret(String)
+        /// `{secret: …}` whose name is not text (refused by validation).
+        case malformedSecret(Value)
+        case value(Value)
+
+        init(_ v: Value) {
+            guard case .members(let m) = v, m.count == 1, m[0].key == "secret" else {
+                self = .value(v)
+                return
+            }
+            if case .string(let name) = m[0].value { self = .secret(name) } else { self = .malformedSecret(v) }
+        }
+
+        /// The value as written.
+        public var value: Value {
+            switch self {
+            case .secret(let name): return .object([("secret", .string(name))])
+            case .malformedSecret(let v), .value(let v): return v
+            }
+        }
+    }
+
+    /// A stage's retry policy as written.
+    public struct Retry: Sendable, Hashable {
+        /// Attempts in all, the first included.
+        public var attempts: Int64
+        /// Seconds before the second attempt.
+        public var backoff: Double?
+        /// Each further wait is the previous one times this.
+        public var factor: Double?
+        /// Longest wait, in seconds.
+        public var maxBackoff: Double?
+
+        /// A value with these fields.
+        public init(attempts: Int64, backoff: Double? = nil, factor: Double? = nil, maxBackoff: Double? = nil) {
+            self.attempts = attempts
+            self.backoff = backoff
+            self.factor = factor
+            self.maxBackoff = maxBackoff
+        }
+
+        init(_ f: Fields) throws(DecodingFailure) {
+            attempts = try f.int("attempts")
+            backoff = try f.duration(opt: "backoff")
+            factor = try f.double(opt: "factor")
+            maxBackoff = try f.duration(opt: "max_backoff")
+        }
+    }
+
+    /// The stage of a seed JSON job as it was written (its text fields read; the rest kept).
+    public struct SeedRow: Sendable, Hashable {
+        /// The row as written.
+        public var value: Value
+        /// Source system (`SQL Server`, `ADLS Gen2`, …).
+        public var source: String?
+        /// Destination system.
+        public var destination: String?
+        /// The table or folder the row moves.
+        public var object: String?
+        /// An Inference row's model reference and entity key.
+        public var model: String?
+        /// Column that identifies a row's entity.
+        public var entityKey: String?
+
+        /// Reads the text fields of a seed row (any other value is kept only in `value`).
+        public init(_ value: Value) {
+            self.value = value
+            let f = try? Fields("seed row", value)
+            func text(_ key: String) -> String? { f?.value(key)?.stringValue }
+            source = text("source")
+            destination = text("destination")
+            object = text("object")
+            model = text("model")
+            entityKey = text("entity_key")
+        }
+    }
+
+    /// What every stage has: enough to plan a run (the scheduler never needs what a type adds).
+    public struct Common: Sendable, Hashable {
+        /// Unique in the job.
+        public var name: String
+        /// etl, storage, features, train, inference, evaluate, merge or script.
+        public var type: String
+        /// Free text for people.
+        public var description: String?
+        /// Stages of the job that must succeed first.
+        public var after: [String]
+        /// Datasets read.
+        public var inputs: [String]
+        /// Datasets written.
+        public var outputs: [String]
+        /// Retry policy (default: one attempt).
+        public var retry: Retry?
+        /// Seconds an attempt may run.
+        public var timeout: Double?
+        /// The seed JSON row the stage was mapped from.
+        public var seed: SeedRow?
+
+        /// A value with these fields.
+        public init(name: String, type: String, description: String? = nil, after: [String] = [], inputs: [String] = [], outputs: [String] = [],
+                    retry: Retry? = nil, timeout: Double? = nil, seed: SeedRow? = nil) {
+            self.name = name
+            self.type = type
+            self.description = description
+            self.after = after
+            self.inputs = inputs
+            self.outputs = outputs
+            self.retry = retry
+            self.timeout = timeout
+            self.seed = seed
+        }
+
+        /// Reads a stage's common fields (inside a job spec, failures name the job and the path).
+        init(_ f: Fields) throws(DecodingFailure) {
+            name = try f.string("name")
+            type = try f.string("type")
+            guard KindSchemas.stageTypes.contains(type) else {
+                throw f.failure("type", expected: "one of " + KindSchemas.stageTypes.joined(separator: ", "), found: f.value("type"))
+            }
+            description = try f.string(opt: "description")
+            after = try f.strings(opt: "after") ?? []
+            inputs = try f.strings(opt: "inputs") ?? []
+            outputs = try f.strings(opt: "outputs") ?? []
+            retry = try f.object(opt: "retry").map { r throws(DecodingFailure) in try Retry(r) }
+            timeout = try f.duration(opt: "timeout")
+            seed = f.value("seed").map(SeedRow.init)
+        }
+    }
+
+    /// What every stage has.
+    public var common: Common
+    /// What the stage's type adds.
+    public var variant: Variant
+
+    /// A value with these fields.
+    public init(common: Common, variant: Variant) {
+        self.common = common
+        self.variant = variant
+    }
+
+    /// A common field: `stage.name`, `stage.after`, `stage.type`, …
+    public subscript<T>(dynamicMember path: KeyPath<Common, T>) -> T { common[keyPath: path] }
+
+    /// Reads a stage spec on its own (an attempt's stage).
+    public init(_ spec: Value) throws(DecodingFailure) {
+        try self.init(try Fields("stage spec", spec))
+    }
+
+    /// Reads a stage from its fields (inside a job spec, failures name the job and the path).
+    init(_ f: Fields) throws(DecodingFailure) {
+        common = try Common(f)
+        switch common.type {
+        case "etl": variant = .etl(try Transfer(f))
+        case "storage": variant = .storage(try Transfer(f))
+        case "features":
+            variant = .features(Features(spec: try f.string("spec"), fit: try f.bool(opt: "fit") ?? false,
+                                         model: try f.string(opt: "model"), destination: try f.string(opt: "destination")))
+        case "train": variant = .train(Train(model: try f.string("model")))
+        case "inference":
+            variant = .inference(Inference(model: try f.string(opt: "model"), entityKey: try f.string(opt: "entity_key"),
+                                           destination: try f.string(opt: "destination")))
+        case "evaluate":
+            variant = .evaluate(Evaluate(model: try f.string("model"), entityKey: try f.string("entity_key"), label: try f.string("label")))
+        case "merge":
+            variant = .merge(Merge(mapping: try f.string("mapping"), key: try f.strings(opt: "key") ?? [], destination: try f.string(opt: "destination")))
+        case "script":
+            var env: [EnvVariable] = []
+            for m in try f.mapping(opt: "env") { env.append(EnvVariable(name: m.key, value: EnvValue(m.value))) }
+            variant = .script(Script(command: try f.strings("command"), workdir: try f.string(opt: "workdir"), env: env))
+        default:
+            throw f.failure("type", expected: "one of " + KindSchemas.stageTypes.joined(separator: ", "), found: f.value("type"))
+        }
+    }
+
+    /// What an etl or storage stage moves (nil for other types).
+    public var transfer: Transfer? {
+        switch variant {
+        case .etl(let t), .storage(let t): return t
+        default: return nil
+        }
+    }
+
+    /// The source definition an etl or storage stage reads.
+    public var source: String? { transfer?.source }
+
+    /// The output definition the stage writes, for the types that have one.
+    public var destination: String? {
+        switch variant {
+        case .etl(let t), .storage(let t): return t.destination
+        case .features(let f): return f.destination
+        case .inference(let i): return i.destination
+        case .merge(let m): return m.destination
+        case .train, .evaluate, .script: return nil
+        }
+    }
+
+    /// The transforms of an etl or storage stage (none for other types).
+    public var transform: TransformSpec { transfer?.transform ?? TransformSpec() }
+
+    /// The model the stage names (`model` or `model@alias`), for the types that name one.
+    public var model: String? {
+        switch variant {
+        case .features(let f): return f.model
+        case .train(let t): return t.model
+        case .inference(let i): return i.model
+        case .evaluate(let e): return e.model
+        case .etl, .storage, .merge, .script: return nil
+        }
+    }
+}
+
+extension StageSpec.Transfer {
+    init(_ f: Fields) throws(DecodingFailure) {
+        self.init(source: try f.string(opt: "source"), destination: try f.string(opt: "destination"), transform: try TransformSpec(f))
+    }
+}

@@ -1,0 +1,52 @@
+import Domain
+
+/// The row transforms of an etl or storage stage (applied rename, cast, derive, filter, select)
+/// and the columns its writes are partitioned by.
+public struct TransformSpec: Sendable, Hashable {
+    /// A column computed from an expression over the row.
+    public struct DerivedColumn: Sendable, Hashable {
+        /// The column.
+        public var column: String
+        /// The expression's text (it parsed when the definition was applied).
+        public var expression: String
+
+        /// A value with these fields.
+        public init(column: String, expression: String) {
+            self.column = column
+            self.expression = expression
+        }
+    }
+
+    /// Columns to keep, in order (nil: all).
+    public var select: [String]?
+    /// Old column name → new name.
+    public var rename: [ColumnRename]
+    /// Column → type.
+    public var cast: [ColumnCast]
+    /// Keep rows where this expression holds.
+    public var filter: String?
+    /// New columns, each from an expression over the row.
+    public var derive: [DerivedColumn]
+    /// Write one partition per distinct value of these columns.
+    public var partitionBy: [String]
+
+    /// A value with these fields.
+    public init(select: [String]? = nil, rename: [ColumnRename] = [], cast: [ColumnCast] = [], filter: String? = nil,
+                derive: [DerivedColumn] = [], partitionBy: [String] = []) {
+        self.select = select
+        self.rename = rename
+        self.cast = cast
+        self.filter = filter
+        self.derive = derive
+        self.partitionBy = partitionBy
+    }
+
+    init(_ f: Fields) throws(DecodingFailure) {
+        select = try f.strings(opt: "select")
+        rename = try f.object(opt: "rename").map { m throws(DecodingFailure) in try ColumnRename.list(m) } ?? []
+        cast = try f.object(opt: "cast").map { m throws(DecodingFailure) in try ColumnCast.list(m) } ?? []
+        filter = try f.string(opt: "filter")
+        derive = try f.textMapping(opt: "derive").map { DerivedColumn(column: $0.name, expression: $0.text) }
+        partitionBy = try f.strings(opt: "partition_by") ?? []
+    }
+}
