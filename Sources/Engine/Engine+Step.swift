@@ -12,8 +12,6 @@ import Runs
 /// should accept, a recorded event does not decode, a read fails) throws `StepFailure`. The step
 /// then appends nothing and moves no checkpoint, the attempts' outcomes it had taken go back to
 /// the inbox, and `run(until:)` logs the failure and decides again after a growing backoff.
-/// What an attempt produced that cannot be recorded as reported (an executor's result that does
-/// not fit its event) is recorded instead: the attempt fails with that error.
 extension Engine {
     /// Decides once: returns whether anything was appended or collected.
     func step() throws -> Bool {
@@ -45,30 +43,19 @@ extension Engine {
             guard let run = batch.run(c.key.run) else { continue }
             do { try faults.outcome?(c.key) } catch { throw StepFailure("recording the outcome of run \(c.key.run) stage \(c.key.stage)", error) }
             var datasetEvents: [(String, NewEvent, UInt64)] = []
-            var outcome: StageOutcome
+            let outcome: StageOutcome
             switch c.result {
             case .success(var r):
-                do throws(DecodingFailure) {
-                    var staged = batch
-                    var refs: [DatasetRef] = []
-                    datasetEvents = []
-                    for d in r.datasets {
-                        let version = staged.nextDatasetVersion(d.dataset)
-                        refs.append(DatasetRef(dataset: d.dataset, version: version))
-                        datasetEvents.append((d.dataset, try d.event(run: c.key.run, stage: c.key.stage, attempt: c.key.attempt)
-                            .event(causation: run.stage(c.key.stage)?.attempts.last?.startedSeq, correlation: run.correlation), version))
-                    }
-                    let inputs = try r.inputs.map { i throws(DecodingFailure) in try i.stageInput() }
-                    let lineage = try r.columnLineageByDataset()
-                    recordModelResults(&r, key: c.key, run: run, batch: &staged)
-                    batch = staged
-                    outcome = .succeeded(outputs: r.outputs, datasets: refs, inputs: inputs, columnLineage: lineage)
-                } catch {
-                    // The attempt did its work but reported something its events cannot carry:
-                    // record the attempt as failed, saying what (retried per its policy).
-                    datasetEvents = []
-                    outcome = .failed(reason: "error", error: "the stage's result cannot be recorded: \(error)")
+                recordModelResults(&r, key: c.key, run: run, batch: &batch)
+                var refs: [DatasetRef] = []
+                let started = run.stage(c.key.stage)?.attempts.last?.startedSeq
+                for d in r.datasets {
+                    let version = batch.nextDatasetVersion(d.dataset)
+                    refs.append(DatasetRef(dataset: d.dataset, version: version))
+                    datasetEvents.append((d.dataset, d.event(run: c.key.run, stage: c.key.stage, attempt: c.key.attempt)
+                        .event(causation: started, correlation: run.correlation), version))
                 }
+                outcome = .succeeded(outputs: r.outputs, datasets: refs, inputs: r.inputs.map(\.input), columnLineage: r.columnLineage)
             case .failure(let e):
                 outcome = e.reason == "cancelled" ? .cancelled : .failed(reason: e.reason, error: e.message)
             }
@@ -219,30 +206,4 @@ struct Faults {
     var outcome: (@Sendable (Engine.AttemptKey) throws -> Void)?
     /// Before folding events into the lineage table.
     var lineageIndex: (@Sendable () throws -> Void)?
-}
-
-extension WrittenDataset {
-    /// Its `DatasetVersionWritten`.
-    func event(run: String, stage: String, attempt: Int) throws(DecodingFailure) -> DatasetVersionWritten {
-        try DatasetVersionWritten(.object(payload + [("run", .string(run)), ("stage", .string(stage)), ("attempt", .int(Int64(attempt)))]))
-    }
-}
-
-extension ReadDataset {
-    /// Its item of `StageSucceeded.inputs`.
-    func stageInput() throws(DecodingFailure) -> StageInput {
-        StageInput(dataset: dataset, version: version, location: location, format: format, rows: rows,
-                   schema: schema.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash)
-    }
-}
-
-extension StageResult {
-    /// `StageSucceeded.column_lineage`, typed.
-    func columnLineageByDataset() throws(DecodingFailure) -> [(dataset: String, lineage: DatasetColumnLineage)]? {
-        guard let cl = columnLineage else { return nil }
-        let f = try Fields(StageSucceeded.type, cl, path: "column_lineage.")
-        var list: [(dataset: String, lineage: DatasetColumnLineage)] = []
-        for m in f.members { list.append((m.key, try DatasetColumnLineage(try f.object(m.key)))) }
-        return list
-    }
 }

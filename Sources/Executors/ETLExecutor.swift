@@ -39,7 +39,7 @@ public struct ETLExecutor: StageExecutor {
         for var d in destinations {
             try ctx.cancellation.check()
             if !stagePartitions.isEmpty && d.format != .sqlite { d.partitionBy = stagePartitions }
-            var partitions: [Value] = []
+            var partitions: [WrittenPartition] = []
             switch d.format {
             case .sqlite:
                 guard let table = d.table else { throw StageError("output '\(d.name)' names no table") }

@@ -158,9 +158,11 @@ public struct StageResult: Sendable {
     }
 
     /// `StageSucceeded.column_lineage` (schema 2): per dataset written, its columns' lineage.
-    public var columnLineage: Value? {
+    public var columnLineage: [(dataset: String, lineage: DatasetColumnLineage)]? {
         guard let columns, !datasets.isEmpty else { return nil }
-        return .object(datasets.map { ($0.dataset, columns.value) })
+        let lineage = columns.lineage
+        var seen = Set<String>()
+        return datasets.compactMap { seen.insert($0.dataset).inserted ? ($0.dataset, lineage) : nil }
     }
 }
 
@@ -181,12 +183,12 @@ public struct WrittenDataset: Sendable, Hashable {
     /// SHA-256 (hex) of the rows written (see `Table.contentHash`), or of the file's bytes.
     public var contentHash: String
     /// Partition folders written: values, location, rows.
-    public var partitions: [Value]
+    public var partitions: [WrittenPartition]
 
     struct ColumnType: Sendable, Hashable { var name: String; var type: String }
 
     public init(dataset: String, location: String, format: String, mode: String, rows: Int64,
-                schema: [(name: String, type: String)], contentHash: String, partitions: [Value] = []) {
+                schema: [(name: String, type: String)], contentHash: String, partitions: [WrittenPartition] = []) {
         self.dataset = dataset
         self.location = location
         self.format = format
@@ -197,14 +199,11 @@ public struct WrittenDataset: Sendable, Hashable {
         self.partitions = partitions
     }
 
-    /// The payload fields of its event (without run, stage, attempt).
-    public var payload: [(String, Value)] {
-        var m: [(String, Value)] = [("dataset", .string(dataset)), ("location", .string(location)), ("format", .string(format)),
-                                    ("mode", .string(mode)), ("rows", .int(rows)),
-                                    ("schema", .array(schemaColumns.map { .object([("name", .string($0.name)), ("type", .string($0.type))]) })),
-                                    ("content_hash", .string(contentHash))]
-        if !partitions.isEmpty { m.append(("partitions", .array(partitions))) }
-        return m
+    /// Its `DatasetVersionWritten`, by the attempt of `run`/`stage`.
+    public func event(run: String, stage: String, attempt: Int) -> DatasetVersionWritten {
+        DatasetVersionWritten(dataset: dataset, run: run, stage: stage, attempt: attempt, location: location, format: format, mode: mode,
+                              rows: rows, schema: schemaColumns.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash,
+                              partitions: partitions)
     }
 }
 

@@ -20,7 +20,7 @@ enum FolderWriter {
         return String(v.map { "/\\\0".contains($0) ? "_" : $0 })
     }
 
-    static func write(_ t: Table, to e: Endpoint, context: StageContext) throws(StageError) -> [Value] {
+    static func write(_ t: Table, to e: Endpoint, context: StageContext) throws(StageError) -> [WrittenPartition] {
         for c in e.partitionBy where !t.columns.contains(c) {
             throw StageError("partition column '\(c)' is not a column of the rows written to \(e.name) (columns: \(t.columns.joined(separator: ", ")))")
         }
@@ -92,8 +92,7 @@ enum FolderWriter {
             throw StageError("cannot move the written files into \(e.path): \(error.localizedDescription)")
         }
         return partitions.filter { !$0.values.isEmpty }.map { p in
-            .object([("values", .object(p.values)), ("location", .string((e.path as NSString).appendingPathComponent(p.folder))),
-                     ("rows", .int(Int64(p.rows.count)))])
+            WrittenPartition(values: .object(p.values), location: (e.path as NSString).appendingPathComponent(p.folder), rows: Int64(p.rows.count))
         }
     }
 }

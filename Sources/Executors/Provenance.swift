@@ -33,43 +33,16 @@ public struct ReadDataset: Sendable, Hashable {
         self.contentHash = contentHash
     }
 
-    /// One item of `StageSucceeded.inputs` (schema 2).
-    public var value: Value {
-        var m: [(String, Value)] = [("dataset", .string(dataset))]
-        if let version { m.append(("version", .int(Int64(version)))) }
-        m += [("location", .string(location)), ("format", .string(format))]
-        if let rows { m.append(("rows", .int(rows))) }
-        if !columns.isEmpty { m.append(("schema", .array(columns.map { .object([("name", .string($0.name)), ("type", .string($0.type))]) }))) }
-        if let contentHash { m.append(("content_hash", .string(contentHash))) }
-        return .object(m)
+    /// Its item of `StageSucceeded.inputs` (schema 2).
+    public var input: StageInput {
+        StageInput(dataset: dataset, version: version, location: location, format: format, rows: rows,
+                   schema: columns.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash)
     }
 }
 
 /// Where an output column's values come from: a field of an input dataset and how it became the
-/// column. `type` and `subtype` use OpenLineage's vocabulary: DIRECT (IDENTITY, TRANSFORMATION,
-/// AGGREGATION) when the value is computed from the field, INDIRECT (FILTER, JOIN, GROUP_BY…)
-/// when the field only decides which rows there are.
-public struct ColumnSource: Sendable, Hashable {
-    public var dataset: String
-    public var field: String
-    public var type: String
-    public var subtype: String
-    public var description: String?
-
-    public init(dataset: String, field: String, type: String = "DIRECT", subtype: String = "IDENTITY", description: String? = nil) {
-        self.dataset = dataset
-        self.field = field
-        self.type = type
-        self.subtype = subtype
-        self.description = description
-    }
-
-    public var value: Value {
-        var m: [(String, Value)] = [("dataset", .string(dataset)), ("field", .string(field)), ("type", .string(type)), ("subtype", .string(subtype))]
-        if let description { m.append(("description", .string(description))) }
-        return .object(m)
-    }
-}
+/// column (the `StageSucceeded.column_lineage` item, in OpenLineage's vocabulary).
+public typealias ColumnSource = ColumnOrigin
 
 /// Column-level lineage, tracked by name alongside the operations a stage applies to its rows:
 /// each current column's sources, and the fields that decide which rows there are (filters,
@@ -164,10 +137,8 @@ public struct ColumnFlow: Sendable, Hashable {
 
     /// `StageSucceeded.column_lineage` of one written dataset (schema 2): `fields` (output column
     /// → its sources) and `dataset` (the fields that decide the rows).
-    public var value: Value {
-        var m: [(String, Value)] = [("fields", .object(columns.map { ($0, .array((sources[$0] ?? []).map(\.value))) }))]
-        if !indirect.isEmpty { m.append(("dataset", .array(indirect.map(\.value)))) }
-        return .object(m)
+    public var lineage: DatasetColumnLineage {
+        DatasetColumnLineage(fields: columns.map { ($0, sources[$0] ?? []) }, dataset: indirect)
     }
 }
 
