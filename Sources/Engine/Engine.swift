@@ -278,7 +278,7 @@ public final class Engine: @unchecked Sendable {
         }
 
         // 6. The automation reactor: triggers, monitors, retraining policies.
-        automate(&batch)
+        try automate(&batch)
 
         // 7. Claims: queued stages start while there is room.
         var launches: [(AttemptKey, RunState)] = []

@@ -14,5 +14,5 @@ public struct ModelsProjection: Projection {
     public func evolve(_ state: inout ModelsState, _ event: RecordedEvent) { state.evolve(event) }
     public func count(_ state: ModelsState) -> Int { state.models.values.reduce(0) { $0 + $1.versions.count } }
     public func encode(_ state: ModelsState) -> Value { state.value }
-    public func decode(_ value: Value) throws -> ModelsState { ModelsState(value: value) }
+    public func decode(_ value: Value) throws -> ModelsState { try ModelsState(value: value) }
 }
