@@ -131,6 +131,15 @@ func member(_ v: Value, _ key: String) -> Value? { v.objectMembers?.first { $0.k
         #expect(try MetricObserved(MetricObserved.example.payload.setting("n", to: 300.0)).n == 300)
     }
 
+    /// The hot decoders read members in key order, as stored; members out of order still decode.
+    @Test func membersOutOfOrderStillDecode() throws {
+        func reversed<E: DomainEvent>(_: E.Type) throws {
+            guard case .members(let m) = E.example.payload else { Issue.record("no object"); return }
+            #expect(try E(.members(m.reversed())) == E.example, "\(E.type)")
+        }
+        for t in mlEventTypes { try reversed(t) }
+    }
+
     @Test func recordedEventsOfAnotherTypeAreRefused() throws {
         let e = RecordedEvent(seq: 5, recordedAtMicros: 1, stream: "predictions/1", streamVersion: 1, type: "StageStarted", payload: PredictionRecorded.example.payload)
         #expect(try e.decodeIf(PredictionRecorded.self) == nil)

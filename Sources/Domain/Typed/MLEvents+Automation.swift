@@ -1,7 +1,7 @@
 /// A trigger's condition held, or a monitored metric crossed its limit (`trigger/<name>`,
 /// `monitor/<name>`): once per dedupe key, with what it saw and the action it asks for.
 public struct ThresholdCrossed: DomainEvent {
-    public static let type = "ThresholdCrossed"
+    public static var type: String { "ThresholdCrossed" }
 
     /// What was crossed: a trigger's condition as written, or a monitor's limit.
     public enum Threshold: Sendable, Hashable {
@@ -52,9 +52,9 @@ public struct ThresholdCrossed: DomainEvent {
         }
 
         init(_ f: Fields) throws(DecodingFailure) {
-            run = try f.string(opt: "run")
+            run = try MLPayload.string(f, opt: "run")
             parameters = try MLPayload.object(f, opt: "parameters")
-            alert = try f.string(opt: "alert")
+            alert = try MLPayload.string(f, opt: "alert")
         }
 
         /// The stored object (only the members that are set).
@@ -145,7 +145,7 @@ public struct ThresholdCrossed: DomainEvent {
 /// A crossing's run was requested, or refused (`trigger/<name>`, `monitor/<name>`); a retraining
 /// policy's run for a new version of its training data (`retrain/<model>`).
 public struct TriggerFired: DomainEvent {
-    public static let type = "TriggerFired"
+    public static var type: String { "TriggerFired" }
 
     public var rule: RuleRef
     /// The seq of the `ThresholdCrossed` (a retraining policy: of the `DatasetVersionWritten`).
@@ -171,8 +171,8 @@ public struct TriggerFired: DomainEvent {
         rule = try RuleRef(f.object("rule"))
         crossing = try f.uint("crossing")
         job = try f.string("job")
-        run = try f.string(opt: "run")
-        error = try f.string(opt: "error")
+        run = try MLPayload.string(f, opt: "run")
+        error = try MLPayload.string(f, opt: "error")
     }
 
     public var payload: Value {
@@ -200,7 +200,7 @@ public struct TriggerFired: DomainEvent {
 
 /// A crossing's team was alerted (`trigger/<name>`, `monitor/<name>`).
 public struct AlertRaised: DomainEvent {
-    public static let type = "AlertRaised"
+    public static var type: String { "AlertRaised" }
 
     public var team: String
     public var rule: RuleRef

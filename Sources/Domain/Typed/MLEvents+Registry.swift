@@ -1,7 +1,7 @@
 /// A trained model version entered the registry (`model/<model>`): what was trained, from which
 /// data and definition, how well it did on the holdout, and its artifact.
 public struct ModelVersionRegistered: DomainEvent {
-    public static let type = "ModelVersionRegistered"
+    public static var type: String { "ModelVersionRegistered" }
 
     /// The artifact file under `<store>/artifacts/sha256/`.
     public struct Artifact: Sendable, Hashable {
@@ -112,7 +112,7 @@ public struct ModelVersionRegistered: DomainEvent {
         let a = try f.object("artifact")
         artifact = Artifact(sha256: try a.string("sha256"), bytes: try a.int("bytes"))
         let d = try f.object("training_dataset")
-        trainingDataset = TrainingDataset(name: try d.string("name"), version: try d.uint(opt: "version"))
+        trainingDataset = TrainingDataset(name: try d.string("name"), version: try MLPayload.uint(d, opt: "version"))
         if let s = try f.object(opt: "feature_spec") {
             featureSpec = FeatureSpecRef(name: try s.string("name"), version: try s.uint("version"))
         } else {
@@ -123,7 +123,7 @@ public struct ModelVersionRegistered: DomainEvent {
         hyperparameters = try MLPayload.object(f, "hyperparameters")
         columns = try f.strings("columns")
         outputs = try f.strings("outputs")
-        target = try f.string(opt: "target")
+        target = try MLPayload.string(f, opt: "target")
         command = try f.strings(opt: "command")
     }
 
@@ -195,7 +195,7 @@ public struct ModelVersionRegistered: DomainEvent {
 /// An alias of a model now points at a version (`model/<model>`): a promotion, or a wanted
 /// alias's first version.
 public struct ModelAliasMoved: DomainEvent {
-    public static let type = "ModelAliasMoved"
+    public static var type: String { "ModelAliasMoved" }
 
     public var model: String
     public var alias: String
@@ -221,9 +221,9 @@ public struct ModelAliasMoved: DomainEvent {
         model = try f.string("model")
         alias = try f.string("alias")
         version = try f.uint("version")
-        previous = try f.uint(opt: "previous")
+        previous = try MLPayload.uint(f, opt: "previous")
         by = try f.string("by")
-        reason = try f.string(opt: "reason")
+        reason = try MLPayload.string(f, opt: "reason")
     }
 
     public var payload: Value {
@@ -252,7 +252,7 @@ public struct ModelAliasMoved: DomainEvent {
 /// One prediction of a model for one entity (`predictions/<run>`), recorded while an inference
 /// stage scores (or reported by a script stage).
 public struct PredictionRecorded: DomainEvent {
-    public static let type = "PredictionRecorded"
+    public static var type: String { "PredictionRecorded" }
 
     public var run: String
     public var stage: String
@@ -282,15 +282,16 @@ public struct PredictionRecorded: DomainEvent {
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
-        let f = try Fields(Self.type, payload)
-        run = try f.string("run")
-        stage = try f.string("stage")
-        attempt = try f.uint("attempt")
-        model = try f.string("model")
-        modelVersion = try f.uint(opt: "model_version")
-        entity = try f.string("entity")
-        outputs = try MLPayload.object(f, "outputs")
-        inputs = try MLPayload.object(f, opt: "inputs")
+        // Members asked for in key order (decoded once per prediction).
+        var c = MLPayload.Cursor(try Fields(Self.type, payload))
+        attempt = try c.uint("attempt")
+        entity = try c.string("entity")
+        inputs = try c.object(opt: "inputs")
+        model = try c.string("model")
+        modelVersion = try c.uint(opt: "model_version")
+        outputs = try c.object("outputs")
+        run = try c.string("run")
+        stage = try c.string("stage")
     }
 
     /// A prediction a script stage reported (`StageResult.predictions`): `{entity, model,
@@ -302,8 +303,8 @@ public struct PredictionRecorded: DomainEvent {
         self.run = run
         self.stage = stage
         self.attempt = attempt
-        model = try f.string(opt: "model") ?? stage
-        modelVersion = try f.uint(opt: "model_version")
+        model = try MLPayload.string(f, opt: "model") ?? stage
+        modelVersion = try MLPayload.uint(f, opt: "model_version")
         let e = f.members.first { $0.key == "entity" }?.value
         entity = e.map { $0.stringValue ?? $0.jsonString } ?? ""
         if f.members.contains(where: { $0.key == "outputs" }) {
@@ -317,18 +318,16 @@ public struct PredictionRecorded: DomainEvent {
     /// The stored payload, built member by member in canonical key order (no sort: this is
     /// written once per scored row).
     public var payload: Value {
-        var m: [Value.Member] = []
-        m.reserveCapacity(8)
-        m.append(Value.Member("attempt", .int(Int64(attempt))))
-        m.append(Value.Member("entity", .string(entity)))
+        let version = modelVersion.map(MLPayload.int) ?? .null
         // `.null` is no inputs (a `cond ? nil : value` argument gives `.null`, not nil: `Value` takes the nil literal).
-        if let inputs, inputs != .null { m.append(Value.Member("inputs", inputs)) }
-        m.append(Value.Member("model", .string(model)))
-        m.append(Value.Member("model_version", modelVersion.map(MLPayload.int) ?? .null))
-        m.append(Value.Member("outputs", outputs))
-        m.append(Value.Member("run", .string(run)))
-        m.append(Value.Member("stage", .string(stage)))
-        return .members(m)
+        if let inputs, inputs != .null {
+            return .members([Value.Member("attempt", .int(Int64(attempt))), Value.Member("entity", .string(entity)), Value.Member("inputs", inputs),
+                             Value.Member("model", .string(model)), Value.Member("model_version", version), Value.Member("outputs", outputs),
+                             Value.Member("run", .string(run)), Value.Member("stage", .string(stage))])
+        }
+        return .members([Value.Member("attempt", .int(Int64(attempt))), Value.Member("entity", .string(entity)),
+                         Value.Member("model", .string(model)), Value.Member("model_version", version), Value.Member("outputs", outputs),
+                         Value.Member("run", .string(run)), Value.Member("stage", .string(stage))])
     }
 
     /// A field for a trigger condition: an output, then an input, then a member of the payload
@@ -381,7 +380,7 @@ public struct PredictionRecorded: DomainEvent {
 /// A metric observed for a model version (`metrics/<model>`): on the holdout when it was
 /// trained, against labels, or input drift (PSI) while scoring.
 public struct MetricObserved: DomainEvent {
-    public static let type = "MetricObserved"
+    public static var type: String { "MetricObserved" }
 
     public var model: String
     public var modelVersion: UInt64
@@ -412,16 +411,17 @@ public struct MetricObserved: DomainEvent {
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
-        let f = try Fields(Self.type, payload)
-        model = try f.string("model")
-        modelVersion = try f.uint("model_version")
-        metric = try f.string("metric")
-        value = try f.double("value")
-        source = try f.string("source")
-        n = try f.uint("n")
-        feature = try f.string(opt: "feature")
-        run = try f.string(opt: "run")
-        stage = try f.string(opt: "stage")
+        // Members asked for in key order (decoded once per metric when the registry is folded).
+        var c = MLPayload.Cursor(try Fields(Self.type, payload))
+        feature = try c.string(opt: "feature")
+        metric = try c.string("metric")
+        model = try c.string("model")
+        modelVersion = try c.uint("model_version")
+        n = try c.uint("n")
+        run = try c.string(opt: "run")
+        source = try c.string("source")
+        stage = try c.string(opt: "stage")
+        value = try c.double("value")
     }
 
     /// A metric an attempt reported (`StageResult.metrics`): this payload, except that its

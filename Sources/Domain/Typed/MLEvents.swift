@@ -76,7 +76,7 @@ public struct RuleRef: Sendable, Hashable {
     public init(_ f: Fields) throws(DecodingFailure) {
         kind = try f.string("kind")
         name = try f.string("name")
-        version = try f.uint(opt: "version")
+        version = try MLPayload.uint(f, opt: "version")
     }
 
     /// The object it is stored as: `{kind, name, version}` (no `version` when it has none).
@@ -97,19 +97,115 @@ public struct RuleRef: Sendable, Hashable {
     ]
 }
 
-/// Payload helpers of the ML events (kept internal to not collide with other typed events').
+/// Payload helpers of the ML events (internal, to not collide with other typed events'). They
+/// look members up through `Fields` once each: no second scan for optional members and no path
+/// string built for an object member kept whole (predictions and metrics are decoded per event
+/// on hot paths).
 enum MLPayload {
     /// The object member `key` as a value (its members unchanged); fails unless it is an object.
-    static func object(_ f: Fields, _ key: String) throws(DecodingFailure) -> Value { .members(try f.object(key).members) }
+    @inline(__always)
+    static func object(_ f: Fields, _ key: String) throws(DecodingFailure) -> Value {
+        let v = f.value(key)
+        guard case .members? = v, let v else { throw f.failure(key, expected: "an object", found: v) }
+        return v
+    }
 
     /// The object member `key` as a value, nil when absent or null; fails unless it is an object.
     /// (Not `has ? object : nil`: `Value` takes the nil literal, so that would give `.null`.)
+    @inline(__always)
     static func object(_ f: Fields, opt key: String) throws(DecodingFailure) -> Value? {
-        guard f.has(key) else { return nil }
-        return try object(f, key)
+        guard let v = f.value(key) else { return nil }
+        guard case .members = v else { throw f.failure(key, expected: "an object", found: v) }
+        return v
+    }
+
+    /// The text member `key`, nil when absent or null.
+    @inline(__always)
+    static func string(_ f: Fields, opt key: String) throws(DecodingFailure) -> String? {
+        guard let v = f.value(key) else { return nil }
+        guard case .string(let s) = v else { throw f.failure(key, expected: "text", found: v) }
+        return s
+    }
+
+    /// The non-negative integer member `key`, nil when absent or null.
+    @inline(__always)
+    static func uint(_ f: Fields, opt key: String) throws(DecodingFailure) -> UInt64? {
+        guard let v = f.value(key) else { return nil }
+        guard let i = v.intValue, i >= 0 else { throw f.failure(key, expected: "a non-negative integer", found: v) }
+        return UInt64(i)
     }
 
     /// A non-negative integer as stored.
     @inline(__always)
     static func int(_ u: UInt64) -> Value { .int(Int64(u)) }
+
+    /// Reads the members of a payload whose keys are asked for in key order, as its members are
+    /// stored: each lookup goes on from the member after the previous one found (one key
+    /// comparison per member when all are there), falling back to `Fields` from the start when a
+    /// key is not ahead. Failures are `Fields`'. For the events decoded once per prediction or
+    /// metric.
+    struct Cursor {
+        let f: Fields
+        var next = 0
+
+        init(_ f: Fields) { self.f = f }
+
+        /// The member `key`, nil when absent or null.
+        @inline(__always)
+        mutating func value(_ key: String) -> Value? {
+            let members = f.members
+            var i = next
+            while i < members.count {
+                if members[i].key == key {
+                    next = i + 1
+                    if case .null = members[i].value { return nil }
+                    return members[i].value
+                }
+                i += 1
+            }
+            return f.value(key)
+        }
+
+        mutating func string(_ key: String) throws(DecodingFailure) -> String {
+            let v = value(key)
+            guard case .string(let s)? = v else { throw f.failure(key, expected: "text", found: v) }
+            return s
+        }
+
+        mutating func string(opt key: String) throws(DecodingFailure) -> String? {
+            guard let v = value(key) else { return nil }
+            guard case .string(let s) = v else { throw f.failure(key, expected: "text", found: v) }
+            return s
+        }
+
+        mutating func uint(_ key: String) throws(DecodingFailure) -> UInt64 {
+            let v = value(key)
+            guard let i = v?.intValue, i >= 0 else { throw f.failure(key, expected: "a non-negative integer", found: v) }
+            return UInt64(i)
+        }
+
+        mutating func uint(opt key: String) throws(DecodingFailure) -> UInt64? {
+            guard let v = value(key) else { return nil }
+            guard let i = v.intValue, i >= 0 else { throw f.failure(key, expected: "a non-negative integer", found: v) }
+            return UInt64(i)
+        }
+
+        mutating func double(_ key: String) throws(DecodingFailure) -> Double {
+            let v = value(key)
+            guard let d = v?.doubleValue else { throw f.failure(key, expected: "a number", found: v) }
+            return d
+        }
+
+        mutating func object(_ key: String) throws(DecodingFailure) -> Value {
+            let v = value(key)
+            guard case .members? = v, let v else { throw f.failure(key, expected: "an object", found: v) }
+            return v
+        }
+
+        mutating func object(opt key: String) throws(DecodingFailure) -> Value? {
+            guard let v = value(key) else { return nil }
+            guard case .members = v else { throw f.failure(key, expected: "an object", found: v) }
+            return v
+        }
+    }
 }
