@@ -114,16 +114,24 @@ public struct AutomationRules: Sendable {
 
 /// A crossing waiting for its action: a run to request and/or a team to alert.
 public struct PendingAction: Sendable, Hashable {
+    /// The rule's stream, where its `TriggerFired` and `AlertRaised` go.
     public var stream: String
+    /// The seq of the `ThresholdCrossed` (a retraining policy: of the dataset version).
     public var crossing: UInt64
+    /// The crossing's correlation, which the run and the alert keep.
     public var correlation: UInt64
+    /// The rule that crossed.
     public var rule: RuleRef
+    /// The job to run, until its run is recorded.
     public var job: String?
     /// The run's parameters (an object).
     public var parameters: Value
+    /// The team to alert, until the alert is recorded.
     public var team: String?
+    /// The crossing's message.
     public var message: String
 
+    /// A pending action.
     public init(stream: String, crossing: UInt64, correlation: UInt64, rule: RuleRef, job: String?, parameters: Value, team: String?, message: String) {
         self.stream = stream
         self.crossing = crossing

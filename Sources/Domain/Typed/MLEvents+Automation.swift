@@ -1,6 +1,7 @@
 /// A trigger's condition held, or a monitored metric crossed its limit (`trigger/<name>`,
 /// `monitor/<name>`): once per dedupe key, with what it saw and the action it asks for.
 public struct ThresholdCrossed: DomainEvent {
+    /// The stored type name.
     public static var type: String { "ThresholdCrossed" }
 
     /// What was crossed: a trigger's condition as written, or a monitor's limit.
@@ -67,11 +68,14 @@ public struct ThresholdCrossed: DomainEvent {
         }
     }
 
+    /// The rule that decided.
+
     public var rule: RuleRef
     /// The entity (row-level triggers), `run R` (aggregates), `job.stage` (stage outputs) or the model (metrics).
     public var subject: String
     /// The values the condition read (an object; open).
     public var observed: Value
+    /// The condition or limit crossed.
     public var threshold: Threshold
     /// The seq of the event that crossed (a prediction, a metric, a stage's end).
     public var sourceEvent: UInt64
@@ -79,7 +83,9 @@ public struct ThresholdCrossed: DomainEvent {
     public var sourceRun: String
     /// At most one crossing per rule and dedupe key, across the whole log.
     public var dedupeKey: String
+    /// One line for people.
     public var message: String
+    /// What it asks for.
     public var action: Action
 
     /// A crossing.
@@ -145,7 +151,10 @@ public struct ThresholdCrossed: DomainEvent {
 /// A crossing's run was requested, or refused (`trigger/<name>`, `monitor/<name>`); a retraining
 /// policy's run for a new version of its training data (`retrain/<model>`).
 public struct TriggerFired: DomainEvent {
+    /// The stored type name.
     public static var type: String { "TriggerFired" }
+
+    /// The rule whose crossing (or retraining policy) asked for the run.
 
     public var rule: RuleRef
     /// The seq of the `ThresholdCrossed` (a retraining policy: of the `DatasetVersionWritten`).
@@ -200,12 +209,17 @@ public struct TriggerFired: DomainEvent {
 
 /// A crossing's team was alerted (`trigger/<name>`, `monitor/<name>`).
 public struct AlertRaised: DomainEvent {
+    /// The stored type name.
     public static var type: String { "AlertRaised" }
 
+    /// The team alerted.
+
     public var team: String
+    /// The rule that crossed.
     public var rule: RuleRef
     /// The seq of the `ThresholdCrossed`.
     public var crossing: UInt64
+    /// The crossing's message.
     public var message: String
 
     /// An alert.

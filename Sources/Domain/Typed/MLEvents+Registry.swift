@@ -1,12 +1,14 @@
 /// A trained model version entered the registry (`model/<model>`): what was trained, from which
 /// data and definition, how well it did on the holdout, and its artifact.
 public struct ModelVersionRegistered: DomainEvent {
+    /// The stored type name.
     public static var type: String { "ModelVersionRegistered" }
 
     /// The artifact file under `<store>/artifacts/sha256/`.
     public struct Artifact: Sendable, Hashable {
         /// SHA-256 of the file's bytes (hex): its name.
         public var sha256: String
+        /// The file's size in bytes.
         public var bytes: Int64
 
         /// An artifact reference.
@@ -21,6 +23,7 @@ public struct ModelVersionRegistered: DomainEvent {
 
     /// The dataset the version was trained on.
     public struct TrainingDataset: Sendable, Hashable {
+        /// The dataset's name.
         public var name: String
         /// Its version (null when the run did not know it).
         public var version: UInt64?
@@ -37,7 +40,9 @@ public struct ModelVersionRegistered: DomainEvent {
 
     /// The feature spec the version's transform was fitted from.
     public struct FeatureSpecRef: Sendable, Hashable {
+        /// The feature spec's name.
         public var name: String
+        /// Its definition version.
         public var version: UInt64
 
         /// A feature spec reference.
@@ -50,21 +55,30 @@ public struct ModelVersionRegistered: DomainEvent {
         public var value: Value { .members([Value.Member("name", .string(name)), Value.Member("version", MLPayload.int(version))]) }
     }
 
+    /// The model's name.
+
     public var model: String
     /// The version number: the versions registered before it in `model/<model>`, plus one.
     public var version: UInt64
     /// The model type (`type`): logistic_regression, linear_regression, kmeans, zscore_anomaly, script.
     public var modelType: String
+    /// The run that trained it.
     public var run: String
+    /// The train stage.
     public var stage: String
+    /// The stage attempt.
     public var attempt: UInt64
     /// Holdout metrics and row counts (open: numbers, counts, `converged`).
     public var metrics: Value
+    /// The artifact file.
     public var artifact: Artifact
+    /// The dataset it was trained on (`training_dataset`).
     public var trainingDataset: TrainingDataset
     /// Null when the model has no feature spec.
     public var featureSpec: FeatureSpecRef?
+    /// The version of the model's definition (`model_definition_version`).
     public var modelDefinitionVersion: UInt64
+    /// The seq of the catalog change the training run saw (`catalog_seq`).
     public var catalogSeq: UInt64
     /// The hyperparameters used (open).
     public var hyperparameters: Value
@@ -195,15 +209,21 @@ public struct ModelVersionRegistered: DomainEvent {
 /// An alias of a model now points at a version (`model/<model>`): a promotion, or a wanted
 /// alias's first version.
 public struct ModelAliasMoved: DomainEvent {
+    /// The stored type name.
     public static var type: String { "ModelAliasMoved" }
 
+    /// The model.
+
     public var model: String
+    /// The alias moved, e.g. production.
     public var alias: String
+    /// The version it points at now.
     public var version: UInt64
     /// Where the alias pointed before (nil: nowhere; stored as null).
     public var previous: UInt64?
     /// Who moved it.
     public var by: String
+    /// Why it was moved.
     public var reason: String?
 
     /// An alias move.
@@ -252,11 +272,17 @@ public struct ModelAliasMoved: DomainEvent {
 /// One prediction of a model for one entity (`predictions/<run>`), recorded while an inference
 /// stage scores (or reported by a script stage).
 public struct PredictionRecorded: DomainEvent {
+    /// The stored type name.
     public static var type: String { "PredictionRecorded" }
 
+    /// The run that scored.
+
     public var run: String
+    /// The stage that scored.
     public var stage: String
+    /// The stage attempt.
     public var attempt: UInt64
+    /// The model.
     public var model: String
     /// The version that scored (nil for a script's prediction that named none; stored as null).
     public var modelVersion: UInt64?
@@ -380,12 +406,17 @@ public struct PredictionRecorded: DomainEvent {
 /// A metric observed for a model version (`metrics/<model>`): on the holdout when it was
 /// trained, against labels, or input drift (PSI) while scoring.
 public struct MetricObserved: DomainEvent {
+    /// The stored type name.
     public static var type: String { "MetricObserved" }
 
+    /// The model.
+
     public var model: String
+    /// The version observed (`model_version`).
     public var modelVersion: UInt64
     /// accuracy, log_loss, roc_auc, r2, rmse, psi, …
     public var metric: String
+    /// The metric's value.
     public var value: Double
     /// holdout | labels | drift
     public var source: String
@@ -393,7 +424,9 @@ public struct MetricObserved: DomainEvent {
     public var n: UInt64
     /// The input column (psi).
     public var feature: String?
+    /// The run that observed it.
     public var run: String?
+    /// The stage that observed it.
     public var stage: String?
 
     /// An observation.
