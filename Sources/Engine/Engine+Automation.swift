@@ -25,7 +25,7 @@ public struct LogRecorder: EventRecorder {
 /// the same append as the other reactors, with its own checkpoint.
 extension Engine {
     /// The event types the automation reactor decides on.
-    static let automationInputs: [String] = [MLEvents.predictionRecorded, MLEvents.metricObserved, RunEvents.stageSucceeded,
+    static let automationInputs: [String] = [PredictionRecorded.type, MetricObserved.type, RunEvents.stageSucceeded,
                                              RunEvents.datasetVersionWritten]
 
     /// Folds the registry and the automation state, and queues the events after the automation
@@ -51,13 +51,14 @@ extension Engine {
         if Engine.automationInputs.contains(e.type) { automationInbox.append(e) }
     }
 
-    /// The newest prediction per entity that `model` recorded up to `through`.
+    /// The newest prediction per entity that `model` recorded up to `through`; fails on a
+    /// prediction that does not decode (naming its seq and field).
     static func latestPredictions(_ log: EventLog, model: String, through: UInt64) throws -> [String: RecordedPrediction] {
         var out: [String: RecordedPrediction] = [:]
-        try log.scan(through: through, filter: EventFilter(type: MLEvents.predictionRecorded)) { e in
-            let p = e.payload
-            if p["model"]?.stringValue == model, let entity = p["entity"]?.stringValue {
-                out[entity] = RecordedPrediction(seq: e.seq, modelVersion: UInt64(p["model_version"]?.intValue ?? 0), outputs: p["outputs"] ?? .null)
+        try log.scan(through: through, filter: EventFilter(type: PredictionRecorded.type)) { e in
+            let p = try e.decode(PredictionRecorded.self)
+            if p.model == model {
+                out[p.entity] = RecordedPrediction(seq: e.seq, modelVersion: p.modelVersion ?? 0, outputs: p.outputs)
             }
             return true
         }
@@ -67,39 +68,46 @@ extension Engine {
     /// Adds a finished attempt's model versions, metrics and reported predictions to the step:
     /// each registration numbered after those already registered (and those earlier in this step),
     /// metrics of a version registered here get its number; the version goes into the outputs.
+    /// A registration, metric or reported prediction that is not a valid event is reported and
+    /// left out (naming the field).
     func recordModelResults(_ result: inout StageResult, key: AttemptKey, run: RunState, batch: inout Batch) {
         let started = run.stage(key.stage)?.attempts.last?.startedSeq
+        let attempt = "run \(key.run) stage \(key.stage) attempt \(key.attempt)"
         var registered: [String: UInt64] = [:]
         for r in result.registrations {
             let stream = MLEvents.stream(model: r.model)
             let pending = UInt64(batch.pendingVersions(r.model))
-            let (version, events, expected) = ModelDecider.register(models, r, pending: pending, causation: started, correlation: run.correlation, by: actor)
-            batch.add(stream, events, expected: .exact(expected))
-            batch.registerVersion(r.model)
-            registered[r.model] = version
+            do throws(DecodingFailure) {
+                let (version, events, expected) = try ModelDecider.register(models, r, pending: pending, causation: started, correlation: run.correlation,
+                                                                            by: actor)
+                batch.add(stream, events, expected: .exact(expected))
+                batch.registerVersion(r.model)
+                registered[r.model] = version
+            } catch {
+                options.report("\(attempt): model '\(r.model)' not registered: \(error)")
+            }
         }
         for m in result.metrics {
-            guard let model = m["model"]?.stringValue else { continue }
-            var p = m
-            if p["model_version"]?.stringValue == "registered" { p = p.setting("model_version", to: .int(Int64(registered[model] ?? 0))) }
-            batch.add(MLEvents.stream(metricsOf: model), [NewEvent(type: MLEvents.metricObserved, schemaVersion: MLEvents.schemaVersion, payload: p,
-                                                                  causation: started, correlation: run.correlation)], expected: .any)
+            do throws(DecodingFailure) {
+                let o = try MetricObserved(reported: m) { registered[$0] }
+                batch.add(MLEvents.stream(metricsOf: o.model), [o.event(causation: started, correlation: run.correlation)], expected: .any)
+            } catch {
+                options.report("\(attempt): metric not recorded: \(error)")
+            }
         }
         if !result.predictions.isEmpty {
             // Predictions a script stage reported: {entity, model, model_version, outputs} or flat fields.
-            let events = result.predictions.map { row -> NewEvent in
-                var outputs = row["outputs"]
-                if outputs == nil {
-                    outputs = .members((row.objectMembers ?? []).filter { !["entity", "model", "model_version"].contains($0.key) })
+            var events: [NewEvent] = []
+            events.reserveCapacity(result.predictions.count)
+            for (i, row) in result.predictions.enumerated() {
+                do throws(DecodingFailure) {
+                    let p = try PredictionRecorded(reported: row, index: i, run: key.run, stage: key.stage, attempt: UInt64(key.attempt))
+                    events.append(p.event(causation: started, correlation: run.correlation))
+                } catch {
+                    options.report("\(attempt): prediction not recorded: \(error)")
                 }
-                let payload: Value = .object([("run", .string(key.run)), ("stage", .string(key.stage)), ("attempt", .int(Int64(key.attempt))),
-                                              ("model", row["model"] ?? .string(key.stage)), ("model_version", row["model_version"] ?? .null),
-                                              ("entity", .string(row["entity"]?.stringValue ?? row["entity"].map(\.jsonString) ?? "")),
-                                              ("outputs", outputs ?? .object([]))])
-                return NewEvent(type: MLEvents.predictionRecorded, schemaVersion: MLEvents.schemaVersion, payload: payload, causation: started,
-                                correlation: run.correlation)
             }
-            batch.add(MLEvents.stream(predictionsOfRun: key.run), events, expected: .any)
+            if !events.isEmpty { batch.add(MLEvents.stream(predictionsOfRun: key.run), events, expected: .any) }
         }
         if let (model, version) = registered.first, var o = result.outputs {
             o = o.setting("model_version", to: .int(Int64(version))).setting("model", to: .string(model))
@@ -117,8 +125,10 @@ extension Engine {
     }
 
     /// The automation reactor's decisions for the events queued since its checkpoint, and the
-    /// actions of crossings already recorded (runs requested, alerts raised).
-    func automate(_ batch: inout Batch) {
+    /// actions of crossings already recorded (runs requested, alerts raised). Fails the step on a
+    /// queued ML event that does not decode (naming its seq, type and field), instead of
+    /// deciding without it.
+    func automate(_ batch: inout Batch) throws(DecodingFailure) {
         let rules = currentRules()
         var seen: [String: Set<String>] = [:]
         var crossings: [Automation.Crossing] = []
@@ -126,19 +136,23 @@ extension Engine {
         if !rules.isEmpty {
             for e in automationInbox {
                 switch e.type {
-                case MLEvents.predictionRecorded:
-                    crossings += Automation.crossings(prediction: e, rules: rules, state: automation, seen: &seen)
-                case MLEvents.metricObserved:
-                    crossings += Automation.crossings(metric: e, rules: rules, state: automation, seen: &seen)
+                case PredictionRecorded.type:
+                    crossings += try Automation.crossings(prediction: e, rules: rules, state: automation, seen: &seen)
+                case MetricObserved.type:
+                    crossings += try Automation.crossings(metric: e, rules: rules, state: automation, seen: &seen)
                 case RunEvents.stageSucceeded:
                     guard let runID = e.stream.hasPrefix(RunEvents.runStreamPrefix) ? String(e.stream.dropFirst(RunEvents.runStreamPrefix.count)) : nil,
                           let run = runs.runs[runID] else { continue }
                     crossings += Automation.crossings(stageOutput: e, job: run.job, run: runID, rules: rules, state: automation, seen: &seen)
+                    // StageSucceeded is a run event: read by key until the run events are typed.
                     if let model = e.payload["outputs"]?["model"]?.stringValue,
                        rules.triggers.contains(where: { $0.source == "predictions" && $0.model == model && $0.isAggregate }),
                        let stage = e.payload["stage"]?.stringValue {
-                        let predictions = ((try? log.read(stream: MLEvents.stream(predictionsOfRun: runID))) ?? [])
-                            .filter { $0.payload["stage"]?.stringValue == stage && $0.payload["model"]?.stringValue == model }
+                        var predictions: [PredictionRecorded] = []
+                        for p in (try? log.read(stream: MLEvents.stream(predictionsOfRun: runID))) ?? [] {
+                            let prediction = try p.decode(PredictionRecorded.self)
+                            if prediction.stage == stage && prediction.model == model { predictions.append(prediction) }
+                        }
                         crossings += Automation.crossings(aggregateOver: predictions, model: model, run: runID, stageEnd: e, rules: rules,
                                                           state: automation, seen: &seen)
                     }
@@ -163,9 +177,8 @@ extension Engine {
             let expected = ExpectedVersion.exact(automation.streamVersions[a.stream] ?? 0)
             var events: [NewEvent] = []
             if let job = a.job {
-                let rule = try? RuleRef(try Fields("rule", a.rule))
-                var trigger = RunTrigger(.trigger, by: rule?.description ?? "rule:")
-                trigger.rule = rule
+                var trigger = RunTrigger(.trigger, by: a.rule.by)
+                trigger.rule = a.rule
                 trigger.crossing = a.crossing
                 let params = (a.parameters.objectMembers ?? []).map { ($0.key, $0.value) }
                 switch requestRun(job: job, parameters: params, trigger: trigger, causation: a.crossing, correlation: a.correlation, batch: &batch) {
@@ -183,13 +196,13 @@ extension Engine {
         }
         for r in retrains {
             let stream = MLEvents.stream(rule: "retrain", r.model)
-            let rule: Value = .object([("kind", "retrain_policy"), ("name", .string(r.model))])
-            var trigger = RunTrigger(.retrain, by: "retrain_policy:\(r.model)")
+            let rule = RuleRef(kind: "retrain_policy", name: r.model)
+            var trigger = RunTrigger(.retrain, by: rule.by)
             trigger.model = r.model
             trigger.dataset = RunEvents.dataset(ofStream: r.source.stream)
             trigger.datasetVersion = r.source.streamVersion
             let pending = PendingAction(stream: stream, crossing: r.source.seq, correlation: r.source.correlation, rule: rule, job: r.job,
-                                        parameters: .object([]), team: nil, message: "retrain \(r.model)")
+                                        parameters: .members([]), team: nil, message: "retrain \(r.model)")
             let fired: NewEvent
             switch requestRun(job: r.job, parameters: [], trigger: trigger, causation: r.source.seq, correlation: r.source.correlation, batch: &batch) {
             case .success(let id): fired = Automation.fired(pending, run: id)

@@ -26,7 +26,7 @@ extension Engine {
             let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
             scheduleStages(active, into: &batch, now: now)
             startDependentRuns(into: &batch)
-            automate(&batch)
+            do { try automate(&batch) } catch let f as StepFailure { throw f } catch { throw StepFailure("the automation reactor", error) }
             let launches = try claimQueuedStages(active, into: &batch, now: now)
             return try commit(batch, done: done, launches: launches)
         } catch {

@@ -139,7 +139,12 @@ public final class Engine: @unchecked Sendable {
                 progressed = try step()
                 failedSteps = 0
             } catch let failure as StepFailure {
-                // Nothing of the step was appended and no checkpoint moved: decide again after a backoff.
+                // Nothing of the step was appended and no checkpoint moved: decide again after a
+                // backoff — or, asked to stop with nothing running, stop (the next engine decides).
+                if stopping && inFlight.isEmpty {
+                    options.report("stopping with a step that failed: \(failure)")
+                    return runs
+                }
                 failedSteps += 1
                 let delay = Engine.retryDelay(afterFailures: failedSteps)
                 options.report("step failed (\(failedSteps) in a row; retrying in \(String(format: "%.2f", delay)) s): \(failure)")

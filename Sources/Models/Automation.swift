@@ -114,16 +114,25 @@ public struct AutomationRules: Sendable {
 
 /// A crossing waiting for its action: a run to request and/or a team to alert.
 public struct PendingAction: Sendable, Hashable {
+    /// The rule's stream, where its `TriggerFired` and `AlertRaised` go.
     public var stream: String
+    /// The seq of the `ThresholdCrossed` (a retraining policy: of the dataset version).
     public var crossing: UInt64
+    /// The crossing's correlation, which the run and the alert keep.
     public var correlation: UInt64
-    public var rule: Value
+    /// The rule that crossed.
+    public var rule: RuleRef
+    /// The job to run, until its run is recorded.
     public var job: String?
+    /// The run's parameters (an object).
     public var parameters: Value
+    /// The team to alert, until the alert is recorded.
     public var team: String?
+    /// The crossing's message.
     public var message: String
 
-    public init(stream: String, crossing: UInt64, correlation: UInt64, rule: Value, job: String?, parameters: Value, team: String?, message: String) {
+    /// A pending action.
+    public init(stream: String, crossing: UInt64, correlation: UInt64, rule: RuleRef, job: String?, parameters: Value, team: String?, message: String) {
         self.stream = stream
         self.crossing = crossing
         self.correlation = correlation
@@ -150,29 +159,31 @@ public struct AutomationState: Sendable, Hashable {
 
     public init() {}
 
+    /// Folds one event in. The stream version of every automation event counts (appends to its
+    /// stream expect it); one that does not decode changes nothing else.
     public mutating func evolve(_ e: RecordedEvent) {
         defer { lastSeq = max(lastSeq, e.seq) }
         guard MLEvents.automationTypes.contains(e.type) else { return }
         streamVersions[e.stream] = e.streamVersion
-        let p = e.payload
         switch e.type {
-        case MLEvents.thresholdCrossed:
-            if let k = p["dedupe_key"]?.stringValue { keys[e.stream, default: []].insert(k) }
-            let action = p["action"]
-            let job = action?["run"]?.stringValue
-            let team = action?["alert"]?.stringValue
+        case ThresholdCrossed.type:
+            guard let c = try? e.decode(ThresholdCrossed.self) else { return }
+            keys[e.stream, default: []].insert(c.dedupeKey)
+            let job = c.action.run
+            let team = c.action.alert
             if job != nil || team != nil {
-                pending[e.seq] = PendingAction(stream: e.stream, crossing: e.seq, correlation: e.correlation, rule: p["rule"] ?? .null, job: job,
-                                               parameters: action?["parameters"] ?? .object([]), team: team,
-                                               message: p["message"]?.stringValue ?? "")
+                pending[e.seq] = PendingAction(stream: e.stream, crossing: e.seq, correlation: e.correlation, rule: c.rule, job: job,
+                                               parameters: c.action.parameters ?? .members([]), team: team, message: c.message)
             }
-        case MLEvents.triggerFired:
-            guard let c = p["crossing"]?.intValue.map({ UInt64($0) }) else { return }
+        case TriggerFired.type:
+            guard let f = try? e.decode(TriggerFired.self) else { return }
+            let c = f.crossing
             if e.stream.hasPrefix("retrain/") { consumedSources[e.stream, default: []].insert(c) }
             pending[c]?.job = nil
             if let a = pending[c], a.team == nil { pending[c] = nil }
-        case MLEvents.alertRaised:
-            guard let c = p["crossing"]?.intValue.map({ UInt64($0) }) else { return }
+        case AlertRaised.type:
+            guard let r = try? e.decode(AlertRaised.self) else { return }
+            let c = r.crossing
             pending[c]?.team = nil
             if let a = pending[c], a.job == nil { pending[c] = nil }
         default: break
@@ -181,21 +192,13 @@ public struct AutomationState: Sendable, Hashable {
 }
 
 /// The trigger and monitor decisions. Pure: an event and the rules in, the `ThresholdCrossed`
-/// events it causes out (each once per dedupe key, across the whole log).
+/// events it causes out (each once per dedupe key, across the whole log). An event that does not
+/// decode fails the decision (naming its seq and field): the reactor never skips one.
 public enum Automation {
     /// Fields a condition may read from any prediction besides its outputs and inputs.
     public static let predictionEnvelopeFields: Set<String> = ["entity", "entity_key", "model", "model_version", "run", "stage", "attempt"]
 
-    /// A field of a prediction event for a condition: outputs, then inputs, then the envelope.
-    public static func predictionField(_ p: Value, _ name: String) -> Value? {
-        if let v = p["outputs"]?[name] { return v }
-        if let v = p["inputs"]?[name] { return v }
-        switch name {
-        case "entity_key": return p["entity"]
-        default: return path(p, name)
-        }
-    }
-
+    /// A dotted path into a run event's payload (`StageSucceeded` outputs for stage_output triggers).
     static func path(_ v: Value, _ name: String) -> Value? {
         var cur: Value? = v
         for part in name.split(separator: ".") { cur = cur?[String(part)] }
@@ -210,16 +213,14 @@ public enum Automation {
     }
 
     /// The crossings caused by a `PredictionRecorded` event (row-level trigger conditions).
-    public static func crossings(prediction e: RecordedEvent, rules: AutomationRules, state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
-        let p = e.payload
-        guard let model = p["model"]?.stringValue else { return [] }
+    public static func crossings(prediction e: RecordedEvent, rules: AutomationRules, state: AutomationState,
+                                 seen: inout [String: Set<String>]) throws(DecodingFailure) -> [Crossing] {
+        let p = try e.decode(PredictionRecorded.self)
         var out: [Crossing] = []
-        for r in rules.triggers where r.source == "predictions" && r.model == model && !r.isAggregate && e.seq > r.appliedSeq {
-            guard r.condition.evaluate({ predictionField(p, $0) }) == .bool(true) else { continue }
-            let run = p["run"]?.stringValue ?? ""
-            let entity = p["entity"]?.stringValue ?? ""
-            let key = r.dedupe == "once_per_row" ? "\(run)/\(entity)" : run
-            if let c = crossing(trigger: r, key: key, subject: entity, sourceRun: run, source: e, field: { predictionField(p, $0) }, state: state, seen: &seen) {
+        for r in rules.triggers where r.source == "predictions" && r.model == p.model && !r.isAggregate && e.seq > r.appliedSeq {
+            guard r.condition.evaluate({ p.field($0) }) == .bool(true) else { continue }
+            let key = r.dedupe == "once_per_row" ? "\(p.run)/\(p.entity)" : p.run
+            if let c = crossing(trigger: r, key: key, subject: p.entity, sourceRun: p.run, source: e, field: { p.field($0) }, state: state, seen: &seen) {
                 out.append(c)
             }
         }
@@ -228,16 +229,16 @@ public enum Automation {
 
     /// The crossings of aggregate trigger conditions over all the predictions one stage of a run
     /// recorded for `model` (evaluated when the stage has succeeded).
-    public static func crossings(aggregateOver predictions: [RecordedEvent], model: String, run: String, stageEnd: RecordedEvent,
+    public static func crossings(aggregateOver predictions: [PredictionRecorded], model: String, run: String, stageEnd: RecordedEvent,
                                  rules: AutomationRules, state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
         var out: [Crossing] = []
         for r in rules.triggers where r.source == "predictions" && r.model == model && r.isAggregate && stageEnd.seq > r.appliedSeq {
-            let value = r.condition.evaluate(rows: predictions) { e, name in predictionField(e.payload, name) }
+            let value = r.condition.evaluate(rows: predictions) { p, name in p.field(name) }
             guard value == .bool(true) else { continue }
-            let last = predictions.last?.payload ?? .null
+            let last = predictions.last
             let observed = Value.object([("predictions", .int(Int64(predictions.count))), ("value", value)])
             if let c = crossing(trigger: r, key: run, subject: "run \(run)", sourceRun: run, source: stageEnd,
-                                field: { predictionField(last, $0) }, observed: observed, state: state, seen: &seen) {
+                                field: { last?.field($0) }, observed: observed, state: state, seen: &seen) {
                 out.append(c)
             }
         }
@@ -245,38 +246,34 @@ public enum Automation {
     }
 
     /// The crossings caused by a `MetricObserved` event: metric triggers and monitors.
-    public static func crossings(metric e: RecordedEvent, rules: AutomationRules, state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
-        let p = e.payload
-        guard let model = p["model"]?.stringValue, let metric = p["metric"]?.stringValue, let value = p["value"]?.doubleValue else { return [] }
-        let feature = p["feature"]?.stringValue
-        let run = p["run"]?.stringValue ?? ""
+    public static func crossings(metric e: RecordedEvent, rules: AutomationRules, state: AutomationState,
+                                 seen: inout [String: Set<String>]) throws(DecodingFailure) -> [Crossing] {
+        let o = try e.decode(MetricObserved.self)
+        let model = o.model, metric = o.metric, value = o.value, feature = o.feature
+        let run = o.run ?? ""
         let key = run.isEmpty ? "seq\(e.seq)" : "\(run)/\(metric)" + (feature.map { ":\($0)" } ?? "")
         var out: [Crossing] = []
-        let field: (String) -> Value? = { name in name == metric || name == "value" ? .double(value) : path(p, name) }
+        let field: (String) -> Value? = { o.field($0) }
         for r in rules.triggers where r.source == "metrics" && r.model == model && e.seq > r.appliedSeq {
             guard r.condition.evaluate(field) == .bool(true) else { continue }
             if let c = crossing(trigger: r, key: key, subject: model, sourceRun: run, source: e, field: field, state: state, seen: &seen) { out.append(c) }
         }
         for m in rules.monitors where m.model == model && m.metric == metric && (m.feature == nil || m.feature == feature) && e.seq > m.appliedSeq {
-            var threshold: (String, Double)?
-            if let b = m.below, value < b { threshold = ("below", b) }
-            if let a = m.above, value > a { threshold = ("above", a) }
-            guard let (side, limit) = threshold else { continue }
+            var threshold: ThresholdCrossed.Threshold?
+            var side = "", limit = 0.0
+            if let b = m.below, value < b { threshold = .below(b); (side, limit) = ("below", b) }
+            if let a = m.above, value > a { threshold = .above(a); (side, limit) = ("above", a) }
+            guard let threshold else { continue }
             let stream = MLEvents.stream(rule: "monitor", m.name)
             guard !(state.keys[stream]?.contains(key) ?? false), !(seen[stream]?.contains(key) ?? false) else { continue }
             seen[stream, default: []].insert(key)
             let what = metric + (feature.map { "(\($0))" } ?? "")
-            let message = "monitor \(m.name): \(model) v\(p["model_version"]?.intValue ?? 0) \(what) = \(format(value)), \(side) \(format(limit))"
-            var action: [(String, Value)] = []
-            if let job = m.run { action.append(("run", .string(job))); action.append(("parameters", .object([]))) }
-            if let team = m.alert { action.append(("alert", .string(team))) }
-            let payload: [(String, Value)] = [
-                ("rule", .object([("kind", "monitor"), ("name", .string(m.name)), ("version", .int(Int64(m.version)))])),
-                ("subject", .string(model)), ("observed", .object([(metric, .double(value))])),
-                ("threshold", .object([(side, .double(limit))])), ("source_event", .int(Int64(e.seq))), ("source_run", .string(run)),
-                ("dedupe_key", .string(key)), ("message", .string(message)), ("action", .object(action)),
-            ]
-            out.append(Crossing(stream: stream, key: key, event: MLEvents.event(MLEvents.thresholdCrossed, payload, causation: e.seq, correlation: e.correlation)))
+            let message = "monitor \(m.name): \(model) v\(o.modelVersion) \(what) = \(format(value)), \(side) \(format(limit))"
+            let action = ThresholdCrossed.Action(run: m.run, parameters: m.run.map { _ in .members([]) }, alert: m.alert)
+            let crossed = ThresholdCrossed(rule: RuleRef(kind: "monitor", name: m.name, version: m.version), subject: model,
+                                           observed: .members([Value.Member(metric, .double(value))]), threshold: threshold, sourceEvent: e.seq,
+                                           sourceRun: run, dedupeKey: key, message: message, action: action)
+            out.append(Crossing(stream: stream, key: key, event: crossed.event(causation: e.seq, correlation: e.correlation)))
         }
         return out
     }
@@ -284,6 +281,7 @@ public enum Automation {
     /// The crossings caused by a `StageSucceeded` of a job's stage (stage_output triggers).
     public static func crossings(stageOutput e: RecordedEvent, job: String, run: String, rules: AutomationRules, state: AutomationState,
                                  seen: inout [String: Set<String>]) -> [Crossing] {
+        // A run event, read by key until the run events are typed.
         let p = e.payload
         let stage = p["stage"]?.stringValue
         var out: [Crossing] = []
@@ -305,29 +303,22 @@ public enum Automation {
         seen[stream, default: []].insert(key)
         let observed = observed ?? Value.object(r.condition.fields.map { ($0, field($0) ?? .null) })
         let params = Value.object(r.parameters.map { ($0.param, field($0.field) ?? .null) })
-        let message = "trigger \(r.name): \(r.conditionText) held for \(subject)"
-        let payload: [(String, Value)] = [
-            ("rule", .object([("kind", "trigger"), ("name", .string(r.name)), ("version", .int(Int64(r.version)))])),
-            ("subject", .string(subject)), ("observed", observed), ("threshold", .string(r.conditionText)),
-            ("source_event", .int(Int64(e.seq))), ("source_run", .string(sourceRun)), ("dedupe_key", .string(key)),
-            ("message", .string(message)), ("action", .object([("run", .string(r.run)), ("parameters", params)])),
-        ]
-        return Crossing(stream: stream, key: key, event: MLEvents.event(MLEvents.thresholdCrossed, payload, causation: e.seq, correlation: e.correlation))
+        let crossed = ThresholdCrossed(rule: RuleRef(kind: "trigger", name: r.name, version: r.version), subject: subject, observed: observed,
+                                       threshold: .condition(r.conditionText), sourceEvent: e.seq, sourceRun: sourceRun, dedupeKey: key,
+                                       message: "trigger \(r.name): \(r.conditionText) held for \(subject)",
+                                       action: ThresholdCrossed.Action(run: r.run, parameters: params))
+        return Crossing(stream: stream, key: key, event: crossed.event(causation: e.seq, correlation: e.correlation))
     }
 
     /// The `TriggerFired` that records the run a crossing requested (`run` nil with `error` when the
     /// request was refused, so that it is not retried forever).
     public static func fired(_ a: PendingAction, run: String?, error: String? = nil) -> NewEvent {
-        var m: [(String, Value)] = [("rule", a.rule), ("crossing", .int(Int64(a.crossing))), ("job", .string(a.job ?? "")),
-                                    ("run", run.map { .string($0) } ?? .null)]
-        if let error { m.append(("error", .string(error))) }
-        return MLEvents.event(MLEvents.triggerFired, m, causation: a.crossing, correlation: a.correlation)
+        TriggerFired(rule: a.rule, crossing: a.crossing, job: a.job ?? "", run: run, error: error).event(causation: a.crossing, correlation: a.correlation)
     }
 
     /// The `AlertRaised` for a crossing's team.
     public static func alert(_ a: PendingAction) -> NewEvent {
-        MLEvents.event(MLEvents.alertRaised, [("team", .string(a.team ?? "")), ("rule", a.rule), ("crossing", .int(Int64(a.crossing))),
-                                              ("message", .string(a.message))], causation: a.crossing, correlation: a.correlation)
+        AlertRaised(team: a.team ?? "", rule: a.rule, crossing: a.crossing, message: a.message).event(causation: a.crossing, correlation: a.correlation)
     }
 
     static func format(_ d: Double) -> String {

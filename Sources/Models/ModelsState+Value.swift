@@ -6,13 +6,19 @@ extension ModelsState {
         .object([("models", .array(models.keys.sorted().compactMap { models[$0]?.value })), ("last_seq", .int(Int64(lastSeq)))])
     }
 
-    public init(value v: Value) {
+    /// What snapshot decoding failures name as the owner.
+    public static let snapshotOwner = "models snapshot"
+
+    /// The registry from a snapshot value; fails naming the field that is missing or of the wrong
+    /// shape (nothing defaults: a malformed snapshot is not a registry).
+    public init(value v: Value) throws(DecodingFailure) {
         self.init()
-        for m in v["models"]?.arrayValue ?? [] {
-            let e = ModelEntry(value: m)
+        let f = try Fields(ModelsState.snapshotOwner, v)
+        for m in try f.objects("models") {
+            let e = try ModelEntry(m)
             models[e.name] = e
         }
-        lastSeq = UInt64(v["last_seq"]?.intValue ?? 0)
+        lastSeq = try f.uint("last_seq")
     }
 }
 
@@ -33,36 +39,45 @@ extension ModelEntry {
                  ("stream_version", .int(Int64(streamVersion)))])
     }
 
-    init(value v: Value) {
-        self.init(name: v["name"]?.stringValue ?? "")
-        versions = (v["versions"]?.arrayValue ?? []).map(ModelVersion.init(value:))
-        for m in v["aliases"]?.objectMembers ?? [] { aliases[m.key] = UInt64(m.value.intValue ?? 0) }
-        aliasHistory = (v["alias_history"]?.arrayValue ?? []).map { a in
-            AliasMove(alias: a["alias"]?.stringValue ?? "", version: UInt64(a["version"]?.intValue ?? 0), previous: a["previous"]?.intValue.map { UInt64($0) },
-                      seq: UInt64(a["seq"]?.intValue ?? 0), recordedAtMicros: a["at"]?.intValue ?? 0, by: a["by"]?.stringValue ?? "")
+    init(_ f: Fields) throws(DecodingFailure) {
+        self.init(name: try f.string("name"))
+        versions = try f.objects("versions").map { v throws(DecodingFailure) in try ModelVersion(v) }
+        let a = try f.object("aliases")
+        for m in a.members { aliases[m.key] = try a.uint(m.key) }
+        aliasHistory = try f.objects("alias_history").map { a throws(DecodingFailure) in
+            AliasMove(alias: try a.string("alias"), version: try a.uint("version"), previous: try a.uint(opt: "previous"),
+                      seq: try a.uint("seq"), recordedAtMicros: try a.int("at"), by: try a.string("by"))
         }
-        for m in v["latest_metrics"]?.objectMembers ?? [] {
-            let p = m.value
-            latestMetrics[m.key] = MetricPoint(metric: p["metric"]?.stringValue ?? "", feature: p["feature"]?.stringValue, value: p["value"]?.doubleValue ?? 0,
-                                               modelVersion: UInt64(p["model_version"]?.intValue ?? 0), source: p["source"]?.stringValue ?? "",
-                                               seq: UInt64(p["seq"]?.intValue ?? 0), run: p["run"]?.stringValue)
+        let l = try f.object("latest_metrics")
+        for m in l.members {
+            let p = try l.object(m.key)
+            latestMetrics[m.key] = MetricPoint(metric: try p.string("metric"), feature: try p.string(opt: "feature"), value: try p.double("value"),
+                                               modelVersion: try p.uint("model_version"), source: try p.string("source"),
+                                               seq: try p.uint("seq"), run: try p.string(opt: "run"))
         }
-        streamVersion = UInt64(v["stream_version"]?.intValue ?? 0)
+        streamVersion = try f.uint("stream_version")
     }
 }
 
 extension ModelVersion {
+    /// The envelope members a snapshot adds to the registration payload.
+    static let envelopeKeys: Set<String> = ["seq", "recorded_at", "correlation"]
+
     /// The version as a value: its registration payload plus where and when it was recorded.
     public var value: Value {
-        payload.setting("seq", to: .int(Int64(seq))).setting("recorded_at", to: .int(recordedAtMicros))
+        registered.payload.setting("seq", to: .int(Int64(seq))).setting("recorded_at", to: .int(recordedAtMicros))
             .setting("correlation", to: .int(Int64(correlation)))
     }
 
-    init(value v: Value) {
-        let seq = UInt64(v["seq"]?.intValue ?? 0)
-        let payload = v.removing("seq").removing("recorded_at").removing("correlation")
-        self.init(RecordedEvent(seq: seq, recordedAtMicros: v["recorded_at"]?.intValue ?? 0, stream: MLEvents.stream(model: v["model"]?.stringValue ?? ""),
-                                streamVersion: 0, type: MLEvents.modelVersionRegistered, causation: nil,
-                                correlation: UInt64(v["correlation"]?.intValue ?? 0), actor: "", payload: payload))
+    init(_ f: Fields) throws(DecodingFailure) {
+        let registered: ModelVersionRegistered
+        do throws(DecodingFailure) {
+            registered = try ModelVersionRegistered(.members(f.members.filter { !ModelVersion.envelopeKeys.contains($0.key) }))
+        } catch {
+            // Named as a field of the snapshot.
+            let field = error.field.isEmpty ? String(f.path.dropLast()) : f.path + error.field
+            throw DecodingFailure(eventType: f.owner, field: field, expected: error.expected, found: error.found)
+        }
+        self.init(registered, seq: try f.uint("seq"), recordedAtMicros: try f.int("recorded_at"), correlation: try f.uint("correlation"))
     }
 }

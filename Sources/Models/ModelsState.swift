@@ -1,58 +1,56 @@
 import Domain
 
-/// One registered version of a model, as its `ModelVersionRegistered` event says.
+/// One registered version of a model: its `ModelVersionRegistered` event and where and when it
+/// was recorded.
 public struct ModelVersion: Sendable, Hashable {
-    public var model: String
-    public var version: UInt64
-    public var type: String
+    /// The registration, as recorded.
+    public var registered: ModelVersionRegistered
     public var seq: UInt64
     public var recordedAtMicros: Int64
     public var correlation: UInt64
-    public var run: String
-    public var stage: String
-    /// Holdout metrics (and row counts).
-    public var metrics: Value
-    /// SHA-256 (hex) of the artifact file under `<store>/artifacts/sha256/`.
-    public var artifact: String
-    public var artifactBytes: Int64
-    public var trainingDataset: String
-    public var trainingDatasetVersion: UInt64?
-    public var featureSpec: String?
-    public var featureSpecVersion: UInt64?
-    public var definitionVersion: UInt64
-    public var catalogSeq: UInt64
-    public var hyperparameters: Value
-    /// Feature columns the model reads, in order.
-    public var columns: [String]
-    /// Prediction field names.
-    public var outputs: [String]
-    /// The full payload, as recorded.
-    public var payload: Value
 
-    init(_ e: RecordedEvent) {
-        let p = e.payload
-        model = p["model"]?.stringValue ?? ""
-        version = UInt64(p["version"]?.intValue ?? 0)
-        type = p["type"]?.stringValue ?? ""
-        seq = e.seq
-        recordedAtMicros = e.recordedAtMicros
-        correlation = e.correlation
-        run = p["run"]?.stringValue ?? ""
-        stage = p["stage"]?.stringValue ?? ""
-        metrics = p["metrics"] ?? .object([])
-        artifact = p["artifact"]?["sha256"]?.stringValue ?? ""
-        artifactBytes = p["artifact"]?["bytes"]?.intValue ?? 0
-        trainingDataset = p["training_dataset"]?["name"]?.stringValue ?? ""
-        trainingDatasetVersion = p["training_dataset"]?["version"]?.intValue.map { UInt64($0) }
-        featureSpec = p["feature_spec"]?["name"]?.stringValue
-        featureSpecVersion = p["feature_spec"]?["version"]?.intValue.map { UInt64($0) }
-        definitionVersion = UInt64(p["model_definition_version"]?.intValue ?? 0)
-        catalogSeq = UInt64(p["catalog_seq"]?.intValue ?? 0)
-        hyperparameters = p["hyperparameters"] ?? .object([])
-        columns = (p["columns"]?.arrayValue ?? []).compactMap(\.stringValue)
-        outputs = (p["outputs"]?.arrayValue ?? []).compactMap(\.stringValue)
-        payload = p
+    /// A version from its registration and its envelope.
+    public init(_ registered: ModelVersionRegistered, seq: UInt64, recordedAtMicros: Int64, correlation: UInt64) {
+        self.registered = registered
+        self.seq = seq
+        self.recordedAtMicros = recordedAtMicros
+        self.correlation = correlation
     }
+
+    /// The model's name.
+    public var model: String { registered.model }
+    /// The version number.
+    public var version: UInt64 { registered.version }
+    /// The model type.
+    public var type: String { registered.modelType }
+    /// The run that trained it.
+    public var run: String { registered.run }
+    /// The train stage.
+    public var stage: String { registered.stage }
+    /// Holdout metrics (and row counts).
+    public var metrics: Value { registered.metrics }
+    /// SHA-256 (hex) of the artifact file under `<store>/artifacts/sha256/`.
+    public var artifact: String { registered.artifact.sha256 }
+    /// The artifact's size.
+    public var artifactBytes: Int64 { registered.artifact.bytes }
+    /// The dataset it was trained on.
+    public var trainingDataset: String { registered.trainingDataset.name }
+    /// That dataset's version, when known.
+    public var trainingDatasetVersion: UInt64? { registered.trainingDataset.version }
+    /// The feature spec its transform was fitted from.
+    public var featureSpec: String? { registered.featureSpec?.name }
+    /// That feature spec's version.
+    public var featureSpecVersion: UInt64? { registered.featureSpec?.version }
+    /// The version of the model's definition.
+    public var definitionVersion: UInt64 { registered.modelDefinitionVersion }
+    /// The catalog change the training run saw.
+    public var catalogSeq: UInt64 { registered.catalogSeq }
+    /// The hyperparameters used.
+    public var hyperparameters: Value { registered.hyperparameters }
+    /// Feature columns the model reads, in order.
+    public var columns: [String] { registered.columns }
+    /// Prediction field names.
+    public var outputs: [String] { registered.outputs }
 }
 
 /// One move of an alias.
@@ -105,32 +103,31 @@ public struct ModelsState: Sendable, Hashable {
 
     public init() {}
 
+    /// Folds one event in; events of other types, outside their stream, out of order or that do
+    /// not decode change nothing.
     public mutating func evolve(_ e: RecordedEvent) {
         defer { lastSeq = max(lastSeq, e.seq) }
-        let p = e.payload
         switch e.type {
-        case MLEvents.modelVersionRegistered:
+        case ModelVersionRegistered.type:
             // Registrations live in their model's stream (other writers' look-alikes are not versions).
-            let v = ModelVersion(e)
-            guard !v.model.isEmpty, e.stream == MLEvents.stream(model: v.model), v.version == UInt64((models[v.model]?.versions.count ?? 0) + 1) else { return }
-            models[v.model, default: ModelEntry(name: v.model)].versions.append(v)
-            models[v.model]?.streamVersion = e.streamVersion
-        case MLEvents.modelAliasMoved:
-            guard let model = p["model"]?.stringValue, let alias = p["alias"]?.stringValue, let v = p["version"]?.intValue,
-                  e.stream == MLEvents.stream(model: model) else { return }
-            var entry = models[model] ?? ModelEntry(name: model)
-            entry.aliasHistory.append(AliasMove(alias: alias, version: UInt64(v), previous: entry.aliases[alias], seq: e.seq,
-                                                recordedAtMicros: e.recordedAtMicros, by: p["by"]?.stringValue ?? e.actor))
-            entry.aliases[alias] = UInt64(v)
+            guard let r = try? e.decode(ModelVersionRegistered.self), e.stream == MLEvents.stream(model: r.model),
+                  r.version == UInt64((models[r.model]?.versions.count ?? 0) + 1) else { return }
+            models[r.model, default: ModelEntry(name: r.model)].versions.append(ModelVersion(r, seq: e.seq, recordedAtMicros: e.recordedAtMicros,
+                                                                                            correlation: e.correlation))
+            models[r.model]?.streamVersion = e.streamVersion
+        case ModelAliasMoved.type:
+            guard let m = try? e.decode(ModelAliasMoved.self), e.stream == MLEvents.stream(model: m.model) else { return }
+            var entry = models[m.model] ?? ModelEntry(name: m.model)
+            entry.aliasHistory.append(AliasMove(alias: m.alias, version: m.version, previous: entry.aliases[m.alias], seq: e.seq,
+                                                recordedAtMicros: e.recordedAtMicros, by: m.by))
+            entry.aliases[m.alias] = m.version
             entry.streamVersion = e.streamVersion
-            models[model] = entry
-        case MLEvents.metricObserved:
-            guard let model = p["model"]?.stringValue, let metric = p["metric"]?.stringValue, let value = p["value"]?.doubleValue,
-                  e.stream == MLEvents.stream(metricsOf: model) else { return }
-            let feature = p["feature"]?.stringValue
-            let point = MetricPoint(metric: metric, feature: feature, value: value, modelVersion: UInt64(p["model_version"]?.intValue ?? 0),
-                                    source: p["source"]?.stringValue ?? "", seq: e.seq, run: p["run"]?.stringValue)
-            models[model, default: ModelEntry(name: model)].latestMetrics[feature.map { "\(metric):\($0)" } ?? metric] = point
+            models[m.model] = entry
+        case MetricObserved.type:
+            guard let o = try? e.decode(MetricObserved.self), e.stream == MLEvents.stream(metricsOf: o.model) else { return }
+            let point = MetricPoint(metric: o.metric, feature: o.feature, value: o.value, modelVersion: o.modelVersion, source: o.source,
+                                    seq: e.seq, run: o.run)
+            models[o.model, default: ModelEntry(name: o.model)].latestMetrics[o.feature.map { "\(o.metric):\($0)" } ?? o.metric] = point
         default: break
         }
     }
@@ -169,31 +166,57 @@ public struct ModelsState: Sendable, Hashable {
 public enum ModelDecider {
     /// What a training attempt produced, to register.
     public struct Registration: Sendable {
+        enum Draft: Sendable {
+            case typed(ModelVersionRegistered)
+            case members([(String, Value)])
+        }
+
         public var model: String
-        public var payload: [(String, Value)]
+        let draft: Draft
         /// Aliases the model's definition wants: set now when they point nowhere yet.
         public var wantedAliases: [String]
+
+        /// The registration (its `version` is set when it is registered).
+        public init(_ registered: ModelVersionRegistered, wantedAliases: [String]) {
+            model = registered.model
+            draft = .typed(registered)
+            self.wantedAliases = wantedAliases
+        }
+
+        /// The registration's payload members except `model` and `version`, as a train stage
+        /// builds them; decoded as a `ModelVersionRegistered` when registered.
         public init(model: String, payload: [(String, Value)], wantedAliases: [String]) {
             self.model = model
-            self.payload = payload
+            draft = .members(payload)
             self.wantedAliases = wantedAliases
+        }
+
+        /// The registration as version `version`.
+        func registered(as version: UInt64) throws(DecodingFailure) -> ModelVersionRegistered {
+            var r: ModelVersionRegistered
+            switch draft {
+            case .typed(let t): r = t
+            case .members(let m): r = try ModelVersionRegistered(.object(m + [("model", .string(model)), ("version", .int(Int64(version)))]))
+            }
+            r.model = model
+            r.version = version
+            return r
         }
     }
 
     /// The `ModelVersionRegistered` (with the next version number) and, for aliases the model
     /// wants that point nowhere yet, their first `ModelAliasMoved`; appended to `model/<name>` at
-    /// `expectedVersion` (the stream version the state holds).
+    /// `expectedVersion` (the stream version the state holds). Fails when the registration is
+    /// not a valid `ModelVersionRegistered`.
     public static func register(_ state: ModelsState, _ r: Registration, pending: UInt64 = 0, causation: UInt64?, correlation: UInt64?, by: String)
-        -> (version: UInt64, events: [NewEvent], expectedVersion: UInt64) {
+        throws(DecodingFailure) -> (version: UInt64, events: [NewEvent], expectedVersion: UInt64) {
         let entry = state.models[r.model] ?? ModelEntry(name: r.model)
         let version = UInt64(entry.versions.count) + 1 + pending
-        var events = [MLEvents.event(MLEvents.modelVersionRegistered, r.payload + [("model", .string(r.model)), ("version", .int(Int64(version)))],
-                                     causation: causation, correlation: correlation)]
+        var events = [try r.registered(as: version).event(causation: causation, correlation: correlation)]
         if pending == 0 {
             for alias in r.wantedAliases where entry.aliases[alias] == nil {
-                events.append(MLEvents.event(MLEvents.modelAliasMoved, [("model", .string(r.model)), ("alias", .string(alias)), ("version", .int(Int64(version))),
-                                                                        ("previous", .null), ("by", .string(by)), ("reason", .string("first version of a wanted alias"))],
-                                             causation: causation, correlation: correlation))
+                events.append(ModelAliasMoved(model: r.model, alias: alias, version: version, previous: nil, by: by,
+                                              reason: "first version of a wanted alias").event(causation: causation, correlation: correlation))
             }
         }
         return (version, events, entry.streamVersion)
@@ -216,9 +239,7 @@ public enum ModelDecider {
         if entry.aliases[alias] == version {
             throw ModelCommandError("alias '\(alias)' of model '\(model)' already points at version \(version); nothing to do")
         }
-        var m: [(String, Value)] = [("model", .string(model)), ("alias", .string(alias)), ("version", .int(Int64(version))),
-                                    ("previous", entry.aliases[alias].map { .int(Int64($0)) } ?? .null), ("by", .string(by))]
-        if let reason { m.append(("reason", .string(reason))) }
-        return MLEvents.event(MLEvents.modelAliasMoved, m, causation: entry.aliasHistory.last?.seq ?? entry.latest?.seq)
+        return ModelAliasMoved(model: model, alias: alias, version: version, previous: entry.aliases[alias], by: by, reason: reason)
+            .event(causation: entry.aliasHistory.last?.seq ?? entry.latest?.seq)
     }
 }

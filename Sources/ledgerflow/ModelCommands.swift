@@ -115,7 +115,7 @@ struct ModelsPromote: ParsableCommand {
         do { r = try log.append([event], to: MLEvents.stream(model: model), expectedVersion: .exact(expected), actor: cliActor) } catch let e as WrongExpectedVersion {
             throw CommandFailure(message: "model '\(model)' changed while promoting (\(e)); run the command again")
         }
-        let previous = event.payload["previous"]?.intValue
+        let previous = state.models[model]?.aliases[alias].map { Int64($0) }
         if json {
             Output.line(Value.object([("model", .string(model)), ("alias", .string(alias)), ("version", .int(Int64(v))),
                                       ("previous", previous.map { .int($0) } ?? .null), ("seq", .int(Int64(r.firstSeq ?? 0)))]).jsonString)
@@ -156,8 +156,8 @@ struct ModelsDiff: ParsableCommand {
         for k in keys { cmp("metrics.\(k)", a.metrics[k] ?? .null, b.metrics[k] ?? .null) }
         let hk = Set((a.hyperparameters.objectMembers ?? []).map(\.key) + (b.hyperparameters.objectMembers ?? []).map(\.key)).sorted()
         for k in hk { cmp("hyperparameters.\(k)", a.hyperparameters[k] ?? .null, b.hyperparameters[k] ?? .null) }
-        cmp("training_dataset", a.payload["training_dataset"] ?? .null, b.payload["training_dataset"] ?? .null)
-        cmp("feature_spec", a.payload["feature_spec"] ?? .null, b.payload["feature_spec"] ?? .null)
+        cmp("training_dataset", a.registered.trainingDataset.value, b.registered.trainingDataset.value)
+        cmp("feature_spec", a.registered.featureSpec?.value ?? .null, b.registered.featureSpec?.value ?? .null)
         cmp("model_definition_version", .int(Int64(a.definitionVersion)), .int(Int64(b.definitionVersion)))
         cmp("columns", .array(a.columns.map { .string($0) }), .array(b.columns.map { .string($0) }))
         cmp("artifact", .string(a.artifact), .string(b.artifact))

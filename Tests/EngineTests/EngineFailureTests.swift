@@ -22,13 +22,6 @@ import Testing
         }
     }
 
-    /// The engine's report lines.
-    final class Reports: Sendable {
-        let lines = Mutex<[String]>([])
-        func add(_ s: String) { lines.withLock { $0.append(s) } }
-        var all: [String] { lines.withLock { $0 } }
-    }
-
     func engine(_ p: Project, _ reports: Reports) -> Engine {
         var o = Engine.Options()
         o.pollInterval = 0.01
@@ -63,7 +56,7 @@ import Testing
         #expect(failed.count == 1)
         #expect(failed.first?.error.contains("could not read the catalog as of seq") == true)
         #expect(failed.first?.retry == true)
-        #expect(reports.all.contains { $0.contains("could not read the catalog") })
+        #expect(reports.lines.contains { $0.contains("could not read the catalog") })
     }
 
     @Test func aFailedOutcomeDecisionFailsTheStepAndTheOutcomeIsRecordedOnceLater() throws {
@@ -85,7 +78,7 @@ import Testing
         #expect(run.stages.map { $0.attempts.count } == [1, 1])
         let succeeded = try p.events(id).compactMap { try $0.decodeIf(StageSucceeded.self) }
         #expect(succeeded.map(\.stage) == ["a", "b"])
-        #expect(reports.all.filter { $0.hasPrefix("step failed") }.count == 3)
+        #expect(reports.lines.filter { $0.hasPrefix("step failed") }.count == 3)
         #expect(fail.calls.load(ordering: .relaxed) >= 5)
     }
 
@@ -102,7 +95,7 @@ import Testing
         let fail = FailFirst(1_000)
         e.faults.lineageIndex = { try fail.call("folding the lineage table") }
         _ = try e.run { $0.runs[id]?.status.isFinished == true }
-        #expect(reports.all.contains { $0.contains("could not bring the lineage table up to seq") })
+        #expect(reports.lines.contains { $0.contains("could not bring the lineage table up to seq") })
         #expect(try p.log.checkpoint(LineageIndex.checkpoint) < p.log.lastSeq())
         // Once the fold works again, the next idle moment after the backoff folds everything.
         e.faults.lineageIndex = nil

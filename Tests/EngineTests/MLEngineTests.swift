@@ -6,6 +6,7 @@ import Lineage
 import Models
 import Projections
 import Runs
+import Synchronization
 import Testing
 @testable import Engine
 
@@ -171,12 +172,14 @@ run: wave
         #expect(s2.runs[score]?.status == .succeeded)
         let started = try #require(try p.events(score).first { $0.type == RunEvents.stageStarted })
         let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: score))
+        let recorded = try predictions.map { try $0.decode(PredictionRecorded.self) }
         #expect(predictions.count == 300)
-        #expect(predictions.allSatisfy { $0.causation == started.seq && $0.correlation == started.correlation && $0.payload["model_version"] == 1 })
+        #expect(predictions.allSatisfy { $0.causation == started.seq && $0.correlation == started.correlation })
+        #expect(recorded.allSatisfy { $0.modelVersion == 1 && $0.model == "churn" && $0.run == score && $0.stage == "score" })
         // Every prediction that meets the condition started one follow-up with its customer.
-        let hot = predictions.filter {
-            ($0.payload["outputs"]?["churn_probability"]?.doubleValue ?? 0) > 0.9 && ($0.payload["inputs"]?["tenure_months"]?.intValue ?? 99) < 8
-        }
+        let hot = zip(predictions, recorded).filter { _, p in
+            (p.outputs["churn_probability"]?.doubleValue ?? 0) > 0.9 && (p.inputs?["tenure_months"]?.intValue ?? 99) < 8
+        }.map(\.0)
         #expect(!hot.isEmpty)
         let crossings = try p.log.read(stream: "trigger/high_churn").filter { $0.type == MLEvents.thresholdCrossed }
         #expect(crossings.count == hot.count)
@@ -189,7 +192,7 @@ run: wave
             let requested = try #require(try p.events(r.id).first)
             #expect(requested.causation == crossing.seq && requested.correlation == started.correlation)
             let prediction = try #require(predictions.first { $0.seq == crossing.causation })
-            #expect(r.parameters["customer_id"]?.stringValue == prediction.payload["entity"]?.stringValue)
+            #expect(r.parameters["customer_id"]?.stringValue == (try prediction.decode(PredictionRecorded.self)).entity)
         }
         // why: follow-up ← rule ← prediction (← model ← catalog) ← scoring run ← who asked.
         let chain = try Why(log: p.log).explain(run: try #require(followups.first).id)
@@ -216,6 +219,71 @@ run: wave
         #expect(causes.contains { $0.node == "crossing:\(first.trigger.crossing ?? 0)" && $0.kind == "triggered-by" })
     }
 
+    /// The automation reactor does not decide without a queued event it cannot read: the step
+    /// fails naming the event's seq, type and field, and the checkpoint stays before it.
+    @Test func theReactorFailsTheStepOnAPredictionItCannotRead() throws {
+        let p = try Project()
+        try p.apply(churnDefinitions)
+        let bad = PredictionRecorded.example.payload.removing("entity")
+        let seq = try #require(try p.log.append([NewEvent(type: PredictionRecorded.type, payload: bad)], to: MLEvents.stream(predictionsOfRun: "x")).firstSeq)
+        // The step fails (logged, retried with backoff) until the engine is stopped; nothing is
+        // appended past the prediction and the reactor's checkpoint stays before it.
+        let reports = Reports()
+        var o = Engine.Options()
+        o.pollInterval = 0.01
+        o.report = { reports.add($0) }
+        let engine = Engine(log: p.log, store: p.store, options: o)
+        let failure = DecodingFailure(eventType: "PredictionRecorded", field: "entity", expected: "text", found: "nothing", seq: seq)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? engine.run()
+            done.signal()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while reports.lines.filter({ $0.hasPrefix("step failed") }).count < 2 && Date() < deadline { usleep(5_000) }
+        engine.stop()
+        #expect(done.wait(timeout: .now() + 30) == .success)
+        let failed = reports.lines.filter { $0.hasPrefix("step failed") }
+        #expect(failed.count >= 2)
+        #expect(failed.allSatisfy { $0.contains(failure.description) }, "\(failed)")
+        #expect(try p.log.checkpoint(Engine.automationCheckpoint) < seq)
+    }
+
+    /// Predictions a script stage reports are recorded as before; a row that is no prediction is
+    /// reported and left out.
+    @Test func predictionsAScriptReportsAreRecorded() throws {
+        let p = try Project()
+        try p.write("report.sh", """
+        cat > "$LEDGERFLOW_REPORT" <<'JSON'
+        {"predictions": [{"entity": "a", "model": "baseline", "model_version": 3, "outputs": {"risk": 0.2}}, {"entity": 7, "risk": 0.4},
+                         {"entity": "b", "model_version": "latest"}]}
+        JSON
+        """)
+        try p.apply("""
+        kind: job
+        name: report
+        stages:
+          - {name: score, type: script, command: [sh, report.sh]}
+        """)
+        let reports = Reports()
+        var o = Engine.Options()
+        o.pollInterval = 0.01
+        o.report = { reports.add($0) }
+        let id = try RunCommands.request(p.log, job: "report", parameters: [], trigger: RunTrigger(.manual), actor: "test")
+        let state = try Engine(log: p.log, store: p.store, options: o).run { $0.active.isEmpty && !$0.runs.isEmpty }
+        #expect(state.runs[id]?.status == .succeeded)
+        let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: id))
+        let decoded = try predictions.map { try $0.decode(PredictionRecorded.self) }
+        #expect(decoded.map(\.entity) == ["a", "7"] && decoded.map(\.model) == ["baseline", "score"] && decoded.map(\.modelVersion) == [3, nil])
+        #expect(predictions.map(\.payload.canonicalBytes) == [
+            Value.object([("run", .string(id)), ("stage", "score"), ("attempt", 1), ("model", "baseline"), ("model_version", 3), ("entity", "a"),
+                          ("outputs", ["risk": 0.2])]).canonicalBytes,
+            Value.object([("run", .string(id)), ("stage", "score"), ("attempt", 1), ("model", "score"), ("model_version", .null), ("entity", "7"),
+                          ("outputs", ["risk": 0.4])]).canonicalBytes,
+        ])
+        #expect(reports.lines.contains { $0.contains("prediction not recorded") && $0.contains("predictions[2].model_version") }, "\(reports.lines)")
+    }
+
     @Test func promoteSwapsTheVersionAJobScoresWith() throws {
         let p = try Project()
         try p.write("data/customers.csv", churnCSV(rows: 120))
@@ -231,7 +299,7 @@ run: wave
         #expect(reg.models["churn"]?.aliases["production"] == 2)
         let (score, state) = try p.run("score_churn")
         #expect(state.runs[score]?.stage("score")?.outputs?["model_version"] == 2)
-        #expect(try p.log.read(stream: MLEvents.stream(predictionsOfRun: score)).allSatisfy { $0.payload["model_version"] == 2 })
+        #expect(try p.log.read(stream: MLEvents.stream(predictionsOfRun: score)).allSatisfy { try $0.decode(PredictionRecorded.self).modelVersion == 2 })
     }
 
     @Test func monitorsAlertAndRunOnDriftAndOnLabels() throws {
@@ -281,23 +349,28 @@ run: wave
         try p.write("data/customers.csv", drifted)
         let (score, state) = try p.run("score_churn")
         #expect(state.runs[score]?.status == .succeeded)
-        let psi = try p.log.read(stream: MLEvents.stream(metricsOf: "churn")).first { $0.payload["feature"] == "tenure_months" }
-        #expect((psi?.payload["value"]?.doubleValue ?? 0) > 0.2)
+        let metrics = try p.log.read(stream: MLEvents.stream(metricsOf: "churn")).map { ($0, try $0.decode(MetricObserved.self)) }
+        let psi = metrics.first { $0.1.feature == "tenure_months" }
+        #expect(psi?.1.metric == "psi" && psi?.1.source == "drift" && (psi?.1.value ?? 0) > 0.2)
         let drift = try p.log.read(stream: "monitor/tenure_drift")
         #expect(drift.map(\.type) == [MLEvents.thresholdCrossed, MLEvents.triggerFired, MLEvents.alertRaised])
-        #expect(drift[0].causation == psi?.seq)
+        #expect(drift[0].causation == psi?.0.seq)
         #expect(state.runs.values.filter { $0.job == "train_churn" }.count == 2, "the monitor started a retraining run")
         // Labels arrive: accuracy of the scored version, observed and checked against the floor.
         try p.write("data/labels.csv", churnCSV(rows: 200))
         let (eval, s3) = try p.run("evaluate_churn")
         #expect(s3.runs[eval]?.status == .succeeded)
-        let accuracy = try p.log.read(stream: MLEvents.stream(metricsOf: "churn")).last { $0.payload["metric"] == "accuracy" && $0.payload["source"] == "labels" }
-        #expect(accuracy?.payload["model_version"] == 1 && accuracy?.payload["n"] == 200)
+        let observed = try p.log.read(stream: MLEvents.stream(metricsOf: "churn")).map { ($0, try $0.decode(MetricObserved.self)) }
+        let labelled = observed.last { $0.1.metric == "accuracy" && $0.1.source == "labels" }
+        let accuracy = labelled?.0
+        #expect(labelled?.1.modelVersion == 1 && labelled?.1.n == 200)
         // The floor is crossed by the holdout accuracy of both training runs and by the labels'.
         let floor = try p.log.read(stream: "monitor/accuracy_floor")
         #expect(floor.filter { $0.type == MLEvents.thresholdCrossed }.count == 3)
         let crossed = try #require(floor.first { $0.type == MLEvents.thresholdCrossed && $0.causation == accuracy?.seq })
-        #expect(floor.contains { $0.type == MLEvents.alertRaised && $0.causation == crossed.seq && $0.payload["team"] == "ml" })
+        #expect(try floor.contains { try $0.decodeIf(AlertRaised.self)?.team == "ml" && $0.causation == crossed.seq })
+        let floorCrossing = try crossed.decode(ThresholdCrossed.self)
+        #expect(floorCrossing.threshold == .below(0.99) && floorCrossing.rule == RuleRef(kind: "monitor", name: "accuracy_floor", version: 1))
     }
 
     @Test func newTrainingDataStartsTheTrainingJobOnceWhenThePolicySaysSo() throws {
@@ -454,9 +527,9 @@ run: wave
         #expect(s2.runs[score]?.status == .succeeded, "\(s2.runs[score]?.stage("score")?.error ?? "")")
         let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: score))
         #expect(predictions.count == 40)
-        let first = try #require(predictions.first)
-        #expect(first.payload["entity"] == "1")
-        #expect(abs((first.payload["outputs"]?["risk"]?.doubleValue ?? 0) - (rate + 0.001)) < 1e-9, "customer 1 has tenure 1")
+        let first = try #require(predictions.first).decode(PredictionRecorded.self)
+        #expect(first.entity == "1" && first.model == "baseline" && first.modelVersion == 1)
+        #expect(abs((first.outputs["risk"]?.doubleValue ?? 0) - (rate + 0.001)) < 1e-9, "customer 1 has tenure 1")
     }
 
     func reference(_ section: String, _ key: String) throws -> Double {
@@ -546,17 +619,17 @@ run: wave
 
         let (apply, s2) = try p.run("apply")
         #expect(s2.runs[apply]?.status == .succeeded, "\(s2.runs[apply]?.stages.compactMap(\.error) ?? [])")
-        let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: apply))
-        let clusters = predictions.filter { $0.payload["model"] == "species" }
+        let predictions = try p.log.read(stream: MLEvents.stream(predictionsOfRun: apply)).map { try $0.decode(PredictionRecorded.self) }
+        let clusters = predictions.filter { $0.model == "species" }
         #expect(clusters.count == 150)
         // k-means on standardised iris puts setosa (rows 1–50) in one cluster of its own.
-        let setosa = Set(clusters.prefix(50).compactMap { $0.payload["outputs"]?["cluster"]?.intValue })
-        let others = Set(clusters.dropFirst(50).compactMap { $0.payload["outputs"]?["cluster"]?.intValue })
+        let setosa = Set(clusters.prefix(50).compactMap { $0.outputs["cluster"]?.intValue })
+        let others = Set(clusters.dropFirst(50).compactMap { $0.outputs["cluster"]?.intValue })
         #expect(setosa.count == 1 && others.isDisjoint(with: setosa))
-        let zscores = predictions.filter { $0.payload["model"] == "odd_flowers" }
+        let zscores = predictions.filter { $0.model == "odd_flowers" }
         #expect(zscores.count == 150)
-        #expect(zscores.allSatisfy { ($0.payload["outputs"]?["is_anomaly"]?.boolValue ?? false) == (($0.payload["outputs"]?["anomaly_score"]?.doubleValue ?? 0) >= 2.5) })
-        #expect(zscores.contains { $0.payload["outputs"]?["is_anomaly"] == true })
+        #expect(zscores.allSatisfy { ($0.outputs["is_anomaly"]?.boolValue ?? false) == (($0.outputs["anomaly_score"]?.doubleValue ?? 0) >= 2.5) })
+        #expect(zscores.contains { $0.outputs["is_anomaly"] == true })
         let csv = try FileManager.default.contentsOfDirectory(atPath: p.root + "/out/clusters")
         #expect(!csv.isEmpty)
     }
@@ -627,4 +700,11 @@ run: wave
         #expect(applied[0]["plan=a"]?.doubleValue == 0 && applied[0]["plan=b"]?.doubleValue == 0)
         #expect(state.runs[id]?.stage("apply")?.outputs?["model_version"] == 1)
     }
+}
+
+/// What an engine reported, collected across its threads.
+final class Reports: Sendable {
+    private let items = Mutex<[String]>([])
+    func add(_ line: String) { items.withLock { $0.append(line) } }
+    var lines: [String] { items.withLock { $0 } }
 }

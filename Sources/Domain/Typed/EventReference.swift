@@ -6,6 +6,7 @@ public enum EventReference {
     public static let families: [(name: String, types: [any DomainEvent.Type])] = [
         ("Catalog", CatalogEvents.all),
         ("Runs", RunEvents.all),
+        ("Models and automation", MLEvents.all),
     ]
 
     /// Every event type.

@@ -224,7 +224,7 @@ public struct RunTrigger: Sendable, Hashable {
         .optional("on", "text", "dependency: success, failure or completion"),
         .optional("after_runs", "list of text", "dependency: the upstream runs it consumed"),
         .optional("rerun_of", "text", "rerun: the run rerun from failure"),
-        .optional("rule", "object", "trigger: the rule that crossed", fields: RuleRef.documentation),
+        .optional("rule", "object", "trigger: the rule that crossed", fields: RuleRef.fieldDocumentation),
         .optional("crossing", "integer", "trigger: seq of the ThresholdCrossed"),
         .optional("model", "text", "retrain: the model retrained"),
         .optional("dataset", "text", "retrain: the dataset whose new version started it"),

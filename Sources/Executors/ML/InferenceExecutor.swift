@@ -88,7 +88,7 @@ public struct InferenceExecutor: StageExecutor {
         let frame = table.frame()
         let outputs: [[Value]]
         if model.version.type == "script" {
-            guard let command = model.version.payload["command"]?.arrayValue else {
+            guard let command = model.version.registered.command?.map(Value.string) else {
                 throw StageError("script model '\(model.version.model)' v\(model.version.version) recorded no command; retrain it")
             }
             outputs = try ScriptModel.score(ctx, model.version, command: command, rows: table)
@@ -108,7 +108,7 @@ public struct InferenceExecutor: StageExecutor {
     /// column), and the constant model_version.
     static func flow(_ input: ColumnFlow, _ model: LoadedModel) -> ColumnFlow {
         var features = input
-        model.artifact.features?.flow(&features, spec: model.version.payload["feature_spec"]?["name"]?.stringValue ?? "of the model")
+        model.artifact.features?.flow(&features, spec: model.version.featureSpec ?? "of the model")
         let used = model.version.type == "script" ? input.columns : model.artifact.featureColumns
         var fields: [String] = []
         for c in used { for s in features.sources[c] ?? [] where !fields.contains(s.field) && input.sources[s.field] != nil { fields.append(s.field) } }
@@ -157,9 +157,8 @@ public struct InferenceExecutor: StageExecutor {
             guard let ref = model.artifact.drift[col] else { continue }
             let xs = frame.data[c].compactMap(\.numeric)
             guard !xs.isEmpty else { continue }
-            metrics.append(.object([("model", .string(model.version.model)), ("model_version", .int(Int64(model.version.version))),
-                                    ("metric", "psi"), ("feature", .string(col)), ("value", .double(ref.psi(xs))), ("source", "drift"),
-                                    ("n", .int(Int64(xs.count))), ("run", .string(ctx.run)), ("stage", .string(ctx.stage))]))
+            metrics.append(MetricObserved(model: model.version.model, modelVersion: model.version.version, metric: "psi", value: ref.psi(xs),
+                                          source: "drift", n: UInt64(xs.count), feature: col, run: ctx.run, stage: ctx.stage).payload)
         }
 
         // The scored rows: the input's columns, then the outputs and the model version (appended
@@ -191,8 +190,7 @@ public struct InferenceExecutor: StageExecutor {
         // Object members in canonical key order, built once.
         let outOrder = names.indices.sorted { Value.keyPrecedes(names[$0], names[$1]) }
         let inOrder = inputs.indices.sorted { Value.keyPrecedes(inputs[$0].0, inputs[$1].0) }
-        let fixed: (attempt: Value, model: Value, version: Value, run: Value, stage: Value) =
-            (.int(Int64(ctx.attempt)), .string(model), .int(Int64(version)), .string(ctx.run), .string(ctx.stage))
+        let (run, stage, attempt) = (ctx.run, ctx.stage, UInt64(ctx.attempt))
         let failure = FirstError()
         let inFlight = DispatchSemaphore(value: 2)
         let group = DispatchGroup()
@@ -206,21 +204,17 @@ public struct InferenceExecutor: StageExecutor {
             var events: [NewEvent] = []
             events.reserveCapacity(end - start)
             for r in start ..< end {
-                let entity: Value
+                let entity: String
                 if let c = entityColumn {
                     let v = table.rows[r][c]
-                    entity = .string(v.stringValue ?? Table.text(v))
+                    entity = v.stringValue ?? Table.text(v)
                 } else {
-                    entity = .string(String(r + 1))
+                    entity = String(r + 1)
                 }
-                var members: [Value.Member] = [Value.Member("attempt", fixed.attempt), Value.Member("entity", entity)]
-                if !inputs.isEmpty {
-                    members.append(Value.Member("inputs", .members(inOrder.map { Value.Member(inputs[$0].0, table.rows[r][inputs[$0].1]) })))
-                }
-                members += [Value.Member("model", fixed.model), Value.Member("model_version", fixed.version),
-                            Value.Member("outputs", .members(outOrder.map { Value.Member(names[$0], outputs[$0][r]) })),
-                            Value.Member("run", fixed.run), Value.Member("stage", fixed.stage)]
-                events.append(NewEvent(type: MLEvents.predictionRecorded, payload: .members(members), causation: ctx.startedSeq, correlation: ctx.correlation))
+                var p = PredictionRecorded(run: run, stage: stage, attempt: attempt, model: model, modelVersion: version, entity: entity,
+                                           outputs: .members(outOrder.map { Value.Member(names[$0], outputs[$0][r]) }))
+                if !inputs.isEmpty { p.inputs = .members(inOrder.map { Value.Member(inputs[$0].0, table.rows[r][inputs[$0].1]) }) }
+                events.append(p.event(causation: ctx.startedSeq, correlation: ctx.correlation))
             }
             inFlight.wait()
             group.enter()
