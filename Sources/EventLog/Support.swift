@@ -2,20 +2,6 @@ import Domain
 import Foundation
 import Zstd
 
-/// A lock-protected value.
-final class Locked<State>: @unchecked Sendable {
-    // @unchecked Sendable: every access to `state` goes through `lock`.
-    private let lock = NSLock()
-    private var state: State
-    init(_ state: State) { self.state = state }
-    @inline(__always)
-    func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&state)
-    }
-}
-
 /// A pool of non-thread-safe contexts (zstd compressors and decompressors): each caller takes one,
 /// uses it on its own thread, and gives it back.
 final class ContextPool<Context: AnyObject>: @unchecked Sendable {
@@ -133,6 +119,9 @@ final class AppendNotifier: @unchecked Sendable {
 
     func removeObserver(_ id: UInt64) { lock.withLock { _ = observers.removeValue(forKey: id) } }
 
+    /// How many subscribers are parked in `wait` right now (tests wait on this instead of sleeping).
+    var waiterCount: Int { lock.withLock { waiters.count } }
+
     /// Returns when the log passes `seq` (in this process), after `timeout`, or on cancellation.
     func wait(after seq: UInt64, timeout: Duration) async {
         let id: UInt64 = lock.withLock { nextID += 1; return nextID }
@@ -175,11 +164,4 @@ final class OpenStores: @unchecked Sendable {
     func claim(_ path: String) -> Bool { lock.withLock { paths.insert(path).inserted } }
     func release(_ path: String) { lock.withLock { _ = paths.remove(path) } }
     func isOpen(_ path: String) -> Bool { lock.withLock { paths.contains(path) } }
-}
-
-/// Microseconds since 1970 now.
-func nowMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }

@@ -2,10 +2,13 @@ import Foundation
 import Testing
 import Domain
 @testable import EventLog
+import TestSupport
 
-@Suite struct SubscriptionTests {
+@Suite(.timeLimit(.minutes(1))) struct SubscriptionTests {
     @Test func catchesUpThenFollowsNewAppends() async throws {
-        let (log, dir) = try makeLog()
+        // Polling for other processes' appends is put off for an hour: only the in-process
+        // wake-up can deliver the new events in time.
+        let (log, dir) = try makeLog(pollInterval: .seconds(3600))
         defer { withExtendedLifetime(dir) {} }
         try await log.append((0 ..< 5).map { stageEvent($0) }, to: "a")
         let received = Locked<[UInt64]>([])
@@ -15,13 +18,15 @@ import Domain
                 if e.seq == 9 { break }
             }
         }
-        // Wait for the catch-up, then append more: the in-process wake-up delivers them.
-        try await waitUntil { received.withLock { $0 } == [3, 4, 5] }
-        let start = Date()
+        defer { task.cancel() }
+        // Wait for the catch-up and for the subscriber to park, then append more: the in-process
+        // wake-up delivers them.
+        try await waitUntil("the catch-up to deliver seqs 3...5") { received.withLock { $0 } == [3, 4, 5] }
+        try await waitUntil("the subscriber to wait for appends") { log.core.notifier.waiterCount == 1 }
         try await log.append((0 ..< 4).map { stageEvent($0) }, to: "b")
+        try await waitUntil("the wake-up to deliver seqs 6...9") { received.withLock { $0 }.count == 7 }
         try await task.value
         #expect(received.withLock { $0 } == [3, 4, 5, 6, 7, 8, 9])
-        #expect(Date().timeIntervalSince(start) < 5)
     }
 
     @Test func filteredSubscription() async throws {
@@ -38,16 +43,18 @@ import Domain
     }
 
     @Test func cancellationEndsTheSubscription() async throws {
-        let (log, dir) = try makeLog()
+        // No polling either: only the cancellation can wake the waiting subscriber.
+        let (log, dir) = try makeLog(pollInterval: .seconds(3600))
         defer { withExtendedLifetime(dir) {} }
         let task = Task { () -> Int in
             var n = 0
             for try await _ in log.subscribe(after: 0) { n += 1 }
             return n
         }
-        try await Task.sleep(for: .milliseconds(150))
+        try await waitUntil("the subscriber to wait for appends") { log.core.notifier.waiterCount == 1 }
         task.cancel()
         #expect(try await task.value == 0)
+        #expect(log.core.notifier.waiterCount == 0)
     }
 
     @Test func checkpointMovesInTheSameTransactionAsTheEvents() throws {
@@ -77,13 +84,5 @@ import Domain
         try log.setCheckpoint("projection.catalog", to: 5)
         #expect(try log.checkpoints() == ["reactor.demo": 3, "projection.catalog": 5])
         #expect(try log.read(stream: "reactions").map(\.correlation) == [1, 1, 1])
-    }
-}
-
-func waitUntil(timeout: Double = 10, _ condition: @Sendable () throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while try !condition() {
-        if Date() > deadline { Issue.record("condition not met within \(timeout) s"); return }
-        try await Task.sleep(for: .milliseconds(10))
     }
 }
