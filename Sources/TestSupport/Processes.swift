@@ -1,8 +1,5 @@
 import Domain
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The directory holding the built executables (`swift build` puts them next to the test bundle).
 public let productsDirectory: URL = {
@@ -95,6 +92,11 @@ public final class BackgroundProcess {
         Self.drain(errPipe.fileHandleForReading, into: err, readers)
     }
 
+    /// A process the test did not finish (it failed early) is killed rather than left running.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Reads `handle` to its end on a thread of its own, appending to `buffer`.
     private static func drain(_ handle: FileHandle, into buffer: Locked<Data>, _ group: DispatchGroup) {
         group.enter()
@@ -102,7 +104,7 @@ public final class BackgroundProcess {
         let thread = Thread {
             var chunk = [UInt8](repeating: 0, count: 1 << 16)
             while true {
-                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n > 0 {
                     buffer.withLock { $0.append(contentsOf: chunk[0 ..< n]) }
                 } else if n < 0 && errno == EINTR {

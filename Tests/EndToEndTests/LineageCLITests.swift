@@ -6,7 +6,8 @@ import Testing
 
 /// Lineage, column lineage, why, replay and the OpenLineage export through the binary, on the
 /// churn scenario run by an engine in another process (`ledgerflow work`), queried while it runs.
-@Suite(.timeLimit(.minutes(1))) struct LineageCLITests {
+/// (Several seconds on its own, longer on a busy two-core machine: a longer limit than most tests'.)
+@Suite(.timeLimit(.minutes(3))) struct LineageCLITests {
     @Test func churnScenarioLineageWhyReplayAndOpenLineage() throws {
         let churn = try ChurnStore()
         let dir = churn.dir, store = churn.store

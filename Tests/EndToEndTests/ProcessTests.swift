@@ -44,7 +44,9 @@ func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
     return complete
 }
 
-@Suite(.serialized, .timeLimit(.minutes(1))) struct ProcessTests {
+/// Other processes appending and being killed, 20 rounds: several seconds each on their own,
+/// longer on a busy two-core machine, so a longer limit than most tests'.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProcessTests {
     @Test func twoProcessesAppendingAtOnceLoseNothing() throws {
         let dir = TemporaryDirectory()
         let store = dir.sub("store")

@@ -155,7 +155,8 @@ import TestSupport
     }
 }
 
-@Suite struct UpcasterTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct UpcasterTests {
     @Test func writesV1RegistersV2AndReadsV2() throws {
         let dir = TemporaryDirectory()
         do {

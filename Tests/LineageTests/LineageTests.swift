@@ -83,7 +83,8 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
 }
 
 /// The on-disk lineage table and its readers, on a real store.
-@Suite struct LineageIndexTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct LineageIndexTests {
     /// A small history: a training run, a model version, a scoring run, a crossing and the run it
     /// triggered, interleaved with predictions (which add no edge).
     func history(_ log: EventLog) throws {

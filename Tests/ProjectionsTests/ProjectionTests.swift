@@ -24,7 +24,8 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
     return plan
 }
 
-@Suite struct CatalogProjectionTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct CatalogProjectionTests {
     @Test func applyThenTheCatalogHoldsTheDefinitionsAndTheirVersions() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }
@@ -123,29 +124,33 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
         #expect(try p.decode(p.encode(state)) == state)
     }
 
-    @Test(.timeLimit(.minutes(1))) func followSeesNewDefinitions() async throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        try apply(try teams(["a"]), to: log)
-        let runner = ProjectionRunner(log: log, projection: CatalogProjection())
-        let start = try runner.current()
-        let seen = Locked<[Int]>([])
-        let task = Task {
-            try await runner.follow(from: start) { state, _ in
-                seen.withLock { $0.append(state.entries.count) }
-                return seen.withLock { $0.count } < 2
+    @available(macOS 15.0, *)
+    @Test func followSeesNewDefinitions() async throws {
+        try await withDedicatedExecutor { executor in
+            let (log, dir) = try makeLog()
+            defer { withExtendedLifetime(dir) {} }
+            try apply(try teams(["a"]), to: log)
+            let runner = ProjectionRunner(log: log, projection: CatalogProjection())
+            let start = try runner.current()
+            let seen = Locked<[Int]>([])
+            let task = Task(executorPreference: executor) {
+                try await runner.follow(from: start) { state, _ in
+                    seen.withLock { $0.append(state.entries.count) }
+                    return seen.withLock { $0.count } < 2
+                }
             }
+            defer { task.cancel() }
+            try apply(try teams(["a", "b"]), to: log)
+            try apply(try teams(["a", "b", "c"]), to: log)
+            try await waitUntil("the follower to see both applies") { seen.withLock { $0.count } >= 2 }
+            try await task.value
+            #expect(seen.withLock { $0 } == [2, 3])
         }
-        defer { task.cancel() }
-        try apply(try teams(["a", "b"]), to: log)
-        try apply(try teams(["a", "b", "c"]), to: log)
-        try await waitUntil("the follower to see both applies") { seen.withLock { $0.count } >= 2 }
-        try await task.value
-        #expect(seen.withLock { $0 } == [2, 3])
     }
 }
 
-@Suite struct SnapshotStoreTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct SnapshotStoreTests {
     @Test func nearestSnapshotAtOrBefore() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }
