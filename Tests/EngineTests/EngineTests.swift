@@ -229,7 +229,7 @@ final class Project {
         """)
         let first = try RunCommands.request(p.log, job: "j", trigger: ["type": "manual"], actor: "test")
         #expect(try p.runAll().runs[first]?.status == .failed)
-        FileManager.default.createFile(atPath: p.root + "/ok", contents: Data())
+        #expect(FileManager.default.createFile(atPath: p.root + "/ok", contents: Data()))
         let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
         let state = try p.runAll()
         let run = try #require(state.runs[second])
