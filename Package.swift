@@ -80,20 +80,24 @@ let package = Package(
         // Benchmarks and the synthetic event generator (run with `make bench`).
         .executableTarget(name: "ledgerflow-bench", dependencies: ["Domain", "EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML"],
                           path: "tools/ledgerflow-bench"),
-        .testTarget(name: "EngineTests", dependencies: ["Domain", "Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
+        // Shared by the test targets only (never a dependency of the targets above): temporary
+        // directories and stores, the CLI runner, a manual clock, a seeded generator, deadline waits.
+        .target(name: "TestSupport", dependencies: ["Domain", "EventLog", "LMDB"]),
+
+        .testTarget(name: "EngineTests", dependencies: ["Domain", "TestSupport", "Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),
-        .testTarget(name: "LineageTests", dependencies: ["Domain", "Lineage", "Catalog", "Projections", "Runs", "Models", "EventLog"]),
+        .testTarget(name: "LineageTests", dependencies: ["Domain", "TestSupport", "Lineage", "Catalog", "Projections", "Runs", "Models", "EventLog"]),
         .testTarget(name: "ModelsTests", dependencies: ["Domain", "Models", "Catalog"]),
 
         .testTarget(name: "DomainTests", dependencies: ["Domain"]),
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "ZstdTests", dependencies: ["Zstd"]),
-        .testTarget(name: "EventLogTests", dependencies: ["Domain", "EventLog", "LMDB"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Domain", "Catalog"]),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "TestSupport"]),
+        .testTarget(name: "ZstdTests", dependencies: ["Zstd", "TestSupport"]),
+        .testTarget(name: "EventLogTests", dependencies: ["Domain", "EventLog", "LMDB", "TestSupport"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Domain", "Catalog", "TestSupport"]),
         .testTarget(name: "RunsTests", dependencies: ["Domain", "Runs", "Catalog"]),
-        .testTarget(name: "ExecutorsTests", dependencies: ["Domain", "Executors", "Catalog", "EventLog"]),
-        .testTarget(name: "ProjectionsTests", dependencies: ["Domain", "Projections", "Catalog", "EventLog"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "EventLog"]),
+        .testTarget(name: "ExecutorsTests", dependencies: ["Domain", "Executors", "Catalog", "EventLog", "TestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Domain", "Projections", "Catalog", "EventLog", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "EventLog", "TestSupport"]),
     ]
 )
 

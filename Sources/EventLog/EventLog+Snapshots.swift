@@ -36,7 +36,7 @@ extension EventLog {
         let compressed = try core.compressors.with { c in try c.compress(encoded, dictionary: nil) }
         var w = ByteWriter(capacity: compressed.count + 20)
         w.u32be(version)
-        w.u64be(UInt64(nowMicros()))
+        w.u64be(UInt64(core.configuration.clock.nowMicros()))
         w.u64be(UInt64(encoded.count))
         w.append(compressed)
         let value = w.bytes

@@ -28,6 +28,9 @@ public final class EventLog: Sendable {
         public var upcasters = Upcasters()
         /// How often a subscriber looks for appends made by other processes.
         public var pollInterval: Duration = .milliseconds(100)
+        /// Where the log gets the time it records (events' recordedAt, creation times); tests pass a
+        /// clock they drive. RecordedAt still never decreases along seq, whatever the clock says.
+        public var clock: any LogClock = SystemClock()
         /// Creates the default configuration.
         public init() {}
     }
@@ -158,7 +161,7 @@ final class StoreCore: Sendable {
                     try txn.setMeta(dbs, MetaKey.format, Array("1".utf8))
                     try txn.setMeta(dbs, MetaKey.storeID, Array(UUID().uuidString.lowercased().utf8))
                     var w = ByteWriter()
-                    w.u64be(UInt64(nowMicros()))
+                    w.u64be(UInt64(configuration.clock.nowMicros()))
                     try txn.setMeta(dbs, MetaKey.createdAt, w.bytes)
                 }
             }

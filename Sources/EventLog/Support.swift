@@ -2,20 +2,6 @@ import Domain
 import Foundation
 import Zstd
 
-/// A lock-protected value.
-final class Locked<State>: @unchecked Sendable {
-    // @unchecked Sendable: every access to `state` goes through `lock`.
-    private let lock = NSLock()
-    private var state: State
-    init(_ state: State) { self.state = state }
-    @inline(__always)
-    func withLock<T>(_ body: (inout State) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&state)
-    }
-}
-
 /// A pool of non-thread-safe contexts (zstd compressors and decompressors): each caller takes one,
 /// uses it on its own thread, and gives it back.
 final class ContextPool<Context: AnyObject>: @unchecked Sendable {
@@ -42,61 +28,53 @@ final class ContextPool<Context: AnyObject>: @unchecked Sendable {
 
 /// Interned names (streams, types, actors): id ↔ name. Ids never change once committed, so the
 /// cache never needs invalidating; it only ever learns committed pairs.
-final class NameCache: @unchecked Sendable {
-    // @unchecked Sendable: all state behind `lock`.
-    private let lock = NSLock()
-    private var byName: [[String: UInt32]] = Array(repeating: [:], count: 256)
-    private var byID: [[String?]] = Array(repeating: [], count: 256)
+final class NameCache: Sendable {
+    private struct Tables {
+        var byName: [[String: UInt32]] = Array(repeating: [:], count: 256)
+        var byID: [[String?]] = Array(repeating: [], count: 256)
+    }
+    private let tables = Locked(Tables())
 
     func id(_ kind: NameKind, _ name: String) -> UInt32? {
-        lock.lock()
-        defer { lock.unlock() }
-        return byName[Int(kind.rawValue)][name]
+        tables.withLock { $0.byName[Int(kind.rawValue)][name] }
     }
 
     func name(_ kind: NameKind, _ id: UInt32) -> String? {
-        lock.lock()
-        defer { lock.unlock() }
-        let table = byID[Int(kind.rawValue)]
-        return Int(id) < table.count ? table[Int(id)] : nil
+        tables.withLock { t in
+            let table = t.byID[Int(kind.rawValue)]
+            return Int(id) < table.count ? table[Int(id)] : nil
+        }
     }
 
     func insert(_ kind: NameKind, _ name: String, _ id: UInt32) {
-        lock.lock()
-        defer { lock.unlock() }
-        byName[Int(kind.rawValue)][name] = id
-        var table = byID[Int(kind.rawValue)]
-        byID[Int(kind.rawValue)] = []
-        if table.count <= Int(id) { table.append(contentsOf: repeatElement(nil, count: Int(id) - table.count + 1)) }
-        table[Int(id)] = name
-        byID[Int(kind.rawValue)] = table
+        tables.withLock { t in
+            t.byName[Int(kind.rawValue)][name] = id
+            var table = t.byID[Int(kind.rawValue)]
+            t.byID[Int(kind.rawValue)] = []
+            if table.count <= Int(id) { table.append(contentsOf: repeatElement(nil, count: Int(id) - table.count + 1)) }
+            table[Int(id)] = name
+            t.byID[Int(kind.rawValue)] = table
+        }
     }
 }
 
 /// The current compression dictionary and every dictionary loaded so far, by id.
-final class DictionarySet: @unchecked Sendable {
-    // @unchecked Sendable: all state behind `lock`; dictionaries themselves are immutable.
-    private let lock = NSLock()
-    private var current: CompressionDictionary?
-    private var byID: [UInt32: CompressionDictionary] = [:]
-
-    func currentDictionary() -> CompressionDictionary? {
-        lock.lock()
-        defer { lock.unlock() }
-        return current
+final class DictionarySet: Sendable {
+    private struct Dictionaries {
+        var current: CompressionDictionary?
+        var byID: [UInt32: CompressionDictionary] = [:]
     }
+    private let dictionaries = Locked(Dictionaries())
 
-    func cached(_ id: UInt32) -> CompressionDictionary? {
-        lock.lock()
-        defer { lock.unlock() }
-        return byID[id]
-    }
+    func currentDictionary() -> CompressionDictionary? { dictionaries.withLock { $0.current } }
+
+    func cached(_ id: UInt32) -> CompressionDictionary? { dictionaries.withLock { $0.byID[id] } }
 
     func add(_ d: CompressionDictionary, makeCurrent: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        byID[d.id] = d
-        if makeCurrent, (current?.id ?? 0) < d.id { current = d }
+        dictionaries.withLock { s in
+            s.byID[d.id] = d
+            if makeCurrent, (s.current?.id ?? 0) < d.id { s.current = d }
+        }
     }
 }
 
@@ -133,6 +111,9 @@ final class AppendNotifier: @unchecked Sendable {
 
     func removeObserver(_ id: UInt64) { lock.withLock { _ = observers.removeValue(forKey: id) } }
 
+    /// How many subscribers are parked in `wait` right now (tests wait on this instead of sleeping).
+    var waiterCount: Int { lock.withLock { waiters.count } }
+
     /// Returns when the log passes `seq` (in this process), after `timeout`, or on cancellation.
     func wait(after seq: UInt64, timeout: Duration) async {
         let id: UInt64 = lock.withLock { nextID += 1; return nextID }
@@ -166,20 +147,11 @@ final class AppendNotifier: @unchecked Sendable {
 }
 
 /// One process may open a store directory once (an LMDB rule: one environment per file per process).
-final class OpenStores: @unchecked Sendable {
-    // @unchecked Sendable: all state behind `lock`.
+final class OpenStores: Sendable {
     static let shared = OpenStores()
-    private let lock = NSLock()
-    private var paths: Set<String> = []
+    private let paths = Locked<Set<String>>([])
 
-    func claim(_ path: String) -> Bool { lock.withLock { paths.insert(path).inserted } }
-    func release(_ path: String) { lock.withLock { _ = paths.remove(path) } }
-    func isOpen(_ path: String) -> Bool { lock.withLock { paths.contains(path) } }
-}
-
-/// Microseconds since 1970 now.
-func nowMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    func claim(_ path: String) -> Bool { paths.withLock { $0.insert(path).inserted } }
+    func release(_ path: String) { paths.withLock { _ = $0.remove(path) } }
+    func isOpen(_ path: String) -> Bool { paths.withLock { $0.contains(path) } }
 }

@@ -341,7 +341,7 @@ final class Writer: @unchecked Sendable {
         let dbs = core.dbs
         var tail = try currentTail(txn)
         var head = tail.head
-        let recordedAt = max(nowMicros(), head.recordedAtMicros)
+        let recordedAt = max(core.configuration.clock.nowMicros(), head.recordedAtMicros)
         var interner = Interner(core: core)
         var checkpointsToWrite: [String: UInt64] = [:]
         var results: [Result<AppendResult, any Error>] = []
@@ -517,7 +517,7 @@ final class Writer: @unchecked Sendable {
                 var w = ByteWriter(capacity: job.bytes.count + 20)
                 w.u64be(headSeq)
                 w.u32be(UInt32(clamping: job.samples))
-                w.u64be(UInt64(nowMicros()))
+                w.u64be(UInt64(core.configuration.clock.nowMicros()))
                 w.append(job.bytes)
                 try id.withBigEndianBytes { k in try w.bytes.withUnsafeBytes { v in try txn.put(dbs.dictionaries, key: k, value: v) } }
                 var cur = ByteWriter(capacity: 4)

@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import TestSupport
 import Testing
 @testable import Catalog
 
@@ -105,10 +106,8 @@ import Testing
     }
 
     @Test func missingPathsAndEmptyFoldersAreErrors() {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lf-empty-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (files, errors) = DefinitionLoader.files(["/nonexistent/defs.yaml", dir])
+        let dir = TemporaryDirectory("empty")
+        let (files, errors) = DefinitionLoader.files(["/nonexistent/defs.yaml", dir.path])
         #expect(files.isEmpty && errors.count == 2)
         #expect(errors[0].description == "/nonexistent/defs.yaml: no such file or folder; check the path")
     }

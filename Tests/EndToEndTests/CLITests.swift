@@ -1,9 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 import Domain
 import EventLog
 
-@Suite struct CLITests {
+/// Through the built binary, in other processes: every test has a time limit.
+@Suite(.timeLimit(.minutes(1))) struct CLITests {
     @Test func eventsJSONMatchesWhatWasAppended() throws {
         let dir = TemporaryDirectory()
         let store = dir.sub("store")
@@ -123,32 +125,26 @@ import EventLog
         do {
             let log = try EventLog.create(at: store)
             try log.append([NewEvent(type: "Before", payload: nil)], to: "s")
+            try log.append([NewEvent(type: "After", payload: ["n": 0])], to: "s")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
-        p.arguments = ["events", "--store", store, "--follow", "--json", "--type", "After"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        Thread.sleep(forTimeInterval: 0.3)
+        let follower = try BackgroundProcess(try binary("ledgerflow"), ["events", "--store", store, "--follow", "--json", "--type", "After"])
+        defer { follower.stop() }
+        // Once it has printed the event already there, it has caught up and is following.
+        func printedLines(_ text: String) -> Int { text.utf8.filter { $0 == UInt8(ascii: "\n") }.count }
+        try follower.waitForOutput("the event already in the log") { printedLines($0) >= 1 }
         let appended: UInt64
         do {
             let log = try EventLog.open(at: store)
             try log.append([NewEvent(type: "Ignored", payload: nil)], to: "s")
             appended = try #require(try log.append([NewEvent(type: "After", payload: ["n": 1])], to: "s").lastSeq)
         }
-        // Read until the followed event arrives (the follower sees another process's append by polling).
-        var text = ""
-        let deadline = Date().addingTimeInterval(10)
-        while !text.contains("\n") && Date() < deadline {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        p.terminate() // SIGTERM ends following normally
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        let v = try Value(json: text.split(separator: "\n").first.map(String.init) ?? "")
+        // The follower sees another process's append by polling.
+        try follower.waitForOutput("the event appended by another process") { printedLines($0) >= 2 }
+        follower.signal(SIGTERM) // SIGTERM ends following normally
+        let r = try follower.finish()
+        #expect(r.status == 0 && !r.signalled, "\(r.stderr)")
+        #expect(r.lines.count == 2)
+        let v = try Value(json: r.lines.last ?? "")
         #expect(v["seq"]?.intValue == Int64(appended) && v["type"] == "After" && v["payload"] == ["n": 1])
     }
 }

@@ -1,10 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 import Domain
 import EventLog
 
 /// The catalog and projection commands through the built binary.
-@Suite struct CatalogCLITests {
+/// Through the built binary: every test has a time limit.
+@Suite(.timeLimit(.minutes(1))) struct CatalogCLITests {
     static let root: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0 ..< 3 { url.deleteLastPathComponent() }

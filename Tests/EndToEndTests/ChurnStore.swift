@@ -1,6 +1,7 @@
 import Domain
 import EventLog
 import Foundation
+import TestSupport
 import Testing
 
 /// A fresh store with the demo's churn definitions applied and the CRM data in

@@ -1,11 +1,13 @@
 import Domain
 import EventLog
 import Foundation
+import TestSupport
 import Testing
 
 /// Lineage, column lineage, why, replay and the OpenLineage export through the binary, on the
 /// churn scenario run by an engine in another process (`ledgerflow work`), queried while it runs.
-@Suite struct LineageCLITests {
+/// (Several seconds on its own, longer on a busy two-core machine: a longer limit than most tests'.)
+@Suite(.timeLimit(.minutes(3))) struct LineageCLITests {
     @Test func churnScenarioLineageWhyReplayAndOpenLineage() throws {
         let churn = try ChurnStore()
         let dir = churn.dir, store = churn.store
@@ -13,23 +15,15 @@ import Testing
         func json(_ args: [String]) throws -> Value { try churn.json(args) }
 
         // An engine in its own process; the CLI submits runs to it and queries alongside it.
-        let engine = Process()
-        engine.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
-        engine.arguments = ["work", "--store", store]
-        engine.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-        engine.standardOutput = FileHandle.nullDevice
-        engine.standardError = FileHandle.nullDevice
-        try engine.run()
-        defer {
-            if engine.isRunning { engine.terminate(); engine.waitUntilExit() }
-        }
-        for _ in 0 ..< 200 where !FileManager.default.fileExists(atPath: store + "/engine.lock") { usleep(10_000) }
+        let engine = try BackgroundProcess(try binary("ledgerflow"), ["work", "--store", store], cwd: dir.path)
+        defer { engine.stop(SIGTERM) }
+        try waitFor("the engine to take its lock") { FileManager.default.fileExists(atPath: store + "/engine.lock") }
 
         #expect(try lf(["run", "churn_scoring"]).status == 1)  // no model yet: a failed attempt
         #expect(try lf(["run", "churn_training"]).status == 0)
         let scored = try lf(["run", "churn_scoring"])
         #expect(scored.status == 0, "\(scored.stderr)")
-        #expect(engine.isRunning)
+        #expect(engine.process.isRunning)
 
         // Upstream of the stored predictions reaches the CRM source, the model version that
         // scored, the run that trained it and the dataset version it was trained on, and the
@@ -110,9 +104,10 @@ import Testing
         #expect(causeIDs.contains { $0.hasPrefix("crossing:") })
 
         // The engine was running all along, and still is.
-        #expect(engine.isRunning)
-        engine.terminate()
-        engine.waitUntilExit()
+        #expect(engine.process.isRunning)
+        engine.signal(SIGTERM)
+        let stopped = try engine.finish()
+        #expect(stopped.status == 0 && !stopped.signalled, "the engine stops cleanly on SIGTERM: \(stopped.stderr)")
 
         // The lineage projection replays, byte for byte, and rebuilding it (and the table behind
         // the queries) changes no answer.

@@ -1,11 +1,13 @@
 import Domain
 import EventLog
 import Foundation
+import TestSupport
 import Testing
 
 /// The churn scenario through the binary: training, scoring with an alias, the trigger, the
 /// registry commands, a v1 → v2 swap by promote — real LMDB, SQLite and processes.
-@Suite struct ModelCLITests {
+/// (About ten seconds on its own, longer on a busy two-core machine: a longer limit than most tests'.)
+@Suite(.timeLimit(.minutes(3))) struct ModelCLITests {
     @Test func churnScenarioTrainsScoresTriggersAndSwapsVersions() throws {
         let churn = try ChurnStore()
         let dir = churn.dir, store = churn.store
@@ -126,7 +128,8 @@ import Testing
 /// The automation reactor across crashes: `ledgerflow work` is SIGKILLed at random moments while
 /// scoring runs record predictions and the trigger fires; every prediction that meets the
 /// condition crosses exactly once (per run and entity) and starts exactly one follow-up.
-@Suite struct AutomationCrashTests {
+/// The crash loop and the final wait take longer than the other end-to-end tests: a longer limit.
+@Suite(.timeLimit(.minutes(4))) struct AutomationCrashTests {
     @Test func killedEngineFiresEachTriggerExactlyOnce() throws {
         var csv = ["customer_id,tenure_months,monthly_charges,churned"]
         for i in 1 ... 3000 {
@@ -172,35 +175,37 @@ import Testing
         """, files: ["data/customers.csv": csv.joined(separator: "\n") + "\n"])
         #expect(try p.lf(["run", "train"]).status == 0)
         for _ in 0 ..< 6 { #expect(try p.lf(["run", "score", "--detach"]).status == 0) }
-        var rng = SystemRandomNumberGenerator()
+        // Kill at random moments (the delay is the point, not a synchronisation), from a seed that
+        // every expectation below names.
+        var rng = SplitMix64.forRun()
         for _ in 0 ..< 15 {
             let work = try p.startEngine()
             Thread.sleep(forTimeInterval: Double.random(in: 0.05 ... 0.3, using: &rng))
-            kill(work.processIdentifier, SIGKILL)
-            work.waitUntilExit()
+            work.signal(SIGKILL)
+            try work.finish()
         }
         let work = try p.startEngine()
-        defer { kill(work.processIdentifier, SIGTERM); work.waitUntilExit() }
-        try waitFor(seconds: 180) {
+        defer { work.stop(SIGTERM) }
+        try waitFor("every run to finish and every crossing to have its follow-up (\(rng))", timeout: 180, interval: 0.05) {
             let runs = try p.runs()
             let crossed = try p.lf(["events", "--type", "ThresholdCrossed", "--json"]).lines.count
             return runs.count > 7 && runs.allSatisfy { $0["status"] != .string("running") } && crossed == runs.filter { $0["job"] == "followup" }.count
         }
         let runs = try p.runs()
-        #expect(runs.filter { $0["job"] == "score" }.allSatisfy { $0["status"] == "succeeded" })
+        #expect(runs.filter { $0["job"] == "score" }.allSatisfy { $0["status"] == "succeeded" }, "\(rng)")
         // What should have crossed: every (run, entity) whose recorded prediction meets the condition.
         let predictions = try p.lf(["events", "--type", "PredictionRecorded", "--json"]).lines.map { try Value(json: $0)["payload"] ?? .null }
         let hot = Set(predictions.filter { ($0["outputs"]?["p"]?.doubleValue ?? 0) > 0.995 }.map { "\($0["run"]?.stringValue ?? "")/\($0["entity"]?.stringValue ?? "")" })
-        #expect(!hot.isEmpty)
+        #expect(!hot.isEmpty, "\(rng)")
         let crossings = try p.lf(["events", "--type", "ThresholdCrossed", "--json"]).lines.map { try Value(json: $0) }
         let keys = crossings.compactMap { $0["payload"]?["dedupe_key"]?.stringValue }
-        #expect(keys.count == Set(keys).count, "no key crossed twice")
-        #expect(Set(keys) == hot)
+        #expect(keys.count == Set(keys).count, "no key crossed twice; \(rng)")
+        #expect(Set(keys) == hot, "\(rng)")
         let fired = try p.lf(["events", "--type", "TriggerFired", "--json"]).lines.map { try Value(json: $0)["payload"]?["crossing"]?.intValue ?? 0 }
-        #expect(fired.count == crossings.count && Set(fired).count == fired.count)
+        #expect(fired.count == crossings.count && Set(fired).count == fired.count, "\(rng)")
         let followups = runs.filter { $0["job"] == "followup" }
-        #expect(followups.count == crossings.count && followups.allSatisfy { $0["status"] == "succeeded" })
-        #expect(Set(followups.compactMap { $0["trigger"]?["crossing"]?.intValue }).count == followups.count)
-        #expect(try p.lf(["audit", "verify"]).status == 0)
+        #expect(followups.count == crossings.count && followups.allSatisfy { $0["status"] == "succeeded" }, "\(rng)")
+        #expect(Set(followups.compactMap { $0["trigger"]?["crossing"]?.intValue }).count == followups.count, "\(rng)")
+        #expect(try p.lf(["audit", "verify"]).status == 0, "\(rng)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import Domain
 import EventLog
@@ -43,7 +44,9 @@ func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
     return complete
 }
 
-@Suite(.serialized) struct ProcessTests {
+/// Other processes appending and being killed, 20 rounds: several seconds each on their own,
+/// longer on a busy two-core machine, so a longer limit than most tests'.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct ProcessTests {
     @Test func twoProcessesAppendingAtOnceLoseNothing() throws {
         let dir = TemporaryDirectory()
         let store = dir.sub("store")
@@ -54,11 +57,17 @@ func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
         for prefix in ["alpha", "beta"] {
             done.enter()
             Thread {
-                let r = try? run(bench, ["append-loop", "--store", store, "--batch", "40", "--batches", "150", "--prefix", prefix])
-                results.withLock { $0.append(r ?? RunResult(status: -1, stdout: "", stderr: "did not start")) }
+                let r: RunResult
+                do {
+                    r = try run(bench, ["append-loop", "--store", store, "--batch", "40", "--batches", "150", "--prefix", prefix])
+                } catch {
+                    r = RunResult(status: -1, stdout: "", stderr: "\(error)")
+                }
+                results.withLock { $0.append(r) }
                 done.leave()
             }.start()
         }
+        // Each run has its own deadline (it is killed after it), so this wait ends.
         done.wait()
         for r in results.withLock({ $0 }) {
             #expect(r.status == 0, "\(r.stderr)")
@@ -80,28 +89,18 @@ func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
         #expect(try ledgerflow(["init", "--store", store]).status == 0)
         let bench = try binary("ledgerflow-bench")
         var lastPrinted = -1
+        // Kill at random moments (the delay is the point, not a synchronisation), from a seed that
+        // the expectations name.
+        var rng = SplitMix64.forRun()
         for round in 0 ..< 20 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: bench)
-            p.arguments = ["append-loop", "--store", store, "--batch", "64", "--prefix", "crash"]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try BackgroundProcess(bench, ["append-loop", "--store", store, "--batch", "64", "--prefix", "crash"])
             // Wait for the first commit of this round, then kill at a random moment.
-            let handle = out.fileHandleForReading
-            var buffer = Data()
-            while !buffer.contains(UInt8(ascii: "\n")) {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-            }
-            usleep(UInt32.random(in: 1_000 ... 150_000))
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
-            #expect(p.terminationReason == .uncaughtSignal, "round \(round): the child ended before the kill")
-            buffer.append(handle.readDataToEndOfFile())
-            let committed = String(decoding: buffer, as: UTF8.self).split(separator: "\n")
+            try p.waitForOutput("its first commit (round \(round))") { $0.contains("\n") }
+            usleep(UInt32.random(in: 1_000 ... 150_000, using: &rng))
+            p.signal(SIGKILL)
+            let r = try p.finish()
+            #expect(r.signalled, "round \(round): the child ended before the kill; \(rng)")
+            let committed = r.stdout.split(separator: "\n")
                 .compactMap { line -> Int? in
                     let parts = line.split(separator: " ")
                     return parts.count == 3 && parts[0] == "committed" ? Int(parts[1]) : nil
@@ -109,8 +108,8 @@ func checkLoopStore(_ path: String, batch: Int) throws -> [String: Int] {
             if let last = committed.last { lastPrinted = max(lastPrinted, last) }
             // The store opens, verifies, holds no partial batch, and has every batch reported committed.
             let complete = try checkLoopStore(store, batch: 64)
-            #expect((complete["crash"] ?? 0) >= lastPrinted + 1, "round \(round): batch \(lastPrinted) was reported committed but is missing")
+            #expect((complete["crash"] ?? 0) >= lastPrinted + 1, "round \(round): batch \(lastPrinted) was reported committed but is missing; \(rng)")
         }
-        #expect(lastPrinted > 20)
+        #expect(lastPrinted > 20, "\(rng)")
     }
 }

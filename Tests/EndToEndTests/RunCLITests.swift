@@ -1,9 +1,12 @@
 import Domain
 import EventLog
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs through the built binary: real LMDB, SQLite, processes.
+/// Through the built binary, in other processes: every test has a time limit (set per test, as
+/// one needs a longer one).
 @Suite struct RunCLITests {
     /// A project folder with a store and definitions.
     struct Project {
@@ -35,20 +38,14 @@ import Testing
         }
 
         /// `ledgerflow work` in the background.
-        func startEngine() throws -> Process {
-            let work = Process()
-            work.executableURL = URL(fileURLWithPath: try binary("ledgerflow"))
-            work.arguments = ["work", "--store", store]
-            work.currentDirectoryURL = URL(fileURLWithPath: root)
-            work.standardError = FileHandle.nullDevice
-            try work.run()
-            return work
+        func startEngine() throws -> BackgroundProcess {
+            try BackgroundProcess(try binary("ledgerflow"), ["work", "--store", store], cwd: root)
         }
 
         func runs() throws -> [Value] { try Value(json: try lf(["runs", "--json", "--limit", "1000"]).stdout).arrayValue ?? [] }
     }
 
-    @Test func etlScriptFanOutRetryAndDependency() throws {
+    @Test(.timeLimit(.minutes(1))) func etlScriptFanOutRetryAndDependency() throws {
         let p = try Project("""
         kind: source
         name: tx
@@ -116,7 +113,7 @@ import Testing
         #expect(try p.lf(["audit", "verify"]).status == 0)
     }
 
-    @Test func timeoutCancelAndRerunFromFailure() throws {
+    @Test(.timeLimit(.minutes(1))) func timeoutCancelAndRerunFromFailure() throws {
         let p = try Project("""
         kind: job
         name: slow
@@ -142,17 +139,18 @@ import Testing
         let d = try p.lf(["run", "long", "--detach"])
         #expect(d.stdout.contains("run 2 of job long requested"))
         let work = try p.startEngine()
-        try waitFor { (try p.status("2"))["stages"]?[0]?["status"] == .string("running") }
+        defer { work.stop() }
+        try waitFor("stage a of run 2 to be running", interval: 0.05) { (try p.status("2"))["stages"]?[0]?["status"] == .string("running") }
         #expect(try p.lf(["cancel", "2"]).status == 0)
-        try waitFor { (try p.status("2"))["status"] == .string("cancelled") }
+        try waitFor("run 2 to be cancelled", interval: 0.05) { (try p.status("2"))["status"] == .string("cancelled") }
         #expect(try p.lf(["cancel", "2"]).status == 1, "already cancelled")
-        kill(work.processIdentifier, SIGTERM)
-        work.waitUntilExit()
-        #expect(work.terminationStatus == 0, "work shuts down cleanly on SIGTERM")
+        work.signal(SIGTERM)
+        let stopped = try work.finish()
+        #expect(stopped.status == 0 && !stopped.signalled, "work shuts down cleanly on SIGTERM: \(stopped.stderr)")
 
         // Rerun from failure reuses what succeeded.
         #expect(try p.lf(["run", "fix"]).status == 1)
-        FileManager.default.createFile(atPath: p.dir.sub("fixed"), contents: Data())
+        #expect(FileManager.default.createFile(atPath: p.dir.sub("fixed"), contents: Data()))
         let rr = try p.lf(["rerun", "3", "--from-failure"])
         #expect(rr.status == 0, "\(rr.stdout)\(rr.stderr)")
         #expect(rr.stdout.contains("one reused from run 3"))
@@ -175,7 +173,8 @@ import Testing
 
     /// The engine is killed with SIGKILL at random moments 20 times and restarted; the run still
     /// completes with exactly one successful attempt per stage, and the dependent job starts once.
-    @Test func killedEngineRecoversExactlyOnce() throws {
+    /// (The crash loop and the final wait take longer than the other tests: a longer limit.)
+    @Test(.timeLimit(.minutes(3))) func killedEngineRecoversExactlyOnce() throws {
         var stages: [String] = []
         for layer in 0..<10 {
             for i in 0..<5 {
@@ -199,43 +198,35 @@ import Testing
         run: after_big
         """)
         #expect(try p.lf(["run", "big", "--detach"]).status == 0)
-        var rng = SystemRandomNumberGenerator()
+        // Kill at random moments (the delay is the point, not a synchronisation), from a seed that
+        // every expectation below names.
+        var rng = SplitMix64.forRun()
         for _ in 0..<20 {
             let work = try p.startEngine()
             Thread.sleep(forTimeInterval: Double.random(in: 0.05...0.3, using: &rng))
-            kill(work.processIdentifier, SIGKILL)
-            work.waitUntilExit()
+            work.signal(SIGKILL)
+            try work.finish()
         }
         // Finally let an engine finish everything.
         let work = try p.startEngine()
-        defer { kill(work.processIdentifier, SIGTERM); work.waitUntilExit() }
-        try waitFor(seconds: 120) {
+        defer { work.stop(SIGTERM) }
+        try waitFor("both runs to finish (\(rng))", timeout: 120, interval: 0.05) {
             let runs = try p.runs()
             return runs.count == 2 && runs.allSatisfy { $0["status"] != .string("running") }
         }
         let s = try p.status("1")
-        #expect(s["status"] == .string("succeeded"))
+        #expect(s["status"] == .string("succeeded"), "\(rng)")
         let all = s["stages"]?.arrayValue ?? []
         #expect(all.count == 50)
         for stage in all {
             let ok = (stage["attempts"]?.arrayValue ?? []).filter { $0["outcome"] == .string("succeeded") }
-            #expect(ok.count == 1, "stage \(stage["name"]?.stringValue ?? "?") has \(ok.count) successful attempts")
+            #expect(ok.count == 1, "stage \(stage["name"]?.stringValue ?? "?") has \(ok.count) successful attempts; \(rng)")
         }
         let interrupted = all.flatMap { $0["attempts"]?.arrayValue ?? [] }.filter { $0["reason"] == .string("interrupted") }.count
-        #expect(interrupted > 0, "the kills did interrupt attempts")
+        #expect(interrupted > 0, "the kills did interrupt attempts; \(rng)")
         let dependents = try p.runs().filter { $0["job"] == .string("after_big") }
-        #expect(dependents.count == 1, "the dependent job started exactly once")
+        #expect(dependents.count == 1, "the dependent job started exactly once; \(rng)")
         let verify = try p.lf(["audit", "verify"])
-        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.status == 0, "\(verify.stderr); \(rng)")
     }
-}
-
-/// Polls `condition` every 50 ms until it holds or `seconds` pass.
-func waitFor(seconds: Double = 20, _ condition: () throws -> Bool) throws {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if try condition() { return }
-        Thread.sleep(forTimeInterval: 0.05)
-    }
-    Issue.record("condition did not hold within \(seconds) s")
 }

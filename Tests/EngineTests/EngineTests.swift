@@ -5,19 +5,20 @@ import Executors
 import Foundation
 import Projections
 import Runs
+import TestSupport
 import Testing
 @testable import Engine
 
-/// A project folder with a store in `.ledgerflow`, definitions applied from YAML text.
+/// A project folder (a temporary directory, removed afterwards) with a store in `.ledgerflow`,
+/// definitions applied from YAML text.
 final class Project {
-    let root: String
+    let dir = TemporaryDirectory("engine")
+    var root: String { dir.path }
     let store: String
     let log: EventLog
 
     init() throws {
-        root = NSTemporaryDirectory() + "lf-engine-" + UUID().uuidString
-        store = root + "/.ledgerflow"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        store = dir.sub(".ledgerflow")
         var c = EventLog.Configuration()
         c.durable = false
         c.mapSize = 1 << 30
@@ -26,7 +27,6 @@ final class Project {
 
     deinit {
         log.close()
-        try? FileManager.default.removeItem(atPath: root)
     }
 
     func apply(_ yaml: String) throws {
@@ -52,7 +52,8 @@ final class Project {
     func events(_ run: String) throws -> [RecordedEvent] { try log.read(stream: RunEvents.stream(run: run)) }
 }
 
-@Suite struct EngineTests {
+/// The engine runs stages on worker threads, as processes: every test has a time limit.
+@Suite(.timeLimit(.minutes(1))) struct EngineTests {
     @Test func fanOutFanInRunsEveryStageOnceInDependencyOrder() throws {
         let p = try Project()
         try p.apply("""
@@ -103,16 +104,18 @@ final class Project {
         kind: job
         name: slow
         stages:
-          - {name: s, type: script, command: [sleep, "30"], timeout: 0.3s}
+          - {name: s, type: script, command: [sh, -c, "sleep 30 & echo $! > sleep.pid; wait; echo done > done.txt"], timeout: 0.3s}
           - {name: t, type: script, after: [s], command: ["true"]}
         """)
         let id = try RunCommands.request(p.log, job: "slow", trigger: RunTrigger(.manual), actor: "test")
-        let start = Date()
         let run = try #require(try p.runAll().runs[id])
-        #expect(Date().timeIntervalSince(start) < 10)
         #expect(run.status == .failed)
         #expect(run.stages[0].attempts.first?.reason == "timeout")
         #expect(run.stages[1].status == .skipped)
+        // The attempt was stopped, not waited out: the script never finished, and its child died with it.
+        #expect(!FileManager.default.fileExists(atPath: p.root + "/done.txt"))
+        let child = try #require(pidWritten(to: p.root + "/sleep.pid"))
+        try waitFor("the timed-out script's child \(child) to end") { processHasEnded(child) }
     }
 
     @Test func stageTypesWithoutAnExecutorAreRejectedAtRunTime() throws {
@@ -186,18 +189,32 @@ final class Project {
         kind: job
         name: long
         stages:
-          - {name: a, type: script, command: [sleep, "30"]}
+          - {name: a, type: script, command: [sh, -c, "sleep 30 & echo $! > sleep.pid; wait; echo done > done.txt"]}
           - {name: b, type: script, after: [a], command: ["true"]}
         """)
         let id = try RunCommands.request(p.log, job: "long", trigger: RunTrigger(.manual), actor: "test")
-        let log = p.log
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { try? RunCommands.cancel(log, run: id, actor: "ann") }
-        let start = Date()
+        // Cancel once stage a is running (its script has started its child).
+        let log = p.log, pidFile = p.root + "/sleep.pid"
+        let cancelFailure = Locked<String?>(nil)
+        Thread {
+            do {
+                try waitFor("stage a's script to start") { pidWritten(to: pidFile) != nil }
+            } catch {
+                cancelFailure.withLock { $0 = "\(error)" }
+            }
+            do { try RunCommands.cancel(log, run: id, actor: "ann") } catch {
+                cancelFailure.withLock { $0 = ($0.map { $0 + "; " } ?? "") + "cancel failed: \(error)" }
+            }
+        }.start()
         let run = try #require(try p.runAll().runs[id])
-        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(cancelFailure.withLock { $0 } == nil)
         #expect(run.status == .cancelled)
         #expect(run.stages.map(\.status) == [.cancelled, .cancelled])
         #expect(run.cancelRequestedBy == "ann")
+        // The running attempt was killed, with its child, not waited out.
+        #expect(!FileManager.default.fileExists(atPath: p.root + "/done.txt"))
+        let child = try #require(pidWritten(to: pidFile))
+        try waitFor("the cancelled script's child \(child) to end") { processHasEnded(child) }
     }
 
     @Test func rerunFromFailureReusesSucceededStages() throws {
@@ -212,7 +229,7 @@ final class Project {
         """)
         let first = try RunCommands.request(p.log, job: "j", trigger: RunTrigger(.manual), actor: "test")
         #expect(try p.runAll().runs[first]?.status == .failed)
-        FileManager.default.createFile(atPath: p.root + "/ok", contents: Data())
+        #expect(FileManager.default.createFile(atPath: p.root + "/ok", contents: Data()))
         let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
         let state = try p.runAll()
         let run = try #require(state.runs[second])

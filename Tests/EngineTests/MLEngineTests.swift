@@ -107,7 +107,8 @@ condition: count(churn_probability > 0.5) >= 10
 run: wave
 """
 
-@Suite struct MLEngineTests {
+/// The engine runs stages on worker threads: every test has a time limit.
+@Suite(.timeLimit(.minutes(1))) struct MLEngineTests {
     /// Logistic regression through the features and train stages on breast cancer, rows 0–399 to
     /// train and 400–568 held out, against scikit-learn's figures stored with the fixture.
     @Test func breastCancerThroughStagesMatchesScikitLearn() throws {

@@ -3,13 +3,17 @@ import LMDB
 import Testing
 import Domain
 @testable import EventLog
+import TestSupport
 
-@Suite struct AppendReadTests {
+@Suite(.timeLimit(.minutes(1))) struct AppendReadTests {
     @Test func everyEnvelopeFieldRoundTrips() throws {
         let dir = TemporaryDirectory()
+        let clock = ManualClock()
         let e: RecordedEvent
         do {
-        let log = try EventLog.create(at: dir.sub("s"))
+        var c = EventLog.Configuration()
+        c.clock = clock
+        let log = try EventLog.create(at: dir.sub("s"), configuration: c)
         let root = try log.append([NewEvent(type: "RunRequested", payload: ["job": "churn-scoring", "parameters": ["date": "2026-11-21"]])],
                                   to: "run/7", actor: "scheduler")
         let payload: Value = [
@@ -17,13 +21,13 @@ import Domain
             "pi": 3.141592653589793, "score": 0.8731, "tiny": 1e-300, "neg": -0.0, "inf": .double(.infinity),
             "text": "naïve ☃ \"quoted\"\n", "empty": "", "list": [1, "two", [3.5]], "nested": ["a": ["b": ["c": 1]]],
         ]
-        let before = nowMicros()
+        clock.advance(bySeconds: 1.5)
         let r = try log.append([NewEvent(type: "StageStarted", schemaVersion: 3, payload: payload, causation: root.lastSeq)],
                                to: "run/7", expectedVersion: .exact(1), actor: "worker-2")
         #expect(r.firstSeq == 2 && r.lastSeq == 2 && r.streamVersions == ["run/7": 2])
         e = try #require(try log.event(at: 2, options: ReadOptions(hashes: true)))
         #expect(e.seq == 2)
-        #expect(e.recordedAtMicros >= before && e.recordedAtMicros <= nowMicros())
+        #expect(e.recordedAtMicros == clock.nowMicros() && e.recordedAtMicros == ManualClock.defaultStart + 1_500_000)
         #expect(e.recordedAtMicros == r.recordedAtMicros)
         #expect(e.stream == "run/7" && e.streamVersion == 2)
         #expect(e.type == "StageStarted" && e.schemaVersion == 3 && e.storedSchemaVersion == 3)
@@ -63,9 +67,8 @@ import Domain
         let solo = try log.append([stageEvent(1), stageEvent(2)], to: "solo").firstSeq!
         try log.append([stageEvent(3)], to: "b")
         // Idle, the writer indexes the tail by itself.
-        let deadline = Date().addingTimeInterval(5)
         func watermark() throws -> UInt64 { try log.core.env.read { txn in try txn.indexedWatermark(log.core.dbs) } }
-        while try watermark() < solo + 2 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        try waitFor("the idle writer to index the tail through seq \(solo + 2)") { try watermark() >= solo + 2 }
         #expect(try watermark() == solo + 2)
         #expect(try log.read(stream: "solo", fromVersion: 2).map(\.seq) == [solo + 1])
         #expect(try [solo - 1, solo, solo + 1, solo + 2].map { try log.streamVersion("solo", asOf: $0) } == [0, 1, 2, 2])
@@ -100,16 +103,35 @@ import Domain
     }
 
     @Test func lastSeqByTime() throws {
-        let (log, dir) = try makeLog()
+        let clock = ManualClock()
+        let (log, dir) = try makeLog(clock: clock)
         defer { withExtendedLifetime(dir) {} }
-        #expect(try log.lastSeq(recordedAtOrBefore: Date()) == 0)
+        #expect(try log.lastSeq(recordedAtOrBefore: clock.date) == 0)
         let first = try log.append([stageEvent(1), stageEvent(2)], to: "s")
-        Thread.sleep(forTimeInterval: 0.01)
+        #expect(first.recordedAtMicros == clock.nowMicros())
+        let t = clock.date
+        clock.advance(bySeconds: 1)
         try log.append([stageEvent(3)], to: "s")
-        let t = Date(timeIntervalSince1970: Double(first.recordedAtMicros) / 1e6)
         #expect(try log.lastSeq(recordedAtOrBefore: t) == 2)
+        #expect(try log.lastSeq(recordedAtOrBefore: t.addingTimeInterval(0.5)) == 2)
         #expect(try log.lastSeq(recordedAtOrBefore: t.addingTimeInterval(-1)) == 0)
-        #expect(try log.lastSeq(recordedAtOrBefore: Date()) == 3)
+        #expect(try log.lastSeq(recordedAtOrBefore: clock.date) == 3)
+    }
+
+    /// recordedAt never decreases along seq, even when the clock steps back (NTP, a manual fix).
+    @Test func recordedAtNeverDecreasesWhenTheClockStepsBack() throws {
+        let clock = ManualClock()
+        let (log, dir) = try makeLog(clock: clock)
+        defer { withExtendedLifetime(dir) {} }
+        let t0 = clock.nowMicros()
+        try log.append([stageEvent(1)], to: "s")
+        clock.advance(bySeconds: -60)
+        let back = try log.append([stageEvent(2)], to: "s")
+        #expect(back.recordedAtMicros == t0, "a clock that went back records the previous time again")
+        clock.advance(bySeconds: 120)
+        let later = try log.append([stageEvent(3)], to: "s")
+        #expect(later.recordedAtMicros == t0 + 60_000_000)
+        #expect(try log.read().map(\.recordedAtMicros) == [t0, t0, t0 + 60_000_000])
     }
 
     @Test func expectedVersionConflictWritesNothing() throws {
@@ -201,47 +223,20 @@ import Domain
         #expect(try log.read(stream: "nope").isEmpty && log.read(type: "nope").isEmpty && log.read(correlation: 99_999).isEmpty)
     }
 
-    @Test func eightThreadsTenThousandAppendsEach() throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        // Eight real threads (concurrentPerform would use only as many as there are cores).
-        let done = DispatchGroup()
-        for t in 0 ..< 8 {
-            done.enter()
-            Thread {
-                for i in 0 ..< 10_000 {
-                    do {
-                        try log.append([NewEvent(type: "Tick", payload: ["t": .int(Int64(t)), "i": .int(Int64(i))])], to: "thread/\(t)", actor: "t\(t)")
-                    } catch {
-                        Issue.record("append failed: \(error)")
-                    }
-                }
-                done.leave()
-            }.start()
-        }
-        done.wait()
-        let all = try log.read()
-        #expect(all.count == 80_000)
-        #expect(all.map(\.seq) == Array(1 ... 80_000))
-        for t in 0 ..< 8 {
-            let stream = all.filter { $0.stream == "thread/\(t)" }
-            #expect(stream.map(\.streamVersion) == Array(1 ... 10_000))
-            #expect(stream.map { $0.payload["i"]?.intValue ?? -1 } == Array(0 ..< 10_000))
-        }
-        #expect(try log.verify().ok)
-    }
-
+    @available(macOS 15.0, *)
     @Test func asyncAppendAndClosedLog() async throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        let r = try await log.append([stageEvent(1)], to: "a")
-        #expect(r.lastSeq == 1)
-        await withTaskGroup(of: Void.self) { group in
-            for i in 0 ..< 50 { group.addTask { _ = try? await log.append([stageEvent(i)], to: "b") } }
+        try await withDedicatedExecutor { _ in
+            let (log, dir) = try makeLog()
+            defer { withExtendedLifetime(dir) {} }
+            let r = try await log.append([stageEvent(1)], to: "a")
+            #expect(r.lastSeq == 1)
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0 ..< 50 { group.addTask { _ = try? await log.append([stageEvent(i)], to: "b") } }
+            }
+            #expect(try log.head().seq == 51)
+            log.close()
+            await #expect(throws: EventLogError.self) { try await log.append([stageEvent(1)], to: "a") }
         }
-        #expect(try log.head().seq == 51)
-        log.close()
-        await #expect(throws: EventLogError.self) { try await log.append([stageEvent(1)], to: "a") }
     }
 
     @Test func readOnlyLogRefusesAppends() throws {
@@ -267,15 +262,15 @@ import Domain
         c.mapSize = 1 << 20 // 1 MiB: a few thousand events fill it
         c.dictionaryTraining = .manual
         let log = try EventLog.create(at: dir.sub("s"), configuration: c)
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64.forRun()
         for b in 0 ..< 20 {
             // Random text does not compress: 20 × 500 × ~150 bytes is about 1.5 MiB.
             try log.append((0 ..< 500).map { i in NewEvent(type: "Fill", payload: ["b": .int(Int64(b)), "i": .int(Int64(i)),
                                                                                    "pad": .string((0 ..< 8).map { _ in String(rng.next(), radix: 36) }.joined())]) }, to: "fill")
         }
-        #expect(try log.head().seq == 10_000)
-        #expect(try log.stats().mapSize > 1 << 20)
-        #expect(try log.verify().ok)
+        #expect(try log.head().seq == 10_000, "\(rng)")
+        #expect(try log.stats().mapSize > 1 << 20, "\(rng)")
+        #expect(try log.verify().ok, "\(rng)")
     }
 
     @Test func statsCountTypesAndBytes() throws {
@@ -293,8 +288,7 @@ import Domain
     }
 }
 
-
-@Suite struct LargeAppendTests {
+@Suite(.timeLimit(.minutes(1))) struct LargeAppendTests {
     /// Appends over 1,024 events are handed to the writer before their payloads are prepared.
     @Test func largeMultiStreamAppendIsAtomicOrderedAndComplete() throws {
         let (log, dir) = try makeLog(training: .manual)
@@ -349,6 +343,40 @@ import Domain
             let events = try log.read(stream: "t\(t)")
             #expect(events.count == 1_500)
             #expect(events.last!.seq - events.first!.seq == 1_499)
+        }
+        #expect(try log.verify().ok)
+    }
+}
+
+/// Eight writer threads at once: over ten seconds on its own, longer on a busy two-core machine,
+/// so a longer limit than the other tests'.
+@Suite(.timeLimit(.minutes(3))) struct ConcurrentAppendTests {
+    @Test func eightThreadsTenThousandAppendsEach() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        // Eight real threads (concurrentPerform would use only as many as there are cores).
+        let done = DispatchGroup()
+        for t in 0 ..< 8 {
+            done.enter()
+            Thread {
+                for i in 0 ..< 10_000 {
+                    do {
+                        try log.append([NewEvent(type: "Tick", payload: ["t": .int(Int64(t)), "i": .int(Int64(i))])], to: "thread/\(t)", actor: "t\(t)")
+                    } catch {
+                        Issue.record("append failed: \(error)")
+                    }
+                }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        let all = try log.read()
+        #expect(all.count == 80_000)
+        #expect(all.map(\.seq) == Array(1 ... 80_000))
+        for t in 0 ..< 8 {
+            let stream = all.filter { $0.stream == "thread/\(t)" }
+            #expect(stream.map(\.streamVersion) == Array(1 ... 10_000))
+            #expect(stream.map { $0.payload["i"]?.intValue ?? -1 } == Array(0 ..< 10_000))
         }
         #expect(try log.verify().ok)
     }

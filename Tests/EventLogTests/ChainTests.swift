@@ -3,8 +3,9 @@ import LMDB
 import Testing
 import Domain
 @testable import EventLog
+import TestSupport
 
-@Suite struct ChainTests {
+@Suite(.timeLimit(.minutes(1))) struct ChainTests {
     /// Writes `n` events to a fresh store and returns its directory.
     func store(_ n: Int, seed: Int = 0) throws -> TemporaryDirectory {
         let dir = TemporaryDirectory()
@@ -94,22 +95,16 @@ import Domain
 
     @Test func mdbStatReadsTheStore() throws {
         let dir = try store(100)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/mdb_stat")
-        p.arguments = ["-a", dir.sub("s")]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
+        let r = try run("/usr/bin/mdb_stat", ["-a", dir.sub("s")])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = r.stdout
         let events = try #require(text.range(of: "Status of events"))
         #expect(text[events.upperBound...].contains("Entries: 100"))
         for name in StoreDatabases.allNames { #expect(text.contains("Status of \(name)")) }
     }
 }
 
-@Suite struct DictionaryTests {
+@Suite(.timeLimit(.minutes(1))) struct DictionaryTests {
     @Test func dictionarySwitchMidStoreKeepsOldEventsReadable() throws {
         let dir = TemporaryDirectory()
         var appended: [Value] = []
@@ -152,8 +147,7 @@ import Domain
             try log.append((0 ..< 300).map { i in NewEvent(type: "P", payload: ["entity": .string("e\(k)-\(i)"), "model": "churn", "score": .double(Double(i) / 300)]) }, to: "p")
         }
         // Training runs in the background after the commit that crosses the threshold.
-        let deadline = Date().addingTimeInterval(20)
-        while try log.dictionaries().isEmpty && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        try waitFor("the background training to install a dictionary", timeout: 30) { try !log.dictionaries().isEmpty }
         let dicts = try log.dictionaries()
         #expect(dicts.count == 1 && dicts[0].isCurrent && dicts[0].installedAtSeq >= 500)
         try log.append([NewEvent(type: "P", payload: ["entity": "after", "model": "churn", "score": 0.5])], to: "p")
@@ -161,7 +155,8 @@ import Domain
     }
 }
 
-@Suite struct UpcasterTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct UpcasterTests {
     @Test func writesV1RegistersV2AndReadsV2() throws {
         let dir = TemporaryDirectory()
         do {

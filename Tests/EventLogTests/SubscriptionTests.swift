@@ -2,52 +2,70 @@ import Foundation
 import Testing
 import Domain
 @testable import EventLog
+import TestSupport
 
-@Suite struct SubscriptionTests {
+/// The async tests run on an executor of their own (`withDedicatedExecutor`): their waits then
+/// measure the subscription, not how long other tests keep the shared pool busy.
+@Suite(.timeLimit(.minutes(1))) struct SubscriptionTests {
+    @available(macOS 15.0, *)
     @Test func catchesUpThenFollowsNewAppends() async throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        try await log.append((0 ..< 5).map { stageEvent($0) }, to: "a")
-        let received = Locked<[UInt64]>([])
-        let task = Task {
-            for try await e in log.subscribe(after: 2) {
-                received.withLock { $0.append(e.seq) }
-                if e.seq == 9 { break }
+        try await withDedicatedExecutor { executor in
+            // Polling for other processes' appends is put off for an hour: only the in-process
+            // wake-up can deliver the new events in time.
+            let (log, dir) = try makeLog(pollInterval: .seconds(3600))
+            defer { withExtendedLifetime(dir) {} }
+            try await log.append((0 ..< 5).map { stageEvent($0) }, to: "a")
+            let received = Locked<[UInt64]>([])
+            let task = Task(executorPreference: executor) {
+                for try await e in log.subscribe(after: 2) {
+                    received.withLock { $0.append(e.seq) }
+                    if e.seq == 9 { break }
+                }
             }
+            defer { task.cancel() }
+            // Wait for the catch-up and for the subscriber to park, then append more: the in-process
+            // wake-up delivers them.
+            try await waitUntil("the catch-up to deliver seqs 3...5") { received.withLock { $0 } == [3, 4, 5] }
+            try await waitUntil("the subscriber to wait for appends") { log.core.notifier.waiterCount == 1 }
+            try await log.append((0 ..< 4).map { stageEvent($0) }, to: "b")
+            try await waitUntil("the wake-up to deliver seqs 6...9") { received.withLock { $0 }.count == 7 }
+            try await task.value
+            #expect(received.withLock { $0 } == [3, 4, 5, 6, 7, 8, 9])
         }
-        // Wait for the catch-up, then append more: the in-process wake-up delivers them.
-        try await waitUntil { received.withLock { $0 } == [3, 4, 5] }
-        let start = Date()
-        try await log.append((0 ..< 4).map { stageEvent($0) }, to: "b")
-        try await task.value
-        #expect(received.withLock { $0 } == [3, 4, 5, 6, 7, 8, 9])
-        #expect(Date().timeIntervalSince(start) < 5)
     }
 
+    @available(macOS 15.0, *)
     @Test func filteredSubscription() async throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        try await log.append([stageEvent(0), NewEvent(type: "Other", payload: nil), stageEvent(1)], to: "a")
-        var seen: [UInt64] = []
-        for try await e in log.subscribe(after: 0, filter: EventFilter(type: "Other")) {
-            seen.append(e.seq)
-            if seen.count == 2 { break }
-            try await log.append([NewEvent(type: "Other", payload: nil)], to: "b")
+        try await withDedicatedExecutor { _ in
+            let (log, dir) = try makeLog()
+            defer { withExtendedLifetime(dir) {} }
+            try await log.append([stageEvent(0), NewEvent(type: "Other", payload: nil), stageEvent(1)], to: "a")
+            var seen: [UInt64] = []
+            for try await e in log.subscribe(after: 0, filter: EventFilter(type: "Other")) {
+                seen.append(e.seq)
+                if seen.count == 2 { break }
+                try await log.append([NewEvent(type: "Other", payload: nil)], to: "b")
+            }
+            #expect(seen == [2, 4])
         }
-        #expect(seen == [2, 4])
     }
 
+    @available(macOS 15.0, *)
     @Test func cancellationEndsTheSubscription() async throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        let task = Task { () -> Int in
-            var n = 0
-            for try await _ in log.subscribe(after: 0) { n += 1 }
-            return n
+        try await withDedicatedExecutor { executor in
+            // No polling either: only the cancellation can wake the waiting subscriber.
+            let (log, dir) = try makeLog(pollInterval: .seconds(3600))
+            defer { withExtendedLifetime(dir) {} }
+            let task = Task(executorPreference: executor) { () -> Int in
+                var n = 0
+                for try await _ in log.subscribe(after: 0) { n += 1 }
+                return n
+            }
+            try await waitUntil("the subscriber to wait for appends") { log.core.notifier.waiterCount == 1 }
+            task.cancel()
+            #expect(try await task.value == 0)
+            #expect(log.core.notifier.waiterCount == 0)
         }
-        try await Task.sleep(for: .milliseconds(150))
-        task.cancel()
-        #expect(try await task.value == 0)
     }
 
     @Test func checkpointMovesInTheSameTransactionAsTheEvents() throws {
@@ -77,13 +95,5 @@ import Domain
         try log.setCheckpoint("projection.catalog", to: 5)
         #expect(try log.checkpoints() == ["reactor.demo": 3, "projection.catalog": 5])
         #expect(try log.read(stream: "reactions").map(\.correlation) == [1, 1, 1])
-    }
-}
-
-func waitUntil(timeout: Double = 10, _ condition: @Sendable () throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while try !condition() {
-        if Date() > deadline { Issue.record("condition not met within \(timeout) s"); return }
-        try await Task.sleep(for: .milliseconds(10))
     }
 }

@@ -2,8 +2,9 @@ import Foundation
 import Testing
 import Domain
 @testable import EventLog
+import TestSupport
 
-@Suite struct TailIndexTests {
+@Suite(.timeLimit(.minutes(1))) struct TailIndexTests {
     /// Reads through the indexes agree with a brute-force filter of a full scan.
     func checkIndexes(_ log: EventLog, streams: [String], types: [String]) throws {
         let all = try log.read()
@@ -64,9 +65,8 @@ import Domain
             #expect(watermark > 0 && watermark < last, "watermark \(watermark), last \(last)")
             try checkIndexes(log, streams: streams, types: types)
             // Idle: the writer indexes the tail by itself.
-            let deadline = Date().addingTimeInterval(5)
-            while try log.core.env.read({ txn in try txn.indexedWatermark(log.core.dbs) }) < last && Date() < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
+            try waitFor("the idle writer to index the tail through seq \(last)") {
+                try log.core.env.read { txn in try txn.indexedWatermark(log.core.dbs) } >= last
             }
             #expect(try log.core.env.read { txn in try txn.indexedWatermark(log.core.dbs) } == last)
             try checkIndexes(log, streams: streams, types: types)

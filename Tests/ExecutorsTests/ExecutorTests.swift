@@ -2,14 +2,16 @@ import Catalog
 import Domain
 import EventLog
 import Foundation
+import TestSupport
 import Testing
 @testable import Executors
 
-/// A temporary project folder with a store folder inside, and a context for a stage in it.
+/// A temporary project folder with a store folder inside (removed with the last copy of the
+/// sandbox), and a context for a stage in it.
 struct Sandbox {
-    let root: String
+    let dir = TemporaryDirectory("exec")
+    var root: String { dir.path }
     init() throws {
-        root = NSTemporaryDirectory() + "lf-exec-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root + "/.ledgerflow", withIntermediateDirectories: true)
     }
     func write(_ rel: String, _ text: String) throws {
@@ -30,14 +32,9 @@ struct Sandbox {
     }
     func sqlite(_ db: String, _ sql: String) throws -> String {
         try FileManager.default.createDirectory(atPath: ((root + "/" + db) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [root + "/" + db, sql]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        p.waitUntilExit()
-        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let r = try run("/usr/bin/sqlite3", [root + "/" + db, sql])
+        guard r.status == 0 else { throw StageError("sqlite3 exited with \(r.status): \(r.stderr)") }
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
@@ -65,7 +62,7 @@ struct Sandbox {
     }
 }
 
-@Suite struct ETLTests {
+@Suite(.timeLimit(.minutes(1))) struct ETLTests {
     let source: Value = ["type": "csv", "path": "in/tx.csv"]
 
     @Test func csvToSQLiteWithTransformsAndUpsert() throws {
@@ -149,7 +146,7 @@ struct Sandbox {
     }
 }
 
-@Suite struct ScriptTests {
+@Suite(.timeLimit(.minutes(1))) struct ScriptTests {
     @Test func exitCodeLogsReportAndParameters() throws {
         let s = try Sandbox()
         let script = """
@@ -174,13 +171,25 @@ struct Sandbox {
     @Test func timeoutKillsTheWholeProcessGroup() throws {
         let s = try Sandbox()
         let c = Cancellation()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { c.cancel("timeout") }
-        let start = Date()
-        // The child of sh (sleep) must die too, or wait would last 30 s.
+        // The timeout fires once the script is running and has started its child (sleep).
+        let pidFile = s.root + "/sleep.pid"
+        let notStarted = Locked<WaitTimedOut?>(nil)
+        Thread {
+            do { try waitFor("the script to start its child") { pidWritten(to: pidFile) != nil } } catch let e as WaitTimedOut {
+                notStarted.withLock { $0 = e }
+            } catch {}
+            c.cancel("timeout")
+        }.start()
         #expect(throws: StageError("the script ran past its timeout and was stopped", reason: "timeout")) {
-            try ScriptExecutor().run(s.context(["name": "t", "type": "script", "command": ["sh", "-c", "sleep 30; echo done"]], cancellation: c))
+            try ScriptExecutor().run(s.context(["name": "t", "type": "script", "command": ["sh", "-c", "sleep 30 & echo $! > sleep.pid; wait; echo done > done.txt"]],
+                                               cancellation: c))
         }
-        #expect(Date().timeIntervalSince(start) < 10)
+        if let e = notStarted.withLock({ $0 }) { throw e }
+        // sh was stopped before it finished, and its child (sleep) died with it: the whole
+        // process group was signalled, not only sh.
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/done.txt"))
+        let child = try #require(pidWritten(to: pidFile))
+        try waitFor("the script's child \(child) to end") { processHasEnded(child) }
     }
 
     @Test func secretsAreResolvedAtRunTimeAndMaskedInLogs() throws {

@@ -1,13 +1,13 @@
 import Foundation
 import LMDB
+import TestSupport
 import Testing
 
 /// Cursor reads against a real LMDB environment, each test in its own temporary directory.
 @Suite struct CursorTests {
     func withEnvironment(_ body: (Environment) throws -> Void) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ledgerflow-lmdb-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try body(try Environment(path: dir))
+        let dir = TemporaryDirectory("lmdb")
+        try withExtendedLifetime(dir) { try body(try Environment(path: dir.path)) }
     }
 
     /// Every value of `key`, page by page through MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE.

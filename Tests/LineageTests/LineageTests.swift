@@ -6,18 +6,10 @@ import Foundation
 import Models
 import Projections
 import Runs
+import TestSupport
 import Testing
 
-/// A fresh temporary directory per test, removed afterwards.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ledgerflow-lineage-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+// A fresh temporary directory per test (`TemporaryDirectory`, removed afterwards) comes from TestSupport.
 
 func recorded(_ seq: UInt64, _ stream: String, _ type: String, _ payload: Value, version: UInt64 = 1) -> RecordedEvent {
     RecordedEvent(seq: seq, recordedAtMicros: Int64(seq) * 1_000_000, stream: stream, streamVersion: version, type: type, payload: payload)
@@ -91,7 +83,8 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
 }
 
 /// The on-disk lineage table and its readers, on a real store.
-@Suite struct LineageIndexTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct LineageIndexTests {
     /// A small history: a training run, a model version, a scoring run, a crossing and the run it
     /// triggered, interleaved with predictions (which add no edge).
     func history(_ log: EventLog) throws {

@@ -4,25 +4,9 @@ import Catalog
 import Domain
 import EventLog
 @testable import Projections
+import TestSupport
 
-/// A fresh store in its own temporary directory.
-final class TemporaryDirectory {
-    let path: String
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("ledgerflow-proj-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-func makeLog() throws -> (EventLog, TemporaryDirectory) {
-    let dir = TemporaryDirectory()
-    var c = EventLog.Configuration()
-    c.durable = false
-    c.mapSize = 1 << 30
-    c.dictionaryTraining = .manual
-    return (try EventLog.create(at: dir.path + "/store", configuration: c), dir)
-}
+// Temporary stores (`makeLog`, `TemporaryDirectory`) come from TestSupport.
 
 func teams(_ names: [String], suffix: String = "") throws -> [Definition] {
     let text = names.map { "- {kind: team, name: \($0), emails: [\($0)\(suffix)@example.com]}" }.joined(separator: "\n")
@@ -40,7 +24,8 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
     return plan
 }
 
-@Suite struct CatalogProjectionTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct CatalogProjectionTests {
     @Test func applyThenTheCatalogHoldsTheDefinitionsAndTheirVersions() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }
@@ -65,21 +50,21 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
         defer { withExtendedLifetime(dir) {} }
         var runner = ProjectionRunner(log: log, projection: CatalogProjection())
         runner.snapshotEvery = 7
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64.forRun()
         for round in 0 ..< 12 {
             let names = (0 ..< 6).filter { _ in Bool.random(using: &generator) }.map { "t\($0)" }
             try apply(try teams(names.isEmpty ? ["t0"] : names, suffix: "-\(round % 3)"), to: log, prune: round % 4 == 3)
             try log.append([NewEvent(type: "Noise", payload: ["round": .int(Int64(round))])], to: "noise")
         }
         let rebuilt = try runner.rebuild()
-        #expect(rebuilt.snapshotsWritten >= 2)
+        #expect(rebuilt.snapshotsWritten >= 2, "\(generator)")
         let snaps = try log.snapshots("catalog")
         #expect(snaps.count == rebuilt.snapshotsWritten && snaps.last?.seq == rebuilt.through)
         #expect(try log.checkpoint(runner.checkpointName) == rebuilt.through)
         for seq in 0 ... rebuilt.through {
             let with = try runner.state(at: seq)
             let without = try runner.state(at: seq, useSnapshots: false)
-            #expect(with.state == without.state, "at seq \(seq)")
+            #expect(with.state == without.state, "at seq \(seq), \(generator)")
             if let s = with.fromSnapshot { #expect(s <= seq) }
         }
     }
@@ -98,18 +83,19 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
     }
 
     @Test func stateAsOfATime() throws {
-        let (log, dir) = try makeLog()
+        let clock = ManualClock()
+        let (log, dir) = try makeLog(clock: clock)
         defer { withExtendedLifetime(dir) {} }
         try apply(try teams(["a"]), to: log)
-        Thread.sleep(forTimeInterval: 0.02)
-        let between = Date()
-        Thread.sleep(forTimeInterval: 0.02)
+        clock.advance(bySeconds: 1)
+        let between = clock.date
+        clock.advance(bySeconds: 1)
         try apply(try teams(["a", "b"], suffix: "x"), to: log)
         let runner = ProjectionRunner(log: log, projection: CatalogProjection())
         let then = try runner.state(asOf: between)
         #expect(then.through == 1 && then.state.entries.count == 1 && then.state.entries.first?.value.version == 1)
         #expect(try runner.state(asOf: Date(timeIntervalSince1970: 0)).state.entries.isEmpty)
-        #expect(try runner.state(asOf: Date()).state.entries.count == 2)
+        #expect(try runner.state(asOf: clock.date).state.entries.count == 2)
     }
 
     @Test func snapshotsOfAnotherVersionAreIgnored() throws {
@@ -138,27 +124,33 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
         #expect(try p.decode(p.encode(state)) == state)
     }
 
+    @available(macOS 15.0, *)
     @Test func followSeesNewDefinitions() async throws {
-        let (log, dir) = try makeLog()
-        defer { withExtendedLifetime(dir) {} }
-        try apply(try teams(["a"]), to: log)
-        let runner = ProjectionRunner(log: log, projection: CatalogProjection())
-        let start = try runner.current()
-        let task = Task {
-            var seen: [Int] = []
-            try await runner.follow(from: start) { state, _ in
-                seen.append(state.entries.count)
-                return seen.count < 2
+        try await withDedicatedExecutor { executor in
+            let (log, dir) = try makeLog()
+            defer { withExtendedLifetime(dir) {} }
+            try apply(try teams(["a"]), to: log)
+            let runner = ProjectionRunner(log: log, projection: CatalogProjection())
+            let start = try runner.current()
+            let seen = Locked<[Int]>([])
+            let task = Task(executorPreference: executor) {
+                try await runner.follow(from: start) { state, _ in
+                    seen.withLock { $0.append(state.entries.count) }
+                    return seen.withLock { $0.count } < 2
+                }
             }
-            return seen
+            defer { task.cancel() }
+            try apply(try teams(["a", "b"]), to: log)
+            try apply(try teams(["a", "b", "c"]), to: log)
+            try await waitUntil("the follower to see both applies") { seen.withLock { $0.count } >= 2 }
+            try await task.value
+            #expect(seen.withLock { $0 } == [2, 3])
         }
-        try apply(try teams(["a", "b"]), to: log)
-        try apply(try teams(["a", "b", "c"]), to: log)
-        #expect(try await task.value == [2, 3])
     }
 }
 
-@Suite struct SnapshotStoreTests {
+/// Appends wait on the log's writer thread: a time limit.
+@Suite(.timeLimit(.minutes(1))) struct SnapshotStoreTests {
     @Test func nearestSnapshotAtOrBefore() throws {
         let (log, dir) = try makeLog()
         defer { withExtendedLifetime(dir) {} }

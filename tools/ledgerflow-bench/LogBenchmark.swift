@@ -335,16 +335,3 @@ func runBlocking(_ body: @escaping @Sendable () async throws -> Void) throws {
     done.wait()
     if let e = outcome.withLock({ $0 }) { throw e }
 }
-
-/// A lock-protected value.
-final class Locked<T>: @unchecked Sendable {
-    // @unchecked Sendable: all access goes through `lock`.
-    private let lock = NSLock()
-    private var value: T
-    init(_ v: T) { value = v }
-    func withLock<R>(_ body: (inout T) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
