@@ -84,7 +84,7 @@ extension LineageQuery {
         t.writtenBy = LineageEdges.attempt(run, stage, Int64(attempt))
         let h = try history(run)
         guard let (done, succeeded) = h.succeeded(stage, attempt) else {
-            if let failure = h.failures.first(where: { $0.eventType == StageSucceeded.type }) {
+            if let failure = h.outcomes.failures.first(where: { $0.eventType == StageSucceeded.type }) {
                 t.note = "the attempt's outcome is not in the log or cannot be read (\(failure))"
             } else {
                 t.note = "the attempt's outcome is not in the log"

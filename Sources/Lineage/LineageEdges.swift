@@ -139,7 +139,7 @@ public enum LineageEdges {
 
 /// The edges one event contributes (a collection of them), and the failure when the event is of
 /// an edge type but its payload does not decode (then it contributes none).
-public struct EventEdges: RandomAccessCollection, Sendable {
+public struct EventEdges: RandomAccessCollection, Sendable, Hashable {
     public var edges: [LineageEdge]
     /// Why the event contributes nothing although it is of an edge type.
     public var failure: DecodingFailure?

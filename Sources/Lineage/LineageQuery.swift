@@ -270,7 +270,7 @@ public final class LineageQuery: @unchecked Sendable {
 
     // MARK: - Node facts
 
-    /// Run `id`'s events as of the moment, each decoded once.
+    /// Run `id`'s events as of the moment (each decoded at most once, when a fact needs it).
     func history(_ id: String) throws -> RunHistory {
         if let c = runs[id] { return c }
         let h = RunHistory(try log.read(stream: RunEvents.stream(run: id)).filter { $0.seq <= graph.asOf })
@@ -323,17 +323,20 @@ public final class LineageQuery: @unchecked Sendable {
                          ("recorded_at", .string(Timestamp.rfc3339(micros: w.recordedAtMicros)))])
         case "run":
             let h = try history(rest)
-            guard let req = h.events.first else { return node("run \(rest) (not in the log)", [("run", .string(rest))]) }
+            guard let req = h.events.first, let requested = h.requested else { return node("run \(rest) (not in the log)", [("run", .string(rest))]) }
             let status = Self.runStatus(h.events)
-            guard let r = h.requested else {
-                return node("run \(rest) (\(status); its request cannot be read)\(h.unreadableNote)",
-                            [("run", .string(rest)), ("status", .string(status)), ("seq", .int(Int64(req.seq)))] + h.unreadableData)
+            let r: RunRequested
+            switch requested {
+            case .success(let decoded): r = decoded
+            case .failure(let failure):
+                return node("run \(rest) (\(status); its request cannot be read: \(failure))",
+                            [("run", .string(rest)), ("status", .string(status)), ("seq", .int(Int64(req.seq))), ("error", .string(failure.description))])
             }
             let t = r.trigger
-            return node("run \(rest) of job \(r.job) (\(status), \(t.kind.rawValue) by \(t.by ?? req.actor))\(h.unreadableNote)",
+            return node("run \(rest) of job \(r.job) (\(status), \(t.kind.rawValue) by \(t.by ?? req.actor))",
                         [("run", .string(rest)), ("job", .string(r.job)), ("job_version", .int(Int64(r.jobVersion))),
                          ("catalog_seq", .int(Int64(r.catalogSeq))), ("status", .string(status)), ("trigger", t.value),
-                         ("parameters", r.parameters), ("seq", .int(Int64(req.seq)))] + h.unreadableData)
+                         ("parameters", r.parameters), ("seq", .int(Int64(req.seq)))])
         case "attempt":
             let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard parts.count >= 3, let n = Int64(parts.last!) else { return node(rest, []) }
@@ -341,7 +344,7 @@ public final class LineageQuery: @unchecked Sendable {
             let h = try history(run)
             // The attempt's last outcome: its success, failure or cancellation.
             var status = "running", durationMs: Int64?, outputs: Value?, error: String?
-            for case .success(let event?) in h.decoded {
+            for (_, event) in h.outcomes.decoded {
                 switch event {
                 case .succeeded(let s) where s.stage == stage && Int64(s.attempt) == n:
                     (status, durationMs, outputs, error) = ("succeeded", s.durationMs, s.outputs, nil)
@@ -360,9 +363,16 @@ public final class LineageQuery: @unchecked Sendable {
                 data.append(("predictions", .object([("stream", .string(MLEvents.stream(predictionsOfRun: run))), ("count", .int(p))])))
             }
             if let e = error { extra += ": \(e)" }
-            let type = h.requested?.stages.first(where: { $0.name == stage })?.type ?? "stage"
-            return node("\(type) stage \(stage) of run \(run), attempt \(n) (\(status)\(durationMs.map { " in \($0) ms" } ?? ""))\(extra)\(h.unreadableNote)",
-                        data + h.unreadableData)
+            var type = "stage"
+            if case .success(let r)? = h.requested, let planned = r.stages.first(where: { $0.name == stage }) { type = planned.type }
+            // What could not be read of what this reads: the run's request and its stage outcomes.
+            var unreadable = h.outcomes.failures
+            if case .failure(let f)? = h.requested { unreadable.insert(f, at: 0) }
+            if !unreadable.isEmpty {
+                extra += " [\(unreadable.count) event\(unreadable.count == 1 ? "" : "s") of the run cannot be read: \(unreadable[0])]"
+                data.append(("unreadable", .array(unreadable.map { .string($0.description) })))
+            }
+            return node("\(type) stage \(stage) of run \(run), attempt \(n) (\(status)\(durationMs.map { " in \($0) ms" } ?? ""))\(extra)", data)
         case "model":
             let (name, v) = split(rest)
             guard let version = v.flatMap(Int64.init),
@@ -423,46 +433,40 @@ public final class LineageQuery: @unchecked Sendable {
     }
 }
 
-/// A run's events and each one decoded once (nil: not a run event), or why it could not be.
-struct RunHistory {
+/// A run's events as of a moment, each decoded at most once and only when a fact needs it: the
+/// request for the run's node, the stage outcomes for its attempts and for column lineage.
+final class RunHistory {
     let events: [RecordedEvent]
-    let decoded: [Result<RunEvent?, DecodingFailure>]
 
-    init(_ events: [RecordedEvent]) {
-        self.events = events
-        decoded = events.map { e in Result { () throws(DecodingFailure) in try RunEvent(e) } }
+    init(_ events: [RecordedEvent]) { self.events = events }
+
+    /// The run's request (its first event), or why it cannot be read; nil when the run has no event.
+    lazy var requested: Result<RunRequested, DecodingFailure>? = events.first.map { e in
+        Result { () throws(DecodingFailure) in try e.decode(RunRequested.self) }
     }
 
-    /// The run's request (its first event), when it decodes.
-    var requested: RunRequested? {
-        if case .success(.requested(let r)?) = decoded.first { return r }
-        return nil
-    }
+    /// The stage outcomes (successes, failures, cancellations) in log order with their envelopes,
+    /// and those that cannot be read.
+    lazy var outcomes: (decoded: [(event: RecordedEvent, outcome: RunEvent)], failures: [DecodingFailure]) = {
+        var decoded: [(event: RecordedEvent, outcome: RunEvent)] = [], failures: [DecodingFailure] = []
+        for e in events where RunHistory.outcomeTypes.contains(e.type) {
+            do throws(DecodingFailure) {
+                if let outcome = try RunEvent(e) { decoded.append((e, outcome)) }
+            } catch {
+                failures.append(error)
+            }
+        }
+        return (decoded, failures)
+    }()
 
-    /// The run's events that cannot be read.
-    var failures: [DecodingFailure] {
-        decoded.compactMap { if case .failure(let f) = $0 { return f } else { return nil } }
-    }
+    static let outcomeTypes: Set<String> = [RunEvents.stageSucceeded, RunEvents.stageFailed, RunEvents.stageCancelled]
 
     /// The first success of `stage`'s attempt `attempt`, with its envelope.
     func succeeded(_ stage: String, _ attempt: Int) -> (event: RecordedEvent, succeeded: StageSucceeded)? {
-        for (e, d) in zip(events, decoded) {
-            if case .success(.succeeded(let s)?) = d, s.stage == stage, s.attempt == attempt { return (e, s) }
+        for (e, outcome) in outcomes.decoded {
+            if case .succeeded(let s) = outcome, s.stage == stage, s.attempt == attempt { return (e, s) }
         }
         return nil
-    }
-
-    /// For a node's line: nothing when every event reads, else how many do not and the first failure.
-    var unreadableNote: String {
-        let f = failures
-        guard let first = f.first else { return "" }
-        return " [\(f.count) event\(f.count == 1 ? "" : "s") of the run cannot be read: \(first)]"
-    }
-
-    /// For a node's facts: nothing when every event reads, else `unreadable`, the failures.
-    var unreadableData: [(String, Value)] {
-        let f = failures
-        return f.isEmpty ? [] : [("unreadable", .array(f.map { .string($0.description) }))]
     }
 }
 

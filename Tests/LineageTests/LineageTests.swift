@@ -185,8 +185,9 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         let answer = try q.answer(root: "run:3", upstream: true, downstream: true, depth: 2)
         #expect(answer.value["undecodable"] == [.string(message)])
         #expect(answer.text.hasSuffix("note: 1 event cannot be read and add no edge (the answer may lack some):\n  \(message)"))
-        #expect(try q.describe("run:3").data["unreadable"] == [.string(message)])
-        #expect(try q.describe("run:2").data["unreadable"] == nil)
+        let offer = try q.describe("attempt:3/offer/1")
+        #expect(offer.data["unreadable"] == [.string(message)] && offer.label.hasSuffix("(running) [1 event of the run cannot be read: \(message)]"))
+        #expect(try q.describe("attempt:2/score/1").data["unreadable"] == nil)
 
         let export = try OpenLineageExport(log: log)
         var lines = 0
