@@ -418,9 +418,9 @@ public final class LineageQuery: @unchecked Sendable {
         }
     }
 
-    /// A dataset's schema as its events store it.
+    /// A dataset's schema as its events store it (each column's members in canonical order).
     static func schema(_ columns: [SchemaColumn]) -> Value {
-        .array(columns.map { .object([("name", .string($0.name)), ("type", .string($0.type))]) })
+        .array(columns.map { .members([Value.Member("name", .string($0.name)), Value.Member("type", .string($0.type))]) })
     }
 
     static func runStatus(_ events: [RecordedEvent]) -> String {
