@@ -40,7 +40,8 @@ public struct LineageAnswer: Sendable {
     public var nodes: [String: LineageNode]
     public var edges: [LineageEdge]
     /// Events the graph could not read (payloads that do not decode): they add no edge, so the
-    /// answer may lack some; listed (JSON `undecodable`, a note after the text) when there are any.
+    /// answer may lack some; listed (JSON `undecodable`, a note after the text, comments in dot)
+    /// when there are any.
     public var undecodable: [DecodingFailure] = []
 
     /// `--json`: root, as_of, depth, nodes (sorted by id), edges (sorted), and the trees.
@@ -104,6 +105,7 @@ public struct LineageAnswer: Sendable {
         let shapes = ["dataset": "cylinder", "run": "box", "attempt": "box", "model": "component", "definition": "note", "rule": "diamond",
                       "crossing": "octagon", "catalog": "folder"]
         var out = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=\"Helvetica\", fontsize=10];", "  edge [fontname=\"Helvetica\", fontsize=9];"]
+        for f in undecodable { out.append("  // cannot be read, adds no edge: \(f)") }
         for id in nodes.keys.sorted() {
             let n = nodes[id]!
             let bold = id == root ? ", penwidth=2" : ""
