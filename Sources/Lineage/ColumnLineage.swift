@@ -59,18 +59,12 @@ extension LineageQuery {
             throw LineageError("column lineage is for a dataset ledgerflow wrote (dataset:NAME or dataset:NAME@VERSION); \(node) is not one")
         }
         let name = String(node[node.index(node.startIndex, offsetBy: 8) ..< at])
-        if let written = try written(name, version), let schema = written.payload["schema"]?.arrayValue, !schema.isEmpty,
-           !schema.contains(where: { $0["name"]?.stringValue == column }) {
-            throw LineageError("dataset \(name) v\(version) has no column '\(column)'; it has \(schema.compactMap { $0["name"]?.stringValue }.joined(separator: ", "))")
+        if let w = try written(name, version), case .success(let d) = w.written, !d.schema.isEmpty, !d.schema.contains(where: { $0.name == column }) {
+            throw LineageError("dataset \(name) v\(version) has no column '\(column)'; it has \(d.schema.map(\.name).joined(separator: ", "))")
         }
         var trace = try trace(dataset: name, version: version, column: column, depth: depth)
         trace.type = nil
         return trace
-    }
-
-    func written(_ name: String, _ version: UInt64) throws -> RecordedEvent? {
-        guard let w = try log.read(stream: RunEvents.stream(dataset: name), fromVersion: version, limit: 1).first, w.seq <= graph.asOf else { return nil }
-        return w
     }
 
     func trace(dataset name: String, version: UInt64?, column: String, depth: Int) throws -> ColumnTrace {
@@ -79,35 +73,45 @@ extension LineageQuery {
             t.note = "source: not written by ledgerflow"
             return t
         }
-        guard let run = w.payload["run"]?.stringValue, let stage = w.payload["stage"]?.stringValue, let attempt = w.payload["attempt"]?.intValue else { return t }
-        t.writtenBy = LineageEdges.attempt(run, stage, attempt)
-        guard let done = try runStream(run).first(where: { $0.type == RunEvents.stageSucceeded && $0.payload["stage"]?.stringValue == stage && $0.payload["attempt"]?.intValue == attempt }) else {
-            t.note = "the attempt's outcome is not in the log"
+        let written: DatasetVersionWritten
+        switch w.written {
+        case .success(let d): written = d
+        case .failure(let failure):
+            t.note = "cannot be read: \(failure)"
             return t
         }
-        guard let lineage = done.payload["column_lineage"]?[name] else {
-            t.note = done.schemaVersion < StageSucceeded.schema || done.payload["inputs"] == nil
+        let run = written.run, stage = written.stage, attempt = written.attempt
+        t.writtenBy = LineageEdges.attempt(run, stage, Int64(attempt))
+        let h = try history(run)
+        guard let (done, succeeded) = h.succeeded(stage, attempt) else {
+            if let failure = h.outcomes.failures.first(where: { $0.eventType == StageSucceeded.type }) {
+                t.note = "the attempt's outcome is not in the log or cannot be read (\(failure))"
+            } else {
+                t.note = "the attempt's outcome is not in the log"
+            }
+            return t
+        }
+        guard let lineage = succeeded.columnLineage(of: name) else {
+            t.note = done.schemaVersion < StageSucceeded.schema || succeeded.inputs == nil
                 ? "column lineage not recorded (written before ledgerflow recorded it)" : "column lineage not known for this stage type"
             return t
         }
         guard depth > 0 else { t.note = "depth limit"; return t }
-        let versions = Dictionary((done.payload["inputs"]?.arrayValue ?? []).compactMap { i in i["dataset"]?.stringValue.map { ($0, i["version"]?.intValue) } },
-                                  uniquingKeysWith: { a, _ in a })
-        func child(_ s: Value) throws -> ColumnTrace {
-            let d = s["dataset"]?.stringValue ?? "?", f = s["field"]?.stringValue ?? "?"
-            var c = try trace(dataset: d, version: versions[d].flatMap { $0 }.map { UInt64($0) }, column: f, depth: depth - 1)
-            c.type = s["type"]?.stringValue
-            c.subtype = s["subtype"]?.stringValue
-            c.description = s["description"]?.stringValue
+        let versions = Dictionary((succeeded.inputs ?? []).map { ($0.dataset, $0.version) }, uniquingKeysWith: { a, _ in a })
+        func child(_ s: ColumnOrigin) throws -> ColumnTrace {
+            var c = try trace(dataset: s.dataset, version: versions[s.dataset] ?? nil, column: s.field, depth: depth - 1)
+            c.type = s.type
+            c.subtype = s.subtype
+            c.description = s.description
             return c
         }
-        guard let sources = lineage["fields"]?[column]?.arrayValue else {
+        guard let sources = lineage.fields.first(where: { $0.column == column })?.origins else {
             t.note = "no column '\(column)' in what this attempt wrote"
             return t
         }
         if sources.isEmpty { t.note = "a constant (no input field)" }
         t.inputs = try sources.map(child)
-        t.rowFilters = try (lineage["dataset"]?.arrayValue ?? []).map(child)
+        t.rowFilters = try lineage.dataset.map(child)
         return t
     }
 }

@@ -56,56 +56,66 @@ public enum LineageEdges {
         return "\(rule ? "rule" : "definition"):\(kind)/\(name)" + (version.map { "@\($0)" } ?? "")
     }
 
-    /// The edges of `e` (none for types not in `types`).
-    public static func edges(of e: RecordedEvent) -> [LineageEdge] {
+    /// The edges of `e`: none for types not in `types`; for an event of those types whose payload
+    /// does not decode, none and the failure (naming its seq, type and field). Never throws: the
+    /// lineage projection folds with it, and an event has already happened.
+    public static func edges(of e: RecordedEvent) -> EventEdges {
+        do throws(DecodingFailure) {
+            return EventEdges(try checkedEdges(of: e))
+        } catch {
+            return EventEdges(failure: error)
+        }
+    }
+
+    /// The edges of `e` (none for types not in `types`); throws the `DecodingFailure` of an event
+    /// of those types whose payload does not decode, so that the lineage table never silently
+    /// leaves an event out.
+    public static func checkedEdges(of e: RecordedEvent) throws(DecodingFailure) -> [LineageEdge] {
         let p = e.payload
         var out: [LineageEdge] = []
         func add(_ from: String, _ to: String, _ kind: String) { out.append(LineageEdge(from: from, to: to, kind: kind, seq: e.seq)) }
         switch e.type {
         case RunEvents.runRequested:
-            guard let id = p["run"]?.stringValue, let job = p["job"]?.stringValue else { return [] }
-            let r = run(id)
-            if let v = p["job_version"]?.intValue { add(definition("job", job, v), r, "ran-under") }
-            if let c = p["catalog_seq"]?.intValue { add("catalog:\(c)", r, "ran-under-catalog-version") }
-            let t = p["trigger"] ?? .null
-            switch t["type"]?.stringValue {
-            case "trigger":
-                if let c = t["crossing"]?.intValue { add("crossing:\(c)", r, "triggered-by") }
-            case "retrain":
-                if let d = t["dataset"]?.stringValue { add(dataset(d, t["dataset_version"]?.intValue), r, "triggered-by") }
-            case "dependency":
-                for u in (t["after_runs"]?.arrayValue ?? []).compactMap(\.stringValue) { add(run(u), r, "dependency") }
-            case "rerun":
-                if let o = t["rerun_of"]?.stringValue { add(run(o), r, "rerun-of") }
-            case "schedule":
-                if let s = t["schedule"]?.stringValue { add(definition("schedule", s, t["schedule_version"]?.intValue), r, "triggered-by") }
-            case "sensor":
-                if let s = t["sensor"]?.stringValue { add(definition("sensor", s, t["sensor_version"]?.intValue), r, "triggered-by") }
-            default: break
+            let requested = try e.decode(RunRequested.self)
+            let r = run(requested.run)
+            add(definition("job", requested.job, Int64(requested.jobVersion)), r, "ran-under")
+            add("catalog:\(requested.catalogSeq)", r, "ran-under-catalog-version")
+            let t = requested.trigger
+            switch t.kind {
+            case .trigger:
+                if let c = t.crossing { add("crossing:\(c)", r, "triggered-by") }
+            case .retrain:
+                if let d = t.dataset { add(dataset(d, t.datasetVersion.map { Int64($0) }), r, "triggered-by") }
+            case .dependency:
+                for u in t.afterRuns ?? [] { add(run(u), r, "dependency") }
+            case .rerun:
+                if let o = t.rerunOf { add(run(o), r, "rerun-of") }
+            case .schedule:
+                if let s = t.schedule { add(definition("schedule", s, t.scheduleVersion.map { Int64($0) }), r, "triggered-by") }
+            case .sensor:
+                if let s = t.sensor { add(definition("sensor", s, t.sensorVersion.map { Int64($0) }), r, "triggered-by") }
+            case .manual: break
             }
         case RunEvents.stageStarted:
-            guard e.stream.hasPrefix(RunEvents.runStreamPrefix), let stage = p["stage"]?.stringValue, let n = p["attempt"]?.intValue else { return [] }
-            let id = String(e.stream.dropFirst(RunEvents.runStreamPrefix.count))
-            add(run(id), attempt(id, stage, n), "stage")
+            let started = try e.decode(StageStarted.self)
+            // Stage events are in their run's stream (which names the run); nothing else appends them.
+            guard let id = RunEvents.run(ofStream: e.stream) else { return [] }
+            add(run(id), attempt(id, started.stage, Int64(started.attempt)), "stage")
         case RunEvents.stageSucceeded:
-            guard e.stream.hasPrefix(RunEvents.runStreamPrefix), let stage = p["stage"]?.stringValue, let n = p["attempt"]?.intValue else { return [] }
-            let id = String(e.stream.dropFirst(RunEvents.runStreamPrefix.count))
-            let a = attempt(id, stage, n)
-            if let reused = p["reused_from"], let from = reused["run"]?.stringValue, let fa = reused["attempt"]?.intValue {
+            let succeeded = try e.decode(StageSucceeded.self)
+            guard let id = RunEvents.run(ofStream: e.stream) else { return [] }
+            let stage = succeeded.stage
+            let a = attempt(id, stage, Int64(succeeded.attempt))
+            if let reused = succeeded.reusedFrom {
                 add(run(id), a, "stage")
-                add(attempt(from, stage, fa), a, "reused")
+                add(attempt(reused.run, stage, Int64(reused.attempt)), a, "reused")
             }
-            for i in p["inputs"]?.arrayValue ?? [] {
-                if let d = i["dataset"]?.stringValue { add(dataset(d, i["version"]?.intValue), a, "read") }
-            }
-            for d in p["datasets"]?.arrayValue ?? [] {
-                if let name = d["dataset"]?.stringValue, let v = d["version"]?.intValue { add(a, dataset(name, v), "wrote") }
-            }
-            let o = p["outputs"] ?? .null
+            for i in succeeded.inputs ?? [] { add(dataset(i.dataset, i.version.map { Int64($0) }), a, "read") }
+            for d in succeeded.datasets { add(a, dataset(d.dataset, Int64(d.version)), "wrote") }
             // A train stage's model (it has an artifact) is linked by its ModelVersionRegistered
             // (`trained`); inference scores with a model, a features stage applies its fitting.
-            if let m = o["model"]?.stringValue, let v = o["model_version"]?.intValue, o["artifact"] == nil {
-                add(model(m, v), a, o["rows_scored"] != nil ? "scored-by" : "applied")
+            if let used = ReportedOutputs(succeeded.outputs).modelUsed {
+                add(model(used.model, used.version), a, used.scored ? "scored-by" : "applied")
             }
         case MLEvents.modelVersionRegistered:
             guard let m = p["model"]?.stringValue, let v = p["version"]?.intValue else { return [] }
@@ -125,4 +135,26 @@ public enum LineageEdges {
         }
         return out
     }
+}
+
+/// The edges one event contributes (a collection of them), and the failure when the event is of
+/// an edge type but its payload does not decode (then it contributes none).
+public struct EventEdges: RandomAccessCollection, Sendable, Hashable {
+    public var edges: [LineageEdge]
+    /// Why the event contributes nothing although it is of an edge type.
+    public var failure: DecodingFailure?
+
+    public init(_ edges: [LineageEdge]) {
+        self.edges = edges
+        failure = nil
+    }
+
+    public init(failure: DecodingFailure) {
+        edges = []
+        self.failure = failure
+    }
+
+    public var startIndex: Int { edges.startIndex }
+    public var endIndex: Int { edges.endIndex }
+    public subscript(i: Int) -> LineageEdge { edges[i] }
 }

@@ -16,6 +16,11 @@ public enum LineageIndex {
 
     /// Folds the events after the checkpoint into the table, in transactions of at most
     /// `chunk` events, at most `maxChunks` of them; returns the number of edges added.
+    ///
+    /// An event of an edge type whose payload does not decode stops it: the table is brought up
+    /// to the seq before that event, and the event's `DecodingFailure` (naming its seq, type and
+    /// field) is thrown, so the table never silently lacks an event's edges (readers fold the
+    /// rest, that event included, in memory).
     @discardableResult
     public static func catchUp(_ log: EventLog, through: UInt64 = .max, chunk: Int = 50_000, maxChunks: Int = .max) throws -> Int {
         var from = try log.checkpoint(checkpoint)
@@ -28,7 +33,14 @@ public enum LineageIndex {
             let last = events.count < chunk ? head : events.last!.seq
             var pairs: [(key: [UInt8], value: [UInt8])] = []
             for e in events {
-                for edge in LineageEdges.edges(of: e) {
+                let edges: [LineageEdge]
+                do throws(DecodingFailure) {
+                    edges = try LineageEdges.checkedEdges(of: e)
+                } catch {
+                    if e.seq - 1 > from { try log.addToTable(table, pairs, checkpoint: checkpoint, seq: e.seq - 1) }
+                    throw error
+                }
+                for edge in edges {
                     pairs.append((Array(edge.to.utf8), encode(upstream: true, edge.seq, edge.kind, edge.from)))
                     pairs.append((Array(edge.from.utf8), encode(upstream: false, edge.seq, edge.kind, edge.to)))
                     added += 1
@@ -106,6 +118,9 @@ public final class LineageGraph: @unchecked Sendable {
     /// The seq the table covered when the graph was opened, and the tail's edge count.
     public let tableSeq: UInt64
     public let tailEvents: Int
+    /// The tail's events of edge types whose payloads do not decode (they add no edge; the table
+    /// stops before the first of them, see `LineageIndex.catchUp`).
+    public let undecodable: [DecodingFailure]
     let tail: [String: (up: [Neighbour], down: [Neighbour])]
 
     public init(log: EventLog, asOf: UInt64? = nil) throws {
@@ -117,11 +132,14 @@ public final class LineageGraph: @unchecked Sendable {
         tableSeq = covered
         var tail: [String: (up: [Neighbour], down: [Neighbour])] = [:]
         var n = 0
+        var undecodable: [DecodingFailure] = []
         if covered < at {
             let events = try LineageIndex.relevantEvents(log, after: covered, through: at)
             n = events.count
             for e in events {
-                for edge in LineageEdges.edges(of: e) {
+                let edges = LineageEdges.edges(of: e)
+                if let failure = edges.failure { undecodable.append(failure) }
+                for edge in edges {
                     tail[edge.to, default: ([], [])].up.append(Neighbour(node: edge.from, kind: edge.kind, seq: edge.seq))
                     tail[edge.from, default: ([], [])].down.append(Neighbour(node: edge.to, kind: edge.kind, seq: edge.seq))
                 }
@@ -129,6 +147,7 @@ public final class LineageGraph: @unchecked Sendable {
         }
         self.tail = tail
         tailEvents = n
+        self.undecodable = undecodable
     }
 
     /// The upstream (or downstream) neighbours of `node` in seq order, at most `limit`, and how

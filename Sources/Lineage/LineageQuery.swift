@@ -39,6 +39,10 @@ public struct LineageAnswer: Sendable {
     public var downstream: LineageBranch?
     public var nodes: [String: LineageNode]
     public var edges: [LineageEdge]
+    /// Events the graph could not read (payloads that do not decode): they add no edge, so the
+    /// answer may lack some; listed (JSON `undecodable`, a note after the text, comments in dot)
+    /// when there are any.
+    public var undecodable: [DecodingFailure] = []
 
     /// `--json`: root, as_of, depth, nodes (sorted by id), edges (sorted), and the trees.
     public var value: Value {
@@ -56,6 +60,7 @@ public struct LineageAnswer: Sendable {
                                     ("edges", .array(edges.sorted { ($0.seq, $0.from, $0.to, $0.kind) < ($1.seq, $1.from, $1.to, $1.kind) }.map(\.value)))]
         if let upstream { m.append(("upstream", tree(upstream))) }
         if let downstream { m.append(("downstream", tree(downstream))) }
+        if !undecodable.isEmpty { m.append(("undecodable", .array(undecodable.map { .string($0.description) }))) }
         return .object(m)
     }
 
@@ -86,6 +91,11 @@ public struct LineageAnswer: Sendable {
             lines.append("downstream of \(root) (depth \(depth)):")
             walk(downstream, "", "→", last: true, top: true)
         }
+        if !undecodable.isEmpty {
+            lines.append("")
+            lines.append("note: \(undecodable.count) event\(undecodable.count == 1 ? "" : "s") cannot be read and add no edge (the answer may lack some):")
+            for f in undecodable { lines.append("  \(f)") }
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -95,6 +105,7 @@ public struct LineageAnswer: Sendable {
         let shapes = ["dataset": "cylinder", "run": "box", "attempt": "box", "model": "component", "definition": "note", "rule": "diamond",
                       "crossing": "octagon", "catalog": "folder"]
         var out = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=\"Helvetica\", fontsize=10];", "  edge [fontname=\"Helvetica\", fontsize=9];"]
+        for f in undecodable { out.append("  // cannot be read, adds no edge: \(f)") }
         for id in nodes.keys.sorted() {
             let n = nodes[id]!
             let bold = id == root ? ", penwidth=2" : ""
@@ -121,7 +132,8 @@ public final class LineageQuery: @unchecked Sendable {
     // @unchecked Sendable: caches are used from one thread at a time (one query per instance).
     public let graph: LineageGraph
     public var log: EventLog { graph.log }
-    var runEvents: [String: [RecordedEvent]] = [:]
+    var runs: [String: RunHistory] = [:]
+    var writes: [DatasetVersion: WrittenVersion] = [:]
 
     public init(graph: LineageGraph) { self.graph = graph }
 
@@ -169,7 +181,7 @@ public final class LineageQuery: @unchecked Sendable {
             }
             return "model:\(name)@\(v)"
         case "run":
-            guard try !runStream(rest).isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
+            guard try !history(rest).events.isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
             return text
         case "definition", "rule" where !rest.contains("@"):
             // Without a version: the newest one as of the moment.
@@ -241,7 +253,8 @@ public final class LineageQuery: @unchecked Sendable {
         for e in edges {
             for id in [e.from, e.to] where nodes[id] == nil { nodes[id] = try describe(id) }
         }
-        return LineageAnswer(root: root, asOf: graph.asOf, depth: depth, upstream: up, downstream: down, nodes: nodes, edges: edges)
+        return LineageAnswer(root: root, asOf: graph.asOf, depth: depth, upstream: up, downstream: down, nodes: nodes, edges: edges,
+                             undecodable: graph.undecodable)
     }
 
     func branch(_ b: inout LineageBranch, _ path: [Int]) -> LineageBranch {
@@ -259,11 +272,23 @@ public final class LineageQuery: @unchecked Sendable {
 
     // MARK: - Node facts
 
-    func runStream(_ id: String) throws -> [RecordedEvent] {
-        if let c = runEvents[id] { return c }
-        let e = try log.read(stream: RunEvents.stream(run: id)).filter { $0.seq <= graph.asOf }
-        runEvents[id] = e
-        return e
+    /// Run `id`'s events as of the moment (each decoded at most once, when a fact needs it).
+    func history(_ id: String) throws -> RunHistory {
+        if let c = runs[id] { return c }
+        let h = RunHistory(try log.read(stream: RunEvents.stream(run: id)).filter { $0.seq <= graph.asOf })
+        runs[id] = h
+        return h
+    }
+
+    /// Version `version` of dataset `name` as written (its `DatasetVersionWritten`, decoded once),
+    /// nil when it was not written by the moment.
+    func written(_ name: String, _ version: UInt64) throws -> WrittenVersion? {
+        let key = DatasetVersion(name: name, version: version)
+        if let c = writes[key] { return c }
+        guard let w = try log.read(stream: RunEvents.stream(dataset: name), fromVersion: version, limit: 1).first, w.seq <= graph.asOf else { return nil }
+        let decoded = WrittenVersion(event: w, written: Result { () throws(DecodingFailure) in try w.decode(DatasetVersionWritten.self) })
+        writes[key] = decoded
+        return decoded
     }
 
     var models: ModelLookup { ModelLookup(log: log, asOf: graph.asOf) }
@@ -282,44 +307,74 @@ public final class LineageQuery: @unchecked Sendable {
         switch kind {
         case "dataset":
             let (name, v) = split(rest)
-            guard let v, let version = UInt64(v),
-                  let w = try log.read(stream: RunEvents.stream(dataset: name), fromVersion: version, limit: 1).first, w.seq <= graph.asOf else {
+            guard let v, let version = UInt64(v), let found = try written(name, version) else {
                 return node("source \(name) (read, not written by ledgerflow)", [("dataset", .string(name))])
             }
-            let p = w.payload
-            return node("\(name) v\(version): \(p["rows"]?.intValue ?? 0) rows at \(p["location"]?.stringValue ?? "?") (run \(p["run"]?.stringValue ?? "?"), \(Timestamp.rfc3339(micros: w.recordedAtMicros)))",
-                        [("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("rows", p["rows"] ?? .null),
-                         ("location", p["location"] ?? .null), ("format", p["format"] ?? .null), ("content_hash", p["content_hash"] ?? .null),
-                         ("schema", p["schema"] ?? .null), ("run", p["run"] ?? .null), ("stage", p["stage"] ?? .null), ("attempt", p["attempt"] ?? .null),
+            let w = found.event
+            let d: DatasetVersionWritten
+            switch found.written {
+            case .success(let written): d = written
+            case .failure(let failure):
+                return node("\(name) v\(version): cannot be read (\(failure))",
+                            [("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("error", .string(failure.description))])
+            }
+            return node("\(name) v\(version): \(d.rows) rows at \(d.location) (run \(d.run), \(Timestamp.rfc3339(micros: w.recordedAtMicros)))",
+                        [("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("rows", .int(d.rows)),
+                         ("location", .string(d.location)), ("format", .string(d.format)), ("content_hash", .string(d.contentHash)),
+                         ("schema", Self.schema(d.schema)), ("run", .string(d.run)), ("stage", .string(d.stage)), ("attempt", .int(Int64(d.attempt))),
                          ("recorded_at", .string(Timestamp.rfc3339(micros: w.recordedAtMicros)))])
         case "run":
-            let events = try runStream(rest)
-            guard let req = events.first else { return node("run \(rest) (not in the log)", [("run", .string(rest))]) }
-            let status = Self.runStatus(events)
-            let t = req.payload["trigger"] ?? .null
-            return node("run \(rest) of job \(req.payload["job"]?.stringValue ?? "?") (\(status), \(t["type"]?.stringValue ?? "manual") by \(t["by"]?.stringValue ?? req.actor))",
-                        [("run", .string(rest)), ("job", req.payload["job"] ?? .null), ("job_version", req.payload["job_version"] ?? .null),
-                         ("catalog_seq", req.payload["catalog_seq"] ?? .null), ("status", .string(status)), ("trigger", t),
-                         ("parameters", req.payload["parameters"] ?? .null), ("seq", .int(Int64(req.seq)))])
+            let h = try history(rest)
+            guard let req = h.events.first, let requested = h.requested else { return node("run \(rest) (not in the log)", [("run", .string(rest))]) }
+            let status = Self.runStatus(h.events)
+            let r: RunRequested
+            switch requested {
+            case .success(let decoded): r = decoded
+            case .failure(let failure):
+                return node("run \(rest) (\(status); its request cannot be read: \(failure))",
+                            [("run", .string(rest)), ("status", .string(status)), ("seq", .int(Int64(req.seq))), ("error", .string(failure.description))])
+            }
+            let t = r.trigger
+            return node("run \(rest) of job \(r.job) (\(status), \(t.kind.rawValue) by \(t.by ?? req.actor))",
+                        [("run", .string(rest)), ("job", .string(r.job)), ("job_version", .int(Int64(r.jobVersion))),
+                         ("catalog_seq", .int(Int64(r.catalogSeq))), ("status", .string(status)), ("trigger", t.value),
+                         ("parameters", r.parameters), ("seq", .int(Int64(req.seq)))])
         case "attempt":
             let parts = rest.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
             guard parts.count >= 3, let n = Int64(parts.last!) else { return node(rest, []) }
             let run = parts[0], stage = parts[1 ..< parts.count - 1].joined(separator: "/")
-            let events = try runStream(run)
-            let mine = events.filter { $0.payload["stage"]?.stringValue == stage && $0.payload["attempt"]?.intValue == n }
-            let outcome = mine.last(where: { [RunEvents.stageSucceeded, RunEvents.stageFailed, RunEvents.stageCancelled].contains($0.type) })
-            let status = outcome.map { $0.type == RunEvents.stageSucceeded ? "succeeded" : $0.type == RunEvents.stageFailed ? "failed" : "cancelled" } ?? "running"
-            let o = outcome?.payload ?? .null
+            let h = try history(run)
+            // The attempt's last outcome: its success, failure or cancellation.
+            var status = "running", durationMs: Int64?, outputs: Value?, error: String?
+            for (_, event) in h.outcomes.decoded {
+                switch event {
+                case .succeeded(let s) where s.stage == stage && Int64(s.attempt) == n:
+                    (status, durationMs, outputs, error) = ("succeeded", s.durationMs, s.outputs, nil)
+                case .failed(let f) where f.stage == stage && Int64(f.attempt) == n:
+                    (status, durationMs, outputs, error) = ("failed", f.durationMs, nil, f.error)
+                case .cancelled(let c) where c.stage == stage && c.attempt.map({ Int64($0) }) == n:
+                    (status, durationMs, outputs, error) = ("cancelled", nil, nil, nil)
+                default: break
+                }
+            }
             var data: [(String, Value)] = [("run", .string(run)), ("stage", .string(stage)), ("attempt", .int(n)), ("status", .string(status)),
-                                           ("duration_ms", o["duration_ms"] ?? .null), ("outputs", o["outputs"] ?? .null)]
+                                           ("duration_ms", durationMs.map { .int($0) } ?? .null), ("outputs", outputs ?? .null)]
             var extra = ""
-            if let p = o["outputs"]?["predictions_recorded"]?.intValue, p > 0 {
+            if let p = ReportedOutputs(outputs).predictionsRecorded, p > 0 {
                 extra = ", \(p) predictions in predictions/\(run)"
                 data.append(("predictions", .object([("stream", .string(MLEvents.stream(predictionsOfRun: run))), ("count", .int(p))])))
             }
-            if let e = o["error"]?.stringValue { extra += ": \(e)" }
-            let type = events.first?.payload["stages"]?.arrayValue?.first(where: { $0["name"]?.stringValue == stage })?["type"]?.stringValue ?? "stage"
-            return node("\(type) stage \(stage) of run \(run), attempt \(n) (\(status)\(o["duration_ms"]?.intValue.map { " in \($0) ms" } ?? ""))\(extra)", data)
+            if let e = error { extra += ": \(e)" }
+            var type = "stage"
+            if case .success(let r)? = h.requested, let planned = r.stages.first(where: { $0.name == stage }) { type = planned.type }
+            // What could not be read of what this reads: the run's request and its stage outcomes.
+            var unreadable = h.outcomes.failures
+            if case .failure(let f)? = h.requested { unreadable.insert(f, at: 0) }
+            if !unreadable.isEmpty {
+                extra += " [\(unreadable.count) event\(unreadable.count == 1 ? "" : "s") of the run cannot be read: \(unreadable[0])]"
+                data.append(("unreadable", .array(unreadable.map { .string($0.description) })))
+            }
+            return node("\(type) stage \(stage) of run \(run), attempt \(n) (\(status)\(durationMs.map { " in \($0) ms" } ?? ""))\(extra)", data)
         case "model":
             let (name, v) = split(rest)
             guard let version = v.flatMap(Int64.init),
@@ -335,11 +390,23 @@ public final class LineageQuery: @unchecked Sendable {
             let (path, v) = split(rest)
             let stream = "definition/\(path)"
             if let v, let version = UInt64(v), let d = try log.read(stream: stream, fromVersion: version, limit: 1).first {
-                let p = d.payload
-                let what = p["spec"]?["condition"]?.stringValue.map { ": \($0)" } ?? p["spec"]?["description"]?.stringValue.map { ": \($0)" } ?? ""
+                // The version's DefinitionApplied, or its DefinitionRemoved (no spec).
+                let kind: String, name: String, spec: Value?, specHash: String?, file: String?
+                do throws(DecodingFailure) {
+                    if let removed = try d.decodeIf(DefinitionRemoved.self) {
+                        (kind, name, spec, specHash, file) = (removed.kind, removed.name, nil, nil, nil)
+                    } else {
+                        let applied = try d.decode(DefinitionApplied.self)
+                        (kind, name, spec, specHash, file) = (applied.kind, applied.name, applied.spec, applied.specHash, applied.file)
+                    }
+                } catch {
+                    return node("\(path.replacingOccurrences(of: "/", with: " ")) v\(version): cannot be read (\(error))",
+                                [("definition", .string(path)), ("version", .int(Int64(version))), ("seq", .int(Int64(d.seq))), ("error", .string(error.description))])
+                }
+                let what = spec?["condition"]?.stringValue.map { ": \($0)" } ?? spec?["description"]?.stringValue.map { ": \($0)" } ?? ""
                 return node("\(path.replacingOccurrences(of: "/", with: " ")) v\(version)\(what)",
-                            [("kind", p["kind"] ?? .null), ("name", p["name"] ?? .null), ("version", .int(Int64(version))), ("spec_hash", p["spec_hash"] ?? .null),
-                             ("seq", .int(Int64(d.seq))), ("file", p["file"] ?? .null)])
+                            [("kind", .string(kind)), ("name", .string(name)), ("version", .int(Int64(version))), ("spec_hash", specHash.map { .string($0) } ?? .null),
+                             ("seq", .int(Int64(d.seq))), ("file", file.map { .string($0) } ?? .null)])
             }
             return node(path.replacingOccurrences(of: "/", with: " "), [("definition", .string(path))])
         case "crossing":
@@ -353,6 +420,11 @@ public final class LineageQuery: @unchecked Sendable {
         }
     }
 
+    /// A dataset's schema as its events store it (each column's members in canonical order).
+    static func schema(_ columns: [SchemaColumn]) -> Value {
+        .array(columns.map { .members([Value.Member("name", .string($0.name)), Value.Member("type", .string($0.type))]) })
+    }
+
     static func runStatus(_ events: [RecordedEvent]) -> String {
         switch events.last?.type {
         case RunEvents.runSucceeded: return "succeeded"
@@ -361,4 +433,53 @@ public final class LineageQuery: @unchecked Sendable {
         default: return "running"
         }
     }
+}
+
+/// A run's events as of a moment, each decoded at most once and only when a fact needs it: the
+/// request for the run's node, the stage outcomes for its attempts and for column lineage.
+final class RunHistory {
+    let events: [RecordedEvent]
+
+    init(_ events: [RecordedEvent]) { self.events = events }
+
+    /// The run's request (its first event), or why it cannot be read; nil when the run has no event.
+    lazy var requested: Result<RunRequested, DecodingFailure>? = events.first.map { e in
+        Result { () throws(DecodingFailure) in try e.decode(RunRequested.self) }
+    }
+
+    /// The stage outcomes (successes, failures, cancellations) in log order with their envelopes,
+    /// and those that cannot be read.
+    lazy var outcomes: (decoded: [(event: RecordedEvent, outcome: RunEvent)], failures: [DecodingFailure]) = {
+        var decoded: [(event: RecordedEvent, outcome: RunEvent)] = [], failures: [DecodingFailure] = []
+        for e in events where RunHistory.outcomeTypes.contains(e.type) {
+            do throws(DecodingFailure) {
+                if let outcome = try RunEvent(e) { decoded.append((e, outcome)) }
+            } catch {
+                failures.append(error)
+            }
+        }
+        return (decoded, failures)
+    }()
+
+    static let outcomeTypes: Set<String> = [RunEvents.stageSucceeded, RunEvents.stageFailed, RunEvents.stageCancelled]
+
+    /// The first success of `stage`'s attempt `attempt`, with its envelope.
+    func succeeded(_ stage: String, _ attempt: Int) -> (event: RecordedEvent, succeeded: StageSucceeded)? {
+        for (e, outcome) in outcomes.decoded {
+            if case .succeeded(let s) = outcome, s.stage == stage, s.attempt == attempt { return (e, s) }
+        }
+        return nil
+    }
+}
+
+/// A dataset version, as a key.
+struct DatasetVersion: Hashable {
+    let name: String
+    let version: UInt64
+}
+
+/// A dataset version's `DatasetVersionWritten`, decoded once, or why it could not be.
+struct WrittenVersion {
+    let event: RecordedEvent
+    let written: Result<DatasetVersionWritten, DecodingFailure>
 }

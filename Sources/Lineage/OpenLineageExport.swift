@@ -32,6 +32,10 @@ public struct OpenLineageExport: Sendable {
 
     /// Calls `emit` with the RunEvent of every stage transition from `from` through `through`
     /// (of causal tree `correlation` when given), in seq order.
+    ///
+    /// Strict: a stage event, a run's `RunRequested` or a `DatasetVersionWritten` it names whose
+    /// payload does not decode stops the export with its `DecodingFailure` (naming the seq, type
+    /// and field), rather than leaving a transition out or exporting it with facts missing.
     public func export(from: UInt64, through: UInt64, correlation: UInt64? = nil, _ emit: (Value) throws -> Void) throws {
         var events: [RecordedEvent] = []
         for t in Self.types {
@@ -41,59 +45,71 @@ public struct OpenLineageExport: Sendable {
             }
         }
         events.sort { $0.seq < $1.seq }
-        var runs: [String: RecordedEvent] = [:]
+        var runs: [String: RunRequested] = [:]
         for e in events {
-            guard e.stream.hasPrefix(RunEvents.runStreamPrefix) else { continue }
-            let run = String(e.stream.dropFirst(RunEvents.runStreamPrefix.count))
-            if runs[run] == nil { runs[run] = try log.read(stream: e.stream, limit: 1).first }
-            guard let requested = runs[run], let v = try runEvent(e, run: run, requested: requested) else { continue }
+            guard let run = RunEvents.run(ofStream: e.stream) else { continue }
+            let requested: RunRequested
+            if let r = runs[run] {
+                requested = r
+            } else {
+                guard let first = try log.read(stream: e.stream, limit: 1).first else { continue }
+                requested = try first.decode(RunRequested.self)
+                runs[run] = requested
+            }
+            guard let event = try RunEvent(e), let v = try runEvent(e, event, run: run, requested: requested) else { continue }
             try emit(v)
         }
     }
 
     /// The RunEvent for one stage event (nil for a cancellation of an attempt that never started).
-    func runEvent(_ e: RecordedEvent, run: String, requested: RecordedEvent) throws -> Value? {
-        let p = e.payload
-        guard let stage = p["stage"]?.stringValue else { return nil }
-        let job = requested.payload["job"]?.stringValue ?? "?"
-        let stageType = requested.payload["stages"]?.arrayValue?.first { $0["name"]?.stringValue == stage }?["type"]?.stringValue ?? "unknown"
-        guard let attempt = p["attempt"]?.intValue else { return nil }
+    func runEvent(_ e: RecordedEvent, _ event: RunEvent, run: String, requested: RunRequested) throws -> Value? {
+        let stage: String, attempt: Int64
+        switch event {
+        case .started(let s): (stage, attempt) = (s.stage, Int64(s.attempt))
+        case .succeeded(let s): (stage, attempt) = (s.stage, Int64(s.attempt))
+        case .failed(let f): (stage, attempt) = (f.stage, Int64(f.attempt))
+        case .cancelled(let c):
+            guard let a = c.attempt else { return nil }
+            (stage, attempt) = (c.stage, Int64(a))
+        default: return nil
+        }
+        let job = requested.job
+        let stageType = requested.stages.first { $0.name == stage }?.type ?? "unknown"
         var runFacets: [(String, Value)] = [
             ("parent", facet("1-1-0/ParentRunFacet.json#/$defs/ParentRunFacet", [
                 ("run", .object([("runId", .string(Self.uuid(storeID, [run])))])),
                 ("job", .object([("namespace", .string(namespace)), ("name", .string(job))])),
             ])),
             ("ledgerflow", ownFacet("LedgerflowRunFacet", [
-                ("store_id", .string(storeID)), ("run", .string(run)), ("job", .string(job)), ("job_version", requested.payload["job_version"] ?? .null),
-                ("catalog_seq", requested.payload["catalog_seq"] ?? .null), ("stage", .string(stage)), ("attempt", .int(attempt)),
+                ("store_id", .string(storeID)), ("run", .string(run)), ("job", .string(job)), ("job_version", .int(Int64(requested.jobVersion))),
+                ("catalog_seq", .int(Int64(requested.catalogSeq))), ("stage", .string(stage)), ("attempt", .int(attempt)),
                 ("event", .string(e.type)), ("seq", .int(Int64(e.seq))), ("correlation", .int(Int64(e.correlation))),
-                ("trigger", requested.payload["trigger"]?["type"] ?? .null),
+                ("trigger", .string(requested.trigger.kind.rawValue)),
             ])),
         ]
         var m: [(String, Value)] = []
         var inputs: [Value] = [], outputs: [Value] = []
         let type: String
-        switch e.type {
-        case RunEvents.stageStarted:
+        switch event {
+        case .started:
             type = "START"
-        case RunEvents.stageSucceeded:
+        case .succeeded(let s):
             type = "COMPLETE"
-            let read = p["inputs"]?.arrayValue ?? []
+            let read = s.inputs ?? []
             inputs = read.map(input)
-            let names = Dictionary(read.compactMap { i in i["dataset"]?.stringValue.map { ($0, Self.naming(location: i["location"]?.stringValue ?? $0)) } },
-                                   uniquingKeysWith: { a, _ in a })
-            for d in p["datasets"]?.arrayValue ?? [] {
-                guard let name = d["dataset"]?.stringValue, let v = d["version"]?.intValue, v > 0,
-                      let w = try log.read(stream: RunEvents.stream(dataset: name), fromVersion: UInt64(v), limit: 1).first else { continue }
-                outputs.append(output(w, lineage: p["column_lineage"]?[name], inputNames: names))
+            let names = Dictionary(read.map { ($0.dataset, Self.naming(location: $0.location)) }, uniquingKeysWith: { a, _ in a })
+            for d in s.datasets {
+                guard d.version > 0,
+                      let w = try log.read(stream: RunEvents.stream(dataset: d.dataset), fromVersion: d.version, limit: 1).first else { continue }
+                outputs.append(try output(w, lineage: s.columnLineage(of: d.dataset), inputNames: names))
             }
-            if let ms = p["duration_ms"]?.intValue { runFacets.append(("ledgerflow_duration", ownFacet("LedgerflowDurationRunFacet", [("duration_ms", .int(ms))]))) }
-        case RunEvents.stageFailed:
+            runFacets.append(("ledgerflow_duration", ownFacet("LedgerflowDurationRunFacet", [("duration_ms", .int(s.durationMs))])))
+        case .failed(let f):
             type = "FAIL"
             runFacets.append(("errorMessage", facet("1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet", [
-                ("message", .string(p["error"]?.stringValue ?? p["reason"]?.stringValue ?? "failed")), ("programmingLanguage", .string("Swift")),
+                ("message", .string(f.error)), ("programmingLanguage", .string("Swift")),
             ])))
-        case RunEvents.stageCancelled:
+        case .cancelled:
             type = "ABORT"
         default:
             return nil
@@ -113,58 +129,53 @@ public struct OpenLineageExport: Sendable {
         return .object(m)
     }
 
-    func input(_ i: Value) -> Value {
-        let name = i["dataset"]?.stringValue ?? "?"
-        let (ns, n) = Self.naming(location: i["location"]?.stringValue ?? name)
+    func input(_ i: StageInput) -> Value {
+        let (ns, n) = Self.naming(location: i.location)
         var facets: [(String, Value)] = []
-        if let schema = i["schema"]?.arrayValue, !schema.isEmpty { facets.append(("schema", schemaFacet(schema))) }
-        if let v = i["version"]?.intValue { facets.append(("version", versionFacet(v))) }
+        if !i.schema.isEmpty { facets.append(("schema", schemaFacet(i.schema))) }
+        if let v = i.version { facets.append(("version", versionFacet(Int64(v)))) }
         facets.append(("ledgerflow", ownFacet("LedgerflowDatasetFacet", [
-            ("dataset", .string(name)), ("version", i["version"] ?? .null), ("format", i["format"] ?? .null),
-            ("rows", i["rows"] ?? .null), ("content_hash", i["content_hash"] ?? .null),
+            ("dataset", .string(i.dataset)), ("version", i.version.map { .int(Int64($0)) } ?? .null), ("format", .string(i.format)),
+            ("rows", i.rows.map { .int($0) } ?? .null), ("content_hash", i.contentHash.map { .string($0) } ?? .null),
         ])))
         return .object([("namespace", .string(ns)), ("name", .string(n)), ("facets", .object(facets))])
     }
 
-    func output(_ w: RecordedEvent, lineage: Value?, inputNames: [String: (String, String)]) -> Value {
-        let p = w.payload
-        let name = p["dataset"]?.stringValue ?? "?"
-        let (ns, n) = Self.naming(location: p["location"]?.stringValue ?? name)
-        var facets: [(String, Value)] = [("schema", schemaFacet(p["schema"]?.arrayValue ?? [])), ("version", versionFacet(Int64(w.streamVersion)))]
+    /// The output dataset of the version `w` records (its `DatasetVersionWritten`, which must decode).
+    func output(_ w: RecordedEvent, lineage: DatasetColumnLineage?, inputNames: [String: (String, String)]) throws(DecodingFailure) -> Value {
+        let written = try w.decode(DatasetVersionWritten.self)
+        let (ns, n) = Self.naming(location: written.location)
+        var facets: [(String, Value)] = [("schema", schemaFacet(written.schema)), ("version", versionFacet(Int64(w.streamVersion)))]
         if let lineage {
-            func field(_ s: Value) -> Value {
-                let d = s["dataset"]?.stringValue ?? "?"
-                let (ins, iname) = inputNames[d] ?? (namespace, d)
-                var t: [(String, Value)] = [("type", .string(s["type"]?.stringValue ?? "DIRECT"))]
-                if let st = s["subtype"]?.stringValue { t.append(("subtype", .string(st))) }
-                if let de = s["description"]?.stringValue { t.append(("description", .string(de))) }
+            func field(_ s: ColumnOrigin) -> Value {
+                let (ins, iname) = inputNames[s.dataset] ?? (namespace, s.dataset)
+                var t: [(String, Value)] = [("type", .string(s.type)), ("subtype", .string(s.subtype))]
+                if let de = s.description { t.append(("description", .string(de))) }
                 t.append(("masking", .bool(false)))
-                return .object([("namespace", .string(ins)), ("name", .string(iname)), ("field", .string(s["field"]?.stringValue ?? "?")),
+                return .object([("namespace", .string(ins)), ("name", .string(iname)), ("field", .string(s.field)),
                                 ("transformations", .array([.object(t)]))])
             }
-            let fields = (lineage["fields"]?.objectMembers ?? []).map { m in
-                (m.key, Value.object([("inputFields", .array((m.value.arrayValue ?? []).map(field)))]))
+            let fields = lineage.fields.map { f in
+                (f.column, Value.object([("inputFields", .array(f.origins.map(field)))]))
             }
             var body: [(String, Value)] = [("fields", .object(fields))]
-            if let rows = lineage["dataset"]?.arrayValue, !rows.isEmpty { body.append(("dataset", .array(rows.map(field)))) }
+            if !lineage.dataset.isEmpty { body.append(("dataset", .array(lineage.dataset.map(field)))) }
             facets.append(("columnLineage", facet("1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet", body)))
         }
         facets.append(("ledgerflow", ownFacet("LedgerflowDatasetFacet", [
-            ("dataset", .string(name)), ("version", .int(Int64(w.streamVersion))), ("format", p["format"] ?? .null), ("rows", p["rows"] ?? .null),
-            ("content_hash", p["content_hash"] ?? .null), ("seq", .int(Int64(w.seq))),
+            ("dataset", .string(written.dataset)), ("version", .int(Int64(w.streamVersion))), ("format", .string(written.format)),
+            ("rows", .int(written.rows)), ("content_hash", .string(written.contentHash)), ("seq", .int(Int64(w.seq))),
         ])))
         var out: [(String, Value)] = [("namespace", .string(ns)), ("name", .string(n)), ("facets", .object(facets))]
-        if let rows = p["rows"]?.intValue {
-            out.append(("outputFacets", .object([("outputStatistics", facet("1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet", [
-                ("rowCount", .int(rows)),
-            ]))])))
-        }
+        out.append(("outputFacets", .object([("outputStatistics", facet("1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet", [
+            ("rowCount", .int(written.rows)),
+        ]))])))
         return .object(out)
     }
 
-    func schemaFacet(_ schema: [Value]) -> Value {
+    func schemaFacet(_ schema: [SchemaColumn]) -> Value {
         facet("1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet", [
-            ("fields", .array(schema.map { .object([("name", $0["name"] ?? .string("?")), ("type", $0["type"] ?? .string("unknown"))]) })),
+            ("fields", .array(schema.map { .object([("name", .string($0.name)), ("type", .string($0.type))]) })),
         ])
     }
 

@@ -51,41 +51,48 @@ public struct Why: Sendable {
         guard let requested = try log.read(stream: RunEvents.stream(run: id), limit: 1).first, requested.type == RunEvents.runRequested else {
             throw WhyError("no run '\(id)' in the log; `ledgerflow runs` lists them")
         }
-        let p = requested.payload
-        let job = p["job"]?.stringValue ?? "?"
+        let r: RunRequested
+        do throws(DecodingFailure) {
+            r = try requested.decode(RunRequested.self)
+        } catch {
+            // The chain stops here, saying why.
+            return [WhyStep(kind: "run", seq: requested.seq, text: "run \(id): its request cannot be read (\(error))",
+                            data: .object([("run", .string(id)), ("error", .string(error.description)), ("actor", .string(requested.actor))]))]
+        }
         var steps = [WhyStep(kind: "run", seq: requested.seq,
-                             text: "run \(id) of job \(job) (job version \(p["job_version"]?.intValue ?? 0), catalog seq \(p["catalog_seq"]?.intValue ?? 0)), requested \(Timestamp.rfc3339(micros: requested.recordedAtMicros))",
-                             data: .object([("run", .string(id)), ("job", .string(job)), ("job_version", p["job_version"] ?? .null),
-                                            ("catalog_seq", p["catalog_seq"] ?? .null), ("parameters", p["parameters"] ?? .null), ("actor", .string(requested.actor))]))]
-        let trigger = p["trigger"] ?? .null
-        let by = trigger["by"]?.stringValue ?? requested.actor
-        switch trigger["type"]?.stringValue ?? "manual" {
-        case "trigger":
-            guard let crossingSeq = trigger["crossing"]?.intValue, let crossing = try log.event(at: UInt64(crossingSeq)) else {
+                             text: "run \(id) of job \(r.job) (job version \(r.jobVersion), catalog seq \(r.catalogSeq)), requested \(Timestamp.rfc3339(micros: requested.recordedAtMicros))",
+                             data: .object([("run", .string(id)), ("job", .string(r.job)), ("job_version", .int(Int64(r.jobVersion))),
+                                            ("catalog_seq", .int(Int64(r.catalogSeq))), ("parameters", r.parameters), ("actor", .string(requested.actor))]))]
+        let t = r.trigger
+        let trigger = t.value
+        let by = t.by ?? requested.actor
+        switch t.kind {
+        case .trigger:
+            guard let crossingSeq = t.crossing, let crossing = try log.event(at: crossingSeq) else {
                 steps.append(WhyStep(kind: "rule", seq: nil, text: "started by \(by) (its crossing is not in the log)", data: trigger))
                 return steps
             }
             steps.append(ruleStep(crossing))
             if let cause = crossing.causation, let source = try log.event(at: cause) { steps += try chain(source: source, seen: &seen) }
-        case "dependency":
-            let upstream = (trigger["after_runs"]?.arrayValue ?? []).compactMap(\.stringValue)
+        case .dependency:
+            let upstream = t.afterRuns ?? []
             steps.append(WhyStep(kind: "dependency", seq: requested.causation,
-                                 text: "dependency \(trigger["dependency"]?.stringValue ?? "?") after run \(upstream.joined(separator: ", ")) finished", data: trigger))
+                                 text: "dependency \(t.dependency ?? "?") after run \(upstream.joined(separator: ", ")) finished", data: trigger))
             if let last = upstream.last { steps += try chain(run: last, seen: &seen) }
-        case "rerun":
-            let of = trigger["rerun_of"]?.stringValue ?? "?"
+        case .rerun:
+            let of = t.rerunOf ?? "?"
             steps.append(WhyStep(kind: "rerun", seq: requested.causation, text: "rerun of run \(of) from its failure, asked by \(by)", data: trigger))
             if of != "?" { steps += try chain(run: of, seen: &seen) }
-        case "retrain":
+        case .retrain:
             steps.append(WhyStep(kind: "rule", seq: requested.causation,
-                                 text: "retraining policy of model \(trigger["model"]?.stringValue ?? "?"): a new version of its training dataset", data: trigger))
+                                 text: "retraining policy of model \(t.model ?? "?"): a new version of its training dataset", data: trigger))
             if let cause = requested.causation, let source = try log.event(at: cause) { steps += try chain(source: source, seen: &seen) }
-        case "schedule":
-            steps.append(WhyStep(kind: "schedule", seq: requested.causation, text: "schedule \(trigger["schedule"]?.stringValue ?? by) ticked \(trigger["tick"]?.stringValue ?? "")", data: trigger))
-        case "sensor":
-            steps.append(WhyStep(kind: "sensor", seq: requested.causation, text: "sensor \(trigger["sensor"]?.stringValue ?? by) saw \(trigger["file"]?.stringValue ?? "a file")", data: trigger))
-        case let other:
-            steps.append(WhyStep(kind: "manual", seq: nil, text: other == "manual" ? "requested by \(by)" : "\(other) by \(by)", data: trigger))
+        case .schedule:
+            steps.append(WhyStep(kind: "schedule", seq: requested.causation, text: "schedule \(t.schedule ?? by) ticked \(t.tick ?? "")", data: trigger))
+        case .sensor:
+            steps.append(WhyStep(kind: "sensor", seq: requested.causation, text: "sensor \(t.sensor ?? by) saw \(t.file ?? "a file")", data: trigger))
+        case .manual:
+            steps.append(WhyStep(kind: "manual", seq: nil, text: "requested by \(by)", data: trigger))
         }
         return steps
     }
@@ -120,10 +127,20 @@ public struct Why: Sendable {
             if let run = p["run"]?.stringValue { steps += try chain(run: run, seen: &seen) }
             return steps
         case RunEvents.stageSucceeded, RunEvents.datasetVersionWritten:
-            let run = e.type == RunEvents.stageSucceeded ? String(e.stream.dropFirst(RunEvents.runStreamPrefix.count)) : (p["run"]?.stringValue ?? "?")
-            let text = e.type == RunEvents.stageSucceeded
-                ? "stage \(p["stage"]?.stringValue ?? "?") of run \(run) succeeded with outputs \(Why.short(p["outputs"] ?? .null))"
-                : "dataset \(p["dataset"]?.stringValue ?? "?") v\(e.streamVersion) written by run \(run), stage \(p["stage"]?.stringValue ?? "?") (\(p["rows"]?.intValue ?? 0) rows)"
+            let run: String, text: String
+            do throws(DecodingFailure) {
+                if let s = try e.decodeIf(StageSucceeded.self) {
+                    run = String(e.stream.dropFirst(RunEvents.runStreamPrefix.count))
+                    text = "stage \(s.stage) of run \(run) succeeded with outputs \(Why.short(s.outputs ?? .null))"
+                } else {
+                    let d = try e.decode(DatasetVersionWritten.self)
+                    run = d.run
+                    text = "dataset \(d.dataset) v\(e.streamVersion) written by run \(run), stage \(d.stage) (\(d.rows) rows)"
+                }
+            } catch {
+                // The chain stops here, saying why.
+                return [WhyStep(kind: "event", seq: e.seq, text: "\(e.type) in \(e.stream) cannot be read (\(error))", data: p)]
+            }
             return [WhyStep(kind: e.type == RunEvents.stageSucceeded ? "stage_output" : "dataset", seq: e.seq, text: text, data: p)] + (try chain(run: run, seen: &seen))
         default:
             return [WhyStep(kind: "event", seq: e.seq, text: "\(e.type) in \(e.stream)", data: p)]

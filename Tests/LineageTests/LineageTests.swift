@@ -15,34 +15,37 @@ func recorded(_ seq: UInt64, _ stream: String, _ type: String, _ payload: Value,
     RecordedEvent(seq: seq, recordedAtMicros: Int64(seq) * 1_000_000, stream: stream, streamVersion: version, type: type, payload: payload)
 }
 
-func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0.kind) \($0.to)" } }
+func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\($0.from) \($0.kind) \($0.to)" } }
 
 /// Each event's edges, given that event alone (pure).
 @Suite struct LineageEdgeTests {
     @Test func runRequestedLinksDefinitionCatalogAndCause() {
         let triggered = recorded(10, "run/7", RunEvents.runRequested, [
-            "run": "7", "job": "followup", "job_version": 2, "catalog_seq": 4,
-            "trigger": ["type": "trigger", "crossing": 9, "rule": "high_churn"],
+            "run": "7", "job": "followup", "job_version": 2, "catalog_seq": 4, "stages": [],
+            "trigger": ["type": "trigger", "crossing": 9, "rule": ["kind": "trigger", "name": "high_churn"]],
         ])
         #expect(describe(LineageEdges.edges(of: triggered)) == [
             "definition:job/followup@2 ran-under run:7", "catalog:4 ran-under-catalog-version run:7", "crossing:9 triggered-by run:7",
         ])
         let dependent = recorded(11, "run/8", RunEvents.runRequested, [
-            "run": "8", "job": "report", "job_version": 1, "catalog_seq": 4, "trigger": ["type": "dependency", "after_runs": ["5", "6"]],
+            "run": "8", "job": "report", "job_version": 1, "catalog_seq": 4, "stages": [], "trigger": ["type": "dependency", "after_runs": ["5", "6"]],
         ])
         #expect(describe(LineageEdges.edges(of: dependent)).suffix(2) == ["run:5 dependency run:8", "run:6 dependency run:8"])
         let scheduled = recorded(12, "run/9", RunEvents.runRequested, [
-            "run": "9", "job": "nightly", "trigger": ["type": "schedule", "schedule": "nightly", "schedule_version": 3],
+            "run": "9", "job": "nightly", "job_version": 1, "catalog_seq": 4, "stages": [],
+            "trigger": ["type": "schedule", "schedule": "nightly", "schedule_version": 3],
         ])
-        #expect(describe(LineageEdges.edges(of: scheduled)) == ["rule:schedule/nightly@3 triggered-by run:9"])
-        let rerun = recorded(13, "run/10", RunEvents.runRequested, ["run": "10", "job": "nightly", "trigger": ["type": "rerun", "rerun_of": "9"]])
-        #expect(describe(LineageEdges.edges(of: rerun)) == ["run:9 rerun-of run:10"])
+        #expect(describe(LineageEdges.edges(of: scheduled)).suffix(1) == ["rule:schedule/nightly@3 triggered-by run:9"])
+        let rerun = recorded(13, "run/10", RunEvents.runRequested, ["run": "10", "job": "nightly", "job_version": 1, "catalog_seq": 4, "stages": [],
+                                                                    "trigger": ["type": "rerun", "rerun_of": "9"]])
+        #expect(describe(LineageEdges.edges(of: rerun)).suffix(1) == ["run:9 rerun-of run:10"])
     }
 
     @Test func stageSucceededLinksReadsWritesAndModel() {
         let scored = recorded(20, "run/3", RunEvents.stageSucceeded, [
-            "stage": "score", "attempt": 2,
-            "inputs": [["dataset": "features", "version": 4, "location": "/lake/features"], ["dataset": "crm", "location": "db#crm"]],
+            "stage": "score", "attempt": 2, "duration_ms": 5,
+            "inputs": [["dataset": "features", "version": 4, "location": "/lake/features", "format": "jsonl"],
+                       ["dataset": "crm", "location": "db#crm", "format": "sqlite"]],
             "datasets": [["dataset": "scores", "version": 1]],
             "outputs": ["model": "churn", "model_version": 3, "rows_scored": 400],
         ])
@@ -53,10 +56,10 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         #expect(LineageEdges.edges(of: scored).allSatisfy { $0.seq == 20 })
         // A train stage's model is linked by its registration, not as a model it used.
         let trained = recorded(21, "run/2", RunEvents.stageSucceeded, [
-            "stage": "train", "attempt": 1, "outputs": ["model": "churn", "model_version": 3, "artifact": "abc"],
+            "stage": "train", "attempt": 1, "duration_ms": 5, "outputs": ["model": "churn", "model_version": 3, "artifact": "abc"],
         ])
         #expect(LineageEdges.edges(of: trained).isEmpty)
-        let reused = recorded(22, "run/4", RunEvents.stageSucceeded, ["stage": "extract", "attempt": 1, "reused_from": ["run": "3", "attempt": 1],
+        let reused = recorded(22, "run/4", RunEvents.stageSucceeded, ["stage": "extract", "attempt": 1, "duration_ms": 0, "reused_from": ["run": "3", "attempt": 1],
                                                                       "datasets": [["dataset": "features", "version": 4]]])
         #expect(describe(LineageEdges.edges(of: reused)) == ["run:4 stage attempt:4/extract/1", "attempt:3/extract/1 reused attempt:4/extract/1",
                                                             "attempt:4/extract/1 wrote dataset:features@4"])
@@ -91,21 +94,23 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         func append(_ stream: String, _ type: String, _ payload: Value) throws {
             _ = try log.append([NewEvent(type: type, schemaVersion: type == RunEvents.stageSucceeded ? 2 : 1, payload: payload)], to: stream)
         }
-        try append("run/1", RunEvents.runRequested, ["run": "1", "job": "train", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"]])
-        try append("run/1", RunEvents.stageStarted, ["stage": "fit", "attempt": 1])
-        try append("run/1", RunEvents.stageSucceeded, ["stage": "fit", "attempt": 1, "inputs": [["dataset": "crm", "location": "db#crm"]],
+        try append("run/1", RunEvents.runRequested, ["run": "1", "job": "train", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"],
+                                                    "stages": [["name": "fit", "type": "train"]]])
+        try append("run/1", RunEvents.stageStarted, ["stage": "fit", "attempt": 1, "engine": "e"])
+        try append("run/1", RunEvents.stageSucceeded, ["stage": "fit", "attempt": 1, "duration_ms": 5, "inputs": [["dataset": "crm", "location": "db#crm", "format": "sqlite"]],
                                                       "outputs": ["model": "churn", "model_version": 1, "artifact": "a"]])
         try append("model/churn", MLEvents.modelVersionRegistered, ["model": "churn", "version": 1, "run": "1", "stage": "fit", "attempt": 1,
                                                                    "training_dataset": ["name": "crm"]])
-        try append("run/2", RunEvents.runRequested, ["run": "2", "job": "score", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"]])
-        try append("run/2", RunEvents.stageStarted, ["stage": "score", "attempt": 1])
+        try append("run/2", RunEvents.runRequested, ["run": "2", "job": "score", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"],
+                                                    "stages": [["name": "score", "type": "inference"]]])
+        try append("run/2", RunEvents.stageStarted, ["stage": "score", "attempt": 1, "engine": "e"])
         for i in 0 ..< 50 { try append("predictions/2", MLEvents.predictionRecorded, ["entity": .string(String(i))]) }
-        try append("run/2", RunEvents.stageSucceeded, ["stage": "score", "attempt": 1, "inputs": [["dataset": "crm", "location": "db#crm"]],
+        try append("run/2", RunEvents.stageSucceeded, ["stage": "score", "attempt": 1, "duration_ms": 5, "inputs": [["dataset": "crm", "location": "db#crm", "format": "sqlite"]],
                                                       "datasets": [["dataset": "scores", "version": 1]],
                                                       "outputs": ["model": "churn", "model_version": 1, "rows_scored": 50]])
         try append("rule/trigger/high", MLEvents.thresholdCrossed, ["source_run": "2", "rule": ["kind": "trigger", "name": "high", "version": 1]])
         let crossing = try log.lastSeq()
-        try append("run/3", RunEvents.runRequested, ["run": "3", "job": "followup", "job_version": 1, "catalog_seq": 1,
+        try append("run/3", RunEvents.runRequested, ["run": "3", "job": "followup", "job_version": 1, "catalog_seq": 1, "stages": [],
                                                     "trigger": ["type": "trigger", "crossing": .int(Int64(crossing))]])
     }
 
@@ -141,6 +146,50 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         #expect(try answerJSON(log, "run:2") == fromTail)
     }
 
+    /// A StageSucceeded whose payload does not decode (its attempt as text) is named with its seq
+    /// and field: the pure fold returns the failure, the table stops before it and throws it, the
+    /// OpenLineage export refuses it; queries still answer (the events after it included) and say
+    /// what they could not read.
+    @Test func malformedStageSucceededIsReportedWithItsSeqAndField() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        try history(log)
+        let good = try log.lastSeq()
+        let bad = try #require(try log.append([NewEvent(type: RunEvents.stageSucceeded, schemaVersion: 2,
+                                                        payload: ["stage": "offer", "attempt": "1", "duration_ms": 5])], to: "run/3").firstSeq)
+        _ = try log.append([RunRequested(run: "4", job: "later", jobVersion: 1, catalogSeq: 1, parameters: [:], trigger: .manual(by: "cli:ann"),
+                                         stages: []).event()], to: "run/4")
+        let message = "StageSucceeded at seq \(bad): field 'attempt' should be an integer, found the text \"1\""
+
+        let edges = LineageEdges.edges(of: try #require(try log.event(at: bad)))
+        #expect(edges.isEmpty && edges.failure?.description == message)
+        #expect(edges.failure?.seq == bad && edges.failure?.field == "attempt")
+
+        let thrown = #expect(throws: DecodingFailure.self) { try LineageIndex.catchUp(log, chunk: 4) }
+        #expect(thrown?.seq == bad && thrown?.field == "attempt" && thrown?.eventType == RunEvents.stageSucceeded)
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == bad - 1)
+        #expect(throws: DecodingFailure.self) { try LineageIndex.rebuild(log) }
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == bad - 1)
+
+        let graph = try LineageGraph(log: log)
+        #expect(graph.undecodable.map(\.description) == [message])
+        #expect(try graph.neighbours(of: "definition:job/later@1", upstream: false).nodes.map(\.node) == ["run:4"])
+        let q = LineageQuery(graph: graph)
+        let answer = try q.answer(root: "run:3", upstream: true, downstream: true, depth: 2)
+        #expect(answer.value["undecodable"] == [.string(message)])
+        #expect(answer.text.hasSuffix("note: 1 event cannot be read and add no edge (the answer may lack some):\n  \(message)"))
+        let offer = try q.describe("attempt:3/offer/1")
+        #expect(offer.data["unreadable"] == [.string(message)] && offer.label.hasSuffix("(running) [1 event of the run cannot be read: \(message)]"))
+        #expect(try q.describe("attempt:2/score/1").data["unreadable"] == nil)
+
+        let export = try OpenLineageExport(log: log)
+        var lines = 0
+        try export.export(from: 1, through: good) { _ in lines += 1 }
+        #expect(lines == 4)
+        let refused = #expect(throws: DecodingFailure.self) { try export.export(from: 1, through: bad) { _ in } }
+        #expect(refused?.description == message)
+    }
+
     @Test func asOfAnEarlierSeqSeesOnlyWhatExistedThen() throws {
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.path + "/store")
@@ -167,7 +216,8 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.path + "/store")
         for i in 1 ... 30 {
-            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(String(i)), "job": "j", "job_version": 1, "catalog_seq": 1])],
+            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(String(i)), "job": "j", "job_version": 1, "catalog_seq": 1,
+                                                                                 "trigger": ["type": "manual"], "stages": []])],
                                to: "run/\(i)")
         }
         try LineageIndex.catchUp(log, through: 20)
@@ -269,7 +319,7 @@ func describe(_ edges: [LineageEdge]) -> [String] { edges.map { "\($0.from) \($0
         let log = try EventLog.create(at: dir.path + "/store")
         func request(_ run: String, _ job: String, _ trigger: Value, actor: String = "engine") throws {
             _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(run), "job": .string(job), "job_version": 1, "catalog_seq": 1,
-                                                                                 "trigger": trigger])], to: "run/\(run)", actor: actor)
+                                                                                 "trigger": trigger, "stages": []])], to: "run/\(run)", actor: actor)
         }
         try request("1", "extract", ["type": "manual", "by": "cli:ann"])
         try request("2", "load", ["type": "dependency", "dependency": "load_after_extract", "after_runs": ["1"]])
