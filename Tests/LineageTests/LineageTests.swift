@@ -21,22 +21,22 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
 @Suite struct LineageEdgeTests {
     @Test func runRequestedLinksDefinitionCatalogAndCause() {
         let triggered = recorded(10, "run/7", RunEvents.runRequested, [
-            "run": "7", "job": "followup", "job_version": 2, "catalog_seq": 4, "stages": [],
+            "run": "7", "job": "followup", "job_version": 2, "catalog_seq": 4, "parameters": [:], "stages": [],
             "trigger": ["type": "trigger", "crossing": 9, "rule": ["kind": "trigger", "name": "high_churn"]],
         ])
         #expect(describe(LineageEdges.edges(of: triggered)) == [
             "definition:job/followup@2 ran-under run:7", "catalog:4 ran-under-catalog-version run:7", "crossing:9 triggered-by run:7",
         ])
         let dependent = recorded(11, "run/8", RunEvents.runRequested, [
-            "run": "8", "job": "report", "job_version": 1, "catalog_seq": 4, "stages": [], "trigger": ["type": "dependency", "after_runs": ["5", "6"]],
+            "run": "8", "job": "report", "job_version": 1, "catalog_seq": 4, "parameters": [:], "stages": [], "trigger": ["type": "dependency", "after_runs": ["5", "6"]],
         ])
         #expect(describe(LineageEdges.edges(of: dependent)).suffix(2) == ["run:5 dependency run:8", "run:6 dependency run:8"])
         let scheduled = recorded(12, "run/9", RunEvents.runRequested, [
-            "run": "9", "job": "nightly", "job_version": 1, "catalog_seq": 4, "stages": [],
+            "run": "9", "job": "nightly", "job_version": 1, "catalog_seq": 4, "parameters": [:], "stages": [],
             "trigger": ["type": "schedule", "schedule": "nightly", "schedule_version": 3],
         ])
         #expect(describe(LineageEdges.edges(of: scheduled)).suffix(1) == ["rule:schedule/nightly@3 triggered-by run:9"])
-        let rerun = recorded(13, "run/10", RunEvents.runRequested, ["run": "10", "job": "nightly", "job_version": 1, "catalog_seq": 4, "stages": [],
+        let rerun = recorded(13, "run/10", RunEvents.runRequested, ["run": "10", "job": "nightly", "job_version": 1, "catalog_seq": 4, "parameters": [:], "stages": [],
                                                                     "trigger": ["type": "rerun", "rerun_of": "9"]])
         #expect(describe(LineageEdges.edges(of: rerun)).suffix(1) == ["run:9 rerun-of run:10"])
     }
@@ -94,14 +94,14 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         func append(_ stream: String, _ type: String, _ payload: Value) throws {
             _ = try log.append([NewEvent(type: type, schemaVersion: type == RunEvents.stageSucceeded ? 2 : 1, payload: payload)], to: stream)
         }
-        try append("run/1", RunEvents.runRequested, ["run": "1", "job": "train", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"],
+        try append("run/1", RunEvents.runRequested, ["run": "1", "job": "train", "job_version": 1, "catalog_seq": 1, "parameters": [:], "trigger": ["type": "manual", "by": "cli:ann"],
                                                     "stages": [["name": "fit", "type": "train"]]])
         try append("run/1", RunEvents.stageStarted, ["stage": "fit", "attempt": 1, "engine": "e"])
         try append("run/1", RunEvents.stageSucceeded, ["stage": "fit", "attempt": 1, "duration_ms": 5, "inputs": [["dataset": "crm", "location": "db#crm", "format": "sqlite"]],
                                                       "outputs": ["model": "churn", "model_version": 1, "artifact": "a"]])
         try append("model/churn", MLEvents.modelVersionRegistered, ["model": "churn", "version": 1, "run": "1", "stage": "fit", "attempt": 1,
                                                                    "training_dataset": ["name": "crm"]])
-        try append("run/2", RunEvents.runRequested, ["run": "2", "job": "score", "job_version": 1, "catalog_seq": 1, "trigger": ["type": "manual", "by": "cli:ann"],
+        try append("run/2", RunEvents.runRequested, ["run": "2", "job": "score", "job_version": 1, "catalog_seq": 1, "parameters": [:], "trigger": ["type": "manual", "by": "cli:ann"],
                                                     "stages": [["name": "score", "type": "inference"]]])
         try append("run/2", RunEvents.stageStarted, ["stage": "score", "attempt": 1, "engine": "e"])
         for i in 0 ..< 50 { try append("predictions/2", MLEvents.predictionRecorded, ["entity": .string(String(i))]) }
@@ -110,7 +110,7 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
                                                       "outputs": ["model": "churn", "model_version": 1, "rows_scored": 50]])
         try append("rule/trigger/high", MLEvents.thresholdCrossed, ["source_run": "2", "rule": ["kind": "trigger", "name": "high", "version": 1]])
         let crossing = try log.lastSeq()
-        try append("run/3", RunEvents.runRequested, ["run": "3", "job": "followup", "job_version": 1, "catalog_seq": 1, "stages": [],
+        try append("run/3", RunEvents.runRequested, ["run": "3", "job": "followup", "job_version": 1, "catalog_seq": 1, "parameters": [:], "stages": [],
                                                     "trigger": ["type": "trigger", "crossing": .int(Int64(crossing))]])
     }
 
@@ -216,7 +216,7 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.path + "/store")
         for i in 1 ... 30 {
-            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(String(i)), "job": "j", "job_version": 1, "catalog_seq": 1,
+            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(String(i)), "job": "j", "job_version": 1, "catalog_seq": 1, "parameters": [:],
                                                                                  "trigger": ["type": "manual"], "stages": []])],
                                to: "run/\(i)")
         }
@@ -318,7 +318,7 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.path + "/store")
         func request(_ run: String, _ job: String, _ trigger: Value, actor: String = "engine") throws {
-            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(run), "job": .string(job), "job_version": 1, "catalog_seq": 1,
+            _ = try log.append([NewEvent(type: RunEvents.runRequested, payload: ["run": .string(run), "job": .string(job), "job_version": 1, "catalog_seq": 1, "parameters": [:],
                                                                                  "trigger": trigger, "stages": []])], to: "run/\(run)", actor: actor)
         }
         try request("1", "extract", ["type": "manual", "by": "cli:ann"])
