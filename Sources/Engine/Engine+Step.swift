@@ -16,7 +16,7 @@ extension Engine {
     /// Decides once: returns whether anything was appended or collected.
     func step() throws -> Bool {
         try catchUp()
-        let now = nowMicros()
+        let now = clock.nowMicros()
         var batch = Batch(base: runs, now: now, actor: actor)
         let done: [Completion] = cond.withLock { let d = inbox; inbox.removeAll(); return d }
         do {

@@ -34,6 +34,9 @@ public final class Engine: @unchecked Sendable {
         /// On stop, how long running attempts may finish before they are killed (and recorded
         /// as interrupted).
         public var shutdownGrace = 10.0
+        /// The time decisions are made at (retry backoffs, durations, `not_before`): the log's
+        /// clock by default, so that both read the same time; tests drive a manual one.
+        public var clock: (any LogClock)?
         /// Where the engine's own messages go (one line each).
         public var report: @Sendable (String) -> Void = { _ in }
         public init() {}
@@ -51,6 +54,8 @@ public final class Engine: @unchecked Sendable {
     /// Relative paths in definitions resolve against this folder (the store's parent).
     public let root: String
     public let options: Options
+    /// The time decisions are made at (`options.clock`, else the log's).
+    let clock: any LogClock
     /// This engine instance, recorded in each StageStarted.
     public let engineID: String
     var actor: String { "engine:\(engineID)" }
@@ -96,6 +101,7 @@ public final class Engine: @unchecked Sendable {
         self.store = absolute
         self.root = (absolute as NSString).deletingLastPathComponent
         self.options = options
+        self.clock = options.clock ?? log.clock
         self.engineID = "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)/\(Int64(Date().timeIntervalSince1970 * 1000))"
     }
 
@@ -208,7 +214,7 @@ public final class Engine: @unchecked Sendable {
 
     func waitForWork(atMost limit: Double? = nil) {
         var timeout = limit ?? options.pollInterval
-        let now = nowMicros()
+        let now = clock.nowMicros()
         for id in runs.active {
             if let r = runs.runs[id], let w = Scheduler.nextWake(r) { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
         }
@@ -280,7 +286,6 @@ public final class Engine: @unchecked Sendable {
     }
 }
 
-func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
 
 /// The events one step appends, by stream, with the run states they lead to (so that later
 /// decisions in the same step see the earlier ones).

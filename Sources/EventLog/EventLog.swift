@@ -47,6 +47,8 @@ public final class EventLog: Sendable {
     public let path: String
     /// Whether the log was opened read-only.
     public var isReadOnly: Bool { core.env.isReadOnly }
+    /// The clock that stamps recordedAt (`Configuration.clock`).
+    public var clock: any LogClock { core.configuration.clock }
 
     let core: StoreCore
     let writer: Writer?

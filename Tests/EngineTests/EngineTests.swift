@@ -17,9 +17,10 @@ final class Project {
     let store: String
     let log: EventLog
 
-    init() throws {
+    init(clock: (any LogClock)? = nil) throws {
         store = dir.sub(".ledgerflow")
         var c = EventLog.Configuration()
+        if let clock { c.clock = clock }
         c.durable = false
         c.mapSize = 1 << 30
         log = try EventLog.create(at: store, configuration: c)
