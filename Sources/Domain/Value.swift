@@ -57,6 +57,13 @@ public enum Value: Sendable, Hashable {
         return nil
     }
 
+    /// The member `key` of an object (nil when absent or null, or when this is not an object): for
+    /// reading open content such as a stage's reported outputs, not a typed payload's fields.
+    public func member(_ key: String) -> Value? {
+        guard let v = self[key], v != .null else { return nil }
+        return v
+    }
+
     /// The element at `index` of an array, or nil.
     public subscript(index: Int) -> Value? {
         guard case .array(let items) = self, items.indices.contains(index) else { return nil }

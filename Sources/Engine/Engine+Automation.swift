@@ -126,9 +126,9 @@ extension Engine {
 
     /// The automation reactor's decisions for the events queued since its checkpoint, and the
     /// actions of crossings already recorded (runs requested, alerts raised). Fails the step on a
-    /// queued ML event that does not decode (naming its seq, type and field), instead of
-    /// deciding without it.
-    func automate(_ batch: inout Batch) throws(DecodingFailure) {
+    /// queued event that does not decode (naming its seq, type and field) or a read that fails,
+    /// instead of deciding without it.
+    func automate(_ batch: inout Batch) throws {
         let rules = currentRules()
         var seen: [String: Set<String>] = [:]
         var crossings: [Automation.Crossing] = []
@@ -140,25 +140,24 @@ extension Engine {
                     crossings += try Automation.crossings(prediction: e, rules: rules, state: automation, seen: &seen)
                 case MetricObserved.type:
                     crossings += try Automation.crossings(metric: e, rules: rules, state: automation, seen: &seen)
-                case RunEvents.stageSucceeded:
-                    guard let runID = e.stream.hasPrefix(RunEvents.runStreamPrefix) ? String(e.stream.dropFirst(RunEvents.runStreamPrefix.count)) : nil,
-                          let run = runs.runs[runID] else { continue }
+                case StageSucceeded.type:
+                    guard let runID = RunEvents.run(ofStream: e.stream), let run = runs.runs[runID] else { continue }
                     crossings += Automation.crossings(stageOutput: e, job: run.job, run: runID, rules: rules, state: automation, seen: &seen)
-                    // StageSucceeded is a run event: read by key until the run events are typed.
-                    if let model = e.payload["outputs"]?["model"]?.stringValue,
-                       rules.triggers.contains(where: { $0.source == "predictions" && $0.model == model && $0.isAggregate }),
-                       let stage = e.payload["stage"]?.stringValue {
+                    let succeeded = try e.decode(StageSucceeded.self)
+                    if case .string(let model)? = succeeded.outputs?.member("model"),
+                       rules.triggers.contains(where: { $0.source == "predictions" && $0.model == model && $0.isAggregate }) {
+                        // A failed read fails the step (the checkpoint stays): crossings are never lost.
                         var predictions: [PredictionRecorded] = []
-                        for p in (try? log.read(stream: MLEvents.stream(predictionsOfRun: runID))) ?? [] {
+                        for p in try log.read(stream: MLEvents.stream(predictionsOfRun: runID)) {
                             let prediction = try p.decode(PredictionRecorded.self)
-                            if prediction.stage == stage && prediction.model == model { predictions.append(prediction) }
+                            if prediction.stage == succeeded.stage && prediction.model == model { predictions.append(prediction) }
                         }
                         crossings += Automation.crossings(aggregateOver: predictions, model: model, run: runID, stageEnd: e, rules: rules,
                                                           state: automation, seen: &seen)
                     }
-                case RunEvents.datasetVersionWritten:
-                    let dataset = String(e.stream.dropFirst(RunEvents.datasetStreamPrefix.count))
-                    let writer = e.payload["run"]?.stringValue.flatMap { runs.runs[$0]?.job }
+                case DatasetVersionWritten.type:
+                    guard let dataset = RunEvents.dataset(ofStream: e.stream) else { continue }
+                    let writer = runs.runs[try e.decode(DatasetVersionWritten.self).run]?.job
                     for (model, policy) in rules.retrainOnNewData.sorted(by: { $0.key < $1.key }) where policy.dataset == dataset {
                         guard let job = policy.jobs.first, let writer, !policy.jobs.contains(writer),
                               !(automation.consumedSources[MLEvents.stream(rule: "retrain", model)]?.contains(e.seq) ?? false) else { continue }

@@ -69,7 +69,11 @@ public enum RunCommands {
         let reuse = try RunDecider.reuse(forRerunOf: id, in: state, newJobSpec: entry.spec)
         let trigger = RunTrigger.rerun(of: id, by: actor)
         // The old run's parameters, as far as the job (maybe changed since) still takes them.
-        let known = Set((entry.spec["parameters"]?.objectMembers ?? []).map(\.key))
+        let outline: JobSpec.Outline
+        do throws(DecodingFailure) { outline = try JobSpec.Outline(entry.spec) } catch {
+            throw RunCommandError("job '\(old.job)' does not read as a job: \(error)")
+        }
+        let known = Set(outline.parameters.map(\.key))
         let params = (old.parameters.objectMembers ?? []).filter { known.contains($0.key) }.map { ($0.key, $0.value) }
         return try request(log, job: old.job, parameters: params, trigger: trigger, actor: actor, reuse: reuse)
     }

@@ -115,33 +115,26 @@ public struct ScriptExecutor: StageExecutor {
         } catch let e as StageError { throw e } catch {
             throw StageError("the script's report \(path) is not valid JSON: \(error)")
         }
-        guard v.objectMembers != nil else { throw StageError("the script's report \(path) must be a JSON object with datasets, metrics, outputs, predictions") }
-        for m in v.objectMembers ?? [] where !["datasets", "metrics", "outputs", "predictions"].contains(m.key) {
-            throw StageError("the script's report \(path) has an unknown field '\(m.key)'; known: datasets, metrics, outputs, predictions")
+        let report: ScriptReport
+        do throws(DecodingFailure) { report = try ScriptReport(v) } catch {
+            throw StageError("the script's report \(path): \(error.field.isEmpty ? "it" : error.field) should be \(error.expected), found \(error.found)")
         }
         var datasets: [WrittenDataset] = []
-        for (i, d) in (v["datasets"]?.arrayValue ?? []).enumerated() {
-            guard let name = d["name"]?.stringValue, let location = d["location"]?.stringValue else {
-                throw StageError("the script's report \(path): datasets[\(i)] needs \"name\" and \"location\"")
-            }
-            let loc = ctx.resolve(location)
-            var schema: [(name: String, type: String)] = []
-            for c in d["schema"]?.arrayValue ?? [] { schema.append((c["name"]?.stringValue ?? "?", c["type"]?.stringValue ?? "?")) }
+        for (i, d) in report.datasets.enumerated() {
+            let loc = ctx.resolve(d.location)
             let hash: String
-            if let h = d["content_hash"]?.stringValue { hash = h } else {
+            if let h = d.contentHash { hash = h } else {
                 guard let h = fileHash(loc) else { throw StageError("the script's report \(path): datasets[\(i)] location \(loc) does not exist") }
                 hash = h
             }
-            datasets.append(WrittenDataset(dataset: name, location: loc, format: d["format"]?.stringValue ?? "file",
-                                           mode: d["mode"]?.stringValue ?? "replace", rows: d["rows"]?.intValue ?? -1,
-                                           schema: schema, contentHash: hash))
+            datasets.append(WrittenDataset(dataset: d.name, location: loc, format: d.format ?? "file", mode: d.mode ?? "replace", rows: d.rows ?? -1,
+                                           schema: d.schema.map { ($0.name, $0.type) }, contentHash: hash))
         }
         var outputs: [(String, Value)] = []
-        if let m = v["metrics"] { outputs.append(("metrics", m)) }
-        if let o = v["outputs"] { for x in o.objectMembers ?? [] { outputs.append((x.key, x.value)) } }
-        let predictions = v["predictions"]?.arrayValue ?? []
-        if !predictions.isEmpty { outputs.append(("predictions", .int(Int64(predictions.count)))) }
-        return StageResult(datasets: datasets, outputs: outputs.isEmpty ? nil : .object(outputs), predictions: predictions)
+        if let m = report.metrics { outputs.append(("metrics", m)) }
+        outputs += report.outputs
+        if !report.predictions.isEmpty { outputs.append(("predictions", .int(Int64(report.predictions.count)))) }
+        return StageResult(datasets: datasets, outputs: outputs.isEmpty ? nil : .object(outputs), predictions: report.predictions)
     }
 
     /// SHA-256 of a file's bytes, or of a folder's files (relative path and bytes, sorted).

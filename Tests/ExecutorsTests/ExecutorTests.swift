@@ -168,6 +168,20 @@ struct Sandbox {
         #expect(throws: StageError.self) { try ScriptExecutor().run(s.context(["name": "n", "type": "script", "command": ["no-such-program-xyz"]])) }
     }
 
+    @Test(arguments: [
+        (#"{"datasets":[{"name":"out"}]}"#, "datasets[0].location should be text, found nothing"),
+        (#"{"datasets":[{"name":"out","location":"o.csv","schema":[{"name":"a","type":3}]}]}"#, "datasets[0].schema[0].type should be text, found the integer 3"),
+        (#"{"metrics":[1]}"#, "metrics should be an object, found a list of 1"),
+        (#"{"output":{}}"#, "output should be absent (the report's fields are datasets, metrics, outputs, predictions), found an object"),
+        (#"[1]"#, "it should be an object, found a list of 1"),
+    ])
+    func aBadReportIsOneLineNamingTheField(_ report: String, _ message: String) throws {
+        let s = try Sandbox()
+        let spec: Value = ["name": "sh", "type": "script", "command": ["sh", "-c", .string("printf '%s' '\(report)' > \"$LEDGERFLOW_REPORT\"")]]
+        let failure = #expect(throws: StageError.self) { try ScriptExecutor().run(s.context(spec)) }
+        #expect(failure?.message.hasSuffix("report.json: \(message)") == true, "\(String(describing: failure?.message))")
+    }
+
     @Test func timeoutKillsTheWholeProcessGroup() throws {
         let s = try Sandbox()
         let c = Cancellation()

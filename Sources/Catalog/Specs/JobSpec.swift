@@ -74,3 +74,12 @@ public struct JobSpec: KindSpec {
     /// This job's outline.
     public var outline: Outline { Outline(parameters: parameters, stages: stages.map(\.common), maxParallel: maxParallel) }
 }
+
+extension JobSpec {
+    /// The stored spec of stage `name` in a stored job spec (what an attempt's context carries and
+    /// its executor reads as a `StageSpec`); nil when the job has no such stage.
+    public static func storedStage(_ name: String, of spec: Value) throws(DecodingFailure) -> Value? {
+        for s in try Fields(owner, spec).objects("stages") where try s.string(opt: "name") == name { return .members(s.members) }
+        return nil
+    }
+}

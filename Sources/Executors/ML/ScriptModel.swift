@@ -57,7 +57,7 @@ enum ScriptModel {
         guard let bytes = FileManager.default.contents(atPath: artifact) else {
             throw StageError("the command of script model '\(def.name)' wrote no artifact at $LEDGERFLOW_ARTIFACT (\(artifact)); write the trained model there")
         }
-        let metrics = (result.outputs?["metrics"]?.objectMembers ?? []).map { ($0.key, $0.value) }
+        let metrics = (result.outputs?.member("metrics")?.objectMembers ?? []).map { ($0.key, $0.value) }
         return (bytes, metrics)
     }
 
