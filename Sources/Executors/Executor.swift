@@ -219,25 +219,26 @@ public struct StageError: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Tells a running attempt to stop, and stops the processes it registered.
-public final class Cancellation: @unchecked Sendable {
-    // @unchecked Sendable: all state behind `lock`.
-    private let lock = NSLock()
-    private var why: String?
-    private var handlers: [UInt64: @Sendable () -> Void] = [:]
-    private var next: UInt64 = 0
+public final class Cancellation: Sendable {
+    private struct State {
+        var why: String?
+        var handlers: [UInt64: @Sendable () -> Void] = [:]
+        var next: UInt64 = 0
+    }
+    private let state = Locked(State())
 
     public init() {}
 
     /// The reason given (timeout or cancelled), once cancelled.
-    public var reason: String? { lock.withLock { why } }
+    public var reason: String? { state.withLock { $0.why } }
     public var isCancelled: Bool { reason != nil }
 
     /// Stops the attempt: records why (the first reason wins) and runs the registered handlers.
     public func cancel(_ reason: String) {
-        let run: [@Sendable () -> Void] = lock.withLock {
-            guard why == nil else { return [] }
-            why = reason
-            return Array(handlers.values)
+        let run: [@Sendable () -> Void] = state.withLock { s in
+            guard s.why == nil else { return [] }
+            s.why = reason
+            return Array(s.handlers.values)
         }
         for h in run { h() }
     }
@@ -245,17 +246,17 @@ public final class Cancellation: @unchecked Sendable {
     /// Runs `body` on cancellation (at once if already cancelled) until the token is removed.
     @discardableResult
     public func onCancel(_ body: @escaping @Sendable () -> Void) -> UInt64 {
-        let (id, now): (UInt64, Bool) = lock.withLock {
-            next += 1
-            if why != nil { return (next, true) }
-            handlers[next] = body
-            return (next, false)
+        let (id, now): (UInt64, Bool) = state.withLock { s in
+            s.next += 1
+            if s.why != nil { return (s.next, true) }
+            s.handlers[s.next] = body
+            return (s.next, false)
         }
         if now { body() }
         return id
     }
 
-    public func remove(_ id: UInt64) { lock.withLock { _ = handlers.removeValue(forKey: id) } }
+    public func remove(_ id: UInt64) { state.withLock { _ = $0.handlers.removeValue(forKey: id) } }
 
     /// Throws the matching `StageError` when cancelled.
     public func check(_ what: @autoclosure () -> String = "the attempt") throws(StageError) {

@@ -51,19 +51,19 @@ enum FolderWriter {
             try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         } catch { throw StageError("cannot create \(tmp): \(error.localizedDescription)") }
         // Write the partitions in parallel.
-        let failures = Failures()
+        let failures = Locked<[String]>([])
         let parts = partitions
         DispatchQueue.concurrentPerform(iterations: partitions.count) { i in
-            if context.cancellation.isCancelled { failures.add("cancelled"); return }
+            if context.cancellation.isCancelled { failures.withLock { $0.append("cancelled") }; return }
             let p = parts[i]
             let dir = p.folder.isEmpty ? tmp : (tmp as NSString).appendingPathComponent(p.folder)
             let data = e.format == .csv ? CSV.write(t, rows: p.rows) : JSONLines.write(t, rows: p.rows)
             do {
                 try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 try data.write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent(file)), options: .atomic)
-            } catch { failures.add("cannot write \(dir)/\(file): \(error.localizedDescription)") }
+            } catch { failures.withLock { $0.append("cannot write \(dir)/\(file): \(error.localizedDescription)") } }
         }
-        if let f = failures.first {
+        if let f = failures.withLock { $0.first } {
             try? fm.removeItem(atPath: tmp)
             if let r = context.cancellation.reason { throw StageError.stopped(r, "the write to \(e.name)") }
             throw StageError(f + "; nothing was written")
@@ -95,13 +95,4 @@ enum FolderWriter {
             WrittenPartition(values: .object(p.values), location: (e.path as NSString).appendingPathComponent(p.folder), rows: Int64(p.rows.count))
         }
     }
-}
-
-/// Errors collected from parallel work.
-final class Failures: @unchecked Sendable {
-    // @unchecked Sendable: `messages` only under `lock`.
-    private let lock = NSLock()
-    private var messages: [String] = []
-    func add(_ m: String) { lock.withLock { messages.append(m) } }
-    var first: String? { lock.withLock { messages.first } }
 }

@@ -69,14 +69,14 @@ public struct ScriptExecutor: StageExecutor {
         let err = (folder as NSString).appendingPathComponent("stderr.log")
         try ctx.cancellation.check("the script")
         let child = try ChildProcess.spawn(argv: argv, workdir: workdir, environment: env, stdout: out, stderr: err)
-        let stopped = Stopped()
+        let stopped = Locked(false)
         let token = ctx.cancellation.onCancel {
             // Ask politely, then insist: the process group gets SIGTERM, and SIGKILL 2 s later.
             child.signal(SIGTERM)
-            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { if !stopped.value { child.signal(SIGKILL) } }
+            DispatchQueue.global().asyncAfter(deadline: .now() + 2) { if !stopped.withLock({ $0 }) { child.signal(SIGKILL) } }
         }
         let code = child.wait()
-        stopped.value = true
+        stopped.withLock { $0 = true }
         ctx.cancellation.remove(token)
         if !secrets.isEmpty { for f in [out, err] { Secrets.mask(file: f, values: secrets) } }
         if let r = ctx.cancellation.reason { throw StageError.stopped(r, "the script") }
@@ -151,17 +151,6 @@ public struct ScriptExecutor: StageExecutor {
             h.update(data: FileManager.default.contents(atPath: path) ?? Data())
         }
         return Hex.lowercase(h.finalize())
-    }
-}
-
-/// Set once the child has been reaped (so a late SIGKILL does not hit a reused pid group).
-final class Stopped: @unchecked Sendable {
-    // @unchecked Sendable: `flag` only under `lock`.
-    private let lock = NSLock()
-    private var flag = false
-    var value: Bool {
-        get { lock.withLock { flag } }
-        set { lock.withLock { flag = newValue } }
     }
 }
 

@@ -191,15 +191,15 @@ public struct InferenceExecutor: StageExecutor {
         let outOrder = names.indices.sorted { Value.keyPrecedes(names[$0], names[$1]) }
         let inOrder = inputs.indices.sorted { Value.keyPrecedes(inputs[$0].0, inputs[$1].0) }
         let (run, stage, attempt) = (ctx.run, ctx.stage, UInt64(ctx.attempt))
-        let failure = FirstError()
+        let failure = Locked<StageError?>(nil)
         let inFlight = DispatchSemaphore(value: 2)
         let group = DispatchGroup()
         let queue = DispatchQueue(label: "ledgerflow.predictions")
         var start = 0
         let n = table.rows.count
         while start < n {
-            if failure.error != nil { break }
-            if let why = ctx.cancellation.reason { failure.set(StageError.stopped(why, "the inference stage")); break }
+            if failure.withLock { $0 } != nil { break }
+            if let why = ctx.cancellation.reason { failure.setFirst(StageError.stopped(why, "the inference stage")); break }
             let end = min(n, start + InferenceExecutor.batchSize)
             var events: [NewEvent] = []
             events.reserveCapacity(end - start)
@@ -221,22 +221,18 @@ public struct InferenceExecutor: StageExecutor {
             let batch = events
             queue.async {
                 defer { inFlight.signal(); group.leave() }
-                guard failure.error == nil else { return }
-                do { try recorder.record(batch, to: stream) } catch { failure.set(StageError("recording predictions failed: \(error)")) }
+                guard failure.withLock { $0 } == nil else { return }
+                do { try recorder.record(batch, to: stream) } catch { failure.setFirst(StageError("recording predictions failed: \(error)")) }
             }
             start = end
         }
         group.wait()
-        if let e = failure.error { throw e }
+        if let e = failure.withLock { $0 } { throw e }
         return n
     }
 }
 
-/// The first error of several threads.
-final class FirstError: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only touched behind `lock`.
-    private let lock = NSLock()
-    private var value: StageError?
-    var error: StageError? { lock.withLock { value } }
-    func set(_ e: StageError) { lock.withLock { if value == nil { value = e } } }
+extension Locked {
+    /// Keeps the first error of several threads.
+    func setFirst(_ e: StageError) where State == StageError? { withLock { if $0 == nil { $0 = e } } }
 }
