@@ -927,22 +927,33 @@ public struct RunCancelRequested: DomainEvent {
     public static let example = RunCancelRequested(by: "cli:alice", reason: "wrong parameters")
 }
 
-/// Every stage of the run succeeded.
-public struct RunSucceeded: DomainEvent {
-    public static let type = "RunSucceeded"
-    public var durationMs: Int64
+/// A run's end that carries only its duration (`RunSucceeded`, `RunCancelled`): one codec.
+public protocol RunEndedEvent: DomainEvent {
+    /// From the request to this event.
+    var durationMs: Int64 { get }
+    init(durationMs: Int64)
+    /// What the event means, for the reference.
+    static var summary: String { get }
+}
 
-    public init(durationMs: Int64) { self.durationMs = durationMs }
-
+extension RunEndedEvent {
     public init(_ payload: Value) throws(DecodingFailure) {
         self.init(durationMs: try Fields(Self.type, payload).int("duration_ms"))
     }
 
     public var payload: Value { .object([("duration_ms", .int(durationMs))]) }
 
-    public static let documentation = EventDocumentation(
-        "Every stage of the run succeeded.", stream: "run/<run>",
-        fields: [FieldDocumentation("duration_ms", "integer", "from the request to this event")])
+    public static var documentation: EventDocumentation {
+        EventDocumentation(summary, stream: "run/<run>", fields: [FieldDocumentation("duration_ms", "integer", "from the request to this event")])
+    }
+}
+
+/// Every stage of the run succeeded.
+public struct RunSucceeded: RunEndedEvent {
+    public static let type = "RunSucceeded"
+    public static let summary = "Every stage of the run succeeded."
+    public var durationMs: Int64
+    public init(durationMs: Int64) { self.durationMs = durationMs }
     public static let example = RunSucceeded(durationMs: 93_000)
 }
 
@@ -975,21 +986,11 @@ public struct RunFailed: DomainEvent {
 }
 
 /// The run was cancelled and nothing of it runs any more.
-public struct RunCancelled: DomainEvent {
+public struct RunCancelled: RunEndedEvent {
     public static let type = "RunCancelled"
+    public static let summary = "The run was cancelled; nothing of it runs any more."
     public var durationMs: Int64
-
     public init(durationMs: Int64) { self.durationMs = durationMs }
-
-    public init(_ payload: Value) throws(DecodingFailure) {
-        self.init(durationMs: try Fields(Self.type, payload).int("duration_ms"))
-    }
-
-    public var payload: Value { .object([("duration_ms", .int(durationMs))]) }
-
-    public static let documentation = EventDocumentation(
-        "The run was cancelled; nothing of it runs any more.", stream: "run/<run>",
-        fields: [FieldDocumentation("duration_ms", "integer", "from the request to this event")])
     public static let example = RunCancelled(durationMs: 4_000)
 }
 
