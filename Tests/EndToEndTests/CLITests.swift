@@ -104,6 +104,7 @@ import EventLog
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no store at") && missing.stderr.contains("ledgerflow init"))
         #expect(missing.stderr.split(separator: "\n").count == 1)
+        #expect(missing.stderr.hasPrefix("ledgerflow: no store at"), "\(missing.stderr)")
         #expect(try ledgerflow(["init", "--store", dir.sub("s")]).status == 0)
         let again = try ledgerflow(["init", "--store", dir.sub("s")])
         #expect(again.status == 1 && again.stderr.contains("already exists"))
@@ -117,6 +118,33 @@ import EventLog
         #expect(try ledgerflow(["init"], environment: ["PATH": "/usr/bin:/bin"], cwd: dir.path).status == 0)
         #expect(FileManager.default.fileExists(atPath: dir.sub(".ledgerflow/data.mdb")))
         #expect(try ledgerflow(["stats"], environment: ["PATH": "/usr/bin:/bin"], cwd: dir.path).status == 0)
+    }
+
+    @Test func anEventThatDoesNotReadFailsTheCommandInOneLineNamingIt() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("store")
+        do {
+            let log = try EventLog.create(at: store)
+            // A run whose StageStarted was appended by hand with a malformed attempt (seq 2), and a
+            // definition whose DefinitionApplied lost its spec_hash (seq 3).
+            let requested = RunRequested.example
+            try log.append([requested.event()], to: RunEvents.stream(run: requested.run))
+            try log.append([NewEvent(type: StageStarted.type, payload: ["stage": "extract", "attempt": "one", "engine": "by-hand"])],
+                           to: RunEvents.stream(run: requested.run))
+            try log.append([NewEvent(type: DefinitionApplied.type, payload: ["kind": "team", "name": "ops", "version": 1, "spec": ["emails": ["ops@example.com"]]])],
+                           to: CatalogEvents.stream(kind: "team", name: "ops"))
+        }
+        let cases: [([String], String)] = [
+            (["audit", "export", "--format", "openlineage"],
+             "ledgerflow: unreadable event: StageStarted at seq 2: field 'attempt' should be an integer, found the text \"one\"\n"),
+            (["catalog", "history", "team", "ops"],
+             "ledgerflow: unreadable event: DefinitionApplied at seq 3: field 'spec_hash' should be text, found nothing\n"),
+        ]
+        for (args, expected) in cases {
+            let r = try ledgerflow(args + ["--store", store])
+            #expect(r.status == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr == expected, "\(args)")
+        }
     }
 
     @Test func followPrintsEventsAppendedByAnotherProcess() throws {
