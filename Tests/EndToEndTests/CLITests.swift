@@ -133,7 +133,15 @@ import EventLog
                            to: RunEvents.stream(run: requested.run))
             try log.append([NewEvent(type: DefinitionApplied.type, payload: ["kind": "team", "name": "ops", "version": 1, "spec": ["emails": ["ops@example.com"]]])],
                            to: CatalogEvents.stream(kind: "team", name: "ops"))
+            // A job whose stored spec does not read as a job spec (seq 4).
+            try log.append([DefinitionApplied(kind: "job", name: "odd", version: 1, spec: ["stages": 3], specHash: "00", file: nil).event()],
+                           to: CatalogEvents.stream(kind: "job", name: "odd"))
         }
+        // The catalog listing still lists it, saying what does not read.
+        let listed = try ledgerflow(["catalog", "show", "--store", store])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.lines.contains { $0.hasPrefix("job ") && $0.hasSuffix("unreadable spec: job spec: field 'stages' should be a list, found the integer 3") },
+                "\(listed.stdout)")
         let cases: [([String], String)] = [
             (["audit", "export", "--format", "openlineage"],
              "ledgerflow: unreadable event: StageStarted at seq 2: field 'attempt' should be an integer, found the text \"one\"\n"),
