@@ -30,23 +30,30 @@ public struct CatalogProjection: Projection {
         return .object([("entries", .array(entries)), ("removed", .array(removed)), ("last_change_seq", .int(Int64(state.lastChangeSeq)))])
     }
 
-    public func decode(_ value: Value) throws -> CatalogState {
-        var s = CatalogState()
-        func key(_ v: Value) throws -> DefinitionKey {
-            guard let k = v["kind"]?.stringValue.flatMap(DefinitionKind.init(rawValue:)), let n = v["name"]?.stringValue else {
-                throw ProjectionError("catalog snapshot entry without a known kind and a name: \(v.jsonString.prefix(120))")
+    public func decode(_ value: Value) throws -> CatalogState { try CatalogProjection.state(value) }
+
+    /// The owner named by snapshot decoding failures.
+    static let snapshotOwner = "catalog snapshot"
+
+    /// Decodes a state encoded by `encode`; fails (naming the field) on a malformed one.
+    static func state(_ value: Value) throws(DecodingFailure) -> CatalogState {
+        let f = try Fields(snapshotOwner, value)
+        func key(_ item: Fields) throws(DecodingFailure) -> DefinitionKey {
+            let kind = try item.string("kind")
+            guard let k = DefinitionKind(rawValue: kind) else {
+                throw item.failure("kind", expected: "one of \(DefinitionKind.allCases.map(\.name).joined(separator: ", "))", found: .string(kind))
             }
-            return DefinitionKey(k, n)
+            return DefinitionKey(k, try item.string("name"))
         }
-        for e in value["entries"]?.arrayValue ?? [] {
+        var s = CatalogState()
+        for e in try f.objects("entries") {
             let k = try key(e)
-            s.entries[k] = CatalogEntry(key: k, version: UInt64(e["version"]?.intValue ?? 0), spec: e["spec"] ?? .null,
-                                        specHash: e["spec_hash"]?.stringValue ?? "", seq: UInt64(e["seq"]?.intValue ?? 0),
-                                        recordedAtMicros: e["at"]?.intValue ?? 0, actor: e["actor"]?.stringValue ?? "",
-                                        message: e["message"]?.stringValue)
+            s.entries[k] = CatalogEntry(key: k, version: try e.uint("version"), spec: try e.objectValue("spec"), specHash: try e.string("spec_hash"),
+                                        seq: try e.uint("seq"), recordedAtMicros: try e.int("at"), actor: try e.string("actor"),
+                                        message: try e.string(opt: "message"))
         }
-        for r in value["removed"]?.arrayValue ?? [] { s.removedVersions[try key(r)] = UInt64(r["version"]?.intValue ?? 0) }
-        s.lastChangeSeq = UInt64(value["last_change_seq"]?.intValue ?? 0)
+        for r in try f.objects("removed") { s.removedVersions[try key(r)] = try r.uint("version") }
+        s.lastChangeSeq = try f.uint("last_change_seq")
         return s
     }
 

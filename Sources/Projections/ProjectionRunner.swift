@@ -175,21 +175,14 @@ public struct ProjectionRunner<P: Projection>: Sendable {
     }
 }
 
-/// One result slot per worker of a parallel read.
-final class ResultSlots<T>: @unchecked Sendable {
-    // @unchecked Sendable: every slot is written by one worker, under the lock, and read after
-    // all workers finished.
-    private let lock = NSLock()
-    private var slots: [Result<T, any Error>?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ i: Int, _ r: Result<T, any Error>) {
-        lock.lock()
-        slots[i] = r
-        lock.unlock()
-    }
+/// One result slot per worker of a parallel read: each slot is written by one worker and read
+/// after all workers finished.
+struct ResultSlots<T: Sendable>: Sendable {
+    private let slots: Locked<[Result<T, any Error>?]>
+    init(count: Int) { slots = Locked(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ r: Result<T, any Error>) { slots.withLock { $0[i] = r } }
     func get(_ i: Int) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try slots[i]!.get()
+        guard let r = slots.withLock({ $0[i] }) else { preconditionFailure("result slot \(i) read before its worker finished") }
+        return try r.get()
     }
 }

@@ -204,23 +204,25 @@ struct CatalogShow: ParsableCommand {
         printTable(["KIND", "NAME", "VERSION", "SEQ", "UPDATED", "ACTOR", "SUMMARY"], rows)
     }
 
-    /// A few words about a definition.
+    /// A few words about a definition (what its spec does not read as, when it does not).
     func summaryLine(_ e: CatalogEntry) -> String {
-        let s = e.spec
-        switch e.key.kind {
-        case .job: return plural(s["stages"]?.arrayValue?.count ?? 0, "stage") + (s["job_id"].map { " (seed job_id \($0.jsonString))" } ?? "")
-        case .model: return s["type"]?.stringValue ?? ""
-        case .features: return plural(s["steps"]?.arrayValue?.count ?? 0, "step")
-        case .dependency: return "after \((s["after"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: "+")) → \(s["run"]?.stringValue ?? "")"
-        case .trigger: return "if \(s["condition"]?.stringValue ?? "") → \(s["run"]?.stringValue ?? "")"
-        case .output, .source: return s["type"]?.stringValue ?? ""
-        case .configTable: return plural(s["rows"]?.arrayValue?.count ?? 0, "row")
-        case .columnMapping: return "product \(s["product"]?.stringValue ?? "")"
-        case .monitor: return "\(s["metric"]?.stringValue ?? "") of \(s["model"]?.stringValue ?? "")"
-        case .schedule: return "\(s["cron"]?.stringValue ?? "") → \(s["job"]?.stringValue ?? "")"
-        case .sensor: return "\(s["path"]?.stringValue ?? "")/\(s["pattern"]?.stringValue ?? "*.done") → \(s["job"]?.stringValue ?? "")"
-        case .team: return (s["emails"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ")
-        case .secret: return s["from_env"].map { "env \($0.stringValue ?? "")" } ?? "file \(s["from_file"]?.stringValue ?? "")"
+        let spec: DefinitionSpec
+        do { spec = try e.typedSpec } catch { return "unreadable spec: \(error)" }
+        switch spec {
+        case .job(let s): return plural(s.stages.count, "stage") + (s.jobID.map { " (seed job_id \($0))" } ?? "")
+        case .model(let s): return s.type.rawValue
+        case .features(let s): return plural(s.steps.count, "step")
+        case .dependency(let s): return "after \(s.after.joined(separator: "+")) → \(s.run)"
+        case .trigger(let s): return "if \(s.condition) → \(s.run)"
+        case .output(let s): return s.type
+        case .source(let s): return s.type
+        case .configTable(let s): return plural(s.rows.count, "row")
+        case .columnMapping(let s): return "product \(s.product)"
+        case .monitor(let s): return "\(s.metric.rawValue) of \(s.model)"
+        case .schedule(let s): return "\(s.cron) → \(s.job)"
+        case .sensor(let s): return "\(s.path)/\(s.pattern ?? "*.done") → \(s.job)"
+        case .team(let s): return s.emails.joined(separator: ", ")
+        case .secret(let s): return s.fromEnv.map { "env \($0)" } ?? "file \(s.fromFile ?? "")"
         }
     }
 }
@@ -248,22 +250,23 @@ struct CatalogHistory: ParsableCommand {
         var versions: [Value] = []
         if !json { Output.line("\(key): \(events.count) version\(events.count == 1 ? "" : "s")") }
         for e in events {
-            let removed = e.type == CatalogEvents.removed
-            let spec = removed ? nil : e.payload["spec"]
+            // A stored event of the stream that does not read stops the command, naming it.
+            let change = try CatalogChange(e)
+            let removed = change.spec == nil
+            let spec = change.spec
             let diff = SpecDiff.changes(from: previous, to: spec)
-            let version = e.payload["version"]?.intValue ?? Int64(e.streamVersion)
+            let action = removed ? "removed" : (previous == nil ? "created" : "updated")
             if json {
-                var v: [(String, Value)] = [("version", .int(version)), ("action", .string(removed ? "removed" : (previous == nil ? "created" : "updated"))),
+                var v: [(String, Value)] = [("version", .int(Int64(change.version))), ("action", .string(action)),
                                             ("seq", .int(Int64(e.seq))), ("recorded_at", .string(Timestamp.rfc3339(micros: e.recordedAtMicros))),
                                             ("actor", .string(e.actor)), ("correlation", .int(Int64(e.correlation))),
                                             ("diff", .array(diff.map(diffValue)))]
-                if let m = e.payload["message"] { v.append(("message", m)) }
-                if let h = e.payload["spec_hash"] { v.append(("spec_hash", h)) }
+                if let m = change.message { v.append(("message", .string(m))) }
+                if let h = change.specHash { v.append(("spec_hash", .string(h))) }
                 if let s = spec { v.append(("spec", s)) }
                 versions.append(.object(v))
             } else {
-                let action = removed ? "removed" : (previous == nil ? "created" : "updated")
-                Output.line("version \(version)  \(action)  seq \(e.seq)  \(Timestamp.rfc3339(micros: e.recordedAtMicros))  \(e.actor)\(e.payload["message"]?.stringValue.map { "  “\($0)”" } ?? "")")
+                Output.line("version \(change.version)  \(action)  seq \(e.seq)  \(Timestamp.rfc3339(micros: e.recordedAtMicros))  \(e.actor)\(change.message.map { "  “\($0)”" } ?? "")")
                 for c in diff { Output.line("    \(c)") }
             }
             previous = spec
@@ -271,6 +274,31 @@ struct CatalogHistory: ParsableCommand {
         if json {
             Output.line(Value.object([("kind", .string(key.kind.name)), ("name", .string(key.name)), ("versions", .array(versions))]).jsonString)
         }
+    }
+}
+
+/// One event of a definition's stream, decoded: an apply (with its spec) or a removal.
+struct CatalogChange {
+    let version: UInt64
+    /// nil for a removal.
+    let spec: Value?
+    let specHash: String?
+    let message: String?
+
+    init(_ e: RecordedEvent) throws(DecodingFailure) {
+        if let removed = try e.decodeIf(DefinitionRemoved.self) {
+            self.init(version: removed.version, spec: nil, specHash: nil, message: removed.message)
+        } else {
+            let applied = try e.decode(DefinitionApplied.self)
+            self.init(version: applied.version, spec: applied.spec, specHash: applied.specHash, message: applied.message)
+        }
+    }
+
+    init(version: UInt64, spec: Value?, specHash: String?, message: String?) {
+        self.version = version
+        self.spec = spec
+        self.specHash = specHash
+        self.message = message
     }
 }
 

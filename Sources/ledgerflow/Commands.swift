@@ -214,15 +214,13 @@ struct Audit: ParsableCommand {
             let log = try store.openForReading()
             let report = try log.verify(anchor: try parsedAnchor())
             if json {
-                var v: [String: Value] = ["ok": .bool(report.ok), "events_checked": .int(Int64(report.eventsChecked)),
-                                          "last_seq": .int(Int64(report.lastSeq))]
-                if let head = report.head { v["head"] = .object(["seq": .int(Int64(head.seq)), "hash": .string(head.hash.hex)]) }
-                if let a = report.anchor { v["anchor"] = .object(["seq": .int(Int64(a.seq)), "hash": .string(a.hash.hex)]) }
-                if let p = report.problem {
-                    v["first_bad_seq"] = .int(Int64(p.seq))
-                    v["reason"] = .string(p.reason)
-                }
-                Output.line(Value.object(v).jsonString)
+                var v = PayloadBuilder([("ok", .bool(report.ok)), ("events_checked", .int(Int64(report.eventsChecked))),
+                                        ("last_seq", .int(Int64(report.lastSeq)))])
+                v.set("head", report.head.map { Value.object([("seq", .int(Int64($0.seq))), ("hash", .string($0.hash.hex))]) })
+                v.set("anchor", report.anchor.map { Value.object([("seq", .int(Int64($0.seq))), ("hash", .string($0.hash.hex))]) })
+                v.set("first_bad_seq", report.problem.map { Int64($0.seq) })
+                v.set("reason", report.problem?.reason)
+                Output.line(v.value.jsonString)
                 if !report.ok { throw CommandFailure(message: "") }
                 return
             }

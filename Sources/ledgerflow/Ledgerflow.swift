@@ -22,7 +22,7 @@ struct StoreOptions: ParsableArguments {
     /// The store path: --store, else $LEDGERFLOW_STORE, else ./.ledgerflow.
     var path: String {
         if let store, !store.isEmpty { return store }
-        if let env = ProcessInfo.processInfo.environment["LEDGERFLOW_STORE"], !env.isEmpty { return env }
+        if let env = environmentVariable("LEDGERFLOW_STORE"), !env.isEmpty { return env }
         return ".ledgerflow"
     }
 
@@ -46,10 +46,14 @@ struct StoreOptions: ParsableArguments {
     }
 }
 
+/// The environment variable `name`, nil when it is not set.
+func environmentVariable(_ name: String) -> String? {
+    getenv(name).flatMap { String(validatingCString: $0) }
+}
+
 /// Who the CLI appends as.
 var cliActor: String {
-    let env = ProcessInfo.processInfo.environment
-    let user = env["USER"] ?? env["LOGNAME"] ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "uid\(getuid())"
+    let user = environmentVariable("USER") ?? environmentVariable("LOGNAME") ?? getpwuid(getuid()).flatMap { String(validatingCString: $0.pointee.pw_name) } ?? "uid\(getuid())"
     return "cli:\(user)"
 }
 
@@ -70,15 +74,23 @@ enum Main {
         }
     }
 
-    /// One line on stderr and the convention's exit code: 0 success, 1 failure, 2 bad usage.
+    /// One line on stderr, `ledgerflow: <what>`, and the convention's exit code: 0 success, 1
+    /// failure, 2 bad usage.
     static func exit(with error: any Error) -> Never {
+        func fail(_ what: String, code: Int32 = 1) -> Never {
+            FileHandle.standardError.write(Data("ledgerflow: \(what)\n".utf8))
+            Foundation.exit(code)
+        }
         if let failure = error as? CommandFailure {
             if !failure.message.isEmpty { FileHandle.standardError.write(Data("ledgerflow: \(failure.message)\n".utf8)) }
             Foundation.exit(1)
         }
+        if let failure = error as? DecodingFailure {
+            // An event (or a spec in one) that does not have its type's shape: name it.
+            fail("\(failure.seq == nil ? "unreadable value" : "unreadable event"): \(failure)")
+        }
         if error is EventLogError || error is WrongExpectedVersion || error is CheckpointConflict || error is LMDBError {
-            FileHandle.standardError.write(Data("ledgerflow: error: \(error)\n".utf8))
-            Foundation.exit(1)
+            fail(oneLine("\(error)"))
         }
         let code = Ledgerflow.exitCode(for: error)
         if code == .success {
@@ -86,21 +98,25 @@ enum Main {
             print(Ledgerflow.fullMessage(for: error))
             Foundation.exit(0)
         }
+        // ArgumentParser prefixes the message of an error it does not know with "Error: ".
+        let message = Ledgerflow.message(for: error)
+        let what = oneLine(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
         if code == .validationFailure || error is ValidationError {
             // One line: what is wrong, and where the usage is.
-            let what = Ledgerflow.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
-            FileHandle.standardError.write(Data("ledgerflow: \(what.hasPrefix("Error: ") ? String(what.dropFirst(7)) : what) (usage: \(commandPath()) --help)\n".utf8))
-            Foundation.exit(2)
+            fail("\(what.isEmpty ? "bad usage" : what) (usage: \(commandPath()) --help)", code: 2)
         }
-        let message = Ledgerflow.fullMessage(for: error)
-        FileHandle.standardError.write(Data("ledgerflow: error: \(message.isEmpty ? "\(error)" : message)\n".utf8))
-        Foundation.exit(1)
+        fail(what.isEmpty ? oneLine("\(error)") : what)
+    }
+
+    /// The first line of `text`.
+    static func oneLine(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? ""
     }
 }
 
 /// `ledgerflow SUB SUBSUB`: the command the arguments name (for the usage hint).
 func commandPath() -> String {
-    var path = ["ledgerflow"]
+    var path = [Ledgerflow.configuration.commandName ?? "ledgerflow"]
     var current: [any ParsableCommand.Type] = Ledgerflow.configuration.subcommands
     for arg in CommandLine.arguments.dropFirst() {
         guard let next = current.first(where: { $0._commandName == arg }) else { break }
@@ -117,23 +133,23 @@ struct CommandFailure: Error {
 
 /// Buffered standard output (a line at a time when following).
 enum Output {
-    nonisolated(unsafe) private static var buffer: [UInt8] = []
-    private static let lock = NSLock()
+    private static let buffer = Locked<[UInt8]>([])
 
     static func line(_ s: String) {
-        lock.lock()
-        buffer.append(contentsOf: s.utf8)
-        buffer.append(0x0A)
-        let full = buffer.count >= 1 << 16
-        lock.unlock()
+        let full = buffer.withLock { b in
+            b.append(contentsOf: s.utf8)
+            b.append(0x0A)
+            return b.count >= 1 << 16
+        }
         if full { flush() }
     }
 
     static func flush() {
-        lock.lock()
-        let data = buffer
-        buffer.removeAll(keepingCapacity: true)
-        lock.unlock()
+        let data = buffer.withLock { b in
+            let data = b
+            b.removeAll(keepingCapacity: true)
+            return data
+        }
         guard !data.isEmpty else { return }
         data.withUnsafeBytes { p in
             var offset = 0

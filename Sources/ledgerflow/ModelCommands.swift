@@ -152,10 +152,13 @@ struct ModelsDiff: ParsableCommand {
         } catch let e as ModelCommandError { throw CommandFailure(message: e.description) }
         var rows: [(String, Value, Value)] = []
         func cmp(_ name: String, _ x: Value, _ y: Value) { if x != y { rows.append((name, x, y)) } }
-        let keys = Set((a.metrics.objectMembers ?? []).map(\.key) + (b.metrics.objectMembers ?? []).map(\.key)).sorted()
-        for k in keys { cmp("metrics.\(k)", a.metrics[k] ?? .null, b.metrics[k] ?? .null) }
-        let hk = Set((a.hyperparameters.objectMembers ?? []).map(\.key) + (b.hyperparameters.objectMembers ?? []).map(\.key)).sorted()
-        for k in hk { cmp("hyperparameters.\(k)", a.hyperparameters[k] ?? .null, b.hyperparameters[k] ?? .null) }
+        // Metrics and hyperparameters are open content: compare them member by member.
+        func cmpMembers(_ prefix: String, _ x: Value, _ y: Value) {
+            let xs = members(x), ys = members(y)
+            for k in Set(xs.keys).union(ys.keys).sorted() { cmp("\(prefix).\(k)", xs[k] ?? .null, ys[k] ?? .null) }
+        }
+        cmpMembers("metrics", a.metrics, b.metrics)
+        cmpMembers("hyperparameters", a.hyperparameters, b.hyperparameters)
         cmp("training_dataset", a.registered.trainingDataset.value, b.registered.trainingDataset.value)
         cmp("feature_spec", a.registered.featureSpec?.value ?? .null, b.registered.featureSpec?.value ?? .null)
         cmp("model_definition_version", .int(Int64(a.definitionVersion)), .int(Int64(b.definitionVersion)))
@@ -174,6 +177,11 @@ struct ModelsDiff: ParsableCommand {
             if let x = r.1.doubleValue, let y = r.2.doubleValue { change = (y - x >= 0 ? "+" : "") + formatMetric(y - x) } else { change = "" }
             return [r.0, short(r.1), short(r.2), change]
         })
+    }
+
+    /// The members of an object by key (none for another value).
+    func members(_ v: Value) -> [String: Value] {
+        Dictionary((v.objectMembers ?? []).map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
     func short(_ v: Value) -> String {

@@ -137,34 +137,48 @@ final class Progress {
 
     func show(_ e: RecordedEvent) {
         guard !quiet else { return }
-        let p = e.payload
-        let stage = p["stage"]?.stringValue
-        let attempt = Int(p["attempt"]?.intValue ?? 0)
-        var line: String?
-        switch e.type {
-        case RunEvents.runRequested:
-            for s in p["stages"]?.arrayValue ?? [] { stages.append((s["name"]?.stringValue ?? "?", "pending", e.recordedAt, 0)) }
-        case RunEvents.stageQueued:
-            set(stage, attempt > 1 ? "retry queued" : "queued", e, attempt)
-            if attempt > 1 { line = "\(stage ?? "") queued for attempt \(attempt)" }
-        case RunEvents.stageStarted:
-            set(stage, "running", e, attempt); line = "\(stage ?? "") started (attempt \(attempt))"
-        case RunEvents.stageSucceeded:
-            let reused = p["reused_from"]?["run"]?.stringValue
-            set(stage, reused != nil ? "reused" : "succeeded", e, attempt)
-            line = reused != nil ? "\(stage ?? "") reused from run \(reused!)" : "\(stage ?? "") succeeded in \(ms(p["duration_ms"]))"
-        case RunEvents.stageFailed:
-            set(stage, "failed", e, attempt)
-            line = "\(stage ?? "") failed (attempt \(attempt), \(p["reason"]?.stringValue ?? "error")): \(p["error"]?.stringValue ?? "")\(p["retry"]?.boolValue == true ? "; will retry" : "")"
-        case RunEvents.stageSkipped:
-            set(stage, "skipped", e, attempt); line = "\(stage ?? "") skipped: \(p["reason"]?.stringValue ?? "")"
-        case RunEvents.stageCancelled:
-            set(stage, "cancelled", e, attempt); line = "\(stage ?? "") cancelled"
-        case RunEvents.runCancelRequested:
-            line = "cancel requested by \(p["by"]?.stringValue ?? "?")"
-        default: break
+        let event: RunEvent?
+        do { event = try RunEvent(e) } catch {
+            // The engine fails the step that reads it; say so here too.
+            show(line: "unreadable event: \(error)", at: e)
+            return
         }
-        if tty { draw() } else if let line {
+        guard let event else {
+            if tty { draw() }
+            return
+        }
+        let stage = event.stage
+        var line: String?
+        switch event {
+        case .requested(let r):
+            for s in r.stages { stages.append((s.name, "pending", e.recordedAt, 0)) }
+        case .queued(let q):
+            set(stage, q.attempt > 1 ? "retry queued" : "queued", e, q.attempt)
+            if q.attempt > 1 { line = "\(q.stage) queued for attempt \(q.attempt)" }
+        case .started(let st):
+            set(stage, "running", e, st.attempt); line = "\(st.stage) started (attempt \(st.attempt))"
+        case .succeeded(let su):
+            let reused = su.reusedFrom?.run
+            set(stage, reused != nil ? "reused" : "succeeded", e, su.attempt)
+            line = reused.map { "\(su.stage) reused from run \($0)" } ?? "\(su.stage) succeeded in \(ms(su.durationMs))"
+        case .failed(let f):
+            set(stage, "failed", e, f.attempt)
+            line = "\(f.stage) failed (attempt \(f.attempt), \(f.reason)): \(f.error)\(f.retry ? "; will retry" : "")"
+        case .skipped(let sk):
+            set(stage, "skipped", e, 0); line = "\(sk.stage) skipped: \(sk.reason)"
+        case .cancelled(let c):
+            set(stage, "cancelled", e, c.attempt ?? 0); line = "\(c.stage) cancelled"
+        case .cancelRequested(let c):
+            line = "cancel requested by \(c.by)"
+        case .datasetWritten, .runSucceeded, .runFailed, .runCancelled:
+            break
+        }
+        if let line { show(line: line, at: e) } else if tty { draw() }
+    }
+
+    /// A progress line (plain output), or the redrawn table (terminal).
+    func show(line: String, at e: RecordedEvent) {
+        if tty { draw() } else {
             Output.line("\(Progress.clock.string(from: e.recordedAt))  \(line)")
             Output.flush()
         }
@@ -202,14 +216,14 @@ final class Progress {
     }()
 }
 
-func ms(_ v: Value?) -> String {
-    guard let m = v?.intValue else { return "?" }
+func ms(_ milliseconds: Int64?) -> String {
+    guard let m = milliseconds else { return "?" }
     return m < 1000 ? "\(m) ms" : String(format: "%.1f s", Double(m) / 1000)
 }
 
 func durationText(_ r: RunState) -> String {
     let end = r.finishedAtMicros ?? Int64(Date().timeIntervalSince1970 * 1e6)
-    return ms(.int((end - r.requestedAtMicros) / 1000))
+    return ms((end - r.requestedAtMicros) / 1000)
 }
 
 // MARK: - runs, status, logs, cancel, work
@@ -301,21 +315,22 @@ struct Status: ParsableCommand {
         }
         Output.line("")
         printTable(["STAGE", "TYPE", "STATUS", "ATTEMPTS", "DURATION", "DETAIL"], r.stages.map { s in
-            let duration = s.attempts.last?.durationMs.map { ms(.int($0)) }
-                ?? (s.status == .running ? s.attempts.last.map { ms(.int((Int64(Date().timeIntervalSince1970 * 1e6) - $0.startedAtMicros) / 1000)) + "…" } ?? "" : "")
+            let duration = s.attempts.last?.durationMs.map { ms($0) }
+                ?? (s.status == .running ? s.attempts.last.map { ms((Int64(Date().timeIntervalSince1970 * 1e6) - $0.startedAtMicros) / 1000) + "…" } ?? "" : "")
             var detail = ""
-            if let m = s.outputs?["metrics"]?.objectMembers, !m.isEmpty {
+            let reported = ReportedStageOutputs(s.outputs)
+            if let m = reported.metrics?.objectMembers, !m.isEmpty {
                 detail = "metrics: " + m.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
             }
             if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
             if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
-            if let model = s.outputs?["model"]?.stringValue, let v = s.outputs?["model_version"]?.intValue {
+            if let (model, v) = reported.modelVersion {
                 let what: String
                 switch s.plan.type {
-                case "train": what = "registered \(model) v\(v)" + (s.outputs?["metrics"].map { " (\(metricsText($0)))" } ?? "")
+                case "train": what = "registered \(model) v\(v)" + (reported.metrics.map { " (\(metricsText($0)))" } ?? "")
                 case "inference":
-                    what = "scored with \(model) v\(v)" + (s.outputs?["model_ref"]?.stringValue.map { " (\($0))" } ?? "")
-                        + (s.outputs?["predictions_recorded"]?.intValue.map { ", \(plural(Int($0), "prediction")) recorded" } ?? "")
+                    what = "scored with \(model) v\(v)" + (reported.modelRef.map { " (\($0))" } ?? "")
+                        + (reported.predictionsRecorded.map { ", \(plural(Int($0), "prediction")) recorded" } ?? "")
                 default: what = "\(model) v\(v)"
                 }
                 detail = detail.isEmpty || s.plan.type == "train" ? what : what + "; " + detail
@@ -425,5 +440,37 @@ struct Work: ParsableCommand {
         let final = try engine.run()
         _ = lock
         FileHandle.standardError.write(Data("ledgerflow: engine stopped cleanly (\(final.active.count) runs still active)\n".utf8))
+    }
+}
+
+/// What `status` reads from a stage's reported outputs (`StageSucceeded.outputs`). Each executor
+/// reports its own values there and the typed event keeps them as a `Value`; they are read here,
+/// in one place and leniently (a value of another shape is not one of these).
+struct ReportedStageOutputs {
+    /// The metrics a stage reported (an object, rendered as it is).
+    let metrics: Value?
+    /// The model version a train stage registered or an inference stage scored with.
+    let modelVersion: (model: String, version: Int64)?
+    /// The model reference an inference stage resolved (`churn@production`).
+    let modelRef: String?
+    /// The predictions an inference stage recorded.
+    let predictionsRecorded: Int64?
+
+    init(_ outputs: Value?) {
+        guard let outputs, let f = try? Fields("stage outputs", outputs) else {
+            self.init(metrics: nil, modelVersion: nil, modelRef: nil, predictionsRecorded: nil)
+            return
+        }
+        let model = f.value("model")?.stringValue
+        let version = f.value("model_version")?.intValue
+        self.init(metrics: f.value("metrics"), modelVersion: model.flatMap { m in version.map { (m, $0) } },
+                  modelRef: f.value("model_ref")?.stringValue, predictionsRecorded: f.value("predictions_recorded")?.intValue)
+    }
+
+    init(metrics: Value?, modelVersion: (model: String, version: Int64)?, modelRef: String?, predictionsRecorded: Int64?) {
+        self.metrics = metrics
+        self.modelVersion = modelVersion
+        self.modelRef = modelRef
+        self.predictionsRecorded = predictionsRecorded
     }
 }

@@ -104,6 +104,7 @@ import EventLog
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no store at") && missing.stderr.contains("ledgerflow init"))
         #expect(missing.stderr.split(separator: "\n").count == 1)
+        #expect(missing.stderr.hasPrefix("ledgerflow: no store at"), "\(missing.stderr)")
         #expect(try ledgerflow(["init", "--store", dir.sub("s")]).status == 0)
         let again = try ledgerflow(["init", "--store", dir.sub("s")])
         #expect(again.status == 1 && again.stderr.contains("already exists"))
@@ -117,6 +118,41 @@ import EventLog
         #expect(try ledgerflow(["init"], environment: ["PATH": "/usr/bin:/bin"], cwd: dir.path).status == 0)
         #expect(FileManager.default.fileExists(atPath: dir.sub(".ledgerflow/data.mdb")))
         #expect(try ledgerflow(["stats"], environment: ["PATH": "/usr/bin:/bin"], cwd: dir.path).status == 0)
+    }
+
+    @Test func anEventThatDoesNotReadFailsTheCommandInOneLineNamingIt() throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("store")
+        do {
+            let log = try EventLog.create(at: store)
+            // A run whose StageStarted was appended by hand with a malformed attempt (seq 2), and a
+            // definition whose DefinitionApplied lost its spec_hash (seq 3).
+            let requested = RunRequested.example
+            try log.append([requested.event()], to: RunEvents.stream(run: requested.run))
+            try log.append([NewEvent(type: StageStarted.type, payload: ["stage": "extract", "attempt": "one", "engine": "by-hand"])],
+                           to: RunEvents.stream(run: requested.run))
+            try log.append([NewEvent(type: DefinitionApplied.type, payload: ["kind": "team", "name": "ops", "version": 1, "spec": ["emails": ["ops@example.com"]]])],
+                           to: CatalogEvents.stream(kind: "team", name: "ops"))
+            // A job whose stored spec does not read as a job spec (seq 4).
+            try log.append([DefinitionApplied(kind: "job", name: "odd", version: 1, spec: ["stages": 3], specHash: "00", file: nil).event()],
+                           to: CatalogEvents.stream(kind: "job", name: "odd"))
+        }
+        // The catalog listing still lists it, saying what does not read.
+        let listed = try ledgerflow(["catalog", "show", "--store", store])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.lines.contains { $0.hasPrefix("job ") && $0.hasSuffix("unreadable spec: job spec: field 'stages' should be a list, found the integer 3") },
+                "\(listed.stdout)")
+        let cases: [([String], String)] = [
+            (["audit", "export", "--format", "openlineage"],
+             "ledgerflow: unreadable event: StageStarted at seq 2: field 'attempt' should be an integer, found the text \"one\"\n"),
+            (["catalog", "history", "team", "ops"],
+             "ledgerflow: unreadable event: DefinitionApplied at seq 3: field 'spec_hash' should be text, found nothing\n"),
+        ]
+        for (args, expected) in cases {
+            let r = try ledgerflow(args + ["--store", store])
+            #expect(r.status == 1, "\(args): \(r.stderr)")
+            #expect(r.stderr == expected, "\(args)")
+        }
     }
 
     @Test func followPrintsEventsAppendedByAnotherProcess() throws {

@@ -188,3 +188,65 @@ func apply(_ defs: [Definition], to log: EventLog, prune: Bool = false, message:
         #expect(throws: EventLogError.self) { try ro.writeSnapshot("p", seq: 2, version: 1, state: "y") }
     }
 }
+
+/// A snapshot is a cache: a catalog snapshot that does not decode is passed over, not defaulted.
+@Suite(.timeLimit(.minutes(1))) struct CatalogSnapshotDecodingTests {
+    /// The encoded state with the first entry's members changed by `change`.
+    func withFirstEntry(_ encoded: Value, _ change: ([Value.Member]) -> [Value.Member]) throws -> Value {
+        var entries = try #require(encoded["entries"]?.arrayValue)
+        entries[0] = .members(change(try #require(entries[0].objectMembers)))
+        return encoded.setting("entries", to: .array(entries))
+    }
+
+    @Test func aCorruptedCatalogSnapshotIsPassedOverAndTheLogFolded() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try apply(try teams(["a", "b"]), to: log, message: "first")
+        try apply(try teams(["a"], suffix: "2"), to: log)
+        let runner = ProjectionRunner(log: log, projection: CatalogProjection())
+        let head = try log.lastSeq()
+        let folded = try runner.state(at: head, useSnapshots: false)
+        // A snapshot whose first entry lost its spec_hash: decoded leniently it would read as "".
+        let corrupted = try withFirstEntry(runner.projection.encode(folded.state)) { $0.filter { $0.key != "spec_hash" } }
+        try log.writeSnapshot("catalog", seq: head, version: runner.projection.version, state: corrupted)
+        let fold = try runner.state(at: head)
+        #expect(fold.fromSnapshot == nil && fold.folded == folded.folded)
+        #expect(fold.state == folded.state)
+        #expect(fold.state.entries[DefinitionKey(.team, "a")]?.specHash.isEmpty == false)
+        let why = try #require(fold.rejectedSnapshot)
+        #expect(why.contains("snapshot at seq \(head) does not decode"), "\(why)")
+        #expect(why.contains("catalog snapshot: field 'entries[0].spec_hash' should be text, found nothing"), "\(why)")
+        // A snapshot that decodes is used.
+        try log.writeSnapshot("catalog", seq: head, version: runner.projection.version, state: runner.projection.encode(folded.state))
+        let fromSnapshot = try runner.state(at: head)
+        #expect(fromSnapshot.fromSnapshot == head && fromSnapshot.rejectedSnapshot == nil && fromSnapshot.state == folded.state)
+    }
+
+    @Test func decodingNamesTheMalformedField() throws {
+        let (log, dir) = try makeLog()
+        defer { withExtendedLifetime(dir) {} }
+        try apply(try teams(["a"]), to: log)
+        try apply(try teams(["b"]), to: log, prune: true)
+        let p = CatalogProjection()
+        let state = try ProjectionRunner(log: log, projection: p).state(at: try log.lastSeq()).state
+        #expect(!state.removedVersions.isEmpty)
+        let good = p.encode(state)
+        #expect(try p.decode(good) == state)
+        func failure(_ v: Value) -> DecodingFailure? {
+            do { _ = try p.decode(v); return nil } catch { return error as? DecodingFailure }
+        }
+        let cases: [(Value, String)] = [
+            (.string("x"), "catalog snapshot: payload should be an object"),
+            (good.setting("last_change_seq", to: .null), "field 'last_change_seq' should be a non-negative integer, found nothing"),
+            (good.setting("removed", to: .int(1)), "field 'removed' should be a list"),
+            (try withFirstEntry(good) { $0.map { $0.key == "kind" ? Value.Member("kind", "jobs") : $0 } }, "field 'entries[0].kind' should be one of"),
+            (try withFirstEntry(good) { $0.map { $0.key == "version" ? Value.Member("version", "3") : $0 } }, "field 'entries[0].version' should be a non-negative integer"),
+            (try withFirstEntry(good) { $0.filter { $0.key != "actor" } }, "field 'entries[0].actor' should be text, found nothing"),
+            (try withFirstEntry(good) { $0.map { $0.key == "spec" ? Value.Member("spec", .array([])) : $0 } }, "field 'entries[0].spec' should be an object"),
+        ]
+        for (value, needle) in cases {
+            let f = try #require(failure(value), "\(needle)")
+            #expect(f.eventType == "catalog snapshot" && f.description.contains(needle), "\(f)")
+        }
+    }
+}
