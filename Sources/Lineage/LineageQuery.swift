@@ -202,7 +202,7 @@ public final class LineageQuery: @unchecked Sendable {
         case "run":
             guard try !history(rest).events.isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
             return text
-        case "definition", "rule" where !rest.contains("@"):
+        case "definition" where !rest.contains("@"), "rule" where !rest.contains("@"):
             // Without a version: the newest one as of the moment.
             guard let slash = rest.firstIndex(of: "/") else {
                 throw LineageError("'\(text)' names no definition; name it as \(kind):KIND/NAME[@VERSION] (e.g. definition:job/101, rule:trigger/high_churn@2)")

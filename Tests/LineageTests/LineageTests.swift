@@ -299,6 +299,10 @@ func crossed(_ rule: String, _ version: UInt64, sourceRun: String, subject: Stri
         #expect(try q.resolve("dataset:scores") == "dataset:scores@1")
         #expect(try q.resolve("dataset:crm") == "dataset:crm")
         #expect(try q.resolve("model:churn") == "model:churn@1")
+        // A definition named with its version is that version (it is in the graph).
+        #expect(try q.resolve("definition:job/train@1") == "definition:job/train@1")
+        #expect(try q.resolve("rule:trigger/high@1") == "rule:trigger/high@1")
+        #expect(throws: LineageError.self) { try q.resolve("definition:job/train@7") }
         #expect(try q.resolve("run:2") == "run:2")
         for bad in ["scores", "dataset:", "dataset:scores@2", "dataset:nothing", "model:none", "run:99", "attempt:9/x/1", "table:x"] {
             #expect(throws: LineageError.self, "\(bad)") { try q.resolve(bad) }
