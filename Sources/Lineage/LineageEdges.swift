@@ -71,7 +71,6 @@ public enum LineageEdges {
     /// of those types whose payload does not decode, so that the lineage table never silently
     /// leaves an event out.
     public static func checkedEdges(of e: RecordedEvent) throws(DecodingFailure) -> [LineageEdge] {
-        let p = e.payload
         var out: [LineageEdge] = []
         func add(_ from: String, _ to: String, _ kind: String) { out.append(LineageEdge(from: from, to: to, kind: kind, seq: e.seq)) }
         switch e.type {
@@ -118,19 +117,21 @@ public enum LineageEdges {
                 add(model(used.model, used.version), a, used.scored ? "scored-by" : "applied")
             }
         case MLEvents.modelVersionRegistered:
-            guard let m = p["model"]?.stringValue, let v = p["version"]?.intValue else { return [] }
-            let node = model(m, v)
-            if let r = p["run"]?.stringValue, let stage = p["stage"]?.stringValue, let n = p["attempt"]?.intValue { add(attempt(r, stage, n), node, "trained") }
-            if let d = p["training_dataset"]?["name"]?.stringValue, !d.isEmpty { add(dataset(d, p["training_dataset"]?["version"]?.intValue), node, "trained-on") }
-            if let dv = p["model_definition_version"]?.intValue { add(definition("model", m, dv), node, "defined-by") }
-            if let f = p["feature_spec"]?["name"]?.stringValue { add(definition("features", f, p["feature_spec"]?["version"]?.intValue), node, "defined-by") }
+            let registered = try e.decode(ModelVersionRegistered.self)
+            let m = registered.model
+            let node = model(m, Int64(registered.version))
+            add(attempt(registered.run, registered.stage, Int64(registered.attempt)), node, "trained")
+            let d = registered.trainingDataset
+            if !d.name.isEmpty { add(dataset(d.name, d.version.map { Int64($0) }), node, "trained-on") }
+            add(definition("model", m, Int64(registered.modelDefinitionVersion)), node, "defined-by")
+            if let f = registered.featureSpec { add(definition("features", f.name, Int64(f.version)), node, "defined-by") }
         case MLEvents.thresholdCrossed:
+            let crossed = try e.decode(ThresholdCrossed.self)
             let crossing = "crossing:\(e.seq)"
-            if let r = p["source_run"]?.stringValue { add(run(r), crossing, "crossed") }
-            let rule = p["rule"] ?? .null
-            if let kind = rule["kind"]?.stringValue, let name = rule["name"]?.stringValue {
-                add(definition(kind, name, rule["version"]?.intValue), crossing, "rule")
-            }
+            // As before typing: a crossing with no source run ("") links `run:` (kept, so the table does not change).
+            add(run(crossed.sourceRun), crossing, "crossed")
+            let rule = crossed.rule
+            add(definition(rule.kind, rule.name, rule.version.map { Int64($0) }), crossing, "rule")
         default: break
         }
         return out

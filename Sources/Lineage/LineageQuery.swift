@@ -165,7 +165,21 @@ public final class LineageQuery: @unchecked Sendable {
             return text
         case "model":
             let (name, ref) = split(rest)
-            guard let newest = try models.newestVersion(name) else {
+            // The newest registration, or why it cannot be read (which refuses all but a version named by number).
+            let newest: Result<Int64?, DecodingFailure>
+            do {
+                newest = .success(try models.newestVersion(name))
+            } catch let failure as DecodingFailure {
+                newest = .failure(failure)
+            }
+            func unresolvable(_ failure: DecodingFailure) -> LineageError {
+                LineageError("model '\(name)' cannot be resolved (as of seq \(graph.asOf)): \(failure)")
+            }
+            if let ref, let v = Int64(ref), case .failure(let failure) = newest {
+                guard v >= 1, try registration(name, v) != nil else { throw unresolvable(failure) }
+                return "model:\(name)@\(v)"
+            }
+            guard let newest = try newest.mapError(unresolvable).get() else {
                 throw LineageError("model '\(name)' has no version in the log (as of seq \(graph.asOf)); `ledgerflow models list` lists them")
             }
             guard let ref else { return "model:\(name)@\(newest)" }
@@ -175,15 +189,20 @@ public final class LineageQuery: @unchecked Sendable {
                 }
                 return "model:\(name)@\(v)"
             }
-            guard let moved = try models.last(name, where: { $0.type == MLEvents.modelAliasMoved && $0.payload["alias"]?.stringValue == ref }),
-                  let v = moved.payload["version"]?.intValue else {
+            let aliased: Int64?
+            do {
+                aliased = try models.aliasVersion(name, ref)
+            } catch let failure as DecodingFailure {
+                throw unresolvable(failure)
+            }
+            guard let v = aliased else {
                 throw LineageError("model '\(name)' has no alias '\(ref)' (as of seq \(graph.asOf)); `ledgerflow models show \(name)` lists its aliases")
             }
             return "model:\(name)@\(v)"
         case "run":
             guard try !history(rest).events.isEmpty else { throw LineageError("no run '\(rest)' in the log (as of seq \(graph.asOf)); `ledgerflow runs` lists them") }
             return text
-        case "definition", "rule" where !rest.contains("@"):
+        case "definition" where !rest.contains("@"), "rule" where !rest.contains("@"):
             // Without a version: the newest one as of the moment.
             guard let slash = rest.firstIndex(of: "/") else {
                 throw LineageError("'\(text)' names no definition; name it as \(kind):KIND/NAME[@VERSION] (e.g. definition:job/101, rule:trigger/high_churn@2)")
@@ -294,7 +313,7 @@ public final class LineageQuery: @unchecked Sendable {
     var models: ModelLookup { ModelLookup(log: log, asOf: graph.asOf) }
 
     /// The registration of version `version` of `model`, read by the seq of an edge into its node.
-    func registration(_ model: String, _ version: Int64) throws -> RecordedEvent? {
+    func registration(_ model: String, _ version: Int64) throws -> Registration? {
         let seqs = try graph.neighbours(of: LineageEdges.model(model, version), upstream: true, limit: 1).nodes.map(\.seq)
         return try models.registered(model, version, edgeSeqs: seqs)
     }
@@ -381,11 +400,12 @@ public final class LineageQuery: @unchecked Sendable {
                   let r = try registration(name, version) else {
                 return node("model \(rest) (not registered)", [("model", .string(name))])
             }
-            let p = r.payload
-            let metrics = (p["metrics"]?.objectMembers ?? []).filter { !$0.key.hasSuffix("_rows") }.prefix(3).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
-            return node("model \(name) v\(version) (\(p["type"]?.stringValue ?? "?")\(metrics.isEmpty ? "" : ", \(metrics)"))",
-                        [("model", .string(name)), ("version", .int(version)), ("type", p["type"] ?? .null), ("metrics", p["metrics"] ?? .null),
-                         ("artifact", p["artifact"] ?? .null), ("training_dataset", p["training_dataset"] ?? .null), ("seq", .int(Int64(r.seq)))])
+            let m = r.registered
+            // The metrics are open (each type reports its own): shown as reported.
+            let metrics = (m.metrics.objectMembers ?? []).filter { !$0.key.hasSuffix("_rows") }.prefix(3).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
+            return node("model \(name) v\(version) (\(m.modelType)\(metrics.isEmpty ? "" : ", \(metrics)"))",
+                        [("model", .string(name)), ("version", .int(version)), ("type", .string(m.modelType)), ("metrics", m.metrics),
+                         ("artifact", m.artifact.value), ("training_dataset", m.trainingDataset.value), ("seq", .int(Int64(r.event.seq)))])
         case "definition", "rule":
             let (path, v) = split(rest)
             let stream = "definition/\(path)"
@@ -403,16 +423,31 @@ public final class LineageQuery: @unchecked Sendable {
                     return node("\(path.replacingOccurrences(of: "/", with: " ")) v\(version): cannot be read (\(error))",
                                 [("definition", .string(path)), ("version", .int(Int64(version))), ("seq", .int(Int64(d.seq))), ("error", .string(error.description))])
                 }
-                let what = spec?["condition"]?.stringValue.map { ": \($0)" } ?? spec?["description"]?.stringValue.map { ": \($0)" } ?? ""
-                return node("\(path.replacingOccurrences(of: "/", with: " ")) v\(version)\(what)",
-                            [("kind", .string(kind)), ("name", .string(name)), ("version", .int(Int64(version))), ("spec_hash", specHash.map { .string($0) } ?? .null),
-                             ("seq", .int(Int64(d.seq))), ("file", file.map { .string($0) } ?? .null)])
+                var data: [(String, Value)] = [("kind", .string(kind)), ("name", .string(name)), ("version", .int(Int64(version))),
+                                               ("spec_hash", specHash.map { .string($0) } ?? .null), ("seq", .int(Int64(d.seq))),
+                                               ("file", file.map { .string($0) } ?? .null)]
+                var what = ""
+                if let spec, let defKind = DefinitionKind(rawValue: kind) {
+                    do throws(DecodingFailure) {
+                        let typed = try DefinitionSpec(defKind, spec)
+                        what = (typed.condition ?? typed.summary).map { ": \($0)" } ?? ""
+                    } catch {
+                        what = " (its spec cannot be read: \(error))"
+                        data.append(("error", .string(error.description)))
+                    }
+                }
+                return node("\(path.replacingOccurrences(of: "/", with: " ")) v\(version)\(what)", data)
             }
             return node(path.replacingOccurrences(of: "/", with: " "), [("definition", .string(path))])
         case "crossing":
             guard let seq = UInt64(rest), let c = try log.event(at: seq) else { return node("crossing at seq \(rest)", []) }
-            let step = Why(log: log).ruleStep(c)
-            return node("\(step.text) for \(c.payload["subject"]?.stringValue ?? "?")", [("seq", .int(Int64(seq))), ("crossing", c.payload)])
+            let crossed: ThresholdCrossed
+            do throws(DecodingFailure) {
+                crossed = try c.decode(ThresholdCrossed.self)
+            } catch {
+                return node("crossing at seq \(rest): cannot be read (\(error))", [("seq", .int(Int64(seq))), ("error", .string(error.description))])
+            }
+            return node("\(Why.ruleStep(crossed, c).text) for \(crossed.subject)", [("seq", .int(Int64(seq))), ("crossing", c.payload)])
         case "catalog":
             return node("the catalog as of seq \(rest)", [("seq", .int(Int64(rest) ?? 0))])
         default:
@@ -431,6 +466,34 @@ public final class LineageQuery: @unchecked Sendable {
         case RunEvents.runFailed: return "failed"
         case RunEvents.runCancelled: return "cancelled"
         default: return "running"
+        }
+    }
+}
+
+extension DefinitionSpec {
+    /// A trigger's condition (what the lineage node of a trigger says).
+    var condition: String? {
+        if case .trigger(let t) = self { return t.condition }
+        return nil
+    }
+
+    /// The definition's free-text description, for the kinds that have one.
+    var summary: String? {
+        switch self {
+        case .job(let s): return s.description
+        case .model(let s): return s.description
+        case .features(let s): return s.description
+        case .dependency(let s): return s.description
+        case .trigger(let s): return s.description
+        case .output(let s): return s.description
+        case .source(let s): return s.description
+        case .configTable(let s): return s.description
+        case .columnMapping(let s): return s.description
+        case .monitor(let s): return s.description
+        case .schedule(let s): return s.description
+        case .sensor(let s): return s.description
+        case .team(let s): return s.description
+        case .secret(let s): return s.description
         }
     }
 }

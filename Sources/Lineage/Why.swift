@@ -72,7 +72,7 @@ public struct Why: Sendable {
                 steps.append(WhyStep(kind: "rule", seq: nil, text: "started by \(by) (its crossing is not in the log)", data: trigger))
                 return steps
             }
-            steps.append(ruleStep(crossing))
+            steps.append(Self.ruleStep(crossing))
             if let cause = crossing.causation, let source = try log.event(at: cause) { steps += try chain(source: source, seen: &seen) }
         case .dependency:
             let upstream = t.afterRuns ?? []
@@ -97,14 +97,31 @@ public struct Why: Sendable {
         return steps
     }
 
-    func ruleStep(_ c: RecordedEvent) -> WhyStep {
-        let p = c.payload
-        let observed = (p["observed"]?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
-        let threshold = p["threshold"]?.stringValue ?? (p["threshold"]?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
-        let rule = p["rule"] ?? .null
-        return WhyStep(kind: "rule", seq: c.seq,
-                       text: "\(rule["kind"]?.stringValue ?? "rule") \(rule["name"]?.stringValue ?? "?") v\(rule["version"]?.intValue ?? 0): \(threshold) (\(observed))",
-                       data: p)
+    /// The step of the crossing at `c`; when it does not decode, a step that says so (the chain
+    /// goes on from its causation).
+    static func ruleStep(_ c: RecordedEvent) -> WhyStep {
+        do throws(DecodingFailure) {
+            return ruleStep(try c.decode(ThresholdCrossed.self), c)
+        } catch {
+            return WhyStep(kind: "event", seq: c.seq, text: "\(c.type) in \(c.stream) cannot be read (\(error))", data: c.payload)
+        }
+    }
+
+    /// The step of crossing `crossed`, recorded as `c`.
+    static func ruleStep(_ crossed: ThresholdCrossed, _ c: RecordedEvent) -> WhyStep {
+        let observed = members(crossed.observed)
+        let threshold: String
+        switch crossed.threshold {
+        case .condition(let text): threshold = text
+        case .below, .above: threshold = members(crossed.threshold.value)
+        }
+        let rule = crossed.rule
+        return WhyStep(kind: "rule", seq: c.seq, text: "\(rule.kind) \(rule.name) v\(rule.version ?? 0): \(threshold) (\(observed))", data: c.payload)
+    }
+
+    /// An open object's members as `key value, …` (values shortened).
+    static func members(_ v: Value?) -> String {
+        (v?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
     }
 
     /// The chain from the event a crossing (or a retraining) came from.
@@ -112,19 +129,22 @@ public struct Why: Sendable {
         let p = e.payload
         switch e.type {
         case MLEvents.predictionRecorded:
-            let model = p["model"]?.stringValue ?? "?", version = p["model_version"]?.intValue ?? 0, run = p["run"]?.stringValue ?? "?"
-            let outputs = (p["outputs"]?.objectMembers ?? []).map { "\($0.key) \(Why.short($0.value))" }.joined(separator: ", ")
+            let prediction: PredictionRecorded
+            do throws(DecodingFailure) { prediction = try e.decode(PredictionRecorded.self) } catch { return [unreadable(e, error)] }
+            let model = prediction.model, version = prediction.modelVersion ?? 0, run = prediction.run
             var steps = [WhyStep(kind: "prediction", seq: e.seq,
-                                 text: "prediction for \(p["entity"]?.stringValue ?? "?") by \(model) v\(version) in run \(run), stage \(p["stage"]?.stringValue ?? "?") (\(outputs))",
-                                 data: p, branch: try modelChain(model, UInt64(version)))]
+                                 text: "prediction for \(prediction.entity) by \(model) v\(version) in run \(run), stage \(prediction.stage) (\(Self.members(prediction.outputs)))",
+                                 data: p, branch: try modelChain(model, version))]
             steps += try chain(run: run, seen: &seen)
             return steps
         case MLEvents.metricObserved:
-            let model = p["model"]?.stringValue ?? "?", version = p["model_version"]?.intValue ?? 0
+            let metric: MetricObserved
+            do throws(DecodingFailure) { metric = try e.decode(MetricObserved.self) } catch { return [unreadable(e, error)] }
+            let model = metric.model, version = metric.modelVersion
             var steps = [WhyStep(kind: "metric", seq: e.seq,
-                                 text: "\(p["metric"]?.stringValue ?? "metric")\(p["feature"]?.stringValue.map { "(\($0))" } ?? "") = \(Why.short(p["value"] ?? .null)) for \(model) v\(version) (\(p["source"]?.stringValue ?? ""))",
-                                 data: p, branch: try modelChain(model, UInt64(version)))]
-            if let run = p["run"]?.stringValue { steps += try chain(run: run, seen: &seen) }
+                                 text: "\(metric.metric)\(metric.feature.map { "(\($0))" } ?? "") = \(Why.short(.double(metric.value))) for \(model) v\(version) (\(metric.source))",
+                                 data: p, branch: try modelChain(model, version))]
+            if let run = metric.run { steps += try chain(run: run, seen: &seen) }
             return steps
         case RunEvents.stageSucceeded, RunEvents.datasetVersionWritten:
             let run: String, text: String
@@ -138,8 +158,7 @@ public struct Why: Sendable {
                     text = "dataset \(d.dataset) v\(e.streamVersion) written by run \(run), stage \(d.stage) (\(d.rows) rows)"
                 }
             } catch {
-                // The chain stops here, saying why.
-                return [WhyStep(kind: "event", seq: e.seq, text: "\(e.type) in \(e.stream) cannot be read (\(error))", data: p)]
+                return [unreadable(e, error)]
             }
             return [WhyStep(kind: e.type == RunEvents.stageSucceeded ? "stage_output" : "dataset", seq: e.seq, text: text, data: p)] + (try chain(run: run, seen: &seen))
         default:
@@ -147,19 +166,24 @@ public struct Why: Sendable {
         }
     }
 
+    /// The step of an event the chain cannot read: the chain stops there, saying why.
+    func unreadable(_ e: RecordedEvent, _ failure: DecodingFailure) -> WhyStep {
+        WhyStep(kind: "event", seq: e.seq, text: "\(e.type) in \(e.stream) cannot be read (\(failure))", data: e.payload)
+    }
+
     /// How version `version` of `model` came to be: its training run, data, feature spec and catalog version.
     func modelChain(_ model: String, _ version: UInt64) throws -> [WhyStep] {
         let node = LineageEdges.model(model, Int64(version))
         let seqs = try LineageIndex.neighbours(log, of: node, upstream: true, limit: 1).map(\.seq)
         guard let r = try ModelLookup(log: log, asOf: .max).registered(model, Int64(version), edgeSeqs: seqs) else { return [] }
-        let p = r.payload
-        let ds = p["training_dataset"] ?? .null, fs = p["feature_spec"] ?? .null
-        let data = "\(ds["name"]?.stringValue ?? "?")" + (ds["version"]?.intValue.map { " v\($0)" } ?? "")
-        let features = fs["name"]?.stringValue.map { ", feature spec \($0) v\(fs["version"]?.intValue ?? 0)" } ?? ""
-        return [WhyStep(kind: "model", seq: r.seq, text: "model \(model) v\(version) trained in run \(p["run"]?.stringValue ?? "?") on \(data)\(features)", data: p),
-                WhyStep(kind: "catalog", seq: p["catalog_seq"]?.intValue.map { UInt64($0) },
-                        text: "catalog seq \(p["catalog_seq"]?.intValue ?? 0) (model definition v\(p["model_definition_version"]?.intValue ?? 0))",
-                        data: .object([("catalog_seq", p["catalog_seq"] ?? .null), ("model_definition_version", p["model_definition_version"] ?? .null)]))]
+        let m = r.registered
+        let ds = m.trainingDataset
+        let data = ds.name + (ds.version.map { " v\($0)" } ?? "")
+        let features = m.featureSpec.map { ", feature spec \($0.name) v\($0.version)" } ?? ""
+        return [WhyStep(kind: "model", seq: r.event.seq, text: "model \(model) v\(version) trained in run \(m.run) on \(data)\(features)", data: r.event.payload),
+                WhyStep(kind: "catalog", seq: m.catalogSeq,
+                        text: "catalog seq \(m.catalogSeq) (model definition v\(m.modelDefinitionVersion))",
+                        data: .object([("catalog_seq", .int(Int64(m.catalogSeq))), ("model_definition_version", .int(Int64(m.modelDefinitionVersion)))]))]
     }
 
     static func short(_ v: Value) -> String {

@@ -23,21 +23,27 @@ public struct TriggerRule: Sendable {
     public var dedupe: String
 
     /// The rule of a trigger definition, or nil when its condition does not parse (apply refuses those).
-    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: Value) {
-        guard let text = spec["condition"]?.stringValue, let condition = try? Expression.parse(text),
-              let run = spec["run"]?.stringValue else { return nil }
+    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: TriggerSpec) {
+        guard let condition = try? Expression.parse(spec.condition) else { return nil }
         self.name = name
         self.version = version
         self.appliedSeq = appliedSeq
-        source = spec["source"]?["type"]?.stringValue ?? "predictions"
-        model = spec["source"]?["model"]?.stringValue
-        job = spec["source"]?["job"]?.stringValue
-        stage = spec["source"]?["stage"]?.stringValue
+        source = spec.source.type.rawValue
+        model = spec.source.model
+        job = spec.source.job
+        stage = spec.source.stage
         self.condition = condition
-        conditionText = text
-        self.run = run
-        parameters = (spec["parameters"]?.objectMembers ?? []).compactMap { m in m.value.stringValue.map { (m.key, $0) } }
-        dedupe = spec["dedupe"]?.stringValue ?? "once_per_run"
+        conditionText = spec.condition
+        run = spec.run
+        parameters = spec.parameters.map { ($0.name, $0.field) }
+        dedupe = (spec.dedupe ?? .oncePerRun).rawValue
+    }
+
+    /// The rule of a stored trigger spec; nil when it does not read as a `TriggerSpec` or its
+    /// condition does not parse.
+    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: Value) {
+        guard let typed = try? TriggerSpec(spec) else { return nil }
+        self.init(name: name, version: version, appliedSeq: appliedSeq, spec: typed)
     }
 
     /// Whether the condition aggregates over all the predictions of a stage (evaluated when it ends).
@@ -57,18 +63,24 @@ public struct MonitorRule: Sendable {
     public var alert: String?
     public var run: String?
 
-    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: Value) {
-        guard let model = spec["model"]?.stringValue, let metric = spec["metric"]?.stringValue else { return nil }
+    /// The rule of a monitor definition.
+    public init(name: String, version: UInt64, appliedSeq: UInt64, spec: MonitorSpec) {
         self.name = name
         self.version = version
         self.appliedSeq = appliedSeq
-        self.model = model
-        self.metric = metric
-        feature = spec["feature"]?.stringValue
-        below = spec["below"]?.doubleValue
-        above = spec["above"]?.doubleValue
-        alert = spec["alert"]?.stringValue
-        run = spec["run"]?.stringValue
+        model = spec.model
+        metric = spec.metric.rawValue
+        feature = spec.feature
+        below = spec.below
+        above = spec.above
+        alert = spec.alert
+        run = spec.run
+    }
+
+    /// The rule of a stored monitor spec; nil when it does not read as a `MonitorSpec`.
+    public init?(name: String, version: UInt64, appliedSeq: UInt64, spec: Value) {
+        guard let typed = try? MonitorSpec(spec) else { return nil }
+        self.init(name: name, version: version, appliedSeq: appliedSeq, spec: typed)
     }
 }
 
@@ -78,23 +90,49 @@ public struct AutomationRules: Sendable {
     public var monitors: [MonitorRule] = []
     /// Model → (training dataset, jobs with a train stage for it) for models that retrain on new data.
     public var retrainOnNewData: [String: (dataset: String, jobs: [String])] = [:]
+    /// Trigger, monitor, model and job definitions whose spec does not read (none in a catalog
+    /// whose definitions were applied: apply validates them): they make no rule.
+    public var unreadable: [DecodingFailure] = []
 
     public init() {}
 
     public init(catalog: CatalogState) {
+        // Model → the jobs with a train stage for it (job specs read once, when a model retrains on new data).
+        var trainingJobs: [String: [String]]?
+        func jobs(training model: String) -> [String] {
+            if trainingJobs == nil {
+                var found: [String: [String]] = [:]
+                for j in catalog.entries.values where j.key.kind == .job {
+                    do throws(DecodingFailure) {
+                        for stage in try j.spec(as: JobSpec.self).stages {
+                            if case .train(let t) = stage.variant { found[t.model, default: []].append(j.key.name) }
+                        }
+                    } catch {
+                        unreadable.append(error)
+                    }
+                }
+                trainingJobs = found
+            }
+            return Array(Set(trainingJobs?[model] ?? [])).sorted()
+        }
         for entry in catalog.entries.values.sorted(by: { $0.key.name < $1.key.name }) {
-            switch entry.key.kind {
-            case .trigger:
-                if let r = TriggerRule(name: entry.key.name, version: entry.version, appliedSeq: entry.seq, spec: entry.spec) { triggers.append(r) }
-            case .monitor:
-                if let r = MonitorRule(name: entry.key.name, version: entry.version, appliedSeq: entry.seq, spec: entry.spec) { monitors.append(r) }
-            case .model:
-                guard entry.spec["retrain"]?["on_new_data"]?.boolValue == true, let ds = entry.spec["training_dataset"]?.stringValue else { continue }
-                let jobs = catalog.entries.values.filter { j in
-                    j.key.kind == .job && (j.spec["stages"]?.arrayValue ?? []).contains { $0["type"]?.stringValue == "train" && $0["model"]?.stringValue == entry.key.name }
-                }.map(\.key.name).sorted()
-                retrainOnNewData[entry.key.name] = (ds, jobs)
-            default: break
+            let name = entry.key.name
+            do throws(DecodingFailure) {
+                switch entry.key.kind {
+                case .trigger:
+                    if let r = TriggerRule(name: name, version: entry.version, appliedSeq: entry.seq, spec: try entry.spec(as: TriggerSpec.self)) {
+                        triggers.append(r)
+                    }
+                case .monitor:
+                    monitors.append(MonitorRule(name: name, version: entry.version, appliedSeq: entry.seq, spec: try entry.spec(as: MonitorSpec.self)))
+                case .model:
+                    let model = try entry.spec(as: ModelSpec.self)
+                    guard model.retrain?.onNewData == true else { continue }
+                    retrainOnNewData[name] = (model.trainingDataset, jobs(training: name))
+                default: break
+                }
+            } catch {
+                unreadable.append(error)
             }
         }
     }
@@ -198,12 +236,6 @@ public enum Automation {
     /// Fields a condition may read from any prediction besides its outputs and inputs.
     public static let predictionEnvelopeFields: Set<String> = ["entity", "entity_key", "model", "model_version", "run", "stage", "attempt"]
 
-    /// A dotted path into a run event's payload (`StageSucceeded` outputs for stage_output triggers).
-    static func path(_ v: Value, _ name: String) -> Value? {
-        var cur: Value? = v
-        for part in name.split(separator: ".") { cur = cur?[String(part)] }
-        return cur
-    }
 
     /// A new crossing, to append to `stream` (at most one per dedupe key).
     public struct Crossing: Sendable {
@@ -278,18 +310,27 @@ public enum Automation {
         return out
     }
 
-    /// The crossings caused by a `StageSucceeded` of a job's stage (stage_output triggers).
+    /// The crossings caused by a `StageSucceeded` of a job's stage (stage_output triggers). A
+    /// `StageSucceeded` that does not decode causes none (its run's projection and the lineage
+    /// table name it); `crossings(stageOutput:succeeded:…)` takes one already decoded.
     public static func crossings(stageOutput e: RecordedEvent, job: String, run: String, rules: AutomationRules, state: AutomationState,
                                  seen: inout [String: Set<String>]) -> [Crossing] {
-        // A run event, read by key until the run events are typed.
-        let p = e.payload
-        let stage = p["stage"]?.stringValue
+        guard rules.triggers.contains(where: { $0.source == "stage_output" && $0.job == job && e.seq > $0.appliedSeq }),
+              let succeeded = try? e.decode(StageSucceeded.self) else { return [] }
+        return crossings(stageOutput: e, succeeded: succeeded, job: job, run: run, rules: rules, state: state, seen: &seen)
+    }
+
+    /// The crossings caused by `succeeded`, recorded as `e`, of a job's stage (stage_output triggers).
+    public static func crossings(stageOutput e: RecordedEvent, succeeded: StageSucceeded, job: String, run: String, rules: AutomationRules,
+                                 state: AutomationState, seen: inout [String: Set<String>]) -> [Crossing] {
+        let stage = succeeded.stage
         var out: [Crossing] = []
-        let field: (String) -> Value? = { name in p["outputs"]?[name] ?? path(p, name) }
+        let fields = StageOutputFields(succeeded, recorded: e.payload)
+        let field: (String) -> Value? = { fields.field($0) }
         for r in rules.triggers where r.source == "stage_output" && r.job == job && (r.stage == nil || r.stage == stage) && e.seq > r.appliedSeq {
             guard r.condition.evaluate(field) == .bool(true) else { continue }
-            let key = r.dedupe == "once_per_row" ? "\(run)/\(stage ?? "")" : run
-            if let c = crossing(trigger: r, key: key, subject: "\(job).\(stage ?? "")", sourceRun: run, source: e, field: field, state: state, seen: &seen) {
+            let key = r.dedupe == "once_per_row" ? "\(run)/\(stage)" : run
+            if let c = crossing(trigger: r, key: key, subject: "\(job).\(stage)", sourceRun: run, source: e, field: field, state: state, seen: &seen) {
                 out.append(c)
             }
         }
@@ -327,5 +368,45 @@ public enum Automation {
         while t.hasSuffix("0") { t = t.dropLast() }
         if t.hasSuffix(".") { t = t.dropLast() }
         return String(t)
+    }
+}
+
+/// What a stage_output trigger reads of a stage's end: a member of its reported outputs (free-form:
+/// each executor reports its own values), else a dotted path into the event (`stage`, `attempt`,
+/// `duration_ms`, `outputs.rows_written`, `datasets`, …). The one place Models reads a
+/// `StageSucceeded`'s outputs.
+struct StageOutputFields {
+    let succeeded: StageSucceeded
+    /// The event as recorded, for paths into the members the rules do not know the shape of.
+    let recorded: Value
+
+    init(_ succeeded: StageSucceeded, recorded: Value) {
+        self.succeeded = succeeded
+        self.recorded = recorded
+    }
+
+    /// The field `name` (nil when the stage reported no such value).
+    func field(_ name: String) -> Value? {
+        if let v = Self.member(succeeded.outputs, name) { return v }
+        var parts = name.split(separator: ".").makeIterator()
+        var cur = parts.next().flatMap { member(String($0)) }
+        while let part = parts.next() { cur = Self.member(cur, String(part)) }
+        return cur
+    }
+
+    /// The event's member `key`: the typed ones from the decoded event, the others as recorded.
+    func member(_ key: String) -> Value? {
+        switch key {
+        case "stage": return .string(succeeded.stage)
+        case "attempt": return .int(Int64(succeeded.attempt))
+        case "duration_ms": return .int(succeeded.durationMs)
+        case "outputs": return succeeded.outputs
+        default: return Self.member(recorded, key)
+        }
+    }
+
+    /// The member `key` of an open object (nil when it is not an object or has no such member).
+    static func member(_ v: Value?, _ key: String) -> Value? {
+        v?[key]
     }
 }

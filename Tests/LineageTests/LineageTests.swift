@@ -17,6 +17,23 @@ func recorded(_ seq: UInt64, _ stream: String, _ type: String, _ payload: Value,
 
 func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\($0.from) \($0.kind) \($0.to)" } }
 
+/// A valid registration of version `version` of `model` (lineage reads it typed: every required field is there).
+func registration(_ version: UInt64, model: String = "churn", run: String, stage: String, attempt: UInt64 = 1, dataset: String,
+                  datasetVersion: UInt64? = nil, definitionVersion: UInt64 = 1, features: ModelVersionRegistered.FeatureSpecRef? = nil,
+                  metrics: Value = [:]) -> ModelVersionRegistered {
+    ModelVersionRegistered(model: model, version: version, modelType: "logistic_regression", run: run, stage: stage, attempt: attempt, metrics: metrics,
+                           artifact: .init(sha256: "a", bytes: 1), trainingDataset: .init(name: dataset, version: datasetVersion), featureSpec: features,
+                           modelDefinitionVersion: definitionVersion, catalogSeq: 1, hyperparameters: [:], columns: ["x"], outputs: ["probability", "label"],
+                           target: "y")
+}
+
+/// A valid crossing of version `version` of trigger `rule`, by the event at `source` of run `sourceRun`.
+func crossed(_ rule: String, _ version: UInt64, sourceRun: String, subject: String, source: UInt64) -> ThresholdCrossed {
+    ThresholdCrossed(rule: RuleRef(kind: "trigger", name: rule, version: version), subject: subject, observed: ["p": .double(0.95)],
+                     threshold: .condition("p > 0.9"), sourceEvent: source, sourceRun: sourceRun, dedupeKey: sourceRun,
+                     message: "trigger \(rule): p > 0.9 held for \(subject)", action: .init(run: "followup", parameters: [:]))
+}
+
 /// Each event's edges, given that event alone (pure).
 @Suite struct LineageEdgeTests {
     @Test func runRequestedLinksDefinitionCatalogAndCause() {
@@ -66,18 +83,15 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
     }
 
     @Test func modelVersionAndCrossing() {
-        let registered = recorded(30, "model/churn", MLEvents.modelVersionRegistered, [
-            "model": "churn", "version": 3, "run": "2", "stage": "train", "attempt": 1,
-            "training_dataset": ["name": "features", "version": 4], "model_definition_version": 2,
-            "feature_spec": ["name": "churn_features", "version": 1],
-        ])
+        let registered = recorded(30, "model/churn", MLEvents.modelVersionRegistered,
+                                  registration(3, run: "2", stage: "train", dataset: "features", datasetVersion: 4, definitionVersion: 2,
+                                               features: .init(name: "churn_features", version: 1)).payload)
         #expect(describe(LineageEdges.edges(of: registered)) == [
             "attempt:2/train/1 trained model:churn@3", "dataset:features@4 trained-on model:churn@3",
             "definition:model/churn@2 defined-by model:churn@3", "definition:features/churn_features@1 defined-by model:churn@3",
         ])
-        let crossing = recorded(31, "rule/trigger/high_churn", MLEvents.thresholdCrossed, [
-            "source_run": "3", "rule": ["kind": "trigger", "name": "high_churn", "version": 2], "subject": "42",
-        ])
+        let crossing = recorded(31, "rule/trigger/high_churn", MLEvents.thresholdCrossed,
+                                crossed("high_churn", 2, sourceRun: "3", subject: "42", source: 29).payload)
         #expect(describe(LineageEdges.edges(of: crossing)) == ["run:3 crossed crossing:31", "rule:trigger/high_churn@2 rule crossing:31"])
         // Predictions are never nodes.
         #expect(LineageEdges.edges(of: recorded(32, "predictions/3", MLEvents.predictionRecorded, ["entity": "42"])).isEmpty)
@@ -99,8 +113,7 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         try append("run/1", RunEvents.stageStarted, ["stage": "fit", "attempt": 1, "engine": "e"])
         try append("run/1", RunEvents.stageSucceeded, ["stage": "fit", "attempt": 1, "duration_ms": 5, "inputs": [["dataset": "crm", "location": "db#crm", "format": "sqlite"]],
                                                       "outputs": ["model": "churn", "model_version": 1, "artifact": "a"]])
-        try append("model/churn", MLEvents.modelVersionRegistered, ["model": "churn", "version": 1, "run": "1", "stage": "fit", "attempt": 1,
-                                                                   "training_dataset": ["name": "crm"]])
+        try append("model/churn", MLEvents.modelVersionRegistered, registration(1, run: "1", stage: "fit", dataset: "crm").payload)
         try append("run/2", RunEvents.runRequested, ["run": "2", "job": "score", "job_version": 1, "catalog_seq": 1, "parameters": [:], "trigger": ["type": "manual", "by": "cli:ann"],
                                                     "stages": [["name": "score", "type": "inference"]]])
         try append("run/2", RunEvents.stageStarted, ["stage": "score", "attempt": 1, "engine": "e"])
@@ -108,7 +121,7 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         try append("run/2", RunEvents.stageSucceeded, ["stage": "score", "attempt": 1, "duration_ms": 5, "inputs": [["dataset": "crm", "location": "db#crm", "format": "sqlite"]],
                                                       "datasets": [["dataset": "scores", "version": 1]],
                                                       "outputs": ["model": "churn", "model_version": 1, "rows_scored": 50]])
-        try append("rule/trigger/high", MLEvents.thresholdCrossed, ["source_run": "2", "rule": ["kind": "trigger", "name": "high", "version": 1]])
+        try append("rule/trigger/high", MLEvents.thresholdCrossed, crossed("high", 1, sourceRun: "2", subject: "run 2", source: try log.lastSeq()).payload)
         let crossing = try log.lastSeq()
         try append("run/3", RunEvents.runRequested, ["run": "3", "job": "followup", "job_version": 1, "catalog_seq": 1, "parameters": [:], "stages": [],
                                                     "trigger": ["type": "trigger", "crossing": .int(Int64(crossing))]])
@@ -130,16 +143,16 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         #expect(tailOnly.tableSeq == 0 && tailOnly.tailEvents == 9)
         // Indexed in small chunks (several transactions), then the same question.
         let added = try LineageIndex.catchUp(log, chunk: 2)
-        #expect(added == 17)
+        #expect(added == 18)
         #expect(try log.checkpoint(LineageIndex.checkpoint) == (try log.lastSeq()))
         #expect(try LineageGraph(log: log).tailEvents == 0)
         #expect(try answerJSON(log, "run:2") == fromTail)
         // Catching up again adds nothing; a rebuild gives the same table.
         #expect(try LineageIndex.catchUp(log) == 0)
-        #expect(try LineageIndex.rebuild(log) == 17)
+        #expect(try LineageIndex.rebuild(log) == 18)
         #expect(try answerJSON(log, "run:2") == fromTail)
         // Half indexed, half tail.
-        #expect(try LineageIndex.rebuild(log) == 17)
+        #expect(try LineageIndex.rebuild(log) == 18)
         try log.dropTable(LineageIndex.table, checkpoint: LineageIndex.checkpoint)
         try LineageIndex.catchUp(log, through: 8)
         #expect(try log.checkpoint(LineageIndex.checkpoint) == 8)
@@ -190,6 +203,52 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         #expect(refused?.description == message)
     }
 
+    /// A ModelVersionRegistered whose payload does not decode (its version as text) is named with
+    /// its seq and field: the pure fold returns the failure, the table stops before it and throws
+    /// it, the lineage projection records it (and a snapshot keeps it); queries still answer and
+    /// list it, the model's other versions still describe, and naming the model without a version
+    /// (whose newest registration is that event) is refused naming it.
+    @Test func malformedModelVersionRegisteredIsReportedWithItsSeqAndField() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        try history(log)
+        let payload = registration(2, run: "1", stage: "fit", dataset: "crm").payload.setting("version", to: "2")
+        let bad = try #require(try log.append([NewEvent(type: MLEvents.modelVersionRegistered, payload: payload)], to: "model/churn").firstSeq)
+        let message = "ModelVersionRegistered at seq \(bad): field 'version' should be a non-negative integer, found the text \"2\""
+
+        let edges = LineageEdges.edges(of: try #require(try log.event(at: bad)))
+        #expect(edges.isEmpty && edges.failure?.description == message)
+        #expect(edges.failure?.seq == bad && edges.failure?.field == "version")
+
+        let thrown = #expect(throws: DecodingFailure.self) { try LineageIndex.catchUp(log, chunk: 4) }
+        #expect(thrown?.seq == bad && thrown?.field == "version" && thrown?.eventType == MLEvents.modelVersionRegistered)
+        #expect(thrown?.description == message)
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == bad - 1)
+        #expect(throws: DecodingFailure.self) { try LineageIndex.rebuild(log) }
+        #expect(try log.checkpoint(LineageIndex.checkpoint) == bad - 1)
+
+        let graph = try LineageGraph(log: log)
+        #expect(graph.undecodable.map(\.description) == [message])
+        let q = LineageQuery(graph: graph)
+        let answer = try q.answer(root: "model:churn@1", upstream: true, downstream: true, depth: 2)
+        #expect(answer.value["undecodable"] == [.string(message)])
+        #expect(answer.dot.contains("  // cannot be read, adds no edge: \(message)"))
+        #expect(try q.describe("model:churn@1").label == "model churn v1 (logistic_regression)")
+        #expect(try q.resolve("model:churn@1") == "model:churn@1")
+        let refused = #expect(throws: LineageError.self) { try q.resolve("model:churn") }
+        #expect(refused?.description == "model 'churn' cannot be resolved (as of seq \(bad)): \(message)")
+        #expect(try Why(log: log).modelChain("churn", 1).first?.text == "model churn v1 trained in run 1 on crm")
+
+        // The projection keeps the failure, renders it, and a snapshot of it reads back.
+        let projection = LineageProjection()
+        let state = try ProjectionRunner(log: log, projection: projection).state(at: bad).state
+        #expect(state.undecodable == [try #require(thrown)])
+        #expect(projection.render(state)["undecodable"] == [.string(message)])
+        #expect(try projection.decode(projection.encode(state)).undecodable == state.undecodable)
+        let before = try ProjectionRunner(log: log, projection: projection).state(at: bad - 1).state
+        #expect(before.undecodable.isEmpty && projection.render(before)["undecodable"] == nil && projection.encode(before)["undecodable"] == nil)
+    }
+
     @Test func asOfAnEarlierSeqSeesOnlyWhatExistedThen() throws {
         let dir = TemporaryDirectory()
         let log = try EventLog.create(at: dir.path + "/store")
@@ -203,9 +262,9 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         // The projection as of 6 has exactly the edges of the events through 6.
         let runner = ProjectionRunner(log: log, projection: LineageProjection())
         let state = try runner.state(at: 6).state
-        #expect(state.edges.allSatisfy { $0.seq <= 6 } && state.edges.count == 9)
+        #expect(state.edges.allSatisfy { $0.seq <= 6 } && state.edges.count == 10)
         let full = try runner.state(at: try log.lastSeq()).state
-        #expect(full.edges.count == 17)
+        #expect(full.edges.count == 18)
         // The projection and the table hold the same edges.
         var rows = 0
         try log.scanTable(LineageIndex.table) { _, _ in rows += 1; return true }
@@ -240,6 +299,10 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         #expect(try q.resolve("dataset:scores") == "dataset:scores@1")
         #expect(try q.resolve("dataset:crm") == "dataset:crm")
         #expect(try q.resolve("model:churn") == "model:churn@1")
+        // A definition named with its version is that version (it is in the graph).
+        #expect(try q.resolve("definition:job/train@1") == "definition:job/train@1")
+        #expect(try q.resolve("rule:trigger/high@1") == "rule:trigger/high@1")
+        #expect(throws: LineageError.self) { try q.resolve("definition:job/train@7") }
         #expect(try q.resolve("run:2") == "run:2")
         for bad in ["scores", "dataset:", "dataset:scores@2", "dataset:nothing", "model:none", "run:99", "attempt:9/x/1", "table:x"] {
             #expect(throws: LineageError.self, "\(bad)") { try q.resolve(bad) }
@@ -254,11 +317,11 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
         // 40 versions (more than one backward chunk), the alias moved to every third one.
         var aliasAt: [UInt64: Int64] = [:]
         for v in Int64(1) ... 40 {
-            _ = try log.append([NewEvent(type: MLEvents.modelVersionRegistered, payload: [
-                "model": "churn", "version": .int(v), "type": "logistic_regression", "run": .string("t\(v)"), "stage": "fit", "attempt": 1,
-                "model_definition_version": 1, "metrics": ["auc": .double(0.5 + Double(v) / 100)]])], to: "model/churn")
+            _ = try log.append([registration(UInt64(v), run: "t\(v)", stage: "fit", dataset: "crm", metrics: ["auc": .double(0.5 + Double(v) / 100)]).event()],
+                               to: "model/churn")
             if v % 3 == 1 {
-                let r = try log.append([NewEvent(type: MLEvents.modelAliasMoved, payload: ["model": "churn", "alias": "production", "version": .int(v)])], to: "model/churn")
+                let r = try log.append([ModelAliasMoved(model: "churn", alias: "production", version: UInt64(v), previous: nil, by: "cli:ann").event()],
+                                       to: "model/churn")
                 aliasAt[r.firstSeq!] = v
             }
         }
@@ -283,7 +346,7 @@ func describe(_ edges: some Sequence<LineageEdge>) -> [String] { edges.map { "\(
             #expect(throws: LineageError.self) { try then.resolve("model:churn@8") }
             #expect(try then.describe("model:churn@8").label == "model churn@8 (not registered)")
             // Why's model branch finds the registration the same way.
-            #expect(try Why(log: log).modelChain("churn", 33).first?.text == "model churn v33 trained in run t33 on ?")
+            #expect(try Why(log: log).modelChain("churn", 33).first?.text == "model churn v33 trained in run t33 on crm")
         }
         try check(false)
         try LineageIndex.catchUp(log)
