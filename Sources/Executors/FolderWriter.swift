@@ -63,7 +63,7 @@ enum FolderWriter {
                 try data.write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent(file)), options: .atomic)
             } catch { failures.withLock { $0.append("cannot write \(dir)/\(file): \(error.localizedDescription)") } }
         }
-        if let f = failures.withLock { $0.first } {
+        if let f = failures.withLock({ $0.first }) {
             try? fm.removeItem(atPath: tmp)
             if let r = context.cancellation.reason { throw StageError.stopped(r, "the write to \(e.name)") }
             throw StageError(f + "; nothing was written")

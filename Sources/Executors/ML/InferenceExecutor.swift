@@ -198,7 +198,7 @@ public struct InferenceExecutor: StageExecutor {
         var start = 0
         let n = table.rows.count
         while start < n {
-            if failure.withLock { $0 } != nil { break }
+            if failure.withLock({ $0 }) != nil { break }
             if let why = ctx.cancellation.reason { failure.setFirst(StageError.stopped(why, "the inference stage")); break }
             let end = min(n, start + InferenceExecutor.batchSize)
             var events: [NewEvent] = []
@@ -221,13 +221,13 @@ public struct InferenceExecutor: StageExecutor {
             let batch = events
             queue.async {
                 defer { inFlight.signal(); group.leave() }
-                guard failure.withLock { $0 } == nil else { return }
+                guard failure.withLock({ $0 }) == nil else { return }
                 do { try recorder.record(batch, to: stream) } catch { failure.setFirst(StageError("recording predictions failed: \(error)")) }
             }
             start = end
         }
         group.wait()
-        if let e = failure.withLock { $0 } { throw e }
+        if let e = failure.withLock({ $0 }) { throw e }
         return n
     }
 }
