@@ -318,13 +318,13 @@ struct Status: ParsableCommand {
             let duration = s.attempts.last?.durationMs.map { ms($0) }
                 ?? (s.status == .running ? s.attempts.last.map { ms((Int64(Date().timeIntervalSince1970 * 1e6) - $0.startedAtMicros) / 1000) + "…" } ?? "" : "")
             var detail = ""
-            let reported = ReportedStageOutputs(s.outputs)
+            let reported = ReportedOutputs(s.outputs)
             if let m = reported.metrics?.objectMembers, !m.isEmpty {
                 detail = "metrics: " + m.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
             }
             if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
             if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
-            if let (model, v) = reported.modelVersion {
+            if let (model, v) = reported.version {
                 let what: String
                 switch s.plan.type {
                 case "train": what = "registered \(model) v\(v)" + (reported.metrics.map { " (\(metricsText($0)))" } ?? "")
@@ -440,37 +440,5 @@ struct Work: ParsableCommand {
         let final = try engine.run()
         _ = lock
         FileHandle.standardError.write(Data("ledgerflow: engine stopped cleanly (\(final.active.count) runs still active)\n".utf8))
-    }
-}
-
-/// What `status` reads from a stage's reported outputs (`StageSucceeded.outputs`). Each executor
-/// reports its own values there and the typed event keeps them as a `Value`; they are read here,
-/// in one place and leniently (a value of another shape is not one of these).
-struct ReportedStageOutputs {
-    /// The metrics a stage reported (an object, rendered as it is).
-    let metrics: Value?
-    /// The model version a train stage registered or an inference stage scored with.
-    let modelVersion: (model: String, version: Int64)?
-    /// The model reference an inference stage resolved (`churn@production`).
-    let modelRef: String?
-    /// The predictions an inference stage recorded.
-    let predictionsRecorded: Int64?
-
-    init(_ outputs: Value?) {
-        guard let outputs, let f = try? Fields("stage outputs", outputs) else {
-            self.init(metrics: nil, modelVersion: nil, modelRef: nil, predictionsRecorded: nil)
-            return
-        }
-        let model = f.value("model")?.stringValue
-        let version = f.value("model_version")?.intValue
-        self.init(metrics: f.value("metrics"), modelVersion: model.flatMap { m in version.map { (m, $0) } },
-                  modelRef: f.value("model_ref")?.stringValue, predictionsRecorded: f.value("predictions_recorded")?.intValue)
-    }
-
-    init(metrics: Value?, modelVersion: (model: String, version: Int64)?, modelRef: String?, predictionsRecorded: Int64?) {
-        self.metrics = metrics
-        self.modelVersion = modelVersion
-        self.modelRef = modelRef
-        self.predictionsRecorded = predictionsRecorded
     }
 }
