@@ -8,6 +8,7 @@ import Projections
 import Runs
 import Synchronization
 import Testing
+import TestSupport
 @testable import Engine
 
 /// The repository folder (Tests/EngineTests/X.swift → ../..).
@@ -240,8 +241,7 @@ run: wave
             _ = try? engine.run()
             done.signal()
         }
-        let deadline = Date().addingTimeInterval(30)
-        while reports.lines.filter({ $0.hasPrefix("step failed") }).count < 2 && Date() < deadline { usleep(5_000) }
+        try waitFor("two failed steps", timeout: 30) { reports.lines.filter { $0.hasPrefix("step failed") }.count >= 2 }
         engine.stop()
         #expect(done.wait(timeout: .now() + 30) == .success)
         let failed = reports.lines.filter { $0.hasPrefix("step failed") }
