@@ -73,7 +73,7 @@ let package = Package(
 
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "Domain", "EventLog", "LMDB", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
+            "Domain", "EventLog", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -39,7 +39,7 @@ extension EventLog {
 
     /// The dictionaries stored in the log, oldest first.
     public func dictionaries() throws -> [DictionaryInfo] {
-        try core.env.read { txn in
+        try core.read { txn in
             let current = try txn.meta(core.dbs, MetaKey.currentDictionary).map { $0.withUnsafeBytes { UInt32(bigEndianBytes: $0) } } ?? 0
             var out: [DictionaryInfo] = []
             try txn.withCursor(core.dbs.dictionaries) { c in
@@ -79,7 +79,7 @@ struct DictionaryTrainingRun {
 
     private func trainWithLimits() throws -> (bytes: [UInt8], samples: Int)? {
         let samples: [[UInt8]] = try core.decompressors.with { decompressor in
-            try core.env.read { txn in
+            try core.read { txn in
                 let headSeq = try txn.lastSeq(core.dbs)
                 guard headSeq >= 64 else { return [] }
                 let stride = max(1, headSeq / UInt64(maxSamples))

@@ -36,12 +36,12 @@ public struct EventFilter: Sendable, Hashable {
 extension EventLog {
     /// The last event's seq, time and chain hash.
     public func head() throws -> ChainHead {
-        try core.env.read { txn in try core.head(txn) }
+        try core.read { txn in try core.head(txn) }
     }
 
     /// The seq of the last event (cheap: no hashing).
     public func lastSeq() throws -> UInt64 {
-        try core.env.read { txn in try txn.lastSeq(core.dbs) }
+        try core.read { txn in try txn.lastSeq(core.dbs) }
     }
 
     /// The event at `seq`, or nil.
@@ -88,7 +88,7 @@ extension EventLog {
 
     /// The current version of `stream` (0: it does not exist).
     public func streamVersion(_ stream: String) throws -> UInt64 {
-        try core.env.read { txn in
+        try core.read { txn in
             guard let id = try core.id(.stream, stream, txn) else { return 0 }
             var version: UInt64 = try id.withBigEndianBytes { k in
                 try txn.withValue(core.dbs.streams, key: k) { v in v.map { UInt64(bigEndianBytes: $0) } ?? 0 }
@@ -105,7 +105,7 @@ extension EventLog {
     /// its versions are counted from the stream's postings a page at a time, without decoding,
     /// so asking about an early moment of a long stream costs what asking about its head does.
     public func streamVersion(_ stream: String, asOf seq: UInt64) throws -> UInt64 {
-        try core.env.read { txn in
+        try core.read { txn in
             guard let id = try core.id(.stream, stream, txn) else { return 0 }
             var version: UInt64 = 0
             // Postings are in seq order: the first one past the moment ends the count.
@@ -126,12 +126,12 @@ extension EventLog {
 
     /// The value of the named checkpoint (0 if never set).
     public func checkpoint(_ name: String) throws -> UInt64 {
-        try core.env.read { txn in try txn.checkpointValue(core.dbs, name) }
+        try core.read { txn in try txn.checkpointValue(core.dbs, name) }
     }
 
     /// Every named checkpoint and its value.
     public func checkpoints() throws -> [String: UInt64] {
-        try core.env.read { txn in
+        try core.read { txn in
             var out: [String: UInt64] = [:]
             try txn.withCursor(core.dbs.checkpoints) { c in
                 var e = try c.first()
@@ -170,7 +170,7 @@ extension EventLog {
                 let chunk = min(16_384, remaining)
                 var batch: [RecordedEvent] = []
                 batch.reserveCapacity(64)
-                let more: Bool = try core.env.read { txn in
+                let more: Bool = try core.read { txn in
                     if filter.isAll {
                         return try reader.sequential(from: next, through: through, max: chunk, txn) { batch.append($0) }
                     }
@@ -211,7 +211,7 @@ extension EventLog {
                     out.reserveCapacity(Int(b - a + 1))
                     try core.decompressors.with { d in
                         var reader = EventReader(core: core, decompressor: d, options: options)
-                        _ = try core.env.read { txn in try reader.sequential(from: a, through: b, max: .max, txn) { out.append($0) } }
+                        _ = try core.read { txn in try reader.sequential(from: a, through: b, max: .max, txn) { out.append($0) } }
                     }
                     return out
                 }
@@ -503,7 +503,7 @@ extension EventLog {
     /// A seq at or before the event at `version` of `stream` and after every earlier version
     /// (its exact seq when the version is indexed); nil when the stream does not exist.
     func seq(ofVersion version: UInt64, in stream: String) throws -> (seq: UInt64, exact: Bool)? {
-        try core.env.read { txn -> (seq: UInt64, exact: Bool)? in
+        try core.read { txn -> (seq: UInt64, exact: Bool)? in
             guard let id = try core.id(.stream, stream, txn) else { return nil }
             // Versions before the posting at hand; postings are runs of consecutive seqs of the
             // stream in seq order, so version v is at first + (v - 1 - before).

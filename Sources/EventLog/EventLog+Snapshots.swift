@@ -58,7 +58,7 @@ extension EventLog {
     public func snapshot(_ name: String, atOrBefore seq: UInt64 = .max, version: UInt32) throws -> (info: SnapshotInfo, state: Value)? {
         guard let db = core.dbs.snapshots else { return nil }
         let prefix = Self.snapshotPrefix(name)
-        let found: (SnapshotInfo, [UInt8])? = try core.env.read { txn in
+        let found: (SnapshotInfo, [UInt8])? = try core.read { txn in
             try txn.withCursor(db) { c in
                 // Position after the last key ≤ name‖seq, then walk back over other versions.
                 let bound = Self.snapshotKey(name, seq)
@@ -87,7 +87,7 @@ extension EventLog {
     /// Every stored snapshot of `name` (any version), oldest first.
     public func snapshots(_ name: String) throws -> [SnapshotInfo] {
         guard let db = core.dbs.snapshots else { return [] }
-        return try core.env.read { txn in
+        return try core.read { txn in
             try Self.snapshotKeys(name, db, txn).map { try Self.snapshotInfo(name, $0.key, $0.value) }
         }
     }
@@ -95,7 +95,7 @@ extension EventLog {
     /// Names of the projections that have snapshots.
     public func snapshotNames() throws -> [String] {
         guard let db = core.dbs.snapshots else { return [] }
-        return try core.env.read { txn in
+        return try core.read { txn in
             try txn.withCursor(db) { c in
                 var names: [String] = []
                 var e = try c.first()
@@ -192,7 +192,7 @@ extension EventLog {
     /// processes the search still returns a seq whose time is ≤ `time`.
     public func lastSeq(recordedAtOrBefore time: Date) throws -> UInt64 {
         let micros = Int64((time.timeIntervalSince1970 * 1_000_000).rounded(.down))
-        return try core.env.read { txn in
+        return try core.read { txn in
             var lo: UInt64 = 0 // time(lo) <= micros (0 = before everything)
             var hi = try txn.lastSeq(core.dbs) + 1 // time(hi) > micros (past the end)
             while hi - lo > 1 {

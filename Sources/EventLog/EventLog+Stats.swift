@@ -40,7 +40,7 @@ public struct LogStats: Sendable {
 extension EventLog {
     /// The store's id: a UUID made when the store was created, never changed.
     public func storeID() throws -> String {
-        try core.env.read { txn in try txn.meta(core.dbs, MetaKey.storeID).map { String(decoding: $0, as: UTF8.self) } ?? "?" }
+        try core.read { txn in try txn.meta(core.dbs, MetaKey.storeID).map { String(decoding: $0, as: UTF8.self) } ?? "?" }
     }
 
     /// Counts and sizes of the store.
@@ -50,7 +50,7 @@ extension EventLog {
         var st = stat()
         let fileBytes = stat(dataFile, &st) == 0 ? Int(st.st_size) : 0
         let dictionaries = try self.dictionaries()
-        return try core.env.read { txn in
+        return try core.read { txn in
             let dbs = core.dbs
             let head = try core.head(txn)
             let watermark = try txn.indexedWatermark(dbs)

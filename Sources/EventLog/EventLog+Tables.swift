@@ -34,7 +34,7 @@ extension EventLog {
                             countLimit: Int = 1_000_000) throws -> (values: [[UInt8]], count: Int) {
         guard let db = core.dbs.tables else { return ([], 0) }
         let k = try Self.tablePrefix(name) + key
-        return try core.env.read { txn in
+        return try core.read { txn in
             try txn.withCursor(db) { c in
                 var values: [[UInt8]] = []
                 var count = 0
@@ -55,7 +55,7 @@ extension EventLog {
     public func scanTable(_ name: String, _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
         guard let db = core.dbs.tables else { return }
         let prefix = try Self.tablePrefix(name)
-        try core.env.read { txn in
+        try core.read { txn in
             try txn.withCursor(db) { c in
                 var e = try prefix.withUnsafeBytes { try c.seek(atLeast: $0) }
                 while let entry = e, entry.key.starts(with: prefix) {

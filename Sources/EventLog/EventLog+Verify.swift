@@ -46,7 +46,7 @@ extension EventLog {
             let chunk: UInt64 = 65_536
             var lastAt: Int64 = 0
             while seq < last {
-                let problem: VerifyReport.Problem? = try core.env.read { txn in
+                let problem: VerifyReport.Problem? = try core.read { txn in
                     try txn.withCursor(core.dbs.events) { c in
                         var entry = try (seq + 1).withBigEndianBytes { try c.seek(atLeast: $0) }
                         let stop = min(last, seq + chunk)

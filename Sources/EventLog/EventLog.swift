@@ -115,7 +115,7 @@ public final class EventLog: Sendable {
             if let e = error as? LMDBError, e == .accessDenied, !configuration.readOnly {
                 throw EventLogError(.io, "cannot open the store at \(path) for writing: \(e)")
             }
-            throw error
+            throw EventLogError.wrapping(error)
         }
     }
 

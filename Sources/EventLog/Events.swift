@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import LMDB
 
 /// What an append wrote.
 public struct AppendResult: Sendable, Hashable {
@@ -47,3 +48,30 @@ public struct EventLogError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+extension EventLogError {
+    /// A storage failure as the log reports it: LMDB's code and name, what it was doing and what
+    /// to do about it (`LMDBError`'s description carries that advice). Nothing above the log sees
+    /// `LMDBError` itself.
+    init(_ e: LMDBError) {
+        let kind: Kind
+        switch e {
+        case .noSuchFile: kind = .noStore
+        case .accessDenied: kind = .readOnly
+        case .incompatible: kind = .incompatible
+        default: kind = [LMDBError.corrupted, .pageNotFound, .invalid, .panic].contains(e) ? .corrupt : .io
+        }
+        self.init(kind, "\(e)")
+    }
+
+    /// `error` as the log reports it: an `LMDBError` wrapped, anything else as it is.
+    static func wrapping(_ error: any Error) -> any Error {
+        (error as? LMDBError).map { EventLogError($0) } ?? error
+    }
+}
+
+extension StoreCore {
+    /// A read transaction whose storage failures come out as `EventLogError`.
+    func read<T>(_ body: (Transaction) throws -> T) throws -> T {
+        do { return try env.read(body) } catch let e as LMDBError { throw EventLogError(e) }
+    }
+}

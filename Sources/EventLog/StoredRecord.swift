@@ -26,6 +26,6 @@ public enum StoredRecord {
 extension EventLog {
     /// The raw bytes of compression dictionary `id` (for tools that decompress records themselves).
     public func dictionaryBytes(_ id: UInt32) throws -> [UInt8] {
-        try core.env.read { txn in try core.loadDictionary(id, txn).bytes }
+        try core.read { txn in try core.loadDictionary(id, txn).bytes }
     }
 }

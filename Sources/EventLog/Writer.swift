@@ -125,7 +125,7 @@ final class Writer: @unchecked Sendable {
             condition.unlock()
             if let dictionaryJob { install(dictionaryJob) }
             if let transactionJob {
-                transactionJob.completion(Result { try core.env.write { txn in try transactionJob.body(txn) } })
+                transactionJob.completion(Result { try core.env.write { txn in try transactionJob.body(txn) } }.mapError(EventLogError.wrapping))
             }
             if !group.isEmpty {
                 lastGroupSize = group.count
@@ -174,12 +174,12 @@ final class Writer: @unchecked Sendable {
                 do {
                     try core.env.setMapSize(size * 2)
                 } catch {
-                    for job in group { job.completion(.failure(error)) }
+                    for job in group { job.completion(.failure(EventLogError.wrapping(error))) }
                     return
                 }
             } catch {
                 tail = nil
-                for job in group { job.completion(.failure(error)) }
+                for job in group { job.completion(.failure(EventLogError.wrapping(error))) }
                 return
             }
         }
@@ -275,7 +275,7 @@ final class Writer: @unchecked Sendable {
             core.training.withLock { $0.nextAt = max(head, 1) }
             job.completion(.success(id))
         } catch {
-            job.completion(.failure(error))
+            job.completion(.failure(EventLogError.wrapping(error)))
         }
     }
 

@@ -34,6 +34,11 @@ public struct LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
     public static let incompatible = LMDBError(code: MDB_INCOMPATIBLE, operation: "")
     /// ENOENT: the environment's directory or file does not exist.
     public static let noSuchFile = LMDBError(code: ENOENT, operation: "")
+    /// The file is damaged (a page, a database or the environment cannot be read as LMDB).
+    public static let corrupted = LMDBError(code: MDB_CORRUPTED, operation: "")
+    public static let pageNotFound = LMDBError(code: MDB_PAGE_NOTFOUND, operation: "")
+    public static let invalid = LMDBError(code: MDB_INVALID, operation: "")
+    public static let panic = LMDBError(code: MDB_PANIC, operation: "")
     /// EACCES: permission denied (or a read-only file opened for writing).
     public static let accessDenied = LMDBError(code: EACCES, operation: "")
 

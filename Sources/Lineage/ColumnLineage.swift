@@ -91,7 +91,12 @@ extension LineageQuery {
             }
             return t
         }
-        guard let lineage = succeeded.columnLineage(of: name) else {
+        let recorded: DatasetColumnLineage?
+        do throws(DecodingFailure) { recorded = try succeeded.columnLineage(of: name) } catch {
+            t.note = "the attempt's column lineage cannot be read (\(error))"
+            return t
+        }
+        guard let lineage = recorded else {
             t.note = done.schemaVersion < StageSucceeded.schema || succeeded.inputs == nil
                 ? "column lineage not recorded (written before ledgerflow recorded it)" : "column lineage not known for this stage type"
             return t

@@ -3,7 +3,6 @@ import Domain
 import EventLog
 import Foundation
 import Runs
-import LMDB
 
 /// `ledgerflow`: the command-line interface.
 struct Ledgerflow: AsyncParsableCommand {
@@ -89,7 +88,7 @@ enum Main {
             // An event (or a spec in one) that does not have its type's shape: name it.
             fail("\(failure.seq == nil ? "unreadable value" : "unreadable event"): \(failure)")
         }
-        if error is EventLogError || error is WrongExpectedVersion || error is CheckpointConflict || error is LMDBError {
+        if error is EventLogError || error is WrongExpectedVersion || error is CheckpointConflict {
             fail(oneLine("\(error)"))
         }
         let code = Ledgerflow.exitCode(for: error)

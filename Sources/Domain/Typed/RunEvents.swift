@@ -709,8 +709,10 @@ public struct StageSucceeded: DomainEvent {
     public var reusedFrom: AttemptRef?
     /// What the attempt read; nil when not recorded (schema 1 events, reused stages).
     public var inputs: [StageInput]?
-    /// Per dataset written, its column lineage.
-    public var columnLineage: [(dataset: String, lineage: DatasetColumnLineage)]?
+    /// Per dataset written, its column lineage, as stored: decoded when read (`columnLineage(of:)`,
+    /// `columnLineage`), since only column traces and the OpenLineage export need it — folding
+    /// runs or lineage edges does not pay for it.
+    public private(set) var columnLineageValue: Value?
 
     public init(stage: String, attempt: Int, durationMs: Int64, outputs: Value? = nil, datasets: [DatasetRef] = [], reusedFrom: AttemptRef? = nil,
                 inputs: [StageInput]? = nil, columnLineage: [(dataset: String, lineage: DatasetColumnLineage)]? = nil) {
@@ -721,7 +723,7 @@ public struct StageSucceeded: DomainEvent {
         self.datasets = datasets
         self.reusedFrom = reusedFrom
         self.inputs = inputs
-        self.columnLineage = columnLineage
+        self.columnLineageValue = columnLineage.map { cl in .object(cl.map { ($0.dataset, $0.lineage.value) }) }
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
@@ -741,13 +743,7 @@ public struct StageSucceeded: DomainEvent {
         } else {
             inputs = nil
         }
-        if let cl = try f.object(opt: "column_lineage") {
-            var out: [(dataset: String, lineage: DatasetColumnLineage)] = []
-            for m in cl.members { out.append((m.key, try DatasetColumnLineage(try cl.object(m.key)))) }
-            columnLineage = out
-        } else {
-            columnLineage = nil
-        }
+        columnLineageValue = try f.objectValue(opt: "column_lineage")
     }
 
     public var payload: Value {
@@ -756,13 +752,28 @@ public struct StageSucceeded: DomainEvent {
         if !datasets.isEmpty { b.set("datasets", .array(datasets.map(\.value))) }
         b.set("reused_from", reusedFrom?.value)
         b.set("inputs", inputs.map { .array($0.map(\.value)) })
-        b.set("column_lineage", columnLineage.map { cl in .object(cl.map { ($0.dataset, $0.lineage.value) }) })
+        b.set("column_lineage", columnLineageValue)
         return b.value
     }
 
-    /// The column lineage of `dataset`, if recorded.
-    public func columnLineage(of dataset: String) -> DatasetColumnLineage? {
-        columnLineage?.first { $0.dataset == dataset }?.lineage
+    /// Per dataset written, its column lineage (nil: not recorded); fails naming the field that
+    /// does not read.
+    public var columnLineage: [(dataset: String, lineage: DatasetColumnLineage)]? {
+        get throws(DecodingFailure) {
+            guard let v = columnLineageValue else { return nil }
+            let f = try Fields(Self.type, v, path: "column_lineage.")
+            var out: [(dataset: String, lineage: DatasetColumnLineage)] = []
+            for m in f.members { out.append((m.key, try DatasetColumnLineage(try f.object(m.key)))) }
+            return out
+        }
+    }
+
+    /// The column lineage of `dataset`, if recorded; fails naming the field that does not read.
+    public func columnLineage(of dataset: String) throws(DecodingFailure) -> DatasetColumnLineage? {
+        guard let v = columnLineageValue else { return nil }
+        let f = try Fields(Self.type, v, path: "column_lineage.")
+        guard f.has(dataset) else { return nil }
+        return try DatasetColumnLineage(try f.object(dataset))
     }
 
     public static func == (a: StageSucceeded, b: StageSucceeded) -> Bool { a.payload == b.payload }
