@@ -143,8 +143,10 @@ extension Engine {
                 case StageSucceeded.type:
                     guard let runID = RunEvents.run(ofStream: e.stream), let run = runs.runs[runID] else { continue }
                     crossings += Automation.crossings(stageOutput: e, job: run.job, run: runID, rules: rules, state: automation, seen: &seen)
+                    // Aggregates over a stage's predictions: decoded only when such a rule exists.
+                    guard rules.triggers.contains(where: { $0.source == "predictions" && $0.isAggregate }) else { continue }
                     let succeeded = try e.decode(StageSucceeded.self)
-                    if case .string(let model)? = succeeded.outputs?.member("model"),
+                    if let model = ReportedOutputs(succeeded.outputs).model,
                        rules.triggers.contains(where: { $0.source == "predictions" && $0.model == model && $0.isAggregate }) {
                         // A failed read fails the step (the checkpoint stays): crossings are never lost.
                         var predictions: [PredictionRecorded] = []
@@ -156,7 +158,7 @@ extension Engine {
                                                           state: automation, seen: &seen)
                     }
                 case DatasetVersionWritten.type:
-                    guard let dataset = RunEvents.dataset(ofStream: e.stream) else { continue }
+                    guard !rules.retrainOnNewData.isEmpty, let dataset = RunEvents.dataset(ofStream: e.stream) else { continue }
                     let writer = runs.runs[try e.decode(DatasetVersionWritten.self).run]?.job
                     for (model, policy) in rules.retrainOnNewData.sorted(by: { $0.key < $1.key }) where policy.dataset == dataset {
                         guard let job = policy.jobs.first, let writer, !policy.jobs.contains(writer),

@@ -79,7 +79,10 @@ extension JobSpec {
     /// The stored spec of stage `name` in a stored job spec (what an attempt's context carries and
     /// its executor reads as a `StageSpec`); nil when the job has no such stage.
     public static func storedStage(_ name: String, of spec: Value) throws(DecodingFailure) -> Value? {
-        for s in try Fields(owner, spec).objects("stages") where try s.string(opt: "name") == name { return .members(s.members) }
+        // A scan of the stored items (no `Fields` per stage: this runs for every attempt launched).
+        for item in try Fields(owner, spec).array("stages") {
+            if case .members(let m) = item, m.contains(where: { $0.key == "name" && $0.value == .string(name) }) { return item }
+        }
         return nil
     }
 }
