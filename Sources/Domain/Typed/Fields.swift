@@ -109,13 +109,39 @@ public struct Fields: Sendable {
 
     // MARK: optional (absent or null: nil)
 
-    public func string(opt key: String) throws(DecodingFailure) -> String? { has(key) ? try string(key) : nil }
-    public func int(opt key: String) throws(DecodingFailure) -> Int64? { has(key) ? try int(key) : nil }
-    public func uint(opt key: String) throws(DecodingFailure) -> UInt64? { has(key) ? try uint(key) : nil }
-    public func double(opt key: String) throws(DecodingFailure) -> Double? { has(key) ? try double(key) : nil }
-    public func bool(opt key: String) throws(DecodingFailure) -> Bool? { has(key) ? try bool(key) : nil }
+    // One lookup each (these run per event on hot paths): absent or null is nil, a member of
+    // another shape fails.
+    public func string(opt key: String) throws(DecodingFailure) -> String? {
+        guard let v = value(key) else { return nil }
+        guard case .string(let s) = v else { throw failure(key, expected: "text", found: v) }
+        return s
+    }
+    public func int(opt key: String) throws(DecodingFailure) -> Int64? {
+        guard let v = value(key) else { return nil }
+        guard let i = v.intValue else { throw failure(key, expected: "an integer", found: v) }
+        return i
+    }
+    public func uint(opt key: String) throws(DecodingFailure) -> UInt64? {
+        guard let v = value(key) else { return nil }
+        guard let i = v.intValue, i >= 0 else { throw failure(key, expected: "a non-negative integer", found: v) }
+        return UInt64(i)
+    }
+    public func double(opt key: String) throws(DecodingFailure) -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let d = v.doubleValue else { throw failure(key, expected: "a number", found: v) }
+        return d
+    }
+    public func bool(opt key: String) throws(DecodingFailure) -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard case .bool(let b) = v else { throw failure(key, expected: "true or false", found: v) }
+        return b
+    }
     public func object(opt key: String) throws(DecodingFailure) -> Fields? { has(key) ? try object(key) : nil }
-    public func objectValue(opt key: String) throws(DecodingFailure) -> Value? { has(key) ? try objectValue(key) : nil }
+    public func objectValue(opt key: String) throws(DecodingFailure) -> Value? {
+        guard let v = value(key) else { return nil }
+        guard case .members = v else { throw failure(key, expected: "an object", found: v) }
+        return v
+    }
     public func array(opt key: String) throws(DecodingFailure) -> [Value]? { has(key) ? try array(key) : nil }
     public func strings(opt key: String) throws(DecodingFailure) -> [String]? { has(key) ? try strings(key) : nil }
     public func objects(opt key: String) throws(DecodingFailure) -> [Fields]? { has(key) ? try objects(key) : nil }

@@ -53,9 +53,9 @@ public struct ThresholdCrossed: DomainEvent {
         }
 
         init(_ f: Fields) throws(DecodingFailure) {
-            run = try MLPayload.string(f, opt: "run")
-            parameters = try MLPayload.object(f, opt: "parameters")
-            alert = try MLPayload.string(f, opt: "alert")
+            run = try f.string(opt: "run")
+            parameters = try f.objectValue(opt: "parameters")
+            alert = try f.string(opt: "alert")
         }
 
         /// The stored object (only the members that are set).
@@ -106,7 +106,7 @@ public struct ThresholdCrossed: DomainEvent {
         let f = try Fields(Self.type, payload)
         rule = try RuleRef(f.object("rule"))
         subject = try f.string("subject")
-        observed = try MLPayload.object(f, "observed")
+        observed = try f.objectValue("observed")
         threshold = try Threshold(f, "threshold")
         sourceEvent = try f.uint("source_event")
         sourceRun = try f.string("source_run")
@@ -180,8 +180,8 @@ public struct TriggerFired: DomainEvent {
         rule = try RuleRef(f.object("rule"))
         crossing = try f.uint("crossing")
         job = try f.string("job")
-        run = try MLPayload.string(f, opt: "run")
-        error = try MLPayload.string(f, opt: "error")
+        run = try f.string(opt: "run")
+        error = try f.string(opt: "error")
     }
 
     public var payload: Value {

@@ -122,11 +122,11 @@ public struct ModelVersionRegistered: DomainEvent {
         run = try f.string("run")
         stage = try f.string("stage")
         attempt = try f.uint("attempt")
-        metrics = try MLPayload.object(f, "metrics")
+        metrics = try f.objectValue("metrics")
         let a = try f.object("artifact")
         artifact = Artifact(sha256: try a.string("sha256"), bytes: try a.int("bytes"))
         let d = try f.object("training_dataset")
-        trainingDataset = TrainingDataset(name: try d.string("name"), version: try MLPayload.uint(d, opt: "version"))
+        trainingDataset = TrainingDataset(name: try d.string("name"), version: try d.uint(opt: "version"))
         if let s = try f.object(opt: "feature_spec") {
             featureSpec = FeatureSpecRef(name: try s.string("name"), version: try s.uint("version"))
         } else {
@@ -134,10 +134,10 @@ public struct ModelVersionRegistered: DomainEvent {
         }
         modelDefinitionVersion = try f.uint("model_definition_version")
         catalogSeq = try f.uint("catalog_seq")
-        hyperparameters = try MLPayload.object(f, "hyperparameters")
+        hyperparameters = try f.objectValue("hyperparameters")
         columns = try f.strings("columns")
         outputs = try f.strings("outputs")
-        target = try MLPayload.string(f, opt: "target")
+        target = try f.string(opt: "target")
         command = try f.strings(opt: "command")
     }
 
@@ -241,9 +241,9 @@ public struct ModelAliasMoved: DomainEvent {
         model = try f.string("model")
         alias = try f.string("alias")
         version = try f.uint("version")
-        previous = try MLPayload.uint(f, opt: "previous")
+        previous = try f.uint(opt: "previous")
         by = try f.string("by")
-        reason = try MLPayload.string(f, opt: "reason")
+        reason = try f.string(opt: "reason")
     }
 
     public var payload: Value {
@@ -329,12 +329,12 @@ public struct PredictionRecorded: DomainEvent {
         self.run = run
         self.stage = stage
         self.attempt = attempt
-        model = try MLPayload.string(f, opt: "model") ?? stage
-        modelVersion = try MLPayload.uint(f, opt: "model_version")
+        model = try f.string(opt: "model") ?? stage
+        modelVersion = try f.uint(opt: "model_version")
         let e = f.members.first { $0.key == "entity" }?.value
         entity = e.map { $0.stringValue ?? $0.jsonString } ?? ""
         if f.members.contains(where: { $0.key == "outputs" }) {
-            outputs = try MLPayload.object(f, "outputs")
+            outputs = try f.objectValue("outputs")
         } else {
             outputs = .members(f.members.filter { $0.key != "entity" && $0.key != "model" && $0.key != "model_version" })
         }

@@ -72,7 +72,7 @@ public struct RuleRef: Sendable, Hashable {
     public init(_ f: Fields) throws(DecodingFailure) {
         kind = try f.string("kind")
         name = try f.string("name")
-        version = try MLPayload.uint(f, opt: "version")
+        version = try f.uint(opt: "version")
     }
 
     /// The object it is stored as: `{kind, name, version}` (no `version` when it has none).
@@ -93,44 +93,9 @@ public struct RuleRef: Sendable, Hashable {
     ]
 }
 
-/// Payload helpers of the ML events (internal, to not collide with other typed events'). They
-/// look members up through `Fields` once each: no second scan for optional members and no path
-/// string built for an object member kept whole (predictions and metrics are decoded per event
-/// on hot paths).
+/// Payload helpers of the ML events: an integer from a version or seq, and an ordered `Fields`
+/// cursor for the events decoded once per prediction or metric (hot paths).
 enum MLPayload {
-    /// The object member `key` as a value (its members unchanged); fails unless it is an object.
-    @inline(__always)
-    static func object(_ f: Fields, _ key: String) throws(DecodingFailure) -> Value {
-        let v = f.value(key)
-        guard case .members? = v, let v else { throw f.failure(key, expected: "an object", found: v) }
-        return v
-    }
-
-    /// The object member `key` as a value, nil when absent or null; fails unless it is an object.
-    /// (Not `has ? object : nil`: `Value` takes the nil literal, so that would give `.null`.)
-    @inline(__always)
-    static func object(_ f: Fields, opt key: String) throws(DecodingFailure) -> Value? {
-        guard let v = f.value(key) else { return nil }
-        guard case .members = v else { throw f.failure(key, expected: "an object", found: v) }
-        return v
-    }
-
-    /// The text member `key`, nil when absent or null.
-    @inline(__always)
-    static func string(_ f: Fields, opt key: String) throws(DecodingFailure) -> String? {
-        guard let v = f.value(key) else { return nil }
-        guard case .string(let s) = v else { throw f.failure(key, expected: "text", found: v) }
-        return s
-    }
-
-    /// The non-negative integer member `key`, nil when absent or null.
-    @inline(__always)
-    static func uint(_ f: Fields, opt key: String) throws(DecodingFailure) -> UInt64? {
-        guard let v = f.value(key) else { return nil }
-        guard let i = v.intValue, i >= 0 else { throw f.failure(key, expected: "a non-negative integer", found: v) }
-        return UInt64(i)
-    }
-
     /// A non-negative integer as stored.
     @inline(__always)
     static func int(_ u: UInt64) -> Value { .int(Int64(u)) }
