@@ -55,7 +55,7 @@ extension Engine {
                     datasetEvents.append((d.dataset, d.event(run: c.key.run, stage: c.key.stage, attempt: c.key.attempt)
                         .event(causation: started, correlation: run.correlation), version))
                 }
-                outcome = .succeeded(outputs: r.outputs, datasets: refs, inputs: r.inputs.map(\.input), columnLineage: r.columnLineage)
+                outcome = .succeeded(outputs: r.outputs, datasets: refs, inputs: r.inputs, columnLineage: r.columnLineage)
             case .failure(let e):
                 outcome = e.reason == "cancelled" ? .cancelled : .failed(reason: e.reason, error: e.message)
             }

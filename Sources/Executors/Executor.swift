@@ -177,15 +177,14 @@ public struct WrittenDataset: Sendable, Hashable {
     /// Column names and types, in order.
     public var schema: [(name: String, type: String)] {
         get { schemaColumns.map { ($0.name, $0.type) } }
-        set { schemaColumns = newValue.map { ColumnType(name: $0.name, type: $0.type) } }
+        set { schemaColumns = newValue.map { SchemaColumn(name: $0.name, type: $0.type) } }
     }
-    var schemaColumns: [ColumnType]
+    var schemaColumns: [SchemaColumn]
     /// SHA-256 (hex) of the rows written (see `Table.contentHash`), or of the file's bytes.
     public var contentHash: String
     /// Partition folders written: values, location, rows.
     public var partitions: [WrittenPartition]
 
-    struct ColumnType: Sendable, Hashable { var name: String; var type: String }
 
     public init(dataset: String, location: String, format: String, mode: String, rows: Int64,
                 schema: [(name: String, type: String)], contentHash: String, partitions: [WrittenPartition] = []) {
@@ -194,7 +193,7 @@ public struct WrittenDataset: Sendable, Hashable {
         self.format = format
         self.mode = mode
         self.rows = rows
-        self.schemaColumns = schema.map { ColumnType(name: $0.name, type: $0.type) }
+        self.schemaColumns = schema.map { SchemaColumn(name: $0.name, type: $0.type) }
         self.contentHash = contentHash
         self.partitions = partitions
     }
@@ -202,7 +201,7 @@ public struct WrittenDataset: Sendable, Hashable {
     /// Its `DatasetVersionWritten`, by the attempt of `run`/`stage`.
     public func event(run: String, stage: String, attempt: Int) -> DatasetVersionWritten {
         DatasetVersionWritten(dataset: dataset, run: run, stage: stage, attempt: attempt, location: location, format: format, mode: mode,
-                              rows: rows, schema: schemaColumns.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash,
+                              rows: rows, schema: schemaColumns, contentHash: contentHash,
                               partitions: partitions)
     }
 }

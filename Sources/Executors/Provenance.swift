@@ -5,38 +5,15 @@ import ML
 /// One dataset an attempt read: what it was (name, and the version ledgerflow wrote of it when it
 /// is a dataset ledgerflow writes), where it was read from, and what was read (rows, schema,
 /// content hash of the rows as read — so an auditor can tell which data a run saw even for
-/// sources written by someone else).
-public struct ReadDataset: Sendable, Hashable {
-    public var dataset: String
-    /// The newest `DatasetVersionWritten` version of `dataset` when the attempt started; nil for
-    /// sources ledgerflow does not write.
-    public var version: UInt64?
-    public var location: String
-    public var format: String
-    /// nil when not known (a script's declared input: the script reads it, not ledgerflow).
-    public var rows: Int64?
-    public var schema: [(name: String, type: String)] {
-        get { columns.map { ($0.name, $0.type) } }
-        set { columns = newValue.map { WrittenDataset.ColumnType(name: $0.name, type: $0.type) } }
-    }
-    var columns: [WrittenDataset.ColumnType]
-    public var contentHash: String?
+/// sources written by someone else). It is the `StageSucceeded.inputs` item itself.
+public typealias ReadDataset = StageInput
 
+extension StageInput {
+    /// A dataset read, with its schema as (name, type) pairs (as tables give them).
     public init(dataset: String, version: UInt64?, location: String, format: String, rows: Int64?,
                 schema: [(name: String, type: String)], contentHash: String?) {
-        self.dataset = dataset
-        self.version = version
-        self.location = location
-        self.format = format
-        self.rows = rows
-        self.columns = schema.map { WrittenDataset.ColumnType(name: $0.name, type: $0.type) }
-        self.contentHash = contentHash
-    }
-
-    /// Its item of `StageSucceeded.inputs` (schema 2).
-    public var input: StageInput {
-        StageInput(dataset: dataset, version: version, location: location, format: format, rows: rows,
-                   schema: columns.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash)
+        self.init(dataset: dataset, version: version, location: location, format: format, rows: rows,
+                  schema: schema.map { SchemaColumn(name: $0.name, type: $0.type) }, contentHash: contentHash)
     }
 }
 

@@ -97,7 +97,7 @@ public struct ScriptExecutor: StageExecutor {
         return inputs.map { name in
             let e = try? etl.endpoint(reading: name, ctx)
             return ReadDataset(dataset: name, version: e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
-                               rows: nil, schema: [], contentHash: nil)
+                               rows: nil, schema: [SchemaColumn](), contentHash: nil)
         }
     }
 
