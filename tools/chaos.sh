@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# `make chaos`: what a hostile world does to a store, run for real against the built binary. Not in
+# CI (it takes minutes and kills processes on purpose).
+#
+#   tools/chaos.sh BIN_DIR kill-loop [KILLS]   kill -9 the engine KILLS times (default 200) while runs
+#                                              are requested and run, then check the store
+#   tools/chaos.sh BIN_DIR hostile [CASE...]   the hostile-input corpus, fixtures/hostile/*.case
+#   tools/chaos.sh BIN_DIR all                 both
+#
+# Exit 0 when every check held; each failed check prints one line starting "FAIL".
+set -uo pipefail
+bin="$(cd "${1:?usage: tools/chaos.sh BIN_DIR kill-loop|hostile|all}" && pwd)"
+what="${2:-all}"
+shift 2 || shift $#
+repo="$(pwd)"
+LF="$bin/ledgerflow"
+failures=0
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+# ---------------------------------------------------------------------------------------------
+# The kill loop. A job of an etl stage, three script stages that tick into a marks file while they
+# run and an upsert into SQLite; runs are requested (--detach) while an engine (`ledgerflow work`)
+# is started and killed with SIGKILL at random moments. Then one engine finishes everything, and
+# the checks say whether anything was lost, duplicated or run twice at once:
+#   - every run id a request returned is in the log, and every run ended exactly once;
+#   - `audit verify` passes (chain, and indexes when the binary has --indexes);
+#   - seqs are contiguous from 1 to the head;
+#   - every attempt has at most one outcome, and attempt numbers of a stage count 1, 2, 3…;
+#   - no tick of attempt k of a stage is written after attempt k+1 of it started (an orphaned
+#     child of a killed engine kept running while its retry ran);
+#   - the SQLite output holds each key once, with the last run's value.
+kill_loop() {
+    local kills="${1:-200}"
+    local dir
+    dir="$(mktemp -d /tmp/lf-chaos.XXXXXX)"
+    echo "kill loop: $kills kills in $dir"
+    (
+        cd "$dir" || exit 1
+        mkdir -p data
+        python3 - <<'EOF'
+with open("data/in.csv", "w") as f:
+    f.write("id,value\n")
+    for i in range(1, 501):
+        f.write(f"{i},{i * 3}\n")
+EOF
+        cat > chaos.yaml <<'EOF'
+kind: source
+name: input
+type: csv
+path: data/in.csv
+---
+kind: output
+name: lake
+type: jsonl
+path: data/lake
+---
+kind: output
+name: warehouse
+type: sqlite
+database: data/warehouse.sqlite
+table: facts
+mode: upsert
+keys: [id]
+---
+kind: job
+name: chaos
+stages:
+  - name: extract
+    type: etl
+    source: input
+    destination: lake
+    retry: {attempts: 1000, backoff: 10ms, max_backoff: 50ms}
+  - name: tick_a
+    type: script
+    after: [extract]
+    command: ["sh", "-c", "for i in 1 2 3 4 5 6; do echo \"tick ${run} ${stage} ${attempt} $(date +%s%N)\" >> data/marks; sleep 0.05; done"]
+    retry: {attempts: 1000, backoff: 10ms, max_backoff: 50ms}
+  - name: tick_b
+    type: script
+    after: [extract]
+    command: ["sh", "-c", "for i in 1 2 3 4 5 6; do echo \"tick ${run} ${stage} ${attempt} $(date +%s%N)\" >> data/marks; sleep 0.05; done"]
+    retry: {attempts: 1000, backoff: 10ms, max_backoff: 50ms}
+  - name: load
+    type: storage
+    after: [tick_a, tick_b]
+    inputs: [lake]
+    destination: warehouse
+    retry: {attempts: 1000, backoff: 10ms, max_backoff: 50ms}
+EOF
+        "$LF" init --store .ledgerflow >/dev/null || exit 1
+        "$LF" apply chaos.yaml --store .ledgerflow >/dev/null || exit 1
+        : > requested
+        local i engine
+        for ((i = 1; i <= kills; i++)); do
+            if ((i % 4 == 1)); then
+                "$LF" run chaos --detach --json --store .ledgerflow 2>>errors |
+                    python3 -c 'import json,sys; print(json.load(sys.stdin)["run"])' >> requested
+            fi
+            "$LF" work --store .ledgerflow >>engine.out 2>&1 &
+            engine=$!
+            sleep "0.$(printf '%03d' $((RANDOM % 400 + 20)))"
+            kill -9 "$engine" 2>/dev/null
+            wait "$engine" 2>/dev/null
+            ((i % 25 == 0)) && echo "  $i kills"
+        done
+        # One engine sees everything to its end.
+        "$LF" work --store .ledgerflow >>engine.out 2>&1 &
+        engine=$!
+        local deadline=$((SECONDS + 600))
+        while ((SECONDS < deadline)); do
+            if "$LF" runs --json --store .ledgerflow --limit 100000 2>/dev/null | python3 -c '
+import json, sys
+runs = json.load(sys.stdin)
+sys.exit(0 if runs and all(r["status"] in ("succeeded", "failed", "cancelled") for r in runs) else 1)'; then
+                break
+            fi
+            sleep 1
+        done
+        kill -TERM "$engine" 2>/dev/null
+        wait "$engine" 2>/dev/null
+        exit 0
+    ) || { fail "kill loop: setting up the store in $dir"; return; }
+
+    local verify_args=()
+    "$LF" audit verify --help 2>/dev/null | grep -q -- '--indexes' && verify_args=(--indexes)
+    if ! out=$("$LF" audit verify "${verify_args[@]}" --store "$dir/.ledgerflow" 2>&1); then
+        fail "kill loop: audit verify ${verify_args[*]}: $out"
+    fi
+    "$LF" events --json --store "$dir/.ledgerflow" > "$dir/events.json" 2>"$dir/events.err" ||
+        fail "kill loop: events could not be listed: $(head -1 "$dir/events.err")"
+    "$LF" runs --json --store "$dir/.ledgerflow" --limit 100000 > "$dir/runs.json" 2>/dev/null ||
+        fail "kill loop: runs could not be listed"
+    python3 - "$dir" <<'EOF' || failures=$((failures + 1))
+import json, sqlite3, sys, collections
+d = sys.argv[1]
+bad = []
+events = [json.loads(l) for l in open(f"{d}/events.json") if l.strip()]
+runs = {r["run"]: r for r in json.load(open(f"{d}/runs.json"))}
+requested = [l.strip() for l in open(f"{d}/requested") if l.strip()]
+
+seqs = [e["seq"] for e in events]
+if seqs != list(range(1, len(seqs) + 1)):
+    bad.append(f"seqs are not contiguous from 1 ({len(seqs)} events)")
+for r in requested:
+    if r not in runs:
+        bad.append(f"run {r} was requested (its id was returned) but is not in the log")
+ended = collections.Counter()
+outcomes = collections.Counter()
+starts = collections.defaultdict(list)
+for e in events:
+    t, p, stream = e["type"], e.get("payload", {}), e.get("stream", "")
+    if t in ("RunSucceeded", "RunFailed", "RunCancelled"):
+        ended[stream] += 1
+    if t in ("StageSucceeded", "StageFailed", "StageCancelled"):
+        outcomes[(stream, p.get("stage"), p.get("attempt"))] += 1
+    if t == "StageStarted":
+        starts[(stream, p.get("stage"))].append(p.get("attempt"))
+for stream, n in ended.items():
+    if n != 1:
+        bad.append(f"{stream} ended {n} times")
+for r in runs.values():
+    if r["status"] not in ("succeeded", "failed", "cancelled"):
+        bad.append(f"run {r['run']} did not end (status {r['status']})")
+    elif r["status"] != "succeeded":
+        bad.append(f"run {r['run']} ended {r['status']}")
+for key, n in outcomes.items():
+    if n != 1:
+        bad.append(f"{key} has {n} outcomes")
+for key, attempts in starts.items():
+    if attempts != list(range(1, len(attempts) + 1)):
+        bad.append(f"{key} attempts started in the order {attempts}")
+
+# No tick of attempt k after attempt k+1 of the same stage of the same run started.
+ticks = collections.defaultdict(list)
+for line in open(f"{d}/data/marks"):
+    _, run, stage, attempt, ns = line.split()
+    ticks[(run, stage, int(attempt))].append(int(ns))
+overlaps = 0
+for (run, stage, attempt), ts in ticks.items():
+    nxt = ticks.get((run, stage, attempt + 1))
+    if nxt and max(ts) > min(nxt):
+        overlaps += 1
+        if overlaps <= 5:
+            bad.append(f"run {run} stage {stage}: attempt {attempt} still ran {(max(ts) - min(nxt)) / 1e6:.0f} ms after attempt {attempt + 1} started")
+if overlaps > 5:
+    bad.append(f"... {overlaps} overlapping attempts in all")
+
+db = sqlite3.connect(f"{d}/data/warehouse.sqlite")
+rows = db.execute("SELECT count(*), count(DISTINCT id) FROM facts").fetchone()
+if rows != (500, 500):
+    bad.append(f"the warehouse holds {rows[0]} rows for {rows[1]} keys, expected 500 and 500")
+
+kills = sum(1 for e in events if e["type"] == "StageFailed" and e.get("payload", {}).get("reason") == "interrupted")
+print(f"kill loop: {len(events)} events, {len(runs)} runs ({sum(r['status'] == 'succeeded' for r in runs.values())} succeeded), "
+      f"{kills} attempts interrupted, {sum(len(v) for v in ticks.values())} ticks")
+for b in bad:
+    print("FAIL kill loop: " + b)
+sys.exit(1 if bad else 0)
+EOF
+    echo "kill loop store kept in $dir"
+}
+
+# ---------------------------------------------------------------------------------------------
+# The hostile-input corpus: fixtures/hostile/NAME.case, each a bash file defining
+#   prepare   set-up in a fresh folder (cwd) with a fresh store at ./.ledgerflow; must succeed
+#   attack    the hostile command; its exit status and stderr are checked
+#   check     optional: what must still hold afterwards (store intact, nothing appended, no file
+#             created…); fails by returning non-zero after printing why
+# and NAME.expected: line 1 the exit status, line 2 the one line on stderr (`$DIR` stands for the
+# case's folder). A signal (status > 128) always fails the case.
+hostile() {
+    local cases=("$@")
+    if ((${#cases[@]} == 0)); then
+        cases=("$repo"/fixtures/hostile/*.case)
+    else
+        cases=("${cases[@]/#/$repo/fixtures/hostile/}")
+        cases=("${cases[@]/%/.case}")
+    fi
+    local c name dir status err expected_status expected_err passed=0
+    for c in "${cases[@]}"; do
+        name="$(basename "$c" .case)"
+        dir="$(mktemp -d /tmp/lf-hostile.XXXXXX)"
+        (
+            cd "$dir" || exit 1
+            export LEDGERFLOW_STORE="$dir/.ledgerflow" LF REPO="$repo"
+            unset -f prepare attack check
+            check() { :; }
+            # `run_failure JOB ARGS...`: runs the job and prints, as its one stderr line, the error
+            # of the first failed stage (runs print progress with times, which a corpus can't hold).
+            run_failure() {
+                "$LF" run "$@" --json >run.json 2>run.err; local s=$?
+                python3 -c 'import json,sys; r=json.load(open("run.json")); print(next((st["error"] for st in r["stages"] if st.get("error")), ""), file=sys.stderr)' 2>&1 >&2 ||
+                    cat run.err >&2
+                return $s
+            }
+            # shellcheck source=/dev/null
+            source "$c"
+            "$LF" init >/dev/null || exit 90
+            prepare >prepare.out 2>&1 || { echo "prepare failed: $(tail -1 prepare.out)"; exit 91; }
+            attack >attack.out 2>attack.err
+            echo $? > attack.status
+            check >check.out 2>&1 || { echo "check failed: $(tail -1 check.out)"; exit 92; }
+            exit 0
+        )
+        local setup=$?
+        if ((setup != 0)); then fail "hostile $name: set-up or check failed (status $setup); see $dir"; continue; fi
+        status=$(cat "$dir/attack.status")
+        err="$(sed "s#$dir#\$DIR#g" "$dir/attack.err")"
+        expected_status=$(sed -n 1p "$repo/fixtures/hostile/$name.expected")
+        expected_err=$(sed -n 2p "$repo/fixtures/hostile/$name.expected")
+        if ((status > 128)); then
+            fail "hostile $name: killed by signal $((status - 128)); see $dir"
+        elif [[ "$status" != "$expected_status" ]]; then
+            fail "hostile $name: exit status $status, expected $expected_status: $(head -1 <<<"$err")"
+        elif [[ "$err" != "$expected_err" ]]; then
+            fail "hostile $name: stderr was"$'\n'"      $err"$'\n'"    expected"$'\n'"      $expected_err"
+        else
+            passed=$((passed + 1))
+            rm -rf "$dir"
+        fi
+    done
+    echo "hostile corpus: $passed of ${#cases[@]} cases held"
+}
+
+case "$what" in
+kill-loop) kill_loop "$@" ;;
+hostile) hostile "$@" ;;
+all) hostile; kill_loop 200 ;;
+*) echo "usage: tools/chaos.sh BIN_DIR kill-loop [KILLS] | hostile [CASE...] | all" >&2; exit 2 ;;
+esac
+if ((failures > 0)); then echo "chaos: $failures failed"; exit 1; fi
+echo "chaos: every check held"
