@@ -4,6 +4,7 @@
 #
 #   tools/chaos.sh BIN_DIR kill-loop [KILLS]   kill -9 the engine KILLS times (default 200) while runs
 #                                              are requested and run, then check the store
+#   tools/chaos.sh BIN_DIR writers [N]         8 processes appending N run requests each at once
 #   tools/chaos.sh BIN_DIR hostile [CASE...]   the hostile-input corpus, fixtures/hostile/*.case
 #   tools/chaos.sh BIN_DIR all                 both
 #
@@ -201,6 +202,50 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
+# Concurrent writers: 8 processes request runs at once (each request is one append, serialized by
+# LMDB's writer lock across processes). Every request must get its own run and the seqs must stay
+# contiguous.
+writers() {
+    local per="${1:-50}" dir w
+    dir="$(mktemp -d /tmp/lf-writers.XXXXXX)"
+    printf 'kind: job\nname: w\nstages:\n  - name: s\n    type: script\n    command: ["true"]\n' > "$dir/w.yaml"
+    "$LF" init --store "$dir/.ledgerflow" >/dev/null && "$LF" apply "$dir/w.yaml" --store "$dir/.ledgerflow" >/dev/null ||
+        { fail "writers: set-up in $dir"; return; }
+    for ((w = 1; w <= 8; w++)); do
+        (for ((i = 1; i <= per; i++)); do "$LF" run w --detach --json --store "$dir/.ledgerflow" || echo "request failed" >&2; done) \
+            > "$dir/writer$w.out" 2> "$dir/writer$w.err" &
+    done
+    wait
+    "$LF" events --json --store "$dir/.ledgerflow" > "$dir/events.json" || { fail "writers: events could not be listed"; return; }
+    python3 - "$dir" "$per" <<'EOF2' || failures=$((failures + 1))
+import glob, json, sys
+d, per = sys.argv[1], int(sys.argv[2])
+bad = []
+events = [json.loads(l) for l in open(f"{d}/events.json") if l.strip()]
+if [e["seq"] for e in events] != list(range(1, len(events) + 1)):
+    bad.append("seqs are not contiguous")
+returned = []
+for f in glob.glob(f"{d}/writer*.out"):
+    text = open(f).read()
+    dec, i = json.JSONDecoder(), 0
+    while i < len(text):
+        while i < len(text) and text[i].isspace(): i += 1
+        if i >= len(text): break
+        obj, i = dec.raw_decode(text, i)
+        returned.append(obj["run"])
+errors = sum(len(open(f).read().splitlines()) for f in glob.glob(f"{d}/writer*.err"))
+requested = [e["payload"]["run"] for e in events if e["type"] == "RunRequested"]
+if len(returned) != 8 * per or sorted(returned) != sorted(requested) or len(set(requested)) != len(requested):
+    bad.append(f"{len(returned)} run ids returned, {len(requested)} RunRequested ({len(set(requested))} distinct), {errors} error lines; expected {8 * per}")
+print(f"writers: 8 processes x {per} requests: {len(events)} events, {len(set(requested))} runs")
+for b in bad:
+    print("FAIL writers: " + b)
+sys.exit(1 if bad else 0)
+EOF2
+    rm -rf "$dir"
+}
+
+# ---------------------------------------------------------------------------------------------
 # The hostile-input corpus: fixtures/hostile/NAME.case, each a bash file defining
 #   prepare   set-up in a fresh folder (cwd) with a fresh store at ./.ledgerflow; must succeed
 #   attack    the hostile command; its exit status and stderr are checked
@@ -264,9 +309,10 @@ hostile() {
 
 case "$what" in
 kill-loop) kill_loop "$@" ;;
+writers) writers "$@" ;;
 hostile) hostile "$@" ;;
-all) hostile; kill_loop 200 ;;
-*) echo "usage: tools/chaos.sh BIN_DIR kill-loop [KILLS] | hostile [CASE...] | all" >&2; exit 2 ;;
+all) hostile; writers 50; kill_loop 200 ;;
+*) echo "usage: tools/chaos.sh BIN_DIR kill-loop [KILLS] | writers [N] | hostile [CASE...] | all" >&2; exit 2 ;;
 esac
 if ((failures > 0)); then echo "chaos: $failures failed"; exit 1; fi
 echo "chaos: every check held"
