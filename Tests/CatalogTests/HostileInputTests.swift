@@ -33,9 +33,10 @@ import Domain
         let errors = diagnose(Self.aliasBomb, file: "bomb.yaml")
         #expect(errors.count == 1)
         let e = errors.first
-        // The 7th line's list repeats *f (each 10^5 scalars); its third use passes 4 MiB.
-        #expect(e?.location == SourceLocation(file: "bomb.yaml", line: 7, column: 15))
-        #expect(e?.description == "bomb.yaml:7:15: YAML aliases expand this file past 4 MiB (at the alias *f); write the repeated parts out, or use fewer and smaller aliases")
+        // Lines 2–5 repeat 2.1 MB; the 6th line's list repeats *e (10^4 scalars, 1.9 MB each):
+        // its second use passes 4 MiB.
+        #expect(e?.location == SourceLocation(file: "bomb.yaml", line: 6, column: 11))
+        #expect(e?.description == "bomb.yaml:6:11: YAML aliases expand this file past 4 MiB (at the alias *e); write the repeated parts out, or use fewer and smaller aliases")
     }
 
     @Test func aliasesWithinTheBudgetExpandAsWritten() throws {
@@ -98,16 +99,19 @@ import Domain
     }
 
     @Test func aDefinitionOverFourMebibytesIsRefused() {
-        // 5 MiB of ints in a list: the file is under its limit only when written densely, so
-        // build the text to just under 4 MiB with one-character items and check the encoded size.
-        let items = Array(repeating: "1", count: 1_900_000).joined(separator: ",")
-        let text = "kind: job\nname: big\nparameters: {rows: [\(items)]}\nstages:\n  - {name: s, type: script, command: [echo]}\n"
-        #expect(text.utf8.count < DefinitionLoader.maxFileBytes)
-        let (_, errors) = DefinitionLoader.load(text: text, file: "big.yaml")
-        #expect(errors.count == 1)
-        #expect(errors.first?.location == SourceLocation(file: "big.yaml", line: 1, column: 1))
-        #expect(errors.first?.message.hasPrefix("job 'big' is ") == true)
-        #expect(errors.first?.message.hasSuffix(" MiB once encoded, over the limit of 4 MiB for one definition") == true)
+        // A 1.5 MiB text written once and repeated twice by aliases (3 MiB of expansion, within
+        // that budget): the definition is 4.5 MiB.
+        let text = "kind: job\nname: big\nparameters: {a: &t " + String(repeating: "x", count: 3 << 19)
+            + ", b: *t, c: *t}\nstages:\n  - {name: s, type: script, command: [echo]}\n"
+        let (defs, errors) = DefinitionLoader.load(text: text, file: "big.yaml")
+        #expect(errors.map(\.description) == ["big.yaml:1:1: job 'big' is 4.6 MiB once encoded, over the limit of 4 MiB for one definition; keep large data in datasets or config files and refer to them, or split the definition"])
+        #expect(defs.map(\.name) == ["big"], "kept, like a definition with field errors, so that references to it resolve")
+    }
+
+    @Test func megabytesRoundUp() {
+        #expect(DefinitionLoader.megabytes(4 << 20) == "4.0")
+        #expect(DefinitionLoader.megabytes((4 << 20) + 1) == "4.1")
+        #expect(DefinitionLoader.megabytes(3 << 19) == "1.5")
     }
 
     @Test func aFileOverFourMebibytesIsNotRead() throws {
@@ -146,8 +150,8 @@ import Domain
         do {
             _ = try Expression.parse(text)
         } catch {
-            #expect(error.message == "the expression nests more than 256 levels deep (each parenthesis, not, minus, call and chained operator adds one)")
-            #expect(error.offset > 256 && error.offset < 2_000)
+            #expect(error.message == "the expression nests more than 128 levels deep (each parenthesis, not, minus, call and chained operator adds one)")
+            #expect(error.offset > 128 && error.offset < 2_000, "at the level past the limit, not at the end")
         }
     }
 
@@ -155,22 +159,26 @@ import Domain
         let filter = String(repeating: "(", count: 20_000) + "a > 1" + String(repeating: ")", count: 20_000)
         let errors = diagnose(Self.job(filter: filter), file: "deep-filter.yaml")
         #expect(errors.map(\.description) == [
-            "deep-filter.yaml:6:13: stages[0].filter of job 'j' does not parse: the expression nests more than 256 levels deep (each parenthesis, not, minus, call and chained operator adds one) at character 257 of '"
+            "deep-filter.yaml:6:13: stages[0].filter of job 'j' does not parse: the expression nests more than 128 levels deep (each parenthesis, not, minus, call and chained operator adds one) at character 129 of '"
                 + String(repeating: "(", count: 60) + "…'; fix the expression (compare with == != < <= > >=, join with and / or)",
         ])
     }
 
     /// The deepest expression the parser accepts, for each way of nesting.
-    static let deepestAccepted: [String] = [
-        String(repeating: "(", count: 255) + "a" + String(repeating: ")", count: 255),
-        String(repeating: "-", count: 255) + "a",
-        String(repeating: "not ", count: 255) + "a",
-        Array(repeating: "a", count: 256).joined(separator: " + "),
-        String(repeating: "abs(", count: 255) + "a" + String(repeating: ")", count: 255),
-    ]
+    static let deepestAccepted: [String] = {
+        let n = Expression.maxDepth
+        return [
+            String(repeating: "(", count: n) + "a" + String(repeating: ")", count: n),
+            String(repeating: "-", count: n - 1) + "a",
+            String(repeating: "not ", count: n - 1) + "a",
+            Array(repeating: "a", count: n).joined(separator: " + "),
+            String(repeating: "abs(", count: n - 1) + "a" + String(repeating: ")", count: n - 1),
+        ]
+    }()
 
-    /// Parsing, evaluating, printing and walking the deepest accepted expressions fit a 512 KiB
-    /// stack (the smallest a worker thread gets), with room to spare.
+    /// Parsing, evaluating, printing and walking the deepest accepted expressions fit a 1 MiB
+    /// stack, an eighth of a Linux thread's default 8 MiB, even in a debug build (whose frames are
+    /// large: about 4 KiB of stack per level of parentheses when parsing).
     @Test func theDeepestAcceptedExpressionsEvaluateOnASmallStack() async {
         let results = await withCheckedContinuation { (done: CheckedContinuation<[String], Never>) in
             let thread = Thread {
@@ -187,12 +195,14 @@ import Domain
                 }
                 done.resume(returning: out)
             }
-            thread.stackSize = 512 << 10
+            thread.stackSize = 1 << 20
             thread.start()
         }
         #expect(results.count == Self.deepestAccepted.count)
         for r in results { #expect(!r.hasPrefix("error"), "\(r)") }
-        #expect(results[0].hasPrefix("1 true [\"a\"]"))
-        #expect(results[3].hasPrefix("256 true [\"a\"]"))
+        #expect(results[0] == "int(1) true [\"a\"] false 1 true true")
+        #expect(results[1] == "int(-1) true [\"a\"] false 1 false true", "an odd number of minus signs")
+        #expect(results[2] == "null true [\"a\"] false 1 true true", "not of a number is null")
+        #expect(results[3] == "int(\(Expression.maxDepth)) true [\"a\"] false \(Expression.maxDepth) false true")
     }
 }

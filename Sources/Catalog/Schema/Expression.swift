@@ -39,7 +39,7 @@ public indirect enum Expression: Sendable, Hashable, CustomStringConvertible {
     /// operator of a chain (`a + b + c` is two levels) add a level. Real expressions have a few;
     /// the limit keeps the parser, evaluation, printing and every walk over the tree (all
     /// recursive) far from the end of a thread's stack.
-    public static let maxDepth = 256
+    public static let maxDepth = 128
 
     /// Parses `text`.
     public static func parse(_ text: String) throws(ExpressionError) -> Expression {
@@ -278,12 +278,10 @@ struct ExpressionParser {
         error("the expression nests more than \(Expression.maxDepth) levels deep (each parenthesis, not, minus, call and chained operator adds one)")
     }
 
-    /// One more level of nesting around what `body` parses.
-    mutating func nested(_ body: (inout ExpressionParser) throws(ExpressionError) -> Parsed) throws(ExpressionError) -> Parsed {
+    /// Enters one more level of nesting (each `enter` is paired with `nesting -= 1`).
+    mutating func enter() throws(ExpressionError) {
         nesting += 1
-        defer { nesting -= 1 }
         guard nesting <= Expression.maxDepth else { throw tooDeep }
-        return try body(&self)
     }
 
     /// `e` with the height `height`, which must be within the limit.
@@ -347,20 +345,20 @@ struct ExpressionParser {
         skipSpace()
         guard i < chars.count else { throw error("expected a value") }
         if matchesWord("not") || (chars[i] == "!" && !matches("!=")) {
-            return try nested { p throws(ExpressionError) in
-                p.i += p.chars[p.i] == "!" ? 1 : 3
-                let x = try p.parseTree(3)
-                return try p.checked(.unary(.not, x.e), x.height + 1)
-            }
+            try enter()
+            defer { nesting -= 1 }
+            i += chars[i] == "!" ? 1 : 3
+            let x = try parseTree(3)
+            return try checked(.unary(.not, x.e), x.height + 1)
         }
         if chars[i] == "-" {
-            return try nested { p throws(ExpressionError) in
-                p.i += 1
-                let x = try p.parseUnary()
-                if case .literal(.int(let v)) = x.e { return (.literal(.int(-v)), 1) }
-                if case .literal(.double(let v)) = x.e { return (.literal(.double(-v)), 1) }
-                return try p.checked(.unary(.negate, x.e), x.height + 1)
-            }
+            try enter()
+            defer { nesting -= 1 }
+            i += 1
+            let x = try parseUnary()
+            if case .literal(.int(let v)) = x.e { return (.literal(.int(-v)), 1) }
+            if case .literal(.double(let v)) = x.e { return (.literal(.double(-v)), 1) }
+            return try checked(.unary(.negate, x.e), x.height + 1)
         }
         return try parsePrimary()
     }
@@ -370,14 +368,14 @@ struct ExpressionParser {
         guard i < chars.count else { throw error("expected a value") }
         let c = chars[i]
         if c == "(" {
-            return try nested { p throws(ExpressionError) in
-                p.i += 1
-                let e = try p.parseTree(0)
-                p.skipSpace()
-                guard p.i < p.chars.count, p.chars[p.i] == ")" else { throw p.error("expected ')'") }
-                p.i += 1
-                return e
-            }
+            try enter()
+            defer { nesting -= 1 }
+            i += 1
+            let e = try parseTree(0)
+            skipSpace()
+            guard i < chars.count, chars[i] == ")" else { throw error("expected ')'") }
+            i += 1
+            return e
         }
         if c == "'" || c == "\"" {
             i += 1
@@ -419,28 +417,28 @@ struct ExpressionParser {
             skipSpace()
             if i < chars.count, chars[i] == "(" {
                 let at = start + 1
-                return try nested { p throws(ExpressionError) in
-                    p.i += 1
-                    var args: [Expression] = []
-                    var height = 0
-                    p.skipSpace()
-                    if p.i < p.chars.count, p.chars[p.i] == ")" {
-                        p.i += 1
-                    } else {
-                        while true {
-                            let arg = try p.parseTree(0)
-                            args.append(arg.e)
-                            height = max(height, arg.height)
-                            p.skipSpace()
-                            guard p.i < p.chars.count else { throw p.error("expected ')' to close \(name)(") }
-                            if p.chars[p.i] == "," { p.i += 1; continue }
-                            if p.chars[p.i] == ")" { p.i += 1; break }
-                            throw p.error("expected ',' or ')' in \(name)(…)")
-                        }
+                try enter()
+                defer { nesting -= 1 }
+                i += 1
+                var args: [Expression] = []
+                var height = 0
+                skipSpace()
+                if i < chars.count, chars[i] == ")" {
+                    i += 1
+                } else {
+                    while true {
+                        let arg = try parseTree(0)
+                        args.append(arg.e)
+                        height = max(height, arg.height)
+                        skipSpace()
+                        guard i < chars.count else { throw error("expected ')' to close \(name)(") }
+                        if chars[i] == "," { i += 1; continue }
+                        if chars[i] == ")" { i += 1; break }
+                        throw error("expected ',' or ')' in \(name)(…)")
                     }
-                    try p.checkCall(name, args, at: at)
-                    return try p.checked(.call(name, args), height + 1)
                 }
+                try checkCall(name, args, at: at)
+                return try checked(.call(name, args), height + 1)
             }
             return (.field(name), 1)
         }
