@@ -79,12 +79,11 @@ import Domain
         for name in ["deep.yaml", "deep.json"] {
             let file = try write(nested, name, in: dir)
             let line = try refused(file, in: TemporaryDirectory())
-            #expect(line?.hasPrefix("\(file):1:") == true)
-            #expect(line?.hasSuffix(": lists and mappings nest deeper than 128 levels here; flatten the definition (definitions nest a few levels; at most 128)") == true)
+            #expect(line == "\(file):1:130: lists and mappings nest deeper than 128 levels here; flatten the definition (definitions nest a few levels; at most 128)")
         }
         let block = "kind: job\nname: j\nparameters:\n" + (1 ... 150).map { String(repeating: " ", count: $0) + "k:\n" }.joined()
         let file = try write(block, "deep-block.yaml", in: dir)
-        #expect(try refused(file, in: TemporaryDirectory()) == "\(file):131:130: lists and mappings nest deeper than 128 levels here; flatten the definition (definitions nest a few levels; at most 128)")
+        #expect(try refused(file, in: TemporaryDirectory()) == "\(file):131:129: lists and mappings nest deeper than 128 levels here; flatten the definition (definitions nest a few levels; at most 128)")
     }
 
     @Test func aHundredMegabyteFileIsRefusedWithoutReadingIt() throws {

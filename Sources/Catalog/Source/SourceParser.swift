@@ -50,7 +50,7 @@ public enum SourceParser {
                    fix: "flatten the definition (definitions nest a few levels; at most \(maxDepth))")
     }
 
-    /// The first `[` or `{` nested deeper than `maxDepth` (skipping quoted text and comments), if any.
+    /// The first `[` or `{` nested deeper than `maxDepth` (skipping quoted text and comments, roughly), if any.
     static func deepBracket(in text: String, file: String) -> SourceLocation? {
         var depth = 0, line = 1, column = 0
         var quote: Unicode.Scalar?
@@ -70,7 +70,8 @@ public enum SourceParser {
             case "#" where previous == " " || previous == "\t" || previous == "\n": comment = true
             case "[", "{":
                 depth += 1
-                if depth > maxDepth { return SourceLocation(file: file, line: line, column: column) }
+                // The root is level 0, as in the converter: the error is at the bracket past root + maxDepth.
+                if depth > maxDepth + 1 { return SourceLocation(file: file, line: line, column: column) }
             case "]", "}": depth = max(0, depth - 1)
             default: break
             }
