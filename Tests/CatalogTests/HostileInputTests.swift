@@ -39,6 +39,27 @@ import Domain
         #expect(e?.description == "bomb.yaml:6:11: YAML aliases expand this file past 4 MiB (at the alias *e); write the repeated parts out, or use fewer and smaller aliases")
     }
 
+    /// Yams' composer hashes every mapping key in full, aliases expanded: an aliased key of 10^9
+    /// scalars took longer than 30 s (and was stopped) before libyaml's events were measured first.
+    @Test func anAliasBombUsedAsAKeyIsRefusedBeforeYamsHashesIt() {
+        let text = Self.aliasBomb.split(separator: "\n").prefix(9).joined(separator: "\n") + "\n? *i\n: 1\n"
+        let errors = diagnose(text, file: "key.yaml")
+        #expect(errors.map(\.description) == ["key.yaml:6:11: YAML aliases expand this file past 4 MiB (at the alias *e); write the repeated parts out, or use fewer and smaller aliases"])
+    }
+
+    @Test func thePrecheckMeasuresAliasesAndDepthOnEvents() {
+        // Exactly at the budget passes; one byte more is refused at that alias.
+        let budget = SourceParser.maxAliasExpansion
+        let text = "a: &a \(String(repeating: "x", count: budget / 2 - 16))\nb: [*a, *a]\n"
+        #expect(SourceParser.precheck(text, file: "t.yaml") == nil)
+        let over = "a: &a \(String(repeating: "x", count: budget / 2 - 15))\nb: [*a, *a]\n"
+        #expect(SourceParser.precheck(over, file: "t.yaml")?.location == SourceLocation(file: "t.yaml", line: 2, column: 9))
+        let deep = String(repeating: "- ", count: 129) + "x\n"
+        #expect(SourceParser.precheck(deep, file: "t.yaml")?.description == "t.yaml:1:259: lists and mappings nest deeper than 128 levels here; flatten the definition (definitions nest a few levels; at most 128)")
+        #expect(SourceParser.precheck(String(repeating: "- ", count: 128) + "x\n", file: "t.yaml") == nil)
+        #expect(SourceParser.precheck("a: [", file: "t.yaml") == nil, "syntax errors are left to Yams")
+    }
+
     @Test func aliasesWithinTheBudgetExpandAsWritten() throws {
         let text = """
         kind: job

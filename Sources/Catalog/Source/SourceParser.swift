@@ -1,3 +1,4 @@
+import CYAMLCheck
 import Domain
 import Foundation
 import Yams
@@ -23,6 +24,7 @@ public enum SourceParser {
     public static let maxAliasExpansion = 4 << 20
 
     static func parseYAML(_ text: String, file: String) -> Result<[SourceNode], Diagnostic> {
+        if let problem = precheck(text, file: file) { return .failure(problem) }
         do {
             var docs: [SourceNode] = []
             // The sequence stops at the first error and keeps it (in the iterating copy). Yams
@@ -42,6 +44,32 @@ public enum SourceParser {
         } catch {
             return .failure(Diagnostic(SourceLocation(file: file), "cannot read YAML: \(error)", fix: "fix the file's syntax"))
         }
+    }
+
+    /// Nesting and alias expansion measured on libyaml's events, before Yams composes anything
+    /// (its composer hashes every mapping key in full, aliases expanded: `? *bomb` would take
+    /// hours). Syntax errors are left to Yams, which words them.
+    static func precheck(_ text: String, file: String) -> Diagnostic? {
+        var utf8 = text
+        let r = utf8.withUTF8 { ledgerflow_yaml_check($0.baseAddress, $0.count, maxAliasExpansion, maxDepth) }
+        let at = SourceLocation(file: file, line: r.line, column: r.column)
+        switch r.status {
+        case LEDGERFLOW_YAML_TOO_DEEP:
+            return tooDeep(at)
+        case LEDGERFLOW_YAML_ALIASES_TOO_LARGE:
+            let name = withUnsafeBytes(of: r.anchor) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return aliasBomb(at, name: name)
+        case LEDGERFLOW_YAML_NO_MEMORY:
+            return Diagnostic(SourceLocation(file: file), "not enough memory to read the file", fix: "make it smaller")
+        default:
+            return nil
+        }
+    }
+
+    /// The error for an alias that makes the file expand past `maxAliasExpansion`.
+    static func aliasBomb(_ at: SourceLocation, name: String) -> Diagnostic {
+        Diagnostic(at, "YAML aliases expand this file past \(maxAliasExpansion >> 20) MiB (at the alias *\(name))",
+                   fix: "write the repeated parts out, or use fewer and smaller aliases")
     }
 
     /// The error for nodes nested deeper than `maxDepth` (YAML or JSON).
@@ -193,8 +221,7 @@ struct YAMLConverter {
     private func aliasBomb() -> Diagnostic {
         let (name, holder, nth) = expanding ?? ("?", SourceLocation(file: file), 1)
         let at = aliasPosition(name, after: holder, nth: nth) ?? holder
-        return Diagnostic(at, "YAML aliases expand this file past \(SourceParser.maxAliasExpansion >> 20) MiB (at the alias *\(name))",
-                          fix: "write the repeated parts out, or use fewer and smaller aliases")
+        return SourceParser.aliasBomb(at, name: name)
     }
 
     private func aliasPosition(_ name: String, after start: SourceLocation, nth: Int) -> SourceLocation? {
