@@ -4,6 +4,15 @@
 #include "yaml.h"
 #include "yaml_check.h"
 #include <stdint.h>
+#include <pthread.h>
+
+static pthread_once_t raise_once = PTHREAD_ONCE_INIT;
+
+/// libyaml refuses more than 1000 levels (a process-wide setting) and, reading flow collections
+/// ahead, reports it where the outermost one starts. The check measures nesting itself (and
+/// every text Yams composes is checked first, so Yams never sees more than `max_depth` levels):
+/// lift libyaml's limit so that the check can name the exact node.
+static void raise_nesting_limit(void) { yaml_set_max_nest_level(1 << 24); }
 
 typedef struct {
     char *name;   // owned; NULL for an empty slot
@@ -71,6 +80,7 @@ ledgerflow_yaml_check_result ledgerflow_yaml_check(const unsigned char *text, si
                                                    size_t max_expansion, size_t max_depth) {
     ledgerflow_yaml_check_result result = {LEDGERFLOW_YAML_OK, 0, 0, {0}};
     const size_t cap = SIZE_MAX / 4;
+    pthread_once(&raise_once, raise_nesting_limit);
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) { result.status = LEDGERFLOW_YAML_NO_MEMORY; return result; }
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);

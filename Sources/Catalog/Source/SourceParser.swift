@@ -78,43 +78,12 @@ public enum SourceParser {
                    fix: "flatten the definition (definitions nest a few levels; at most \(maxDepth))")
     }
 
-    /// The first `[` or `{` nested deeper than `maxDepth` (skipping quoted text and comments, roughly), if any.
-    static func deepBracket(in text: String, file: String) -> SourceLocation? {
-        var depth = 0, line = 1, column = 0
-        var quote: Unicode.Scalar?
-        var comment = false
-        var previous: Unicode.Scalar = "\n"
-        for c in text.unicodeScalars {
-            column += 1
-            defer { previous = c }
-            if c == "\n" { line += 1; column = 0; comment = false; continue }
-            if comment { continue }
-            if let q = quote {
-                if c == q && previous != "\\" { quote = nil }
-                continue
-            }
-            switch c {
-            case "\"", "'": quote = c
-            case "#" where previous == " " || previous == "\t" || previous == "\n": comment = true
-            case "[", "{":
-                depth += 1
-                // The root is level 0, as in the converter: the error is at the bracket past root + maxDepth.
-                if depth > maxDepth + 1 { return SourceLocation(file: file, line: line, column: column) }
-            case "]", "}": depth = max(0, depth - 1)
-            default: break
-            }
-        }
-        return nil
-    }
-
     private static func diagnostic(_ e: YamlError, file: String) -> Diagnostic {
         func at(_ m: Mark) -> SourceLocation { SourceLocation(file: file, line: m.line, column: m.column) }
         switch e {
-        case let .parser(_, problem, mark, yaml) where problem.hasPrefix("Maximum nesting level reached"):
-            // libyaml's own limit (1000 levels), reached before the converter's. It reports it
-            // where the outermost collection starts (its scanner reads far ahead): point at the
-            // bracket past the converter's limit instead when the nesting is of [ and {.
-            return tooDeep(deepBracket(in: yaml, file: file) ?? at(mark))
+        case let .parser(_, problem, mark, _) where problem.hasPrefix("Maximum nesting level reached"):
+            // libyaml's own limit, which the check lifts (and meets first): only for text over 16M levels.
+            return tooDeep(at(mark))
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
             let what = context.map { "\(problem) \($0.text)" } ?? problem
             return Diagnostic(at(mark), "YAML syntax error: \(what)", fix: "fix the YAML at this position (indentation, a missing ':' or quote)")
