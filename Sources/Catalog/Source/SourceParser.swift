@@ -20,18 +20,16 @@ public enum SourceParser {
     /// in validation, the codec, hashing) far from the end of the stack.
     public static let maxDepth = 128
     /// How much YAML aliases may add to a file: each node an alias repeats counts 16 plus its
-    /// text's UTF-8 bytes. A 600-byte file of nested anchors otherwise expands to gigabytes.
+    /// text's UTF-8 bytes. A 370-byte file of nested anchors otherwise expands to 10^10 scalars.
     public static let maxAliasExpansion = 4 << 20
 
     static func parseYAML(_ text: String, file: String) -> Result<[SourceNode], Diagnostic> {
         if let problem = precheck(text, file: file) { return .failure(problem) }
         do {
             var docs: [SourceNode] = []
-            // The sequence stops at the first error and keeps it (in the iterating copy). Yams
-            // composes an alias as the anchored node itself (shared, not copied); the converter
-            // expands it, within a budget.
+            // The sequence stops at the first error and keeps it (in the iterating copy).
             var sequence = try Yams.compose_all(yaml: text)
-            var converter = YAMLConverter(file: file, text: text)
+            let converter = YAMLConverter(file: file)
             while let node = sequence.next() {
                 docs.append(try converter.convert(node, depth: 0))
             }
@@ -101,117 +99,40 @@ public enum SourceParser {
 
 extension Diagnostic: Error {}
 
-/// Converts Yams' nodes into located source nodes: nesting limited to `SourceParser.maxDepth`,
-/// alias expansion to `SourceParser.maxAliasExpansion`.
+/// Converts Yams' nodes into located source nodes. Yams composes an alias as the anchored node
+/// itself (shared, not copied), so converting expands it: `SourceParser.precheck` has measured
+/// the expansion and nesting on libyaml's events before, and the depth guard here only keeps the
+/// recursion bounded should a text ever reach it unchecked.
 struct YAMLConverter {
     let file: String
-    let text: String
-    /// Anchors met so far (Yams makes one `Anchor` object per `&name`; an alias yields the node
-    /// that carries it, so meeting an anchor a second time is an alias use).
-    private var anchorsSeen: Set<ObjectIdentifier> = []
-    /// Nodes repeated by aliases so far (see `maxAliasExpansion`).
-    private var aliasCost = 0
-    /// The outermost alias being expanded: its anchor name and the node that holds it.
-    private var expanding: (name: String, holder: SourceLocation, nth: Int)?
-
-    init(file: String, text: String) {
-        self.file = file
-        self.text = text
-    }
 
     func location(_ node: Node) -> SourceLocation {
         SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
     }
 
-    mutating func convert(_ node: Node, depth: Int) throws -> SourceNode {
-        try convert(node, depth: depth, holder: location(node), uses: [:]).node
-    }
-
-    /// `holder` is the location of the list or mapping that holds `node`; `uses` counts the
-    /// earlier uses of each alias in it (to find this one in the text if it is one too many).
-    private mutating func convert(_ node: Node, depth: Int, holder: SourceLocation, uses: [String: Int]) throws -> (node: SourceNode, alias: String?) {
-        var aliasName: String?
-        if case .alias = node {} else if let anchor = node.anchor, !anchorsSeen.insert(ObjectIdentifier(anchor)).inserted {
-            aliasName = anchor.rawValue
-        }
-        guard let aliasName, expanding == nil else {
-            return (try convertNode(node, depth: depth), aliasName)
-        }
-        // The outermost alias use: everything converted below it is a repetition.
-        expanding = (aliasName, holder, (uses[aliasName] ?? 0) + 1)
-        defer { expanding = nil }
-        return (try convertNode(node, depth: depth), aliasName)
-    }
-
-    private mutating func convertNode(_ node: Node, depth: Int) throws -> SourceNode {
+    func convert(_ node: Node, depth: Int) throws -> SourceNode {
         let loc = location(node)
         guard depth <= SourceParser.maxDepth else { throw SourceParser.tooDeep(loc) }
-        if expanding != nil {
-            aliasCost += 16 + (node.scalar?.string.utf8.count ?? 0)
-            if aliasCost > SourceParser.maxAliasExpansion { throw aliasBomb() }
-        }
         switch node {
         case .scalar(let s):
             let quoted = s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded
                 || s.tag.rawValue == Tag.Name.str.rawValue
             return SourceNode(.scalar(s.string, quoted: quoted), at: loc)
         case .sequence(let seq):
-            var items: [SourceNode] = []
-            items.reserveCapacity(seq.count)
-            var uses: [String: Int] = [:]
-            for item in seq {
-                let (n, alias) = try convert(item, depth: depth + 1, holder: loc, uses: uses)
-                if let alias { uses[alias, default: 0] += 1 }
-                items.append(n)
-            }
-            return SourceNode(.sequence(items), at: loc)
+            return SourceNode(.sequence(try seq.map { try convert($0, depth: depth + 1) }), at: loc)
         case .mapping(let map):
             var pairs: [(key: SourceNode, value: SourceNode)] = []
-            var uses: [String: Int] = [:]
             for (k, v) in map {
                 if k.tag.rawValue == Tag.Name.merge.rawValue || k.scalar?.string == "<<" {
                     throw Diagnostic(loc, "YAML merge keys (<<) are not supported", fix: "write the fields out")
                 }
-                let (key, ka) = try convert(k, depth: depth + 1, holder: loc, uses: uses)
-                if let ka { uses[ka, default: 0] += 1 }
-                let (value, va) = try convert(v, depth: depth + 1, holder: loc, uses: uses)
-                if let va { uses[va, default: 0] += 1 }
-                pairs.append((key, value))
+                pairs.append((try convert(k, depth: depth + 1), try convert(v, depth: depth + 1)))
             }
             return SourceNode(.mapping(pairs), at: loc)
         case .alias(let a):
             throw Diagnostic(SourceLocation(file: file, line: a.mark?.line ?? 0, column: a.mark?.column ?? 0),
                              "unresolved YAML alias", fix: "define the anchor before using it")
         }
-    }
-
-    /// The error for an alias that expands the file past the budget, at that alias (found in the
-    /// text: the nth `*name` after the start of the node that holds it).
-    private func aliasBomb() -> Diagnostic {
-        let (name, holder, nth) = expanding ?? ("?", SourceLocation(file: file), 1)
-        let at = aliasPosition(name, after: holder, nth: nth) ?? holder
-        return SourceParser.aliasBomb(at, name: name)
-    }
-
-    private func aliasPosition(_ name: String, after start: SourceLocation, nth: Int) -> SourceLocation? {
-        let target = Array(("*" + name).unicodeScalars)
-        func anchorChar(_ c: Unicode.Scalar) -> Bool {
-            (c >= "0" && c <= "9") || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || c == "_" || c == "-"
-        }
-        var line = 1, column = 1, found = 0
-        let scalars = Array(text.unicodeScalars)
-        var i = 0
-        while i < scalars.count {
-            if (line, column) >= (start.line, start.column), scalars[i] == "*",
-               i + target.count <= scalars.count, Array(scalars[i ..< i + target.count]) == target,
-               i + target.count == scalars.count || !anchorChar(scalars[i + target.count]) {
-                found += 1
-                if found == nth { return SourceLocation(file: file, line: line, column: column) }
-            }
-            if scalars[i] == "\n" { line += 1; column = 1 } else { column += 1 }
-            i += 1
-        }
-        return nil
     }
 }
 
