@@ -35,10 +35,15 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
+        // Measures a YAML file's nesting and alias expansion with libyaml's event parser (linked
+        // from Yams' CYaml) before Yams composes it: a few hundred bytes of nested anchors
+        // otherwise expand to gigabytes, and Yams hashes aliased mapping keys in full.
+        .target(name: "CYAMLCheck"),
+
         // Definitions: kinds and their schemas, YAML/JSON loading with locations, validation,
         // expressions, cron, the catalog's events, state and apply decider (pure; no storage).
         .target(name: "Catalog", dependencies: [
-            "Domain", "Yams",
+            "Domain", "Yams", "CYAMLCheck",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 

@@ -37,13 +37,32 @@ public enum DefinitionLoader {
         return (files, errors)
     }
 
+    /// The largest definition file read: far above any real one (the examples are a few KiB).
+    public static let maxFileBytes = 4 << 20
+    /// The largest definition: its spec's canonical bytes. It is stored in one event, whose
+    /// payload the log limits to 16 MiB.
+    public static let maxDefinitionBytes = 4 << 20
+
     /// Loads every definition in `files` (read from disk).
     public static func load(files: [String]) -> (definitions: [Definition], errors: [Diagnostic]) {
         var defs: [Definition] = []
         var errors: [Diagnostic] = []
         for file in files {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            // Read at most one byte past the limit: a huge file, /dev/zero or a pipe that never
+            // ends is refused without reading it all.
+            guard let handle = FileHandle(forReadingAtPath: file) else {
                 errors.append(Diagnostic(SourceLocation(file: file), "cannot read the file", fix: "check its permissions"))
+                continue
+            }
+            let read = Result { try handle.read(upToCount: maxFileBytes + 1) ?? Data() }
+            try? handle.close()
+            guard case .success(let data) = read else {
+                errors.append(Diagnostic(SourceLocation(file: file), "cannot read the file", fix: "check that it is a file and its permissions"))
+                continue
+            }
+            guard data.count <= maxFileBytes else {
+                errors.append(Diagnostic(SourceLocation(file: file), "the file is larger than \(maxFileBytes >> 20) MiB, the limit for one definition file",
+                                         fix: "split it into several files, and keep large data in datasets or config files that definitions refer to"))
                 continue
             }
             guard let text = String(data: data, encoding: .utf8) else {
@@ -81,6 +100,14 @@ public enum DefinitionLoader {
                                          fix: "start the definition with `kind:` and `name:`"))
             }
         }
+        // Each definition is stored in one event: refuse one too large to store (it stays in the
+        // list, like one with field errors, so that references to it resolve).
+        for d in defs {
+            let size = d.spec.canonicalBytes.count
+            guard size > maxDefinitionBytes else { continue }
+            errors.append(Diagnostic(d.location, "\(d.key.phrase) is \(megabytes(size)) MiB once encoded, over the limit of \(maxDefinitionBytes >> 20) MiB for one definition",
+                                     fix: "keep large data in datasets or config files and refer to them, or split the definition"))
+        }
         return (defs, errors)
     }
 
@@ -102,7 +129,7 @@ public enum DefinitionLoader {
         }
         guard let kindText = kindNode.text, let kind = DefinitionKind(rawValue: kindText) else {
             let t = kindNode.text ?? ""
-            errors.append(Diagnostic(kindNode.location, "unknown kind '\(t)'",
+            errors.append(Diagnostic(kindNode.location, "unknown kind '\(Diagnostic.excerpt(t))'",
                                      fix: Suggest.fix(for: t, in: DefinitionKind.allCases.map(\.name), noun: "one of the kinds")))
             return
         }
@@ -113,7 +140,7 @@ public enum DefinitionLoader {
                 name = t
                 nameOK = true
             } else {
-                errors.append(Diagnostic(nameNode.location, "\(kind.name) name \(nameNode.text.map { "'\($0)'" } ?? nameNode.shapeDescription) is not a valid name",
+                errors.append(Diagnostic(nameNode.location, "\(kind.name) name \(nameNode.text.map { "'\(Diagnostic.excerpt($0))'" } ?? nameNode.shapeDescription) is not a valid name",
                                          fix: "use letters, digits, _, - and . (starting with a letter, digit or _), at most 128 characters"))
             }
         } else {
@@ -133,6 +160,12 @@ public enum DefinitionLoader {
             if converter.diagnostics.isEmpty { checkReads(d, into: &errors) }
             defs.append(d)
         }
+    }
+
+    /// `bytes` in MiB with one decimal, rounded up (so that it never reads as the limit itself).
+    static func megabytes(_ bytes: Int) -> String {
+        let tenths = (bytes * 10 + (1 << 20) - 1) >> 20
+        return "\(tenths / 10).\(tenths % 10)"
     }
 
     /// A definition that converted without errors must read as its typed spec: when it does not,

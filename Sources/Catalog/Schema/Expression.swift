@@ -35,6 +35,12 @@ public indirect enum Expression: Sendable, Hashable, CustomStringConvertible {
     public static let scalarFunctions: [String: ClosedRange<Int>] = ["abs": 1 ... 1, "round": 1 ... 2, "lower": 1 ... 1,
                                                                      "upper": 1 ... 1, "length": 1 ... 1, "coalesce": 1 ... 16]
 
+    /// The deepest expression tree `parse` builds: parentheses, `not`, `-`, calls and each
+    /// operator of a chain (`a + b + c` is two levels) add a level. Real expressions have a few;
+    /// the limit keeps the parser, evaluation, printing and every walk over the tree (all
+    /// recursive) far from the end of a thread's stack.
+    public static let maxDepth = 128
+
     /// Parses `text`.
     public static func parse(_ text: String) throws(ExpressionError) -> Expression {
         var p = ExpressionParser(text)
@@ -253,6 +259,11 @@ public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertibl
 struct ExpressionParser {
     let chars: [Character]
     var i = 0
+    /// Open parentheses, calls, `not` and `-` around the current position (bounds the recursion).
+    var nesting = 0
+
+    /// An expression and the height of its tree.
+    typealias Parsed = (e: Expression, height: Int)
 
     init(_ text: String) { chars = Array(text) }
 
@@ -263,19 +274,44 @@ struct ExpressionParser {
 
     mutating func skipSpace() { while i < chars.count, chars[i].isWhitespace { i += 1 } }
 
-    /// Precedence climbing over binary operators; `not` binds between `and` and comparisons.
+    var tooDeep: ExpressionError {
+        error("the expression nests more than \(Expression.maxDepth) levels deep (each parenthesis, not, minus, call and chained operator adds one)")
+    }
+
+    /// Enters one more level of nesting (each `enter` is paired with `nesting -= 1`).
+    mutating func enter() throws(ExpressionError) {
+        nesting += 1
+        guard nesting <= Expression.maxDepth else { throw tooDeep }
+    }
+
+    /// `e` with the height `height`, which must be within the limit.
+    func checked(_ e: Expression, _ height: Int) throws(ExpressionError) -> Parsed {
+        guard height <= Expression.maxDepth else { throw tooDeep }
+        return (e, height)
+    }
+
     mutating func parseExpression(_ minPrec: Int) throws(ExpressionError) -> Expression {
+        try parseTree(minPrec).e
+    }
+
+    /// Precedence climbing over binary operators; `not` binds between `and` and comparisons.
+    mutating func parseTree(_ minPrec: Int) throws(ExpressionError) -> Parsed {
         var left = try parseUnary()
         while true {
             skipSpace()
             let save = i
             guard let op = binaryOp(), op.precedence >= minPrec else { i = save; return left }
-            if op.precedence == 4, case .binary(let prev, _, _) = left, prev.precedence == 4 {
+            if op.precedence == 4, case .binary(let prev, _, _) = left.e, prev.precedence == 4 {
                 i = save
                 throw error("comparisons cannot be chained; join them with 'and'")
             }
-            let right = try parseExpression(op.precedence + 1)
-            left = .binary(op, left, right)
+            let right = try parseTree(op.precedence + 1)
+            do throws(ExpressionError) {
+                left = try checked(.binary(op, left.e, right.e), max(left.height, right.height) + 1)
+            } catch {
+                i = save
+                throw error
+            }
         }
     }
 
@@ -305,34 +341,37 @@ struct ExpressionParser {
         return end >= chars.count || !(chars[end].isLetter || chars[end].isNumber || chars[end] == "_")
     }
 
-    mutating func parseUnary() throws(ExpressionError) -> Expression {
+    mutating func parseUnary() throws(ExpressionError) -> Parsed {
         skipSpace()
         guard i < chars.count else { throw error("expected a value") }
-        if matchesWord("not") {
-            i += 3
-            return .unary(.not, try parseExpression(3))
-        }
-        if chars[i] == "!" && !matches("!=") {
-            i += 1
-            return .unary(.not, try parseExpression(3))
+        if matchesWord("not") || (chars[i] == "!" && !matches("!=")) {
+            try enter()
+            defer { nesting -= 1 }
+            i += chars[i] == "!" ? 1 : 3
+            let x = try parseTree(3)
+            return try checked(.unary(.not, x.e), x.height + 1)
         }
         if chars[i] == "-" {
+            try enter()
+            defer { nesting -= 1 }
             i += 1
             let x = try parseUnary()
-            if case .literal(.int(let v)) = x { return .literal(.int(-v)) }
-            if case .literal(.double(let v)) = x { return .literal(.double(-v)) }
-            return .unary(.negate, x)
+            if case .literal(.int(let v)) = x.e { return (.literal(.int(-v)), 1) }
+            if case .literal(.double(let v)) = x.e { return (.literal(.double(-v)), 1) }
+            return try checked(.unary(.negate, x.e), x.height + 1)
         }
         return try parsePrimary()
     }
 
-    mutating func parsePrimary() throws(ExpressionError) -> Expression {
+    mutating func parsePrimary() throws(ExpressionError) -> Parsed {
         skipSpace()
         guard i < chars.count else { throw error("expected a value") }
         let c = chars[i]
         if c == "(" {
+            try enter()
+            defer { nesting -= 1 }
             i += 1
-            let e = try parseExpression(0)
+            let e = try parseTree(0)
             skipSpace()
             guard i < chars.count, chars[i] == ")" else { throw error("expected ')'") }
             i += 1
@@ -348,7 +387,7 @@ struct ExpressionParser {
             }
             guard i < chars.count else { throw error("unterminated text: close it with \(c)") }
             i += 1
-            return .literal(.string(s))
+            return (.literal(.string(s)), 1)
         }
         if c.isNumber || (c == "." && i + 1 < chars.count && chars[i + 1].isNumber) {
             let start = i
@@ -359,8 +398,8 @@ struct ExpressionParser {
                 while i < chars.count, chars[i].isNumber { i += 1 }
             }
             let text = String(chars[start ..< i]).replacingOccurrences(of: "_", with: "")
-            if let v = Int64(text) { return .literal(.int(v)) }
-            if let d = Double(text) { return .literal(.double(d)) }
+            if let v = Int64(text) { return (.literal(.int(v)), 1) }
+            if let d = Double(text) { return (.literal(.double(d)), 1) }
             i = start
             throw error("'\(text)' is not a number")
         }
@@ -369,23 +408,28 @@ struct ExpressionParser {
             while i < chars.count, chars[i].isLetter || chars[i].isNumber || chars[i] == "_" || chars[i] == "." { i += 1 }
             let name = String(chars[start ..< i])
             switch name {
-            case "true": return .literal(.bool(true))
-            case "false": return .literal(.bool(false))
-            case "null": return .literal(.null)
+            case "true": return (.literal(.bool(true)), 1)
+            case "false": return (.literal(.bool(false)), 1)
+            case "null": return (.literal(.null), 1)
             case "and", "or", "not": i = start; throw error("expected a value before '\(name)'")
             default: break
             }
             skipSpace()
             if i < chars.count, chars[i] == "(" {
                 let at = start + 1
+                try enter()
+                defer { nesting -= 1 }
                 i += 1
                 var args: [Expression] = []
+                var height = 0
                 skipSpace()
                 if i < chars.count, chars[i] == ")" {
                     i += 1
                 } else {
                     while true {
-                        args.append(try parseExpression(0))
+                        let arg = try parseTree(0)
+                        args.append(arg.e)
+                        height = max(height, arg.height)
                         skipSpace()
                         guard i < chars.count else { throw error("expected ')' to close \(name)(") }
                         if chars[i] == "," { i += 1; continue }
@@ -394,9 +438,9 @@ struct ExpressionParser {
                     }
                 }
                 try checkCall(name, args, at: at)
-                return .call(name, args)
+                return try checked(.call(name, args), height + 1)
             }
-            return .field(name)
+            return (.field(name), 1)
         }
         if c == "=" { throw error("use '==' to compare") }
         throw error("unexpected '\(c)'")

@@ -94,7 +94,7 @@ struct SpecConverter {
         case .identifier:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard SpecConverter.isIdentifier(t) else {
-                error(node.location, "\(place(path)) is '\(t)', which is not a valid name",
+                error(node.location, "\(place(path)) is '\(Diagnostic.excerpt(t))', which is not a valid name",
                       fix: "use letters, digits, _, - and . (starting with a letter, digit or _), at most 128 characters")
                 return nil
             }
@@ -122,7 +122,7 @@ struct SpecConverter {
         case .choice(let words):
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard words.contains(t) else {
-                error(node.location, "\(place(path)) is '\(t)', which is not one of \(words.joined(separator: ", "))",
+                error(node.location, "\(place(path)) is '\(Diagnostic.excerpt(t))', which is not one of \(words.joined(separator: ", "))",
                       fix: Suggest.closest(to: t, in: words).map { "did you mean '\($0)'?" } ?? "use one of them")
                 return nil
             }
@@ -179,7 +179,7 @@ struct SpecConverter {
             do {
                 _ = try Expression.parse(t)
             } catch {
-                self.error(node.location, "\(place(path)) does not parse: \(error.message) at character \(error.offset) of '\(t)'",
+                self.error(node.location, "\(place(path)) does not parse: \(error.message) at character \(error.offset) of '\(Diagnostic.excerpt(t))'",
                            fix: "fix the expression (compare with == != < <= > >=, join with and / or)")
                 return nil
             }
@@ -189,7 +189,7 @@ struct SpecConverter {
             do {
                 _ = try CronSchedule(t)
             } catch {
-                self.error(node.location, "\(place(path)) is '\(t)', which is not a valid cron expression: \(error)",
+                self.error(node.location, "\(place(path)) is '\(Diagnostic.excerpt(t))', which is not a valid cron expression: \(error)",
                            fix: "write 5 fields: minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5'")
                 return nil
             }
@@ -197,7 +197,7 @@ struct SpecConverter {
         case .email:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard SpecConverter.isEmail(t) else {
-                error(node.location, "\(place(path)) is '\(t)', which is not an e-mail address", fix: "write it as name@example.com")
+                error(node.location, "\(place(path)) is '\(Diagnostic.excerpt(t))', which is not an e-mail address", fix: "write it as name@example.com")
                 return nil
             }
             return .string(t)

@@ -1,3 +1,4 @@
+import CYAMLCheck
 import Domain
 import Foundation
 import Yams
@@ -14,13 +15,23 @@ public enum SourceParser {
         return parseYAML(text, file: file)
     }
 
+    /// The deepest nesting of lists and mappings a definition file may have (YAML or JSON). Real
+    /// definitions nest a few levels; the limit keeps every recursion over nodes and values (here,
+    /// in validation, the codec, hashing) far from the end of the stack.
+    public static let maxDepth = 128
+    /// How much YAML aliases may add to a file: each node an alias repeats counts 16 plus its
+    /// text's UTF-8 bytes. A 370-byte file of nested anchors otherwise expands to 10^10 scalars.
+    public static let maxAliasExpansion = 4 << 20
+
     static func parseYAML(_ text: String, file: String) -> Result<[SourceNode], Diagnostic> {
+        if let problem = precheck(text, file: file) { return .failure(problem) }
         do {
             var docs: [SourceNode] = []
             // The sequence stops at the first error and keeps it (in the iterating copy).
             var sequence = try Yams.compose_all(yaml: text)
+            let converter = YAMLConverter(file: file)
             while let node = sequence.next() {
-                docs.append(try convert(node, file: file))
+                docs.append(try converter.convert(node, depth: 0))
             }
             if let error = sequence.error { throw error }
             return .success(docs)
@@ -33,33 +44,44 @@ public enum SourceParser {
         }
     }
 
-    private static func convert(_ node: Node, file: String) throws -> SourceNode {
-        let loc = SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
-        switch node {
-        case .scalar(let s):
-            let quoted = s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded
-                || s.tag.rawValue == Tag.Name.str.rawValue
-            return SourceNode(.scalar(s.string, quoted: quoted), at: loc)
-        case .sequence(let seq):
-            return SourceNode(.sequence(try seq.map { try convert($0, file: file) }), at: loc)
-        case .mapping(let map):
-            var pairs: [(key: SourceNode, value: SourceNode)] = []
-            for (k, v) in map {
-                if k.tag.rawValue == Tag.Name.merge.rawValue || k.scalar?.string == "<<" {
-                    throw Diagnostic(loc, "YAML merge keys (<<) are not supported", fix: "write the fields out")
-                }
-                pairs.append((try convert(k, file: file), try convert(v, file: file)))
-            }
-            return SourceNode(.mapping(pairs), at: loc)
-        case .alias(let a):
-            throw Diagnostic(SourceLocation(file: file, line: a.mark?.line ?? 0, column: a.mark?.column ?? 0),
-                             "unresolved YAML alias", fix: "define the anchor before using it")
+    /// Nesting and alias expansion measured on libyaml's events, before Yams composes anything
+    /// (its composer hashes every mapping key in full, aliases expanded: `? *bomb` would take
+    /// hours). Syntax errors are left to Yams, which words them.
+    static func precheck(_ text: String, file: String) -> Diagnostic? {
+        var utf8 = text
+        let r = utf8.withUTF8 { ledgerflow_yaml_check($0.baseAddress, $0.count, maxAliasExpansion, maxDepth) }
+        let at = SourceLocation(file: file, line: r.line, column: r.column)
+        switch r.status {
+        case LEDGERFLOW_YAML_TOO_DEEP:
+            return tooDeep(at)
+        case LEDGERFLOW_YAML_ALIASES_TOO_LARGE:
+            let name = withUnsafeBytes(of: r.anchor) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return aliasBomb(at, name: name)
+        case LEDGERFLOW_YAML_NO_MEMORY:
+            return Diagnostic(SourceLocation(file: file), "not enough memory to read the file", fix: "make it smaller")
+        default:
+            return nil
         }
+    }
+
+    /// The error for an alias that makes the file expand past `maxAliasExpansion`.
+    static func aliasBomb(_ at: SourceLocation, name: String) -> Diagnostic {
+        Diagnostic(at, "YAML aliases expand this file past \(maxAliasExpansion >> 20) MiB (at the alias *\(name))",
+                   fix: "write the repeated parts out, or use fewer and smaller aliases")
+    }
+
+    /// The error for nodes nested deeper than `maxDepth` (YAML or JSON).
+    static func tooDeep(_ at: SourceLocation) -> Diagnostic {
+        Diagnostic(at, "lists and mappings nest deeper than \(maxDepth) levels here",
+                   fix: "flatten the definition (definitions nest a few levels; at most \(maxDepth))")
     }
 
     private static func diagnostic(_ e: YamlError, file: String) -> Diagnostic {
         func at(_ m: Mark) -> SourceLocation { SourceLocation(file: file, line: m.line, column: m.column) }
         switch e {
+        case let .parser(_, problem, mark, _) where problem.hasPrefix("Maximum nesting level reached"):
+            // libyaml's own limit, which the check lifts (and meets first): only for text over 16M levels.
+            return tooDeep(at(mark))
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
             let what = context.map { "\(problem) \($0.text)" } ?? problem
             return Diagnostic(at(mark), "YAML syntax error: \(what)", fix: "fix the YAML at this position (indentation, a missing ':' or quote)")
@@ -76,6 +98,43 @@ public enum SourceParser {
 }
 
 extension Diagnostic: Error {}
+
+/// Converts Yams' nodes into located source nodes. Yams composes an alias as the anchored node
+/// itself (shared, not copied), so converting expands it: `SourceParser.precheck` has measured
+/// the expansion and nesting on libyaml's events before, and the depth guard here only keeps the
+/// recursion bounded should a text ever reach it unchecked.
+struct YAMLConverter {
+    let file: String
+
+    func location(_ node: Node) -> SourceLocation {
+        SourceLocation(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0)
+    }
+
+    func convert(_ node: Node, depth: Int) throws -> SourceNode {
+        let loc = location(node)
+        guard depth <= SourceParser.maxDepth else { throw SourceParser.tooDeep(loc) }
+        switch node {
+        case .scalar(let s):
+            let quoted = s.style == .singleQuoted || s.style == .doubleQuoted || s.style == .literal || s.style == .folded
+                || s.tag.rawValue == Tag.Name.str.rawValue
+            return SourceNode(.scalar(s.string, quoted: quoted), at: loc)
+        case .sequence(let seq):
+            return SourceNode(.sequence(try seq.map { try convert($0, depth: depth + 1) }), at: loc)
+        case .mapping(let map):
+            var pairs: [(key: SourceNode, value: SourceNode)] = []
+            for (k, v) in map {
+                if k.tag.rawValue == Tag.Name.merge.rawValue || k.scalar?.string == "<<" {
+                    throw Diagnostic(loc, "YAML merge keys (<<) are not supported", fix: "write the fields out")
+                }
+                pairs.append((try convert(k, depth: depth + 1), try convert(v, depth: depth + 1)))
+            }
+            return SourceNode(.mapping(pairs), at: loc)
+        case .alias(let a):
+            throw Diagnostic(SourceLocation(file: file, line: a.mark?.line ?? 0, column: a.mark?.column ?? 0),
+                             "unresolved YAML alias", fix: "define the anchor before using it")
+        }
+    }
+}
 
 /// A JSON parser that keeps each value's line and column (Foundation's does not).
 struct JSONSourceParser {
@@ -125,7 +184,7 @@ struct JSONSourceParser {
     }
 
     mutating func value(depth: Int) throws -> SourceNode {
-        guard depth < 256 else { throw fail("nesting deeper than 256 levels") }
+        guard depth <= SourceParser.maxDepth else { throw SourceParser.tooDeep(location) }
         guard i < bytes.count else { throw fail("unexpected end of file", fix: "close every { and [") }
         let loc = location
         switch bytes[i] {

@@ -18,6 +18,26 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible, Comparabl
         fix.isEmpty ? "\(location): \(message)" : "\(location): \(message); \(fix)"
     }
 
+    /// `text` for quoting in a message, which is one line: line breaks and other control
+    /// characters escaped, and cut after `limit` characters (`…` marks the cut).
+    public static func excerpt(_ text: String, limit: Int = 60) -> String {
+        var out = ""
+        var n = 0
+        for c in text.unicodeScalars {
+            if n == limit { return out + "…" }
+            switch c {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where c.value < 0x20 || c.value == 0x7F || c == "\u{2028}" || c == "\u{2029}" || c == "\u{85}":
+                out += "\\u{\(String(c.value, radix: 16))}"
+            default: out.unicodeScalars.append(c)
+            }
+            n += 1
+        }
+        return out
+    }
+
     public static func < (a: Diagnostic, b: Diagnostic) -> Bool {
         (a.location, a.message) < (b.location, b.message)
     }
