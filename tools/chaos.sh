@@ -5,8 +5,8 @@
 #   tools/chaos.sh BIN_DIR kill-loop [KILLS]   kill -9 the engine KILLS times (default 200) while runs
 #                                              are requested and run, then check the store
 #   tools/chaos.sh BIN_DIR writers [N]         8 processes appending N run requests each at once
-#   tools/chaos.sh BIN_DIR hostile [CASE...]   the hostile-input corpus, fixtures/hostile/*.case
-#   tools/chaos.sh BIN_DIR all                 both
+#   tools/chaos.sh BIN_DIR hostile [NAME...]   the hostile-input corpus, fixtures/hostile/
+#   tools/chaos.sh BIN_DIR all                 all three
 #
 # Exit 0 when every check held; each failed check prints one line starting "FAIL".
 set -uo pipefail
@@ -246,7 +246,9 @@ EOF2
 }
 
 # ---------------------------------------------------------------------------------------------
-# The hostile-input corpus: fixtures/hostile/NAME.case, each a bash file defining
+# The hostile-input corpus, fixtures/hostile/. A definition file NAME.yaml or NAME.json is applied
+# to a fresh store: it must fail with exit 1, print the one line of NAME.expected first on stderr and
+# append nothing. NAME.case is a bash file defining
 #   prepare   set-up in a fresh folder (cwd) with a fresh store at ./.ledgerflow; must succeed
 #   attack    the hostile command; its exit status and stderr are checked
 #   check     optional: what must still hold afterwards (store intact, nothing appended, no file
@@ -254,45 +256,54 @@ EOF2
 # and NAME.expected: line 1 the exit status, line 2 the one line on stderr (`$DIR` stands for the
 # case's folder). A signal (status > 128) always fails the case.
 hostile() {
-    local cases=("$@")
+    local cases=("$@") c
     if ((${#cases[@]} == 0)); then
-        cases=("$repo"/fixtures/hostile/*.case)
-    else
-        cases=("${cases[@]/#/$repo/fixtures/hostile/}")
-        cases=("${cases[@]/%/.case}")
+        for c in "$repo"/fixtures/hostile/*.expected; do cases+=("$(basename "$c" .expected)"); done
     fi
-    local c name dir status err expected_status expected_err passed=0
-    for c in "${cases[@]}"; do
-        name="$(basename "$c" .case)"
+    local name dir status err expected_status expected_err passed=0 file
+    for name in "${cases[@]}"; do
         dir="$(mktemp -d /tmp/lf-hostile.XXXXXX)"
-        (
-            cd "$dir" || exit 1
-            export LEDGERFLOW_STORE="$dir/.ledgerflow" LF REPO="$repo"
-            unset -f prepare attack check
-            check() { :; }
-            # `run_failure JOB ARGS...`: runs the job and prints, as its one stderr line, the error
-            # of the first failed stage (runs print progress with times, which a corpus can't hold).
-            run_failure() {
-                "$LF" run "$@" --json >run.json 2>run.err; local s=$?
-                python3 -c 'import json,sys; r=json.load(open("run.json")); print(next((st["error"] for st in r["stages"] if st.get("error")), ""), file=sys.stderr)' 2>&1 >&2 ||
-                    cat run.err >&2
-                return $s
-            }
-            # shellcheck source=/dev/null
-            source "$c"
-            "$LF" init >/dev/null || exit 90
-            prepare >prepare.out 2>&1 || { echo "prepare failed: $(tail -1 prepare.out)"; exit 91; }
-            attack >attack.out 2>attack.err
-            echo $? > attack.status
-            check >check.out 2>&1 || { echo "check failed: $(tail -1 check.out)"; exit 92; }
-            exit 0
-        )
-        local setup=$?
-        if ((setup != 0)); then fail "hostile $name: set-up or check failed (status $setup); see $dir"; continue; fi
+        if [[ -f "$repo/fixtures/hostile/$name.case" ]]; then
+            (
+                cd "$dir" || exit 1
+                export LEDGERFLOW_STORE="$dir/.ledgerflow" LF REPO="$repo"
+                unset -f prepare attack check
+                check() { :; }
+                # `run_failure JOB ARGS...`: runs the job and prints, as its one stderr line, the
+                # error of the first failed stage (runs print progress with times, which a corpus
+                # can't hold).
+                run_failure() {
+                    "$LF" run "$@" --json >run.json 2>run.err; local s=$?
+                    python3 -c 'import json,sys; r=json.load(open("run.json")); print(next((st["error"] for st in r["stages"] if st.get("error")), ""), file=sys.stderr)' 2>&1 >&2 ||
+                        cat run.err >&2
+                    return $s
+                }
+                # shellcheck source=/dev/null
+                source "$repo/fixtures/hostile/$name.case"
+                "$LF" init >/dev/null || exit 90
+                prepare >prepare.out 2>&1 || { echo "prepare failed: $(tail -1 prepare.out)"; exit 91; }
+                attack >attack.out 2>attack.err
+                echo $? > attack.status
+                check >check.out 2>&1 || { echo "check failed: $(tail -1 check.out)"; exit 92; }
+                exit 0
+            )
+            if (($? != 0)); then fail "hostile $name: set-up or check failed; see $dir"; continue; fi
+            expected_status=$(sed -n 1p "$repo/fixtures/hostile/$name.expected")
+            expected_err=$(sed -n 2p "$repo/fixtures/hostile/$name.expected")
+            err="$(sed "s#$dir#\$DIR#g" "$dir/attack.err")"
+        else
+            # A definition file: applying it fails with the one line of NAME.expected (its first
+            # line on stderr) and appends nothing.
+            file=$(ls "$repo/fixtures/hostile/$name".{yaml,json} 2>/dev/null | head -1)
+            "$LF" init --store "$dir/.ledgerflow" >/dev/null
+            "$LF" apply "fixtures/hostile/$(basename "$file")" --store "$dir/.ledgerflow" >/dev/null 2>"$dir/attack.err"
+            echo $? > "$dir/attack.status"
+            expected_status=1
+            expected_err=$(cat "$repo/fixtures/hostile/$name.expected")
+            err="$(head -1 "$dir/attack.err")"
+            if [[ -n "$("$LF" events --store "$dir/.ledgerflow" 2>&1)" ]]; then fail "hostile $name: apply appended events"; continue; fi
+        fi
         status=$(cat "$dir/attack.status")
-        err="$(sed "s#$dir#\$DIR#g" "$dir/attack.err")"
-        expected_status=$(sed -n 1p "$repo/fixtures/hostile/$name.expected")
-        expected_err=$(sed -n 2p "$repo/fixtures/hostile/$name.expected")
         if ((status > 128)); then
             fail "hostile $name: killed by signal $((status - 128)); see $dir"
         elif [[ "$status" != "$expected_status" ]]; then
