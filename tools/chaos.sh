@@ -253,8 +253,8 @@ EOF2
 #   attack    the hostile command; its exit status and stderr are checked
 #   check     optional: what must still hold afterwards (store intact, nothing appended, no file
 #             created…); fails by returning non-zero after printing why
-# and NAME.expected: line 1 the exit status, line 2 the one line on stderr (`$DIR` stands for the
-# case's folder). A signal (status > 128) always fails the case.
+# and NAME.expected: line 1 the exit status, line 2 the first line on stderr (`$DIR` stands for the
+# case's folder; apply follows its errors with a summary line). A signal (status > 128) always fails the case.
 hostile() {
     local cases=("$@") c
     if ((${#cases[@]} == 0)); then
@@ -290,7 +290,7 @@ hostile() {
             if (($? != 0)); then fail "hostile $name: set-up or check failed; see $dir"; continue; fi
             expected_status=$(sed -n 1p "$repo/fixtures/hostile/$name.expected")
             expected_err=$(sed -n 2p "$repo/fixtures/hostile/$name.expected")
-            err="$(sed "s#$dir#\$DIR#g" "$dir/attack.err")"
+            err="$(sed "s#$dir#\$DIR#g" "$dir/attack.err" | head -1)"
         else
             # A definition file: applying it fails with the one line of NAME.expected (its first
             # line on stderr) and appends nothing.
