@@ -59,7 +59,7 @@ extension EventLog {
                             guard e.key.count == 8, key == expected else {
                                 return .init(seq: expected, reason: "event \(expected) is missing (next stored key is \(key))")
                             }
-                            if let p = try check(seq: key, record: e.value, &reader, txn, anchor: anchor, recordedAt: &lastAt) { return p }
+                            if let p = try core.checkRecord(seq: key, record: e.value, &reader, txn, anchor: anchor, recordedAt: &lastAt) { return p }
                             seq = key
                             entry = try c.next()
                         }
@@ -72,8 +72,15 @@ extension EventLog {
         }
     }
 
-    private func check(seq: UInt64, record: UnsafeRawBufferPointer, _ reader: inout EventReader, _ txn: Transaction,
-                       anchor: (seq: UInt64, hash: ChainHash)?, recordedAt: inout Int64) throws -> VerifyReport.Problem? {
+}
+
+extension StoreCore {
+    /// Checks one stored event: its header decodes, its names exist, its payload decompresses and
+    /// decodes, its hash (rolled from `reader`'s) matches its fingerprint, the stored full hash
+    /// at multiples of 64 and the anchor. Nil when all holds.
+    func checkRecord(seq: UInt64, record: UnsafeRawBufferPointer, _ reader: inout EventReader, _ txn: Transaction,
+                     anchor: (seq: UInt64, hash: ChainHash)?, recordedAt: inout Int64) throws -> VerifyReport.Problem? {
+        let core = self
         var r = ByteReader(record)
         let h: RecordHeader
         do {
@@ -121,5 +128,77 @@ extension EventLog {
             return .init(seq: seq, reason: "the chain hash at seq \(seq) is \(hash.hex), not the anchor's \(anchor.hash.hex): the log up to the anchor was rewritten")
         }
         return nil
+    }
+}
+
+extension StoreCore {
+    /// The cheap structural check a writable open makes (milliseconds whatever the store's size):
+    /// the meta facts are there and agree with the log (store id, index watermark ≤ last seq, name
+    /// counters past every interned id), the last indexed event is where every index and its
+    /// stream's head say it is, and the last 1–64 events verify against the newest stored chain
+    /// hash before them. A description of the first problem, or nil.
+    func structuralProblem(_ txn: Transaction) throws -> String? {
+        guard try txn.meta(dbs, MetaKey.storeID) != nil else { return "its meta database has no store id" }
+        let last = try txn.lastSeq(dbs)
+        let watermark = try txn.indexedWatermark(dbs)
+        if watermark > last { return "the index watermark (\(watermark)) is past the last event (\(last))" }
+        for kind in NameKind.allCases {
+            let next = try txn.meta(dbs, MetaKey.nextID(kind)).map { $0.withUnsafeBytes { UInt32(bigEndianBytes: $0) } } ?? 1
+            let largest: UInt32? = try txn.withCursor(dbs.ids) { c in
+                let after = [kind.rawValue + 1]
+                let e = try after.withUnsafeBytes { try c.seek(atLeast: $0) } != nil ? try c.previous() : try c.last()
+                guard let e, e.key.count == 5, e.key[0] == kind.rawValue else { return nil }
+                return UInt32(bigEndianBytes: UnsafeRawBufferPointer(rebasing: e.key[1 ..< 5]))
+            }
+            if let largest, largest >= next {
+                return "the name counter of kind '\(Character(Unicode.Scalar(kind.rawValue)))' (\(next)) is not past the largest interned id (\(largest))"
+            }
+        }
+        if watermark > 0 {
+            guard let h = try header(at: watermark, txn) else { return "event \(watermark) (the index watermark) is missing" }
+            let head: (UInt64, UInt64)? = try h.streamID.withBigEndianBytes { k in
+                try txn.withValue(dbs.streams, key: k) { v in v.flatMap { $0.count == 16 ? (UInt64(bigEndianBytes: $0), UInt64(bigEndianBytes: UnsafeRawBufferPointer(rebasing: $0[8...]))) : nil } }
+            }
+            if head.map({ $0 != (h.streamVersion, watermark) }) ?? true {
+                return "the 'streams' database does not hold the stream head of event \(watermark) (the last indexed event)"
+            }
+            for (kind, key) in [(IndexKind.stream, UInt64(h.streamID)), (.correlation, h.correlation), (.type, UInt64(h.typeID))] {
+                let db = dbs.index(kind)
+                let end: UInt64? = try withIndexKey(PostingBuilder.Key(index: kind, key: key)) { k in
+                    try txn.withCursor(db) { c in
+                        guard try c.seek(exactly: k) != nil, let lastRun = try c.lastDuplicate(), lastRun.value.count == 12 else { return nil }
+                        return Posting(lastRun.value).end
+                    }
+                }
+                if end != watermark + 1 {
+                    return "the 'index.\(kind)' database does not list event \(watermark) (the last indexed event)"
+                }
+            }
+        }
+        guard last > 0 else { return nil }
+        let start = (last - 1) / Chain.checkpointInterval * Chain.checkpointInterval
+        return try decompressors.with { decompressor -> String? in
+            var reader = EventReader(core: self, decompressor: decompressor, options: ReadOptions(hashes: false, upcast: false))
+            if start == 0 {
+                reader.rolledSeq = 0
+                reader.rolledHash = .genesis
+            } else {
+                let stored = try start.withBigEndianBytes { k in try txn.withValue(dbs.chain, key: k) { $0.map { Array($0) } } }
+                guard let stored, stored.count == 32 else { return "the chain checkpoint at seq \(start) is missing" }
+                reader.rolledSeq = start
+                reader.rolledHash = ChainHash(bytes: stored)
+            }
+            var at: Int64 = 0
+            for seq in start + 1 ... last {
+                let problem: VerifyReport.Problem? = try seq.withBigEndianBytes { k in
+                    try txn.withValue(dbs.events, key: k) { v in
+                        guard let v else { return .init(seq: seq, reason: "event \(seq) is missing") }
+                        return try checkRecord(seq: seq, record: v, &reader, txn, anchor: nil, recordedAt: &at)
+                    }
+                }
+                if let problem { return "event \(seq) of the last ones does not verify (\(problem.reason))" }
+            }
+            return nil
+        }
     }
 }
