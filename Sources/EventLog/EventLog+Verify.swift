@@ -303,7 +303,12 @@ extension EventLog {
                     } else if w.isEmpty {
                         reason = "\(describe(kind, key)) lists seq \(runs(s)), but no event up to the watermark (\(watermark)) has it"
                     } else {
-                        reason = "\(describe(kind, key)) lists seq \(runs(s)), the events say \(runs(w))"
+                        // From the first run that differs.
+                        let same = zip(w, s).prefix { $0 == $1 }.count
+                        let at = same == 0 ? "" : " after \(same) matching run\(same == 1 ? "" : "s")"
+                        let listed = same < s.count ? "seq \(runs(Array(s[same...])))" : "nothing more"
+                        let said = same < w.count ? "seq \(runs(Array(w[same...])))" : "nothing more"
+                        reason = "\(describe(kind, key)) lists \(listed)\(at), the events say \(said)"
                     }
                     problems.append(IndexProblem(database: name, reason: reason))
                     break

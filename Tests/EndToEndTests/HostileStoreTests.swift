@@ -108,6 +108,28 @@ import Testing
         #expect(try EventLog.open(at: store, configuration: { var c = EventLog.Configuration(); c.readOnly = true; return c }()).lastSeq() == 9)
     }
 
+    /// An index that disagrees with the events (a posting added with LMDB's own `mdb_load`) fails
+    /// `audit verify`, which names the index, the key and the first differing run.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/mdb_load")))
+    func verifyNamesAnIndexThatDisagreesWithTheEvents() throws {
+        let dir = TemporaryDirectory()
+        let store = try store(dir)
+        let input = dir.sub("posting.txt")
+        try ("VERSION=3\nformat=bytevalue\ndatabase=index.type\ntype=btree\ndupsort=1\ndupfixed=1\nHEADER=END\n"
+             + " 00000001\n 0000000005f5e10000000001\nDATA=END\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let loaded = try run("/usr/bin/mdb_load", ["-f", input, "-s", "index.type", store])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        let r = try ledgerflow(["audit", "verify", "--store", store])
+        #expect(r.status == 1)
+        let err = r.stderr.split(separator: "\n").map(String.init)
+        #expect(err.count == 1 && err[0].hasPrefix("ledgerflow: audit verify: index mismatch: index.type: type '"), "\(err)")
+        #expect(err.first?.contains("(id 1) lists seq 100000000 after 1 matching run, the events say nothing more (the chain verified; the indexes are derived from it: restore the store from a backup)") == true, "\(err)")
+        #expect(try ledgerflow(["audit", "verify", "--no-indexes", "--store", store]).status == 0)
+        let json = try ledgerflow(["audit", "verify", "--json", "--store", store])
+        let v = try Value(json: json.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(json.status == 1 && v["ok"] == .bool(false) && v["chain_ok"] == .bool(true) && v["indexes"]?["ok"] == .bool(false))
+    }
+
     @Test func verifyIndexesOnAHealthyStore() throws {
         let dir = TemporaryDirectory()
         let store = try store(dir)
