@@ -24,6 +24,14 @@ static inline size_t lf_zstd_compress_block(ZSTD_CCtx *cctx, const ZSTD_CDict *c
     if (ZSTD_isError(r)) return r;
     return ZSTD_compressBlock(cctx, dst, dstCapacity, src, srcSize);
 }
+/* The largest input one block of `cctx` takes once begun with `cdict` (or plain `level`): 128 KiB,
+   or less when the parameters' window is smaller (a dictionary's CDict carries parameters tuned
+   for small inputs, e.g. a 32 KiB window). ZSTD_compressBlock refuses more (srcSize_wrong). */
+static inline size_t lf_zstd_block_size(ZSTD_CCtx *cctx, const ZSTD_CDict *cdict, int level) {
+    size_t r = cdict ? ZSTD_compressBegin_usingCDict(cctx, cdict) : ZSTD_compressBegin(cctx, level);
+    if (ZSTD_isError(r)) return r;
+    return ZSTD_getBlockSize(cctx);
+}
 static inline size_t lf_zstd_decompress_block(ZSTD_DCtx *dctx, const ZSTD_DDict *ddict,
                                               void *dst, size_t dstCapacity, const void *src, size_t srcSize) {
     size_t r = ddict ? ZSTD_decompressBegin_usingDDict(dctx, ddict) : ZSTD_decompressBegin(dctx);

@@ -86,7 +86,7 @@ extension EventLog {
     /// An append ready for the writer; large ones still have payload chunks to prepare.
     private struct Job {
         let streams: [PreparedStream]
-        let pending: [(events: PreparedEvents, chunk: Int)]
+        let pending: [(stream: String, events: PreparedEvents, chunk: Int)]
         let core: StoreCore
         let dictionary: CompressionDictionary?
 
@@ -96,10 +96,10 @@ extension EventLog {
             guard !pending.isEmpty else { return }
             let pending = self.pending, core = self.core, dictionary = self.dictionary
             DispatchQueue.concurrentPerform(iterations: pending.count) { i in
-                let (events, c) = pending[i]
+                let (stream, events, c) = pending[i]
                 do {
                     let prepared = try core.compressors.with { comp in
-                        try PayloadPreparer.prepare(events.sourceChunk(c), compressor: comp, dictionary: dictionary)
+                        try PayloadPreparer.prepare(events.sourceChunk(c), stream: stream, compressor: comp, dictionary: dictionary)
                     }
                     events.fill(c, prepared)
                 } catch {
@@ -122,7 +122,7 @@ extension EventLog {
         if checkpoints.contains(where: { $0.name.isEmpty }) { throw EventLogError(.invalidArgument, "a checkpoint needs a name") }
         var prepared: [PreparedStream] = []
         prepared.reserveCapacity(streams.count)
-        var pending: [(events: PreparedEvents, chunk: Int)] = []
+        var pending: [(stream: String, events: PreparedEvents, chunk: Int)] = []
         let dictionary = core.dictionaries.currentDictionary()
         let total = streams.reduce(0) { $0 + $1.events.count }
         for part in streams {
@@ -133,10 +133,10 @@ extension EventLog {
             let events = PreparedEvents(source: part.events, chunkSize: EventLog.preparationChunk)
             if total <= EventLog.preparationChunk {
                 if events.chunkCount > 0 {
-                    events.fill(0, try core.compressors.with { c in try PayloadPreparer.prepare(part.events[...], compressor: c, dictionary: dictionary) })
+                    events.fill(0, try core.compressors.with { c in try PayloadPreparer.prepare(part.events[...], stream: part.stream, compressor: c, dictionary: dictionary) })
                 }
             } else {
-                for c in 0 ..< events.chunkCount { pending.append((events, c)) }
+                for c in 0 ..< events.chunkCount { pending.append((part.stream, events, c)) }
             }
             prepared.append(PreparedStream(stream: part.stream, expected: part.expectedVersion, events: events))
         }
@@ -144,18 +144,32 @@ extension EventLog {
     }
 }
 
+extension EventLog {
+    /// The largest payload an event may have: 16 MiB of canonical bytes (`ValueCodec`). Larger
+    /// appends are refused whole. Events are metadata (a dataset's rows, a model's weights belong
+    /// in files the events point at); the bound keeps one record a bounded run of LMDB overflow
+    /// pages and one read's decompression buffer bounded.
+    public static let maxPayloadBytes = 16 << 20
+}
+
 /// Encodes payloads to canonical bytes and compresses them, all into two shared buffers.
 enum PayloadPreparer {
     /// Payloads shorter than this are stored raw: a zstd frame would not be smaller.
     static let minimumCompressible = 24
 
-    static func prepare(_ events: ArraySlice<NewEvent>, compressor: Compressor, dictionary: CompressionDictionary?) throws -> [PreparedEvent] {
+    /// Refuses a payload whose canonical bytes exceed `EventLog.maxPayloadBytes` (the whole append
+    /// then writes nothing).
+    static func prepare(_ events: ArraySlice<NewEvent>, stream: String, compressor: Compressor,
+                        dictionary: CompressionDictionary?) throws -> [PreparedEvent] {
         var canonical = ByteWriter(capacity: events.count * 96)
         var bounds: [Range<Int>] = []
         bounds.reserveCapacity(events.count)
         for e in events {
             let start = canonical.count
             ValueCodec.encode(e.payload, into: &canonical)
+            if canonical.count - start > EventLog.maxPayloadBytes {
+                throw EventLogError(.invalidArgument, "a \(e.type) event for stream \(stream) has a payload of \(canonical.count - start) bytes, over the limit of \(EventLog.maxPayloadBytes) bytes (16 MiB); nothing was written: keep large data in a dataset or artifact and put its reference in the event")
+            }
             bounds.append(start ..< canonical.count)
         }
         let canonicalBytes = canonical.bytes
@@ -168,7 +182,9 @@ enum PayloadPreparer {
                 let src = UnsafeRawBufferPointer(rebasing: all[r])
                 let start = stored.count
                 if src.count >= minimumCompressible {
-                    let block = src.count <= Compressor.maxBlockSize
+                    // A bare block up to the block size of these parameters (with a dictionary
+                    // often 32 KiB, not 128: zstd refuses a larger block), a frame beyond.
+                    let block = src.count <= compressor.blockLimit(dictionary: dictionary)
                     let bound = Compressor.bound(src.count)
                     stored.append(contentsOf: repeatElement(0, count: bound))
                     let n = try stored.withUnsafeMutableBytes { dst in

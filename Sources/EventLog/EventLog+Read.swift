@@ -152,36 +152,55 @@ extension EventLog {
         try scan(from: from, through: through, filter: filter, options: options, limit: .max, body)
     }
 
+    /// `scan` that goes on past events that cannot be read (a damaged record, a payload that does
+    /// not decompress or decode, a missing name): `unreadable` gets each one's seq and why, in seq
+    /// order among the events, and returns false to stop. Damage to the store's structure (LMDB
+    /// errors) still throws.
+    public func scan(from: UInt64 = 1, through: UInt64 = .max, filter: EventFilter = .all, options: ReadOptions = ReadOptions(),
+                     unreadable: (UInt64, String) throws -> Bool, _ body: (RecordedEvent) throws -> Bool) throws {
+        try scan(from: from, through: through, filter: filter, options: options, limit: .max, tolerant: true, unreadable: unreadable, body)
+    }
+
     /// `scan` knowing that the caller wants at most `limit` events (so that no more are decoded).
     func scan(from: UInt64, through: UInt64, filter: EventFilter, options: ReadOptions, limit: Int,
-              _ body: (RecordedEvent) throws -> Bool) throws {
+              tolerant: Bool = false, unreadable: (UInt64, String) throws -> Bool = { _, _ in true }, _ body: (RecordedEvent) throws -> Bool) throws {
         guard from <= through else { return }
         // A full scan without hashes decodes chunks on every core (each worker in a read
         // transaction of its own over its own range; committed events never change, so the
         // workers agree) and delivers them in order.
-        if filter.isAll && !options.hashes && EventLog.scanWorkers > 1 {
+        if filter.isAll && !options.hashes && EventLog.scanWorkers > 1 && !tolerant {
             return try parallelScan(from: from, through: through, options: options, limit: limit, body)
         }
         try core.decompressors.with { decompressor in
             var reader = EventReader(core: core, decompressor: decompressor, options: options)
+            reader.tolerant = tolerant
             var next = max(from, 1)
             var remaining = limit
             while next <= through && remaining > 0 {
                 let chunk = min(16_384, remaining)
                 var batch: [RecordedEvent] = []
                 batch.reserveCapacity(64)
+                reader.unreadable.removeAll()
                 let more: Bool = try core.read { txn in
                     if filter.isAll {
                         return try reader.sequential(from: next, through: through, max: chunk, txn) { batch.append($0) }
                     }
                     return try reader.filtered(filter, from: next, through: through, max: chunk, txn) { batch.append($0) }
                 }
+                var bad = reader.unreadable[...]
                 for e in batch {
+                    while let b = bad.first, b.seq < e.seq {
+                        bad.removeFirst()
+                        if try !unreadable(b.seq, b.reason) { return }
+                    }
                     if try !body(e) { return }
                 }
+                for b in bad {
+                    if try !unreadable(b.seq, b.reason) { return }
+                }
                 remaining -= batch.count
-                guard let last = batch.last, more else { return }
-                next = last.seq + 1
+                guard let last = Swift.max(batch.last?.seq ?? 0, reader.unreadable.last?.seq ?? 0) as UInt64?, last > 0, more else { return }
+                next = last + 1
             }
         }
     }
@@ -256,7 +275,7 @@ struct EventReader {
             while let e = entry {
                 let seq = UInt64(bigEndianBytes: e.key)
                 if seq > through { return false }
-                emit(try decode(seq: seq, record: e.value, txn))
+                if let event = try decodeOrNote(seq: seq, record: e.value, txn) { emit(event) }
                 n += 1
                 if n >= max { return true }
                 entry = try c.next()
@@ -324,11 +343,8 @@ struct EventReader {
                         if seq > last { return false }
                         var entry = try seq.withBigEndianBytes { try ec.seek(exactly: $0) }
                         while seq < p.end, seq <= last, let e = entry {
-                            var r = ByteReader(e.value)
-                            let s = seq
-                            let h = try RecordHeader.read(seq: s, from: &r)
-                            if matches(h) {
-                                emit(try decode(seq: seq, record: e.value, txn))
+                            if let h = try headerOrNote(seq: seq, record: e.value), matches(h) {
+                                if let event = try decodeOrNote(seq: seq, record: e.value, txn) { emit(event) }
                                 n += 1
                                 if n >= max { return true }
                             }
@@ -351,16 +367,47 @@ struct EventReader {
             while let e = entry {
                 let seq = UInt64(bigEndianBytes: e.key)
                 if seq > through { return false }
-                var r = ByteReader(e.value)
-                let h = try RecordHeader.read(seq: seq, from: &r)
-                if matches(h) {
-                    emit(try decode(seq: seq, record: e.value, txn))
+                if let h = try headerOrNote(seq: seq, record: e.value), matches(h) {
+                    if let event = try decodeOrNote(seq: seq, record: e.value, txn) { emit(event) }
                     n += 1
                     if n >= max { return true }
                 }
                 entry = try c.next()
             }
             return false
+        }
+    }
+
+    /// With `tolerant`, events that cannot be read are noted here (seq, why) instead of thrown.
+    var tolerant = false
+    var unreadable: [(seq: UInt64, reason: String)] = []
+
+    /// The header of `seq`'s record; nil (noted) when tolerant and it does not decode.
+    mutating func headerOrNote(seq: UInt64, record: UnsafeRawBufferPointer) throws -> RecordHeader? {
+        var r = ByteReader(record)
+        do {
+            return try RecordHeader.read(seq: seq, from: &r)
+        } catch let e as EventLogError where tolerant {
+            unreadable.append((seq, e.message))
+            return nil
+        }
+    }
+
+    /// `decode`, but when tolerant an event that cannot be read is noted and nil returned (with
+    /// hashes asked for, an event whose hash cannot be computed, because an earlier one cannot be
+    /// read, comes without its hash). Storage failures are thrown either way.
+    mutating func decodeOrNote(seq: UInt64, record: UnsafeRawBufferPointer, _ txn: Transaction) throws -> RecordedEvent? {
+        guard tolerant else { return try decode(seq: seq, record: record, txn) }
+        do {
+            return try decode(seq: seq, record: record, txn)
+        } catch let e as EventLogError where e.kind == .corrupt {
+            if options.hashes {
+                rolledSeq = .max
+                var plain = EventReader(core: core, decompressor: decompressor, options: ReadOptions(hashes: false, upcast: options.upcast))
+                if let event = try? plain.decode(seq: seq, record: record, txn) { return event }
+            }
+            unreadable.append((seq, e.message))
+            return nil
         }
     }
 

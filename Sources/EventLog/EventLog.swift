@@ -169,9 +169,12 @@ final class StoreCore: Sendable {
             }
         } else {
             do {
-                self.dbs = try StoreDatabases.open(env, create: !configuration.readOnly)
+                // Never create a missing database of an existing store (only the caches, snapshots
+                // and tables, which older stores lack): an index created empty would silently
+                // answer "nothing" for every event before it.
+                self.dbs = try StoreDatabases.open(env, create: false)
             } catch let e as LMDBError where e == .notFound {
-                throw EventLogError(.incompatible, "\(path) is an LMDB environment but not an initialized Ledgerflow store (an interrupted init?): run `ledgerflow init --store \(path)`")
+                throw StoreCore.missingDatabase(env, path: path)
             }
         }
         let dbs = self.dbs
@@ -184,6 +187,13 @@ final class StoreCore: Sendable {
         guard format == Array("1".utf8) else {
             throw EventLogError(.incompatible, "\(path) holds store format \(format.map { String(decoding: $0, as: UTF8.self) } ?? "none"), this ledgerflow reads format 1")
         }
+        if !configuration.readOnly {
+            // Refuse to write to a store whose structure is damaged (nothing would be appended
+            // anyway if it were found later; this finds it before the first append).
+            if let problem = try env.read({ txn in try self.structuralProblem(txn) }) {
+                throw EventLogError(.corrupt, "the store at \(path) is damaged: \(problem); nothing was written: run `ledgerflow audit verify --indexes --store \(path)` and restore the store from a backup")
+            }
+        }
         if currentDict != 0 {
             let d = try env.read { txn in try self.loadDictionary(currentDict, txn) }
             dictionaries.add(d, makeCurrent: true)
@@ -191,6 +201,21 @@ final class StoreCore: Sendable {
         let firstAt: UInt64
         if case .automatic(let first, _) = configuration.dictionaryTraining { firstAt = first } else { firstAt = .max }
         training.withLock { $0.nextAt = nextTraining == 0 ? firstAt : nextTraining }
+    }
+
+    /// The error for a store whose named databases are not all there: not initialized when none
+    /// is, damaged (naming the missing one, and any unknown name found instead) otherwise.
+    static func missingDatabase(_ env: Environment, path: String) -> EventLogError {
+        let present = (try? env.databaseNames()) ?? []
+        if present.isEmpty {
+            return EventLogError(.incompatible, "\(path) is an LMDB environment but not an initialized Ledgerflow store (an interrupted init?): run `ledgerflow init --store \(path)`")
+        }
+        let optional: Set = ["snapshots", "tables"]
+        let missing = StoreDatabases.allNames.filter { !present.contains($0) && !optional.contains($0) }
+        let unknown = present.filter { !StoreDatabases.allNames.contains($0) }
+        let names = missing.map { "'\($0)'" }.joined(separator: ", ")
+        let instead = unknown.isEmpty ? "" : " (LMDB's main database holds \(unknown.map { "'\($0.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 ? String($0) : "\\u{\(String($0.value, radix: 16))}" }.joined())'" }.joined(separator: ", ")) instead: a name was overwritten)"
+        return EventLogError(.corrupt, "the store at \(path) is damaged: its database\(missing.count == 1 ? "" : "s") \(names) \(missing.count == 1 ? "is" : "are") missing\(instead); nothing was read or written: restore the store from a backup (and check the copy with `ledgerflow audit verify --indexes`)")
     }
 
     /// The dictionary `id`, loaded from the store on first use.

@@ -65,7 +65,8 @@ extension EventLogError {
 
     /// `error` as the log reports it: an `LMDBError` wrapped, anything else as it is.
     static func wrapping(_ error: any Error) -> any Error {
-        (error as? LMDBError).map { EventLogError($0) } ?? error
+        if let t = error as? LMDBTruncatedFile { return EventLogError(.corrupt, t.description) }
+        return (error as? LMDBError).map { EventLogError($0) } ?? error
     }
 }
 

@@ -51,6 +51,7 @@ public final class Environment: @unchecked Sendable {
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if options.noSync { flags |= UInt32(MDB_NOSYNC) }
             try check(mdb_env_open(env, path, flags, 0o644), "opening the store at \(path)")
+            try Environment.checkFileLength(env, path: path)
         } catch {
             mdb_env_close(env)
             throw error
@@ -58,6 +59,41 @@ public final class Environment: @unchecked Sendable {
         self.handle = env
         self.path = path
         self.isReadOnly = options.readOnly
+    }
+
+    /// Throws `LMDBTruncatedFile` when the data file is shorter than the pages its newest meta page
+    /// says are in use: reading those pages through the map would end the process with SIGBUS.
+    /// LMDB writes every page up to the last used one before a commit completes, so a healthy file
+    /// is never shorter.
+    private static func checkFileLength(_ env: OpaquePointer, path: String) throws {
+        var raw = MDB_envinfo()
+        try check(mdb_env_info(env, &raw), "reading environment info of \(path)")
+        var st = MDB_stat()
+        try check(mdb_env_stat(env, &st), "reading environment stat of \(path)")
+        var fd: Int32 = -1
+        try check(mdb_env_get_fd(env, &fd), "finding the data file of \(path)")
+        var file = stat()
+        guard fstat(fd, &file) == 0 else { throw LMDBError(code: errno, operation: "reading the size of \(path)/data.mdb") }
+        let needed = (raw.me_last_pgno + 1) * Int(st.ms_psize)
+        if Int(file.st_size) < needed {
+            throw LMDBTruncatedFile(path: (path as NSString).appendingPathComponent("data.mdb"), fileBytes: Int(file.st_size), neededBytes: needed)
+        }
+    }
+
+    /// The names of the named databases: the keys of the main (unnamed) database, in key order.
+    public func databaseNames() throws -> [String] {
+        try read { txn in
+            let main = try txn.openDatabase(nil, create: false)
+            return try txn.withCursor(main) { c in
+                var names: [String] = []
+                var e = try c.first()
+                while let entry = e {
+                    names.append(String(decoding: entry.key, as: UTF8.self))
+                    e = try c.next()
+                }
+                return names
+            }
+        }
     }
 
     deinit { mdb_env_close(handle) }
@@ -80,7 +116,8 @@ public final class Environment: @unchecked Sendable {
             mdb_txn_abort(txn.handle)
             throw error
         }
-        try check(mdb_txn_commit(txn.handle), "committing a write transaction in \(path)")
+        let code = mdb_txn_commit(txn.handle)
+        if code != 0 { throw diskFullOr(LMDBError(code: code, operation: "committing a write transaction in \(path)")) }
         return result
     }
 
@@ -118,6 +155,18 @@ public final class Environment: @unchecked Sendable {
         return try write { txn in try txn.openDatabase(name, flags: flags, create: create) }
     }
 
+    /// `error`, or ENOSPC when it is an I/O error on a file system with no room left: LMDB reports
+    /// a short write (the disk filled in the middle of a page run) as EIO.
+    private func diskFullOr(_ error: LMDBError) -> LMDBError {
+        guard error.code == EIO else { return error }
+        var fs = statvfs()
+        guard statvfs(path, &fs) == 0 else { return error }
+        let free = Int(fs.f_bavail) * Int(fs.f_frsize)
+        // Less room than a commit's worth of pages (the failed write needed more than there was).
+        guard free < 1 << 20 else { return error }
+        return LMDBError(code: ENOSPC, operation: "\(error.operation) (a short write: \(free) bytes are free on the file system)")
+    }
+
     /// Grows the map to `bytes`. Only legal while this process has no transaction open.
     public func setMapSize(_ bytes: Int) throws {
         try check(mdb_env_set_mapsize(handle, bytes), "growing the map to \(bytes) bytes")
@@ -125,7 +174,8 @@ public final class Environment: @unchecked Sendable {
 
     /// Flushes the data buffers to disk (useful after writing with `noSync`).
     public func sync(force: Bool = true) throws {
-        try check(mdb_env_sync(handle, force ? 1 : 0), "syncing \(path)")
+        let code = mdb_env_sync(handle, force ? 1 : 0)
+        if code != 0 { throw diskFullOr(LMDBError(code: code, operation: "syncing \(path)")) }
     }
 
     /// Information about the environment: map size, last used page, last transaction id.

@@ -69,6 +69,7 @@ public struct LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
         case EAGAIN: return "EAGAIN"
         case ENOMEM: return "ENOMEM"
         case ENOSPC: return "ENOSPC"
+        case EIO: return "EIO"
         case EINVAL: return "EINVAL"
         default: return "errno \(code)"
         }
@@ -77,13 +78,13 @@ public struct LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What a user can do about the error, where there is something to do.
     public var advice: String? {
         switch code {
-        case MDB_MAP_FULL: return "the store's map size is exhausted; raise the map size"
+        case MDB_MAP_FULL: return "the store's map size is exhausted and could not be grown; nothing of this write was committed: raise the map size (or free memory/address space) and retry"
         case MDB_READERS_FULL: return "too many processes read the store at once; close some readers"
         case MDB_VERSION_MISMATCH, MDB_INVALID: return "the directory does not hold a store written by this LMDB version"
         case MDB_CORRUPTED, MDB_PAGE_NOTFOUND: return "the store file is damaged; restore it from a copy"
         case ENOENT: return "the path does not exist"
         case EACCES: return "check the permissions of the store directory"
-        case ENOSPC: return "the disk is full"
+        case ENOSPC: return "the disk holding the store is full; nothing of this write was committed: free space on it (or move the store to a larger disk) and retry"
         default: return nil
         }
     }
@@ -94,6 +95,20 @@ public struct LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
         if !operation.isEmpty { text += " while \(operation)" }
         if let advice { text += "; \(advice)" }
         return text
+    }
+}
+
+/// The data file is shorter than the pages in use: it was truncated (a copy cut short, a full
+/// disk while copying). Opening it would crash the process (SIGBUS) at the first missing page.
+public struct LMDBTruncatedFile: Error, Sendable, CustomStringConvertible {
+    /// The data file.
+    public let path: String
+    /// Its size.
+    public let fileBytes: Int
+    /// The size its pages need: (last used page + 1) × page size.
+    public let neededBytes: Int
+    public var description: String {
+        "the store's data file \(path) is truncated: it holds \(fileBytes) bytes but its pages need \(neededBytes); nothing was read or written: restore the store from a backup (a copy made with `mdb_copy` or of the directory while no ledgerflow ran)"
     }
 }
 

@@ -54,11 +54,22 @@ public final class CompressionDictionary: @unchecked Sendable {
             if let d { ZSTD_freeDDict(d) }
             throw ZstdError(name: "dictionary could not be digested", operation: "loading dictionary \(id)", isDestinationTooSmall: false)
         }
+        do {
+            self.blockSize = try Compressor.measureBlockSize(cdict: c, level: level)
+        } catch {
+            ZSTD_freeCDict(c)
+            ZSTD_freeDDict(d)
+            throw error
+        }
         self.id = id
         self.bytes = bytes
         self.cdict = c
         self.ddict = d
     }
+
+    /// The largest input `Compressor.compressBlock` takes with this dictionary: the block size of
+    /// the dictionary's parameters (zstd tunes them for small inputs, so often 32 KiB, not 128 KiB).
+    public let blockSize: Int
 
     deinit {
         ZSTD_freeCDict(cdict)
@@ -93,6 +104,25 @@ public final class Compressor {
 
     deinit { ZSTD_freeCCtx(cctx) }
 
+    /// The block size of a context begun with `cdict` (or none, at `level`), asked of zstd
+    /// (`ZSTD_getBlockSize`) on a scratch context.
+    static func measureBlockSize(cdict: OpaquePointer?, level: Int32) throws -> Int {
+        guard let scratch = ZSTD_createCCtx() else {
+            throw ZstdError(name: "out of memory", operation: "creating a compression context", isDestinationTooSmall: false)
+        }
+        defer { ZSTD_freeCCtx(scratch) }
+        return try ZstdError.check(lf_zstd_block_size(scratch, cdict, level), "measuring the block size")
+    }
+
+    /// The largest input `compressBlock` takes with `dictionary` (or none): what zstd's block size
+    /// is for those parameters (at most `maxBlockSize`). Larger inputs go in a frame.
+    public func blockLimit(dictionary: CompressionDictionary?) -> Int {
+        dictionary?.blockSize ?? plainBlockSize
+    }
+
+    /// The block size without a dictionary at this context's level.
+    private lazy var plainBlockSize: Int = (try? Compressor.measureBlockSize(cdict: nil, level: level)) ?? 0
+
     /// The largest compressed size of `count` input bytes.
     public static func bound(_ count: Int) -> Int { ZSTD_compressBound(count) }
 
@@ -111,15 +141,16 @@ public final class Compressor {
             "compressing \(source.count) bytes")
     }
 
-    /// The largest input `compressBlock` takes (128 KiB).
+    /// The largest block zstd ever makes (128 KiB); the limit with a given dictionary may be
+    /// smaller: see `blockLimit(dictionary:)`.
     public static var maxBlockSize: Int { 128 * 1024 }
 
-    /// Compresses `source` (at most `maxBlockSize` bytes) as one bare zstd block: no frame header,
-    /// no size. Returns the bytes written, or 0 when the input does not compress (store it raw).
+    /// Compresses `source` (at most `blockLimit(dictionary:)` bytes) as one bare zstd block: no
+    /// frame header, no size. Returns the bytes written, or 0 when the input does not compress
+    /// (store it raw). A larger input throws (zstd's "Src size is incorrect").
     @inline(__always)
     public func compressBlock(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
                               dictionary: CompressionDictionary?) throws -> Int {
-        precondition(source.count <= Compressor.maxBlockSize, "a block holds at most 128 KiB")
         attached = .none // the block API leaves the context in another state
         return try ZstdError.check(
             lf_zstd_compress_block(cctx, dictionary?.cdict, level, destination.baseAddress, destination.count,

@@ -76,12 +76,24 @@ struct EventsList: AsyncParsableCommand {
         let max = limit ?? .max
         // Scan up to the head as it is now; following starts right after it.
         let headAtStart = try log.lastSeq()
-        try log.scan(from: from, through: headAtStart, filter: filter, options: options) { e in
+        // An event that cannot be read is named on stderr where it would have been printed; the
+        // others are printed all the same, and the command fails at the end.
+        var unreadable: [UInt64] = []
+        try log.scan(from: from, through: headAtStart, filter: filter, options: options, unreadable: { seq, reason in
+            Output.flush()
+            FileHandle.standardError.write(Data("ledgerflow: event \(seq) cannot be read, skipped: \(Main.oneLine(reason))\n".utf8))
+            unreadable.append(seq)
+            return true
+        }) { e in
             emit(e)
             printed += 1
             return printed < max
         }
         Output.flush()
+        if let first = unreadable.first {
+            let n = unreadable.count
+            throw CommandFailure(message: "\(n) event\(n == 1 ? "" : "s") could not be read (the first at seq \(first)); the others were printed: run `ledgerflow audit verify --store \(store.path)` and restore the store from a backup")
+        }
         guard follow, printed < max else { return }
         installStopHandlers()
         for try await e in log.subscribe(after: Swift.max(headAtStart, from - 1), filter: filter, options: options) {
@@ -193,8 +205,10 @@ struct Audit: ParsableCommand {
                                                     subcommands: [Verify.self, Head.self, Export.self])
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Recompute the hash chain from seq 1; name the first bad seq and exit 1 on a mismatch.")
+        static let configuration = CommandConfiguration(abstract: "Recompute the hash chain from seq 1 and check the indexes against the events; name the first bad seq (and index mismatch) and exit 1.")
         @OptionGroup var store: StoreOptions
+        @Flag(inversion: .prefixedNo, help: "Also rebuild what the indexes, stream heads and names tables should hold from the events' headers and report the first mismatch of each (on by default: about a third more time than the chain alone).")
+        var indexes = true
         @Option(help: ArgumentHelp("Also prove the log up to SEQ is unchanged: the value `audit head` printed then.", valueName: "seq:hash"))
         var anchor: String?
         @Flag(help: "Print one JSON object.") var json = false
@@ -213,23 +227,40 @@ struct Audit: ParsableCommand {
         func run() throws {
             let log = try store.openForReading()
             let report = try log.verify(anchor: try parsedAnchor())
+            let indexReport = indexes ? try log.verifyIndexes() : nil
             if json {
-                var v = PayloadBuilder([("ok", .bool(report.ok)), ("events_checked", .int(Int64(report.eventsChecked))),
+                var v = PayloadBuilder([("ok", .bool(report.ok && indexReport?.ok != false)), ("chain_ok", .bool(report.ok)), ("events_checked", .int(Int64(report.eventsChecked))),
                                         ("last_seq", .int(Int64(report.lastSeq)))])
                 v.set("head", report.head.map { Value.object([("seq", .int(Int64($0.seq))), ("hash", .string($0.hash.hex))]) })
                 v.set("anchor", report.anchor.map { Value.object([("seq", .int(Int64($0.seq))), ("hash", .string($0.hash.hex))]) })
                 v.set("first_bad_seq", report.problem.map { Int64($0.seq) })
                 v.set("reason", report.problem?.reason)
+                if let indexReport {
+                    v.set("indexes", Value.object([("ok", .bool(indexReport.ok)), ("events_indexed", .int(Int64(indexReport.eventsIndexed))),
+                                                   ("problems", .array(indexReport.problems.map { .object([("database", .string($0.database)), ("reason", .string($0.reason))]) }))]))
+                }
                 Output.line(v.value.jsonString)
-                if !report.ok { throw CommandFailure(message: "") }
+                if !report.ok || indexReport?.ok == false { throw CommandFailure(message: "") }
                 return
             }
+            if let indexReport, !indexReport.ok {
+                for p in indexReport.problems.dropLast() { FileHandle.standardError.write(Data("ledgerflow: audit verify: index mismatch: \(p)\n".utf8)) }
+            }
             if let p = report.problem {
+                if let indexReport, !indexReport.ok, let last = indexReport.problems.last {
+                    FileHandle.standardError.write(Data("ledgerflow: audit verify: index mismatch: \(last)\n".utf8))
+                }
                 throw CommandFailure(message: "audit verify: FAILED at seq \(p.seq): \(p.reason)")
+            }
+            if let indexReport, let last = indexReport.problems.last {
+                throw CommandFailure(message: "audit verify: index mismatch: \(last) (the chain verified; the indexes are derived from it: restore the store from a backup)")
             }
             let anchorNote = report.anchor.map { " and matches the anchor at seq \($0.seq)" } ?? ""
             let head = report.head ?? ChainHead.genesisHead
             Output.line("chain verified: \(report.eventsChecked) events, head seq \(head.seq) hash \(head.hash.hex)\(anchorNote)")
+            if let indexReport {
+                Output.line("indexes verified: stream, correlation and type postings, stream heads and names match the \(indexReport.eventsIndexed) indexed events")
+            }
         }
     }
 
