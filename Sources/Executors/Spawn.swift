@@ -17,6 +17,13 @@ struct ChildProcess {
         return unsafeBitCast(sym, to: AddChdir.self)
     }()
 
+    typealias AddClosefrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (since 2.34), looked up by name likewise.
+    static let addclosefrom: AddClosefrom? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(sym, to: AddClosefrom.self)
+    }()
+
     typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>?, Int32) -> Int32
     /// glibc's pipe2 (not in the headers Swift imports without _GNU_SOURCE, like addchdir_np).
     static let pipe2: Pipe2? = {
@@ -56,6 +63,10 @@ struct ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, out.write, 1)
         posix_spawn_file_actions_adddup2(&actions, err.write, 2)
+        // Nothing else this process has open reaches the script: not the store's files, nor what
+        // this process inherited (e.g. the socket a parent uses to see this process end, which
+        // a script left running would otherwise keep open).
+        if let addclosefrom = ChildProcess.addclosefrom { _ = addclosefrom(&actions, 3) } else { closeInheritedDescriptors(&actions) }
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -87,6 +98,17 @@ struct ChildProcess {
                                           : "cannot start '\(program)': \(why)")
         }
         return ChildProcess(pid: pid, stdout: out.read, stderr: err.read)
+    }
+
+    /// Without closefrom: a close action for each descriptor ≥ 3 open now that is not closed on
+    /// exec anyway (what opens after this look is the engine's own, opened close-on-exec).
+    static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for name in names {
+            guard let fd = Int32(name), fd >= 3 else { continue }
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 && flags & FD_CLOEXEC == 0 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
     }
 
     /// Copies the child's stdout and stderr into `files` (created or truncated) as they come,
