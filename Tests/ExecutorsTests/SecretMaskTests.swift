@@ -79,4 +79,26 @@ import Testing
         #expect(processHasEnded(sleep))
         #expect(!FileManager.default.fileExists(atPath: folder + "/process"))
     }
+
+    /// A group that ignores SIGTERM is killed after the grace period.
+    @Test(.timeLimit(.minutes(1))) func leftoversThatIgnoreSIGTERMAreKilled() throws {
+        let s = try Sandbox()
+        let folder = s.root + "/attempt"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let child = try ChildProcess.spawn(argv: ["sh", "-c", "trap '' TERM; sleep 30 & echo $! > sleep.pid; wait"], workdir: s.root, environment: [:])
+        defer {
+            child.signal(SIGKILL)
+            close(child.stdout)
+            close(child.stderr)
+        }
+        AttemptProcesses.record(child.pid, in: folder)
+        try waitFor("the script to start sleep") { pidWritten(to: s.root + "/sleep.pid") != nil }
+        let sleep = try #require(pidWritten(to: s.root + "/sleep.pid"))
+        let found = AttemptProcesses.leftovers(in: [folder])
+        #expect(found.map(\.processes) == [2])
+        Thread { _ = child.wait() }.start()
+        let done = AttemptProcesses.stop(found, grace: 0.2)
+        #expect(done[folder] == "2 processes of process group \(child.pid) still ran: killed (SIGKILL after SIGTERM and 0.2 s)")
+        #expect(processHasEnded(sleep))
+    }
 }
