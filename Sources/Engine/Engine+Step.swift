@@ -70,7 +70,8 @@ extension Engine {
         }
     }
 
-    /// Phase 2 (first step only): attempts started by an engine that is gone (we hold the lock)
+    /// Phase 2 (until its decisions are committed, before anything is launched): attempts started
+    /// by an engine that is gone (we hold the lock)
     /// are recorded as interrupted and retried per their policy. What such an attempt still has
     /// running (a script's process group, which outlives a killed engine) is stopped first, so
     /// that a retry never runs beside it; what was stopped is said in the StageFailed's error.

@@ -11,13 +11,16 @@ import Glibc
 ///
 /// - Working folder: `workdir` (relative to the project folder, the store's parent), else the
 ///   project folder.
-/// - Environment: the engine's, plus `env` (text, or `{secret: NAME}` resolved now from the
-///   secret definition's `from_env` / `from_file`; values never reach the log, and are masked as
-///   `***` in the kept stdout/stderr), plus `LEDGERFLOW_RUN`, `LEDGERFLOW_JOB`, `LEDGERFLOW_STAGE`,
+/// - Environment: the engine's without the variables the catalog's secrets are read from, plus
+///   `env` (text, or `{secret: NAME}` resolved now from the secret definition's `from_env` /
+///   `from_file`; a value shorter than `SecretMask.minimumLength` is refused), plus `LEDGERFLOW_RUN`, `LEDGERFLOW_JOB`, `LEDGERFLOW_STAGE`,
 ///   `LEDGERFLOW_ATTEMPT`, `LEDGERFLOW_STORE`, `LEDGERFLOW_PARAM_<NAME>` for each parameter, and
 ///   `LEDGERFLOW_REPORT`: the path of the report file.
 /// - stdout and stderr are kept under the store: `runs/<run>/<stage>/<attempt>/stdout.log`,
-///   `stderr.log` (`ledgerflow logs`).
+///   `stderr.log` (`ledgerflow logs`), masked as they stream (see `SecretMask`): no secret value
+///   of the run's catalog reaches a file, an error or an event. While the child runs, its pid and
+///   start time are kept in `process` there (see `AttemptProcesses`: recovery stops what a
+///   killed engine left running).
 /// - `${params.NAME}`, `${run}`, `${stage}`, `${attempt}` in the command and env values are
 ///   replaced.
 /// - The report file (optional), JSON: `{"datasets": [{"name", "location", "format", "rows",
