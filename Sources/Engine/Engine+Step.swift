@@ -181,6 +181,7 @@ extension Engine {
             recovered = true
             return !done.isEmpty
         }
+        do { try faults.commit?() } catch { throw StepFailure("committing the step", error) }
         let cps = Engine.checkpointNames.map { CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq) }
         do {
             try log.append(batch.appends, actor: actor, checkpoints: cps)
@@ -228,6 +229,8 @@ struct Faults {
     var catalogRead: (@Sendable (UInt64) throws -> Void)?
     /// Before deciding the outcome of an attempt.
     var outcome: (@Sendable (Engine.AttemptKey) throws -> Void)?
+    /// Before a step's append.
+    var commit: (@Sendable () throws -> Void)?
     /// Before folding events into the lineage table.
     var lineageIndex: (@Sendable () throws -> Void)?
 }
