@@ -70,25 +70,44 @@ extension Engine {
         }
     }
 
-    /// Phase 2 (first step only): attempts started by an engine that is gone (we hold the lock)
-    /// are recorded as interrupted and retried per their policy.
+    /// Phase 2 (until its decisions are committed, before anything is launched): attempts started
+    /// by an engine that is gone (we hold the lock)
+    /// are recorded as interrupted and retried per their policy. What such an attempt still has
+    /// running (a script's process group, which outlives a killed engine) is stopped first, so
+    /// that a retry never runs beside it; what was stopped is said in the StageFailed's error.
     func recoverInterruptedAttempts(into batch: inout Batch, now: Int64) throws {
         guard !recovered else { return }
+        var interrupted: [(run: String, stage: String, attempt: Attempt)] = []
         for id in runs.active.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
             guard let r = batch.run(id) else { continue }
             for s in r.stages where s.status == .running {
-                guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil,
-                      let current = batch.run(id) else { continue }
-                do throws(RunCommandError) {
-                    let events = try StageDecider.interrupt(current, stage: s.name, nowMicros: now)
-                    options.report("run \(id) stage \(s.name): attempt \(a.number) was interrupted (engine \(a.engine) is gone)")
-                    batch.apply(run: id, events)
-                } catch {
-                    throw StepFailure("recovering run \(id) stage \(s.name) attempt \(a.number)", error)
-                }
+                guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil else { continue }
+                interrupted.append((id, s.name, a))
             }
         }
-        recovered = true
+        let folders = interrupted.map { attemptFolder(run: $0.run, stage: $0.stage, attempt: $0.attempt.number) }
+        let leftovers = AttemptProcesses.leftovers(in: folders)
+        for l in leftovers {
+            options.report("\(l.processes) process(es) of an interrupted attempt still run (process group \(l.group), \(l.folder)): stopping them before its retry")
+        }
+        for (folder, what) in AttemptProcesses.stop(leftovers, grace: options.leftoverGrace) { leftoverNotes[folder] = what }
+        for (i, (id, stage, a)) in interrupted.enumerated() {
+            guard let current = batch.run(id) else { continue }
+            var why = "the engine (\(a.engine)) stopped while attempt \(a.number) ran"
+            if let note = leftoverNotes[folders[i]] { why += "; \(note)" }
+            do throws(RunCommandError) {
+                let events = try StageDecider.complete(current, stage: stage, attempt: a.number, outcome: .failed(reason: "interrupted", error: why), nowMicros: now)
+                options.report("run \(id) stage \(stage): attempt \(a.number) was interrupted (engine \(a.engine) is gone)\(leftoverNotes[folders[i]].map { "; \($0)" } ?? "")")
+                batch.apply(run: id, events)
+            } catch {
+                throw StepFailure("recovering run \(id) stage \(stage) attempt \(a.number)", error)
+            }
+        }
+    }
+
+    /// The folder of an attempt's files (logs, report, the record of its process).
+    func attemptFolder(run: String, stage: String, attempt: Int) -> String {
+        (store as NSString).appendingPathComponent("runs/\(run)/\(stage)/\(attempt)")
     }
 
     /// Phase 3: running attempts of cancelled runs, and attempts past their timeout, are stopped
@@ -159,13 +178,19 @@ extension Engine {
         guard !batch.isEmpty else {
             // Nothing to append: the automation reactor decided nothing on these events either.
             automationInbox.removeAll()
+            recovered = true
             return !done.isEmpty
         }
+        do { try faults.commit?() } catch { throw StepFailure("committing the step", error) }
         let cps = Engine.checkpointNames.map { CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq) }
         do {
             try log.append(batch.appends, actor: actor, checkpoints: cps)
             for c in cps { checkpointValues[c.name] = c.seq }
             automationInbox.removeAll()
+            // Recovery is done once its decisions are committed (a step that failed, or lost a
+            // race for a stream, recovers again; nothing has been launched before).
+            recovered = true
+            leftoverNotes.removeAll()
         } catch let e as WrongExpectedVersion {
             // Someone else appended to a stream we decided on: decide again on the new state.
             cond.withLock { inbox.insert(contentsOf: done, at: 0) }
@@ -204,6 +229,8 @@ struct Faults {
     var catalogRead: (@Sendable (UInt64) throws -> Void)?
     /// Before deciding the outcome of an attempt.
     var outcome: (@Sendable (Engine.AttemptKey) throws -> Void)?
+    /// Before a step's append.
+    var commit: (@Sendable () throws -> Void)?
     /// Before folding events into the lineage table.
     var lineageIndex: (@Sendable () throws -> Void)?
 }

@@ -34,6 +34,9 @@ public final class Engine: @unchecked Sendable {
         /// On stop, how long running attempts may finish before they are killed (and recorded
         /// as interrupted).
         public var shutdownGrace = 10.0
+        /// On recovery, how long the processes an interrupted attempt left running (its engine
+        /// was killed) get to end after SIGTERM before SIGKILL; its retry waits for them.
+        public var leftoverGrace = 5.0
         /// The time decisions are made at (retry backoffs, durations, `not_before`): the log's
         /// clock by default, so that both read the same time; tests drive a manual one.
         public var clock: (any LogClock)?
@@ -70,6 +73,8 @@ public final class Engine: @unchecked Sendable {
     var catalogAt: [UInt64: CatalogState] = [:]
     var inFlight: [AttemptKey: InFlight] = [:]
     var recovered = false
+    /// What recovery stopped, per attempt folder (kept until the interruption is committed).
+    var leftoverNotes: [String: String] = [:]
     var stopping = false
     var stopDeadline: Date?
     var checkpointValues: [String: UInt64] = [:]

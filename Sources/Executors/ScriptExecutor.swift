@@ -11,13 +11,16 @@ import Glibc
 ///
 /// - Working folder: `workdir` (relative to the project folder, the store's parent), else the
 ///   project folder.
-/// - Environment: the engine's, plus `env` (text, or `{secret: NAME}` resolved now from the
-///   secret definition's `from_env` / `from_file`; values never reach the log, and are masked as
-///   `***` in the kept stdout/stderr), plus `LEDGERFLOW_RUN`, `LEDGERFLOW_JOB`, `LEDGERFLOW_STAGE`,
+/// - Environment: the engine's without the variables the catalog's secrets are read from, plus
+///   `env` (text, or `{secret: NAME}` resolved now from the secret definition's `from_env` /
+///   `from_file`; a value shorter than `SecretMask.minimumLength` is refused), plus `LEDGERFLOW_RUN`, `LEDGERFLOW_JOB`, `LEDGERFLOW_STAGE`,
 ///   `LEDGERFLOW_ATTEMPT`, `LEDGERFLOW_STORE`, `LEDGERFLOW_PARAM_<NAME>` for each parameter, and
 ///   `LEDGERFLOW_REPORT`: the path of the report file.
 /// - stdout and stderr are kept under the store: `runs/<run>/<stage>/<attempt>/stdout.log`,
-///   `stderr.log` (`ledgerflow logs`).
+///   `stderr.log` (`ledgerflow logs`), masked as they stream (see `SecretMask`): no secret value
+///   of the run's catalog reaches a file, an error or an event. While the child runs, its pid and
+///   start time are kept in `process` there (see `AttemptProcesses`: recovery stops what a
+///   killed engine left running).
 /// - `${params.NAME}`, `${run}`, `${stage}`, `${attempt}` in the command and env values are
 ///   replaced.
 /// - The report file (optional), JSON: `{"datasets": [{"name", "location", "format", "rows",
@@ -34,7 +37,20 @@ public struct ScriptExecutor: StageExecutor {
     }
 
     /// Runs `script` as this attempt; `inputs` are the datasets it declares it reads.
+    ///
+    /// No secret value of the run's catalog leaves the attempt: the child's output is masked as
+    /// it streams into the log files, a report holding a secret fails the attempt (before any of
+    /// it becomes an event), and every error message is masked.
     func run(_ ctx: StageContext, _ script: StageSpec.Script, inputs: [String]) throws(StageError) -> StageResult {
+        let secrets = Secrets.mask(catalog: ctx.catalog, root: ctx.root)
+        do throws(StageError) {
+            return try attempt(ctx, script, inputs: inputs, secrets: secrets)
+        } catch {
+            throw StageError(secrets.mask(error.message), reason: error.reason)
+        }
+    }
+
+    private func attempt(_ ctx: StageContext, _ script: StageSpec.Script, inputs: [String], secrets: SecretMask) throws(StageError) -> StageResult {
         let argv = script.command.map(ctx.substitute)
         guard !argv.isEmpty else { throw StageError("stage '\(ctx.stage)' has no command") }
         let workdir = script.workdir.map { ctx.resolve(ctx.substitute($0)) } ?? ctx.root
@@ -45,13 +61,13 @@ public struct ScriptExecutor: StageExecutor {
         let report = (folder as NSString).appendingPathComponent("report.json")
         try? FileManager.default.removeItem(atPath: report)
         var env = ProcessInfo.processInfo.environment
-        var secrets: [String] = []
+        // A secret reaches a script only through its stage's `env`, not by inheriting the
+        // variable the engine reads it from.
+        for name in Secrets.sourceVariables(ctx.catalog) { env[name] = nil }
         for variable in script.env {
             switch variable.value {
             case .secret(let name):
-                let value = try Secrets.resolve(name, ctx: ctx, for: variable.name)
-                env[variable.name] = value
-                if value.count >= 3 { secrets.append(value) }
+                env[variable.name] = try Secrets.resolve(name, ctx: ctx, for: variable.name)
             case .malformedSecret(let v), .value(let v):
                 env[variable.name] = ctx.substitute(v.stringValue ?? Table.text(v))
             }
@@ -68,24 +84,26 @@ public struct ScriptExecutor: StageExecutor {
         let out = (folder as NSString).appendingPathComponent("stdout.log")
         let err = (folder as NSString).appendingPathComponent("stderr.log")
         try ctx.cancellation.check("the script")
-        let child = try ChildProcess.spawn(argv: argv, workdir: workdir, environment: env, stdout: out, stderr: err)
+        let child = try ChildProcess.spawn(argv: argv, workdir: workdir, environment: env)
+        // Should this engine die, the next one finds the child (and its group) by this record.
+        AttemptProcesses.record(child.pid, in: folder)
         let stopped = Locked(false)
         let token = ctx.cancellation.onCancel {
             // Ask politely, then insist: the process group gets SIGTERM, and SIGKILL 2 s later.
             child.signal(SIGTERM)
             DispatchQueue.global().asyncAfter(deadline: .now() + 2) { if !stopped.withLock({ $0 }) { child.signal(SIGKILL) } }
         }
-        let code = child.wait()
+        let code = child.relay(to: (out, err), mask: secrets)
+        AttemptProcesses.forget(in: folder)
         stopped.withLock { $0 = true }
         ctx.cancellation.remove(token)
-        if !secrets.isEmpty { for f in [out, err] { Secrets.mask(file: f, values: secrets) } }
         if let r = ctx.cancellation.reason { throw StageError.stopped(r, "the script") }
         guard code == 0 else {
             let last = Self.lastLine(of: err).map { "; last stderr line: \($0)" } ?? ""
             let what = code < 0 ? "was killed by signal \(-code)" : "exited with code \(code)"
             throw StageError("`\(argv.joined(separator: " "))` \(what)\(last)")
         }
-        var result = FileManager.default.fileExists(atPath: report) ? try Self.parseReport(report, ctx: ctx) : StageResult()
+        var result = FileManager.default.fileExists(atPath: report) ? try Self.parseReport(report, ctx: ctx, secrets: secrets) : StageResult()
         result.inputs = Self.declaredInputs(ctx, inputs)
         return result
     }
@@ -102,18 +120,34 @@ public struct ScriptExecutor: StageExecutor {
     }
 
     static func lastLine(of file: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data.suffix(4096), encoding: .utf8) else { return nil }
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        let text = String(decoding: data.suffix(4096), as: UTF8.self)
         return text.split(separator: "\n").last.map { String($0.prefix(300)) }
     }
 
     /// Reads the report a script wrote (see the type's documentation).
-    static func parseReport(_ path: String, ctx: StageContext) throws(StageError) -> StageResult {
+    ///
+    /// A report holding the value of a secret fails the attempt (and the report file is masked
+    /// in place): what a report holds becomes events, kept in the log for good, and masking it
+    /// instead would quietly change the values recorded (a metric, a prediction, a dataset's
+    /// location) into something no one reported. The script has a bug; it is named.
+    static func parseReport(_ path: String, ctx: StageContext, secrets: SecretMask = SecretMask([])) throws(StageError) -> StageResult {
         let v: Value
         do {
             guard let data = FileManager.default.contents(atPath: path) else { throw StageError("cannot read the report \(path)") }
-            v = try Value(jsonBytes: [UInt8](data))
+            let bytes = [UInt8](data)
+            let masked = secrets.mask(bytes)
+            if masked != bytes { try? Data(masked).write(to: URL(fileURLWithPath: path)) }
+            v = try Value(jsonBytes: bytes)
         } catch let e as StageError { throw e } catch {
             throw StageError("the script's report \(path) is not valid JSON: \(error)")
+        }
+        if let (name, field) = Secrets.find(in: v, secrets) {
+            // Written with JSON escapes, the value escapes the byte mask above: then the file goes.
+            if let now = FileManager.default.contents(atPath: path), let w = try? Value(jsonBytes: [UInt8](now)), Secrets.find(in: w, secrets) != nil {
+                try? FileManager.default.removeItem(atPath: path)
+            }
+            throw StageError("the script's report \(path) holds the value of secret '\(name)' (in \(field)); what a report holds is recorded in the event log for good, so none of it was: leave secrets out of the report")
         }
         let report: ScriptReport
         do throws(DecodingFailure) { report = try ScriptReport(v) } catch {
@@ -151,39 +185,5 @@ public struct ScriptExecutor: StageExecutor {
             h.update(data: FileManager.default.contents(atPath: path) ?? Data())
         }
         return Hex.lowercase(h.finalize())
-    }
-}
-
-/// Secret references, resolved when a stage runs.
-enum Secrets {
-    static func resolve(_ name: String, ctx: StageContext, for variable: String) throws(StageError) -> String {
-        guard let def = try ctx.definition(SecretSpec.self, name) else {
-            throw StageError("env \(variable): secret '\(name)' is not defined in the run's catalog; define it (kind: secret, from_env or from_file)")
-        }
-        if let v = def.fromEnv {
-            guard let value = ProcessInfo.processInfo.environment[v] else {
-                throw StageError("env \(variable): secret '\(name)' comes from environment variable \(v), which is not set in the engine's environment")
-            }
-            return value
-        }
-        if let f = def.fromFile {
-            let path = ctx.resolve(f)
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw StageError("env \(variable): secret '\(name)' comes from \(path), which cannot be read")
-            }
-            return text.hasSuffix("\n") ? String(text.dropLast()) : text
-        }
-        throw StageError("env \(variable): secret '\(name)' says neither from_env nor from_file")
-    }
-
-    /// Replaces every occurrence of the values in `file` with `***`.
-    static func mask(file: String, values: [String]) {
-        guard let data = FileManager.default.contents(atPath: file), var text = String(data: data, encoding: .utf8) else { return }
-        var changed = false
-        for v in values where text.contains(v) {
-            text = text.replacingOccurrences(of: v, with: "***")
-            changed = true
-        }
-        if changed { try? Data(text.utf8).write(to: URL(fileURLWithPath: file)) }
     }
 }

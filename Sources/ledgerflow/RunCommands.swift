@@ -3,7 +3,9 @@ import Catalog
 import Engine
 import Domain
 import EventLog
+import Executors
 import Foundation
+import Projections
 import Runs
 
 // MARK: - run, rerun: request, then drive or follow the run
@@ -371,6 +373,12 @@ struct Logs: ParsableCommand {
             }
             stages = [s]
         }
+        // Logs are masked as they are written; files from older versions (or from before a
+        // secret was defined) are masked here with every secret of the run's catalog and of the
+        // current one that this process can read.
+        let root = (URL(fileURLWithPath: store.path).standardizedFileURL.path as NSString).deletingLastPathComponent
+        let runCatalog = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: r.catalogSeq).state
+        let secrets = SecretMask(Secrets.mask(catalog: runCatalog, root: root).secrets + Secrets.mask(catalog: try RunCommands.catalog(log), root: root).secrets)
         var printed = false
         for s in stages {
             guard let number = attempt ?? s.attempts.last?.number else { continue }
@@ -382,7 +390,7 @@ struct Logs: ParsableCommand {
                 let path = (folder as NSString).appendingPathComponent("\(stream).log")
                 guard let data = FileManager.default.contents(atPath: path) else { continue }
                 Output.line("==> \(s.name) attempt \(number) \(stream) <==")
-                let text = String(decoding: data, as: UTF8.self)
+                let text = String(decoding: secrets.mask([UInt8](data)), as: UTF8.self)
                 if !text.isEmpty { Output.line(text.hasSuffix("\n") ? String(text.dropLast()) : text) }
                 printed = true
             }
