@@ -274,7 +274,7 @@ hostile() {
                 # can't hold).
                 run_failure() {
                     "$LF" run "$@" --json >run.json 2>run.err; local s=$?
-                    python3 -c 'import json,sys; r=json.load(open("run.json")); print(next((st["error"] for st in r["stages"] if st.get("error")), ""), file=sys.stderr)' 2>&1 >&2 ||
+                    python3 -c 'import json; r=json.load(open("run.json")); print(next((st["error"] for st in r["stages"] if st.get("error")), ""))' >&2 2>/dev/null ||
                         cat run.err >&2
                     return $s
                 }
