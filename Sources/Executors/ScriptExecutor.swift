@@ -35,7 +35,7 @@ public struct ScriptExecutor: StageExecutor {
 
     /// Runs `script` as this attempt; `inputs` are the datasets it declares it reads.
     func run(_ ctx: StageContext, _ script: StageSpec.Script, inputs: [String]) throws(StageError) -> StageResult {
-        let argv = script.command.map(ctx.substitute)
+        let argv = try ctx.substitute(command: script.command)
         guard !argv.isEmpty else { throw StageError("stage '\(ctx.stage)' has no command") }
         let workdir = script.workdir.map { ctx.resolve(ctx.substitute($0)) } ?? ctx.root
         let folder = ctx.attemptFolder
