@@ -102,7 +102,7 @@ enum Substitution {
 
     /// Where a placeholder stands in shell text.
     enum ShellFrame {
-        case plain(depth: Int, substitution: Bool), single, double, backtick, dollarSingle, brace(depth: Int), arithmetic(depth: Int)
+        case plain(depth: Int, substitution: Bool), single, double, backtick, dollarSingle, brace(depth: Int), arithmetic(depth: Int), comment
     }
 
     /// The frames open at `end` in shell text `chars` (the last is innermost), and whether a
@@ -125,6 +125,8 @@ enum Substitution {
             switch stack[stack.count - 1] {
             case .single:
                 if c == "'" { stack.removeLast() }
+            case .comment:
+                if c == "\n" { stack.removeLast() }
             case .dollarSingle:
                 if c == "\\" { i += 1 } else if c == "'" { stack.removeLast() }
             case .backtick:
@@ -162,9 +164,7 @@ enum Substitution {
                 else if c == ")" {
                     if depth > 0 { stack[stack.count - 1] = .plain(depth: depth - 1, substitution: substitution) }
                     else if substitution { stack.removeLast() }
-                } else if c == "#" && wordStart {
-                    while i + 1 < end && chars[i + 1] != "\n" { i += 1 }
-                } else if c == "<" && next == "<" { heredoc = true; i += 1 }
+                } else if c == "#" && wordStart { stack.append(.comment) } else if c == "<" && next == "<" { heredoc = true; i += 1 }
             }
             i += 1
         }
@@ -205,6 +205,9 @@ enum Substitution {
                     out.append(ch)
                 }
                 return out
+            case .comment:
+                // A newline would end the comment and run the rest.
+                return String(p.value.map { $0.isNewline ? " " : $0 })
             case .backtick: throw refuse("inside backticks")
             case .dollarSingle: throw refuse("inside $'…'")
             case .brace: throw refuse("inside ${…}")
