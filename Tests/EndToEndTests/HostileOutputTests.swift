@@ -18,7 +18,7 @@ import Glibc
     static let fixtures: [String] = {
         let dir = (repository as NSString).appendingPathComponent("fixtures/hostile")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.filter { $0.hasPrefix("output-") && $0.hasSuffix(".yaml") }.sorted()
+        return names.filter { $0.hasPrefix("output-") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".json")) }.sorted()
     }()
 
     /// A project folder with a store; `lf` runs the binary in it.

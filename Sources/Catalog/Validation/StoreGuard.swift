@@ -102,12 +102,20 @@ public enum StoreGuard {
                 case .csv(let f): paths = [("path", f.path)]
                 case .jsonl(let f): paths = [("path", f.path)]
                 }
+            case .job(let j):
+                // Seed rows write lake and blob stand-ins under `data/` (see Executors' seed systems).
+                isOutput = true
+                paths = j.stages.enumerated().compactMap { i, stage in
+                    guard let seed = stage.seed, let object = seed.object,
+                          let place = ["adls gen2": "data/lake", "blob storage": "data/blob"][seed.destination?.lowercased() ?? ""] else { return nil }
+                    return ("stages[\(i)] destination", "\(place)/\(object)")
+                }
             default: continue
             }
             for (field, path) in paths {
                 guard let c = staticConflict(path, root: root, store: storeC) else { continue }
                 if !isOutput && c == .holdsStore { continue }
-                out.append(Diagnostic(d.location(of: field), "\(d.key.phrase): \(field) '\(path)' \(c.phrase)",
+                out.append(Diagnostic(d.location(of: field.hasSuffix(" destination") ? String(field.dropLast(" destination".count)) : field), "\(d.key.phrase): \(field) '\(path)' \(c.phrase)",
                                       fix: isOutput ? outputFix : sourceFix))
             }
         }
