@@ -6,20 +6,24 @@ import Foundation
 /// row naming the columns. Column types are inferred per column: all whole numbers → int, all
 /// numbers → double, `true`/`false` → bool, otherwise text; empty fields are null.
 public enum CSV {
-    /// Reads one file.
-    public static func read(file: String, delimiter: UInt8 = UInt8(ascii: ","), header: Bool = true) throws(StageError) -> Table {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw StageError("cannot read \(file): no such file or no permission")
-        }
+    /// Reads one file, a MiB at a time (cancellation checked after each); a record longer than
+    /// `limit` bytes fails naming the file and line.
+    public static func read(file: String, delimiter: UInt8 = UInt8(ascii: ","), header: Bool = true,
+                            cancellation: Cancellation = Cancellation(), limit: Int = ReadLimits.maxRecordBytes) throws(StageError) -> Table {
+        let input = try FileInput(file)
         var records: [[String]] = []
         var lines: [Int32] = []
         var field: [UInt8] = []
         var record: [String] = []
+        var recordBytes = 0
         var inQuotes = false
+        var quoteInQuotes = false   // a `"` inside quotes: a doubled quote or the closing one
+        var afterCR = false
         var line: Int32 = 1
         var recordLine: Int32 = 1
         var atFieldStart = true
         var afterQuote = false
+        var first = true
         func endField() throws(StageError) {
             guard let s = String(validating: field, as: UTF8.self) else { throw StageError("\(file), line \(line): not UTF-8 text") }
             record.append(s)
@@ -27,42 +31,61 @@ public enum CSV {
             atFieldStart = true
             afterQuote = false
         }
-        let bytes = [UInt8](data)
-        var i = 0
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
-        while i < bytes.count {
-            let b = bytes[i]
-            if inQuotes {
-                if b == UInt8(ascii: "\"") {
-                    if i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "\"") { field.append(b); i += 1 } else { inQuotes = false; afterQuote = true }
-                } else {
-                    if b == UInt8(ascii: "\n") { line += 1 }
-                    field.append(b)
-                }
-            } else if b == UInt8(ascii: "\"") && atFieldStart {
-                inQuotes = true
-                atFieldStart = false
-            } else if b == delimiter {
-                try endField()
-            } else if b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") {
-                if b == UInt8(ascii: "\r") && i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "\n") { i += 1 }
-                if !(record.isEmpty && field.isEmpty && atFieldStart) {
-                    try endField()
-                    records.append(record)
-                    lines.append(recordLine)
-                }
-                record = []
-                line += 1
-                recordLine = line
-            } else {
-                if afterQuote { throw StageError("\(file), line \(line): text after a closing quote; quote the whole field and double the quotes inside") }
-                field.append(b)
-                atFieldStart = false
+        let quote = UInt8(ascii: "\""), lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        while let chunk = try input.next(cancellation) {
+            var i = chunk.startIndex
+            if first {
+                first = false
+                if chunk.starts(with: [0xEF, 0xBB, 0xBF]) { i += 3 }
             }
-            i += 1
+            while i < chunk.endIndex {
+                let b = chunk[i]
+                i += 1
+                recordBytes += 1
+                if recordBytes > limit {
+                    throw StageError("\(file), line \(recordLine): a record longer than \(ReadLimits.phrase(limit)), the most ledgerflow reads in one CSV record; split it, or close the quoted field that runs on")
+                }
+                if afterCR {
+                    afterCR = false
+                    if b == lf { recordBytes = 0; continue }
+                }
+                if quoteInQuotes {
+                    quoteInQuotes = false
+                    if b == quote { field.append(b); continue }
+                    inQuotes = false
+                    afterQuote = true
+                }
+                if inQuotes {
+                    if b == quote { quoteInQuotes = true } else {
+                        if b == lf { line += 1 }
+                        field.append(b)
+                    }
+                } else if b == quote && atFieldStart {
+                    inQuotes = true
+                    atFieldStart = false
+                } else if b == delimiter {
+                    try endField()
+                } else if b == lf || b == cr {
+                    if b == cr { afterCR = true }
+                    if !(record.isEmpty && field.isEmpty && atFieldStart) {
+                        try endField()
+                        records.append(record)
+                        lines.append(recordLine)
+                    }
+                    record = []
+                    recordBytes = 0
+                    line += 1
+                    recordLine = line
+                } else {
+                    if afterQuote { throw StageError("\(file), line \(line): text after a closing quote; quote the whole field and double the quotes inside") }
+                    field.append(b)
+                    atFieldStart = false
+                }
+            }
         }
+        if quoteInQuotes { inQuotes = false; afterQuote = true }
         if inQuotes { throw StageError("\(file), line \(recordLine): a quoted field is not closed before the end of the file") }
-        if !record.isEmpty || !field.isEmpty { try endField(); records.append(record); lines.append(recordLine) }
+        if !record.isEmpty || !field.isEmpty || afterQuote { try endField(); records.append(record); lines.append(recordLine) }
         guard !records.isEmpty else { return Table(columns: [], files: [file]) }
         let columns: [String]
         var body = records[...]
@@ -87,8 +110,15 @@ public enum CSV {
             texts.append(rec)
             origins.append((0, Int32(r + 1)))
         }
+        try cancellation.check()
         let types = columns.indices.map { c in inferType(texts.lazy.map { $0[c] }) }
-        let rows = texts.map { rec in rec.indices.map { convert(rec[$0], types[$0]) } }
+        try cancellation.check()
+        var rows: [[Value]] = []
+        rows.reserveCapacity(texts.count)
+        for (n, rec) in texts.enumerated() {
+            if n % 65_536 == 0 { try cancellation.check() }
+            rows.append(rec.indices.map { convert(rec[$0], types[$0]) })
+        }
         return Table(columns: columns, rows: rows, origins: origins.map { ($0.0, $0.1) }, files: [file])
     }
 
@@ -139,19 +169,22 @@ public enum CSV {
 /// JSON Lines: one JSON object per line. Written in the table's column order; read back with
 /// columns in the order of first appearance (members of one object sorted by name).
 public enum JSONLines {
-    /// Reads one file.
-    public static func read(file: String) throws(StageError) -> Table {
-        guard let data = FileManager.default.contents(atPath: file) else { throw StageError("cannot read \(file): no such file or no permission") }
-        guard let text = String(data: data, encoding: .utf8) else { throw StageError("\(file): not UTF-8 text") }
+    /// Reads one file, a MiB at a time (cancellation checked after each); a line longer than
+    /// `limit` bytes fails naming the file and line.
+    public static func read(file: String, cancellation: Cancellation = Cancellation(), limit: Int = ReadLimits.maxRecordBytes) throws(StageError) -> Table {
+        let input = try FileInput(file)
         var columns: [String] = []
         var index: [String: Int] = [:]
         var objects: [[Value.Member]] = []
         var origins: [(file: Int32, row: Int32)] = []
         var n: Int32 = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        var bytes: [UInt8] = []
+        func endLine() throws(StageError) {
             n += 1
-            let l = line.trimmingCharacters(in: .whitespacesAndNewlines)
-            if l.isEmpty { continue }
+            defer { bytes.removeAll(keepingCapacity: true) }
+            guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }) else { return }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw StageError("\(file), line \(n): not UTF-8 text") }
+            let l = text.trimmingCharacters(in: .whitespacesAndNewlines)
             let v: Value
             do { v = try Value(json: l) } catch { throw StageError("\(file), line \(n): \(error)") }
             guard let members = v.objectMembers else { throw StageError("\(file), line \(n): expected a JSON object, got \(Table.typeName(v))") }
@@ -162,6 +195,22 @@ public enum JSONLines {
             objects.append(members)
             origins.append((0, n))
         }
+        while let chunk = try input.next(cancellation) {
+            var rest = chunk[...]
+            while !rest.isEmpty {
+                let end = rest.firstIndex(of: UInt8(ascii: "\n"))
+                let piece = rest[..<(end ?? rest.endIndex)]
+                if bytes.count + piece.count > limit {
+                    throw StageError("\(file), line \(n + 1): a line longer than \(ReadLimits.phrase(limit)), the most ledgerflow reads in one JSON Lines record; split the record")
+                }
+                bytes.append(contentsOf: piece)
+                guard let end else { break }
+                try endLine()
+                rest = rest[(end + 1)...]
+            }
+        }
+        if !bytes.isEmpty { try endLine() }
+        try cancellation.check()
         let rows = objects.map { members -> [Value] in
             var row = [Value](repeating: .null, count: columns.count)
             for m in members { row[index[m.key]!] = m.value }
@@ -184,5 +233,48 @@ public enum JSONLines {
             out.append(contentsOf: "}\n".utf8)
         }
         return Data(out)
+    }
+}
+
+/// How much one read may take at once.
+public enum ReadLimits {
+    /// The longest CSV record, JSON Lines line or SQLite value read: 64 MiB.
+    public static let maxRecordBytes = 64 << 20
+    /// The size of each read from a file; cancellation is checked after each.
+    static let chunkBytes = 1 << 20
+
+    /// `64 MiB`, or `1000 bytes`.
+    static func phrase(_ bytes: Int) -> String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+    }
+}
+
+/// A file read a chunk at a time (a pipe too), closed when released.
+final class FileInput {
+    let file: String
+    let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: ReadLimits.chunkBytes)
+    /// Bytes read so far.
+    private(set) var bytesRead = 0
+
+    init(_ file: String) throws(StageError) {
+        self.file = file
+        fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw StageError("cannot read \(file): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// The next chunk, or nil at the end; fails when the attempt is cancelled.
+    func next(_ cancellation: Cancellation) throws(StageError) -> ArraySlice<UInt8>? {
+        try cancellation.check()
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw StageError("cannot read \(file): \(String(cString: strerror(errno)))") }
+            if n == 0 { return nil }
+            bytesRead += n
+            return buffer[0..<n]
+        }
     }
 }

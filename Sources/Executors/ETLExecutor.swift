@@ -43,6 +43,8 @@ public struct ETLExecutor: StageExecutor {
             switch d.format {
             case .sqlite:
                 guard let table = d.table else { throw StageError("output '\(d.name)' names no table") }
+                // The database and the files SQLite keeps beside it.
+                for p in [d.path, d.path + "-journal", d.path + "-wal", d.path + "-shm"] { try ctx.checkWrite(p, for: "output '\(d.name)'") }
                 if !out.columns.isEmpty {
                     try SQLite.write(out, database: d.path, table: table, mode: d.mode, keys: d.keys, cancellation: ctx.cancellation)
                 }
@@ -68,7 +70,7 @@ public struct ETLExecutor: StageExecutor {
         var input = Input()
         for s in sources {
             try ctx.cancellation.check()
-            let t = try s.read(cancellation: ctx.cancellation)
+            let t = try s.read(cancellation: ctx.cancellation) { (f: String) throws(StageError) in try ctx.checkRead(f, for: "source '\(s.name)'") }
             input.inputs.append(ReadDataset(dataset: s.name, version: ctx.versionRead(s.name, at: s.location), location: s.location, format: s.format.rawValue,
                                             rows: Int64(t.rows.count), schema: t.schema, contentHash: t.contentHash))
             input.flow.read(s.name, columns: t.columns)
@@ -81,7 +83,7 @@ public struct ETLExecutor: StageExecutor {
     func sources(_ ctx: StageContext, _ stage: StageSpec) throws(StageError) -> [Endpoint] {
         if let s = stage.source {
             guard let def = try ctx.definition(SourceSpec.self, s) else { throw StageError("source '\(s)' is not defined in the run's catalog (seq \(ctx.catalog.lastChangeSeq))") }
-            return [Endpoint.from(source: s, def, context: ctx)]
+            return [try Endpoint.from(source: s, def, context: ctx)]
         }
         if !stage.inputs.isEmpty {
             var out: [Endpoint] = []
@@ -107,7 +109,7 @@ public struct ETLExecutor: StageExecutor {
     /// Where the dataset `name` (a source or an output definition) is read from.
     func endpoint(reading name: String, _ ctx: StageContext) throws(StageError) -> Endpoint {
         if let def = try ctx.definition(SourceSpec.self, name) {
-            return Endpoint.from(source: name, def, context: ctx)
+            return try Endpoint.from(source: name, def, context: ctx)
         }
         if let def = try ctx.definition(OutputSpec.self, name) {
             var e = Endpoint.from(output: name, def, context: ctx)

@@ -27,11 +27,13 @@ public struct Endpoint: Sendable, Hashable {
     }
 
     /// The endpoint of a source definition.
-    public static func from(source name: String, _ spec: SourceSpec, context: StageContext) -> Endpoint {
+    public static func from(source name: String, _ spec: SourceSpec, context: StageContext) throws(StageError) -> Endpoint {
         switch spec.input {
         case .sqlite(let read):
+            var query: String?
+            if let q = read.query { query = try context.substitute(query: q, source: name) }
             return Endpoint(name: name, format: .sqlite, path: context.resolve(context.substitute(read.database)), table: read.table,
-                            query: read.query.map(context.substitute), mode: "append")
+                            query: query, mode: "append")
         case .csv(let files):
             var e = Endpoint(name: name, format: .csv, path: context.resolve(context.substitute(files.path)), pattern: files.pattern, mode: "replace")
             if let b = files.delimiter?.utf8.first { e.delimiter = b }
@@ -81,11 +83,16 @@ public struct Endpoint: Sendable, Hashable {
     }
 
     /// Reads every row: one file, or the files of a folder that match the pattern (sorted, hidden
-    /// files and folders skipped, partition folders included).
-    public func read(cancellation: Cancellation) throws(StageError) -> Table {
+    /// files and folders skipped, partition folders included). `check` is called with every file
+    /// before it is opened (the store guard); cancellation is checked while reading (every MiB,
+    /// every 4,096 SQLite rows), and a CSV record, JSON line or SQLite value longer than `limit`
+    /// bytes fails naming the file and line.
+    public func read(cancellation: Cancellation, limit: Int = ReadLimits.maxRecordBytes,
+                     check: (String) throws(StageError) -> Void = { _ in }) throws(StageError) -> Table {
+        try check(path)
         switch format {
         case .sqlite:
-            return try SQLite.read(database: path, table: table, query: query)
+            return try SQLite.read(database: path, table: table, query: query, cancellation: cancellation, limit: limit)
         case .csv, .jsonl:
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -95,8 +102,10 @@ public struct Endpoint: Sendable, Hashable {
             var table = Table(columns: [])
             for f in files {
                 try cancellation.check()
+                try check(f)
                 // Each file's rows name file 0 of their table; `append` renumbers them.
-                table.append(format == .csv ? try CSV.read(file: f, delimiter: delimiter, header: header) : try JSONLines.read(file: f))
+                table.append(format == .csv ? try CSV.read(file: f, delimiter: delimiter, header: header, cancellation: cancellation, limit: limit)
+                                            : try JSONLines.read(file: f, cancellation: cancellation, limit: limit))
             }
             return table
         }

@@ -95,16 +95,12 @@ public struct StageContext: Sendable {
         }
     }
 
-    /// Replaces `${params.NAME}` and `${run}`, `${stage}`, `${attempt}` in `text`.
+    /// Replaces `${params.NAME}` (and `${params.NAME:raw}`), `${run}`, `${stage}`, `${attempt}` in
+    /// `text` with the values as they are (paths, environment values). Texts a program parses
+    /// quote them instead: `substitute(command:)`, `substitute(query:source:)`.
     public func substitute(_ text: String) -> String {
         guard text.contains("${") else { return text }
-        var out = text.replacingOccurrences(of: "${run}", with: run)
-            .replacingOccurrences(of: "${stage}", with: stage)
-            .replacingOccurrences(of: "${attempt}", with: String(attempt))
-        for m in parameters.objectMembers ?? [] {
-            out = out.replacingOccurrences(of: "${params.\(m.key)}", with: m.value.stringValue ?? m.value.jsonString)
-        }
-        return out
+        do throws(StageError) { return try Substitution.render(text, self) { $0.value } } catch { return text }
     }
 }
 
@@ -295,5 +291,26 @@ extension StageContext {
         guard let v = datasetVersions[name] else { return nil }
         if let written = datasetLocations[name], written != location { return nil }
         return v
+    }
+}
+
+extension StageContext {
+    /// The store folder with symlinks and `..` resolved.
+    var canonicalStore: String { StoreGuard.canonical(store, relativeTo: root) }
+
+    /// Fails when writing `path` would write into, over or above the store (`what`: `output 'x'`).
+    /// Checked on the path as it will be written: after substitution, symlinks and `..` resolved.
+    public func checkWrite(_ path: String, for what: String) throws(StageError) {
+        if let c = StoreGuard.conflict(StoreGuard.canonical(path, relativeTo: root), store: canonicalStore) {
+            throw StageError("\(what): path '\(path)' \(c.phrase); \(StoreGuard.outputFix)")
+        }
+    }
+
+    /// Fails when `path` is the store or inside it (`what`: `source 'x'`): reading LMDB's files in
+    /// the engine's process would release the engine's locks on them when the file is closed.
+    public func checkRead(_ path: String, for what: String) throws(StageError) {
+        if let c = StoreGuard.conflict(StoreGuard.canonical(path, relativeTo: root), store: canonicalStore), c != .holdsStore {
+            throw StageError("\(what): path '\(path)' \(c.phrase); \(StoreGuard.sourceFix)")
+        }
     }
 }

@@ -2,20 +2,31 @@ import Domain
 import EventLog
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// SQLite through GRDB: read a table or a query; write a table in one transaction (append,
 /// replace, or upsert on key columns), creating it when missing.
 public enum SQLite {
-    /// Reads every row of `table` or of the SELECT `query`.
-    public static func read(database: String, table: String?, query: String?) throws(StageError) -> Table {
+    /// Reads every row of `table` or of the SELECT `query`. Cancellation interrupts the query
+    /// (also one still looking for its first row) and is checked every 4,096 rows; a value longer
+    /// than `limit` bytes fails.
+    public static func read(database: String, table: String?, query: String?, cancellation: Cancellation = Cancellation(),
+                            limit: Int = ReadLimits.maxRecordBytes) throws(StageError) -> Table {
         guard FileManager.default.fileExists(atPath: database) else {
             throw StageError("SQLite database \(database) does not exist; check the source's `database` path")
         }
         let sql = query ?? "SELECT * FROM \(quote(table ?? ""))"
+        var token: UInt64?
+        defer { if let token { cancellation.remove(token) } }
         do {
             var config = Configuration()
             config.readonly = true
+            config.prepareDatabase { db in
+                // SQLite itself refuses strings and blobs longer than this (SQLITE_TOOBIG).
+                if let c = db.sqliteConnection { sqlite3_limit(c, SQLITE_LIMIT_LENGTH, Int32(clamping: limit)) }
+            }
             let db = try DatabaseQueue(path: database, configuration: config)
+            token = cancellation.onCancel { db.interrupt() }
             return try db.read { db in
                 let statement = try db.makeStatement(sql: sql)
                 let columns = statement.columnNames
@@ -24,13 +35,20 @@ public enum SQLite {
                 let cursor = try Row.fetchCursor(statement)
                 var n: Int32 = 0
                 while let row = try cursor.next() {
+                    if n % 4096 == 0 { try cancellation.check() }
                     n += 1
                     rows.append((0..<columns.count).map { value(row[$0] as DatabaseValue) })
                     origins.append((0, n))
                 }
                 return Table(columns: columns, rows: rows, origins: origins, files: ["\(database) (\(table.map { "table \($0)" } ?? "query"))"])
             }
+        } catch let e as StageError {
+            throw e
         } catch let e as DatabaseError {
+            if let r = cancellation.reason { throw StageError.stopped(r, "the read of \(database)") }
+            if e.resultCode == .SQLITE_TOOBIG {
+                throw StageError("SQLite \(database): a value longer than \(ReadLimits.phrase(limit)), the most ledgerflow reads in one field, in `\(sql)`; select a shorter part of it (substr)")
+            }
             throw StageError("SQLite \(database): \(e.message ?? "\(e.resultCode)") in `\(sql)`")
         } catch {
             throw StageError("SQLite \(database): \(error)")

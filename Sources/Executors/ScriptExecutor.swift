@@ -51,7 +51,7 @@ public struct ScriptExecutor: StageExecutor {
     }
 
     private func attempt(_ ctx: StageContext, _ script: StageSpec.Script, inputs: [String], secrets: SecretMask) throws(StageError) -> StageResult {
-        let argv = script.command.map(ctx.substitute)
+        let argv = try ctx.substitute(command: script.command)
         guard !argv.isEmpty else { throw StageError("stage '\(ctx.stage)' has no command") }
         let workdir = script.workdir.map { ctx.resolve(ctx.substitute($0)) } ?? ctx.root
         let folder = ctx.attemptFolder

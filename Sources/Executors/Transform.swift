@@ -41,6 +41,7 @@ public struct Transform: Sendable {
         for (column, type) in cast {
             guard let c = t.columns.firstIndex(of: column) else { throw StageError("cast: no column '\(column)' in \(columnsPhrase(t))") }
             for r in t.rows.indices {
+                if r % 8192 == 0 { try cancellation.check() }
                 let v = t.rows[r][c]
                 guard let cv = Transform.cast(v, to: type) else {
                     throw StageError("\(t.origin(of: r)), column \(column): cannot cast \(v.jsonString) to \(type); fix the value or the stage's cast")
@@ -54,6 +55,7 @@ public struct Transform: Sendable {
             let target = t.columns.firstIndex(of: column)
             if target == nil { t.columns.append(column) }
             for r in t.rows.indices {
+                if r % 8192 == 0 { try cancellation.check() }
                 let row = t.rows[r]
                 let v = e.evaluate { name in index[name].map { row[$0] } }
                 if let target { t.rows[r][target] = v } else { t.rows[r].append(v) }

@@ -46,6 +46,7 @@ struct Apply: ParsableCommand {
         let runner = log.map { ProjectionRunner(log: $0, projection: CatalogProjection()) }
         let catalog = try runner?.current().state ?? CatalogState()
         let errors = fileErrors + loadErrors + Validator.validate(definitions, catalog: catalog.specs, prune: prune)
+            + StoreGuard.diagnostics(definitions, store: store.path)
         if !errors.isEmpty { throw failWithDiagnostics(errors, what: "apply") }
 
         let plan = ApplyPlan.decide(catalog: catalog, definitions: definitions, prune: prune, message: message)

@@ -116,21 +116,34 @@ struct Sandbox {
         #expect(try s.sqlite("out/w.sqlite", "SELECT k, v FROM strict") == "9|keep")
     }
 
-    @Test func partitionedFolderWritesInParallelAndReplaceSwapsWholeFolders() throws {
+    @Test func partitionedFolderWritesInParallelAndReplaceReplacesItsOwnParts() throws {
         let s = try Sandbox()
         try s.write("in/tx.csv", "module,client,amount\nm1,c1,1\nm1,c2,2\nm2,c1,3\nm1,c1,4\n")
         let out: Value = ["type": "jsonl", "path": "lake/tx", "partition_by": ["module", "client"]]
         let spec: Value = ["name": "p", "type": "etl", "source": "tx", "destination": "lake"]
-        try s.write("lake/tx/stale.jsonl", "{}\n")
+        try s.write("lake/tx/notes.txt", "mine\n")
+        try s.write("lake/tx/module=m9/client=c9/part-run0-old-a1.jsonl", "{\"module\":\"m9\"}\n")
+        try s.write("lake/tx/module=m1/keep.jsonl", "{}\n")
         let r = try ETLExecutor().run(s.context(spec, defs: [(.source, "tx", source), (.output, "lake", out)]))
         #expect(r.datasets[0].partitions.count == 3)
         #expect(s.read("lake/tx/module=m1/client=c1/part-run1-p-a1.jsonl") == "{\"module\":\"m1\",\"client\":\"c1\",\"amount\":1}\n{\"module\":\"m1\",\"client\":\"c1\",\"amount\":4}\n")
-        #expect(s.read("lake/tx/stale.jsonl") == nil, "replace swaps the whole folder")
+        // replace replaces the part files ledgerflow wrote (and the partition folders they
+        // leave empty), never files someone else put in the folder.
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/lake/tx/module=m9"))
+        #expect(s.read("lake/tx/notes.txt") == "mine\n")
+        #expect(s.read("lake/tx/module=m1/keep.jsonl") == "{}\n")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: s.root + "/lake").filter { $0.hasPrefix(".") }
         #expect(leftovers.isEmpty)
-        // Reading the folder back gives the same rows.
-        let back = try Endpoint(name: "x", format: .jsonl, path: s.root + "/lake/tx", mode: "replace").read(cancellation: Cancellation())
-        #expect(back.rows.count == 4)
+        // A second attempt replaces the first one's parts.
+        try s.write("in/tx.csv", "module,client,amount\nm2,c1,5\n")
+        _ = try ETLExecutor().run(s.context(spec, defs: [(.source, "tx", source), (.output, "lake", out)], attempt: 2))
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/lake/tx/module=m1/client=c1"))
+        #expect(s.read("lake/tx/module=m2/client=c1/part-run1-p-a2.jsonl") == "{\"module\":\"m2\",\"client\":\"c1\",\"amount\":5}\n")
+        #expect(s.read("lake/tx/module=m2/client=c1/part-run1-p-a1.jsonl") == nil)
+        #expect(s.read("lake/tx/module=m1/keep.jsonl") == "{}\n")
+        // Reading the dataset's part files back gives the rows written.
+        let back = try Endpoint(name: "x", format: .jsonl, path: s.root + "/lake/tx", pattern: "part-*.jsonl", mode: "replace").read(cancellation: Cancellation())
+        #expect(back.rows.count == 1)
     }
 
     @Test func seedSystemsMapToLocalStandIns() throws {
@@ -240,9 +253,9 @@ struct Sandbox {
     @Test func endpointsComeFromTypedDefinitions() throws {
         let s = try Sandbox()
         let ctx = s.context(["name": "x", "type": "etl"], params: ["day": "mon"])
-        let csv = Endpoint.from(source: "raw", SourceSpec(input: .csv(SourceSpec.CSVFiles(path: "in/${params.day}", delimiter: ";", header: false))), context: ctx)
+        let csv = try Endpoint.from(source: "raw", SourceSpec(input: .csv(SourceSpec.CSVFiles(path: "in/${params.day}", delimiter: ";", header: false))), context: ctx)
         #expect(csv == Endpoint(name: "raw", format: .csv, path: s.root + "/in/mon", delimiter: UInt8(ascii: ";"), header: false, mode: "replace"))
-        let query = Endpoint.from(source: "q", SourceSpec(input: .sqlite(SourceSpec.SQLiteRead(database: "/db.sqlite", query: "SELECT '${params.day}'"))), context: ctx)
+        let query = try Endpoint.from(source: "q", SourceSpec(input: .sqlite(SourceSpec.SQLiteRead(database: "/db.sqlite", query: "SELECT '${params.day}'"))), context: ctx)
         #expect(query == Endpoint(name: "q", format: .sqlite, path: "/db.sqlite", query: "SELECT 'mon'", mode: "append"))
         let table = Endpoint.from(output: "t", OutputSpec(sink: .sqlite(OutputSpec.SQLiteTable(database: "w.sqlite", table: "t"))), context: ctx)
         #expect(table == Endpoint(name: "t", format: .sqlite, path: s.root + "/w.sqlite", table: "t", mode: "append"))
