@@ -14,7 +14,7 @@ import Glibc
 /// - Environment: the engine's without the variables the catalog's secrets are read from, plus
 ///   `env` (text, or `{secret: NAME}` resolved now from the secret definition's `from_env` /
 ///   `from_file`; a value shorter than `SecretMask.minimumLength` is refused), plus `LEDGERFLOW_RUN`, `LEDGERFLOW_JOB`, `LEDGERFLOW_STAGE`,
-///   `LEDGERFLOW_ATTEMPT`, `LEDGERFLOW_STORE`, `LEDGERFLOW_PARAM_<NAME>` for each parameter, and
+///   `LEDGERFLOW_ATTEMPT`, `LEDGERFLOW_STORE`, `LEDGERFLOW_ATTEMPT_FOLDER` (how recovery finds its processes), `LEDGERFLOW_PARAM_<NAME>` for each parameter, and
 ///   `LEDGERFLOW_REPORT`: the path of the report file.
 /// - stdout and stderr are kept under the store: `runs/<run>/<stage>/<attempt>/stdout.log`,
 ///   `stderr.log` (`ledgerflow logs`), masked as they stream (see `SecretMask`): no secret value
@@ -77,6 +77,7 @@ public struct ScriptExecutor: StageExecutor {
         env["LEDGERFLOW_STAGE"] = ctx.stage
         env["LEDGERFLOW_ATTEMPT"] = String(ctx.attempt)
         env["LEDGERFLOW_STORE"] = ctx.store
+        env[AttemptProcesses.folderVariable] = folder
         env["LEDGERFLOW_REPORT"] = report
         for m in ctx.parameters.objectMembers ?? [] {
             env["LEDGERFLOW_PARAM_" + m.key.uppercased()] = m.value.stringValue ?? Table.text(m.value)

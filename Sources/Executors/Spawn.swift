@@ -249,18 +249,33 @@ public enum AttemptProcesses {
         public var processes: Int
     }
 
+    /// The variable every process of an attempt inherits: the attempt's folder. It finds the
+    /// attempt's processes when the engine died before its record was written (between the spawn
+    /// and the rename of `process`), and those that left the process group (`setsid`).
+    public static let folderVariable = "LEDGERFLOW_ATTEMPT_FOLDER"
+
     /// The processes still running of the attempts whose folders are `folders` (attempts whose
-    /// engine is gone): their group leader is the pid recorded, with the start time recorded, or
-    /// is gone while processes of its group live (a pid in use as a process group id is never
-    /// given to a new process, so those are the attempt's). A record from another boot, or a pid
-    /// now used by another process, means nothing of the attempt runs.
+    /// engine is gone), by process group: the group of the recorded pid when that process has the
+    /// start time recorded or is gone while processes of its group live (a pid in use as a process
+    /// group id is never given to a new process, so those are the attempt's), and the groups of
+    /// the processes whose environment names the folder (`folderVariable`). A record from another
+    /// boot, or a pid now used by another process, means nothing; this process's own group is
+    /// never one of them.
     public static func leftovers(in folders: [String]) -> [Leftover] {
-        folders.compactMap { folder in
+        guard !folders.isEmpty else { return [] }
+        let own = getpgrp()
+        var groups = ProcessStat.groupsByAttemptFolder(Set(folders))
+        for folder in folders {
             guard let text = try? String(contentsOfFile: (folder as NSString).appendingPathComponent(fileName), encoding: .utf8),
-                  let r = Record(text), r.boot == bootID else { return nil }
-            if let leader = ProcessStat(r.pid), leader.start != r.start { return nil }
-            let n = ProcessStat.group(r.pid).count
-            return n == 0 ? nil : Leftover(folder: folder, group: r.pid, processes: n)
+                  let r = Record(text), r.boot == bootID else { continue }
+            if let leader = ProcessStat(r.pid), leader.start != r.start { continue }
+            groups[folder, default: []].insert(r.pid)
+        }
+        return folders.flatMap { folder in
+            (groups[folder] ?? []).filter { $0 != own }.sorted().compactMap { g -> Leftover? in
+                let n = ProcessStat.group(g).count
+                return n == 0 ? nil : Leftover(folder: folder, group: g, processes: n)
+            }
         }
     }
 
@@ -276,12 +291,14 @@ public enum AttemptProcesses {
         while leftovers.contains(where: alive), DispatchTime.now() < termDeadline { usleep(20_000) }
         for l in leftovers {
             let what = "\(l.processes) process\(l.processes == 1 ? "" : "es") of process group \(l.group)"
+            let phrase: String
             if alive(l) {
                 kill(-l.group, SIGKILL)
-                done[l.folder] = "\(what) still ran: killed (SIGKILL after SIGTERM and \(String(format: "%g", grace)) s)"
+                phrase = "\(what) still ran: killed (SIGKILL after SIGTERM and \(String(format: "%g", grace)) s)"
             } else {
-                done[l.folder] = "\(what) still ran: stopped (SIGTERM)"
+                phrase = "\(what) still ran: stopped (SIGTERM)"
             }
+            done[l.folder] = done[l.folder].map { $0 + "; " + phrase } ?? phrase
         }
         let killDeadline = DispatchTime.now() + 5
         while leftovers.contains(where: alive), DispatchTime.now() < killDeadline { usleep(20_000) }
@@ -307,6 +324,24 @@ struct ProcessStat {
         self.state = state
         self.group = group
         self.start = start
+    }
+
+    /// The process groups of the live processes whose environment sets
+    /// `AttemptProcesses.folderVariable` to one of `folders`, by folder.
+    static func groupsByAttemptFolder(_ folders: Set<String>) -> [String: Set<pid_t>] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [:] }
+        let prefix = Array((AttemptProcesses.folderVariable + "=").utf8)
+        var found: [String: Set<pid_t>] = [:]
+        for name in names {
+            guard let pid = pid_t(name), let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+            for entry in environ.split(separator: 0, omittingEmptySubsequences: true) where entry.starts(with: prefix) {
+                let folder = String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+                if folders.contains(folder), let s = ProcessStat(pid), s.state != "Z", s.state != "X" {
+                    found[folder, default: []].insert(s.group)
+                }
+            }
+        }
+        return found
     }
 
     /// The live (not zombie) processes of process group `group`.

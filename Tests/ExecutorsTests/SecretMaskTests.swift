@@ -101,4 +101,35 @@ import Testing
         #expect(done[folder] == "2 processes of process group \(child.pid) still ran: killed (SIGKILL after SIGTERM and 0.2 s)")
         #expect(processHasEnded(sleep))
     }
+
+    /// The engine died between the spawn and the record (no `process` file), and one process left
+    /// the group (`setsid`): both groups are found by the attempt folder in their environment.
+    @Test(.timeLimit(.minutes(1))) func leftoversWithoutARecordAreFoundByTheirEnvironment() throws {
+        let s = try Sandbox()
+        let folder = s.root + "/attempt"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let environment = [AttemptProcesses.folderVariable: folder, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let child = try ChildProcess.spawn(argv: ["sh", "-c", "setsid sleep 30 & echo $! > escaped.pid; sleep 30 & echo $! > sleep.pid; wait"],
+                                           workdir: s.root, environment: environment)
+        defer {
+            child.signal(SIGKILL)
+            close(child.stdout)
+            close(child.stderr)
+        }
+        try waitFor("the script to start both sleeps") { pidWritten(to: s.root + "/sleep.pid") != nil && pidWritten(to: s.root + "/escaped.pid") != nil }
+        let sleep = try #require(pidWritten(to: s.root + "/sleep.pid"))
+        let escaped = try #require(pidWritten(to: s.root + "/escaped.pid"))
+        defer { kill(escaped, SIGKILL) }
+        try waitFor("the escaped sleep to have its own session") { ProcessStat(escaped)?.group == escaped }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/process"))
+        #expect(AttemptProcesses.leftovers(in: [s.root + "/another-attempt"]).isEmpty)
+        let found = AttemptProcesses.leftovers(in: [folder])
+        #expect(Set(found) == [AttemptProcesses.Leftover(folder: folder, group: child.pid, processes: 2),
+                               AttemptProcesses.Leftover(folder: folder, group: escaped, processes: 1)])
+        Thread { _ = child.wait() }.start()
+        let done = AttemptProcesses.stop(found, grace: 5)
+        #expect(done[folder]?.components(separatedBy: "still ran: stopped (SIGTERM)").count == 3, "\(done)")
+        #expect(processHasEnded(sleep))
+        #expect(processHasEnded(escaped))
+    }
 }
