@@ -217,7 +217,8 @@ writers() {
     done
     wait
     "$LF" events --json --store "$dir/.ledgerflow" > "$dir/events.json" || { fail "writers: events could not be listed"; return; }
-    python3 - "$dir" "$per" <<'EOF2' || failures=$((failures + 1))
+    local bad=0
+    python3 - "$dir" "$per" <<'EOF2' || bad=1
 import glob, json, sys
 d, per = sys.argv[1], int(sys.argv[2])
 bad = []
@@ -242,7 +243,7 @@ for b in bad:
     print("FAIL writers: " + b)
 sys.exit(1 if bad else 0)
 EOF2
-    rm -rf "$dir"
+    if ((bad)); then failures=$((failures + 1)); echo "writers: store kept in $dir"; else rm -rf "$dir"; fi
 }
 
 # ---------------------------------------------------------------------------------------------

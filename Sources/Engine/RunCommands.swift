@@ -1,3 +1,4 @@
+import Foundation
 import Catalog
 import Domain
 import EventLog
@@ -28,7 +29,12 @@ public enum RunCommands {
                 ?? (jobs.isEmpty ? "apply a job first (`ledgerflow apply FILE`)" : "`ledgerflow catalog job` lists the jobs")
             throw RunCommandError("no job '\(job)' in the catalog; \(hint)")
         }
-        for _ in 0..<20 {
+        // Another process may take the number decided on (the append then finds its stream): decide
+        // again after a short random wait, so that processes requesting at once spread out. Eight
+        // processes requesting 50 runs each at once lost 20 tries in a row (`make chaos`).
+        let deadline = DispatchTime.now() + .seconds(30)
+        var tries = 0
+        repeat {
             let state = try runs(log)
             let (id, event) = try RunDecider.request(state, .init(job: job, jobVersion: entry.version, jobSpec: entry.spec,
                                                                   catalogSeq: catalog.lastChangeSeq, parameters: parameters,
@@ -37,10 +43,11 @@ public enum RunCommands {
                 try log.append([event], to: RunEvents.stream(run: id), expectedVersion: .noStream, actor: actor)
                 return id
             } catch is WrongExpectedVersion {
-                continue // another process took this run number; decide again
+                tries += 1
+                usleep(UInt32.random(in: 500 ... UInt32(min(50_000, 2_000 * tries))))
             }
-        }
-        throw RunCommandError("could not allocate a run number after 20 tries (many concurrent requests?); try again")
+        } while DispatchTime.now() < deadline
+        throw RunCommandError("could not allocate a run number in 30 s (\(tries) numbers were taken by other processes first); try again")
     }
 
     /// Asks a running run to stop.
