@@ -176,17 +176,22 @@ enum Substitution {
         "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// The command text `text` of a shell with every parameter quoted for where it stands.
-    static func shellText(_ text: String, _ ctx: StageContext) throws(StageError) -> String {
-        let chars = Array(text)
-        let params = parameters(ctx)
-        // The placeholders, found first, so the quote scan skips them (a `'` in a value or a
-        // `}` of a placeholder is not shell syntax).
+    /// Where the placeholders of `chars` stand, found first so that the quote scans skip them (a
+    /// `'` in a value or the `}` of a placeholder is not shell or SQL syntax).
+    static func placeholderRanges(_ chars: [Character], _ ctx: StageContext, _ params: [String: Value]) -> [Range<Int>] {
         var holes: [Range<Int>] = []
         var k = 0
         while k < chars.count {
             if chars[k] == "$", let p = placeholder(chars, at: k, ctx, params) { holes.append(p.range); k = p.range.upperBound } else { k += 1 }
         }
+        return holes
+    }
+
+    /// The command text `text` of a shell with every parameter quoted for where it stands.
+    static func shellText(_ text: String, _ ctx: StageContext) throws(StageError) -> String {
+        let chars = Array(text)
+        let params = parameters(ctx)
+        let holes = placeholderRanges(chars, ctx, params)
         return try render(text, ctx) { (p: Placeholder) throws(StageError) -> String in
             if p.raw { return p.value }
             if p.value.contains("\0") { throw StageError("stage '\(ctx.stage)': parameter '\(p.name)' holds a NUL character, which no command argument can carry") }
@@ -254,11 +259,7 @@ enum Substitution {
     static func sqlText(_ text: String, _ ctx: StageContext, source: String) throws(StageError) -> String {
         let chars = Array(text)
         let params = parameters(ctx)
-        var holes: [Range<Int>] = []
-        var k = 0
-        while k < chars.count {
-            if chars[k] == "$", let p = placeholder(chars, at: k, ctx, params) { holes.append(p.range); k = p.range.upperBound } else { k += 1 }
-        }
+        let holes = placeholderRanges(chars, ctx, params)
         return try render(text, ctx) { (p: Placeholder) throws(StageError) -> String in
             if p.raw { return p.value }
             func refuse(_ place: String) -> StageError {
