@@ -18,8 +18,8 @@ import Glibc
 ///   `LEDGERFLOW_REPORT`: the path of the report file.
 /// - stdout and stderr are kept under the store: `runs/<run>/<stage>/<attempt>/stdout.log`,
 ///   `stderr.log` (`ledgerflow logs`), masked as they stream (see `SecretMask`): no secret value
-///   of the run's catalog reaches a file, an error or an event. While the child runs, its pid and
-///   start time are kept in `process` there (see `AttemptProcesses`: recovery stops what a
+///   of the run's catalog reaches a file, an error or an event. The child's pid and start time
+///   are kept in `process` there (see `AttemptProcesses`: recovery stops what a
 ///   killed engine left running).
 /// - `${params.NAME}`, `${run}`, `${stage}`, `${attempt}` in the command and env values are
 ///   replaced.
@@ -95,7 +95,6 @@ public struct ScriptExecutor: StageExecutor {
             DispatchQueue.global().asyncAfter(deadline: .now() + 2) { if !stopped.withLock({ $0 }) { child.signal(SIGKILL) } }
         }
         let code = child.relay(to: (out, err), mask: secrets)
-        AttemptProcesses.forget(in: folder)
         stopped.withLock { $0 = true }
         ctx.cancellation.remove(token)
         if let r = ctx.cancellation.reason { throw StageError.stopped(r, "the script") }
