@@ -1,13 +1,17 @@
 import Foundation
 
-/// A 5-field cron expression in UTC: minute hour day-of-month month day-of-week.
+/// A 5-field cron expression: minute hour day-of-month month day-of-week, in UTC or, with
+/// `fireTimes(after:in:)`, in the local time of an IANA time zone.
 ///
 /// Fields take `*`, numbers, ranges `a-b`, steps `*/n` and `a-b/n`, and lists `a,b`; months
-/// `JAN`–`DEC` and days `SUN`–`SAT` by name; day-of-week 0–7 (0 and 7 are Sunday). Macros:
+/// `JAN`–`DEC` and days `SUN`–`SAT` by name; day-of-week 0–7 (0 and 7 are Sunday); `L` in
+/// day-of-month is the month's last day (alone or in a list: `L`, `1,15,L`). Macros:
 /// `@yearly`, `@monthly`, `@weekly`, `@daily` (`@midnight`), `@hourly`. As in Vixie cron, when
 /// both day-of-month and day-of-week are restricted, a day matching either is a match.
 public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
     public let minutes: Set<Int>, hours: Set<Int>, daysOfMonth: Set<Int>, months: Set<Int>, daysOfWeek: Set<Int>
+    /// `L` in day-of-month: the month's last day matches.
+    public let lastDayOfMonth: Bool
     let domRestricted: Bool, dowRestricted: Bool
     public let description: String
 
@@ -34,7 +38,14 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
         }
         minutes = try CronSchedule.field(parts[0], "minute", 0 ... 59, names: [])
         hours = try CronSchedule.field(parts[1], "hour", 0 ... 23, names: [])
-        daysOfMonth = try CronSchedule.field(parts[2], "day-of-month", 1 ... 31, names: [])
+        // `L` items of day-of-month are taken out before the field is read as numbers.
+        let domItems = parts[2].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        lastDayOfMonth = domItems.contains { $0.uppercased() == "L" }
+        let numericDom = domItems.filter { $0.uppercased() != "L" }
+        if let bad = domItems.first(where: { $0.uppercased().contains("L") && $0.uppercased() != "L" }) {
+            throw CronError("day-of-month '\(bad)': L (the last day of the month) stands alone or as a list item (L, 1,15,L)")
+        }
+        daysOfMonth = numericDom.isEmpty ? [] : try CronSchedule.field(numericDom.joined(separator: ","), "day-of-month", 1 ... 31, names: [])
         months = try CronSchedule.field(parts[3], "month", 1 ... 12, names: CronSchedule.monthNames, nameBase: 1)
         var dow = try CronSchedule.field(parts[4], "day-of-week", 0 ... 7, names: CronSchedule.dayNames)
         if dow.contains(7) { dow.remove(7); dow.insert(0) }
@@ -42,7 +53,7 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
         domRestricted = parts[2] != "*" && parts[2] != "?"
         dowRestricted = parts[4] != "*" && parts[4] != "?"
         description = trimmed
-        if daysOfMonth.allSatisfy({ $0 > 29 }) && months.allSatisfy({ $0 == 2 }) && !dowRestricted {
+        if !lastDayOfMonth && daysOfMonth.allSatisfy({ $0 > 29 }) && months.allSatisfy({ $0 == 2 }) && !dowRestricted {
             throw CronError("day-of-month \(parts[2]) never occurs in February")
         }
     }
@@ -87,41 +98,23 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether the minute starting at `date` (UTC) matches.
     public func matches(_ date: Date) -> Bool {
-        let c = CronSchedule.calendar.dateComponents([.minute, .hour, .day, .month, .weekday], from: date)
-        guard let mi = c.minute, let h = c.hour, let d = c.day, let mo = c.month, let wd = c.weekday else { return false }
-        return minutes.contains(mi) && hours.contains(h) && months.contains(mo) && dayMatches(d, wd - 1)
+        let c = CronSchedule.utc.dateComponents([.minute, .hour, .day, .month, .year, .weekday], from: date)
+        guard let mi = c.minute, let h = c.hour, let d = c.day, let mo = c.month, let y = c.year, let wd = c.weekday else { return false }
+        return minutes.contains(mi) && hours.contains(h) && months.contains(mo) && dayMatches(d, wd - 1, daysInMonth: LocalDay.daysIn(y, mo))
     }
 
-    private func dayMatches(_ dom: Int, _ dow: Int) -> Bool {
-        if domRestricted && dowRestricted { return daysOfMonth.contains(dom) || daysOfWeek.contains(dow) }
-        return daysOfMonth.contains(dom) && daysOfWeek.contains(dow)
+    func dayMatches(_ dom: Int, _ dow: Int, daysInMonth: Int) -> Bool {
+        let domMatch = daysOfMonth.contains(dom) || (lastDayOfMonth && dom == daysInMonth)
+        if domRestricted && dowRestricted { return domMatch || daysOfWeek.contains(dow) }
+        return (domMatch || !domRestricted) && daysOfWeek.contains(dow)
     }
 
-    /// The first matching minute strictly after `date`, within `limitYears` (nil if none).
+    /// The first matching minute (UTC) strictly after `date`, within `limitYears` (nil if none).
     public func next(after date: Date, limitYears: Int = 8) -> Date? {
-        let cal = CronSchedule.calendar
-        guard var t = cal.date(bySetting: .second, value: 0, of: date.addingTimeInterval(60 - date.timeIntervalSince1970.truncatingRemainder(dividingBy: 60))) else { return nil }
-        t = Date(timeIntervalSince1970: (t.timeIntervalSince1970 / 60).rounded(.down) * 60)
-        let end = date.addingTimeInterval(Double(limitYears) * 366 * 86_400)
-        while t <= end {
-            let c = cal.dateComponents([.minute, .hour, .day, .month, .weekday], from: t)
-            guard let mi = c.minute, let h = c.hour, let d = c.day, let mo = c.month, let wd = c.weekday else { return nil }
-            if !months.contains(mo) || !dayMatches(d, wd - 1) {
-                // Jump to the next day's midnight.
-                t = Date(timeIntervalSince1970: ((t.timeIntervalSince1970 / 86_400).rounded(.down) + 1) * 86_400)
-                continue
-            }
-            if !hours.contains(h) {
-                t = Date(timeIntervalSince1970: ((t.timeIntervalSince1970 / 3_600).rounded(.down) + 1) * 3_600)
-                continue
-            }
-            if minutes.contains(mi) { return t }
-            t = t.addingTimeInterval(60)
-        }
-        return nil
+        fireTimes(after: date, in: CronSchedule.utc.timeZone, limitYears: limitYears).first { _ in true }?.instant
     }
 
-    static let calendar: Calendar = {
+    static let utc: Calendar = {
         var c = Calendar(identifier: .gregorian)
         c.timeZone = TimeZone(identifier: "UTC")!
         return c
