@@ -188,3 +188,17 @@ public enum ScheduleTimeZone {
         return zone
     }
 }
+
+extension ScheduleTimeZone {
+    /// `2026-03-29 03:00 +02:00`: `instant` as wall time in `zone`, with the offset in force.
+    public static func localText(_ instant: Date, in zone: TimeZone) -> String {
+        let offset = zone.secondsFromGMT(for: instant)
+        let local = Int(instant.timeIntervalSince1970.rounded(.down)) + offset
+        let days = Int((Double(local) / 86_400).rounded(.down))
+        let day = LocalDay(ordinal: days)
+        let seconds = local - days * 86_400
+        let sign = offset < 0 ? "-" : "+"
+        return String(format: "%04d-%02d-%02d %02d:%02d %@%02d:%02d", day.year, day.month, day.day, seconds / 3_600, seconds % 3_600 / 60,
+                      sign, abs(offset) / 3_600, abs(offset) % 3_600 / 60)
+    }
+}
