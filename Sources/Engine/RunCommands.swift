@@ -29,38 +29,46 @@ public enum RunCommands {
                 ?? (jobs.isEmpty ? "apply a job first (`ledgerflow apply FILE`)" : "`ledgerflow catalog job` lists the jobs")
             throw RunCommandError("no job '\(job)' in the catalog; \(hint)")
         }
-        // Another process may take the number decided on (the append then finds its stream): decide
-        // again after a short random wait, so that processes requesting at once spread out. Eight
-        // processes requesting 50 runs each at once lost 20 tries in a row (`make chaos`).
-        let deadline = DispatchTime.now() + .seconds(30)
-        var tries = 0
-        repeat {
+        // Another process may take the number decided on (the append then finds its stream):
+        // decide again. Eight processes requesting 50 runs each at once lost 20 tries in a row
+        // (`make chaos`) before the random wait.
+        let taken = try untilNotBeaten { () throws -> String in
             let state = try runs(log)
             let (id, event) = try RunDecider.request(state, .init(job: job, jobVersion: entry.version, jobSpec: entry.spec,
                                                                   catalogSeq: catalog.lastChangeSeq, parameters: parameters,
                                                                   trigger: trigger, reuse: reuse))
+            try log.append([event], to: RunEvents.stream(run: id), expectedVersion: .noStream, actor: actor)
+            return id
+        }
+        if let id = taken.value { return id }
+        throw RunCommandError("could not allocate a run number in 30 s (\(taken.tries) numbers were taken by other processes first); try again")
+    }
+
+    /// Runs `attempt` (decide on a fresh fold, append at the versions seen) until its append is not
+    /// beaten by another writer (`WrongExpectedVersion`), waiting a short random time after each
+    /// loss so that writers deciding at once spread out; gives up after 30 s (value nil).
+    static func untilNotBeaten<T>(_ attempt: () throws -> T) throws -> (value: T?, tries: Int) {
+        let deadline = DispatchTime.now() + .seconds(30)
+        var tries = 0
+        repeat {
             do {
-                try log.append([event], to: RunEvents.stream(run: id), expectedVersion: .noStream, actor: actor)
-                return id
+                return (try attempt(), tries)
             } catch is WrongExpectedVersion {
                 tries += 1
                 usleep(UInt32.random(in: 500 ... UInt32(min(50_000, 2_000 * tries))))
             }
         } while DispatchTime.now() < deadline
-        throw RunCommandError("could not allocate a run number in 30 s (\(tries) numbers were taken by other processes first); try again")
+        return (nil, tries)
     }
 
     /// Asks a running run to stop.
     public static func cancel(_ log: EventLog, run id: String, actor: String) throws {
-        for _ in 0..<20 {
+        let done = try untilNotBeaten { () throws in
             let state = try runs(log)
             let e = try RunDecider.cancel(state, run: id, by: actor)
-            do {
-                try log.append([e], to: RunEvents.stream(run: id), expectedVersion: .exact(state.runs[id]?.streamVersion ?? 0), actor: actor)
-                return
-            } catch is WrongExpectedVersion { continue }
+            try log.append([e], to: RunEvents.stream(run: id), expectedVersion: .exact(state.runs[id]?.streamVersion ?? 0), actor: actor)
         }
-        throw RunCommandError("run \(id) kept changing; try again")
+        if done.value == nil { throw RunCommandError("run \(id) kept changing for 30 s (\(done.tries) appends beaten by the engine); try again") }
     }
 
     /// A new run of a failed or cancelled run's job under the current catalog that reuses the
