@@ -128,6 +128,56 @@ func installStopHandlers() {
     }
 }
 
+/// SIGINT and SIGTERM for the commands that stop gracefully (`work`, `run`, `rerun`). Create it
+/// before the store is opened: it blocks both signals in this thread, so every thread started
+/// afterwards (the log's writer, the engine's loop and workers) inherits the block, and a signal can
+/// only be taken by the dispatch sources' signalfd. (Installed after the log was open, a thread
+/// that had not blocked them, with their disposition SIG_IGN, could take a SIGTERM and drop it:
+/// a `ledgerflow work` once outlived the test that stopped it.) Until `onSignal` says otherwise a
+/// signal ends the command at once, as by default; scripts get an empty mask (`ChildProcess`).
+final class SignalStop: @unchecked Sendable {
+    // @unchecked Sendable: `sources` is written once, in init, and read only by deinit; the rest is
+    // behind `state`'s lock.
+    private let state = Locked<(requested: Bool, action: (@Sendable () -> Void)?)>((false, nil))
+    private var sources: [any DispatchSourceSignal] = []
+
+    init() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGINT, SIGTERM] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        sources = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { [weak self] in self?.fire(sig) }
+            s.resume()
+            return s
+        }
+    }
+
+    deinit { sources.forEach { $0.cancel() } }
+
+    /// What a signal does from now on; runs it at once when a signal already came.
+    func onSignal(_ action: @escaping @Sendable () -> Void) {
+        let already = state.withLock { s -> Bool in
+            s.action = action
+            return s.requested
+        }
+        if already { action() }
+    }
+
+    private func fire(_ sig: Int32) {
+        let action = state.withLock { s -> (@Sendable () -> Void)? in
+            s.requested = true
+            return s.action
+        }
+        if let action { action() } else {
+            Output.flush()
+            exit(128 + sig)
+        }
+    }
+}
+
 enum StopHandlers {
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
     static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }

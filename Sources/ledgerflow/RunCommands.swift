@@ -28,6 +28,7 @@ struct RunJob: ParsableCommand {
     }
 
     func run() throws {
+        let signals = SignalStop()
         let log = try store.openForWriting()
         let params = param.map { p -> (String, Value) in
             let i = p.firstIndex(of: "=")!
@@ -38,7 +39,7 @@ struct RunJob: ParsableCommand {
             id = try RunCommands.request(log, job: job, parameters: params, trigger: .manual(by: cliActor),
                                          actor: cliActor)
         } catch let e as RunCommandError { throw CommandFailure(message: e.message) }
-        try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path)
+        try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path, signals: signals)
     }
 }
 
@@ -58,13 +59,14 @@ struct Rerun: ParsableCommand {
     }
 
     func run() throws {
+        let signals = SignalStop()
         let log = try store.openForWriting()
         let id: String
         do { id = try RunCommands.rerunFromFailure(log, run: runID, actor: cliActor) } catch let e as RunCommandError {
             throw CommandFailure(message: e.message)
         }
         if !json { Output.line("run \(id): rerun of run \(runID) from its failure") }
-        try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path)
+        try drive(log, run: id, detach: detach, workers: workers, json: json, store: store.path, signals: signals)
     }
 }
 
@@ -79,7 +81,7 @@ func parseParameter(_ s: String) -> Value {
 
 /// Waits for run `id` to end, showing progress, running an engine in this process whenever no
 /// other process runs one; exits 1 unless the run succeeded.
-func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bool, store: String) throws {
+func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bool, store: String, signals: SignalStop) throws {
     let state = try RunCommands.runs(log)
     let job = state.runs[id]?.job ?? "?"
     if detach {
@@ -97,14 +99,7 @@ func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bo
     options.engine.workers = workers
     options.engine.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
     let host = RunHost(log: log, store: store, run: id, options: options)
-    let handlers = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-        signal(sig, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        s.setEventHandler { host.interrupt() }
-        s.resume()
-        return s
-    }
-    defer { handlers.forEach { $0.cancel() } }
+    signals.onSignal { host.interrupt() }
     let outcome: RunHost.Outcome
     do {
         outcome = try host.follow(onEvent: { progress.show($0) }, onIdle: { progress.tick() })
@@ -427,6 +422,7 @@ struct Work: ParsableCommand {
     }
 
     func run() throws {
+        let signals = SignalStop()
         let log = try store.openForWriting()
         guard let lock = try EngineLock.acquire(store: store.path) else {
             throw CommandFailure(message: "an engine already runs for this store (pid \(EngineLock.holder(store: store.path).map(String.init) ?? "?")); one engine per store")
@@ -436,14 +432,7 @@ struct Work: ParsableCommand {
         o.shutdownGrace = grace
         o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
         let engine = Engine(log: log, store: store.path, options: o)
-        let handlers = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { engine.stop() }
-            s.resume()
-            return s
-        }
-        defer { handlers.forEach { $0.cancel() } }
+        signals.onSignal { engine.stop() }
         FileHandle.standardError.write(Data("ledgerflow: engine \(engine.engineID) working on \(store.path) with \(workers) workers; stop with Ctrl-C\n".utf8))
         let final = try engine.run()
         _ = lock
