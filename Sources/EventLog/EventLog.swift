@@ -131,6 +131,8 @@ final class StoreCore: Sendable {
     let configuration: EventLog.Configuration
     let canonicalPath: String
     let names = NameCache()
+    /// Held shared by every read transaction, exclusively to grow the map (see `MapGate`).
+    let mapGate = MapGate()
     let dictionaries = DictionarySet()
     let notifier = AppendNotifier()
     let compressors: ContextPool<Compressor>

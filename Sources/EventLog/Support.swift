@@ -155,3 +155,46 @@ final class OpenStores: Sendable {
     func release(_ path: String) { paths.withLock { _ = $0.remove(path) } }
     func isOpen(_ path: String) -> Bool { paths.withLock { $0.contains(path) } }
 }
+
+/// Read transactions against the one thing that replaces the memory map under them: growing it.
+/// `mdb_env_set_mapsize` unmaps the map and maps it again, which LMDB allows only while no
+/// transaction of the process is open; a reader still walking the old map would fault (SIGSEGV, or
+/// SIGBUS past the end of the file). Read transactions hold the gate shared; the writer takes it
+/// exclusively to grow the map. glibc's rwlock prefers readers, so a nested read never waits for a
+/// waiting writer; the writer gives up after `timeout` rather than wait forever behind readers.
+final class MapGate: @unchecked Sendable {
+    // @unchecked Sendable: a pthread rwlock, touched only through pthread's own functions.
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        lock = .allocate(capacity: 1)
+        pthread_rwlock_init(lock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    /// Runs `body` (a read transaction) while the map cannot be replaced.
+    @inline(__always)
+    func shared<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
+    /// Runs `body` while no read transaction of this process is open; false (and `body` not run)
+    /// when readers still held the map after `timeout` seconds.
+    func exclusive(timeout: Double, _ body: () throws -> Void) rethrows -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        let nanos = Int(deadline.tv_nsec) + Int((timeout - timeout.rounded(.down)) * 1e9)
+        deadline.tv_sec += Int(timeout.rounded(.down)) + nanos / 1_000_000_000
+        deadline.tv_nsec = nanos % 1_000_000_000
+        guard pthread_rwlock_timedwrlock(lock, &deadline) == 0 else { return false }
+        defer { pthread_rwlock_unlock(lock) }
+        try body()
+        return true
+    }
+}

@@ -172,7 +172,11 @@ final class Writer: @unchecked Sendable {
                 // Grow the map and write the whole group again (the failed transaction was aborted).
                 let size = (try? core.env.info().mapSize) ?? core.configuration.mapSize
                 do {
-                    try core.env.setMapSize(size * 2)
+                    // Only while no read transaction of this process walks the map (LMDB's rule).
+                    let grown = try core.mapGate.exclusive(timeout: 30) { try core.env.setMapSize(size * 2) }
+                    if !grown {
+                        throw EventLogError(.io, "the store at \(core.canonicalPath) is full (map of \(size) bytes) and could not grow: read transactions of this process held it for 30 s; nothing of this write was committed: retry")
+                    }
                 } catch {
                     for job in group { job.completion(.failure(EventLogError.wrapping(error))) }
                     return
