@@ -411,8 +411,10 @@ struct Cancel: ParsableCommand {
 
 struct Work: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the engine in the foreground (reactors and workers) until SIGINT or SIGTERM.")
+        abstract: "Run the engine in the foreground (reactors and workers) until SIGINT or SIGTERM, or with --once until nothing is due.")
     @OptionGroup var store: StoreOptions
+    @Flag(help: "Do what is due now and exit when idle: every attempt that can start runs to its end and the reactors react to it; a run waiting for a retry's backoff stays for the next engine (for a system cron).")
+    var once = false
     @Option(name: .long, parsing: .unconditional, help: "Stage attempts at once (default 4).") var workers = 4
     @Option(name: .long, parsing: .unconditional, help: "Seconds running attempts get to finish on shutdown before they are killed (default 10).") var grace = 10.0
 
@@ -433,9 +435,16 @@ struct Work: ParsableCommand {
         o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
         let engine = Engine(log: log, store: store.path, options: o)
         signals.onSignal { engine.stop() }
-        FileHandle.standardError.write(Data("ledgerflow: engine \(engine.engineID) working on \(store.path) with \(workers) workers; stop with Ctrl-C\n".utf8))
-        let final = try engine.run()
+        FileHandle.standardError.write(Data("ledgerflow: engine \(engine.engineID) working on \(store.path) with \(workers) workers; \(once ? "exits when nothing is due" : "stop with Ctrl-C")\n".utf8))
+        // --once: the engine returns at its first idle moment (nothing running, a step that
+        // decided nothing); without it, only when stopped.
+        let final = try engine.run(until: { _ in once })
         _ = lock
-        FileHandle.standardError.write(Data("ledgerflow: engine stopped cleanly (\(final.active.count) runs still active)\n".utf8))
+        let active = final.active.count
+        if once {
+            FileHandle.standardError.write(Data("ledgerflow: engine idle: nothing more is due now (\(active == 1 ? "1 run still active: its next attempt is" : "\(active) runs still active: their next attempts are") not due yet)\n".utf8))
+        } else {
+            FileHandle.standardError.write(Data("ledgerflow: engine stopped cleanly (\(active) runs still active)\n".utf8))
+        }
     }
 }
