@@ -67,6 +67,11 @@ final class Writer: @unchecked Sendable {
         condition.broadcast()
         while state != .stopped { condition.wait() }
         condition.unlock()
+        // A dictionary training started in the background still reads the store: wait for it (its
+        // install then fails at once, the log being closed), so that nothing of this log reads the
+        // files after close — a caller may move, copy or cut them (a test truncated data.mdb under
+        // a training that was still reading: SIGBUS).
+        while core.training.withLock({ $0.running }) { usleep(1_000) }
     }
 
     private func run() {
