@@ -95,7 +95,13 @@ struct EventsList: AsyncParsableCommand {
             throw CommandFailure(message: "\(n) event\(n == 1 ? "" : "s") could not be read (the first at seq \(first)); the others were printed: run `ledgerflow audit verify --store \(store.path)` and restore the store from a backup")
         }
         guard follow, printed < max else { return }
-        installStopHandlers()
+        // Ctrl-C or SIGTERM while following ends the command normally.
+        let signals = SignalStop()
+        signals.onSignal {
+            Output.flush()
+            Foundation.exit(0)
+        }
+        defer { withExtendedLifetime(signals) {} }
         for try await e in log.subscribe(after: Swift.max(headAtStart, from - 1), filter: filter, options: options) {
             emit(e)
             Output.flush()
@@ -114,21 +120,8 @@ struct EventsList: AsyncParsableCommand {
     }
 }
 
-/// Ctrl-C or SIGTERM while following ends the command normally.
-func installStopHandlers() {
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-        source.setEventHandler {
-            Output.flush()
-            exit(0)
-        }
-        source.resume()
-        StopHandlers.keep(source)
-    }
-}
-
-/// SIGINT and SIGTERM for the commands that stop gracefully (`work`, `run`, `rerun`). Create it
+/// SIGINT and SIGTERM for the commands that stop gracefully (`work`, `run`, `rerun`, and
+/// `events --follow`, which ends normally). Create it
 /// before the store is opened: it blocks both signals in this thread, so every thread started
 /// afterwards (the log's writer, the engine's loop and workers) inherits the block, and a signal can
 /// only be taken by the dispatch sources' signalfd. (Installed after the log was open, a thread
@@ -176,11 +169,6 @@ final class SignalStop: @unchecked Sendable {
             exit(128 + sig)
         }
     }
-}
-
-enum StopHandlers {
-    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
-    static func keep(_ s: any DispatchSourceSignal) { sources.append(s) }
 }
 
 func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
