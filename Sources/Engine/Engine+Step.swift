@@ -85,7 +85,7 @@ extension Engine {
                 interrupted.append((id, s.name, a))
             }
         }
-        let folders = interrupted.map { attemptFolder(run: $0.run, stage: $0.stage, attempt: $0.attempt.number) }
+        let folders = interrupted.map { StageContext.attemptFolder(store: store, run: $0.run, stage: $0.stage, attempt: $0.attempt.number) }
         let leftovers = AttemptProcesses.leftovers(in: folders)
         for l in leftovers {
             options.report("\(l.processes) process(es) of an interrupted attempt still run (process group \(l.group), \(l.folder)): stopping them before its retry")
@@ -93,21 +93,15 @@ extension Engine {
         for (folder, what) in AttemptProcesses.stop(leftovers, grace: options.leftoverGrace) { leftoverNotes[folder] = what }
         for (i, (id, stage, a)) in interrupted.enumerated() {
             guard let current = batch.run(id) else { continue }
-            var why = "the engine (\(a.engine)) stopped while attempt \(a.number) ran"
-            if let note = leftoverNotes[folders[i]] { why += "; \(note)" }
+            let note = leftoverNotes[folders[i]]
             do throws(RunCommandError) {
-                let events = try StageDecider.complete(current, stage: stage, attempt: a.number, outcome: .failed(reason: "interrupted", error: why), nowMicros: now)
-                options.report("run \(id) stage \(stage): attempt \(a.number) was interrupted (engine \(a.engine) is gone)\(leftoverNotes[folders[i]].map { "; \($0)" } ?? "")")
+                let events = try StageDecider.interrupt(current, stage: stage, note: note, nowMicros: now)
+                options.report("run \(id) stage \(stage): attempt \(a.number) was interrupted (engine \(a.engine) is gone)\(note.map { "; \($0)" } ?? "")")
                 batch.apply(run: id, events)
             } catch {
                 throw StepFailure("recovering run \(id) stage \(stage) attempt \(a.number)", error)
             }
         }
-    }
-
-    /// The folder of an attempt's files (logs, report, the record of its process).
-    func attemptFolder(run: String, stage: String, attempt: Int) -> String {
-        (store as NSString).appendingPathComponent("runs/\(run)/\(stage)/\(attempt)")
     }
 
     /// Phase 3: running attempts of cancelled runs, and attempts past their timeout, are stopped

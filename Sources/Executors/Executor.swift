@@ -71,7 +71,11 @@ public struct StageContext: Sendable {
     public var token: String { "run\(run)-\(stage)-a\(attempt)" }
 
     /// The folder that keeps this attempt's files (logs, report) under the store.
-    public var attemptFolder: String {
+    public var attemptFolder: String { Self.attemptFolder(store: store, run: run, stage: stage, attempt: attempt) }
+
+    /// `<store>/runs/<run>/<stage>/<attempt>`: an attempt's files (logs, report, the record of its
+    /// process), for the engine's recovery and `ledgerflow logs` too.
+    public static func attemptFolder(store: String, run: String, stage: String, attempt: Int) -> String {
         (store as NSString).appendingPathComponent("runs/\(run)/\(stage)/\(attempt)")
     }
 

@@ -69,12 +69,12 @@ public enum StageDecider {
         }
     }
 
-    /// Recovery: the running attempt of `stage` belongs to an engine that is gone.
-    public static func interrupt(_ run: RunState, stage: String, nowMicros: Int64) throws(RunCommandError) -> [NewEvent] {
+    /// Recovery: the running attempt of `stage` belongs to an engine that is gone. `note` (what
+    /// recovery did about processes the attempt left running) is added to the error.
+    public static func interrupt(_ run: RunState, stage: String, note: String? = nil, nowMicros: Int64) throws(RunCommandError) -> [NewEvent] {
         guard let a = run.stage(stage)?.running else { throw RunCommandError("stage '\(stage)' of run \(run.id) is not running") }
-        return try complete(run, stage: stage, attempt: a.number,
-                            outcome: .failed(reason: "interrupted", error: "the engine (\(a.engine)) stopped while attempt \(a.number) ran"),
-                            nowMicros: nowMicros)
+        let why = "the engine (\(a.engine)) stopped while attempt \(a.number) ran" + (note.map { "; \($0)" } ?? "")
+        return try complete(run, stage: stage, attempt: a.number, outcome: .failed(reason: "interrupted", error: why), nowMicros: nowMicros)
     }
 }
 

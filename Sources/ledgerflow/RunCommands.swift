@@ -380,7 +380,7 @@ struct Logs: ParsableCommand {
             guard s.attempts.contains(where: { $0.number == number }) else {
                 throw CommandFailure(message: "stage '\(s.name)' of run \(runID) has no attempt \(number) (attempts: \(s.attempts.map { String($0.number) }.joined(separator: ", ")))")
             }
-            let folder = (store.path as NSString).appendingPathComponent("runs/\(runID)/\(s.name)/\(number)")
+            let folder = StageContext.attemptFolder(store: store.path, run: runID, stage: s.name, attempt: number)
             for stream in ["stdout", "stderr"] {
                 let path = (folder as NSString).appendingPathComponent("\(stream).log")
                 guard let data = FileManager.default.contents(atPath: path) else { continue }
