@@ -111,7 +111,8 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
 
     /// The first matching minute (UTC) strictly after `date`, within `limitYears` (nil if none).
     public func next(after date: Date, limitYears: Int = 8) -> Date? {
-        fireTimes(after: date, in: CronSchedule.utc.timeZone, limitYears: limitYears).first { _ in true }?.instant
+        var times = fireTimes(after: date, in: CronSchedule.utc.timeZone, limitYears: limitYears)
+        return times.next()?.instant
     }
 
     static let utc: Calendar = {

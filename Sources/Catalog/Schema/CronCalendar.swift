@@ -93,6 +93,7 @@ public struct CronFireTimes: Sequence, IteratorProtocol {
     /// The local day being scanned, and the (hour, minute) pairs of it left to look at.
     var day: LocalDay
     var pending: [(hour: Int, minute: Int)] = []
+    var nextPending = 0
     let lastDay: Int
     let sortedHours: [Int], sortedMinutes: [Int]
 
@@ -112,8 +113,9 @@ public struct CronFireTimes: Sequence, IteratorProtocol {
 
     public mutating func next() -> CronFireTime? {
         while true {
-            while !pending.isEmpty {
-                let (h, m) = pending.removeFirst()
+            while nextPending < pending.count {
+                let (h, m) = pending[nextPending]
+                nextPending += 1
                 let (instant, adjustment) = resolve(day, h, m)
                 if instant > floor {
                     floor = instant
@@ -123,6 +125,7 @@ public struct CronFireTimes: Sequence, IteratorProtocol {
             guard day.ordinal < lastDay else { return nil }
             day = LocalDay(ordinal: day.ordinal + 1)
             pending = times(on: day)
+            nextPending = 0
         }
     }
 
