@@ -84,7 +84,7 @@ extension Engine {
                 batch.registerVersion(r.model)
                 registered[r.model] = version
             } catch {
-                options.report("\(attempt): model '\(r.model)' not registered: \(error)")
+                options.report("\(attempt): model '\(r.model)' not registered: \(error)", .error, component: "automation", run: key.run)
             }
         }
         for m in result.metrics {
@@ -92,7 +92,7 @@ extension Engine {
                 let o = try MetricObserved(reported: m) { registered[$0] }
                 batch.add(MLEvents.stream(metricsOf: o.model), [o.event(causation: started, correlation: run.correlation)], expected: .any)
             } catch {
-                options.report("\(attempt): metric not recorded: \(error)")
+                options.report("\(attempt): metric not recorded: \(error)", .error, component: "automation", run: key.run)
             }
         }
         if !result.predictions.isEmpty {
@@ -104,7 +104,7 @@ extension Engine {
                     let p = try PredictionRecorded(reported: row, index: i, run: key.run, stage: key.stage, attempt: UInt64(key.attempt))
                     events.append(p.event(causation: started, correlation: run.correlation))
                 } catch {
-                    options.report("\(attempt): prediction not recorded: \(error)")
+                    options.report("\(attempt): prediction not recorded: \(error)", .error, component: "automation", run: key.run)
                 }
             }
             if !events.isEmpty { batch.add(MLEvents.stream(predictionsOfRun: key.run), events, expected: .any) }
@@ -185,13 +185,13 @@ extension Engine {
                 switch requestRun(job: job, parameters: params, trigger: trigger, causation: a.crossing, correlation: a.correlation, batch: &batch) {
                 case .success(let id): events.append(Automation.fired(a, run: id))
                 case .failure(let why):
-                    options.report("\(a.message): no run started: \(why)")
+                    options.report("\(a.message): no run started: \(why)", .warning, component: "automation")
                     events.append(Automation.fired(a, run: nil, error: why.description))
                 }
             }
             if a.team != nil {
                 events.append(Automation.alert(a))
-                options.report("alert for team \(a.team ?? ""): \(a.message)")
+                options.report("alert for team \(a.team ?? ""): \(a.message)", .warning, component: "automation")
             }
             batch.add(a.stream, events, expected: expected)
         }

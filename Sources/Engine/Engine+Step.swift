@@ -88,7 +88,7 @@ extension Engine {
         let folders = interrupted.map { StageContext.attemptFolder(store: store, run: $0.run, stage: $0.stage, attempt: $0.attempt.number) }
         let leftovers = AttemptProcesses.leftovers(in: folders)
         for l in leftovers {
-            options.report("\(l.processes) process(es) of an interrupted attempt still run (process group \(l.group), \(l.folder)): stopping them before its retry")
+            options.report("\(l.processes) process(es) of an interrupted attempt still run (process group \(l.group), \(l.folder)): stopping them before its retry", .warning, component: "recovery")
         }
         for (folder, what) in AttemptProcesses.stop(leftovers, grace: options.leftoverGrace) { leftoverNotes[folder] = what }
         for (i, (id, stage, a)) in interrupted.enumerated() {
@@ -96,7 +96,7 @@ extension Engine {
             let note = leftoverNotes[folders[i]]
             do throws(RunCommandError) {
                 let events = try StageDecider.interrupt(current, stage: stage, note: note, nowMicros: now)
-                options.report("run \(id) stage \(stage): attempt \(a.number) was interrupted (engine \(a.engine) is gone)\(note.map { "; \($0)" } ?? "")")
+                options.report("stage \(stage): attempt \(a.number) was interrupted (engine \(a.engine) is gone)\(note.map { "; \($0)" } ?? "")", .warning, component: "recovery", run: id)
                 batch.apply(run: id, events)
             } catch {
                 throw StepFailure("recovering run \(id) stage \(stage) attempt \(a.number)", error)
@@ -131,7 +131,7 @@ extension Engine {
             let last = f.upstream.max { $0.seq < $1.seq }
             if case .failure(let why) = requestRun(job: f.rule.run, parameters: params, trigger: DependencyReactor.trigger(f),
                                                    causation: last?.seq, correlation: last?.correlation, batch: &batch) {
-                options.report("dependency '\(f.rule.name)': \(why); nothing started")
+                options.report("dependency '\(f.rule.name)': \(why); nothing started", .warning, component: "dependencies")
             }
         }
     }
@@ -173,6 +173,7 @@ extension Engine {
             // Nothing to append: the automation reactor decided nothing on these events either.
             automationInbox.removeAll()
             recovered = true
+            try moveIdleCheckpoints()
             return !done.isEmpty
         }
         do { try faults.commit?() } catch { throw StepFailure("committing the step", error) }
@@ -188,7 +189,7 @@ extension Engine {
         } catch let e as WrongExpectedVersion {
             // Someone else appended to a stream we decided on: decide again on the new state.
             cond.withLock { inbox.insert(contentsOf: done, at: 0) }
-            options.report("retrying a decision: \(e)")
+            options.report("retrying a decision: \(e)", .debug)
             return true
         } catch let e as CheckpointConflict {
             throw EngineError("another engine moved \(e.name) (\(e)); stopping this one")
@@ -198,6 +199,24 @@ extension Engine {
         if !launches.isEmpty { try catchUp() }
         for (key, run) in launches { launch(key, run: run) }
         return true
+    }
+
+    /// After a step that decided nothing on new events (appended by others: an apply, a run
+    /// request that waits for room, …), the reactors' checkpoints move up to them on their own, so
+    /// that a checkpoint always says how far the reactors have decided (what `ledgerflow health`
+    /// reports as lag) and a restart does not decide on them again. One small transaction per
+    /// batch of such events; none while nothing new arrives.
+    func moveIdleCheckpoints() throws {
+        guard Engine.checkpointNames.contains(where: { (checkpointValues[$0] ?? 0) < runs.lastSeq }) else { return }
+        let cps = Engine.checkpointNames.map { CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq) }
+        do {
+            try log.append([], actor: actor, checkpoints: cps)
+        } catch let e as CheckpointConflict {
+            throw EngineError("another engine moved \(e.name) (\(e)); stopping this one")
+        } catch {
+            throw StepFailure("moving the reactors' checkpoints to seq \(runs.lastSeq)", error)
+        }
+        for c in cps { checkpointValues[c.name] = c.seq }
     }
 
     /// The wait before deciding again after `n` failures in a row: 50 ms doubling, at most 30 s.

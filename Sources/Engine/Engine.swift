@@ -40,8 +40,8 @@ public final class Engine: @unchecked Sendable {
         /// The time decisions are made at (retry backoffs, durations, `not_before`): the log's
         /// clock by default, so that both read the same time; tests drive a manual one.
         public var clock: (any LogClock)?
-        /// Where the engine's own messages go (one line each).
-        public var report: @Sendable (String) -> Void = { _ in }
+        /// Where the engine's log lines go (`report(_:_:component:run:)` sends one).
+        public var log: @Sendable (LogLine) -> Void = { _ in }
         public init() {}
     }
 
@@ -91,8 +91,12 @@ public final class Engine: @unchecked Sendable {
     var inbox: [Completion] = []
     private var woken = false
     private var stopRequested = false
-    /// Consecutive failed steps (the retry backoff grows with them).
+    /// Consecutive failed steps (the retry backoff grows with them), and the last one's reason.
     var failedSteps = 0
+    var lastFailure: String?
+    /// When this engine started, and when it last wrote `<store>/status/engine.json`.
+    let startedAt = Date()
+    var statusWrittenAt = Date.distantPast
     /// Failures injected by tests (loop thread only; set before `run`).
     var faults = Faults()
 
@@ -135,6 +139,7 @@ public final class Engine: @unchecked Sendable {
         let observer = log.addAppendObserver { [weak self] _ in self?.wake() }
         defer { log.removeAppendObserver(observer) }
         try load()
+        defer { writeStatus(force: true, stopped: true) }
         while true {
             if cond.withLock({ stopRequested }) && !stopping {
                 stopping = true
@@ -149,16 +154,20 @@ public final class Engine: @unchecked Sendable {
             do {
                 progressed = try step()
                 failedSteps = 0
+                lastFailure = nil
+                writeStatus()
             } catch let failure as StepFailure {
                 // Nothing of the step was appended and no checkpoint moved: decide again after a
                 // backoff — or, asked to stop with nothing running, stop (the next engine decides).
                 if stopping && inFlight.isEmpty {
-                    options.report("stopping with a step that failed: \(failure)")
+                    options.report("stopping with a step that failed: \(failure)", .error)
                     return runs
                 }
                 failedSteps += 1
+                lastFailure = failure.description
+                writeStatus(force: true)
                 let delay = Engine.retryDelay(afterFailures: failedSteps)
-                options.report("step failed (\(failedSteps) in a row; retrying in \(String(format: "%.2f", delay)) s): \(failure)")
+                options.report("step failed (\(failedSteps) in a row; retrying in \(String(format: "%.2f", delay)) s): \(failure)", .error)
                 waitForWork(atMost: delay)
                 continue
             }
@@ -183,6 +192,24 @@ public final class Engine: @unchecked Sendable {
         runs.lastSeq = head
         for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
         try loadAutomation(head: head)
+    }
+
+    /// Writes `<store>/status/engine.json` (at most once a second unless forced). A failure to
+    /// write is reported once per minute at most; it never stops the engine.
+    func writeStatus(force: Bool = false, stopped: Bool = false) {
+        let now = Date()
+        guard force || now.timeIntervalSince(statusWrittenAt) >= 1 else { return }
+        let status = EngineStatus(engine: engineID, pid: ProcessInfo.processInfo.processIdentifier,
+                                  startedMicros: Int64(startedAt.timeIntervalSince1970 * 1e6), lastStepMicros: Int64(now.timeIntervalSince1970 * 1e6),
+                                  throughSeq: runs.lastSeq, running: inFlight.count, failedSteps: failedSteps, lastFailure: lastFailure,
+                                  stopped: stopped)
+        do {
+            try StatusFile.write(status.value, store: store, name: "engine")
+            statusWrittenAt = now
+        } catch {
+            statusWrittenAt = now.addingTimeInterval(59)
+            options.report("could not write the engine status for `ledgerflow health`: \(error)", .warning)
+        }
     }
 
     func catchUp() throws {
@@ -213,7 +240,7 @@ public final class Engine: @unchecked Sendable {
             // rather than treating the events as indexed.
             lineageFailures += 1
             lineageRetryAt = Date().addingTimeInterval(Engine.retryDelay(afterFailures: lineageFailures))
-            options.report("could not bring the lineage table up to seq \(runs.lastSeq) (\(lineageFailures) in a row): \(error); lineage queries fold the rest themselves; retrying later")
+            options.report("could not bring the lineage table up to seq \(runs.lastSeq) (\(lineageFailures) in a row): \(error); lineage queries fold the rest themselves; retrying later", .warning, component: "lineage")
         }
     }
 
@@ -241,7 +268,7 @@ public final class Engine: @unchecked Sendable {
             cat = try catalog(at: run.catalogSeq)
         } catch {
             // Its StageStarted is committed: the attempt fails on record (retried per its policy).
-            options.report("run \(key.run) stage \(key.stage) attempt \(key.attempt): could not read the catalog as of seq \(run.catalogSeq): \(error)")
+            options.report("stage \(key.stage) attempt \(key.attempt): could not read the catalog as of seq \(run.catalogSeq): \(error)", .error, run: key.run)
             post(Completion(key: key, result: .failure(StageError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(key.run) runs under): \(error)"))))
             return
         }

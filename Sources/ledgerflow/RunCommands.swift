@@ -97,7 +97,7 @@ func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bo
     if !json { Output.line("run \(id) of job \(job)") ; Output.flush() }
     var options = RunHost.Options()
     options.engine.workers = workers
-    options.engine.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
+    options.engine.log = EngineLogPrinter.stderr(.text)
     let host = RunHost(log: log, store: store, run: id, options: options)
     signals.onSignal { host.interrupt() }
     let outcome: RunHost.Outcome
@@ -417,6 +417,8 @@ struct Work: ParsableCommand {
     var once = false
     @Option(name: .long, parsing: .unconditional, help: "Stage attempts at once (default 4).") var workers = 4
     @Option(name: .long, parsing: .unconditional, help: "Seconds running attempts get to finish on shutdown before they are killed (default 10).") var grace = 10.0
+    @Option(name: .customLong("log-format"), help: "Log lines on stderr as text (time level component [run=N]: message) or one JSON object per line (default text).")
+    var logFormat: LogLine.Format = .text
 
     func validate() throws {
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
@@ -429,22 +431,36 @@ struct Work: ParsableCommand {
         guard let lock = try EngineLock.acquire(store: store.path) else {
             throw CommandFailure(message: "an engine already runs for this store (pid \(EngineLock.holder(store: store.path).map(String.init) ?? "?")); one engine per store")
         }
+        let say = EngineLogPrinter.stderr(logFormat)
         var o = Engine.Options()
         o.workers = workers
         o.shutdownGrace = grace
-        o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
+        o.log = say
         let engine = Engine(log: log, store: store.path, options: o)
-        signals.onSignal { engine.stop() }
-        FileHandle.standardError.write(Data("ledgerflow: engine \(engine.engineID) working on \(store.path) with \(workers) workers; \(once ? "exits when nothing is due" : "stop with Ctrl-C")\n".utf8))
+        signals.onSignal {
+            say(LogLine(level: .info, component: "service", message: "stop requested (signal): no new attempts; running ones get up to \(Int(grace)) s"))
+            engine.stop()
+        }
+        say(LogLine(level: .info, component: "service",
+                    message: "engine \(engine.engineID) working on \(store.path) with \(workers) workers; \(once ? "exits when nothing is due" : "stop with Ctrl-C or SIGTERM")"))
         // --once: the engine returns at its first idle moment (nothing running, a step that
         // decided nothing); without it, only when stopped.
         let final = try engine.run(until: { _ in once })
         _ = lock
         let active = final.active.count
         if once {
-            FileHandle.standardError.write(Data("ledgerflow: engine idle: nothing more is due now (\(active == 1 ? "1 run still active: its next attempt is" : "\(active) runs still active: their next attempts are") not due yet)\n".utf8))
+            say(LogLine(level: .info, component: "service", message: "engine idle: nothing more is due now (\(active == 1 ? "1 run still active: its next attempt is" : "\(active) runs still active: their next attempts are") not due yet)"))
         } else {
-            FileHandle.standardError.write(Data("ledgerflow: engine stopped cleanly (\(active) runs still active)\n".utf8))
+            say(LogLine(level: .info, component: "service", message: "engine stopped cleanly (\(active) runs still active)"))
         }
     }
 }
+
+/// Prints the engine's log lines on stderr, one per line, in the chosen format.
+enum EngineLogPrinter {
+    static func stderr(_ format: LogLine.Format) -> @Sendable (LogLine) -> Void {
+        { line in FileHandle.standardError.write(Data((line.formatted(format) + "\n").utf8)) }
+    }
+}
+
+extension LogLine.Format: ExpressibleByArgument {}

@@ -49,3 +49,18 @@ import TestSupport
         #expect(try events.compactMap { try $0.decodeIf(RunSucceeded.self) }.first?.durationMs == 61_000)
     }
 }
+
+/// The engine's log lines as text and JSON.
+@Suite struct LogLineTests {
+    @Test func textAndJSONCarryLevelComponentRunAndMessage() throws {
+        let t = Date(timeIntervalSince1970: 1_764_864_062.123)
+        let line = LogLine(time: t, level: .warning, component: "recovery", run: "42", message: "attempt 1 of stage \"a\" was interrupted")
+        #expect(line.formatted(.text) == "2025-12-04T16:01:02.123000Z warning recovery run=42: attempt 1 of stage \"a\" was interrupted")
+        let v = try Value(json: line.formatted(.json))
+        #expect(v == .object([("time", .string("2025-12-04T16:01:02.123000Z")), ("level", .string("warning")), ("component", .string("recovery")),
+                              ("run", .string("42")), ("message", .string("attempt 1 of stage \"a\" was interrupted"))]))
+        let noRun = LogLine(time: t, level: .info, component: "service", message: "idle")
+        #expect(noRun.formatted(.text) == "2025-12-04T16:01:02.123000Z info service: idle")
+        #expect(try Value(json: noRun.formatted(.json))["run"] == nil)
+    }
+}

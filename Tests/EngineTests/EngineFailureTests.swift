@@ -25,7 +25,7 @@ import Testing
     func engine(_ p: Project, _ reports: Reports) -> Engine {
         var o = Engine.Options()
         o.pollInterval = 0.01
-        o.report = { reports.add($0) }
+        o.log = { reports.add($0.message) }
         return Engine(log: p.log, store: p.store, options: o)
     }
 

@@ -233,7 +233,7 @@ run: wave
         let reports = Reports()
         var o = Engine.Options()
         o.pollInterval = 0.01
-        o.report = { reports.add($0) }
+        o.log = { reports.add($0.message) }
         let engine = Engine(log: p.log, store: p.store, options: o)
         let failure = DecodingFailure(eventType: "PredictionRecorded", field: "entity", expected: "text", found: "nothing", seq: seq)
         let done = DispatchSemaphore(value: 0)
@@ -269,7 +269,7 @@ run: wave
         let reports = Reports()
         var o = Engine.Options()
         o.pollInterval = 0.01
-        o.report = { reports.add($0) }
+        o.log = { reports.add($0.message) }
         let id = try RunCommands.request(p.log, job: "report", parameters: [], trigger: RunTrigger(.manual), actor: "test")
         let state = try Engine(log: p.log, store: p.store, options: o).run { $0.active.isEmpty && !$0.runs.isEmpty }
         #expect(state.runs[id]?.status == .succeeded)
