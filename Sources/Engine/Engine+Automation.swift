@@ -51,20 +51,6 @@ extension Engine {
         if Engine.automationInputs.contains(e.type) { automationInbox.append(e) }
     }
 
-    /// The newest prediction per entity that `model` recorded up to `through`; fails on a
-    /// prediction that does not decode (naming its seq and field).
-    static func latestPredictions(_ log: EventLog, model: String, through: UInt64) throws -> [String: RecordedPrediction] {
-        var out: [String: RecordedPrediction] = [:]
-        try log.scan(through: through, filter: EventFilter(type: PredictionRecorded.type)) { e in
-            let p = try e.decode(PredictionRecorded.self)
-            if p.model == model {
-                out[p.entity] = RecordedPrediction(seq: e.seq, modelVersion: p.modelVersion ?? 0, outputs: p.outputs)
-            }
-            return true
-        }
-        return out
-    }
-
     /// Adds a finished attempt's model versions, metrics and reported predictions to the step:
     /// each registration numbered after those already registered (and those earlier in this step),
     /// metrics of a version registered here get its number; the version goes into the outputs.

@@ -224,16 +224,17 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Folds the events since the lineage table's checkpoint into it (when idle: queries fold any
-    /// tail themselves, so this only keeps their work small), one chunk of 50,000 events per idle
-    /// moment, so a long history (a store from before the table) never holds up the loop for
-    /// long. A failure is reported, not fatal.
+    /// Folds the events since the lineage table's and the prediction index's checkpoints into them
+    /// (when idle: queries fold any tail themselves, so this only keeps their work small), one
+    /// chunk each (50,000 events; 100,000 predictions) per idle moment, so a long history (a store
+    /// from before the tables) never holds up the loop for long. A failure is reported, not fatal.
     func indexLineage() {
         guard lineageIndexedThrough < runs.lastSeq, Date() >= lineageRetryAt else { return }
         do {
             try faults.lineageIndex?()
             try LineageIndex.catchUp(log, through: runs.lastSeq, maxChunks: 1)
-            lineageIndexedThrough = try log.checkpoint(LineageIndex.checkpoint)
+            try PredictionIndex.catchUp(log, through: runs.lastSeq, maxChunks: 1)
+            lineageIndexedThrough = min(try log.checkpoint(LineageIndex.checkpoint), try log.checkpoint(PredictionIndex.checkpoint))
             lineageFailures = 0
         } catch {
             // The table is a cache (queries fold what it lacks): report, and try again later
@@ -281,7 +282,11 @@ public final class Engine: @unchecked Sendable {
         context.datasetLocations = runs.datasetLocations
         context.recorder = LogRecorder(log: log, actor: actor)
         let log = self.log, through = runs.lastSeq
-        context.predictions = { model in try Engine.latestPredictions(log, model: model, through: through) }
+        context.predictions = { model, entities in
+            try PredictionIndex.latest(log, model: model, entities: entities, through: through).mapValues {
+                RecordedPrediction(seq: $0.seq, modelVersion: $0.event.modelVersion ?? 0, outputs: $0.event.outputs)
+            }
+        }
         context.startedSeq = runs.runs[key.run]?.stage(key.stage)?.attempts.last?.startedSeq
         context.correlation = run.correlation
         let attempt = context

@@ -51,6 +51,39 @@ extension EventLog {
         }
     }
 
+    /// For each of `keys`, the values of its row of table `name` that are at most `atMost` (byte
+    /// order), greatest first, at most `limit` per key — all in one read transaction. A key without
+    /// a row gets no values.
+    public func tableValuesDescending(_ name: String, keys: [[UInt8]], atMost bound: [UInt8], limit: Int = 1) throws -> [[[UInt8]]] {
+        guard let db = core.dbs.tables else { return keys.map { _ in [] } }
+        let prefix = try Self.tablePrefix(name)
+        return try core.read { txn in
+            try txn.withCursor(db) { c in
+                var out: [[[UInt8]]] = []
+                out.reserveCapacity(keys.count)
+                for key in keys {
+                    let k = prefix + key
+                    var values: [[UInt8]] = []
+                    try k.withUnsafeBytes { kb in
+                        // The first value at or above the bound; if it is above, start one before it.
+                        var e: Cursor.Entry?
+                        if let at = try bound.withUnsafeBytes({ try c.seek(key: kb, valueAtLeast: $0) }) {
+                            e = at.value.elementsEqual(bound) ? at : try c.previousDuplicate()
+                        } else if try c.seek(exactly: kb) != nil {
+                            e = try c.lastDuplicate() // every value is below the bound
+                        }
+                        while let entry = e, values.count < limit {
+                            values.append(Array(entry.value))
+                            e = try c.previousDuplicate()
+                        }
+                    }
+                    out.append(values)
+                }
+                return out
+            }
+        }
+    }
+
     /// Calls `body` with every row key and value of table `name`, in order, until it returns false.
     public func scanTable(_ name: String, _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
         guard let db = core.dbs.tables else { return }

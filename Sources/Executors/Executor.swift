@@ -41,9 +41,9 @@ public struct StageContext: Sendable {
     /// Appends events while the attempt runs (an inference stage's predictions, in batches), or
     /// nil when the attempt runs without a log (then predictions are not recorded).
     public var recorder: (any EventRecorder)?
-    /// The newest prediction per entity that `model` recorded before the attempt started
-    /// (`evaluate` stages), or nil when the attempt runs without a log.
-    public var predictions: (@Sendable (_ model: String) throws -> [String: RecordedPrediction])?
+    /// The newest prediction `model` recorded before the attempt started for each of `entities`
+    /// that it scored (`evaluate` stages), or nil when the attempt runs without a log.
+    public var predictions: (@Sendable (_ model: String, _ entities: Set<String>) throws -> [String: RecordedPrediction])?
     /// Seq of the attempt's `StageStarted` (the cause of what it records) and the run's correlation.
     public var startedSeq: UInt64?
     public var correlation: UInt64?

@@ -198,6 +198,8 @@ public struct Cursor {
     @inlinable public func lastDuplicate() throws -> Entry? { try op(MDB_LAST_DUP) }
     /// Dup-sorted: moves to the next duplicate of the current key.
     @inlinable public func nextDuplicate() throws -> Entry? { try op(MDB_NEXT_DUP) }
+    /// Dup-sorted: moves to the previous duplicate of the current key.
+    @inlinable public func previousDuplicate() throws -> Entry? { try op(MDB_PREV_DUP) }
     /// Dup-fixed: up to a page of duplicates of the current key from the cursor on (their bytes
     /// back to back in `value`), positioned on the last of them. A key with a single value has no
     /// page of duplicates (LMDB then succeeds without setting the value): that value is returned.

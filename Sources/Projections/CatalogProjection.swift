@@ -83,7 +83,8 @@ public enum ProjectionRegistry {
     public static func all(_ log: EventLog) -> [AnyProjectionRunner] {
         [AnyProjectionRunner(ProjectionRunner(log: log, projection: CatalogProjection())),
          AnyProjectionRunner(ProjectionRunner(log: log, projection: RunsProjection())),
-         AnyProjectionRunner(ProjectionRunner(log: log, projection: ModelsProjection())),
+         // Rebuilding the models also rebuilds the on-disk index of predictions by model and entity.
+         AnyProjectionRunner(ProjectionRunner(log: log, projection: ModelsProjection()), alsoRebuild: { _ = try PredictionIndex.rebuild(log) }),
          // The lineage state grows with the log; snapshot it less often. Rebuilding it also
          // rebuilds the on-disk lineage table the graph queries read.
          AnyProjectionRunner(ProjectionRunner(log: log, projection: LineageProjection(), snapshotEvery: 50_000),

@@ -28,14 +28,14 @@ public struct EvaluateExecutor: StageExecutor {
         guard let k = labels.columns.firstIndex(of: key), let l = labels.columns.firstIndex(of: labelColumn) else {
             throw StageError("the labels of stage '\(ctx.stage)' need columns '\(key)' and '\(labelColumn)'; they have \(labels.columns.joined(separator: ", "))")
         }
+        let entities = labels.rows.map { $0[k].stringValue ?? Table.text($0[k]) }
         let predictions: [String: RecordedPrediction]
-        do { predictions = try lookup(model) } catch { throw StageError("reading the predictions of model '\(model)': \(error)") }
+        do { predictions = try lookup(model, Set(entities)) } catch { throw StageError("reading the predictions of model '\(model)': \(error)") }
         // Labelled rows per version that scored them.
         var byVersion: [UInt64: [(label: Value, outputs: Value)]] = [:]
         var unmatched = 0
-        for row in labels.rows {
-            let entity = row[k].stringValue ?? Table.text(row[k])
-            guard row[l] != .null, let p = predictions[entity] else { unmatched += 1; continue }
+        for (i, row) in labels.rows.enumerated() {
+            guard row[l] != .null, let p = predictions[entities[i]] else { unmatched += 1; continue }
             byVersion[p.modelVersion, default: []].append((row[l], p.outputs))
         }
         var metrics: [Value] = []
