@@ -93,7 +93,9 @@ public enum CurlTransport {
         case .smtp(let smtp):
             guard writePrivate(attempt.mail(from: smtp.from).bytes, to: payload) else { return .failure(DeliveryFailure("cannot write the message to \(folder)")) }
             let scheme = smtp.security == .tls ? "smtps" : "smtp"
-            config += [("url", "\(scheme)://\(hostPart(smtp.host)):\(smtp.resolvedPort)"), ("mail-from", smtp.from), ("upload-file", payload), ("verbose", nil)]
+            // The URL's path is the name curl greets the server with (EHLO): the sender's domain.
+            let domain = smtp.from.split(separator: "@").last.map(String.init) ?? "localhost"
+            config += [("url", "\(scheme)://\(hostPart(smtp.host)):\(smtp.resolvedPort)/\(domain)"), ("mail-from", smtp.from), ("upload-file", payload), ("verbose", nil)]
             for r in attempt.request.recipients { config.append(("mail-rcpt", r)) }
             if smtp.security == .starttls { config.append(("ssl-reqd", nil)) }
             if let user = smtp.username, let secret = smtp.password {
