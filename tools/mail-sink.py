@@ -51,7 +51,7 @@ def main():
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and credentials is not None and (auth_data.login, auth_data.password) == credentials
-        return AuthResult(success=ok, auth_data=auth_data.login.decode() if ok else None)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data.login.decode() if ok else None)
 
     sink = Sink(a.dir)
 

@@ -133,7 +133,7 @@ public enum CurlTransport {
     /// The reply to the end of the data (`< 250 …` after `< 354 …` in curl's verbose output).
     static func smtpResult(_ out: Output) -> Result<String, DeliveryFailure> {
         if let p = out.problem { return .failure(DeliveryFailure(p)) }
-        let lines = out.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map(String.init)
+        let lines = out.stderr.split(whereSeparator: { $0.isNewline }).map(String.init)
         let replies = lines.filter { $0.hasPrefix("< ") }.map { String($0.dropFirst(2)) }
         let afterData: String? = {
             guard let i = lines.lastIndex(where: { $0.hasPrefix("< 354") }) else { return nil }
@@ -149,13 +149,13 @@ public enum CurlTransport {
 
     static func webhookResult(_ out: Output, body: String, url: String) -> Result<String, DeliveryFailure> {
         if let p = out.problem { return .failure(DeliveryFailure(p)) }
-        let firstLine = body.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first.map { String($0.prefix(200)) }
+        let firstLine = body.split(whereSeparator: { $0.isNewline }).first.map { String($0.prefix(200)) }
         let status = Int(out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         if out.code == 0, (200 ..< 300).contains(status) {
             return .success(clip("HTTP \(status)" + (firstLine.map { " \($0)" } ?? "")))
         }
         if out.code != 0 {
-            let error = out.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last { $0.hasPrefix("curl: (") }.map(String.init)
+            let error = out.stderr.split(whereSeparator: { $0.isNewline }).last { $0.hasPrefix("curl: (") }.map(String.init)
             return .failure(DeliveryFailure(clip(error ?? "curl exited with code \(out.code)")))
         }
         return .failure(DeliveryFailure(clip("HTTP \(status) from \(host(of: url))" + (firstLine.map { ": \($0)" } ?? ""))))

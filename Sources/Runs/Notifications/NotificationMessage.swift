@@ -217,7 +217,7 @@ public enum NotificationMessage {
     }
 
     static func oneLine(_ s: String) -> String {
-        let line = s.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first.map(String.init) ?? ""
+        let line = s.split(whereSeparator: { $0.isNewline }).first.map(String.init) ?? ""
         return line.count > 200 ? String(line.prefix(200)) + "…" : line
     }
 
