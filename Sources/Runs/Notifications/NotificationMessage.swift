@@ -189,7 +189,7 @@ public enum NotificationMessage {
     public static func alert(_ alert: AlertRaised, seq: UInt64) -> RenderedMessage {
         let rule = "\(alert.rule.kind) \(alert.rule.name)\(alert.rule.version.map { " (version \($0))" } ?? "")"
         let subject = "[ledgerflow] alert for \(alert.team): \(oneLine(alert.message))"
-        let cmds = ["ledgerflow catalog history \(alert.rule.kind) \(alert.rule.name)", "ledgerflow events --json"]
+        let cmds = ["ledgerflow events --stream \(alert.rule.kind)/\(alert.rule.name)", "ledgerflow catalog history \(alert.rule.kind) \(alert.rule.name)"]
         var t = ["Alert for team \(alert.team) from \(rule):", "", alert.message, "",
                  "Raised at seq \(seq) for the crossing recorded at seq \(alert.crossing).", "", "Look further:"]
         for c in cmds { t.append("  \(c)") }
