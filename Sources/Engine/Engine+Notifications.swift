@@ -11,6 +11,9 @@ final class NotificationReactor: @unchecked Sendable {
     // @unchecked Sendable: every property but `finished` is read and written by the engine's
     // loop thread only; `finished` is a `Locked` box that workers write.
     var loaded = false
+    /// The newest seq observed (a `load()` of the engine that jumps past it makes the reactor
+    /// load again, so that nothing between is missed).
+    var observedThrough: UInt64 = 0
     /// The outbox as folded from the log.
     var outbox = NotificationsState()
     /// Run ends and alerts after the reactor's checkpoint not decided yet (or decided in a step
@@ -47,6 +50,7 @@ extension Engine {
     func observeNotification(_ e: RecordedEvent) {
         let n = notifications
         guard n.loaded else { return }
+        n.observedThrough = max(n.observedThrough, e.seq)
         if NotificationEvents.types.contains(e.type) { n.outbox.evolve(e) }
         if Engine.notificationInputs.contains(e.type) { n.inbox.append(e) }
     }
@@ -70,12 +74,15 @@ extension Engine {
             for t in Engine.notificationInputs.sorted() { pending += try log.read(type: t, from: floor + 1).filter { $0.seq <= head } }
         }
         n.inbox = pending.sorted { $0.seq < $1.seq }
+        n.observedThrough = head
         n.loaded = true
     }
 
     /// The phase: requests for the queued run ends and alerts, then due deliveries handed to workers.
     func notify(_ batch: inout Batch, now: Int64) throws {
         let n = notifications
+        // The engine folded events without us (its `load()` when `run` starts again): load again.
+        if n.loaded && n.observedThrough < runs.lastSeq { n.loaded = false }
         if !n.loaded {
             do { try loadNotifications() } catch { throw StepFailure("loading the notification outbox", error) }
         }
