@@ -276,4 +276,40 @@ import Testing
         #expect(!json.contains(password))
         #expect(!reports.all.joined().contains(password))
     }
+
+    @Test func anEngineStoppedBetweenTheRequestAndTheDeliveryLeavesItToTheNextOneWhichSendsItOnce() throws {
+        let p = try Project()
+        let sink = try MailSink(folder: p.dir.sub("mailbox"))
+        try p.apply(Self.notifier(port: sink.port) + """
+        kind: team
+        name: data-eng
+        emails: [de@example.com]
+        ---
+        kind: job
+        name: broken
+        owner: data-eng
+        stages:
+          - {name: a, type: script, command: ["false"]}
+        """)
+        _ = try RunCommands.request(p.log, job: "broken", trigger: RunTrigger(.manual), actor: "test")
+        // The first engine is asked to stop as soon as it decides the request (it commits it, and
+        // a stopping engine starts no delivery): as if it died right after the commit.
+        let first = Locked<Engine?>(nil)
+        var o = Engine.Options()
+        o.pollInterval = 0.01
+        o.report = { line in if line.hasPrefix("notification requested") { first.withLock { $0?.stop() } } }
+        let engine = Engine(log: p.log, store: p.store, options: o)
+        first.withLock { $0 = engine }
+        try engine.run { _ in false }
+        #expect(try Self.types(p.log, NotificationRequested.type) == 1)
+        #expect(try Self.types(p.log, NotificationSent.type) + Self.types(p.log, NotificationFailed.type) == 0)
+        #expect(try sink.messages().isEmpty)
+        // The next engine finds it pending and sends it, once.
+        try Self.engine(p, reports: Reports()).run { _ in true }
+        #expect(try sink.messages().count == 1)
+        try Self.engine(p, reports: Reports()).run { _ in true }
+        #expect(try sink.messages().count == 1)
+        let entry = try #require(try Self.outbox(p.log).entries.values.first)
+        #expect(entry.status == .sent && entry.attempts == 1)
+    }
 }
