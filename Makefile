@@ -1,10 +1,10 @@
 # Ledgerflow — the two commands a fresh machine needs: `make demo` and `make test`.
 SWIFT      ?= swift
-SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3 graphviz
+SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3 graphviz curl openssl
 DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo/.ledgerflow
 BIN         = .build/debug
 
-.PHONY: deps build test demo bench chaos clean
+.PHONY: deps build test test-deps demo bench chaos clean
 
 # Install the C libraries and lmdb-utils when missing (apt-get as root; otherwise print the command).
 deps:
@@ -21,7 +21,11 @@ deps:
 build: deps
 	$(SWIFT) build --build-tests
 
-test: build
+# The notification tests start a local SMTP server (aiosmtpd, tools/mail-sink.py).
+test-deps:
+	@python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q aiosmtpd 2>/dev/null || pip install -q --break-system-packages aiosmtpd
+
+test: build test-deps
 	$(SWIFT) test --skip-build
 
 demo: build

@@ -148,9 +148,10 @@ public enum DefinitionLoader {
         }
         var converter = SpecConverter(subject: "\(kind.name) '\(name)'")
         if kind == .secret { checkInlineSecret(node, name: name, into: &converter) }
+        let inlinePassword = kind == .notifier && checkInlinePassword(node, name: name, into: &converter)
         let spec = converter.object(node, KindSchemas.schema(kind), path: "",
                                     extra: KindSchemas.common.filter { $0.name == "description" },
-                                    skip: Set(["kind", "name"]).union(kind == .secret ? inlineSecretKeys : []))
+                                    skip: Set(["kind", "name"]).union(kind == .secret ? inlineSecretKeys : []).union(inlinePassword ? ["password"] : []))
         errors += converter.diagnostics
         // A definition with field errors is still returned (without the bad fields) so that the
         // validator can report its other problems and references to it resolve; the apply fails
@@ -181,6 +182,15 @@ public enum DefinitionLoader {
     }
 
     static let inlineSecretKeys: Set<String> = ["value", "secret", "password", "token", "key"]
+
+    /// A notifier's `password` must be `{secret: NAME}`; a value written inline is refused without
+    /// being quoted back (it is a password) and left out of the conversion. Returns whether it was.
+    static func checkInlinePassword(_ node: SourceNode, name: String, into c: inout SpecConverter) -> Bool {
+        guard let p = node["password"], p.scalar != nil || { if case .sequence = p.content { return true } else { return false } }() else { return false }
+        c.error(p.location, "password of notifier '\(name)' is written inline; a password must never be in definition files or the log",
+                fix: "define a secret (kind: secret, from_env or from_file) and write `password: {secret: NAME}`")
+        return true
+    }
 
     static func checkInlineSecret(_ node: SourceNode, name: String, into c: inout SpecConverter) {
         guard case .mapping(let pairs) = node.content else { return }

@@ -50,7 +50,7 @@ public final class Engine: @unchecked Sendable {
     public static let dependencyCheckpoint = "reactor:job-dependency"
     /// The checkpoint of the automation reactor (triggers, monitors, retraining policies).
     public static let automationCheckpoint = "reactor:automation"
-    static let checkpointNames = [schedulerCheckpoint, dependencyCheckpoint, automationCheckpoint]
+    static let checkpointNames = [schedulerCheckpoint, dependencyCheckpoint, automationCheckpoint, notificationsCheckpoint]
 
     public let log: EventLog
     public let store: String
@@ -85,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     var rulesAt: UInt64 = .max
     /// Events the automation reactor has not decided on yet (after its checkpoint).
     var automationInbox: [RecordedEvent] = []
+    /// The notification reactor's outbox, inbox and deliveries (Engine+Notifications).
+    let notifications = NotificationReactor()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -173,7 +175,7 @@ public final class Engine: @unchecked Sendable {
             }
             // Stop once nothing runs and a step decided nothing more (so that the reactors have
             // reacted to everything up to here, e.g. requested the runs that depend on a finish).
-            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || (!progressed && until(runs))) {
+            if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && notificationsIdle() && (stopping || (!progressed && until(runs))) {
                 indexLineage()
                 return runs
             }
@@ -220,6 +222,7 @@ public final class Engine: @unchecked Sendable {
                 runs.evolve(e)
                 if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
                 observe(e)
+                observeNotification(e)
             }
         }
     }
@@ -252,6 +255,7 @@ public final class Engine: @unchecked Sendable {
             if let r = runs.runs[id], let w = Scheduler.nextWake(r) { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
         }
         for f in inFlight.values { if let d = f.deadline { timeout = min(timeout, max(0.001, d.timeIntervalSinceNow)) } }
+        if let w = notificationWait() { timeout = min(timeout, w) }
         cond.lock()
         if !woken && inbox.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
         woken = false

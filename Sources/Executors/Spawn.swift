@@ -44,8 +44,9 @@ struct ChildProcess {
         return (fds[0], fds[1])
     }
 
-    /// Starts `argv` (PATH is searched for argv[0]) in `workdir` with exactly `environment`.
-    static func spawn(argv: [String], workdir: String, environment: [String: String]) throws(StageError) -> ChildProcess {
+    /// Starts `argv` (PATH is searched for argv[0]) in `workdir` with exactly `environment`; its
+    /// standard input is `stdin` (a descriptor this process keeps and closes) or /dev/null.
+    static func spawn(argv: [String], workdir: String, environment: [String: String], stdin: Int32? = nil) throws(StageError) -> ChildProcess {
         guard let program = argv.first, !program.isEmpty else { throw StageError("the command is empty") }
         // The working folder: glibc's posix_spawn_file_actions_addchdir_np (since 2.29) is not in
         // the headers Swift imports without _GNU_SOURCE, so it is looked up by name.
@@ -60,7 +61,7 @@ struct ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) } else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         posix_spawn_file_actions_adddup2(&actions, out.write, 1)
         posix_spawn_file_actions_adddup2(&actions, err.write, 2)
         // Nothing else this process has open reaches the script: not the store's files, nor what

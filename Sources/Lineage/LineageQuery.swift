@@ -494,6 +494,7 @@ extension DefinitionSpec {
         case .sensor(let s): return s.description
         case .team(let s): return s.description
         case .secret(let s): return s.description
+        case .notifier(let s): return s.description
         }
     }
 }

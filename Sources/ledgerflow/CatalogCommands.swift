@@ -224,6 +224,11 @@ struct CatalogShow: ParsableCommand {
         case .sensor(let s): return "\(s.path)/\(s.pattern ?? "*.done") → \(s.job)"
         case .team(let s): return s.emails.joined(separator: ", ")
         case .secret(let s): return s.fromEnv.map { "env \($0)" } ?? "file \(s.fromFile ?? "")"
+        case .notifier(let s):
+            switch s.target {
+            case .smtp(let m): return "smtp \(m.host):\(m.resolvedPort) (\(m.security.rawValue))"
+            case .webhook(let w): return "webhook \(w.url)"
+            }
         }
     }
 }

@@ -6,7 +6,8 @@ import Testing
 
 @Suite struct LoaderTests {
     @Test func theExamplesAndTheSeedJobAreValid() throws {
-        let (files, fileErrors) = DefinitionLoader.files([fixturePath("fixtures/seed/job_101.json"), fixturePath("fixtures/examples/churn")])
+        let (files, fileErrors) = DefinitionLoader.files([fixturePath("fixtures/seed/job_101.json"), fixturePath("fixtures/examples/churn"),
+                                                           fixturePath("fixtures/examples/notifications.yaml")])
         #expect(fileErrors.isEmpty)
         let (defs, errors) = DefinitionLoader.load(files: files)
         let all = errors + Validator.validate(defs)

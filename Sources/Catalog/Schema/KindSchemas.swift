@@ -25,6 +25,7 @@ public enum KindSchemas {
         case .sensor: return sensor
         case .team: return team
         case .secret: return secret
+        case .notifier: return notifier
         }
     }
 
@@ -45,6 +46,7 @@ public enum KindSchemas {
         case .sensor: return "Run a job when a marker file arrives in a folder."
         case .team: return "People to tell about run outcomes."
         case .secret: return "Where a secret's value comes from. The value is read only when a stage runs; it is never read at apply time and never stored in the log."
+        case .notifier: return "How teams are told: an SMTP server (e-mail) or a webhook. Messages go through an outbox in the log: requested once per team and run (or alert), sent by the engine in the background, retried with backoff (`backoff` doubling up to `max_backoff`) until `max_attempts`."
         }
     }
 
@@ -82,6 +84,7 @@ public enum KindSchemas {
         Field("retry", .object(retry), "Retry policy (default: one attempt)."),
         Field("timeout", .duration, "An attempt running longer is killed."),
         Field("seed", .any, "The original stage of a seed JSON job, kept as it was."),
+        Field("owner", .reference(.team), "The team that owns this stage: told when it fails (as well as the job's owner)."),
     ], variants: .init(field: "type", cases: [
         ("etl", [
             Field("source", .reference(.source), "Where rows come from."),
@@ -300,7 +303,37 @@ public enum KindSchemas {
     static let team = ObjectSchema("team", [
         Field("emails", .list(.email, min: 1), required: true, "Addresses."),
         Field("notify_on", .list(.choice(["success", "failure", "cancelled"])), "Run outcomes they are told about (default [failure])."),
+        Field("notifier", .reference(.notifier), "The smtp notifier that e-mails them (default: the only smtp notifier, when exactly one is defined)."),
+        Field("webhook", .reference(.notifier), "A webhook notifier also told (a JSON POST per message)."),
     ])
+
+    static let secretReference = ObjectSchema("secret reference", [
+        Field("secret", .reference(.secret), required: true, "The secret definition; its value is read only when a message is sent, never logged."),
+    ])
+
+    public static let notifierTypes = NotifierSpec.NotifierType.allCases.map(\.rawValue)
+
+    static let notifier = ObjectSchema("notifier", [
+        Field("type", .choice(notifierTypes), required: true, "smtp (e-mail) or webhook (HTTP POST of a JSON body)."),
+        Field("timeout", .duration, "How long one delivery attempt may take (default 30s)."),
+        Field("max_attempts", .integer(min: 1), "Delivery attempts in all before the message is given up (default 8)."),
+        Field("backoff", .duration, "Wait before the second attempt; each further wait doubles (default 30s)."),
+        Field("max_backoff", .duration, "Longest wait between attempts (default 1h)."),
+        Field("ca_file", .text, "PEM file of a private certificate authority to trust (relative to the store's parent folder)."),
+    ], variants: .init(field: "type", cases: [
+        ("smtp", [
+            Field("host", .text, required: true, "The SMTP server."),
+            Field("port", .integer(min: 1), "Default 25 (security none), 587 (starttls), 465 (tls)."),
+            Field("security", .choice(NotifierSpec.Security.allCases.map(\.rawValue)), "none, starttls (upgrade, required) or tls (implicit TLS) (default none)."),
+            Field("username", .text, "User name for SMTP AUTH."),
+            Field("password", .object(secretReference), "`{secret: NAME}`: the password for SMTP AUTH (never written inline)."),
+            Field("from", .email, required: true, "The sender address."),
+        ]),
+        ("webhook", [
+            Field("url", .text, required: true, "http:// or https:// URL the message is POSTed to."),
+            Field("headers", .map(.any), "Extra request headers: a value is text, or `{secret: NAME}`."),
+        ]),
+    ]))
 
     static let secret = ObjectSchema("secret", [
         Field("from_env", .text, "Environment variable holding the value."),

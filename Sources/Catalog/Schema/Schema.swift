@@ -3,7 +3,7 @@ public enum DefinitionKind: String, CaseIterable, Sendable, Hashable, Comparable
     case job, model, features, dependency, trigger, output, source
     case configTable = "config_table"
     case columnMapping = "column_mapping"
-    case monitor, schedule, sensor, team, secret
+    case monitor, schedule, sensor, team, secret, notifier
 
     public static func < (a: DefinitionKind, b: DefinitionKind) -> Bool { a.order < b.order }
     /// Position in alphabetical order of the names (compared without string comparisons).

@@ -32,6 +32,7 @@ public enum DefinitionSpec: Sendable, Hashable {
     case sensor(SensorSpec)
     case team(TeamSpec)
     case secret(SecretSpec)
+    case notifier(NotifierSpec)
 
     /// Reads a stored spec of `kind`.
     public init(_ kind: DefinitionKind, _ spec: Value) throws(DecodingFailure) {
@@ -50,6 +51,7 @@ public enum DefinitionSpec: Sendable, Hashable {
         case .sensor: self = .sensor(try SensorSpec(spec))
         case .team: self = .team(try TeamSpec(spec))
         case .secret: self = .secret(try SecretSpec(spec))
+        case .notifier: self = .notifier(try NotifierSpec(spec))
         }
     }
 
@@ -70,6 +72,7 @@ public enum DefinitionSpec: Sendable, Hashable {
         case .sensor: return .sensor
         case .team: return .team
         case .secret: return .secret
+        case .notifier: return .notifier
         }
     }
 
@@ -90,6 +93,7 @@ public enum DefinitionSpec: Sendable, Hashable {
         case .sensor(let s): return s as? S
         case .team(let s): return s as? S
         case .secret(let s): return s as? S
+        case .notifier(let s): return s as? S
         }
     }
 

@@ -246,10 +246,12 @@ public struct StageSpec: Sendable, Hashable {
         public var timeout: Double?
         /// The seed JSON row the stage was mapped from.
         public var seed: SeedRow?
+        /// The team that owns the stage (told when it fails).
+        public var owner: String?
 
         /// A value with these fields.
         public init(name: String, type: String, description: String? = nil, after: [String] = [], inputs: [String] = [], outputs: [String] = [],
-                    retry: Retry? = nil, timeout: Double? = nil, seed: SeedRow? = nil) {
+                    retry: Retry? = nil, timeout: Double? = nil, seed: SeedRow? = nil, owner: String? = nil) {
             self.name = name
             self.type = type
             self.description = description
@@ -259,6 +261,7 @@ public struct StageSpec: Sendable, Hashable {
             self.retry = retry
             self.timeout = timeout
             self.seed = seed
+            self.owner = owner
         }
 
         /// Reads a stage's common fields (inside a job spec, failures name the job and the path).
@@ -275,6 +278,7 @@ public struct StageSpec: Sendable, Hashable {
             retry = try f.object(opt: "retry").map { r throws(DecodingFailure) in try Retry(r) }
             timeout = try f.duration(opt: "timeout")
             seed = f.value("seed").map(SeedRow.init)
+            owner = try f.string(opt: "owner")
         }
     }
 

@@ -16,19 +16,30 @@ public struct TeamSpec: KindSpec {
     public var emails: [String]
     /// Default [failure].
     public var notifyOn: [Outcome]?
+    /// The smtp notifier that e-mails the team (default: the only smtp notifier).
+    public var notifier: String?
+    /// A webhook notifier also told.
+    public var webhook: String?
 
     /// A value with these fields.
-    public init(description: String? = nil, emails: [String], notifyOn: [Outcome]? = nil) {
+    public init(description: String? = nil, emails: [String], notifyOn: [Outcome]? = nil, notifier: String? = nil, webhook: String? = nil) {
         self.description = description
         self.emails = emails
         self.notifyOn = notifyOn
+        self.notifier = notifier
+        self.webhook = webhook
     }
+
+    /// The run outcomes the team is told about (`notify_on`, default [failure]).
+    public var outcomes: Set<Outcome> { Set(notifyOn ?? [.failure]) }
 
     /// Reads a stored spec of this kind; a failure names the field and what it should be.
     public init(_ spec: Value) throws(DecodingFailure) {
         let f = try Fields(Self.owner, spec)
         description = try f.string(opt: "description")
         emails = try f.strings("emails")
+        notifier = try f.string(opt: "notifier")
+        webhook = try f.string(opt: "webhook")
         if let words = try f.strings(opt: "notify_on") {
             var out: [Outcome] = []
             for (i, w) in words.enumerated() {

@@ -62,7 +62,9 @@ public struct Validator {
             case .columnMapping(let mapping): checkColumnMapping(d, mapping)
             case .monitor(let monitor): checkMonitor(d, monitor)
             case .secret(let secret): checkSecret(d, secret)
-            case .dependency, .schedule, .sensor, .team: break
+            case .notifier(let notifier): checkNotifier(d, notifier)
+            case .team(let team): checkTeam(d, team)
+            case .dependency, .schedule, .sensor: break
             }
         }
         checkJobCycles()
@@ -496,6 +498,68 @@ public struct Validator {
         let env = secret.fromEnv != nil, file = secret.fromFile != nil
         if env == file {
             error(d, "", "secret '\(d.name)' needs exactly one of from_env and from_file", fix: env ? "remove one of them" : "add `from_env: VARIABLE` or `from_file: PATH`")
+        }
+    }
+
+    // MARK: notifications
+
+    mutating func checkNotifier(_ d: Definition, _ n: NotifierSpec) {
+        switch n.target {
+        case .smtp(let smtp):
+            if smtp.password != nil && smtp.username == nil {
+                error(d, "password", "notifier '\(d.name)' has a password but no username", fix: "add `username:` (the SMTP AUTH user)")
+            }
+            if smtp.username != nil && smtp.password == nil {
+                error(d, "username", "notifier '\(d.name)' has a username but no password", fix: "add `password: {secret: NAME}`")
+            }
+            if smtp.password != nil && smtp.security == .none {
+                error(d, "password", "notifier '\(d.name)' would send its password over an unencrypted connection (security none)",
+                      fix: "set `security: starttls` or `security: tls`")
+            }
+        case .webhook(let hook):
+            let lower = hook.url.lowercased()
+            let rest = lower.hasPrefix("https://") ? lower.dropFirst(8) : lower.hasPrefix("http://") ? lower.dropFirst(7) : nil
+            if rest == nil || rest?.isEmpty == true || hook.url.contains(where: { $0.isWhitespace }) {
+                error(d, "url", "url of notifier '\(d.name)' is '\(Diagnostic.excerpt(hook.url))', which is not an http:// or https:// URL",
+                      fix: "write e.g. https://hooks.example.com/ledgerflow")
+            }
+            for h in hook.headers {
+                let path = "headers.\(h.name)"
+                switch h.value {
+                case .secret(let name):
+                    checkReference(d, path + ".secret", .secret, name)
+                case .invalid:
+                    error(d, path, "header \(h.name) of notifier '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
+                case .text:
+                    if Validator.looksSecret(h.name.replacingOccurrences(of: "-", with: "_")) || h.name.lowercased() == "authorization" {
+                        error(d, path, "header \(h.name) of notifier '\(d.name)' looks like a secret written inline",
+                              fix: "define a secret (kind: secret, from_env or from_file) and write `\(h.name): {secret: NAME}`")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The smtp notifiers that will exist, by name.
+    var smtpNotifiers: [String] {
+        names(.notifier).filter { spec(NotifierSpec.self, $0)?.type == .smtp }
+    }
+
+    mutating func checkTeam(_ d: Definition, _ team: TeamSpec) {
+        if let name = team.notifier, let n = spec(NotifierSpec.self, name), n.type != .smtp {
+            error(d, "notifier", "team '\(d.name)' e-mails through notifier '\(name)', which is a \(n.type.rawValue) notifier",
+                  fix: "name an smtp notifier in `notifier:` (a webhook goes in `webhook:`)")
+        }
+        if let name = team.webhook, let n = spec(NotifierSpec.self, name), n.type != .webhook {
+            error(d, "webhook", "team '\(d.name)' names notifier '\(name)' as its webhook, but it is an \(n.type.rawValue) notifier",
+                  fix: "name a webhook notifier in `webhook:` (an smtp notifier goes in `notifier:`)")
+        }
+        if team.notifier == nil {
+            let smtp = smtpNotifiers
+            if smtp.count > 1 {
+                error(d, "", "team '\(d.name)' names no notifier and \(smtp.count) smtp notifiers are defined (\(smtp.joined(separator: ", ")))",
+                      fix: "add `notifier: NAME` (one of them)")
+            }
         }
     }
 }
