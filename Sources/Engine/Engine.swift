@@ -42,6 +42,8 @@ public final class Engine: @unchecked Sendable {
         public var clock: (any LogClock)?
         /// Where the engine's own messages go (one line each).
         public var report: @Sendable (String) -> Void = { _ in }
+        /// Which schedule ticks this engine decides (see `ScheduleTicks`).
+        public var scheduleTicks = ScheduleTicks.whenDue
         public init() {}
     }
 
@@ -85,6 +87,8 @@ public final class Engine: @unchecked Sendable {
     var rulesAt: UInt64 = .max
     /// Events the automation reactor has not decided on yet (after its checkpoint).
     var automationInbox: [RecordedEvent] = []
+    /// The schedule reactor's state (see Engine+Schedules).
+    var scheduling = SchedulingState()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -183,6 +187,7 @@ public final class Engine: @unchecked Sendable {
         runs.lastSeq = head
         for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
         try loadAutomation(head: head)
+        try loadSchedules(head: head)
     }
 
     func catchUp() throws {
@@ -193,6 +198,7 @@ public final class Engine: @unchecked Sendable {
                 runs.evolve(e)
                 if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
                 observe(e)
+                observeSchedule(e)
             }
         }
     }
@@ -224,6 +230,7 @@ public final class Engine: @unchecked Sendable {
             if let r = runs.runs[id], let w = Scheduler.nextWake(r) { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
         }
         for f in inFlight.values { if let d = f.deadline { timeout = min(timeout, max(0.001, d.timeIntervalSinceNow)) } }
+        if let w = nextScheduleWake() { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
         cond.lock()
         if !woken && inbox.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
         woken = false

@@ -433,6 +433,7 @@ struct Work: ParsableCommand {
         o.workers = workers
         o.shutdownGrace = grace
         o.report = { FileHandle.standardError.write(Data("ledgerflow: engine: \($0)\n".utf8)) }
+        if once { o.scheduleTicks = .dueBy(log.clock.nowMicros()) } // what is due now; later ticks are the next engine's
         let engine = Engine(log: log, store: store.path, options: o)
         signals.onSignal { engine.stop() }
         FileHandle.standardError.write(Data("ledgerflow: engine \(engine.engineID) working on \(store.path) with \(workers) workers; \(once ? "exits when nothing is due" : "stop with Ctrl-C")\n".utf8))

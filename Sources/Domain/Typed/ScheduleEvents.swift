@@ -296,7 +296,7 @@ public struct ScheduleTickSkipped: DomainEvent {
 
     public static let example = ScheduleTickSkipped(
         schedule: "every_minute", scheduleVersion: 2, nominal: 1_774_741_260_000_000, through: 1_774_744_740_000_000, count: 59,
-        reason: .maxCatchUp, activeRun: "17", local: "2026-03-29 01:41 +01:00", timezone: "Europe/Berlin",
+        reason: .maxCatchUp, activeRun: "17", local: "2026-03-29 00:41 +01:00", timezone: "Europe/Berlin",
         detail: "59 missed ticks older than the newest 50 (max_catch_up)", decidedAt: 1_774_747_800_000_000)
 }
 
