@@ -132,6 +132,10 @@ extension Engine {
             }
             if state.queued.isEmpty, (nextTick(plan, state).map { $0 > horizon } ?? true) { continue }
             let decisions = ScheduleDecider.due(plan, state: state, now: horizon, activeRun: active[plan.name])
+            guard !decisions.isEmpty else { continue }
+            // The schedule's stream first: its events precede the runs they request in the append
+            // (`why` finds a run's tick by the stream's version as of the RunRequested).
+            batch.touch(plan.stream, expected: .exact(state.version))
             let events = scheduleEvents(plan, state, decisions, now: now, batch: &batch)
             batch.add(plan.stream, events, expected: .exact(state.version))
         }
@@ -153,7 +157,7 @@ extension Engine {
                         batch: inout Batch) -> [NewEvent] {
         var events: [NewEvent] = []
         var runOfTick: [Int64: String] = [:]
-        let zone = plan.zone.identifier
+        let zone = plan.zoneName
         func resolve(_ a: ActiveRun?) -> String? {
             switch a {
             case .run(let id)?: return id

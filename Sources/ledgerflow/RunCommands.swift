@@ -267,6 +267,7 @@ func triggerText(_ t: RunTrigger) -> String {
     switch t.kind {
     case .dependency: return "dependency \(t.dependency ?? "") after run \((t.afterRuns ?? []).joined(separator: ","))"
     case .rerun: return "rerun of \(t.rerunOf ?? "?")"
+    case .schedule: return "schedule \(t.schedule ?? "?") tick \(t.tick ?? "?")"
     default: return t.kind.rawValue + (t.by.map { " by \($0)" } ?? "")
     }
 }

@@ -24,6 +24,8 @@ public struct SchedulePlan: Sendable, Hashable {
     public var appliedAt: Int64
     public var timing: Timing
     public var zone: TimeZone
+    /// The zone's name as written (`UTC` when none is).
+    public var zoneName: String
     /// µs: no tick before it (one at it fires).
     public var startAt: Int64?
     /// µs: no tick after it.
@@ -42,7 +44,7 @@ public struct SchedulePlan: Sendable, Hashable {
     public var model: String?
 
     /// A plan with these fields.
-    public init(name: String, version: UInt64, definitionSeq: UInt64 = 0, appliedAt: Int64, timing: Timing, zone: TimeZone,
+    public init(name: String, version: UInt64, definitionSeq: UInt64 = 0, appliedAt: Int64, timing: Timing, zone: TimeZone, zoneName: String? = nil,
                 startAt: Int64? = nil, endAt: Int64? = nil, catchUp: ScheduleSpec.CatchUp = .latest,
                 maxCatchUp: Int = Int(ScheduleSpec.defaultMaxCatchUp), overlap: ScheduleSpec.Overlap = .skip, job: String,
                 jobProblem: String? = nil, parameters: [Value.Member] = [], model: String? = nil) {
@@ -52,6 +54,7 @@ public struct SchedulePlan: Sendable, Hashable {
         self.appliedAt = appliedAt
         self.timing = timing
         self.zone = zone
+        self.zoneName = zoneName ?? (zone.identifier == "GMT" ? "UTC" : zone.identifier)
         self.startAt = startAt
         self.endAt = endAt
         self.catchUp = catchUp
@@ -75,7 +78,7 @@ public struct SchedulePlan: Sendable, Hashable {
             return nil
         }
         self.init(name: name, version: version, definitionSeq: definitionSeq, appliedAt: appliedAt, timing: timing, zone: s.zone,
-                  startAt: s.startAt, endAt: s.endAt, catchUp: s.catchUp ?? .latest, maxCatchUp: Int(clamping: s.maxCatchUp ?? ScheduleSpec.defaultMaxCatchUp),
+                  zoneName: s.timezone ?? "UTC", startAt: s.startAt, endAt: s.endAt, catchUp: s.catchUp ?? .latest, maxCatchUp: Int(clamping: s.maxCatchUp ?? ScheduleSpec.defaultMaxCatchUp),
                   overlap: s.overlap ?? .skip, job: s.job, parameters: s.parameters)
     }
 
@@ -118,7 +121,8 @@ public struct SchedulePlan: Sendable, Hashable {
                 }
                 let name = ScheduleEvents.retrainSchedule(model: entry.key.name)
                 var plan = SchedulePlan(name: name, version: entry.version, definitionSeq: entry.seq, appliedAt: entry.recordedAtMicros,
-                                        timing: .cron(cron), zone: ScheduleSpec.zone(named: retrain.timezone), job: "", model: entry.key.name)
+                                        timing: .cron(cron), zone: ScheduleSpec.zone(named: retrain.timezone), zoneName: retrain.timezone ?? "UTC",
+                                        job: "", model: entry.key.name)
                 let candidates = RetrainJob.candidates(training: entry.key.name, jobs: trainingJobs ?? [])
                 switch RetrainJob.resolve(model: entry.key.name, named: retrain.job, candidates: candidates) {
                 case .success(let job): plan.job = job

@@ -25,7 +25,7 @@ public struct ScheduleStreamState: Sendable, Hashable {
     public var queued: [QueuedTick] = []
     /// The newest run requested (by a tick or a release).
     public var lastRun: String?
-    /// The newest tick recorded, as recorded.
+    /// The newest tick recorded (with the run its release requested, when it was queued).
     public var lastTick: ScheduleTicked?
     /// The seq of the newest event folded.
     public var lastSeq: UInt64 = 0
@@ -59,7 +59,10 @@ public struct ScheduleStreamState: Sendable, Hashable {
             case ScheduleTickReleased.type:
                 let r = try e.decode(ScheduleTickReleased.self)
                 queued.removeAll { $0.nominal == r.nominal }
-                if let run = r.run { lastRun = run }
+                if let run = r.run {
+                    lastRun = run
+                    if lastTick?.nominal == r.nominal { lastTick?.run = run }
+                }
             default:
                 return
             }
