@@ -499,7 +499,10 @@ public struct Validator {
     mutating func checkSchedule(_ d: Definition, _ s: ScheduleSpec) {
         switch (s.cron, s.every) {
         case (nil, nil):
-            error(d, "", "schedule '\(d.name)' says neither when (cron) nor how often (every)", fix: "add `cron: '0 6 * * *'` or `every: 1h`")
+            // A cron or every that did not convert has been reported already.
+            if d.locations["cron"] == nil && d.locations["every"] == nil {
+                error(d, "", "schedule '\(d.name)' says neither when (cron) nor how often (every)", fix: "add `cron: '0 6 * * *'` or `every: 1h`")
+            }
         case (_?, _?):
             error(d, "every", "schedule '\(d.name)' has both cron and every", fix: "keep one of them")
         case (nil, let every?):
