@@ -44,27 +44,27 @@ import Testing
 
     @Test(arguments: [
         ("timezone: Mars/Olympus_Mons\ncron: '0 6 * * *'",
-         "test.yaml:10:11: timezone of schedule 's' is 'Mars/Olympus_Mons', which is not a known time zone; use an IANA name such as UTC, Europe/Amsterdam or America/New_York"),
+         "test.yaml:9:11: timezone of schedule 's' is 'Mars/Olympus_Mons', which is not a known time zone; use an IANA name such as UTC, Europe/Amsterdam or America/New_York"),
         ("every: 0.5s",
-         "test.yaml:10:8: every of schedule 's' is 0.5s, below the shortest interval of 1s; use 1s or more"),
+         "test.yaml:9:8: every of schedule 's' is 0.5s, below the shortest interval of 1s; use 1s or more"),
         ("every: 500ms",
-         "test.yaml:10:8: every of schedule 's' is 0.5s, below the shortest interval of 1s; use 1s or more"),
+         "test.yaml:9:8: every of schedule 's' is 0.5s, below the shortest interval of 1s; use 1s or more"),
         ("cron: '0 6 * * *'\nevery: 1h",
-         "test.yaml:11:8: schedule 's' has both cron and every; keep one of them"),
+         "test.yaml:10:8: schedule 's' has both cron and every; keep one of them"),
         ("catch_up: all",
-         "test.yaml:7:1: schedule 's' says neither when (cron) nor how often (every); add `cron: '0 6 * * *'` or `every: 1h`"),
+         "test.yaml:6:1: schedule 's' says neither when (cron) nor how often (every); add `cron: '0 6 * * *'` or `every: 1h`"),
         ("every: 1h\nstart_at: 2026-05-01T00:00:00Z\nend_at: 2026-05-01T02:00:00+02:00",
-         "test.yaml:12:9: end_at of schedule 's' (2026-05-01T00:00:00.000000Z) is not after its start_at (2026-05-01T00:00:00.000000Z); set end_at later than start_at, or remove one of them"),
+         "test.yaml:11:9: end_at of schedule 's' (2026-05-01T00:00:00Z) is not after its start_at (2026-05-01T00:00:00Z); set end_at later than start_at, or remove one of them"),
         ("every: 1h\nstart_at: tomorrow",
-         "test.yaml:11:11: start_at of schedule 's' is 'tomorrow', which is not an RFC 3339 time; write e.g. 2026-11-22T06:00:00Z or 2026-11-22T07:00:00+01:00"),
+         "test.yaml:10:11: start_at of schedule 's' is 'tomorrow', which is not an RFC 3339 time; write e.g. 2026-11-22T06:00:00Z or 2026-11-22T07:00:00+01:00"),
         ("every: 1h\nmax_catch_up: 0",
-         "test.yaml:11:15: max_catch_up of schedule 's' must be a whole number ≥ 1, got 0"),
+         "test.yaml:10:15: max_catch_up of schedule 's' must be a whole number ≥ 1, got 0"),
         ("every: 1h\noverlap: wait",
-         "test.yaml:11:10: overlap of schedule 's' is 'wait', which is not one of skip, queue, allow; use one of them"),
+         "test.yaml:10:10: overlap of schedule 's' is 'wait', which is not one of skip, queue, allow; use one of them"),
         ("every: 1h\nparameters: {regoin: us}",
-         "test.yaml:11:14: schedule 's' passes parameter 'regoin', which job 'report' does not take; did you mean 'region'?"),
+         "test.yaml:10:22: schedule 's' passes parameter 'regoin', which job 'report' does not take; did you mean 'region'?"),
         ("every: 1h\nparameters: {scheduled_time: x}",
-         "test.yaml:11:14: schedule 's' sets parameter scheduled_time, which the engine sets to each tick's time; remove it (the run gets it anyway)"),
+         "test.yaml:10:30: schedule 's' sets parameter scheduled_time, which the engine sets to each tick's time; remove it (the run gets it anyway)"),
     ])
     func aBadScheduleIsOneLineWithItsPlace(_ fields: String, _ expected: String) {
         let text = Self.job + "\n---\nkind: schedule\nname: s\njob: report\n" + fields + "\n"
@@ -111,6 +111,6 @@ import Testing
         #expect(lines == ["test.yaml:11:21: model 'churn' retrains on a schedule and several jobs train it: train_a, train_b; say which one with `retrain.job`"])
         _ = try definitions(Self.model + "\nretrain: {schedule: '0 3 * * 1', job: train_b}" + both)
         let wrong = diagnose(Self.model + "\nretrain: {schedule: '0 3 * * 1', job: report}" + both + "\n---\n" + Self.job + "\n").map(\.description)
-        #expect(wrong == ["test.yaml:11:45: retrain.job of model 'churn' is job 'report', which does not train it; name a job that trains it: train_a, train_b"])
+        #expect(wrong == ["test.yaml:11:39: retrain.job of model 'churn' is job 'report', which does not train it; name a job that trains it: train_a, train_b"])
     }
 }

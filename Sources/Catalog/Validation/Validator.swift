@@ -512,7 +512,7 @@ public struct Validator {
         default: break
         }
         if let start = s.startAt, let end = s.endAt, end <= start {
-            error(d, "end_at", "end_at of schedule '\(d.name)' (\(Timestamp.rfc3339(micros: end))) is not after its start_at (\(Timestamp.rfc3339(micros: start)))",
+            error(d, "end_at", "end_at of schedule '\(d.name)' (\(ScheduleEvents.timeText(end))) is not after its start_at (\(ScheduleEvents.timeText(start)))",
                   fix: "set end_at later than start_at, or remove one of them")
         }
         for p in s.parameters where p.key == ScheduleSpec.scheduledTimeParameter {
