@@ -162,7 +162,7 @@ import Testing
         #expect(once.status == 0, "\(once.stderr)")
         let (recorded, runOfTick) = try Self.ledger(p, "pulse")
         let nominals = recorded.keys.sorted()
-        #expect(nominals.count >= 8)
+        #expect(nominals.count >= 7) // two rounds of three or more, and the second downtime caught up
         // Every second from the first tick to the last is recorded exactly once.
         #expect(recorded.values.allSatisfy { $0 == 1 }, "\(recorded.filter { $0.value != 1 })")
         #expect(nominals.last.map { $0 - nominals[0] + 1 } == Int64(nominals.count))
