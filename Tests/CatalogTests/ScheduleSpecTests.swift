@@ -59,6 +59,8 @@ import Testing
          "test.yaml:10:11: start_at of schedule 's' is 'tomorrow', which is not an RFC 3339 time; write e.g. 2026-11-22T06:00:00Z or 2026-11-22T07:00:00+01:00"),
         ("every: 1h\nmax_catch_up: 0",
          "test.yaml:10:15: max_catch_up of schedule 's' must be a whole number ≥ 1, got 0"),
+        ("every: 1h\nmax_catch_up: 10001",
+         "test.yaml:10:15: max_catch_up of schedule 's' is 10001, over the limit of 10000 runs requested at once; use 10000 or less"),
         ("every: 1h\noverlap: wait",
          "test.yaml:10:10: overlap of schedule 's' is 'wait', which is not one of skip, queue, allow; use one of them"),
         ("every: 1h\nparameters: {regoin: us}",

@@ -292,7 +292,7 @@ public enum KindSchemas {
         Field("start_at", .time, "No tick before this moment (a tick at it fires); anchors `every`."),
         Field("end_at", .time, "No tick after this moment."),
         Field("catch_up", .choice(ScheduleSpec.CatchUp.allCases.map(\.rawValue)), "Ticks missed while the engine was down: skip them, run the latest, or run each (default latest)."),
-        Field("max_catch_up", .integer(min: 1), "With catch_up all: run at most this many of the newest missed ticks (default 50); also the most ticks overlap queue holds."),
+        Field("max_catch_up", .integer(min: 1), "With catch_up all: run at most this many of the newest missed ticks (default 50, at most 10000); also the most ticks overlap queue holds."),
         Field("overlap", .choice(ScheduleSpec.Overlap.allCases.map(\.rawValue)), "A tick that comes while the schedule's previous run is active: skip it, queue it until that run ends, or run it too (default skip)."),
         Field("parameters", .map(.any), "Parameters for the run (it also gets `scheduled_time`)."),
     ])

@@ -28,6 +28,8 @@ public struct ScheduleSpec: KindSpec {
 
     /// The default of `max_catch_up`.
     public static let defaultMaxCatchUp: Int64 = 50
+    /// The largest `max_catch_up`: the runs one catch-up may request at once.
+    public static let maximumCatchUp: Int64 = 10_000
     /// The shortest `every`, in seconds.
     public static let minimumEvery = 1.0
 

@@ -515,6 +515,10 @@ public struct Validator {
             error(d, "end_at", "end_at of schedule '\(d.name)' (\(ScheduleEvents.timeText(end))) is not after its start_at (\(ScheduleEvents.timeText(start)))",
                   fix: "set end_at later than start_at, or remove one of them")
         }
+        if let m = s.maxCatchUp, m > ScheduleSpec.maximumCatchUp {
+            error(d, "max_catch_up", "max_catch_up of schedule '\(d.name)' is \(m), over the limit of \(ScheduleSpec.maximumCatchUp) runs requested at once",
+                  fix: "use \(ScheduleSpec.maximumCatchUp) or less")
+        }
         for p in s.parameters where p.key == ScheduleSpec.scheduledTimeParameter {
             error(d, "parameters.\(p.key)", "schedule '\(d.name)' sets parameter \(p.key), which the engine sets to each tick's time",
                   fix: "remove it (the run gets it anyway)")
