@@ -42,6 +42,8 @@ public final class Engine: @unchecked Sendable {
         public var clock: (any LogClock)?
         /// Where the engine's log lines go (`report(_:_:component:run:)` sends one).
         public var log: @Sendable (LogLine) -> Void = { _ in }
+        /// Which schedule ticks this engine decides (see `ScheduleTicks`).
+        public var scheduleTicks = ScheduleTicks.whenDue
         public init() {}
     }
 
@@ -87,6 +89,8 @@ public final class Engine: @unchecked Sendable {
     var automationInbox: [RecordedEvent] = []
     /// The notification reactor's outbox, inbox and deliveries (Engine+Notifications).
     let notifications = NotificationReactor()
+    /// The schedule reactor's state (see Engine+Schedules).
+    var scheduling = SchedulingState()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -146,7 +150,7 @@ public final class Engine: @unchecked Sendable {
             if cond.withLock({ stopRequested }) && !stopping {
                 stopping = true
                 stopDeadline = Date().addingTimeInterval(options.shutdownGrace)
-                if !inFlight.isEmpty { options.report("stopping: waiting for \(inFlight.count) running attempt(s) (up to \(Int(options.shutdownGrace)) s)") }
+                if !inFlight.isEmpty { options.report("stopping: waiting for \(inFlight.count) running attempt(s) (up to \(Int(options.shutdownGrace)) s)", .info) }
             }
             if stopping, let d = stopDeadline, Date() >= d {
                 for f in inFlight.values { f.cancellation.cancel("interrupted") }
@@ -194,6 +198,7 @@ public final class Engine: @unchecked Sendable {
         runs.lastSeq = head
         for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
         try loadAutomation(head: head)
+        try loadSchedules(head: head)
     }
 
     /// Writes `<store>/status/engine.json` (at most once a second unless forced). A failure to
@@ -223,6 +228,7 @@ public final class Engine: @unchecked Sendable {
                 if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
                 observe(e)
                 observeNotification(e)
+                observeSchedule(e)
             }
         }
     }
@@ -256,6 +262,7 @@ public final class Engine: @unchecked Sendable {
         }
         for f in inFlight.values { if let d = f.deadline { timeout = min(timeout, max(0.001, d.timeIntervalSinceNow)) } }
         if let w = notificationWait() { timeout = min(timeout, w) }
+        if let w = nextScheduleWake() { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
         cond.lock()
         if !woken && inbox.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
         woken = false

@@ -16,7 +16,8 @@ public final class RunHost: @unchecked Sendable {
     // the thread in `follow`; those two are behind `cond`.
 
     public struct Options: Sendable {
-        public var engine = Engine.Options()
+        /// The hosted engine's options; it decides no schedule ticks (they are `ledgerflow work`'s).
+        public var engine: Engine.Options = { var o = Engine.Options(); o.scheduleTicks = .none; return o }()
         /// How long to wait for new events of the run before looking again (appends by this
         /// process's engine wake the wait at once).
         public var pollInterval = 0.02

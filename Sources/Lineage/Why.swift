@@ -1,3 +1,4 @@
+import Catalog
 import Domain
 import EventLog
 import Foundation
@@ -88,13 +89,71 @@ public struct Why: Sendable {
                                  text: "retraining policy of model \(t.model ?? "?"): a new version of its training dataset", data: trigger))
             if let cause = requested.causation, let source = try log.event(at: cause) { steps += try chain(source: source, seen: &seen) }
         case .schedule:
-            steps.append(WhyStep(kind: "schedule", seq: requested.causation, text: "schedule \(t.schedule ?? by) ticked \(t.tick ?? "")", data: trigger))
+            steps.append(try scheduleStep(run: id, requested: requested, trigger: t))
         case .sensor:
             steps.append(WhyStep(kind: "sensor", seq: requested.causation, text: "sensor \(t.sensor ?? by) saw \(t.file ?? "a file")", data: trigger))
         case .manual:
             steps.append(WhyStep(kind: "manual", seq: nil, text: "requested by \(by)", data: trigger))
         }
         return steps
+    }
+
+    /// The step of a scheduled run: the schedule and the version that decided, the nominal time in
+    /// UTC and local time, and whether it ran late (catch-up) or waited in the queue. The tick's
+    /// event is in the same append as the RunRequested: found by reading the schedule's stream
+    /// backwards from its version at that seq (a few events).
+    func scheduleStep(run id: String, requested: RecordedEvent, trigger t: RunTrigger) throws -> WhyStep {
+        let name = t.schedule ?? "?"
+        let stream = ScheduleEvents.stream(schedule: name)
+        var ticked: (RecordedEvent, ScheduleTicked)?
+        var released: (RecordedEvent, ScheduleTickReleased)?
+        // The engine appends a schedule's events before the runs they request, in one append.
+        var version = try log.streamVersion(stream, asOf: requested.seq)
+        var chunk: UInt64 = 64
+        search: while version > 0 {
+            let from = version > chunk ? version - chunk + 1 : 1
+            for e in try log.read(stream: stream, fromVersion: from, limit: Int(version - from + 1)).reversed() {
+                if released == nil, ticked == nil, let r = try? e.decodeIf(ScheduleTickReleased.self), r.run == id {
+                    released = (e, r)
+                } else if let k = try? e.decodeIf(ScheduleTicked.self), k.run == id || (released != nil && k.nominal == released?.1.nominal) {
+                    ticked = (e, k)
+                    break search
+                }
+            }
+            version = from - 1
+            chunk *= 2
+        }
+        // How it ticks, from the definition version that decided.
+        let model = ScheduleEvents.model(ofSchedule: name)
+        var how = ""
+        if let v = t.scheduleVersion,
+           let d = try log.read(stream: model.map { CatalogEvents.stream(kind: "model", name: $0) } ?? CatalogEvents.stream(kind: "schedule", name: name),
+                                fromVersion: v, limit: 1).first,
+           let applied = try? d.decode(DefinitionApplied.self) {
+            if let m = model, let spec = try? ModelSpec(applied.spec) {
+                how = " (model \(m)'s retraining schedule, cron '\(spec.retrain?.schedule ?? "?")' in \(spec.retrain?.timezone ?? "UTC"))"
+            } else if model == nil, let spec = try? ScheduleSpec(applied.spec) {
+                let when = spec.cron.map { "cron '\($0)'" } ?? spec.every.map { "every \(DurationText.text($0))" } ?? "?"
+                how = " (\(when) in \(spec.timezone ?? "UTC"))"
+            }
+        }
+        let v = t.scheduleVersion.map { " v\($0)" } ?? ""
+        guard let (tickEvent, tick) = ticked else {
+            return WhyStep(kind: "schedule", seq: nil, text: "schedule \(name)\(v)\(how) ticked for \(t.tick ?? "?") (its tick event was not found)",
+                           data: t.value)
+        }
+        var text = "schedule \(name)\(v)\(how) ticked for \(ScheduleEvents.timeText(tick.nominal)) (\(tick.local) \(tick.timezone))"
+        if let wall = tick.wallTime, let a = tick.adjustment {
+            text += a == .shiftedPastGap ? "; its local time \(wall) did not exist (clocks sprang forward): fired at the end of the gap"
+                                         : "; its local time \(wall) occurred twice (clocks fell back): fired at the first"
+        }
+        if tick.catchUp == true { text += "; caught up: it ran late (missed while the engine was down, or a newer tick was due)" }
+        var data: [(String, Value)] = [("schedule", .string(name)), ("tick", tick.payload), ("tick_seq", .int(Int64(tickEvent.seq)))]
+        if let (re, r) = released {
+            text += "; queued behind run \(tick.waitingFor ?? r.after ?? "?"), its run requested \(ScheduleEvents.timeText(r.releasedAt)) once run \(r.after ?? "?") had ended"
+            data += [("released", r.payload), ("released_seq", .int(Int64(re.seq)))]
+        }
+        return WhyStep(kind: "schedule", seq: released?.0.seq ?? tickEvent.seq, text: text, data: .object(data))
     }
 
     /// The step of the crossing at `c`; when it does not decode, a step that says so (the chain

@@ -14,6 +14,9 @@ public enum RunDecider {
         public var catalogSeq: UInt64
         /// Parameters given (override the job's defaults).
         public var parameters: [(String, Value)]
+        /// Parameters the engine provides whether or not the job declares them (a schedule's
+        /// `scheduled_time`); they win over defaults and given ones.
+        public var provided: [(String, Value)] = []
         /// Why it runs.
         public var trigger: RunTrigger
         /// Stage → the run and attempt whose outputs are reused (reruns).
@@ -54,6 +57,7 @@ public enum RunDecider {
             }
             params[k] = v
         }
+        for (k, v) in request.provided { params[k] = v }
         let plan = PlannedStage.plan(of: job)
         guard !plan.isEmpty else { throw RunCommandError("job '\(request.job)' has no stages") }
         let id = state.nextRunID

@@ -220,7 +220,7 @@ struct CatalogShow: ParsableCommand {
         case .configTable(let s): return plural(s.rows.count, "row")
         case .columnMapping(let s): return "product \(s.product)"
         case .monitor(let s): return "\(s.metric.rawValue) of \(s.model)"
-        case .schedule(let s): return "\(s.cron) → \(s.job)"
+        case .schedule(let s): return "\(s.cron ?? s.every.map { "every \(DurationText.text($0))" } ?? "?")\(s.timezone.map { " \($0)" } ?? "") → \(s.job)"
         case .sensor(let s): return "\(s.path)/\(s.pattern ?? "*.done") → \(s.job)"
         case .team(let s): return s.emails.joined(separator: ", ")
         case .secret(let s): return s.fromEnv.map { "env \($0)" } ?? "file \(s.fromFile ?? "")"

@@ -267,6 +267,7 @@ func triggerText(_ t: RunTrigger) -> String {
     switch t.kind {
     case .dependency: return "dependency \(t.dependency ?? "") after run \((t.afterRuns ?? []).joined(separator: ","))"
     case .rerun: return "rerun of \(t.rerunOf ?? "?")"
+    case .schedule: return "schedule \(t.schedule ?? "?") tick \(t.tick ?? "?")"
     default: return t.kind.rawValue + (t.by.map { " by \($0)" } ?? "")
     }
 }
@@ -436,6 +437,7 @@ struct Work: ParsableCommand {
         o.workers = workers
         o.shutdownGrace = grace
         o.log = say
+        if once { o.scheduleTicks = .dueBy(log.clock.nowMicros()) } // what is due now; later ticks are the next engine's
         let engine = Engine(log: log, store: store.path, options: o)
         signals.onSignal {
             say(LogLine(level: .info, component: "service", message: "stop requested (signal): no new attempts; running ones get up to \(Int(grace)) s"))

@@ -395,7 +395,7 @@ func crossed(_ rule: String, _ version: UInt64, sourceRun: String, subject: Stri
         #expect(try chain("3").last == "manual: by cli:ann")
         #expect(try why.explain(run: "3")[1].text == "rerun of run 2 from its failure, asked by cli:bob")
         #expect(try why.explain(run: "2")[1].text == "dependency load_after_extract after run 1 finished")
-        #expect(try why.explain(run: "4").map(\.text).last == "schedule nightly ticked 2026-12-03T02:00:00Z")
+        #expect(try why.explain(run: "4").map(\.text).last == "schedule nightly ticked for 2026-12-03T02:00:00Z (its tick event was not found)")
         #expect(try why.explain(run: "5").map(\.text).last == "sensor landing saw in/2026-12-03.csv.done")
         #expect(throws: WhyError.self) { try why.explain(run: "6") }
     }
@@ -412,5 +412,37 @@ func crossed(_ rule: String, _ version: UInt64, sourceRun: String, subject: Stri
         #expect(throws: EventLogError.self) { try log.addToTable("", [], checkpoint: "table:t", seq: 1) }
         #expect(try log.dropTable("t", checkpoint: "table:t") == 3)
         #expect(try log.tableValues("t", key: [2]).count == 0)
+    }
+}
+
+/// `why` on a scheduled run: the schedule, the version that decided, the nominal time in UTC and
+/// local time, daylight saving and catch-up — from the tick recorded in the run's append.
+@Suite struct ScheduledWhyTests {
+    @Test func whyNamesTheScheduleItsVersionTheTickInUTCAndLocalTimeAndTheCatchUp() throws {
+        let dir = TemporaryDirectory()
+        let log = try EventLog.create(at: dir.path + "/store")
+        let spec: Value = ["cron": "30 2 * * *", "timezone": "Europe/Berlin", "job": "nightly"]
+        _ = try log.append([DefinitionApplied(kind: "schedule", name: "s", version: 1, spec: spec, specHash: "x", file: nil).event()],
+                           to: "definition/schedule/s", actor: "test")
+        let nominal = Timestamp.parse("2026-03-29T01:00:00Z") ?? 0
+        var trigger = RunTrigger(.schedule, by: "schedule:s")
+        trigger.schedule = "s"
+        trigger.scheduleVersion = 1
+        trigger.tick = "2026-03-29T01:00:00Z"
+        let tick = ScheduleTicked(schedule: "s", scheduleVersion: 1, nominal: nominal, local: "2026-03-29 03:00 +02:00", timezone: "Europe/Berlin",
+                                  adjustment: .shiftedPastGap, wallTime: "2026-03-29 02:30", job: "nightly", firedAt: nominal + 3_600_000_000,
+                                  run: "1", catchUp: true)
+        let request = RunRequested(run: "1", job: "nightly", jobVersion: 1, catalogSeq: 1, parameters: ["scheduled_time": "2026-03-29T01:00:00Z"],
+                                   trigger: trigger, stages: [])
+        // As the engine appends them: the schedule's stream first, then the run, in one append.
+        try log.append([StreamAppend(stream: "schedule/s", expectedVersion: .noStream, events: [tick.event()]),
+                        StreamAppend(stream: "run/1", expectedVersion: .noStream, events: [request.event()])], actor: "engine")
+        let steps = try Why(log: log).explain(run: "1")
+        #expect(steps.map(\.kind) == ["run", "schedule"])
+        #expect(steps[1].seq == 2)
+        #expect(steps[1].text == "schedule s v1 (cron '30 2 * * *' in Europe/Berlin) ticked for 2026-03-29T01:00:00Z (2026-03-29 03:00 +02:00 Europe/Berlin); "
+            + "its local time 2026-03-29 02:30 did not exist (clocks sprang forward): fired at the end of the gap; "
+            + "caught up: it ran late (missed while the engine was down, or a newer tick was due)")
+        #expect(steps[1].data["tick_seq"] == .int(2))
     }
 }

@@ -155,6 +155,19 @@ import Testing
         #expect(try e.decode(RunRequested.self).parameters == .object([("run_date", "2026-01-02")]))
     }
 
+    @Test func providedParametersReachTheRunWhetherOrNotTheJobDeclaresThem() throws {
+        // Given a job declaring run_date, when a schedule's run is requested with scheduled_time
+        // provided, then the run has both (a provided one wins over a default).
+        let spec = Value.object([("stages", .array([.object([("name", "a"), ("type", "script")])])), ("parameters", .object([("run_date", "x")]))])
+        var req = RunDecider.Request(job: "j", jobVersion: 1, jobSpec: spec, catalogSeq: 1, trigger: RunTrigger(.schedule))
+        req.provided = [("scheduled_time", "2026-01-01T06:00:00Z"), ("run_date", "2026-01-01")]
+        let (_, e) = try RunDecider.request(RunsState(), req)
+        #expect(try e.decode(RunRequested.self).parameters == .object([("run_date", "2026-01-01"), ("scheduled_time", "2026-01-01T06:00:00Z")]))
+        // A given parameter the job does not take is still refused.
+        req.parameters = [("scheduled", "y")]
+        #expect(throws: RunCommandError.self) { try RunDecider.request(RunsState(), req) }
+    }
+
     @Test func completingAnAttemptThatIsNotRunningIsRefused() throws {
         var g = Given()
         let r = try g.requested(["a"])

@@ -42,7 +42,7 @@ public enum KindSchemas {
         case .configTable: return "Rows of the module configuration table (seed 003)."
         case .columnMapping: return "Per product, which source column is which canonical column."
         case .monitor: return "Watch a model metric against thresholds and act."
-        case .schedule: return "Run a job on a cron schedule (UTC)."
+        case .schedule: return "Run a job on a cron schedule in a time zone, or every fixed interval; each tick runs once, with catch-up and overlap rules (see ARCHITECTURE.md, Schedules)."
         case .sensor: return "Run a job when a marker file arrives in a folder."
         case .team: return "People to tell about run outcomes."
         case .secret: return "Where a secret's value comes from. The value is read only when a stage runs; it is never read at apply time and never stored in the log."
@@ -170,7 +170,9 @@ public enum KindSchemas {
         Field("command", .list(.text, min: 1), "argv of the external scorer (type script)."),
         Field("aliases", .list(.identifier), "Aliases wanted, e.g. production; moved to new versions that pass."),
         Field("retrain", .object(ObjectSchema("retraining policy", [
-            Field("schedule", .cron, "Retrain on this schedule."),
+            Field("schedule", .cron, "Retrain on this schedule (local time in `timezone`): runs the job that trains the model."),
+            Field("timezone", .timeZone, "The zone the schedule's fields are local time in (default UTC)."),
+            Field("job", .reference(.job), "The job to run on the schedule, when several jobs train the model."),
             Field("on_new_data", .boolean, "Retrain when a new version of the training dataset is written."),
         ])), "When to retrain."),
     ])
@@ -286,10 +288,16 @@ public enum KindSchemas {
     ])
 
     static let schedule = ObjectSchema("schedule", [
-        Field("cron", .cron, required: true, "When (UTC): minute hour day-of-month month day-of-week."),
+        Field("cron", .cron, "When: minute hour day-of-month month day-of-week, local time in `timezone` (or `every`)."),
+        Field("every", .duration, "Or: a fixed interval (at least 1s), counted from `start_at`, else from when this version was applied."),
+        Field("timezone", .timeZone, "The zone the cron fields are local time in (default UTC)."),
         Field("job", .reference(.job), required: true, "The job to run."),
-        Field("catch_up", .choice(["none", "latest", "all"]), "Ticks missed while the engine was down: skip, run the latest, or run each (default latest)."),
-        Field("parameters", .map(.any), "Parameters for the run."),
+        Field("start_at", .time, "No tick before this moment (a tick at it fires); anchors `every`."),
+        Field("end_at", .time, "No tick after this moment."),
+        Field("catch_up", .choice(ScheduleSpec.CatchUp.allCases.map(\.rawValue)), "Ticks missed while the engine was down: skip them, run the latest, or run each (default latest)."),
+        Field("max_catch_up", .integer(min: 1), "With catch_up all: run at most this many of the newest missed ticks (default 50, at most 10000); also the most ticks overlap queue holds."),
+        Field("overlap", .choice(ScheduleSpec.Overlap.allCases.map(\.rawValue)), "A tick that comes while the schedule's previous run is active: skip it, queue it until that run ends, or run it too (default skip)."),
+        Field("parameters", .map(.any), "Parameters for the run (it also gets `scheduled_time`)."),
     ])
 
     static let sensor = ObjectSchema("sensor", [

@@ -35,8 +35,12 @@ public indirect enum FieldType: Sendable {
     case duration
     /// An expression (see `Expression`); its field names are checked where the context is known.
     case expression
-    /// A 5-field cron expression, UTC.
+    /// A 5-field cron expression (local time in the definition's time zone).
     case cron
+    /// An RFC 3339 time (`2026-11-22T06:00:00Z`, `2026-11-22T07:00:00+01:00`).
+    case time
+    /// An IANA time zone name (`UTC`, `Europe/Amsterdam`).
+    case timeZone
     case email
     /// A single value or a list of them; stored as a list.
     case oneOrMany(FieldType)
@@ -60,7 +64,9 @@ public indirect enum FieldType: Sendable {
         case .reference(let k): return "the name of a \(k.name) definition"
         case .duration: return "a duration such as 30s, 5m or 1h30m"
         case .expression: return "an expression"
-        case .cron: return "a 5-field cron expression (minute hour day-of-month month day-of-week, UTC)"
+        case .cron: return "a 5-field cron expression (minute hour day-of-month month day-of-week)"
+        case .time: return "an RFC 3339 time such as 2026-11-22T06:00:00Z"
+        case .timeZone: return "an IANA time zone such as UTC or Europe/Amsterdam"
         case .email: return "an e-mail address"
         case .oneOrMany(let t): return "\(t.phrase), or a list of them"
         case .any: return "any value"

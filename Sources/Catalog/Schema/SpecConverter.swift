@@ -194,6 +194,22 @@ struct SpecConverter {
                 return nil
             }
             return .string(t)
+        case .time:
+            guard let t = node.text, node.scalar != nil else { return wrong() }
+            guard Timestamp.parse(t) != nil else {
+                error(node.location, "\(place(path)) is '\(Diagnostic.excerpt(t))', which is not an RFC 3339 time",
+                      fix: "write e.g. 2026-11-22T06:00:00Z or 2026-11-22T07:00:00+01:00")
+                return nil
+            }
+            return .string(t)
+        case .timeZone:
+            guard let t = node.text, node.scalar != nil else { return wrong() }
+            guard (try? ScheduleTimeZone.named(t)) != nil else {
+                error(node.location, "\(place(path)) is '\(Diagnostic.excerpt(t))', which is not a known time zone",
+                      fix: "use an IANA name such as UTC, Europe/Amsterdam or America/New_York")
+                return nil
+            }
+            return .string(t)
         case .email:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             guard SpecConverter.isEmail(t) else {

@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 
 /// The readers the typed specs need beyond `Fields`' own: choices, durations, mappings, one or
 /// many. Each accepts exactly what the schema's conversion stores for its field type, so that a
@@ -64,5 +65,25 @@ extension Fields {
             out.append(d)
         }
         return out
+    }
+}
+
+extension Fields {
+    /// An RFC 3339 time (a schema `time`), as µs since 1970.
+    func time(opt key: String) throws(DecodingFailure) -> Int64? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.stringValue, let t = Timestamp.parse(s) else {
+            throw failure(key, expected: "an RFC 3339 time such as 2026-11-22T06:00:00Z", found: v)
+        }
+        return t
+    }
+
+    /// The name of an IANA time zone (a schema `timeZone`).
+    func timeZoneName(opt key: String) throws(DecodingFailure) -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.stringValue, (try? ScheduleTimeZone.named(s)) != nil else {
+            throw failure(key, expected: "an IANA time zone such as UTC or Europe/Amsterdam", found: v)
+        }
+        return s
     }
 }

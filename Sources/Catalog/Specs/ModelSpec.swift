@@ -36,14 +36,20 @@ public struct ModelSpec: KindSpec {
 
     /// When to retrain.
     public struct Retrain: Sendable, Hashable {
-        /// Retrain on this cron schedule.
+        /// Retrain on this cron schedule (local time in `timezone`).
         public var schedule: String?
+        /// The IANA zone the schedule's fields are read in (default UTC).
+        public var timezone: String?
+        /// The job the schedule runs, when several jobs train the model.
+        public var job: String?
         /// Retrain when a new version of the training dataset is written.
         public var onNewData: Bool?
 
         /// A value with these fields.
-        public init(schedule: String? = nil, onNewData: Bool? = nil) {
+        public init(schedule: String? = nil, timezone: String? = nil, job: String? = nil, onNewData: Bool? = nil) {
             self.schedule = schedule
+            self.timezone = timezone
+            self.job = job
             self.onNewData = onNewData
         }
     }
@@ -139,7 +145,8 @@ public struct ModelSpec: KindSpec {
         command = try f.strings(opt: "command")
         aliases = try f.strings(opt: "aliases") ?? []
         if let r = try f.object(opt: "retrain") {
-            retrain = Retrain(schedule: try r.string(opt: "schedule"), onNewData: try r.bool(opt: "on_new_data"))
+            retrain = Retrain(schedule: try r.string(opt: "schedule"), timezone: try r.timeZoneName(opt: "timezone"), job: try r.string(opt: "job"),
+                              onNewData: try r.bool(opt: "on_new_data"))
         } else {
             retrain = nil
         }

@@ -64,7 +64,8 @@ public struct Validator {
             case .secret(let secret): checkSecret(d, secret)
             case .notifier(let notifier): checkNotifier(d, notifier)
             case .team(let team): checkTeam(d, team)
-            case .dependency, .schedule, .sensor: break
+            case .schedule(let schedule): checkSchedule(d, schedule)
+            case .dependency, .sensor: break
             }
         }
         checkJobCycles()
@@ -297,6 +298,7 @@ public struct Validator {
             error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', which is no source, output or stage output",
                   fix: Suggest.closest(to: training, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source or a stage output named '\(training)'")
         }
+        checkRetrainSchedule(d, m)
         // Hyperparameters by type.
         guard let allowed = KindSchemas.hyperparameters[type], let hp = m.hyperparameters else {
             if let required = KindSchemas.hyperparameters[type]?.filter(\.required), !required.isEmpty {
@@ -491,6 +493,60 @@ public struct Validator {
         if let types = m.metric.reportedBy, !types.contains(model.type) {
             error(d, "metric", "monitor '\(d.name)' watches \(metric), which \(type) model '\(name)' does not report",
                   fix: "use a metric of \(type) models")
+        }
+    }
+
+    // MARK: schedules
+
+    mutating func checkSchedule(_ d: Definition, _ s: ScheduleSpec) {
+        switch (s.cron, s.every) {
+        case (nil, nil):
+            // A cron or every that did not convert has been reported already.
+            if d.locations["cron"] == nil && d.locations["every"] == nil {
+                error(d, "", "schedule '\(d.name)' says neither when (cron) nor how often (every)", fix: "add `cron: '0 6 * * *'` or `every: 1h`")
+            }
+        case (_?, _?):
+            error(d, "every", "schedule '\(d.name)' has both cron and every", fix: "keep one of them")
+        case (nil, let every?):
+            if every < ScheduleSpec.minimumEvery {
+                error(d, "every", "every of schedule '\(d.name)' is \(DurationText.text(every)), below the shortest interval of 1s", fix: "use 1s or more")
+            }
+        default: break
+        }
+        if let start = s.startAt, let end = s.endAt, end <= start {
+            error(d, "end_at", "end_at of schedule '\(d.name)' (\(ScheduleEvents.timeText(end))) is not after its start_at (\(ScheduleEvents.timeText(start)))",
+                  fix: "set end_at later than start_at, or remove one of them")
+        }
+        if let m = s.maxCatchUp, m > ScheduleSpec.maximumCatchUp {
+            error(d, "max_catch_up", "max_catch_up of schedule '\(d.name)' is \(m), over the limit of \(ScheduleSpec.maximumCatchUp) runs requested at once",
+                  fix: "use \(ScheduleSpec.maximumCatchUp) or less")
+        }
+        for p in s.parameters where p.key == ScheduleSpec.scheduledTimeParameter {
+            error(d, "parameters.\(p.key)", "schedule '\(d.name)' sets parameter \(p.key), which the engine sets to each tick's time",
+                  fix: "remove it (the run gets it anyway)")
+        }
+        guard let job = spec(JobSpec.self, s.job) else { return }
+        let known = job.parameters.map(\.key)
+        for p in s.parameters where p.key != ScheduleSpec.scheduledTimeParameter && !known.contains(p.key) {
+            error(d, "parameters.\(p.key)", "schedule '\(d.name)' passes parameter '\(p.key)', which job '\(s.job)' does not take",
+                  fix: Suggest.closest(to: p.key, in: known).map { "did you mean '\($0)'?" } ?? (known.isEmpty ? "job '\(s.job)' takes no parameters" : "its parameters are \(known.joined(separator: ", "))"))
+        }
+    }
+
+    /// A model's `retrain.schedule` needs a job to run: `retrain.job`, else the only job that trains it.
+    mutating func checkRetrainSchedule(_ d: Definition, _ m: ModelSpec) {
+        guard let retrain = m.retrain else { return }
+        guard retrain.schedule != nil else {
+            for (field, set) in [("job", retrain.job != nil), ("timezone", retrain.timezone != nil)] where set {
+                error(d, "retrain.\(field)", "retrain.\(field) of model '\(d.name)' applies only to a retraining schedule", fix: "add `retrain.schedule`, or remove it")
+            }
+            return
+        }
+        var jobs: [(name: String, spec: JobSpec)] = []
+        for (key, spec) in specs { if case .job(let job) = spec { jobs.append((key.name, job)) } }
+        let candidates = RetrainJob.candidates(training: d.name, jobs: jobs)
+        if case .failure(let problem) = RetrainJob.resolve(model: d.name, named: retrain.job, candidates: candidates) {
+            error(d, retrain.job != nil ? "retrain.job" : "retrain.schedule", problem.message, fix: problem.fix)
         }
     }
 
