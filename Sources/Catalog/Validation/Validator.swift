@@ -62,7 +62,8 @@ public struct Validator {
             case .columnMapping(let mapping): checkColumnMapping(d, mapping)
             case .monitor(let monitor): checkMonitor(d, monitor)
             case .secret(let secret): checkSecret(d, secret)
-            case .dependency, .schedule, .sensor, .team: break
+            case .sensor(let sensor): checkSensor(d, sensor)
+            case .dependency, .schedule, .team: break
             }
         }
         checkJobCycles()

@@ -7,6 +7,7 @@ public enum EventReference {
         ("Catalog", CatalogEvents.all),
         ("Runs", RunEvents.all),
         ("Models and automation", MLEvents.all),
+        ("Sensors", SensorEvents.all),
     ]
 
     /// Every event type.
