@@ -27,6 +27,7 @@ extension Engine {
             scheduleStages(active, into: &batch, now: now)
             startDependentRuns(into: &batch)
             do { try automate(&batch) } catch let f as StepFailure { throw f } catch { throw StepFailure("the automation reactor", error) }
+            try senseFiles(into: &batch, now: now)
             let launches = try claimQueuedStages(active, into: &batch, now: now)
             return try commit(batch, done: done, launches: launches)
         } catch {

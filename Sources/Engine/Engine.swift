@@ -85,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     var rulesAt: UInt64 = .max
     /// Events the automation reactor has not decided on yet (after its checkpoint).
     var automationInbox: [RecordedEvent] = []
+    /// The file sensors (`Engine+Sensors`).
+    let sensorReactor = SensorReactor()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -224,6 +226,7 @@ public final class Engine: @unchecked Sendable {
             if let r = runs.runs[id], let w = Scheduler.nextWake(r) { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
         }
         for f in inFlight.values { if let d = f.deadline { timeout = min(timeout, max(0.001, d.timeIntervalSinceNow)) } }
+        if let w = nextSensorPoll(now: now) { timeout = min(timeout, w) }
         cond.lock()
         if !woken && inbox.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
         woken = false
