@@ -44,6 +44,9 @@ final class SensorReactor: @unchecked Sendable {
     /// Listings done, by sensor (the newest wins), with when they ended.
     let mailbox = Locked<[String: (listing: SensorListing, endedMicros: Int64)]>([:])
     var statusError: String?
+    /// Listings fully decided (their events committed, or none needed): what tests wait for
+    /// after moving a manual clock past a poll.
+    let listingsDone = Locked<Int>(0)
     /// Set while the first listings after the engine started are awaited.
     var started = false
 
@@ -231,6 +234,7 @@ extension Engine {
             } else {
                 // Nothing (more) to record: this listing is done with.
                 s.listing = nil
+                sensorReactor.listingsDone.withLock { $0 += 1 }
             }
         }
         // Markers whose run has finished.
