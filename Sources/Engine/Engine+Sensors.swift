@@ -41,13 +41,14 @@ final class SensorReactor: @unchecked Sendable {
     var sensors: [String: Sensor] = [:]
     /// The catalog version the sensors were taken from.
     var catalogSeq: UInt64 = .max
-    /// Listings done, by sensor (the newest wins), with when they ended.
-    let mailbox = Locked<[String: (listing: SensorListing, endedMicros: Int64)]>([:])
+    /// Listings done, by sensor (the newest wins), with when they ended and the sensor version
+    /// they were made for (a listing made for an older version is dropped).
+    let mailbox = Locked<[String: (listing: SensorListing, endedMicros: Int64, version: UInt64)]>([:])
     var statusError: String?
     /// Listings fully decided (their events committed, or none needed): what tests wait for
     /// after moving a manual clock past a poll.
     let listingsDone = Locked<Int>(0)
-    /// Set while the first listings after the engine started are awaited.
+    /// Whether the engine's first step has run (only it waits for listings).
     var started = false
 
     /// How long the engine's first step waits for the first listing of each sensor (so that
@@ -66,9 +67,12 @@ extension Engine {
     /// markers, start the listings that are due.
     func senseFiles(into batch: inout Batch, now: Int64) throws {
         let r = sensorReactor
+        // Only the engine's first step waits for listings (for the sensors in force at its start).
+        let first = !r.started
+        r.started = true
         try syncSensors()
         if r.sensors.isEmpty { return }
-        startDueListings(now: now)
+        startDueListings(now: now, wait: first)
         takeListings()
         for name in r.sensors.keys.sorted() {
             guard var s = r.sensors[name], s.unreadable == nil else { continue }
@@ -158,21 +162,19 @@ extension Engine {
     /// Starts a listing of every sensor whose poll is due (one at a time per sensor). The first
     /// ones after the engine started are awaited (up to `firstListingWait`), so that the first
     /// step acts on what is in the folders.
-    func startDueListings(now: Int64) {
+    func startDueListings(now: Int64, wait: Bool) {
         let r = sensorReactor
-        let first = !r.started
-        r.started = true
         let group = DispatchGroup()
         let clock = self.clock
         let skip: Set<String> = [StoreGuard.canonical(store, relativeTo: "/")]
         for name in r.sensors.keys.sorted() {
             guard var s = r.sensors[name], s.unreadable == nil, !s.listingInFlight, now >= s.nextPollMicros else { continue }
             s.nextPollMicros = now + Int64(s.spec.pollSeconds * 1e6)
-            let folder = s.folder, recursive = s.spec.isRecursive
+            let folder = s.folder, recursive = s.spec.isRecursive, version = s.version
             let refusal = s.refused ?? (s.glob == nil ? "pattern '\(s.spec.glob)' does not parse" : nil)
             guard let glob = s.glob, refusal == nil else {
                 // Nothing to list: the refusal is the listing's error (the sensor's error state).
-                r.mailbox.withLock { $0[name] = (SensorListing(files: [], error: refusal, atMicros: now), now) }
+                r.mailbox.withLock { $0[name] = (SensorListing(files: [], error: refusal, atMicros: now), now, s.version) }
                 r.sensors[name] = s
                 continue
             }
@@ -182,12 +184,12 @@ extension Engine {
             DispatchQueue.global(qos: .utility).async { [weak self, mailbox = r.mailbox] in
                 let at = clock.nowMicros()
                 let listing = FolderListing.list(folder: folder, glob: glob, recursive: recursive, skip: skip, atMicros: at)
-                mailbox.withLock { $0[name] = (listing, clock.nowMicros()) }
+                mailbox.withLock { $0[name] = (listing, clock.nowMicros(), version) }
                 group.leave()
                 self?.wake()
             }
         }
-        if first, group.wait(timeout: .now() + SensorReactor.firstListingWait) == .timedOut {
+        if wait, group.wait(timeout: .now() + SensorReactor.firstListingWait) == .timedOut {
             options.report("sensors: a first listing takes longer than \(Int(SensorReactor.firstListingWait)) s; carrying on, it is used when it comes")
         }
     }
@@ -204,6 +206,13 @@ extension Engine {
         for (name, done) in finished {
             guard var s = r.sensors[name] else { continue }
             s.listingInFlight = false
+            guard done.version == s.version else {
+                // Made for a version of the sensor that has since changed (its folder or pattern
+                // may differ): look again now.
+                s.nextPollMicros = 0
+                r.sensors[name] = s
+                continue
+            }
             s.listing = done.listing
             s.lastPoll = (done.listing.atMicros, max(0, done.endedMicros - done.listing.atMicros), done.listing.entries, done.listing.files.count)
             r.sensors[name] = s

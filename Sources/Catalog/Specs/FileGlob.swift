@@ -32,14 +32,14 @@ public struct FileGlob: Sendable, Hashable, CustomStringConvertible {
         text = pattern
         if pattern.isEmpty { throw Problem(description: "is empty, so it matches no file", fix: "write a pattern such as *.done") }
         if pattern.contains("/") {
-            throw Problem(description: "'\(pattern)' contains '/', but it is matched against one file name, never a path",
+            throw Problem(description: "contains '/', but it is matched against one file name, never a path",
                           fix: "match the name only (e.g. *.done) and set `recursive: true` to look in subfolders")
         }
         if pattern.unicodeScalars.contains("\u{0}") {
             throw Problem(description: "contains a NUL character, which no file name has", fix: "remove it")
         }
         if pattern == "." || pattern == ".." {
-            throw Problem(description: "'\(pattern)' names a folder entry, never a file", fix: "write a pattern such as *.done")
+            throw Problem(description: "names a folder entry, never a file", fix: "write a pattern such as *.done")
         }
         var tokens: [Token] = []
         let s = Array(pattern.unicodeScalars)
@@ -55,7 +55,7 @@ public struct FileGlob: Sendable, Hashable, CustomStringConvertible {
                 i += 1
             case "\\":
                 guard i + 1 < s.count else {
-                    throw Problem(description: "'\(pattern)' ends with a lone '\\'", fix: "write '\\\\' for a backslash, or remove it")
+                    throw Problem(description: "ends with a lone '\\'", fix: "write '\\\\' for a backslash, or remove it")
                 }
                 tokens.append(.literal(s[i + 1]))
                 i += 2
@@ -96,10 +96,10 @@ public struct FileGlob: Sendable, Hashable, CustomStringConvertible {
                     }
                 }
                 guard closed else {
-                    throw Problem(description: "'\(pattern)' has a '[' that is never closed", fix: "close the set with ']', or write '\\[' for a bracket")
+                    throw Problem(description: "has a '[' that is never closed", fix: "close the set with ']', or write '\\[' for a bracket")
                 }
                 if ranges.isEmpty, let empty {
-                    throw Problem(description: "'\(pattern)': the set [\(negated ? "!" : "")\(empty)] runs backwards, so it matches no character",
+                    throw Problem(description: "has a set [\(negated ? "!" : "")\(empty)] that runs backwards, so it matches no character",
                                   fix: "write the range low to high")
                 }
                 tokens.append(.set(ranges: ranges, negated: negated))

@@ -148,8 +148,8 @@ public struct SensedFile: Sendable, Hashable {
         }
     }
 
-    /// The placeholders `${file.X}` in `value`'s texts (at any depth) that are not known, and
-    /// whether one is left unclosed.
+    /// The names X of the placeholders `${file.X}` in `value`'s texts (at any depth) that are not
+    /// known; an unclosed one is given as its text from `${file.` to the end.
     public static func unknownPlaceholders(in value: Value) -> [String] {
         var out: [String] = []
         func visit(_ v: Value) {

@@ -8,7 +8,7 @@ extension Validator {
         do throws(FileGlob.Problem) {
             _ = try FileGlob(s.glob)
         } catch {
-            self.error(d, "pattern", "pattern of sensor '\(d.name)' \(error.description)", fix: error.fix)
+            self.error(d, "pattern", "pattern '\(Diagnostic.excerpt(s.glob))' of sensor '\(d.name)' \(error.description)", fix: error.fix)
         }
         if let p = s.pollInterval, p < SensorSpec.minPollInterval {
             error(d, "poll_interval", "poll_interval of sensor '\(d.name)' is \(formatNumber(p))s, below the least of 100ms",
