@@ -8,8 +8,8 @@ extension Why {
     /// sensor's stream as of the request (read backwards in growing chunks: one read in practice).
     func sensorStep(run id: String, requested: RecordedEvent, trigger t: RunTrigger) throws -> WhyStep {
         let by = t.by ?? requested.actor
-        let fallback = WhyStep(kind: "sensor", seq: nil, text: "sensor \(t.sensor ?? by) saw \(t.file ?? "a file") (its arrival is not in the log)",
-                               data: t.value)
+        // A request whose arrival is not in the log (written by other means): the trigger alone.
+        let fallback = WhyStep(kind: "sensor", seq: requested.causation, text: "sensor \(t.sensor ?? by) saw \(t.file ?? "a file")", data: t.value)
         guard let sensor = t.sensor else { return fallback }
         let stream = SensorEvents.stream(sensor: sensor)
         var upTo = try log.streamVersion(stream, asOf: requested.seq)
