@@ -72,7 +72,8 @@ extension Engine {
         r.started = true
         try syncSensors()
         if r.sensors.isEmpty { return }
-        startDueListings(now: now, wait: first)
+        // A stopping engine starts no listing; it still records what it has decided.
+        if !stopping { startDueListings(now: now, wait: first) }
         takeListings()
         for name in r.sensors.keys.sorted() {
             guard var s = r.sensors[name], s.unreadable == nil else { continue }
