@@ -28,6 +28,7 @@ extension Engine {
             startDependentRuns(into: &batch)
             do { try automate(&batch) } catch let f as StepFailure { throw f } catch { throw StepFailure("the automation reactor", error) }
             decideSchedules(into: &batch, now: now)
+            try senseFiles(into: &batch, now: now)
             try notify(&batch, now: now)
             let launches = try claimQueuedStages(active, into: &batch, now: now)
             return try commit(batch, done: done, launches: launches)

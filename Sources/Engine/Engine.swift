@@ -91,6 +91,8 @@ public final class Engine: @unchecked Sendable {
     let notifications = NotificationReactor()
     /// The schedule reactor's state (see Engine+Schedules).
     var scheduling = SchedulingState()
+    /// The file sensors (`Engine+Sensors`).
+    let sensorReactor = SensorReactor()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -263,6 +265,7 @@ public final class Engine: @unchecked Sendable {
         for f in inFlight.values { if let d = f.deadline { timeout = min(timeout, max(0.001, d.timeIntervalSinceNow)) } }
         if let w = notificationWait() { timeout = min(timeout, w) }
         if let w = nextScheduleWake() { timeout = min(timeout, max(0.001, Double(w - now) / 1e6)) }
+        if let w = nextSensorPoll(now: now) { timeout = min(timeout, w) }
         cond.lock()
         if !woken && inbox.isEmpty { _ = cond.wait(until: Date().addingTimeInterval(timeout)) }
         woken = false

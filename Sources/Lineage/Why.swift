@@ -91,7 +91,7 @@ public struct Why: Sendable {
         case .schedule:
             steps.append(try scheduleStep(run: id, requested: requested, trigger: t))
         case .sensor:
-            steps.append(WhyStep(kind: "sensor", seq: requested.causation, text: "sensor \(t.sensor ?? by) saw \(t.file ?? "a file")", data: trigger))
+            steps.append(try sensorStep(run: id, requested: requested, trigger: t))
         case .manual:
             steps.append(WhyStep(kind: "manual", seq: nil, text: "requested by \(by)", data: trigger))
         }

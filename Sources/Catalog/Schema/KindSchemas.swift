@@ -301,11 +301,16 @@ public enum KindSchemas {
     ])
 
     static let sensor = ObjectSchema("sensor", [
-        Field("path", .text, required: true, "Folder watched."),
-        Field("pattern", .text, "Marker file pattern (default *.done)."),
+        Field("path", .text, required: true, "Folder watched (relative to the project folder, the store's parent)."),
+        Field("pattern", .text, "Glob on the file name: `*`, `?`, `[a-z]`, `[!a-z]`, `\\x`; a leading `.` only matches a `.` (default *.done)."),
+        Field("recursive", .boolean, "Look in subfolders too, except hidden ones (default false)."),
+        Field("settle", .duration, "A file counts once its size and mtime have not changed for this long (default 0)."),
+        Field("after_run", .scalarOrObject(.choice(["keep", "delete"]), ObjectSchema("after_run move", [
+            Field("move", .text, required: true, "Folder the marker is moved into, keeping its path relative to the watched folder (relative to the project folder)."),
+        ])), "What becomes of a marker once its run has finished: keep, delete, or `{move: DIR}` (default keep)."),
         Field("job", .reference(.job), required: true, "The job to run per marker."),
-        Field("poll_interval", .duration, "How often to look (default 5s)."),
-        Field("parameters", .map(.any), "Parameters for the run."),
+        Field("poll_interval", .duration, "How often to look (default 5s; at least 100ms)."),
+        Field("parameters", .map(.any), "Parameters for the run; texts may use `${file.path}`, `${file.name}`, `${file.stem}`, `${file.folder}`, `${file.relative}`."),
     ])
 
     static let team = ObjectSchema("team", [

@@ -44,6 +44,9 @@ public indirect enum FieldType: Sendable {
     case email
     /// A single value or a list of them; stored as a list.
     case oneOrMany(FieldType)
+    /// A scalar of the first type, or a mapping of the schema (a sensor's `after_run`: `keep`,
+    /// `delete` or `{move: DIR}`); stored as written.
+    case scalarOrObject(FieldType, ObjectSchema)
     /// Any JSON-shaped value.
     case any
 
@@ -69,6 +72,7 @@ public indirect enum FieldType: Sendable {
         case .timeZone: return "an IANA time zone such as UTC or Europe/Amsterdam"
         case .email: return "an e-mail address"
         case .oneOrMany(let t): return "\(t.phrase), or a list of them"
+        case .scalarOrObject(let t, let o): return "\(t.phrase), or a mapping (\(o.noun))"
         case .any: return "any value"
         }
     }

@@ -59,6 +59,7 @@ public enum SchemaDocs {
                 out.append(o)
                 fieldsOf(o).forEach { visit($0.type) }
             case .list(let e, _), .map(let e), .oneOrMany(let e): visit(e)
+            case .scalarOrObject(let e, let o): visit(e); visit(.object(o))
             default: break
             }
         }

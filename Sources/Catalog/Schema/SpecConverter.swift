@@ -159,6 +159,9 @@ struct SpecConverter {
             return ok ? .object(out) : nil
         case .object(let schema):
             return object(node, schema, path: path)
+        case .scalarOrObject(let scalar, let schema):
+            if case .mapping = node.content { return object(node, schema, path: path) }
+            return convert(node, scalar, path: path)
         case .reference:
             return convert(node, .identifier, path: path)
         case .duration:

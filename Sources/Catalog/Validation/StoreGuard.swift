@@ -110,6 +110,9 @@ public enum StoreGuard {
                           let place = ["adls gen2": "data/lake", "blob storage": "data/blob"][seed.destination?.lowercased() ?? ""] else { return nil }
                     return ("stages[\(i)] destination", "\(place)/\(object)")
                 }
+            case .sensor(let s):
+                out += sensorDiagnostics(d, s, root: root, store: storeC)
+                continue
             default: continue
             }
             for (field, path) in paths {

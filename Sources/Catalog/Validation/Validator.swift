@@ -65,7 +65,8 @@ public struct Validator {
             case .notifier(let notifier): checkNotifier(d, notifier)
             case .team(let team): checkTeam(d, team)
             case .schedule(let schedule): checkSchedule(d, schedule)
-            case .dependency, .sensor: break
+            case .sensor(let sensor): checkSensor(d, sensor)
+            case .dependency: break
             }
         }
         checkJobCycles()

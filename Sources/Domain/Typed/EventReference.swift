@@ -8,6 +8,7 @@ public enum EventReference {
         ("Runs", RunEvents.all),
         ("Models and automation", MLEvents.all),
         ("Schedules", ScheduleEvents.all),
+        ("Sensors", SensorEvents.all),
         ("Notifications", NotificationEvents.all),
     ]
 
