@@ -1,8 +1,11 @@
 import ArgumentParser
+import Catalog
 import Domain
 import Engine
 import EventLog
 import Foundation
+import Models
+import Runs
 
 /// `ledgerflow health`: is the service doing its job — for people, monitoring and systemd.
 struct Health: ParsableCommand {
@@ -11,7 +14,10 @@ struct Health: ParsableCommand {
         discussion: """
         Unhealthy when: no engine holds the store's lock; the engine has not finished a step for \
         --stale seconds; its steps are failing; a reactor is more than --max-lag seconds behind the \
-        log. A reactor's lag is the events after its checkpoint and the age of the oldest of them.
+        log; a schedule's next tick is more than --max-lag seconds overdue; a sensor is in error or \
+        has not polled for --stale seconds past its next poll; a notification has waited more than \
+        --max-outbox-age seconds, or one was given up in the last 24 hours. A reactor's lag is the \
+        events after its checkpoint and the age of the oldest of them.
         """)
     @OptionGroup var store: StoreOptions
     @Flag(help: "Print a JSON object.") var json = false
@@ -19,15 +25,19 @@ struct Health: ParsableCommand {
     var maxLag = 60.0
     @Option(help: ArgumentHelp("Seconds without a finished step after which a running engine counts as stuck (default 30).", valueName: "seconds"))
     var stale = 30.0
+    @Option(name: .customLong("max-outbox-age"), help: ArgumentHelp("Seconds a notification may wait to be sent (default 3600).", valueName: "seconds"))
+    var maxOutboxAge = 3600.0
 
     func validate() throws {
         if !(maxLag > 0) { throw ValidationError("--max-lag must be a number of seconds above 0 (got \(maxLag))") }
         if !(stale > 0) { throw ValidationError("--stale must be a number of seconds above 0 (got \(stale))") }
+        if !(maxOutboxAge > 0) { throw ValidationError("--max-outbox-age must be a number of seconds above 0 (got \(maxOutboxAge))") }
     }
 
     func run() throws {
         let log = try store.openForReading()
-        let report = try HealthReport.gather(log: log, store: store.path, maxLag: maxLag, stale: stale, now: Date())
+        var report = try HealthReport.gather(log: log, store: store.path, maxLag: maxLag, stale: stale, now: Date())
+        try report.gatherAutomation(log: log, store: store.path, maxLag: maxLag, stale: stale, maxOutboxAge: maxOutboxAge)
         if json {
             Output.line(prettyJSON(report.value))
         } else {
@@ -45,6 +55,13 @@ struct HealthReport {
     var holder: Int32?
     var status: EngineStatus?
     var reactors: [Reactor] = []
+    struct Schedule { var name: String; var next: Int64?; var last: Int64?; var lastRun: String? }
+    var schedules: [Schedule] = []
+    /// Each sensor's entry in `<store>/status/sensors.json` (nil: no engine has written one).
+    var sensors: [Value]?
+    var sensorNames: [String] = []
+    struct Outbox { var pending = 0; var failing = 0; var oldestPendingMicros: Int64?; var givenUpLastDay = 0; var sent = 0 }
+    var outbox = Outbox()
     var problems: [String] = []
     var now: Date
 
@@ -80,6 +97,65 @@ struct HealthReport {
         return r
     }
 
+    /// Schedules (next and last tick), sensors (the engine's status file) and the outbox.
+    mutating func gatherAutomation(log: EventLog, store: String, maxLag: Double, stale: Double, maxOutboxAge: Double) throws {
+        let nowMicros = Int64(now.timeIntervalSince1970 * 1e6)
+        let running = holder != nil
+        let catalog = try RunCommands.catalog(log)
+        for plan in SchedulePlan.plans(in: catalog).plans.values.sorted(by: { $0.name < $1.name }) {
+            var state = ScheduleState()
+            var from: UInt64 = 1
+            while true {
+                let chunk = try log.read(stream: ScheduleEvents.stream(schedule: plan.name), fromVersion: from, limit: 4096)
+                for e in chunk { state.evolve(e) }
+                guard chunk.count == 4096, let last = chunk.last else { break }
+                from = last.streamVersion + 1
+            }
+            let s = state[plan.name]
+            // The first tick after what is recorded: when it is due and long past, nothing ticks.
+            let next = plan.next(1, after: plan.floor(s)).first?.nominal
+            schedules.append(Schedule(name: plan.name, next: next, last: s.lastTick?.nominal, lastRun: s.lastTick?.run))
+            if let p = plan.jobProblem { problems.append("schedule \(plan.name) cannot run: \(p)") }
+            if running, let next, Double(nowMicros - next) / 1e6 > maxLag {
+                problems.append("schedule \(plan.name): its tick \(ScheduleEvents.timeText(next)) is \(Int(Double(nowMicros - next) / 1e6)) s overdue")
+            }
+        }
+        sensorNames = catalog.entries.keys.filter { $0.kind == .sensor }.map(\.name).sorted()
+        let file = try StatusFile.read(store: store, name: "sensors")
+        sensors = file?["sensors"]?.arrayValue
+        for name in sensorNames {
+            guard let entry = sensors?.first(where: { $0["name"]?.stringValue == name }) else {
+                if running && file != nil { problems.append("sensor \(name): the engine has not reported it yet") }
+                continue
+            }
+            if entry["state"]?.stringValue == "error" {
+                problems.append("sensor \(name): \(entry["error"]?.stringValue ?? "error")")
+            } else if running, let next = entry["next_poll_us"]?.intValue, Double(nowMicros - next) / 1e6 > stale {
+                problems.append("sensor \(name): no poll for \(Int(Double(nowMicros - next) / 1e6)) s past its next poll")
+            }
+        }
+        var state = NotificationsState()
+        var events: [RecordedEvent] = []
+        for t in NotificationEvents.types.sorted() { events += try log.read(type: t) }
+        for e in events.sorted(by: { $0.seq < $1.seq }) { state.evolve(e) }
+        for entry in state.entries.values {
+            switch entry.status {
+            case .requested, .failed:
+                outbox.pending += 1
+                if entry.status == .failed { outbox.failing += 1 }
+                outbox.oldestPendingMicros = min(outbox.oldestPendingMicros ?? .max, entry.requestedAtMicros)
+            case .sent: outbox.sent += 1
+            case .givenUp: if nowMicros - entry.requestedAtMicros < 86_400_000_000 { outbox.givenUpLastDay += 1 }
+            }
+        }
+        if let oldest = outbox.oldestPendingMicros, Double(nowMicros - oldest) / 1e6 > maxOutboxAge {
+            problems.append("the outbox holds \(outbox.pending) notification(s); the oldest has waited \(Int(Double(nowMicros - oldest) / 1e6)) s (see `ledgerflow notifications`)")
+        }
+        if outbox.givenUpLastDay > 0 {
+            problems.append("\(outbox.givenUpLastDay) notification(s) requested in the last 24 hours were given up (see `ledgerflow notifications`)")
+        }
+    }
+
     var healthy: Bool { problems.isEmpty }
 
     var text: [String] {
@@ -99,6 +175,17 @@ struct HealthReport {
         for x in reactors {
             out.append("reactor \(x.name): checkpoint \(x.checkpoint), lag \(x.lagEvents) event(s), \(String(format: "%.1f", x.lagSeconds)) s")
         }
+        for x in schedules {
+            out.append("schedule \(x.name): next tick \(x.next.map(ScheduleEvents.timeText) ?? "none"), last \(x.last.map(ScheduleEvents.timeText) ?? "none yet")\(x.lastRun.map { " (run \($0))" } ?? "")")
+        }
+        for name in sensorNames {
+            if let e = sensors?.first(where: { $0["name"]?.stringValue == name }) {
+                out.append("sensor \(name): \(e["state"]?.stringValue ?? "?"), last poll \(e["last_poll"]?.stringValue ?? "none yet")\(e["error"]?.stringValue.map { ": \($0)" } ?? "")")
+            } else {
+                out.append("sensor \(name): no status (no engine has polled it)")
+            }
+        }
+        out.append("outbox: \(outbox.pending) pending (\(outbox.failing) failing)\(outbox.oldestPendingMicros.map { ", oldest requested \(Timestamp.rfc3339(micros: $0))" } ?? ""), \(outbox.sent) sent, \(outbox.givenUpLastDay) given up in the last 24 h")
         for p in problems { out.append("problem: \(p)") }
         return out
     }
@@ -119,6 +206,18 @@ struct HealthReport {
                 .object([("name", .string(x.name)), ("checkpoint", .int(Int64(x.checkpoint))), ("lag_events", .int(Int64(x.lagEvents))),
                          ("lag_seconds", .double(x.lagSeconds))])
             })),
+            ("schedules", .array(schedules.map { x in
+                .object([("name", .string(x.name)), ("next_tick", x.next.map { .string(ScheduleEvents.timeText($0)) } ?? .null),
+                         ("last_tick", x.last.map { .string(ScheduleEvents.timeText($0)) } ?? .null), ("last_run", x.lastRun.map(Value.string) ?? .null)])
+            })),
+            ("sensors", .array(sensorNames.map { name in
+                let e = sensors?.first { $0["name"]?.stringValue == name }
+                return .object([("name", .string(name)), ("state", e?["state"] ?? .string("unknown")), ("last_poll", e?["last_poll"] ?? .null),
+                                ("error", e?["error"] ?? .null)])
+            })),
+            ("outbox", .object([("pending", .int(Int64(outbox.pending))), ("failing", .int(Int64(outbox.failing))),
+                                ("oldest_pending", outbox.oldestPendingMicros.map { .string(Timestamp.rfc3339(micros: $0)) } ?? .null),
+                                ("sent", .int(Int64(outbox.sent))), ("given_up_last_day", .int(Int64(outbox.givenUpLastDay)))])),
             ("problems", .array(problems.map(Value.string))),
         ])
     }

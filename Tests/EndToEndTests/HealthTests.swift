@@ -70,3 +70,76 @@ import TestSupport
         #expect(after.status == 1 && after.stdout.contains("engine: not running, last seen"), "\(after.stdout)")
     }
 }
+
+/// `health` on what the service watches: schedules, sensors and the outbox.
+@Suite(.timeLimit(.minutes(2))) struct HealthAutomationTests {
+    @Test func aSensorInErrorAndAStuckOutboxMakeTheServiceUnhealthyAndSchedulesShowTheirNextTick() throws {
+        let deadPort = try freeLocalPort() // nothing listens there: every delivery fails
+        let p = try RunCLITests.Project("""
+        kind: notifier
+        name: mail
+        type: smtp
+        host: 127.0.0.1
+        port: \(deadPort)
+        from: ledgerflow@example.com
+        ---
+        kind: team
+        name: ops
+        emails: [ops@example.com]
+        ---
+        kind: job
+        name: fine
+        stages:
+          - {name: a, type: script, command: ["true"]}
+        ---
+        kind: job
+        name: bad
+        owner: ops
+        stages:
+          - {name: a, type: script, command: ["false"]}
+        ---
+        kind: schedule
+        name: hourly
+        cron: "0 * * * *"
+        job: fine
+        ---
+        kind: sensor
+        name: drops
+        path: not-there-yet
+        job: fine
+        poll_interval: 0.2s
+        """)
+        let engine = try BackgroundProcess(try binary("ledgerflow"), ["work", "--store", p.store], cwd: p.root)
+        defer { engine.stop() }
+        #expect(try p.lf(["run", "bad", "--detach"]).status == 0)
+        try waitFor("the failed run's notification to be attempted", timeout: 30) {
+            let n = try Value(json: try p.lf(["notifications", "--json"]).stdout).arrayValue ?? []
+            return n.first?["attempts"] == .int(1)
+        }
+        var report = Value.null
+        try waitFor("the sensor's error in the status file", timeout: 30) {
+            let r = try p.lf(["health", "--json", "--max-outbox-age", "3600"])
+            report = try Value(json: r.stdout)
+            return report["sensors"]?[0]?["state"] == .string("error")
+        }
+        // The schedule's next tick is the next full hour.
+        let next = try #require(report["schedules"]?[0]?["next_tick"]?.stringValue.flatMap(Timestamp.parse))
+        let nowMicros = Int64(Date().timeIntervalSince1970 * 1e6)
+        #expect(next > nowMicros && next <= nowMicros + 3_600_000_000 && next % 3_600_000_000 == 0)
+        #expect(report["outbox"]?["pending"] == .int(1) && report["outbox"]?["failing"] == .int(1))
+        let problems = report["problems"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(problems.count == 1 && problems.first?.hasPrefix("sensor drops: ") == true, "\(problems)")
+        #expect(report["healthy"] == .bool(false))
+        // A notification waiting longer than --max-outbox-age is a problem too.
+        Thread.sleep(forTimeInterval: 1.2)
+        let strict = try p.lf(["health", "--max-outbox-age", "1"])
+        #expect(strict.status == 1)
+        #expect(strict.stdout.contains("problem: the outbox holds 1 notification(s); the oldest has waited"), "\(strict.stdout)")
+        #expect(strict.stdout.contains("outbox: 1 pending (1 failing)"), "\(strict.stdout)")
+        // The folder appears: the sensor recovers and, with the outbox allowed an hour, all is well.
+        try FileManager.default.createDirectory(atPath: p.dir.sub("not-there-yet"), withIntermediateDirectories: true)
+        try waitFor("a healthy report", timeout: 30) { try p.lf(["health"]).status == 0 }
+        let text = try p.lf(["health"]).stdout
+        #expect(text.contains("schedule hourly: next tick ") && text.contains("sensor drops: ok, last poll "), "\(text)")
+    }
+}
