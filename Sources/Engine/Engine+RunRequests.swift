@@ -1,5 +1,6 @@
 import Catalog
 import Domain
+import EventLog
 import Runs
 
 extension Engine {
@@ -20,5 +21,22 @@ extension Engine {
         } catch {
             return .failure(EngineError(error.description))
         }
+    }
+}
+
+extension Engine {
+    /// The status of run `id` once it has finished, nil while it runs or when there is no such run.
+    /// The engine's memory first; a run not held there (the engine keeps only the runs reactors
+    /// still need) is read from its own stream — a reactor waiting on a run's end, such as a
+    /// sensor's after_run, never waits forever on a run it no longer holds.
+    func finishedStatus(ofRun id: String) throws -> RunStatus? {
+        if let r = runs.runs[id] { return r.status.isFinished ? r.status : nil }
+        if let known = finishedStatuses[id] { return known }
+        var one = RunsState()
+        for e in try log.read(stream: RunEvents.stream(run: id)) { one.evolve(e) }
+        guard let status = one.runs[id]?.status, status.isFinished else { return nil }
+        if finishedStatuses.count >= 4096 { finishedStatuses.removeAll() }
+        finishedStatuses[id] = status
+        return status
     }
 }

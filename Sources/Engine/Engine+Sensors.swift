@@ -77,7 +77,8 @@ extension Engine {
         takeListings()
         for name in r.sensors.keys.sorted() {
             guard var s = r.sensors[name], s.unreadable == nil else { continue }
-            let due = s.state.pending.values.contains { runs.runs[$0.run]?.status.isFinished == true }
+            var due = false
+            for p in s.state.pending.values where try finishedStatus(ofRun: p.run) != nil { due = true; break }
             guard s.listing != nil || due else { continue }
             do {
                 try catchUp(&s)
@@ -89,7 +90,7 @@ extension Engine {
             } catch {
                 throw StepFailure("reading the stream of sensor \(name)", error)
             }
-            decide(&s, into: &batch)
+            do { try decide(&s, into: &batch) } catch { throw StepFailure("reading the runs sensor \(name)'s markers wait for", error) }
             r.sensors[name] = s
         }
     }
@@ -223,7 +224,7 @@ extension Engine {
 
     /// Decides for one sensor whose state is caught up: its listing (arrivals, error state) and
     /// its due markers, all in one append to its stream at the version it was seen at.
-    func decide(_ s: inout SensorReactor.Sensor, into batch: inout Batch) {
+    func decide(_ s: inout SensorReactor.Sensor, into batch: inout Batch) throws {
         let stream = SensorEvents.stream(sensor: s.name)
         var events: [NewEvent] = []
         var arrivals: [ListedFile] = []
@@ -249,10 +250,9 @@ extension Engine {
         }
         // Markers whose run has finished.
         var handled: Set<UInt64> = []
-        for (p, status) in SensorDecider.dueMarkers(s.state, status: { id in
-            guard let st = runs.runs[id]?.status, st.isFinished else { return nil }
-            return st.rawValue
-        }) {
+        var finished: [String: String] = [:]
+        for p in s.state.pending.values { if let st = try finishedStatus(ofRun: p.run) { finished[p.run] = st.rawValue } }
+        for (p, status) in SensorDecider.dueMarkers(s.state, status: { finished[$0] }) {
             let result = s.done[p.arrival] ?? handleMarker(p, sensor: s.name)
             s.done[p.arrival] = result
             handled.insert(p.arrival)

@@ -85,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     var automation = AutomationState()
     var rules = AutomationRules()
     var rulesAt: UInt64 = .max
+    /// Finished runs' statuses read from their streams (`finishedStatus(ofRun:)`), bounded.
+    var finishedStatuses: [String: RunStatus] = [:]
     /// Events the automation reactor has not decided on yet (after its checkpoint).
     var automationInbox: [RecordedEvent] = []
     /// The notification reactor's outbox, inbox and deliveries (Engine+Notifications).
