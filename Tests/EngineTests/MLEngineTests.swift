@@ -305,9 +305,18 @@ run: wave
 
     @Test func monitorsAlertAndRunOnDriftAndOnLabels() throws {
         let p = try Project()
+        // The alert team's mailbox: a real SMTP server on 127.0.0.1.
+        let sink = try MailSink(folder: p.dir.sub("mailbox"))
         try p.write("data/customers.csv", churnCSV(rows: 200))
         try p.apply(churnDefinitions + """
 
+        ---
+        kind: notifier
+        name: mail
+        type: smtp
+        host: 127.0.0.1
+        port: \(sink.port)
+        from: ledgerflow@example.com
         ---
         kind: team
         name: ml
@@ -372,6 +381,17 @@ run: wave
         #expect(try floor.contains { try $0.decodeIf(AlertRaised.self)?.team == "ml" && $0.causation == crossed.seq })
         let floorCrossing = try crossed.decode(ThresholdCrossed.self)
         #expect(floorCrossing.threshold == .below(0.99) && floorCrossing.rule == RuleRef(kind: "monitor", name: "accuracy_floor", version: 1))
+        // Each alert reached the monitor's team by mail, once, saying which monitor and why.
+        let alerts = try p.log.read(type: AlertRaised.type).map { try $0.decode(AlertRaised.self) }
+        #expect(alerts.count == 4, "drift once, the accuracy floor three times")
+        let mails = try sink.messages()
+        #expect(mails.count == alerts.count)
+        #expect(mails.allSatisfy { $0.recipients == ["ml@example.com"] })
+        for a in alerts {
+            let matching = mails.filter { $0.header("Subject") == "[ledgerflow] alert for ml: \(a.message)" }
+            #expect(matching.count == 1, "\(a.message)")
+            #expect(matching.first?.decodedBody.contains("Alert for team ml from monitor \(a.rule.name)") == true)
+        }
     }
 
     @Test func newTrainingDataStartsTheTrainingJobOnceWhenThePolicySaysSo() throws {
