@@ -25,8 +25,12 @@ build: deps
 test-deps:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q aiosmtpd 2>/dev/null || pip install -q --break-system-packages aiosmtpd
 
+# At most TEST_WIDTH tests run at once (Swift Testing starts every test at once by default: on a
+# 2-core machine hundreds of end-to-end tests, each spawning processes, then share the cores and
+# their time limits run out while they wait). 6 keeps both cores busy.
+TEST_WIDTH ?= 6
 test: build test-deps
-	$(SWIFT) test --skip-build
+	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) $(SWIFT) test --skip-build
 
 demo: build
 	@bash tools/demo.sh "$(BIN)" "$(DEMO_STORE)"
