@@ -185,13 +185,16 @@ for i, path in enumerate(files):
     print(f"\n--- {os.path.basename(path)}: envelope to {', '.join(record['rcpt_tos'])}")
     for header in ("From", "To", "Subject", "Message-ID"):
         print(f"{header}: {message[header]}")
+    text = message.get_body(preferencelist=("plain",)).get_content().rstrip()
     if i == 0:
         print()
-        print(message.get_body(preferencelist=("plain",)).get_content().rstrip())
+        print(text)
+    else:
+        print("".join(line for line in text.splitlines(keepends=True) if line.startswith("You are told as")).rstrip())
 EOF
 
 step "ledgerflow work &   # the service, in the background"
-lf work 2> "$autodir/work.log" &
+"$bin/ledgerflow" work 2> "$autodir/work.log" &
 work_pid=$!
 for _ in $(seq 100); do lf health > /dev/null 2>&1 && break; sleep 0.1; done
 step ledgerflow health
