@@ -21,7 +21,7 @@ deps:
 build: deps
 	$(SWIFT) build --build-tests
 
-# The notification tests start a local SMTP server (aiosmtpd, tools/mail-sink.py).
+# The notification tests and the demo start a local SMTP server (aiosmtpd, tools/mail-sink.py).
 test-deps:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q aiosmtpd 2>/dev/null || pip install -q --break-system-packages aiosmtpd
 
@@ -32,7 +32,7 @@ TEST_WIDTH ?= 6
 test: build test-deps
 	SWT_EXPERIMENTAL_MAXIMUM_PARALLELIZATION_WIDTH=$(TEST_WIDTH) $(SWIFT) test --skip-build
 
-demo: build
+demo: build test-deps
 	@bash tools/demo.sh "$(BIN)" "$(DEMO_STORE)"
 
 bench: deps

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the churn scenario end to end on a fresh store, then a tour of the catalog on a
-# second store. Both stores are kept so that you can explore them (the paths are printed last).
+# second store, then automation on a third (a schedule catching up, a file sensor, a failed run
+# mailed to its owners through a local SMTP sink, health). The stores are kept so that you can
+# explore them (the paths are printed last).
 set -euo pipefail
 bin="$(cd "$1" && pwd)"
 store="$2"
@@ -116,7 +118,100 @@ lf lineage dataset:churn_predictions --upstream
 step ledgerflow audit verify --anchor "$anchor" "   # the hash chain is intact, and the log up to the anchor unchanged"
 lf audit verify --anchor "$anchor"
 
+# Automation on a third store: a schedule that catches up on its missed ticks, a file sensor, a
+# failed run's summary mailed to its owners through a local SMTP sink, and the service's health.
+started=$(date +%s%N)
+autodir="$project/automation"
+auto="$autodir/.ledgerflow"
+rm -rf "$autodir"
+mkdir -p "$autodir/incoming"
+sink_pid=""
+work_pid=""
+cleanup() {
+  if [ -n "$work_pid" ]; then kill -TERM "$work_pid" 2>/dev/null || true; fi
+  if [ -n "$sink_pid" ]; then kill "$sink_pid" 2>/dev/null || true; fi
+  rm -rf "$changed"
+}
+trap cleanup EXIT
+export LEDGERFLOW_STORE="$auto"
+cd "$autodir"
+
+step python3 tools/mail-sink.py --dir automation/mailbox --port 0 "&   # a local SMTP server (aiosmtpd) standing in for the company's; it keeps each message it receives"
+python3 "$repo/tools/mail-sink.py" --dir "$autodir/mailbox" --port 0 > "$autodir/mail-sink.out" 2>&1 &
+sink_pid=$!
+for _ in $(seq 100); do grep -q '^LISTENING' "$autodir/mail-sink.out" && break; sleep 0.1; done
+port=$(awk '/^LISTENING/ {print $2}' "$autodir/mail-sink.out")
+if [ -z "$port" ]; then cat "$autodir/mail-sink.out" >&2; echo "the SMTP sink did not start (make test-deps installs aiosmtpd)" >&2; exit 1; fi
+echo "the sink listens on 127.0.0.1:$port (pid $sink_pid; stopped when the demo ends)"
+
+step ledgerflow init --store "$auto" "   # the automation store"
+lf init --store "$auto"
+cp -r "$repo/fixtures/demo/automation" "$autodir/definitions"
+sed -i "s/^port: 2525\$/port: $port/" "$autodir/definitions/teams.yaml"
+step ledgerflow apply fixtures/demo/automation "   # a copy with the sink's port: notifier, teams, a schedule every 2s (catch_up: all), a file sensor, their jobs"
+lf apply "$autodir/definitions" --message "automation"
+step sleep 5 "   # no engine runs: the schedule's ticks come and nobody runs them"
+sleep 5
+step ledgerflow work --once "   # an engine starts: every missed tick runs, oldest first (overlap: queue), then it exits when idle"
+lf work --once
+step ledgerflow schedules
+lf schedules
+step ledgerflow schedules ticks rates
+lf schedules ticks rates
+
+step "cp fixtures/demo/automation/orders-2026-12-04.csv incoming/ && echo 6 orders > incoming/orders-2026-12-04.done   # a batch lands, then its marker"
+cp "$repo/fixtures/demo/automation/orders-2026-12-04.csv" incoming/
+echo "6 orders" > incoming/orders-2026-12-04.done
+step ledgerflow work --once "   # the sensor sees the marker and starts ingest_orders with its name; load succeeds, check fails; the owners are mailed"
+lf work --once
+step ledgerflow sensors arrivals orders_drop "   # the marker, its run, and the marker moved to processed/ once the run ended"
+lf sensors arrivals orders_drop
+ingest=$(lf runs --job ingest_orders --limit 1 --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["run"])')
+step ledgerflow status "$ingest"
+lf status "$ingest"
+step ledgerflow why "$ingest" "   # the sensor, the file, its size and time"
+lf why "$ingest"
+
+step ledgerflow notifications "   # the outbox: one message per owner team (the job's data-eng, the failed stage's finance), each sent once"
+lf notifications
+step "cat automation/mailbox/*.json   # what the SMTP sink received (headers, and the text part decoded)"
+python3 - "$autodir/mailbox" <<'EOF'
+import email, email.policy, glob, json, os, sys
+files = sorted(glob.glob(os.path.join(sys.argv[1], "*.json")))
+print(f"{len(files)} messages received")
+for i, path in enumerate(files):
+    record = json.load(open(path))
+    message = email.message_from_string(record["data"], policy=email.policy.default)
+    print(f"\n--- {os.path.basename(path)}: envelope to {', '.join(record['rcpt_tos'])}")
+    for header in ("From", "To", "Subject", "Message-ID"):
+        print(f"{header}: {message[header]}")
+    text = message.get_body(preferencelist=("plain",)).get_content().rstrip()
+    if i == 0:
+        print()
+        print(text)
+    else:
+        print("".join(line for line in text.splitlines(keepends=True) if line.startswith("You are told as")).rstrip())
+EOF
+
+step "ledgerflow work &   # the service, in the background"
+"$bin/ledgerflow" work 2> "$autodir/work.log" &
+work_pid=$!
+for _ in $(seq 100); do lf health > /dev/null 2>&1 && break; sleep 0.1; done
+step ledgerflow health
+lf health
+step kill -TERM "$work_pid" "   # systemd's stop: the engine finishes its step and exits 0"
+kill -TERM "$work_pid"
+rc=0
+wait "$work_pid" || rc=$?
+echo "ledgerflow work exited with status $rc; its last log lines:"
+work_pid=""
+tail -n 4 "$autodir/work.log"
+ended=$(date +%s%N)
+echo
+echo "the automation part took $(( (ended - started) / 1000000 )) ms (including the 5 s without an engine)"
+
 echo
 echo "Explore them: export LEDGERFLOW_STORE=$store; ledgerflow models show churn; ledgerflow events --help"
 echo "store: $store"
 echo "catalog tour: $tour"
+echo "automation: $auto (mailbox: $autodir/mailbox)"

@@ -43,7 +43,7 @@ private func loadAndValidate(_ files: [String]) -> (definitions: [Definition], d
     }
 
     @Test(arguments: [["fixtures/examples/churn", "fixtures/seed/job_101.json"], ["fixtures/demo/churn"],
-                      ["fixtures/demo/lake_to_warehouse.yaml", "fixtures/examples/churn/teams.yaml"]])
+                      ["fixtures/demo/lake_to_warehouse.yaml", "fixtures/examples/churn/teams.yaml"], ["fixtures/demo/automation"]])
     func everyDefinitionOfAValidFixtureSetReads(_ paths: [String]) throws {
         let (files, fileErrors) = DefinitionLoader.files(paths.map(fixturePath))
         #expect(fileErrors.isEmpty)

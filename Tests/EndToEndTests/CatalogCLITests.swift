@@ -40,6 +40,20 @@ import EventLog
         #expect(events.lines.count == 24)
     }
 
+    /// `make demo` applies these folders: each is valid on a fresh store, store checks included
+    /// (the automation sensor's folders are next to the store).
+    @Test(arguments: ["fixtures/demo/churn", "fixtures/demo/automation"])
+    func theDemoDefinitionsApplyOnAFreshStore(_ folder: String) throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub(".ledgerflow")
+        #expect(try ledgerflow(["init", "--store", store]).status == 0)
+        let dry = try ledgerflow(["apply", "--store", store, "--dry-run", Self.fixture(folder)])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stderr.isEmpty, "\(dry.stderr)")
+        #expect(dry.lines.last == "dry run: nothing was appended")
+        #expect(try eventCount(store) == 0)
+    }
+
     @Test func changesShowADiffAndHistoryAndAsOfShowThePast() throws {
         let dir = TemporaryDirectory()
         let store = dir.sub("store")
