@@ -331,7 +331,7 @@ hostile() {
 # drops a new marker into a sensor's folder every 200–400 ms, and every run fails to an owner team
 # whose smtp notifier is tools/mail-sink.py on 127.0.0.1. Then one `work --once` finishes what is
 # due, and the checks are:
-#   - every nominal second from the first tick to the last is in exactly one ScheduleTicked or one
+#   - every nominal tick (1 s apart) from the first to the last is in exactly one ScheduleTicked or one
 #     ScheduleTickSkipped range (none skipped under these settings), the first is the first after
 #     the apply and the last at or after the final engine's start; each tick has exactly one run
 #     whose RunRequested names it, and no other scheduled run exists;
@@ -384,12 +384,12 @@ emails: [ops@example.com]
 kind: job
 name: pulse
 owner: ops
-stages: [{name: beat, type: script, command: ["false"]}]
+stages: [{name: beat, type: script, command: [sh, -c, "sleep 0.3; exit 1"]}]
 ---
 kind: job
 name: load
 owner: ops
-stages: [{name: take, type: script, command: [sh, -c, "exit 3"]}]
+stages: [{name: take, type: script, command: [sh, -c, "sleep 0.2; exit 3"]}]
 ---
 kind: schedule
 name: every_second
@@ -467,50 +467,59 @@ kills = sum(1 for s in exits if s == 137)
 if kills != len(exits):
     bad.append(f"{len(exits) - kills} engines exited before they were killed (statuses {sorted(set(exits))}); see {d}/engine.out")
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
 def micros(text):
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1_000_000 + 0.5)
+    # Exact (no float): the nominals are compared to the microsecond.
+    delta = datetime.fromisoformat(text.replace("Z", "+00:00")) - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 def of(t):
     return [e for e in events if e["type"] == t]
 
-# The schedule.
+# The schedule: an `every` schedule's ticks are the moment of its apply plus whole seconds (µs).
+S = 1_000_000
 recorded = collections.Counter()
 ticks = [e["payload"] for e in of("ScheduleTicked") if e["payload"]["schedule"] == "every_second"]
 skips = [e["payload"] for e in of("ScheduleTickSkipped") if e["payload"]["schedule"] == "every_second"]
 for t in ticks:
-    recorded[micros(t["nominal"]) // 1_000_000] += 1
+    recorded[micros(t["nominal"])] += 1
 for s in skips:
-    first = micros(s["nominal"]) // 1_000_000
-    last = micros(s["through"]) // 1_000_000 if "through" in s else first
-    if s["count"] != last - first + 1:
+    first = micros(s["nominal"])
+    last = micros(s["through"]) if "through" in s else first
+    if s["count"] != (last - first) // S + 1:
         bad.append(f"skip range {s['nominal']} … {s.get('through')} says count {s['count']}")
-    for t in range(first, last + 1):
+    for t in range(first, last + 1, S):
         recorded[t] += 1
 if not recorded:
     bad.append("the schedule never ticked")
 else:
     lo, hi = min(recorded), max(recorded)
+    grid = set(range(lo, hi + 1, S))
     doubles = sorted(t for t, n in recorded.items() if n != 1)
-    gaps = sorted(set(range(lo, hi + 1)) - set(recorded))
+    gaps = sorted(grid - set(recorded))
+    off = sorted(set(recorded) - grid)
     if doubles:
-        bad.append(f"{len(doubles)} seconds recorded more than once, e.g. {doubles[:5]}")
+        bad.append(f"{len(doubles)} ticks recorded more than once, e.g. {doubles[:5]}")
     if gaps:
-        bad.append(f"{len(gaps)} seconds never recorded between the first tick and the last, e.g. {gaps[:5]}")
+        bad.append(f"{len(gaps)} ticks never recorded between the first and the last, e.g. {gaps[:5]}")
+    if off:
+        bad.append(f"{len(off)} ticks off the 1 s grid, e.g. {off[:5]}")
     if skips:
         bad.append(f"{len(skips)} skip events (overlap allow, catch_up all within max_catch_up: none expected): {skips[:2]}")
     applied = [micros(e["recordedAt"]) for e in of("DefinitionApplied") if "every_second" in e["stream"]]
-    if applied and not (applied[0] < lo * 1_000_000 <= applied[0] + 1_000_000):
-        bad.append(f"the first tick {lo} is not the first second after the apply at {applied[0]} µs")
-    if hi * 1_000_000 < once_started - 1_000_000:
-        bad.append(f"the last tick {hi} is older than what was due when the final engine started ({once_started} µs)")
+    if applied and not (applied[0] < lo <= applied[0] + S):
+        bad.append(f"the first tick {lo} µs is not the first after the apply at {applied[0]} µs")
+    if hi <= once_started - S:
+        bad.append(f"the last tick {hi} µs is older than what was due when the final engine started ({once_started} µs)")
 requested = [e["payload"] for e in of("RunRequested")]
 scheduled = [r for r in requested if r["trigger"]["type"] == "schedule"]
 sensed = [r for r in requested if r["trigger"]["type"] == "sensor"]
 runs_of_tick = collections.defaultdict(list)
 for r in scheduled:
-    runs_of_tick[micros(r["trigger"]["tick"]) // 1_000_000].append(r["run"])
+    runs_of_tick[micros(r["trigger"]["tick"])].append(r["run"])
 for t in ticks:
-    n = micros(t["nominal"]) // 1_000_000
+    n = micros(t["nominal"])
     if runs_of_tick.get(n) != [t.get("run")]:
         bad.append(f"tick {t['nominal']} names run {t.get('run')}; runs requested for it: {runs_of_tick.get(n)}")
 if len(scheduled) != len(ticks):

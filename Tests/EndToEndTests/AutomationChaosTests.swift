@@ -9,7 +9,7 @@ import TestSupport
 /// every run fails to an owner team whose notifier is a live SMTP sink on 127.0.0.1. Then one
 /// `work --once` finishes what is due, and the log and the mailbox must say:
 ///
-/// - every nominal second from the first tick to the last is recorded exactly once (no gaps, no
+/// - every nominal tick (1 s apart) from the first to the last is recorded exactly once (no gaps, no
 ///   doubles; with `overlap: allow` and `max_catch_up` far above the ticks, none is skipped), each
 ///   tick with one run whose `RunRequested` names it, and no other scheduled run;
 /// - every marker written has exactly one `FileArrived` and exactly one run naming it;
@@ -45,12 +45,12 @@ import TestSupport
         kind: job
         name: pulse
         owner: ops
-        stages: [{name: beat, type: script, command: ["false"]}]
+        stages: [{name: beat, type: script, command: [sh, -c, "sleep 0.3; exit 1"]}]
         ---
         kind: job
         name: load
         owner: ops
-        stages: [{name: take, type: script, command: [sh, -c, "exit 3"]}]
+        stages: [{name: take, type: script, command: [sh, -c, "sleep 0.2; exit 3"]}]
         ---
         kind: schedule
         name: every_second
@@ -143,43 +143,47 @@ import TestSupport
         }
         func micros(_ v: Value?) -> Int64? { v?.stringValue.flatMap(Timestamp.parse) }
 
-        // --- The schedule: every nominal second once, each tick one run.
+        // --- The schedule: every nominal tick once, each tick one run. An `every` schedule's ticks
+        // are the moment of its apply plus whole seconds (nominals in µs, not whole seconds).
+        let second: Int64 = 1_000_000
         let ticks = payloads("ScheduleTicked").map(\.payload).filter { $0["schedule"]?.stringValue == "every_second" }
         let skips = payloads("ScheduleTickSkipped").map(\.payload).filter { $0["schedule"]?.stringValue == "every_second" }
         var recorded: [Int64: Int] = [:]
-        for t in ticks { recorded[(micros(t["nominal"]) ?? -1) / 1_000_000, default: 0] += 1 }
+        for t in ticks { recorded[micros(t["nominal"]) ?? -1, default: 0] += 1 }
         for s in skips {
-            let first = (micros(s["nominal"]) ?? -1) / 1_000_000
-            let last = s["through"].flatMap { micros($0) }.map { $0 / 1_000_000 } ?? first
-            for t in first ... max(first, last) { recorded[t, default: 0] += 1 }
+            let first = micros(s["nominal"]) ?? -1
+            let last = micros(s["through"]) ?? first
+            #expect(s["count"]?.intValue == (last - first) / second + 1, "skip range \(s); \(rng)")
+            for t in stride(from: first, through: last, by: Int(second)) { recorded[t, default: 0] += 1 }
         }
         let nominals = recorded.keys.sorted()
         let firstTick = nominals.first ?? 0, lastTick = nominals.last ?? 0
+        let expected = Set(stride(from: firstTick, through: lastTick, by: Int(second)))
         #expect(nominals.count >= 20, "the schedule ticked through the kill loop; \(rng)")
-        #expect(recorded.filter { $0.value != 1 }.isEmpty, "seconds recorded more than once: \(recorded.filter { $0.value != 1 }.keys.sorted()); \(rng)")
-        #expect(lastTick - firstTick + 1 == Int64(nominals.count),
-                "seconds missing between the first tick and the last: \(Set(firstTick ... lastTick).subtracting(nominals).sorted()); \(rng)")
+        #expect(recorded.filter { $0.value != 1 }.isEmpty, "ticks recorded more than once: \(recorded.filter { $0.value != 1 }.keys.sorted()); \(rng)")
+        #expect(Set(nominals) == expected,
+                "ticks missing between the first and the last: \(expected.subtracting(nominals).sorted()), off the 1 s grid: \(Set(nominals).subtracting(expected).sorted()); \(rng)")
         #expect(skips.isEmpty, "overlap allow, catch_up all within max_catch_up: no tick is skipped; \(skips); \(rng)")
         #expect(payloads("ScheduleTickReleased").isEmpty)
         // The first tick is the schedule's first after it was applied; the last is at or after the
-        // last one due when the final engine started.
+        // last one due when the final engine started (none due then is missing at the end).
         let appliedAt = events.first { $0["type"]?.stringValue == "DefinitionApplied" && $0["stream"]?.stringValue?.contains("every_second") == true }
             .flatMap { micros($0["recordedAt"]) } ?? 0
-        #expect(firstTick * 1_000_000 > appliedAt && firstTick * 1_000_000 <= appliedAt + 1_000_000, "first tick \(firstTick), applied at \(appliedAt); \(rng)")
-        #expect(lastTick * 1_000_000 >= onceStarted - 1_000_000, "last tick \(lastTick), final engine started at \(onceStarted); \(rng)")
+        #expect(firstTick > appliedAt && firstTick <= appliedAt + second, "first tick \(firstTick) µs, applied at \(appliedAt) µs; \(rng)")
+        #expect(lastTick > onceStarted - second, "last tick \(lastTick) µs, the final engine started at \(onceStarted) µs; \(rng)")
 
         let requested = payloads("RunRequested").map(\.payload)
         let scheduled = requested.filter { $0["trigger"]?["type"]?.stringValue == "schedule" }
         let sensed = requested.filter { $0["trigger"]?["type"]?.stringValue == "sensor" }
         var runOfTick: [Int64: String] = [:]
         for t in ticks {
-            let nominal = (micros(t["nominal"]) ?? -1) / 1_000_000
+            let nominal = micros(t["nominal"]) ?? -1
             if let run = t["run"]?.stringValue { runOfTick[nominal] = run } else { Issue.record("tick \(nominal) has no run; \(rng)") }
         }
         var scheduledRunsOfTick: [Int64: [String]] = [:]
         for r in scheduled {
             #expect(r["trigger"]?["schedule"]?.stringValue == "every_second" && r["job"]?.stringValue == "pulse")
-            scheduledRunsOfTick[(micros(r["trigger"]?["tick"]) ?? -1) / 1_000_000, default: []].append(r["run"]?.stringValue ?? "?")
+            scheduledRunsOfTick[micros(r["trigger"]?["tick"]) ?? -1, default: []].append(r["run"]?.stringValue ?? "?")
         }
         #expect(scheduled.count == ticks.count, "\(scheduled.count) scheduled runs for \(ticks.count) ticks; \(rng)")
         for (nominal, run) in runOfTick where scheduledRunsOfTick[nominal] != [run] {
