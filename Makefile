@@ -44,8 +44,11 @@ bench: deps
 	.build/release/ledgerflow-bench lineage
 
 # Not in CI: kill -9 the engine 200 times while runs run, then check nothing was lost, duplicated or
-# run twice at once; and the hostile-input corpus (fixtures/hostile/), each case's one-line error.
-chaos: build
+# run twice at once; kill -9 it 200 more times while a schedule ticks every second, markers arrive
+# and every run fails to a team mailed through a local SMTP sink (tools/mail-sink.py), then check
+# every tick, marker and run notification exactly once and every message delivered at least once;
+# eight concurrent writers; and the hostile-input corpus (fixtures/hostile/), each case's one-line error.
+chaos: build test-deps
 	@python3 -c 'import lmdb' 2>/dev/null || pip install -q lmdb 2>/dev/null || pip install -q --break-system-packages lmdb
 	@bash tools/chaos.sh "$(BIN)" all
 

@@ -4,13 +4,18 @@
 #
 #   tools/chaos.sh BIN_DIR kill-loop [KILLS]   kill -9 the engine KILLS times (default 200) while runs
 #                                              are requested and run, then check the store
+#   tools/chaos.sh BIN_DIR automation [KILLS]  kill -9 the engine KILLS times (default 200) while a
+#                                              schedule ticks every second, markers arrive and every
+#                                              run fails to a team mailed through a local SMTP sink;
+#                                              then every tick, marker and notification is checked
+#                                              exactly once (CHAOS_SEED=N replays the kill moments)
 #   tools/chaos.sh BIN_DIR writers [N]         8 processes appending N run requests each at once
 #   tools/chaos.sh BIN_DIR hostile [NAME...]   the hostile-input corpus, fixtures/hostile/
-#   tools/chaos.sh BIN_DIR all                 all three
+#   tools/chaos.sh BIN_DIR all                 all four
 #
 # Exit 0 when every check held; each failed check prints one line starting "FAIL".
 set -uo pipefail
-bin="$(cd "${1:?usage: tools/chaos.sh BIN_DIR kill-loop|hostile|all}" && pwd)"
+bin="$(cd "${1:?usage: tools/chaos.sh BIN_DIR kill-loop|automation|writers|hostile|all}" && pwd)"
 what="${2:-all}"
 shift 2 || shift $#
 repo="$(pwd)"
@@ -319,12 +324,310 @@ hostile() {
     echo "hostile corpus: $passed of ${#cases[@]} cases held"
 }
 
+# ---------------------------------------------------------------------------------------------
+# Exactly once under kills, for the automation (issue 17): `ledgerflow work` is killed with SIGKILL
+# at random moments KILLS times (default 200; the seed is printed, CHAOS_SEED=N replays the kill
+# moments) while a schedule fires every second (catch_up all, overlap allow), a background writer
+# drops a new marker into a sensor's folder every 200–400 ms, and every run fails to an owner team
+# whose smtp notifier is tools/mail-sink.py on 127.0.0.1. Then one `work --once` finishes what is
+# due, and the checks are:
+#   - every nominal tick (1 s apart) from the first to the last is in exactly one ScheduleTicked
+#     or one ScheduleTickSkipped range (none skipped under these settings), the first is the first
+#     after the apply and the last less than 1 s before the final engine's start; each tick has
+#     exactly one run whose RunRequested names it, and no other scheduled run exists;
+#   - every marker written has exactly one FileArrived and exactly one run (trigger sensor, file =
+#     the marker), and no other file arrived;
+#   - every run ended exactly once, failed, and has exactly one NotificationRequested for (team,
+#     run, failed), with exactly one NotificationSent on record;
+#   - the sink received every requested Message-ID at least once and nothing else; a copy beyond
+#     the first comes only from an engine killed with that delivery in flight (after the server
+#     accepted, before NotificationSent was committed; or its curl, which outlives it, finished
+#     later), so no message has more copies than engines that lived between its request and its
+#     record, and the copies beyond the first, summed, are at most 4 per kill (an engine delivers
+#     at most 4 at once);
+#   - `audit verify` passes.
+automation() {
+    local kills="${1:-200}"
+    local seed="${CHAOS_SEED:-$(( (RANDOM << 15) | RANDOM ))}"
+    local dir started
+    dir="$(mktemp -d /tmp/lf-automation.XXXXXX)"
+    started=$SECONDS
+    echo "automation: $kills kills in $dir, seed $seed (CHAOS_SEED=$seed replays the kill moments)"
+    mkdir -p "$dir/mailbox" "$dir/incoming"
+    python3 "$repo/tools/mail-sink.py" --dir "$dir/mailbox" --port 0 > "$dir/sink.out" 2> "$dir/sink.err" &
+    local sink=$! port="" i
+    for ((i = 0; i < 200; i++)); do
+        port=$(sed -n 's/^LISTENING \([0-9]*\)$/\1/p' "$dir/sink.out")
+        [[ -n "$port" ]] && break
+        sleep 0.1
+    done
+    if [[ -z "$port" ]]; then
+        fail "automation: tools/mail-sink.py did not start (is aiosmtpd installed? make test-deps): $(head -3 "$dir/sink.err")"
+        kill "$sink" 2>/dev/null; wait "$sink" 2>/dev/null
+        return
+    fi
+    (
+        cd "$dir" || exit 1
+        cat > automation.yaml <<EOF
+kind: notifier
+name: mail
+type: smtp
+host: 127.0.0.1
+port: $port
+from: ledgerflow@example.com
+timeout: 10s
+backoff: 1s
+max_backoff: 2s
+---
+kind: team
+name: ops
+emails: [ops@example.com]
+---
+kind: job
+name: pulse
+owner: ops
+stages: [{name: beat, type: script, command: [sh, -c, "sleep 0.3; exit 1"]}]
+---
+kind: job
+name: load
+owner: ops
+stages: [{name: take, type: script, command: [sh, -c, "sleep 0.2; exit 3"]}]
+---
+kind: schedule
+name: every_second
+job: pulse
+every: 1s
+catch_up: all
+max_catch_up: 10000
+overlap: allow
+---
+kind: sensor
+name: drop
+path: incoming
+pattern: "*.done"
+poll_interval: 100ms
+job: load
+EOF
+        "$LF" init --store .ledgerflow >/dev/null || exit 1
+        "$LF" apply automation.yaml --store .ledgerflow >/dev/null || exit 1
+        # The marker writer: whole files renamed into place, every 200–400 ms, until told to stop.
+        : > written
+        (
+            n=0
+            while [[ ! -e stop-writing ]]; do
+                sleep "0.$(printf '%03d' $((RANDOM % 201 + 200)))"
+                n=$((n + 1))
+                echo "marker $n" > "incoming/.m$n.tmp" && mv "incoming/.m$n.tmp" "incoming/m$n.done" && echo "m$n.done" >> written
+            done
+        ) &
+        local writer=$! engine status k ms
+        RANDOM=$seed
+        : > exits
+        : > lives
+        local born
+        for ((k = 1; k <= kills; k++)); do
+            born=$(date +%s%6N)
+            "$LF" work --store .ledgerflow >>engine.out 2>&1 &
+            engine=$!
+            ms=$((RANDOM % 1451 + 50))
+            sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+            kill -9 "$engine" 2>/dev/null
+            wait "$engine" 2>/dev/null
+            status=$?
+            echo "$status" >> exits
+            echo "$born $(date +%s%6N)" >> lives
+            ((k % 25 == 0)) && echo "  $k kills"
+        done
+        touch stop-writing
+        wait "$writer"
+        # One engine finishes what is due (the ticks due at its start, every marker, run and
+        # notification).
+        born=$(date +%s%6N)
+        echo "$born" > once-started
+        "$LF" work --once --store .ledgerflow > once.out 2>&1
+        echo $? > once.status
+        echo "$born $(date +%s%6N)" >> lives
+        exit 0
+    ) || { fail "automation: setting up the store in $dir"; kill "$sink" 2>/dev/null; wait "$sink" 2>/dev/null; return; }
+    # A delivery a killed engine's curl still had under way lands before the count.
+    sleep 1
+    kill "$sink" 2>/dev/null
+    wait "$sink" 2>/dev/null
+
+    if [[ "$(cat "$dir/once.status")" != 0 ]]; then
+        fail "automation: the final work --once exited $(cat "$dir/once.status"): $(tail -3 "$dir/once.out")"
+    fi
+    if ! out=$("$LF" audit verify --store "$dir/.ledgerflow" 2>&1); then
+        fail "automation: audit verify: $out"
+    fi
+    "$LF" events --json --store "$dir/.ledgerflow" > "$dir/events.json" 2>"$dir/events.err" ||
+        fail "automation: events could not be listed: $(head -1 "$dir/events.err")"
+    python3 - "$dir" "$seed" "$((SECONDS - started))" <<'EOF' || failures=$((failures + 1))
+import collections, email, glob, json, sys
+from datetime import datetime, timezone
+d, seed, elapsed = sys.argv[1], sys.argv[2], sys.argv[3]
+bad = []
+events = [json.loads(l) for l in open(f"{d}/events.json") if l.strip()]
+markers = [l.strip() for l in open(f"{d}/written") if l.strip()]
+exits = [int(l) for l in open(f"{d}/exits") if l.strip()]
+once_started = int(open(f"{d}/once-started").read())
+kills = sum(1 for s in exits if s == 137)
+if kills != len(exits):
+    bad.append(f"{len(exits) - kills} engines exited before they were killed (statuses {sorted(set(exits))}); see {d}/engine.out")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+def micros(text):
+    # Exact (no float): the nominals are compared to the microsecond.
+    delta = datetime.fromisoformat(text.replace("Z", "+00:00")) - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+def of(t):
+    return [e for e in events if e["type"] == t]
+
+# The schedule: an `every` schedule's ticks are the moment of its apply plus whole seconds (µs).
+S = 1_000_000
+recorded = collections.Counter()
+ticks = [e["payload"] for e in of("ScheduleTicked") if e["payload"]["schedule"] == "every_second"]
+skips = [e["payload"] for e in of("ScheduleTickSkipped") if e["payload"]["schedule"] == "every_second"]
+for t in ticks:
+    recorded[micros(t["nominal"])] += 1
+for s in skips:
+    first = micros(s["nominal"])
+    last = micros(s["through"]) if "through" in s else first
+    if s["count"] != (last - first) // S + 1:
+        bad.append(f"skip range {s['nominal']} … {s.get('through')} says count {s['count']}")
+    for t in range(first, last + 1, S):
+        recorded[t] += 1
+if not recorded:
+    bad.append("the schedule never ticked")
+else:
+    lo, hi = min(recorded), max(recorded)
+    grid = set(range(lo, hi + 1, S))
+    doubles = sorted(t for t, n in recorded.items() if n != 1)
+    gaps = sorted(grid - set(recorded))
+    off = sorted(set(recorded) - grid)
+    if doubles:
+        bad.append(f"{len(doubles)} ticks recorded more than once, e.g. {doubles[:5]}")
+    if gaps:
+        bad.append(f"{len(gaps)} ticks never recorded between the first and the last, e.g. {gaps[:5]}")
+    if off:
+        bad.append(f"{len(off)} ticks off the 1 s grid, e.g. {off[:5]}")
+    if skips:
+        bad.append(f"{len(skips)} skip events (overlap allow, catch_up all within max_catch_up: none expected): {skips[:2]}")
+    applied = [micros(e["recordedAt"]) for e in of("DefinitionApplied") if "every_second" in e["stream"]]
+    if applied and not (applied[0] < lo <= applied[0] + S):
+        bad.append(f"the first tick {lo} µs is not the first after the apply at {applied[0]} µs")
+    if hi <= once_started - S:
+        bad.append(f"the last tick {hi} µs is older than what was due when the final engine started ({once_started} µs)")
+requested = [e["payload"] for e in of("RunRequested")]
+scheduled = [r for r in requested if r["trigger"]["type"] == "schedule"]
+sensed = [r for r in requested if r["trigger"]["type"] == "sensor"]
+runs_of_tick = collections.defaultdict(list)
+for r in scheduled:
+    runs_of_tick[micros(r["trigger"]["tick"])].append(r["run"])
+for t in ticks:
+    n = micros(t["nominal"])
+    if runs_of_tick.get(n) != [t.get("run")]:
+        bad.append(f"tick {t['nominal']} names run {t.get('run')}; runs requested for it: {runs_of_tick.get(n)}")
+if len(scheduled) != len(ticks):
+    bad.append(f"{len(scheduled)} scheduled runs for {len(ticks)} ticks")
+
+# The sensor.
+arrivals = collections.defaultdict(list)
+for e in of("FileArrived"):
+    arrivals[e["payload"]["file"]].append(e["payload"])
+sensed_runs = collections.defaultdict(list)
+for r in sensed:
+    sensed_runs[r["trigger"]["file"]].append(r["run"])
+unknown = set(arrivals) - set(markers)
+if unknown:
+    bad.append(f"arrivals of files never written: {sorted(unknown)[:5]}")
+for m in markers:
+    a, rs = arrivals.get(m, []), sensed_runs.get(m, [])
+    if len(a) != 1 or len(rs) != 1 or a[0].get("run") != rs[0]:
+        bad.append(f"marker {m}: {len(a)} arrivals (runs {[x.get('run') for x in a]}), runs requested {rs}")
+if len(requested) != len(scheduled) + len(sensed):
+    bad.append(f"{len(requested) - len(scheduled) - len(sensed)} runs neither scheduled nor sensed")
+
+# Runs end once, failed.
+ends = collections.defaultdict(list)
+for e in events:
+    if e["type"] in ("RunSucceeded", "RunFailed", "RunCancelled"):
+        ends[e["stream"]].append(e["type"])
+ids = [r["run"] for r in requested]
+if len(set(ids)) != len(ids):
+    bad.append("a run number was requested twice")
+for r in ids:
+    if ends.get(f"run/{r}") != ["RunFailed"]:
+        bad.append(f"run {r} ended {ends.get(f'run/{r}')}, expected failed once")
+
+# Notifications.
+notes = of("NotificationRequested")
+per_key = collections.Counter((n["payload"]["team"], n["payload"].get("run"), n["payload"].get("outcome")) for n in notes)
+for r in ids:
+    if per_key[("ops", r, "failed")] != 1:
+        bad.append(f"run {r}: {per_key[('ops', r, 'failed')]} notifications requested for team ops")
+if len(notes) != len(ids):
+    bad.append(f"{len(notes)} notifications requested for {len(ids)} failed runs")
+sent = collections.Counter(e["stream"] for e in of("NotificationSent"))
+for n in notes:
+    if sent[n["stream"]] != 1:
+        bad.append(f"{n['stream']}: {sent[n['stream']]} NotificationSent")
+copies = collections.Counter()
+mails = sorted(glob.glob(f"{d}/mailbox/[0-9]*.json"))
+for f in mails:
+    msg = email.message_from_string(json.load(open(f))["data"])
+    copies["".join(str(msg["Message-ID"]).split())] += 1
+wanted = {n["payload"]["message_id"] for n in notes}
+never = wanted - set(copies)
+if never:
+    bad.append(f"{len(never)} notifications requested but never received, e.g. {sorted(never)[:3]}")
+stray = set(copies) - wanted
+if stray:
+    bad.append(f"{len(stray)} messages received that were never requested, e.g. {sorted(stray)[:3]}")
+duplicates = sum(n - 1 for n in copies.values())
+if duplicates > 4 * kills:
+    bad.append(f"{duplicates} duplicate deliveries for {kills} kills (at most 4 per kill)")
+# An engine hands a message to curl at most once (until its attempt is recorded): each copy was sent
+# by another engine that lived between the request's commit and the NotificationSent's.
+lives = [tuple(map(int, l.split())) for l in open(f"{d}/lives") if l.strip()]
+requested_at, sent_at = {}, {}
+for e in events:
+    if e["type"] == "NotificationRequested":
+        requested_at[e["stream"]] = micros(e["recordedAt"])
+    elif e["type"] == "NotificationSent":
+        sent_at[e["stream"]] = micros(e["recordedAt"])
+over = 0
+for n in notes:
+    s, mid = n["stream"], n["payload"]["message_id"]
+    if s in requested_at and s in sent_at:
+        engines = sum(1 for a, b in lives if a <= sent_at[s] and b >= requested_at[s])
+        if copies[mid] > engines:
+            over += 1
+            if over <= 5:
+                bad.append(f"{mid} received {copies[mid]} times; {engines} engines lived between its request and its record")
+failed_attempts = len(of("NotificationFailed"))
+interrupted = sum(1 for e in of("StageFailed") if e["payload"].get("reason") == "interrupted")
+print(f"automation: {kills} kills, {len(recorded)} ticks, {len(markers)} markers, {len(ids)} runs ({interrupted} attempts interrupted), "
+      f"{len(notes)} notifications ({len(mails)} received, {duplicates} duplicate deliveries, {failed_attempts} failed attempts), "
+      f"{len(events)} events, {elapsed} s, seed {seed}")
+for b in bad[:40]:
+    print("FAIL automation: " + b)
+if len(bad) > 40:
+    print(f"FAIL automation: ... {len(bad)} failures in all")
+sys.exit(1 if bad else 0)
+EOF
+    echo "automation store kept in $dir"
+}
+
 case "$what" in
 kill-loop) kill_loop "$@" ;;
+automation) automation "$@" ;;
 writers) writers "$@" ;;
 hostile) hostile "$@" ;;
-all) hostile; writers 50; kill_loop 200 ;;
-*) echo "usage: tools/chaos.sh BIN_DIR kill-loop [KILLS] | writers [N] | hostile [CASE...] | all" >&2; exit 2 ;;
+all) hostile; writers 50; kill_loop 200; automation 200 ;;
+*) echo "usage: tools/chaos.sh BIN_DIR kill-loop [KILLS] | automation [KILLS] | writers [N] | hostile [CASE...] | all" >&2; exit 2 ;;
 esac
 if ((failures > 0)); then echo "chaos: $failures failed"; exit 1; fi
 echo "chaos: every check held"
