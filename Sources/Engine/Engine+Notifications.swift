@@ -26,7 +26,10 @@ final class NotificationReactor: @unchecked Sendable {
     var storeID = "?"
     var directory = NotificationRouting.Directory()
     var directoryAt: UInt64 = .max
-    /// Deliveries at once.
+    /// Deliveries at once, all notifiers together; each notifier has at most one at a time, so
+    /// that an engine killed mid-delivery leaves at most one message per notifier sent but not
+    /// recorded (the next engine sends it again, with the same Message-ID): duplicates per
+    /// notifier are at most the kills.
     static let maxDeliveries = 4
 }
 
@@ -165,7 +168,8 @@ extension Engine {
         return RunReport(run: run, jobOwner: job?.owner, stageOwners: owners, inputs: inputs, partitions: partitions)
     }
 
-    /// Hands due deliveries to workers (at most `maxDeliveries` at once; none while stopping).
+    /// Hands due deliveries to workers (one per notifier at a time, at most `maxDeliveries` at
+    /// once; none while stopping).
     func dispatchDeliveries(now: Int64) {
         let n = notifications
         let ended = n.finished.withLock { f -> [String: Bool] in
@@ -177,8 +181,10 @@ extension Engine {
         // A delivery is over once its record is folded (or it recorded nothing).
         for (stream, version) in n.inFlight where (n.outbox.entries[stream]?.version ?? 0) >= version { n.inFlight[stream] = nil }
         guard !stopping, n.inFlight.count < NotificationReactor.maxDeliveries else { return }
-        for entry in n.outbox.due(now: now) where n.inFlight[entry.stream] == nil {
+        var busy = Set(n.inFlight.keys.compactMap { n.outbox.entries[$0]?.request.notifier })
+        for entry in n.outbox.due(now: now) where n.inFlight[entry.stream] == nil && !busy.contains(entry.request.notifier) {
             guard n.inFlight.count < NotificationReactor.maxDeliveries else { break }
+            busy.insert(entry.request.notifier)
             n.inFlight[entry.stream] = entry.version + 1
             let opts = options
             NotificationDelivery(log: log, actor: actor, clock: clock, report: { opts.report($0, $1, component: "notifications") }, finished: n.finished, wake: { [weak self] in self?.wake() })
