@@ -42,6 +42,8 @@ public final class Engine: @unchecked Sendable {
         public var clock: (any LogClock)?
         /// Where the engine's log lines go (`report(_:_:component:run:)` sends one).
         public var log: @Sendable (LogLine) -> Void = { _ in }
+        /// Finished runs kept in memory, and how often snapshots are written (Engine+History).
+        public var history = History()
         public init() {}
     }
 
@@ -85,6 +87,8 @@ public final class Engine: @unchecked Sendable {
     var rulesAt: UInt64 = .max
     /// Events the automation reactor has not decided on yet (after its checkpoint).
     var automationInbox: [RecordedEvent] = []
+    /// Snapshots due and runs forgotten (Engine+History).
+    var history = HistoryState()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -174,23 +178,21 @@ public final class Engine: @unchecked Sendable {
             // Stop once nothing runs and a step decided nothing more (so that the reactors have
             // reacted to everything up to here, e.g. requested the runs that depend on a finish).
             if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && (stopping || (!progressed && until(runs))) {
-                indexLineage()
+                idleWork()
                 return runs
             }
             if !progressed {
-                indexLineage()
+                idleWork()
                 waitForWork()
             }
         }
     }
 
-    /// Folds the log as it is now (runs from the newest snapshot, the catalog likewise).
+    /// Folds the log as it is now, each state from its newest snapshot (see Engine+History).
     func load() throws {
         let head = try log.lastSeq()
-        runs = try ProjectionRunner(log: log, projection: RunsProjection()).state(at: head).state
-        catalog = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head).state
-        runs.lastSeq = head
         for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
+        try loadCatalogAndRuns(head: head)
         try loadAutomation(head: head)
     }
 
@@ -220,6 +222,7 @@ public final class Engine: @unchecked Sendable {
                 runs.evolve(e)
                 if CatalogEvents.types.contains(e.type) { catalog.evolve(e) }
                 observe(e)
+                countForSnapshots(e)
             }
         }
     }

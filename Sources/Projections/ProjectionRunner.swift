@@ -45,14 +45,21 @@ public struct ProjectionRunner<P: Projection>: Sendable {
         var from: UInt64 = 1
         var snap: UInt64?
         var rejected: String?
-        if useSnapshots, let (info, value) = try log.snapshot(projection.name, atOrBefore: seq, version: projection.version) {
-            // A snapshot is a cache: one that does not decode is passed over and the log folded instead.
+        if useSnapshots {
+            // A snapshot is a cache: one that does not read (decompress, decode) is passed over and
+            // the log folded instead.
             do {
-                state = try projection.decode(value)
-                from = info.seq + 1
-                snap = info.seq
+                if let (info, value) = try log.snapshot(projection.name, atOrBefore: seq, version: projection.version) {
+                    do {
+                        state = try projection.decode(value)
+                        from = info.seq + 1
+                        snap = info.seq
+                    } catch {
+                        rejected = "the \(projection.name) snapshot at seq \(info.seq) does not decode (\(error)); folded from the log instead"
+                    }
+                }
             } catch {
-                rejected = "the \(projection.name) snapshot at seq \(info.seq) does not decode (\(error)); folded from the log instead"
+                rejected = "the newest \(projection.name) snapshot at or before seq \(seq) does not read (\(error)); folded from the log instead"
             }
         }
         var folded = 0

@@ -129,6 +129,8 @@ public struct RunsState: Sendable, Hashable {
     public var datasetLocations: [String: String] = [:]
     /// The state covers the log through this seq.
     public var lastSeq: UInt64 = 0
+    /// Finished runs a working set has let go of (`forget`); 0 in a full state.
+    public var forgotten = 0
 
     public init() {}
 

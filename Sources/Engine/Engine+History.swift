@@ -1,0 +1,170 @@
+import Catalog
+import Domain
+import EventLog
+import Foundation
+import Models
+import Projections
+import Runs
+
+/// What the engine holds in memory and how it starts, independent of how long the history is.
+///
+/// **Start.** The engine's state starts from snapshots and folds only the events after them:
+/// the catalog, the model registry and the automation state from their projections' newest
+/// snapshots (`ProjectionRunner`), and the runs from the engine's own snapshot of its working set
+/// (`engine-runs`). A snapshot is a cache: one that does not read or decode is passed over with
+/// its reason (a warning, component `snapshots`) and the log is folded instead.
+///
+/// **Snapshots.** The engine writes them itself, never in a step: at an idle moment (and when it
+/// stops), each state that has folded `History.snapshotEvery` events of its types since its
+/// newest snapshot gets a new one at the seq the engine has folded through — so after a long fold
+/// at start, the next start does not fold it again.
+///
+/// **Only active runs in memory.** `RunsState.forget` drops, once every reactor's checkpoint has
+/// passed a run's end, the finished run (but the `History.keepFinishedRuns` most recent ones)
+/// and whatever of it no dependency rule can still consume (see `RunsState+WorkingSet`).
+/// The rule reactors may rely on: **a run whose end is above the lowest checkpoint of
+/// `Engine.checkpointNames` is held** — so a reactor that reads runs of the events in its inbox
+/// (events after its checkpoint) finds them, provided its checkpoint is in `checkpointNames`
+/// (all of them move together in a step's append). Use `runs.hasFinished(id)`, not
+/// `runs.runs[id]?.status`, to ask whether a run of any age has finished.
+extension Engine {
+    /// How much of the history the engine keeps, and how often it writes snapshots.
+    public struct History: Sendable {
+        /// Finished runs kept in memory after every reactor has decided on their end (the most
+        /// recent ones): what `run(until:)`'s condition and its result show of finished runs.
+        public var keepFinishedRuns = 100
+        /// A state gets a new snapshot at an idle moment once this many events of its types were
+        /// folded since its newest one.
+        public var snapshotEvery = 5_000
+        public init() {}
+    }
+
+    /// The engine's snapshot of its working set of runs (a stored identifier).
+    public static let runsSnapshotName = "engine-runs"
+    /// Its format, which follows the runs projection's (a change to how a run is encoded bumps both).
+    public static var runsSnapshotVersion: UInt32 { RunsProjection().version * 100 + 1 }
+    /// The reactors' checkpoints (an engine that has decided on every event has them all at the head).
+    public static var reactorCheckpoints: [String] { checkpointNames }
+
+    /// The seq every reactor has decided through: the lowest of their checkpoints.
+    var decidedThrough: UInt64 { Engine.checkpointNames.map { checkpointValues[$0] ?? 0 }.min() ?? 0 }
+
+    /// The dependency rules of the current catalog.
+    func dependencyRules() -> [DependencyRule] {
+        catalog.entries.values.filter { $0.key.kind == .dependency }.map { DependencyRule(name: $0.key.name, appliedSeq: $0.seq, spec: $0.spec) }
+    }
+
+    /// Loads the catalog from its newest snapshot, then the working set of runs from the engine's
+    /// newest snapshot, each with the events after it, up to `head`. Reads the checkpoints first
+    /// (what is forgotten while folding depends on them).
+    func loadCatalogAndRuns(head: UInt64) throws {
+        let c = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head)
+        catalog = c.state
+        history.debt.catalog = c.folded
+        if let why = c.rejectedSnapshot { options.report(why, .warning, component: "snapshots") }
+
+        var state = RunsState()
+        var from: UInt64 = 1
+        do {
+            if let (info, value) = try log.snapshot(Engine.runsSnapshotName, atOrBefore: head, version: Engine.runsSnapshotVersion) {
+                do throws(DecodingFailure) {
+                    state = try RunsState(workingSet: value)
+                    from = info.seq + 1
+                } catch {
+                    options.report("the \(Engine.runsSnapshotName) snapshot at seq \(info.seq) does not decode (\(error)); folded the runs from the log instead",
+                                   .warning, component: "snapshots")
+                }
+            }
+        } catch {
+            options.report("the newest \(Engine.runsSnapshotName) snapshot does not read (\(error)); folded the runs from the log instead", .warning,
+                           component: "snapshots")
+        }
+        let rules = dependencyRules(), decided = decidedThrough, keep = options.history.keepFinishedRuns
+        var folded = 0
+        try ProjectionRunner(log: log, projection: RunsProjection()).forEachEvent(from: from, through: head) { e in
+            state.evolve(e)
+            folded += 1
+            // A long fold (a first start on a long history) lets go as it goes, so that memory
+            // stays bounded during the fold too.
+            if folded % 16_384 == 0 { state.forget(decidedThrough: decided, rules: rules, keepFinished: keep) }
+        }
+        state.lastSeq = head
+        state.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
+        runs = state
+        history.forgotThrough = decided
+        history.debt.runs = folded
+    }
+
+    /// Counts a folded event towards the snapshot of its state.
+    func countForSnapshots(_ e: RecordedEvent) {
+        if RunEvents.types.contains(e.type) { history.debt.runs += 1 }
+        if CatalogEvents.types.contains(e.type) { history.debt.catalog += 1 }
+        if MLEvents.registryTypes.contains(e.type) { history.debt.models += 1 }
+        if MLEvents.automationTypes.contains(e.type) { history.debt.automation += 1 }
+    }
+
+    /// Drops from the runs what every reactor has decided on (see the type's documentation);
+    /// nothing when the checkpoints have not moved since the last time.
+    func forgetDecidedRuns() {
+        let decided = decidedThrough
+        guard decided > history.forgotThrough else { return }
+        history.forgotThrough = decided
+        runs.forget(decidedThrough: decided, rules: dependencyRules(), keepFinished: options.history.keepFinishedRuns)
+    }
+
+    /// What the engine does when idle: brings the lineage table and prediction index up, and
+    /// writes the snapshots that are due.
+    func idleWork() {
+        indexLineage()
+        writeSnapshotsIfDue()
+    }
+
+    /// Writes a snapshot of each state that has folded `snapshotEvery` events since its newest one,
+    /// at the seq the engine has folded through. A failure is reported and retried later (a
+    /// snapshot is a cache: without it the next start folds more).
+    func writeSnapshotsIfDue() {
+        let every = options.history.snapshotEvery
+        let debt = history.debt
+        guard !log.isReadOnly, Date() >= history.snapshotRetryAt,
+              debt.runs >= every || debt.catalog >= every || debt.models >= every || debt.automation >= every else { return }
+        let seq = runs.lastSeq
+        do {
+            if debt.runs >= every {
+                forgetDecidedRuns()
+                try log.writeSnapshot(Engine.runsSnapshotName, seq: seq, version: Engine.runsSnapshotVersion, state: runs.workingSetValue, keep: 2)
+                history.debt.runs = 0
+            }
+            if debt.automation >= every {
+                let p = AutomationProjection()
+                try log.writeSnapshot(p.name, seq: seq, version: p.version, state: p.encode(automation), keep: 2,
+                                      checkpoint: ProjectionRunner(log: log, projection: p).checkpointName)
+                history.debt.automation = 0
+            }
+            if debt.catalog >= every {
+                try ProjectionRunner(log: log, projection: CatalogProjection()).writeSnapshot(catalog, at: seq)
+                history.debt.catalog = 0
+            }
+            if debt.models >= every {
+                try ProjectionRunner(log: log, projection: ModelsProjection()).writeSnapshot(models, at: seq)
+                history.debt.models = 0
+            }
+            history.snapshotFailures = 0
+        } catch {
+            history.snapshotFailures += 1
+            history.snapshotRetryAt = Date().addingTimeInterval(Engine.retryDelay(afterFailures: history.snapshotFailures))
+            options.report("could not write a snapshot at seq \(seq) (\(history.snapshotFailures) in a row): \(error); the next start folds more of the log; retrying later",
+                           .warning, component: "snapshots")
+        }
+    }
+}
+
+/// The engine's bookkeeping of snapshots and forgetting (loop thread only).
+struct HistoryState {
+    /// Events folded since each state's newest snapshot.
+    struct Debt { var runs = 0, catalog = 0, models = 0, automation = 0 }
+    var debt = Debt()
+    /// `decidedThrough` when runs were last forgotten.
+    var forgotThrough: UInt64 = 0
+    var snapshotFailures = 0
+    var snapshotRetryAt = Date.distantPast
+}
