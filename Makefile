@@ -29,11 +29,13 @@ demo: build
 
 bench: deps
 	$(SWIFT) build -c release --product ledgerflow-bench
+	$(SWIFT) build -c release --product ledgerflow
 	.build/release/ledgerflow-bench log
 	.build/release/ledgerflow-bench projection
 	.build/release/ledgerflow-bench engine
 	.build/release/ledgerflow-bench ml
 	.build/release/ledgerflow-bench lineage
+	.build/release/ledgerflow-bench service
 
 # Not in CI: kill -9 the engine 200 times while runs run, then check nothing was lost, duplicated or
 # run twice at once; and the hostile-input corpus (fixtures/hostile/), each case's one-line error.

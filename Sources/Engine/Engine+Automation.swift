@@ -38,6 +38,8 @@ extension Engine {
         automation = a.state
         history.debt.models = m.folded
         history.debt.automation = a.folded
+        noteLoaded("models", fromSnapshot: m.fromSnapshot, folded: m.folded)
+        noteLoaded("automation", fromSnapshot: a.fromSnapshot, folded: a.folded)
         for why in [m.rejectedSnapshot, a.rejectedSnapshot].compactMap({ $0 }) { options.report(why, .warning, component: "snapshots") }
         let from = (checkpointValues[Engine.automationCheckpoint] ?? 0) + 1
         var pending: [RecordedEvent] = []

@@ -61,15 +61,18 @@ extension Engine {
         let c = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head)
         catalog = c.state
         history.debt.catalog = c.folded
+        noteLoaded("catalog", fromSnapshot: c.fromSnapshot, folded: c.folded)
         if let why = c.rejectedSnapshot { options.report(why, .warning, component: "snapshots") }
 
         var state = RunsState()
         var from: UInt64 = 1
+        var snapshot: UInt64?
         do {
             if let (info, value) = try log.snapshot(Engine.runsSnapshotName, atOrBefore: head, version: Engine.runsSnapshotVersion) {
                 do throws(DecodingFailure) {
                     state = try RunsState(workingSet: value)
                     from = info.seq + 1
+                    snapshot = info.seq
                 } catch {
                     options.report("the \(Engine.runsSnapshotName) snapshot at seq \(info.seq) does not decode (\(error)); folded the runs from the log instead",
                                    .warning, component: "snapshots")
@@ -93,6 +96,19 @@ extension Engine {
         runs = state
         history.forgotThrough = decided
         history.debt.runs = folded
+        noteLoaded("runs", fromSnapshot: snapshot, folded: folded)
+    }
+
+    /// Notes where a state started from, for the line `reportLoaded` writes.
+    func noteLoaded(_ name: String, fromSnapshot: UInt64?, folded: Int) {
+        history.loaded.append("\(name) " + (fromSnapshot.map { "from its snapshot at seq \($0) + \(folded) events" } ?? "from seq 1 (\(folded) events)"))
+    }
+
+    /// One line saying how the engine's state was loaded and how long it took.
+    func reportLoaded(head: UInt64, since start: Date) {
+        options.report(String(format: "state loaded through seq %llu in %.3f s: ", head, Date().timeIntervalSince(start))
+                       + history.loaded.joined(separator: "; ") + "; holding \(runs.runs.count) runs (\(runs.active.count) active)")
+        history.loaded.removeAll()
     }
 
     /// Counts a folded event towards the snapshot of its state.
@@ -167,4 +183,6 @@ struct HistoryState {
     var forgotThrough: UInt64 = 0
     var snapshotFailures = 0
     var snapshotRetryAt = Date.distantPast
+    /// Where each state started from at load (for one log line).
+    var loaded: [String] = []
 }

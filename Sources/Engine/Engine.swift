@@ -70,7 +70,8 @@ public final class Engine: @unchecked Sendable {
     var lineageIndexedThrough: UInt64 = 0
     var lineageFailures = 0
     var lineageRetryAt = Date.distantPast
-    private(set) var runs = RunsState()
+    /// The runs the engine holds: its working set (Engine+History: finished runs go once decided).
+    var runs = RunsState()
     var catalog = CatalogState()
     var catalogAt: [UInt64: CatalogState] = [:]
     var inFlight: [AttemptKey: InFlight] = [:]
@@ -190,10 +191,12 @@ public final class Engine: @unchecked Sendable {
 
     /// Folds the log as it is now, each state from its newest snapshot (see Engine+History).
     func load() throws {
+        let started = Date()
         let head = try log.lastSeq()
         for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
         try loadCatalogAndRuns(head: head)
         try loadAutomation(head: head)
+        reportLoaded(head: head, since: started)
     }
 
     /// Writes `<store>/status/engine.json` (at most once a second unless forced). A failure to
