@@ -64,39 +64,49 @@ extension Engine {
         noteLoaded("catalog", fromSnapshot: c.fromSnapshot, folded: c.folded)
         if let why = c.rejectedSnapshot { options.report(why, .warning, component: "snapshots") }
 
+        let rules = dependencyRules(), decided = decidedThrough, keep = options.history.keepFinishedRuns
+        // A long fold (a first start on a long history) lets go as it goes, so that memory stays
+        // bounded during the fold too.
+        let fold = try Engine.workingSet(log, through: head, report: { options.report($0, .warning, component: "snapshots") }) {
+            $0.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
+        }
+        runs = fold.state
+        runs.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
+        history.forgotThrough = decided
+        history.debt.runs = fold.folded
+        noteLoaded("runs", fromSnapshot: fold.fromSnapshot, folded: fold.folded)
+    }
+
+    /// The working set of runs as of `head`: the engine's newest snapshot of it (when one reads;
+    /// else `report` says why not), then the run events after it, `forgetting` applied every
+    /// 16,384 of them. Its `lastRunNumber`, dataset versions and active runs are the full
+    /// state's (`RunCommands.request` numbers a run from it).
+    static func workingSet(_ log: EventLog, through head: UInt64, report: (String) -> Void,
+                           forgetting: ((inout RunsState) -> Void)? = nil) throws -> (state: RunsState, fromSnapshot: UInt64?, folded: Int) {
         var state = RunsState()
         var from: UInt64 = 1
         var snapshot: UInt64?
         do {
-            if let (info, value) = try log.snapshot(Engine.runsSnapshotName, atOrBefore: head, version: Engine.runsSnapshotVersion) {
+            if let (info, value) = try log.snapshot(runsSnapshotName, atOrBefore: head, version: runsSnapshotVersion) {
                 do throws(DecodingFailure) {
                     state = try RunsState(workingSet: value)
                     from = info.seq + 1
                     snapshot = info.seq
                 } catch {
-                    options.report("the \(Engine.runsSnapshotName) snapshot at seq \(info.seq) does not decode (\(error)); folded the runs from the log instead",
-                                   .warning, component: "snapshots")
+                    report("the \(runsSnapshotName) snapshot at seq \(info.seq) does not decode (\(error)); folded the runs from the log instead")
                 }
             }
         } catch {
-            options.report("the newest \(Engine.runsSnapshotName) snapshot does not read (\(error)); folded the runs from the log instead", .warning,
-                           component: "snapshots")
+            report("the newest \(runsSnapshotName) snapshot does not read (\(error)); folded the runs from the log instead")
         }
-        let rules = dependencyRules(), decided = decidedThrough, keep = options.history.keepFinishedRuns
         var folded = 0
         try ProjectionRunner(log: log, projection: RunsProjection()).forEachEvent(from: from, through: head) { e in
             state.evolve(e)
             folded += 1
-            // A long fold (a first start on a long history) lets go as it goes, so that memory
-            // stays bounded during the fold too.
-            if folded % 16_384 == 0 { state.forget(decidedThrough: decided, rules: rules, keepFinished: keep) }
+            if folded % 16_384 == 0 { forgetting?(&state) }
         }
         state.lastSeq = head
-        state.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
-        runs = state
-        history.forgotThrough = decided
-        history.debt.runs = folded
-        noteLoaded("runs", fromSnapshot: snapshot, folded: folded)
+        return (state, snapshot, folded)
     }
 
     /// Notes where a state started from, for the line `reportLoaded` writes.

@@ -216,4 +216,23 @@ extension Project {
         try p.historyEngine().run { s in s.active.isEmpty && s.hasFinished(up2) && s.lastRunNumber >= 6 }
         #expect(try p.runs(of: "down").map { $0.trigger.afterRuns ?? [] } == [[up], [up2]] && p.runs(of: "follow").count == 2)
     }
+
+    /// A run request numbers its run from the engine's working set (its snapshot and the events
+    /// after it), as it did from the full state: the next number, also past an unreadable snapshot.
+    @Test func runRequestsAreNumberedFromTheWorkingSet() throws {
+        let p = try Project()
+        try p.applyChain()
+        let up = try RunCommands.request(p.log, job: "up", trigger: RunTrigger(.manual), actor: "test")
+        try p.historyEngine().run { s in s.active.isEmpty && s.hasFinished(up) && s.lastRunNumber >= 3 }
+        let snapshot = try #require(try p.log.snapshots(Engine.runsSnapshotName).last)
+        #expect(try snapshot.seq <= p.log.lastSeq())
+        // Requests after the snapshot: its number, and the tail's, count.
+        let next = try RunCommands.request(p.log, job: "side", trigger: RunTrigger(.manual), actor: "test")
+        #expect(try next == "4" && RunCommands.runs(p.log).lastRunNumber == 4)
+        #expect(try RunCommands.request(p.log, job: "side", trigger: RunTrigger(.manual), actor: "test") == "5")
+        try p.log.writeSnapshot(Engine.runsSnapshotName, seq: try p.log.lastSeq(), version: Engine.runsSnapshotVersion, state: .string("garbage"))
+        #expect(try RunCommands.request(p.log, job: "side", trigger: RunTrigger(.manual), actor: "test") == "6")
+        let (state, from, _) = try Engine.workingSet(p.log, through: try p.log.lastSeq(), report: { _ in })
+        #expect(from == nil && state.lastRunNumber == 6 && state.runs.count == 6, "an unreadable snapshot: folded from seq 1")
+    }
 }

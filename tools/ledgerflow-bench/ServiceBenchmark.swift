@@ -183,9 +183,9 @@ enum ServiceBenchmark {
         for which in ["cold", "warm"] {
             let r = try engineRun(cli, log: log, labels: labelCount, waitForSnapshots: which == "cold")
             engines.append(r)
-            say(String(format: "%@ start: first step committed %.3f s after `ledgerflow work` started (%.1fx the baseline); peak RSS %.1f MB (%.1fx); evaluate over %d labels: %.3f s (%.1fx the point reads)%@",
-                       which, r.startSeconds, r.startSeconds / baselineStart, r.rssMB, r.rssMB / baselineRSS, labelCount, r.evaluateSeconds,
-                       r.evaluateSeconds / baselineEvaluate, r.snapshotNote))
+            say(String(format: "%@ start: first step committed %.3f s after `ledgerflow work` started (%.1fx the baseline); peak RSS %.1f MB (%.1fx; private memory at most %.1f MB, pages of the store's map %.1f MB at the end); evaluate over %d labels: %.3f s (%.1fx the point reads)%@",
+                       which, r.startSeconds, r.startSeconds / baselineStart, r.rssMB, r.rssMB / baselineRSS, r.privateMB, r.mappedMB, labelCount,
+                       r.evaluateSeconds, r.evaluateSeconds / baselineEvaluate, r.snapshotNote))
             for line in r.loadLines { say("  engine: \(line)") }
         }
         let cold = engines[0], warm = engines[1]
@@ -198,6 +198,9 @@ enum ServiceBenchmark {
                 ("engine_start_cold_s", .double(ProjectionBenchmark.round3(cold.startSeconds))),
                 ("engine_rss_mb", .double(ProjectionBenchmark.round3(warm.rssMB))),
                 ("engine_rss_cold_mb", .double(ProjectionBenchmark.round3(cold.rssMB))),
+                ("engine_private_mb", .double(ProjectionBenchmark.round3(warm.privateMB))),
+                ("engine_private_cold_mb", .double(ProjectionBenchmark.round3(cold.privateMB))),
+                ("engine_mapped_mb", .double(ProjectionBenchmark.round3(warm.mappedMB))),
                 ("evaluate_s", .double(ProjectionBenchmark.round3(warm.evaluateSeconds))),
                 ("evaluate_cold_s", .double(ProjectionBenchmark.round3(cold.evaluateSeconds))),
                 ("baseline_start_s", .double(ProjectionBenchmark.round3(baselineStart))),
@@ -224,7 +227,13 @@ enum ServiceBenchmark {
 
     struct EngineRun {
         var startSeconds: Double
+        /// VmHWM: the peak resident set, which counts the pages of the store's memory map the
+        /// process touched (shared page cache, reclaimable) as well as its private memory.
         var rssMB: Double
+        /// The highest private (anonymous) resident memory sampled every ~2 ms.
+        var privateMB: Double
+        /// File-backed resident pages at the end (mostly the store's map).
+        var mappedMB: Double
         var evaluateSeconds: Double
         var snapshotNote: String
         var loadLines: [String]
@@ -250,6 +259,7 @@ enum ServiceBenchmark {
         while !finished {
             guard Date() < deadline, engine.isRunning else { throw BenchError("run \(run) did not finish (engine output: \(cli.tail("work-\(run)")))") }
             usleep(2_000)
+            engine.sample()
             for e in try log.read(stream: RunEvents.stream(run: run)) {
                 switch e.type {
                 case StageStarted.type: startedAt = startedAt ?? e.recordedAtMicros
@@ -267,13 +277,19 @@ enum ServiceBenchmark {
         var note = ""
         if waitForSnapshots {
             let until = Date().addingTimeInterval(60)
-            while try log.snapshots(Engine.runsSnapshotName).count == snapshotsBefore && Date() < until { usleep(20_000) }
+            while try log.snapshots(Engine.runsSnapshotName).count == snapshotsBefore && Date() < until {
+                usleep(20_000)
+                engine.sample()
+            }
             note = try log.snapshots(Engine.runsSnapshotName).count > snapshotsBefore ? "; it wrote its snapshots" : "; no snapshot written in 60 s"
         }
+        engine.sample()
         let rss = engine.peakRSSMB()
+        let mapped = (engine.status("RssFile:") ?? 0) / 1024
+        let privateMB = Double(engine.peakAnonKB) / 1024
         engine.stop()
         let lines = cli.lines("work-\(run)").filter { $0.contains("\"component\":\"snapshots\"") || $0.contains("state loaded") }
-        return EngineRun(startSeconds: Double(startedAt) / 1e6 - spawnedAt.timeIntervalSince1970, rssMB: rss,
+        return EngineRun(startSeconds: Double(startedAt) / 1e6 - spawnedAt.timeIntervalSince1970, rssMB: rss, privateMB: privateMB, mappedMB: mapped,
                          evaluateSeconds: Double(succeeded.durationMs) / 1000, snapshotNote: note, loadLines: lines)
     }
 
@@ -304,7 +320,20 @@ struct CLI {
         let pid: pid_t
         private var exited = false
         private(set) var maxRSSKB = 0
+        /// The highest anonymous (private) resident memory seen by `sample()`, in kB.
+        private(set) var peakAnonKB = 0
         init(pid: pid_t) { self.pid = pid }
+        /// Reads the process's private resident memory now (RssAnon), keeping the highest seen.
+        func sample() {
+            guard !exited, let kb = status("RssAnon:") else { return }
+            peakAnonKB = max(peakAnonKB, Int(kb))
+        }
+        /// A `kB` line of `/proc/PID/status`.
+        func status(_ field: String) -> Double? {
+            guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+                  let line = s.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
+            return Double(line.split(separator: " ").dropFirst().first ?? "")
+        }
         var isRunning: Bool {
             if exited { return false }
             var status: Int32 = 0
@@ -314,11 +343,7 @@ struct CLI {
         }
         /// VmHWM while it runs (the kernel's peak resident set), else what wait4 said.
         func peakRSSMB() -> Double {
-            if isRunning, let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
-                return kb / 1024
-            }
+            if isRunning, let kb = status("VmHWM:") { return kb / 1024 }
             return Double(maxRSSKB) / 1024
         }
         /// SIGTERM, and waits for the exit.
