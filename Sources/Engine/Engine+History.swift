@@ -67,7 +67,7 @@ extension Engine {
         let rules = dependencyRules(), decided = decidedThrough, keep = options.history.keepFinishedRuns
         // A long fold (a first start on a long history) lets go as it goes, so that memory stays
         // bounded during the fold too.
-        let fold = try Engine.workingSet(log, through: head, report: { options.report($0, .warning, component: "snapshots") }) {
+        let fold = try Engine.workingSet(log, through: head, report: { options.report($0, .warning, component: "snapshots") }, cold: (decided, rules, keep)) {
             $0.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
         }
         runs = fold.state
@@ -81,7 +81,12 @@ extension Engine {
     /// else `report` says why not), then the run events after it, `forgetting` applied every
     /// 16,384 of them. Its `lastRunNumber`, dataset versions and active runs are the full
     /// state's (`RunCommands.request` numbers a run from it).
+    ///
+    /// With `cold` (what the caller will forget: the seq decided through, the dependency rules,
+    /// the finished runs to keep), a fold from seq 1 skips the runs that would be forgotten at
+    /// once: see `coldWorkingSet`.
     static func workingSet(_ log: EventLog, through head: UInt64, report: (String) -> Void,
+                           cold: (decided: UInt64, rules: [DependencyRule], keep: Int)? = nil,
                            forgetting: ((inout RunsState) -> Void)? = nil) throws -> (state: RunsState, fromSnapshot: UInt64?, folded: Int) {
         var state = RunsState()
         var from: UInt64 = 1
@@ -99,6 +104,10 @@ extension Engine {
         } catch {
             report("the newest \(runsSnapshotName) snapshot does not read (\(error)); folded the runs from the log instead")
         }
+        if from == 1, let cold {
+            let (state, folded) = try coldWorkingSet(log, through: head, decided: cold.decided, rules: cold.rules, keep: cold.keep)
+            return (state, nil, folded)
+        }
         var folded = 0
         try ProjectionRunner(log: log, projection: RunsProjection()).forEachEvent(from: from, through: head) { e in
             state.evolve(e)
@@ -107,6 +116,82 @@ extension Engine {
         }
         state.lastSeq = head
         return (state, snapshot, folded)
+    }
+
+    /// The working set as of `head` folded from seq 1, without folding the runs it would let go of
+    /// at once — on a long history, nearly all of them: their `RunState` is never built. It reads
+    /// every decodable `RunRequested` (number, job, trigger, correlation) and run end, and every
+    /// dataset version; the runs that stay (active, ended after `decided`, or among the `keep`
+    /// most recently ended) are folded from their own streams and the dataset versions they wrote;
+    /// of the others, it records what `evolve` would have (the number, the runs a dependency
+    /// consumed, each end in `finishedByJob`), then `forget` prunes as usual. The result equals
+    /// folding every event then forgetting (`EngineHistoryTests` checks it); how many events it
+    /// read is returned with it.
+    static func coldWorkingSet(_ log: EventLog, through head: UInt64, decided: UInt64, rules: [DependencyRule],
+                               keep: Int) throws -> (state: RunsState, read: Int) {
+        var read = 0
+        func scan(_ type: String, _ body: (RecordedEvent, RunEvent) throws -> Void) throws {
+            try log.scan(from: 1, through: head, filter: EventFilter(type: type)) { e in
+                read += 1
+                if let event = try? RunEvent(e) { try body(e, event) }
+                return true
+            }
+        }
+        struct Requested { var seq: UInt64; var job: String; var trigger: RunTrigger; var correlation: UInt64 }
+        var requested: [String: Requested] = [:]
+        try scan(RunEvents.runRequested) { e, event in
+            guard case .requested(let r) = event, let id = RunEvents.run(ofStream: e.stream) else { return }
+            requested[id] = Requested(seq: e.seq, job: r.job, trigger: r.trigger, correlation: e.correlation)
+        }
+        // Each held run's ends in seq order (evolve records every one; the last is its end).
+        var ends: [String: [(seq: UInt64, status: RunStatus)]] = [:]
+        for (type, status) in [(RunEvents.runSucceeded, RunStatus.succeeded), (RunEvents.runFailed, .failed), (RunEvents.runCancelled, .cancelled)] {
+            try scan(type) { e, _ in
+                guard let id = RunEvents.run(ofStream: e.stream), let r = requested[id], e.seq > r.seq else { return }
+                ends[id, default: []].append((e.seq, status))
+            }
+        }
+        for id in ends.keys { ends[id]?.sort { $0.seq < $1.seq } }
+        let byEnd = ends.compactMap { id, list in list.last.map { (id, $0.seq) } }.sorted { $0.1 > $1.1 }
+        let light = Set(byEnd.dropFirst(max(0, keep)).filter { $0.1 <= decided }.map(\.0))
+
+        // The runs that stay: their streams, with the dataset versions they wrote, in seq order.
+        var state = RunsState()
+        var events: [RecordedEvent] = []
+        // Each dataset's last version and location (as evolve leaves them), and the versions the
+        // runs that stay wrote.
+        var newest: [String: (version: UInt64, location: String)] = [:]
+        try scan(RunEvents.datasetVersionWritten) { e, event in
+            guard case .datasetWritten(let d) = event, let name = RunEvents.dataset(ofStream: e.stream) else { return }
+            newest[name] = (e.streamVersion, d.location)
+            if requested[d.run] != nil && !light.contains(d.run) { events.append(e) }
+        }
+        for id in requested.keys where !light.contains(id) {
+            for e in try log.read(stream: RunEvents.stream(run: id)) where e.seq <= head && RunEvents.types.contains(e.type) { events.append(e) }
+        }
+        read += events.count
+        for e in events.sorted(by: { $0.seq < $1.seq }) { state.evolve(e) }
+        for (name, v) in newest {
+            state.datasetVersions[name] = v.version
+            state.datasetLocations[name] = v.location
+        }
+
+        // The runs let go of: what evolve would have recorded of them.
+        for (id, r) in requested {
+            state.lastRunNumber = max(state.lastRunNumber, Int(id) ?? 0)
+            if r.trigger.kind == .dependency, let dep = r.trigger.dependency {
+                for upstream in r.trigger.afterRuns ?? [] { state.consumed[dep, default: []].insert(upstream) }
+            }
+            guard light.contains(id) else { continue }
+            for end in ends[id] ?? [] {
+                state.finishedByJob[r.job, default: []].append(FinishedRun(run: id, status: end.status, seq: end.seq, correlation: r.correlation))
+            }
+        }
+        state.forgotten = light.count
+        for job in state.finishedByJob.keys { state.finishedByJob[job]?.sort { $0.seq < $1.seq } }
+        state.lastSeq = head
+        state.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
+        return (state, read)
     }
 
     /// Notes where a state started from, for the line `reportLoaded` writes.

@@ -109,6 +109,13 @@ public struct FinishedRun: Sendable, Hashable {
     public var status: RunStatus
     public var seq: UInt64
     public var correlation: UInt64
+
+    public init(run: String, status: RunStatus, seq: UInt64, correlation: UInt64) {
+        self.run = run
+        self.status = status
+        self.seq = seq
+        self.correlation = correlation
+    }
 }
 
 /// The runs projection's state: every run, its stages and attempts, the datasets they wrote, and

@@ -11,9 +11,16 @@ import Testing
 @testable import Engine
 
 /// A stage that succeeds at once, reporting `rows` (no process: these tests are about what the
-/// engine holds and decides, not about executors).
+/// engine holds and decides, not about executors). A stage of job up also writes a version of
+/// dataset `d_up`; one of job flop fails.
 struct InstantStage: StageExecutor {
-    func run(_ ctx: StageContext) throws(StageError) -> StageResult { StageResult(outputs: .object([("rows", .int(5))])) }
+    func run(_ ctx: StageContext) throws(StageError) -> StageResult {
+        if ctx.job == "flop" { throw StageError("flop fails") }
+        let written = ctx.job == "up"
+            ? [WrittenDataset(dataset: "d_up", location: "/tmp/d_up/\(ctx.run)", format: "csv", mode: "replace", rows: 5, schema: [("a", "int")], contentHash: "00")]
+            : []
+        return StageResult(datasets: written, outputs: .object([("rows", .int(5))]))
+    }
 }
 
 extension Project {
@@ -234,5 +241,53 @@ extension Project {
         #expect(try RunCommands.request(p.log, job: "side", trigger: RunTrigger(.manual), actor: "test") == "6")
         let (state, from, _) = try Engine.workingSet(p.log, through: try p.log.lastSeq(), report: { _ in })
         #expect(from == nil && state.lastRunNumber == 6 && state.runs.count == 6, "an unreadable snapshot: folded from seq 1")
+    }
+
+    /// A first start (no snapshot) skips the runs it would let go of at once; what it holds is
+    /// what folding every run event, then forgetting, holds — whatever is decided and kept.
+    @Test func aColdFoldHoldsWhatFoldingEverythingThenForgettingHolds() throws {
+        let p = try Project()
+        try p.applyChain()
+        try p.apply("""
+        kind: job
+        name: flop
+        stages: [{name: a, type: script, command: ["false"]}]
+        ---
+        kind: dependency
+        name: down_after_flop
+        after: flop
+        on: failure
+        run: down
+        """)
+        for job in ["up", "flop", "side", "up", "flop"] {
+            _ = try RunCommands.request(p.log, job: job, trigger: RunTrigger(.manual), actor: "test")
+            try p.historyEngine(keep: 100, snapshotEvery: 1_000_000).run { s in s.active.isEmpty }
+        }
+        // One run still active (never started: no engine runs now).
+        _ = try RunCommands.request(p.log, job: "side", trigger: RunTrigger(.manual), actor: "test")
+        let head = try p.log.lastSeq()
+        let rules = try p.dependencyRules
+        let full = try RunCommands.runs(p.log)
+        #expect(full.runs.count >= 12 && full.active.count == 1 && full.datasetVersions["d_up"] == 2)
+        let ends = full.runs.values.compactMap(\.finishedSeq).sorted()
+        for decided in [0, ends[ends.count / 2], head] {
+            for keep in [0, 1, 3, 100] {
+                let plain = try Engine.workingSet(p.log, through: head, report: { _ in }).state
+                var expected = plain
+                expected.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
+                let cold = try Engine.coldWorkingSet(p.log, through: head, decided: decided, rules: rules, keep: keep)
+                #expect(cold.state == expected, "decided \(decided), keep \(keep)")
+                #expect(DependencyReactor.due(cold.state, rules: rules) == DependencyReactor.due(full, rules: rules))
+            }
+        }
+        // Through the engine's start: the same as a fold from the snapshot it then writes.
+        let e = p.historyEngine()
+        try e.load()
+        #expect(e.runs.runs.count == 1 && e.runs.forgotten == full.runs.count - 1)
+        #expect(e.runs.runs.values.first?.stages.first?.datasets.isEmpty == true)
+        let withData = try #require(full.runs.values.first { $0.job == "up" && $0.stages[0].datasets.count == 1 })
+        let keepAll = p.historyEngine(keep: 100)
+        try keepAll.load()
+        #expect(keepAll.runs.runs[withData.id] == withData, "a kept run is folded with the dataset versions it wrote")
     }
 }
