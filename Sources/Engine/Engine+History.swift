@@ -129,45 +129,69 @@ extension Engine {
     /// read is returned with it.
     static func coldWorkingSet(_ log: EventLog, through head: UInt64, decided: UInt64, rules: [DependencyRule],
                                keep: Int) throws -> (state: RunsState, read: Int) {
-        var read = 0
-        func scan(_ type: String, _ body: (RecordedEvent, RunEvent) throws -> Void) throws {
-            try log.scan(from: 1, through: head, filter: EventFilter(type: type)) { e in
-                read += 1
-                if let event = try? RunEvent(e) { try body(e, event) }
-                return true
-            }
+        // What is kept of each requested run until it is known whether it stays: little, since
+        // a long history has a great many.
+        struct Requested {
+            var seq: UInt64
+            var job: String
+            var correlation: UInt64
+            /// A dependency's run: the rule and the upstream runs it consumed.
+            var consumed: (rule: String, runs: [String])?
         }
-        struct Requested { var seq: UInt64; var job: String; var trigger: RunTrigger; var correlation: UInt64 }
+        struct End {
+            var seq: UInt64
+            var status: RunStatus
+            /// Earlier ends of the same run (none in a log the engine wrote; evolve records each).
+            var earlier: [(seq: UInt64, status: RunStatus)] = []
+        }
         var requested: [String: Requested] = [:]
-        try scan(RunEvents.runRequested) { e, event in
-            guard case .requested(let r) = event, let id = RunEvents.run(ofStream: e.stream) else { return }
-            requested[id] = Requested(seq: e.seq, job: r.job, trigger: r.trigger, correlation: e.correlation)
-        }
-        // Each held run's ends in seq order (evolve records every one; the last is its end).
-        var ends: [String: [(seq: UInt64, status: RunStatus)]] = [:]
-        for (type, status) in [(RunEvents.runSucceeded, RunStatus.succeeded), (RunEvents.runFailed, .failed), (RunEvents.runCancelled, .cancelled)] {
-            try scan(type) { e, _ in
-                guard let id = RunEvents.run(ofStream: e.stream), let r = requested[id], e.seq > r.seq else { return }
-                ends[id, default: []].append((e.seq, status))
+        var ends: [String: End] = [:]
+        var newest: [String: (version: UInt64, location: String)] = [:]
+        var written: [String: [UInt64]] = [:]
+        var jobs: [String: String] = [:]
+        var read = 0
+        let types: Set<String> = [RunEvents.runRequested, RunEvents.runSucceeded, RunEvents.runFailed, RunEvents.runCancelled, RunEvents.datasetVersionWritten]
+        try log.forEachEvent(ofTypes: types, from: 1, through: head, prepare: { try? RunEvent($0) }) { e, decoded in
+            read += 1
+            guard let event = decoded else { return }
+            switch event {
+            case .requested(let r):
+                guard let id = RunEvents.run(ofStream: e.stream) else { return }
+                let job = jobs[r.job] ?? r.job
+                jobs[job] = job
+                var consumed: (String, [String])?
+                if r.trigger.kind == .dependency, let dep = r.trigger.dependency { consumed = (dep, r.trigger.afterRuns ?? []) }
+                requested[id] = Requested(seq: e.seq, job: job, correlation: e.correlation, consumed: consumed)
+            case .runSucceeded, .runFailed, .runCancelled:
+                guard let id = RunEvents.run(ofStream: e.stream), requested[id] != nil else { return }
+                let status: RunStatus
+                if case .runSucceeded = event { status = .succeeded } else if case .runFailed = event { status = .failed } else { status = .cancelled }
+                if var end = ends[id] {
+                    end.earlier.append((end.seq, end.status))
+                    (end.seq, end.status) = (e.seq, status)
+                    ends[id] = end
+                } else {
+                    ends[id] = End(seq: e.seq, status: status)
+                }
+            case .datasetWritten(let d):
+                guard let name = RunEvents.dataset(ofStream: e.stream) else { return }
+                newest[name] = (e.streamVersion, d.location)
+                written[d.run, default: []].append(e.seq)
+            default:
+                break
             }
         }
-        for id in ends.keys { ends[id]?.sort { $0.seq < $1.seq } }
-        let byEnd = ends.compactMap { id, list in list.last.map { (id, $0.seq) } }.sorted { $0.1 > $1.1 }
+        let byEnd = ends.map { ($0.key, $0.value.seq) }.sorted { $0.1 > $1.1 }
         let light = Set(byEnd.dropFirst(max(0, keep)).filter { $0.1 <= decided }.map(\.0))
 
-        // The runs that stay: their streams, with the dataset versions they wrote, in seq order.
+        // The runs that stay, folded from their streams and the dataset versions they wrote.
         var state = RunsState()
         var events: [RecordedEvent] = []
-        // Each dataset's last version and location (as evolve leaves them), and the versions the
-        // runs that stay wrote.
-        var newest: [String: (version: UInt64, location: String)] = [:]
-        try scan(RunEvents.datasetVersionWritten) { e, event in
-            guard case .datasetWritten(let d) = event, let name = RunEvents.dataset(ofStream: e.stream) else { return }
-            newest[name] = (e.streamVersion, d.location)
-            if requested[d.run] != nil && !light.contains(d.run) { events.append(e) }
-        }
-        for id in requested.keys where !light.contains(id) {
+        for (id, r) in requested where !light.contains(id) {
             for e in try log.read(stream: RunEvents.stream(run: id)) where e.seq <= head && RunEvents.types.contains(e.type) { events.append(e) }
+            for seq in written[id] ?? [] where seq > r.seq {
+                if let e = try log.event(at: seq) { events.append(e) }
+            }
         }
         read += events.count
         for e in events.sorted(by: { $0.seq < $1.seq }) { state.evolve(e) }
@@ -175,16 +199,13 @@ extension Engine {
             state.datasetVersions[name] = v.version
             state.datasetLocations[name] = v.location
         }
-
-        // The runs let go of: what evolve would have recorded of them.
+        // Of the runs let go of: what evolve would have recorded of them.
         for (id, r) in requested {
             state.lastRunNumber = max(state.lastRunNumber, Int(id) ?? 0)
-            if r.trigger.kind == .dependency, let dep = r.trigger.dependency {
-                for upstream in r.trigger.afterRuns ?? [] { state.consumed[dep, default: []].insert(upstream) }
-            }
-            guard light.contains(id) else { continue }
-            for end in ends[id] ?? [] {
-                state.finishedByJob[r.job, default: []].append(FinishedRun(run: id, status: end.status, seq: end.seq, correlation: r.correlation))
+            if let c = r.consumed { state.consumed[c.rule, default: []].formUnion(c.runs) }
+            guard light.contains(id), let end = ends[id] else { continue }
+            for x in end.earlier + [(end.seq, end.status)] {
+                state.finishedByJob[r.job, default: []].append(FinishedRun(run: id, status: x.status, seq: x.seq, correlation: r.correlation))
             }
         }
         state.forgotten = light.count
