@@ -55,8 +55,8 @@ extension Engine {
     }
 
     /// Loads the catalog from its newest snapshot, then the working set of runs from the engine's
-    /// newest snapshot, each with the events after it, up to `head`. Reads the checkpoints first
-    /// (what is forgotten while folding depends on them).
+    /// newest snapshot, each with the events after it, up to `head`. The checkpoints must be read
+    /// already: what is let go of while folding depends on them.
     func loadCatalogAndRuns(head: UInt64) throws {
         let c = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head)
         catalog = c.state

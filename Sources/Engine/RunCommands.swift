@@ -34,8 +34,9 @@ public enum RunCommands {
         // (`make chaos`) before the random wait.
         let taken = try untilNotBeaten { () throws -> String in
             // The number is all the decision reads: the engine's working set has it (from its
-            // snapshot and the events after), without folding every run of the history.
-            let state = try Engine.workingSet(log, through: try log.lastSeq(), report: { _ in }).state
+            // snapshot and the events after; without one, from the run requests alone), without
+            // folding every run of the history.
+            let state = try Engine.workingSet(log, through: try log.lastSeq(), report: { _ in }, cold: (.max, [], 0)).state
             let (id, event) = try RunDecider.request(state, .init(job: job, jobVersion: entry.version, jobSpec: entry.spec,
                                                                   catalogSeq: catalog.lastChangeSeq, parameters: parameters,
                                                                   trigger: trigger, reuse: reuse))
