@@ -37,11 +37,13 @@ demo: build test-deps
 
 bench: deps
 	$(SWIFT) build -c release --product ledgerflow-bench
+	$(SWIFT) build -c release --product ledgerflow
 	.build/release/ledgerflow-bench log
 	.build/release/ledgerflow-bench projection
 	.build/release/ledgerflow-bench engine
 	.build/release/ledgerflow-bench ml
 	.build/release/ledgerflow-bench lineage
+	.build/release/ledgerflow-bench service
 
 # Not in CI: kill -9 the engine 200 times while runs run, then check nothing was lost, duplicated or
 # run twice at once; kill -9 it 200 more times while a schedule ticks every second, markers arrive

@@ -31,11 +31,16 @@ extension Engine {
     /// Folds the registry and the automation state, and queues the events after the automation
     /// checkpoint that it has not decided on.
     func loadAutomation(head: UInt64) throws {
-        models = try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: head).state
-        automation = AutomationState()
-        var recorded: [RecordedEvent] = []
-        for t in MLEvents.automationTypes.sorted() { recorded += try log.read(type: t).filter { $0.seq <= head } }
-        for e in recorded.sorted(by: { $0.seq < $1.seq }) { automation.evolve(e) }
+        // Both from their newest snapshots (the engine writes them: Engine+History).
+        let m = try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: head)
+        let a = try ProjectionRunner(log: log, projection: AutomationProjection()).state(at: head)
+        models = m.state
+        automation = a.state
+        history.debt.models = m.folded
+        history.debt.automation = a.folded
+        noteLoaded("models", fromSnapshot: m.fromSnapshot, folded: m.folded)
+        noteLoaded("automation", fromSnapshot: a.fromSnapshot, folded: a.folded)
+        for why in [m.rejectedSnapshot, a.rejectedSnapshot].compactMap({ $0 }) { options.report(why, .warning, component: "snapshots") }
         let from = (checkpointValues[Engine.automationCheckpoint] ?? 0) + 1
         var pending: [RecordedEvent] = []
         if from <= head {

@@ -15,6 +15,7 @@ import Runs
 extension Engine {
     /// Decides once: returns whether anything was appended or collected.
     func step() throws -> Bool {
+        forgetDecidedRuns()
         try catchUp()
         let now = clock.nowMicros()
         var batch = Batch(base: runs, now: now, actor: actor)

@@ -44,6 +44,8 @@ public final class Engine: @unchecked Sendable {
         public var log: @Sendable (LogLine) -> Void = { _ in }
         /// Which schedule ticks this engine decides (see `ScheduleTicks`).
         public var scheduleTicks = ScheduleTicks.whenDue
+        /// Finished runs kept in memory, and how often snapshots are written (Engine+History).
+        public var history = History()
         public init() {}
     }
 
@@ -70,7 +72,8 @@ public final class Engine: @unchecked Sendable {
     var lineageIndexedThrough: UInt64 = 0
     var lineageFailures = 0
     var lineageRetryAt = Date.distantPast
-    private(set) var runs = RunsState()
+    /// The runs the engine holds: its working set (Engine+History: finished runs go once decided).
+    var runs = RunsState()
     var catalog = CatalogState()
     var catalogAt: [UInt64: CatalogState] = [:]
     var inFlight: [AttemptKey: InFlight] = [:]
@@ -95,6 +98,8 @@ public final class Engine: @unchecked Sendable {
     var scheduling = SchedulingState()
     /// The file sensors (`Engine+Sensors`).
     let sensorReactor = SensorReactor()
+    /// Snapshots due and runs forgotten (Engine+History).
+    var history = HistoryState()
 
     // Shared with other threads, behind `cond`.
     let cond = NSCondition()
@@ -184,25 +189,25 @@ public final class Engine: @unchecked Sendable {
             // Stop once nothing runs and a step decided nothing more (so that the reactors have
             // reacted to everything up to here, e.g. requested the runs that depend on a finish).
             if inFlight.isEmpty && cond.withLock({ inbox.isEmpty }) && notificationsIdle() && (stopping || (!progressed && until(runs))) {
-                indexLineage()
+                idleWork()
                 return runs
             }
             if !progressed {
-                indexLineage()
+                idleWork()
                 waitForWork()
             }
         }
     }
 
-    /// Folds the log as it is now (runs from the newest snapshot, the catalog likewise).
+    /// Folds the log as it is now, each state from its newest snapshot (see Engine+History).
     func load() throws {
+        let started = Date()
         let head = try log.lastSeq()
-        runs = try ProjectionRunner(log: log, projection: RunsProjection()).state(at: head).state
-        catalog = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head).state
-        runs.lastSeq = head
         for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
+        try loadCatalogAndRuns(head: head)
         try loadAutomation(head: head)
         try loadSchedules(head: head)
+        reportLoaded(head: head, since: started)
     }
 
     /// Writes `<store>/status/engine.json` (at most once a second unless forced). A failure to
@@ -233,6 +238,7 @@ public final class Engine: @unchecked Sendable {
                 observe(e)
                 observeNotification(e)
                 observeSchedule(e)
+                countForSnapshots(e)
             }
         }
     }

@@ -33,7 +33,10 @@ public enum RunCommands {
         // decide again. Eight processes requesting 50 runs each at once lost 20 tries in a row
         // (`make chaos`) before the random wait.
         let taken = try untilNotBeaten { () throws -> String in
-            let state = try runs(log)
+            // The number is all the decision reads: the engine's working set has it (from its
+            // snapshot and the events after; without one, from the run requests alone), without
+            // folding every run of the history.
+            let state = try Engine.workingSet(log, through: try log.lastSeq(), report: { _ in }, cold: (.max, [], 0)).state
             let (id, event) = try RunDecider.request(state, .init(job: job, jobVersion: entry.version, jobSpec: entry.spec,
                                                                   catalogSeq: catalog.lastChangeSeq, parameters: parameters,
                                                                   trigger: trigger, reuse: reuse))

@@ -125,7 +125,7 @@ public final class RunHost: @unchecked Sendable {
         let id = run
         Thread.detachNewThread { [self] in
             do {
-                try e.run { $0.runs[id]?.status.isFinished == true }
+                try e.run { $0.hasFinished(id) }
             } catch {
                 cond.withLock { engineError = error }
                 wake()

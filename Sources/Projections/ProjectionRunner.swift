@@ -45,14 +45,21 @@ public struct ProjectionRunner<P: Projection>: Sendable {
         var from: UInt64 = 1
         var snap: UInt64?
         var rejected: String?
-        if useSnapshots, let (info, value) = try log.snapshot(projection.name, atOrBefore: seq, version: projection.version) {
-            // A snapshot is a cache: one that does not decode is passed over and the log folded instead.
+        if useSnapshots {
+            // A snapshot is a cache: one that does not read (decompress, decode) is passed over and
+            // the log folded instead.
             do {
-                state = try projection.decode(value)
-                from = info.seq + 1
-                snap = info.seq
+                if let (info, value) = try log.snapshot(projection.name, atOrBefore: seq, version: projection.version) {
+                    do {
+                        state = try projection.decode(value)
+                        from = info.seq + 1
+                        snap = info.seq
+                    } catch {
+                        rejected = "the \(projection.name) snapshot at seq \(info.seq) does not decode (\(error)); folded from the log instead"
+                    }
+                }
             } catch {
-                rejected = "the \(projection.name) snapshot at seq \(info.seq) does not decode (\(error)); folded from the log instead"
+                rejected = "the newest \(projection.name) snapshot at or before seq \(seq) does not read (\(error)); folded from the log instead"
             }
         }
         var folded = 0
@@ -135,16 +142,27 @@ public struct ProjectionRunner<P: Projection>: Sendable {
 
     /// Calls `body` for each event of the projection's types from `from` through `through`, in
     /// seq order: through the type index when the projection names its types, else by a full
-    /// scan. Index reads go window by window (2^16 seqs), each window's parts read and decoded
-    /// on all cores, then folded in order.
+    /// scan (see `EventLog.forEachEvent(ofTypes:from:through:prepare:_:)`).
     public func forEachEvent(from: UInt64, through: UInt64, _ body: (RecordedEvent) throws -> Void) throws {
         guard from <= through else { return }
         guard let types = projection.eventTypes else {
             try log.scan(from: from, through: through) { e in try body(e); return true }
             return
         }
+        try log.forEachEvent(ofTypes: types, from: from, through: through, prepare: { _ in () }) { e, _ in try body(e) }
+    }
+}
+
+extension EventLog {
+    /// Calls `body` for each event of `types` from `from` through `through`, in seq order, with
+    /// what `prepare` made of it: through the type index, window by window (2^16 seqs), each
+    /// window's parts read, decoded and prepared on all cores, then handed over in order. (The
+    /// engine's first start decodes its run events in `prepare`.)
+    public func forEachEvent<T: Sendable>(ofTypes types: Set<String>, from: UInt64, through: UInt64, prepare: @escaping @Sendable (RecordedEvent) -> T,
+                                          _ body: (RecordedEvent, T) throws -> Void) throws {
+        guard from <= through else { return }
         let sorted = types.sorted()
-        let log = self.log
+        let log = self
         let window: UInt64 = 1 << 16
         let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount))
         var start = from
@@ -152,7 +170,7 @@ public struct ProjectionRunner<P: Projection>: Sendable {
             let end = through - start < window ? through : start + window - 1
             let span = end - start + 1
             let parts = span < 4_096 ? 1 : workers
-            let results = ResultSlots<[RecordedEvent]>(count: parts)
+            let results = ResultSlots<[(RecordedEvent, T)]>(count: parts)
             let first = start
             DispatchQueue.concurrentPerform(iterations: parts) { p in
                 let a = first + span * UInt64(p) / UInt64(parts)
@@ -163,11 +181,11 @@ public struct ProjectionRunner<P: Projection>: Sendable {
                         try log.scan(from: a, through: b, filter: EventFilter(type: t)) { e in batch.append(e); return true }
                     }
                     if sorted.count > 1 { batch.sort { $0.seq < $1.seq } }
-                    return batch
+                    return batch.map { ($0, prepare($0)) }
                 })
             }
             for p in 0 ..< parts {
-                for e in try results.get(p) { try body(e) }
+                for (e, x) in try results.get(p) { try body(e, x) }
             }
             if end == through { break }
             start = end + 1

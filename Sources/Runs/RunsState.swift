@@ -109,6 +109,13 @@ public struct FinishedRun: Sendable, Hashable {
     public var status: RunStatus
     public var seq: UInt64
     public var correlation: UInt64
+
+    public init(run: String, status: RunStatus, seq: UInt64, correlation: UInt64) {
+        self.run = run
+        self.status = status
+        self.seq = seq
+        self.correlation = correlation
+    }
 }
 
 /// The runs projection's state: every run, its stages and attempts, the datasets they wrote, and
@@ -129,6 +136,8 @@ public struct RunsState: Sendable, Hashable {
     public var datasetLocations: [String: String] = [:]
     /// The state covers the log through this seq.
     public var lastSeq: UInt64 = 0
+    /// Finished runs a working set has let go of (`forget`); 0 in a full state.
+    public var forgotten = 0
 
     public init() {}
 

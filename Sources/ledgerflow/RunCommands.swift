@@ -82,8 +82,8 @@ func parseParameter(_ s: String) -> Value {
 /// Waits for run `id` to end, showing progress, running an engine in this process whenever no
 /// other process runs one; exits 1 unless the run succeeded.
 func drive(_ log: EventLog, run id: String, detach: Bool, workers: Int, json: Bool, store: String, signals: SignalStop) throws {
-    let state = try RunCommands.runs(log)
-    let job = state.runs[id]?.job ?? "?"
+    // The job from the run's request (its stream's first event), not from a fold of every run.
+    let job = (try? log.read(stream: RunEvents.stream(run: id), limit: 1).first?.decode(RunRequested.self).job) ?? "?"
     if detach {
         if json { Output.line(prettyJSON(.object([("run", .string(id)), ("job", .string(job))]))) } else {
             Output.line("run \(id) of job \(job) requested")

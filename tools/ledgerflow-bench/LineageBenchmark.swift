@@ -143,6 +143,17 @@ struct LineageGenerator {
     var rng = SplitMix64(seed: 2026)
     var pending: [(stream: String, event: NewEvent)] = []
     var versions: [String: UInt64] = [:]
+    /// Whether each crossing's follow-up run is recorded with its `TriggerFired`, as the engine
+    /// records it (`service`); `lineage` leaves it out, so that its store is the one its figures
+    /// were measured on.
+    let recordFirings: Bool
+    /// The customers scored: nil, each scoring run scores customers 1…P; N, scoring runs score
+    /// consecutive windows of P customers out of N (so labels can name N different ones).
+    let entities: Int?
+    /// The artifact every model version names (nil: a random hash, no file).
+    let artifact: String?
+    /// With `entities`: per customer (1…N), the seq of its newest prediction (0: never scored).
+    var newestPrediction: [UInt64] = []
 
     static let crm = "/srv/data/sql_server.sqlite#crm_customers"
     static let features = "/srv/data/lake/customer_features"
@@ -156,9 +167,13 @@ struct LineageGenerator {
                                               ("churn_label", "int"), ("model_version", "int")]
     static let modelInputs = ["tenure_months", "monthly_charges", "support_calls", "transactions", "spend", "plan"]
 
-    init(log: EventLog, templates: String, predictionsPerRun: Int) throws {
+    init(log: EventLog, templates: String, predictionsPerRun: Int, recordFirings: Bool = false, entities: Int? = nil, artifact: String? = nil) throws {
         self.log = log
         self.predictionsPerRun = predictionsPerRun
+        self.recordFirings = recordFirings
+        self.entities = entities
+        self.artifact = artifact
+        newestPrediction = Array(repeating: 0, count: entities ?? 0)
         let defs = try ProjectionBenchmark.loadTemplates(templates)
         let plan = ApplyPlan.decide(catalog: CatalogState(), definitions: defs, prune: false, message: "churn scenario")
         let r = try log.append(plan.appends, actor: "cli:bench", correlation: .shared)
@@ -264,7 +279,8 @@ struct LineageGenerator {
         let done = extract(run, cause: req, correlation: req)
         let s = start(run, "train", cause: done, correlation: req)
         modelVersion += 1
-        let artifact = hash()
+        let random = hash()
+        let artifact = self.artifact.map { Value.string($0) } ?? random
         let metrics: Value = .object([("accuracy", .double(0.8 + Double(rng.next() % 100) / 1000)), ("converged", true), ("log_loss", .double(0.3)),
                                       ("training_rows", .int(Int64(predictionsPerRun * 3 / 4)))])
         add("model/churn", MLEvents.modelVersionRegistered, .object([
@@ -291,12 +307,14 @@ struct LineageGenerator {
         for i in 0 ..< predictionsPerRun {
             let p = Double(rng.next() % 10_000) / 10_000
             let tenure = Int64(rng.next() % 72)
+            let customer = entities.map { ((scoringRuns - 1) * predictionsPerRun + i) % $0 + 1 } ?? i + 1
             let seq = add("predictions/\(run)", MLEvents.predictionRecorded, .object([
-                ("attempt", 1), ("entity", .string(String(i + 1))), ("inputs", .object([("tenure_months", .int(tenure))])), ("model", "churn"),
+                ("attempt", 1), ("entity", .string(String(customer))), ("inputs", .object([("tenure_months", .int(tenure))])), ("model", "churn"),
                 ("model_version", .int(modelVersion)), ("outputs", .object([("churn_label", .int(p > 0.5 ? 1 : 0)), ("churn_probability", .double(p))])),
                 ("run", .string(run)), ("stage", "score"),
             ]), cause: s, correlation: req)
-            if risky.count < crossingsPerRun && i % (predictionsPerRun / crossingsPerRun + 1) == 0 { risky.append((seq, String(i + 1), 0.9 + p / 10)) }
+            if entities != nil { newestPrediction[customer - 1] = seq }
+            if risky.count < crossingsPerRun && i % (predictionsPerRun / crossingsPerRun + 1) == 0 { risky.append((seq, String(customer), 0.9 + p / 10)) }
         }
         predictionCount += predictionsPerRun
         let modelFlow: Value = .object(Self.scored.map { c in
@@ -331,6 +349,10 @@ struct LineageGenerator {
                                                       ("rule", .object([("kind", "trigger"), ("name", "high_churn"), ("version", 1)])), ("type", "trigger")]),
                                     parameters: .object([("churn_probability", .double(r.p)), ("customer_id", .string(r.entity))]), cause: crossing, correlation: req)
             followups.append(f)
+            if recordFirings {
+                let fired = TriggerFired(rule: RuleRef(kind: "trigger", name: "high_churn", version: 1), crossing: crossing, job: "retention_followup", run: f)
+                add("trigger/high_churn", MLEvents.triggerFired, fired.payload, cause: crossing, correlation: req)
+            }
             let os = start(f, "offer", cause: freq, correlation: req)
             let ok = succeed(f, "offer", inputs: [], datasets: [], outputs: .object([("customer_id", .string(r.entity)), ("offer", "loyalty_discount")]),
                              lineage: nil, cause: os, correlation: req)

@@ -29,6 +29,14 @@ enum Bench {
           `why` and `lineage --depth 5` (median of Q warm queries) and `replay --at-seq` at the middle,
           on a generated churn history of N events (default 10,000,000; P predictions per scoring
           run, default 500); against a point read and a decode of every event up to the middle.
+      service [--events N] [--labels L] [--entities E] [--ledgerflow PATH] [--json] [--dir DIR]
+              [--prepare-only | --from DIR]
+          The engine as a service on a generated churn history of N events (default 10,000,000):
+          `ledgerflow work` (the release binary next to this one, or PATH) from start to its first
+          committed step, cold (no snapshot yet) and warm, its peak RSS after one run, and an
+          evaluate stage over L labels (default 10,000, of E customers, default 100,000); against
+          `ledgerflow events --from HEAD --limit 1` and L point reads of predictions. --prepare-only
+          leaves the prepared store and prints its folder; --from DIR measures a copy of one.
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -57,6 +65,7 @@ enum Bench {
             case "engine": try EngineBenchmark.run(options)
             case "ml": try MLBenchmark.run(options)
             case "lineage": try LineageBenchmark.run(options)
+            case "service": try ServiceBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
@@ -79,7 +88,7 @@ struct UsageError: Error {
 struct Options {
     private var values: [String: String] = [:]
     private var flags: Set<String> = []
-    static let flagNames: Set<String> = ["json", "no-sync"]
+    static let flagNames: Set<String> = ["json", "no-sync", "prepare-only"]
 
     init(_ args: [String]) throws {
         var i = 0
