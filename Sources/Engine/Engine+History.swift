@@ -47,7 +47,7 @@ extension Engine {
     public static var reactorCheckpoints: [String] { checkpointNames }
 
     /// The seq every reactor has decided through: the lowest of their checkpoints.
-    var decidedThrough: UInt64 { Engine.checkpointNames.map { checkpointValues[$0] ?? 0 }.min() ?? 0 }
+    var decidedThrough: UInt64 { Engine.checkpointNames.map { max(checkpointValues[$0] ?? 0, startFloors[$0] ?? 0) }.min() ?? 0 }
 
     /// The dependency rules of the current catalog.
     func dependencyRules() -> [DependencyRule] {

@@ -88,6 +88,8 @@ public final class Engine: @unchecked Sendable {
     var automation = AutomationState()
     var rules = AutomationRules()
     var rulesAt: UInt64 = .max
+    /// Where reactors without a stored checkpoint start (see `load()`), for `decidedThrough`.
+    var startFloors: [String: UInt64] = [:]
     /// Finished runs' statuses read from their streams (`finishedStatus(ofRun:)`), bounded.
     var finishedStatuses: [String: RunStatus] = [:]
     /// Events the automation reactor has not decided on yet (after its checkpoint).
@@ -203,7 +205,13 @@ public final class Engine: @unchecked Sendable {
     func load() throws {
         let started = Date()
         let head = try log.lastSeq()
-        for name in Engine.checkpointNames { checkpointValues[name] = try log.checkpoint(name) }
+        let stored = try log.checkpoints()
+        for name in Engine.checkpointNames { checkpointValues[name] = stored[name] ?? 0 }
+        // A reactor added after this store's last engine has no checkpoint yet: it starts where
+        // the stage scheduler is (as Engine+Notifications does), so runs decided before that need
+        // not be held for it.
+        startFloors = [:]
+        for name in Engine.checkpointNames where stored[name] == nil { startFloors[name] = stored[Engine.schedulerCheckpoint] ?? 0 }
         try loadCatalogAndRuns(head: head)
         try loadAutomation(head: head)
         try loadSchedules(head: head)

@@ -125,6 +125,13 @@ extension EventLog {
         return deleted.withLock { $0 }
     }
 
+    /// Removes checkpoint `name` (a retired reactor or table): afterwards it reads as never set.
+    public func removeCheckpoint(_ name: String) throws {
+        try writeTransaction { [core] txn in
+            _ = try txn.delete(core.dbs.checkpoints, key: Array(name.utf8))
+        }
+    }
+
     static func tablePrefix(_ name: String) throws -> [UInt8] {
         guard !name.isEmpty, !name.utf8.contains(0), name.utf8.count <= 64 else {
             throw EventLogError(.invalidArgument, "a table name must be 1–64 bytes without NUL: \(name.debugDescription)")

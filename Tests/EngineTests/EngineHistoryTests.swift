@@ -186,6 +186,31 @@ extension Project {
         #expect(dropped.count >= 6, "most runs were already let go of while the others ran")
     }
 
+    /// A reactor added after the store's last engine (no checkpoint stored yet — the notification
+    /// reactor on a store from before it) starts where the stage scheduler is; the runs decided
+    /// before that are not held for it, so such a store's first start holds no more than any other.
+    @Test func aReactorWithoutACheckpointStartsAtTheSchedulersAndHoldsNothingBeforeIt() throws {
+        let p = try Project()
+        try p.applyChain()
+        _ = try RunCommands.request(p.log, job: "up", trigger: RunTrigger(.manual), actor: "test")
+        let first = try p.historyEngine(keep: 0).run { s in s.active.isEmpty }
+        #expect(first.active.isEmpty && first.lastRunNumber == 3)
+        // As if the notification reactor had come with a new version: its checkpoint is gone.
+        let head = try p.log.lastSeq()
+        #expect(try p.log.checkpoint(Engine.schedulerCheckpoint) == head)
+        try p.log.removeCheckpoint(Engine.notificationsCheckpoint)
+        #expect(try p.log.checkpoints()[Engine.notificationsCheckpoint] == nil)
+        let e = p.historyEngine(keep: 0)
+        try e.load()
+        #expect(e.decidedThrough == head)
+        #expect(e.runs.runs.isEmpty && e.runs.hasFinished("1") && e.runs.lastRunNumber == 3)
+        // It decides nothing about those runs (no notification for an old run), and its first
+        // commit stores its checkpoint.
+        _ = try e.step()
+        #expect(try p.log.read(type: NotificationRequested.type).isEmpty)
+        #expect(try p.log.checkpoints()[Engine.notificationsCheckpoint] == head)
+    }
+
     /// The newest finished runs stay for `run(until:)` and its result (as before this change).
     @Test func theNewestFinishedRunsStayInMemory() throws {
         let p = try Project()
