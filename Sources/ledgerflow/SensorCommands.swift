@@ -34,8 +34,7 @@ struct SensorReport {
 
     /// The engine's status file, when present and readable.
     static func statusFile(store: String) -> Value? {
-        guard let data = FileManager.default.contents(atPath: store + "/status/sensors.json"), let text = String(data: data, encoding: .utf8) else { return nil }
-        return try? Value(json: text)
+        try? StatusFile.read(store: store, name: "sensors")
     }
 
     func folder(store: String) -> String? {
