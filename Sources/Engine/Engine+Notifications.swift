@@ -65,11 +65,7 @@ extension Engine {
         let n = notifications
         let head = runs.lastSeq
         n.storeID = (try? log.storeID()) ?? "?"
-        var outbox = NotificationsState()
-        var events: [RecordedEvent] = []
-        for t in NotificationEvents.types.sorted() { events += try log.read(type: t).filter { $0.seq <= head } }
-        for e in events.sorted(by: { $0.seq < $1.seq }) { outbox.evolve(e) }
-        n.outbox = outbox
+        n.outbox = try AutomationFolds.notifications(log, through: head)
         let stored = try log.checkpoints()
         let floor = stored[Engine.notificationsCheckpoint] ?? stored[Engine.schedulerCheckpoint] ?? 0
         var pending: [RecordedEvent] = []

@@ -49,15 +49,8 @@ extension Engine {
         }
         var streams = ScheduleState()
         for name in names.sorted() {
-            let stream = ScheduleEvents.stream(schedule: name)
-            guard try log.streamVersion(stream) > 0 else { continue }
-            var from: UInt64 = 1
-            while true {
-                let chunk = try log.read(stream: stream, fromVersion: from, limit: 4096)
-                for e in chunk where e.seq <= head { streams.evolve(e) }
-                guard chunk.count == 4096, let last = chunk.last else { break }
-                from = last.streamVersion + 1
-            }
+            guard try log.streamVersion(ScheduleEvents.stream(schedule: name)) > 0 else { continue }
+            try AutomationFolds.fold(schedule: name, from: log, through: head, into: &streams)
         }
         scheduling = SchedulingState(streams: streams)
     }

@@ -104,13 +104,7 @@ struct HealthReport {
         let catalog = try RunCommands.catalog(log)
         for plan in SchedulePlan.plans(in: catalog).plans.values.sorted(by: { $0.name < $1.name }) {
             var state = ScheduleState()
-            var from: UInt64 = 1
-            while true {
-                let chunk = try log.read(stream: ScheduleEvents.stream(schedule: plan.name), fromVersion: from, limit: 4096)
-                for e in chunk { state.evolve(e) }
-                guard chunk.count == 4096, let last = chunk.last else { break }
-                from = last.streamVersion + 1
-            }
+            try AutomationFolds.fold(schedule: plan.name, from: log, into: &state)
             let s = state[plan.name]
             // The first tick after what is recorded: when it is due and long past, nothing ticks.
             let next = plan.next(1, after: plan.floor(s)).first?.nominal
@@ -134,11 +128,7 @@ struct HealthReport {
                 problems.append("sensor \(name): no poll for \(Int(Double(nowMicros - next) / 1e6)) s past its next poll")
             }
         }
-        var state = NotificationsState()
-        var events: [RecordedEvent] = []
-        for t in NotificationEvents.types.sorted() { events += try log.read(type: t) }
-        for e in events.sorted(by: { $0.seq < $1.seq }) { state.evolve(e) }
-        for entry in state.entries.values {
+        for entry in try AutomationFolds.notifications(log).entries.values {
             switch entry.status {
             case .requested, .failed:
                 outbox.pending += 1

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Domain
 import EventLog
+import Engine
 import Foundation
 import Runs
 
@@ -17,10 +18,7 @@ struct Notifications: ParsableCommand {
         if let run = runID, try log.read(stream: RunEvents.stream(run: run), limit: 1).isEmpty {
             throw CommandFailure(message: "no run '\(run)'; `ledgerflow runs` lists them")
         }
-        var state = NotificationsState()
-        var events: [RecordedEvent] = []
-        for t in NotificationEvents.types.sorted() { events += try log.read(type: t) }
-        for e in events.sorted(by: { $0.seq < $1.seq }) { state.evolve(e) }
+        let state = try AutomationFolds.notifications(log)
         let entries = state.ordered(run: runID)
         if json {
             Output.line(prettyJSON(.array(entries.map(notificationValue))))

@@ -28,13 +28,7 @@ struct ScheduleBook {
     /// The folded stream of schedule `name` (read in chunks).
     func state(_ name: String) throws -> ScheduleStreamState {
         var state = ScheduleState()
-        var from: UInt64 = 1
-        while true {
-            let chunk = try log.read(stream: ScheduleEvents.stream(schedule: name), fromVersion: from, limit: 4096)
-            for e in chunk { state.evolve(e) }
-            guard chunk.count == 4096, let last = chunk.last else { break }
-            from = last.streamVersion + 1
-        }
+        try AutomationFolds.fold(schedule: name, from: log, into: &state)
         return state[name]
     }
 
