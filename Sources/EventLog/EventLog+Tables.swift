@@ -125,6 +125,45 @@ extension EventLog {
         return deleted.withLock { $0 }
     }
 
+    /// Folds the events of `types` after `checkpoint` (through `through`) into table `name`, in
+    /// transactions of at most `chunk` events, at most `maxChunks` of them: `rows` gives each
+    /// event's pairs. When `rows` throws (an event that does not decode), the table is brought up
+    /// to the seq before that event and the error rethrown, so the table never silently lacks one.
+    /// Returns the number of events folded.
+    @discardableResult
+    public func foldIntoTable(_ name: String, checkpoint: String, types: [String], through: UInt64 = .max, chunk: Int, maxChunks: Int = .max,
+                              rows: (RecordedEvent) throws -> [(key: [UInt8], value: [UInt8])]) throws -> Int {
+        var from = try self.checkpoint(checkpoint)
+        let head = min(through, try lastSeq())
+        var folded = 0
+        var chunks = 0
+        while from < head && chunks < maxChunks {
+            chunks += 1
+            let events = try self.events(ofTypes: types, after: from, through: head, limit: chunk)
+            let last = events.count < chunk ? head : events.last!.seq
+            var pairs: [(key: [UInt8], value: [UInt8])] = []
+            for e in events {
+                do { pairs += try rows(e) } catch {
+                    if e.seq - 1 > from { try addToTable(name, pairs, checkpoint: checkpoint, seq: e.seq - 1) }
+                    throw error
+                }
+            }
+            try addToTable(name, pairs, checkpoint: checkpoint, seq: last)
+            folded += events.count
+            from = last
+        }
+        return folded
+    }
+
+    /// The events of `types` after `after` through `through`, in seq order, at most `limit` (through
+    /// the type index).
+    public func events(ofTypes types: [String], after: UInt64, through: UInt64, limit: Int = .max) throws -> [RecordedEvent] {
+        var all: [RecordedEvent] = []
+        for t in types.sorted() { all += try read(type: t, from: after + 1, limit: limit).filter { $0.seq <= through } }
+        all.sort { $0.seq < $1.seq }
+        return all.count > limit ? Array(all.prefix(limit)) : all
+    }
+
     /// Removes checkpoint `name` (a retired reactor or table): afterwards it reads as never set.
     public func removeCheckpoint(_ name: String) throws {
         try writeTransaction { [core] txn in

@@ -23,31 +23,15 @@ public enum LineageIndex {
     /// rest, that event included, in memory).
     @discardableResult
     public static func catchUp(_ log: EventLog, through: UInt64 = .max, chunk: Int = 50_000, maxChunks: Int = .max) throws -> Int {
-        var from = try log.checkpoint(checkpoint)
-        let head = min(through, try log.lastSeq())
         var added = 0
-        var chunks = 0
-        while from < head && chunks < maxChunks {
-            chunks += 1
-            let events = try relevantEvents(log, after: from, through: head, limit: chunk)
-            let last = events.count < chunk ? head : events.last!.seq
+        try log.foldIntoTable(table, checkpoint: checkpoint, types: Array(LineageEdges.types), through: through, chunk: chunk, maxChunks: maxChunks) { e in
             var pairs: [(key: [UInt8], value: [UInt8])] = []
-            for e in events {
-                let edges: [LineageEdge]
-                do throws(DecodingFailure) {
-                    edges = try LineageEdges.checkedEdges(of: e)
-                } catch {
-                    if e.seq - 1 > from { try log.addToTable(table, pairs, checkpoint: checkpoint, seq: e.seq - 1) }
-                    throw error
-                }
-                for edge in edges {
-                    pairs.append((Array(edge.to.utf8), encode(upstream: true, edge.seq, edge.kind, edge.from)))
-                    pairs.append((Array(edge.from.utf8), encode(upstream: false, edge.seq, edge.kind, edge.to)))
-                    added += 1
-                }
+            for edge in try LineageEdges.checkedEdges(of: e) {
+                pairs.append((Array(edge.to.utf8), encode(upstream: true, edge.seq, edge.kind, edge.from)))
+                pairs.append((Array(edge.from.utf8), encode(upstream: false, edge.seq, edge.kind, edge.to)))
+                added += 1
             }
-            try log.addToTable(table, pairs, checkpoint: checkpoint, seq: last)
-            from = last
+            return pairs
         }
         return added
     }
@@ -62,12 +46,7 @@ public enum LineageIndex {
     /// The events of the edge types after `after` through `through`, in seq order (through the
     /// type index: predictions are never read).
     static func relevantEvents(_ log: EventLog, after: UInt64, through: UInt64, limit: Int = .max) throws -> [RecordedEvent] {
-        var all: [RecordedEvent] = []
-        for t in LineageEdges.types.sorted() {
-            all += try log.read(type: t, from: after + 1, limit: limit).filter { $0.seq <= through }
-        }
-        all.sort { $0.seq < $1.seq }
-        return all.count > limit ? Array(all.prefix(limit)) : all
+        try log.events(ofTypes: Array(LineageEdges.types), after: after, through: through, limit: limit)
     }
 
     /// The neighbours of `node` the table holds (however far it is caught up), in seq order, at

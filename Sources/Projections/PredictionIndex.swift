@@ -34,29 +34,10 @@ public enum PredictionIndex {
     /// is brought up to the seq before it), so the table never silently lacks one.
     @discardableResult
     public static func catchUp(_ log: EventLog, through: UInt64 = .max, chunk: Int = 100_000, maxChunks: Int = .max) throws -> Int {
-        var from = try log.checkpoint(checkpoint)
-        let head = min(through, try log.lastSeq())
-        var indexed = 0
-        var chunks = 0
-        while from < head && chunks < maxChunks {
-            chunks += 1
-            let events = try log.read(type: PredictionRecorded.type, from: from + 1, limit: chunk).filter { $0.seq <= head }
-            let last = events.count < chunk ? head : events.last!.seq
-            var pairs: [(key: [UInt8], value: [UInt8])] = []
-            pairs.reserveCapacity(events.count)
-            for e in events {
-                let p: PredictionRecorded
-                do throws(DecodingFailure) { p = try e.decode(PredictionRecorded.self) } catch {
-                    if e.seq - 1 > from { try log.addToTable(table, pairs, checkpoint: checkpoint, seq: e.seq - 1) }
-                    throw error
-                }
-                pairs.append((key(model: p.model, entity: p.entity).key, bigEndian(e.seq)))
-            }
-            try log.addToTable(table, pairs, checkpoint: checkpoint, seq: last)
-            indexed += pairs.count
-            from = last
+        try log.foldIntoTable(table, checkpoint: checkpoint, types: [PredictionRecorded.type], through: through, chunk: chunk, maxChunks: maxChunks) { e in
+            let p = try e.decode(PredictionRecorded.self)
+            return [(key(model: p.model, entity: p.entity).key, bigEndian(e.seq))]
         }
-        return indexed
     }
 
     /// Drops the table and indexes every prediction again; returns how many.
