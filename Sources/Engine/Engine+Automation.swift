@@ -28,18 +28,34 @@ extension Engine {
     static let automationInputs: [String] = [PredictionRecorded.type, MetricObserved.type, RunEvents.stageSucceeded,
                                              RunEvents.datasetVersionWritten]
 
-    /// Folds the registry and the automation state, and queues the events after the automation
-    /// checkpoint that it has not decided on.
-    func loadAutomation(head: UInt64) throws {
-        // Both from their newest snapshots (the engine writes them: Engine+History).
+    /// The registry and the automation state as of `head`, each from its newest snapshot (the
+    /// engine writes them: Engine+History) and the events after it. Reads only the log, so `load`
+    /// runs it on a thread of its own while the runs fold (on a first start, both are long folds).
+    struct AutomationFold: Sendable {
+        var models: ProjectionRunner<ModelsProjection>.Fold
+        var automation: ProjectionRunner<AutomationProjection>.Fold
+        var modelsSeconds: Double
+        var automationSeconds: Double
+    }
+
+    static func foldAutomation(_ log: EventLog, head: UInt64) throws -> AutomationFold {
+        let started = Date()
         let m = try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: head)
+        let between = Date()
         let a = try ProjectionRunner(log: log, projection: AutomationProjection()).state(at: head)
+        return AutomationFold(models: m, automation: a, modelsSeconds: between.timeIntervalSince(started), automationSeconds: Date().timeIntervalSince(between))
+    }
+
+    /// Takes the registry and the automation state folded by `foldAutomation`, and queues the
+    /// events after the automation checkpoint that the reactor has not decided on.
+    func loadAutomation(head: UInt64, _ fold: AutomationFold) throws {
+        let m = fold.models, a = fold.automation
         models = m.state
         automation = a.state
         history.debt.models = m.folded
         history.debt.automation = a.folded
-        noteLoaded("models", fromSnapshot: m.fromSnapshot, folded: m.folded)
-        noteLoaded("automation", fromSnapshot: a.fromSnapshot, folded: a.folded)
+        noteLoaded("models", fromSnapshot: m.fromSnapshot, folded: m.folded, seconds: fold.modelsSeconds)
+        noteLoaded("automation", fromSnapshot: a.fromSnapshot, folded: a.folded, seconds: fold.automationSeconds)
         for why in [m.rejectedSnapshot, a.rejectedSnapshot].compactMap({ $0 }) { options.report(why, .warning, component: "snapshots") }
         let from = (checkpointValues[Engine.automationCheckpoint] ?? 0) + 1
         var pending: [RecordedEvent] = []

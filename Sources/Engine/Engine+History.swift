@@ -58,12 +58,14 @@ extension Engine {
     /// newest snapshot, each with the events after it, up to `head`. The checkpoints must be read
     /// already: what is let go of while folding depends on them.
     func loadCatalogAndRuns(head: UInt64) throws {
+        var started = Date()
         let c = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: head)
         catalog = c.state
         history.debt.catalog = c.folded
-        noteLoaded("catalog", fromSnapshot: c.fromSnapshot, folded: c.folded)
+        noteLoaded("catalog", fromSnapshot: c.fromSnapshot, folded: c.folded, seconds: Date().timeIntervalSince(started))
         if let why = c.rejectedSnapshot { options.report(why, .warning, component: "snapshots") }
 
+        started = Date()
         let rules = dependencyRules(), decided = decidedThrough, keep = options.history.keepFinishedRuns
         // A long fold (a first start on a long history) lets go as it goes, so that memory stays
         // bounded during the fold too.
@@ -74,7 +76,7 @@ extension Engine {
         runs.forget(decidedThrough: decided, rules: rules, keepFinished: keep)
         history.forgotThrough = decided
         history.debt.runs = fold.folded
-        noteLoaded("runs", fromSnapshot: fold.fromSnapshot, folded: fold.folded)
+        noteLoaded("runs", fromSnapshot: fold.fromSnapshot, folded: fold.folded, seconds: Date().timeIntervalSince(started))
     }
 
     /// The working set of runs as of `head`: the engine's newest snapshot of it (when one reads;
@@ -216,8 +218,9 @@ extension Engine {
     }
 
     /// Notes where a state started from, for the line `reportLoaded` writes.
-    func noteLoaded(_ name: String, fromSnapshot: UInt64?, folded: Int) {
-        history.loaded.append("\(name) " + (fromSnapshot.map { "from its snapshot at seq \($0) + \(folded) events" } ?? "from seq 1 (\(folded) events)"))
+    func noteLoaded(_ name: String, fromSnapshot: UInt64?, folded: Int, seconds: Double) {
+        let from = fromSnapshot.map { "from its snapshot at seq \($0) + \(folded) events" } ?? "from seq 1 (\(folded) events)"
+        history.loaded.append("\(name) " + from + String(format: ", %.3f s", seconds))
     }
 
     /// One line saying how the engine's state was loaded and how long it took.
@@ -233,6 +236,7 @@ extension Engine {
         if CatalogEvents.types.contains(e.type) { history.debt.catalog += 1 }
         if MLEvents.registryTypes.contains(e.type) { history.debt.models += 1 }
         if MLEvents.automationTypes.contains(e.type) { history.debt.automation += 1 }
+        if ScheduleEvents.types.contains(e.type) || NotificationEvents.types.contains(e.type) { history.debt.streams += 1 }
     }
 
     /// Drops from the runs what every reactor has decided on (see the type's documentation);
@@ -258,7 +262,7 @@ extension Engine {
         let every = options.history.snapshotEvery
         let debt = history.debt
         guard !log.isReadOnly, Date() >= history.snapshotRetryAt,
-              debt.runs >= every || debt.catalog >= every || debt.models >= every || debt.automation >= every else { return }
+              debt.runs >= every || debt.catalog >= every || debt.models >= every || debt.automation >= every || debt.streams >= every else { return }
         let seq = runs.lastSeq
         do {
             if debt.runs >= every {
@@ -271,6 +275,17 @@ extension Engine {
                 try log.writeSnapshot(p.name, seq: seq, version: p.version, state: p.encode(automation), keep: 2,
                                       checkpoint: ProjectionRunner(log: log, projection: p).checkpointName)
                 history.debt.automation = 0
+            }
+            if debt.streams >= every {
+                // The schedule streams and the pending messages; settled messages are let go of.
+                let n = notifications
+                if n.loaded { n.outbox.dropSettled(keeping: Set(n.inFlight.keys)) }
+                if !n.loaded || n.observedThrough == seq {
+                    let pending = n.loaded ? Array(n.outbox.pending) : try AutomationFolds.pendingOutbox(log, through: seq, from: AutomationFolds.streamsSnapshot(log, atOrBefore: seq).snapshot).state.pending.map { $0 }
+                    let snapshot = AutomationFolds.StreamsSnapshot(seq: seq, schedules: scheduling.streams, pendingNotifications: pending)
+                    try log.writeSnapshot(AutomationFolds.streamsSnapshotName, seq: seq, version: AutomationFolds.streamsSnapshotVersion, state: snapshot.value, keep: 2)
+                    history.debt.streams = 0
+                }
             }
             if debt.catalog >= every {
                 try ProjectionRunner(log: log, projection: CatalogProjection()).writeSnapshot(catalog, at: seq)
@@ -293,7 +308,7 @@ extension Engine {
 /// The engine's bookkeeping of snapshots and forgetting (loop thread only).
 struct HistoryState {
     /// Events folded since each state's newest snapshot.
-    struct Debt { var runs = 0, catalog = 0, models = 0, automation = 0 }
+    struct Debt { var runs = 0, catalog = 0, models = 0, automation = 0, streams = 0 }
     var debt = Debt()
     /// `decidedThrough` when runs were last forgotten.
     var forgotThrough: UInt64 = 0
@@ -301,4 +316,26 @@ struct HistoryState {
     var snapshotRetryAt = Date.distantPast
     /// Where each state started from at load (for one log line).
     var loaded: [String] = []
+}
+
+/// Work started on a thread of its own, its result waited for later (`result()`, once).
+final class BackgroundWork<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `outcome` is written once by the worker before it signals `done`, and
+    // read only after `result()` has waited for that signal.
+    private var outcome: Result<T, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        let thread = Thread { [self] in
+            outcome = Result { try work() }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the work to finish; its value, or what it threw.
+    func result() throws -> T {
+        done.wait()
+        return try outcome!.get()
+    }
 }

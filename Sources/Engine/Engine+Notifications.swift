@@ -65,7 +65,13 @@ extension Engine {
         let n = notifications
         let head = runs.lastSeq
         n.storeID = (try? log.storeID()) ?? "?"
-        n.outbox = try AutomationFolds.notifications(log, through: head)
+        // Pending messages from the engine's snapshot and the notification events after it (the
+        // settled ones before it are not needed: see `requestNotifications`).
+        let (snapshot, rejected) = AutomationFolds.streamsSnapshot(log, atOrBefore: head)
+        if let rejected { options.report(rejected, .warning, component: "snapshots") }
+        let (outbox, folded) = try AutomationFolds.pendingOutbox(log, through: head, from: snapshot)
+        n.outbox = outbox
+        history.debt.streams += folded
         let stored = try log.checkpoints()
         let floor = stored[Engine.notificationsCheckpoint] ?? stored[Engine.schedulerCheckpoint] ?? 0
         var pending: [RecordedEvent] = []
@@ -110,8 +116,13 @@ extension Engine {
         }
         var keep: [RecordedEvent] = []
         for e in n.inbox {
-            let outbox = n.outbox
-            let requested: (String) -> Bool = { outbox.entries[$0] != nil || batch.added($0) > 0 }
+            // Requested already: in the outbox, in this step, or (settled before the snapshot the
+            // outbox was loaded from, or dropped since) a stream the log has. A read that fails
+            // says no: the append (`.noStream`) then refuses the step rather than request twice.
+            let outbox = n.outbox, log = self.log
+            let requested: (String) -> Bool = {
+                outbox.entries[$0] != nil || batch.added($0) > 0 || ((try? log.streamVersion($0)) ?? 0) > 0
+            }
             let decided: (requests: [NotificationDecider.Request], problems: [String])
             if e.type == AlertRaised.type {
                 let alert: AlertRaised

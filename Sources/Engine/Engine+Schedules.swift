@@ -47,11 +47,12 @@ extension Engine {
             default: break
             }
         }
-        var streams = ScheduleState()
-        for name in names.sorted() {
-            guard try log.streamVersion(ScheduleEvents.stream(schedule: name)) > 0 else { continue }
-            try AutomationFolds.fold(schedule: name, from: log, through: head, into: &streams)
-        }
+        let started = Date()
+        let (snapshot, rejected) = AutomationFolds.streamsSnapshot(log, atOrBefore: head)
+        if let rejected { options.report(rejected, .warning, component: "snapshots") }
+        let (streams, folded) = try AutomationFolds.schedules(names, log, through: head, from: snapshot)
+        history.debt.streams += folded
+        noteLoaded("schedules", fromSnapshot: snapshot?.seq, folded: folded, seconds: Date().timeIntervalSince(started))
         scheduling = SchedulingState(streams: streams)
     }
 

@@ -212,8 +212,11 @@ public final class Engine: @unchecked Sendable {
         // not be held for it.
         startFloors = [:]
         for name in Engine.checkpointNames where stored[name] == nil { startFloors[name] = stored[Engine.schedulerCheckpoint] ?? 0 }
+        // The registry and automation state fold on a thread of their own meanwhile.
+        let log = self.log
+        let automationFold = BackgroundWork { try Engine.foldAutomation(log, head: head) }
         try loadCatalogAndRuns(head: head)
-        try loadAutomation(head: head)
+        try loadAutomation(head: head, automationFold.result())
         try loadSchedules(head: head)
         reportLoaded(head: head, since: started)
     }

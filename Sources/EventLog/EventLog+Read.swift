@@ -384,6 +384,7 @@ struct EventReader {
 
     /// The header of `seq`'s record; nil (noted) when tolerant and it does not decode.
     mutating func headerOrNote(seq: UInt64, record: UnsafeRawBufferPointer) throws -> RecordHeader? {
+        core.resident.touched(1, core.env)
         var r = ByteReader(record)
         do {
             return try RecordHeader.read(seq: seq, from: &r)
@@ -413,6 +414,7 @@ struct EventReader {
 
     /// Decodes the record of `seq`.
     mutating func decode(seq: UInt64, record: UnsafeRawBufferPointer, _ txn: Transaction) throws -> RecordedEvent {
+        core.resident.touched(1, core.env)
         var r = ByteReader(record)
         let h = try RecordHeader.read(seq: seq, from: &r)
         let stream = try name(.stream, h.streamID, txn)

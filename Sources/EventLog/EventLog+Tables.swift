@@ -44,6 +44,7 @@ extension EventLog {
                 while let entry = e, entry.value.starts(with: prefix), count < countLimit {
                     if values.count < limit { values.append(Array(entry.value)) }
                     count += 1
+                    core.resident.touched(1, core.env)
                     e = try c.nextDuplicate()
                 }
                 return (values, count)
@@ -78,6 +79,7 @@ extension EventLog {
                         }
                     }
                     out.append(values)
+                    core.resident.touched(1, core.env)
                 }
                 return out
             }
@@ -93,6 +95,7 @@ extension EventLog {
                 var e = try prefix.withUnsafeBytes { try c.seek(atLeast: $0) }
                 while let entry = e, entry.key.starts(with: prefix) {
                     guard try body(Array(entry.key.dropFirst(prefix.count)), Array(entry.value)) else { return }
+                    core.resident.touched(1, core.env)
                     e = try c.next()
                 }
             }

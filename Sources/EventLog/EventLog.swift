@@ -28,6 +28,11 @@ public final class EventLog: Sendable {
         public var upcasters = Upcasters()
         /// How often a subscriber looks for appends made by other processes.
         public var pollInterval: Duration = .milliseconds(100)
+        /// Bytes of the store's map this process may hold resident (beyond what it held when it
+        /// last let go of them) before it lets go of them again: see `ResidentMap`. The pages stay
+        /// in the kernel's page cache, so reads stay fast; the process's resident set no longer
+        /// grows with the history it reads. 0 never lets go.
+        public var residentMapBudget = 64 << 20
         /// Where the log gets the time it records (events' recordedAt, creation times); tests pass a
         /// clock they drive. RecordedAt still never decreases along seq, whatever the clock says.
         public var clock: any LogClock = SystemClock()
@@ -133,6 +138,8 @@ final class StoreCore: Sendable {
     let names = NameCache()
     /// Held shared by every read transaction, exclusively to grow the map (see `MapGate`).
     let mapGate = MapGate()
+    /// The budget of the map's pages resident in this process (see `ResidentMap`).
+    let resident: ResidentMap
     let dictionaries = DictionarySet()
     let notifier = AppendNotifier()
     let compressors: ContextPool<Compressor>
@@ -153,6 +160,7 @@ final class StoreCore: Sendable {
             throw EventLogError(.noStore, "no store at \(path): create one with `ledgerflow init --store \(path)`")
         }
         self.env = env
+        self.resident = ResidentMap(budget: configuration.residentMapBudget)
         self.canonicalPath = canonicalPath
         self.configuration = configuration
         let level = configuration.compressionLevel

@@ -73,6 +73,11 @@ extension EventLogError {
 extension StoreCore {
     /// A read transaction whose storage failures come out as `EventLogError`.
     func read<T>(_ body: (Transaction) throws -> T) throws -> T {
-        do { return try mapGate.shared { try env.read(body) } } catch let e as LMDBError { throw EventLogError(e) }
+        do {
+            return try mapGate.shared {
+                defer { resident.touched(1, env) }
+                return try env.read(body)
+            }
+        } catch let e as LMDBError { throw EventLogError(e) }
     }
 }

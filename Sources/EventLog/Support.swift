@@ -1,5 +1,7 @@
 import Domain
 import Foundation
+import LMDB
+import Synchronization
 import Zstd
 
 /// A pool of non-thread-safe contexts (zstd compressors and decompressors): each caller takes one,
@@ -196,5 +198,78 @@ final class MapGate: @unchecked Sendable {
         defer { pthread_rwlock_unlock(lock) }
         try body()
         return true
+    }
+}
+
+/// Keeps the pages of the store's map that this process holds resident within a budget, so that a
+/// process's resident set does not grow with the history it reads (a fold of a long history, or
+/// thousands of point reads spread over it, each mapping the kernel's fault-around of 16 pages).
+///
+/// Readers count what they touch (`touched`); every `checkEvery` touches the process's resident
+/// file pages (`/proc/self/statm`, its "shared" field) are compared with what they were after the
+/// last release, and past the budget the map's pages are let go of
+/// (`Environment.releaseResidentPages`: they stay in the page cache; the next read maps them
+/// again). Between two checks at most `checkEvery` × 64 KiB more can be mapped. Call it while a
+/// read transaction holds the map gate (so that the map is not replaced meanwhile). Linux only;
+/// elsewhere (no `/proc`) it never releases.
+final class ResidentMap: Sendable {
+    /// Bytes of file pages above the baseline that trigger a release; 0 never releases.
+    let budget: Int
+    let checkEvery: Int
+    private let touches = Atomic<Int>(0)
+    /// Resident file bytes right after the last release (or at open): the libraries' and other
+    /// files' pages, which a release does not touch.
+    private let baseline = Atomic<Int>(0)
+    private let releases = Atomic<Int>(0)
+    private let measure: @Sendable () -> Int?
+
+    /// `measure` (tests) replaces reading the process's resident file bytes.
+    init(budget: Int, checkEvery: Int = 256, measure: (@Sendable () -> Int?)? = nil) {
+        self.budget = budget
+        self.checkEvery = max(1, checkEvery)
+        let statm = StatmReader(enabled: budget > 0 && measure == nil)
+        self.measure = measure ?? { statm.residentFileBytes() }
+        baseline.store(self.measure() ?? 0, ordering: .relaxed)
+    }
+
+    /// How many times the map's pages were let go of.
+    var releaseCount: Int { releases.load(ordering: .relaxed) }
+
+    /// Notes `n` records or rows read through the map; every `checkEvery` checks the budget.
+    @inline(__always)
+    func touched(_ n: Int = 1, _ env: Environment) {
+        guard budget > 0 else { return }
+        let before = touches.wrappingAdd(n, ordering: .relaxed).oldValue
+        if before / checkEvery != (before + n) / checkEvery { check(env) }
+    }
+
+    private func check(_ env: Environment) {
+        guard let now = measure(), now - baseline.load(ordering: .relaxed) > budget else { return }
+        env.releaseResidentPages()
+        releases.wrappingAdd(1, ordering: .relaxed)
+        baseline.store(measure() ?? now, ordering: .relaxed)
+    }
+}
+
+/// Reads the process's resident file-backed and shared bytes: the third field of
+/// `/proc/self/statm` (pages), through a descriptor kept open.
+final class StatmReader: Sendable {
+    private let fd: Int32
+    private let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    init(enabled: Bool = true) {
+        fd = enabled ? open("/proc/self/statm", O_RDONLY | O_CLOEXEC) : -1
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    func residentFileBytes() -> Int? {
+        guard fd >= 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 160)
+        let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return nil }
+        let fields = buffer[..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 3, let pages = Int(String(decoding: fields[2], as: UTF8.self)) else { return nil }
+        return pages * pageSize
     }
 }

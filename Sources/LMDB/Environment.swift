@@ -30,6 +30,9 @@ public final class Environment: @unchecked Sendable {
     }
 
     let handle: OpaquePointer
+    /// Held while the map is replaced (`mdb_env_set_mapsize`) and while its pages are released,
+    /// so that `releaseResidentPages` never advises an address the map has just left.
+    private let remapping = NSLock()
     /// The directory that holds `data.mdb` and `lock.mdb`.
     public let path: String
     /// Whether the environment was opened read-only.
@@ -127,7 +130,7 @@ public final class Environment: @unchecked Sendable {
         if code == MDB_MAP_RESIZED {
             // Another process grew the map: adopt its size (legal: this process has no txn open
             // on this thread) and try once more.
-            try check(mdb_env_set_mapsize(handle, 0), "adopting a map size grown by another process")
+            try remapping.withLock { try check(mdb_env_set_mapsize(handle, 0), "adopting a map size grown by another process") }
             code = mdb_txn_begin(handle, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
         }
         try check(code, readOnly ? "beginning a read transaction in \(path)" : "beginning a write transaction in \(path)")
@@ -169,7 +172,58 @@ public final class Environment: @unchecked Sendable {
 
     /// Grows the map to `bytes`. Only legal while this process has no transaction open.
     public func setMapSize(_ bytes: Int) throws {
-        try check(mdb_env_set_mapsize(handle, bytes), "growing the map to \(bytes) bytes")
+        try remapping.withLock { try check(mdb_env_set_mapsize(handle, bytes), "growing the map to \(bytes) bytes") }
+    }
+
+    /// Lets go of the pages of the map that this process holds resident (`madvise(MADV_DONTNEED)`
+    /// over the map), so that they stop counting in its resident set. Nothing is lost: the map is
+    /// a read-only shared map of the file (LMDB writes with `pwrite`), its pages stay in the
+    /// kernel's page cache, and a later read maps them again (a minor fault). Safe while read
+    /// transactions run on other threads: their pointers stay valid. The map is found in
+    /// `/proc/self/maps` by the data file's device and inode (LMDB does not tell its address).
+    /// Returns the bytes of address space advised (0 where there is no `/proc`).
+    @discardableResult
+    public func releaseResidentPages() -> Int {
+        remapping.withLock {
+            var fd: Int32 = -1
+            var file = stat()
+            guard mdb_env_get_fd(handle, &fd) == 0, fstat(fd, &file) == 0,
+                  let maps = Environment.readWholeFile("/proc/self/maps") else { return 0 }
+            var advised = 0
+            for line in maps.split(separator: "\n") {
+                // start-end perms offset major:minor inode path
+                let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+                guard f.count == 6, UInt64(f[4]) == UInt64(file.st_ino) else { continue }
+                let dev = f[3].split(separator: ":").compactMap { UInt32($0, radix: 16) }
+                // glibc's encoding of a dev_t (what major(3) and minor(3) decode).
+                let d = UInt64(file.st_dev)
+                let major = UInt32(truncatingIfNeeded: ((d >> 8) & 0xfff) | ((d >> 32) & ~0xfff))
+                let minor = UInt32(truncatingIfNeeded: (d & 0xff) | ((d >> 12) & ~0xff))
+                guard dev.count == 2, dev[0] == major, dev[1] == minor else { continue }
+                let range = f[0].split(separator: "-").compactMap { UInt(String($0), radix: 16) }
+                guard range.count == 2, range[1] > range[0], let start = UnsafeMutableRawPointer(bitPattern: range[0]) else { continue }
+                if madvise(start, Int(range[1] - range[0]), Int32(MADV_DONTNEED)) == 0 { advised += Int(range[1] - range[0]) }
+            }
+            return advised
+        }
+    }
+
+    /// A file's contents read to its end with read(2): procfs files report size 0, and
+    /// Foundation's `String(contentsOfFile:)` stops after their first page.
+    static func readWholeFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { return nil }
+            if n == 0 { break }
+            bytes += chunk[..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Flushes the data buffers to disk (useful after writing with `noSync`).

@@ -102,9 +102,10 @@ struct HealthReport {
         let nowMicros = Int64(now.timeIntervalSince1970 * 1e6)
         let running = holder != nil
         let catalog = try RunCommands.catalog(log)
-        for plan in SchedulePlan.plans(in: catalog).plans.values.sorted(by: { $0.name < $1.name }) {
-            var state = ScheduleState()
-            try AutomationFolds.fold(schedule: plan.name, from: log, into: &state)
+        let plans = SchedulePlan.plans(in: catalog).plans
+        // From the engine's snapshot of the schedule streams (when there is one) and what follows it.
+        let state = try AutomationFolds.schedules(Set(plans.keys), log, through: .max, from: AutomationFolds.streamsSnapshot(log, atOrBefore: .max).snapshot).state
+        for plan in plans.values.sorted(by: { $0.name < $1.name }) {
             let s = state[plan.name]
             // The first tick after what is recorded: when it is due and long past, nothing ticks.
             let next = plan.next(1, after: plan.floor(s)).first?.nominal

@@ -23,14 +23,17 @@ struct ScheduleBook {
     init(_ store: StoreOptions) throws {
         log = try store.openForReading()
         plans = SchedulePlan.plans(in: try RunCommands.catalog(log)).plans
+        snapshot = AutomationFolds.streamsSnapshot(log, atOrBefore: .max).snapshot
     }
 
-    /// The folded stream of schedule `name` (read in chunks).
+    /// The folded stream of schedule `name`: from the engine's snapshot of the schedule streams
+    /// (when there is one) and the events after it.
     func state(_ name: String) throws -> ScheduleStreamState {
-        var state = ScheduleState()
-        try AutomationFolds.fold(schedule: name, from: log, into: &state)
-        return state[name]
+        try AutomationFolds.schedules([name], log, through: .max, from: snapshot).state[name]
     }
+
+    /// The engine's newest snapshot of the schedule streams.
+    let snapshot: AutomationFolds.StreamsSnapshot?
 
     /// A run's status, read from its own stream; nil when there is no such run.
     func status(_ run: String) throws -> RunStatus? {

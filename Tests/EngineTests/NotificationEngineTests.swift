@@ -59,9 +59,10 @@ import Testing
         var all: [String] { lines.withLock { $0 } }
     }
 
-    static func engine(_ p: Project, reports: Reports) -> Engine {
+    static func engine(_ p: Project, reports: Reports, snapshotEvery: Int? = nil) -> Engine {
         var o = Engine.Options()
         o.pollInterval = 0.01
+        if let snapshotEvery { o.history.snapshotEvery = snapshotEvery }
         o.log = { line in reports.lines.withLock { $0.append(line.message) } }
         return Engine(log: p.log, store: p.store, options: o)
     }
@@ -216,6 +217,49 @@ import Testing
         try Self.engine(p, reports: reports).run { _ in true }
         #expect(try sink.messages().count == 2)
         #expect(try Self.types(p.log, NotificationSent.type) == 2)
+    }
+
+    /// With the engine's snapshot of the streams written at every idle moment, a restart loads only
+    /// the pending messages: the one the snapshot lists is delivered once, and the messages settled
+    /// before it (no longer in memory) are never requested again.
+    @Test func aRestartFromTheStreamsSnapshotDeliversThePendingMessageOnceAndRequestsNothingTwice() throws {
+        let p = try Project()
+        let port = try freeLocalPort()
+        try p.apply(Self.notifier(port: port, extra: "backoff: 1s\nmax_attempts: 5") + Self.teams + """
+        kind: job
+        name: report
+        owner: analysts
+        stages:
+          - {name: a, type: script, command: ["true"]}
+        """)
+        let reports = Reports()
+        // 1. The server is down: the first run's message fails and waits for its retry.
+        let first = try RunCommands.request(p.log, job: "report", trigger: RunTrigger(.manual), actor: "test")
+        try Self.engine(p, reports: reports, snapshotEvery: 1).run { $0.runs[first]?.status.isFinished == true }
+        let (snapshot, rejected) = AutomationFolds.streamsSnapshot(p.log, atOrBefore: .max)
+        #expect(rejected == nil)
+        let pendingStream = try #require(try Self.outbox(p.log).entries.values.first { $0.request.run == first }?.stream)
+        #expect(snapshot?.pendingNotifications == [pendingStream], "\(reports.all)")
+        // 2. The server comes up: a restart delivers it once (after its backoff).
+        let sink = try MailSink(folder: p.dir.sub("mailbox"), port: port)
+        let due = try #require(try Self.outbox(p.log).entries[pendingStream]?.nextAttemptAt)
+        try waitFor("the retry time", timeout: 10) { Date().timeIntervalSince1970 * 1e6 > Double(due) }
+        try Self.engine(p, reports: reports, snapshotEvery: 1).run { _ in true }
+        #expect(try sink.messages().count == 1)
+        // 3. A second run; its message is sent, and the snapshot after it lists nothing pending.
+        let second = try RunCommands.request(p.log, job: "report", trigger: RunTrigger(.manual), actor: "test")
+        try Self.engine(p, reports: reports, snapshotEvery: 1).run { $0.runs[second]?.status.isFinished == true }
+        try waitFor("the second message", timeout: 10) { try sink.messages().count == 2 }
+        try Self.engine(p, reports: reports, snapshotEvery: 1).run { _ in true }
+        #expect(AutomationFolds.streamsSnapshot(p.log, atOrBefore: .max).snapshot?.pendingNotifications == [])
+        // 4. Restarts from that snapshot hold neither message, and request neither again.
+        let requested = try Self.types(p.log, NotificationRequested.type)
+        for _ in 0 ..< 2 { try Self.engine(p, reports: reports, snapshotEvery: 1).run { _ in true } }
+        #expect(try Self.types(p.log, NotificationRequested.type) == requested)
+        #expect(try Self.types(p.log, NotificationSent.type) == 2)
+        #expect(try sink.messages().count == 2)
+        let loaded = AutomationFolds.streamsSnapshot(p.log, atOrBefore: .max).snapshot
+        #expect(try AutomationFolds.pendingOutbox(p.log, through: try p.log.lastSeq(), from: loaded).state.entries.isEmpty)
     }
 
     @Test func aMessageIsGivenUpAfterMaxAttempts() throws {

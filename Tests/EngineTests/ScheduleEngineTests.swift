@@ -72,6 +72,38 @@ import Testing
         #expect(try scheduledRuns(p).count == 3)
     }
 
+    /// With the engine's snapshot of the streams written at every idle moment, a restart folds
+    /// each schedule's stream from the snapshot's version on (the load line says so), holds what a
+    /// fold from its first event holds, and fires each later tick once.
+    @Test func aRestartFromTheStreamsSnapshotHoldsWhatAFullFoldHoldsAndTicksOnce() throws {
+        let clock = ManualClock()
+        let p = try Project(clock: clock)
+        try p.apply(Self.job + "\n---\nkind: schedule\nname: s\ncron: '* * * * *'\njob: report\ncatch_up: all\noverlap: allow\n")
+        let lines = Locked<[LogLine]>([])
+        func engine() -> Engine { p.historyEngine(keep: 100, snapshotEvery: 1, log: lines) }
+        for minute in 1 ... 3 {
+            at(clock, "2026-01-01T00:0\(minute):00Z")
+            try engine().run { $0.active.isEmpty }
+        }
+        let (snapshot, rejected) = AutomationFolds.streamsSnapshot(p.log, atOrBefore: .max)
+        #expect(rejected == nil)
+        let snap = try #require(snapshot)
+        #expect(snap.schedules["s"].ticked == 3 && snap.schedules["s"].lastTick?.run != nil)
+        let head = try p.log.lastSeq()
+        let fromSnapshot = try AutomationFolds.schedules(["s"], p.log, through: head, from: snap)
+        let fromStart = try AutomationFolds.schedules(["s"], p.log, through: head, from: nil)
+        #expect(fromSnapshot.state == fromStart.state)
+        #expect(fromSnapshot.folded < fromStart.folded)
+        // Five minutes offline with catch_up all: the restart fires each missed tick once.
+        at(clock, "2026-01-01T00:08:00Z")
+        try engine().run { $0.active.isEmpty }
+        try engine().run { $0.active.isEmpty }
+        #expect(lines.withLock { $0 }.contains { $0.message.contains("schedules from its snapshot at seq") })
+        let skipped = try skips(p)
+        #expect(try ticks(p).map { ScheduleEvents.timeText($0.nominal) } == (1 ... 8).map { "2026-01-01T00:0\($0):00Z" }, "\(skipped) \(lines.withLock { $0 }.map(\.message))")
+        #expect(try scheduledRuns(p).count == 8)
+    }
+
     @Test func anEngineWithAStaleViewLosesTheTickToTheExpectedVersion() throws {
         let clock = ManualClock()
         let p = try Project(clock: clock)

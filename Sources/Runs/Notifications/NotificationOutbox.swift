@@ -82,6 +82,13 @@ public struct NotificationsState: Sendable, Hashable {
         }
     }
 
+    /// Forgets the messages that are settled (sent or given up), but those in `keeping`: what a
+    /// long-running engine no longer needs (a message is requested at most once whatever it
+    /// holds: its stream is appended with `.noStream`).
+    public mutating func dropSettled(keeping: Set<String> = []) {
+        entries = entries.filter { pending.contains($0.key) || keeping.contains($0.key) }
+    }
+
     /// Messages whose next attempt is due at `now`, oldest request first.
     public func due(now: Int64) -> [OutboxEntry] {
         pending.compactMap { entries[$0] }.filter { ($0.dueAt ?? .max) <= now }.sorted { $0.requestedSeq < $1.requestedSeq }
