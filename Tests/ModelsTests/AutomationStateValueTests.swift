@@ -5,11 +5,6 @@ import Testing
 /// The automation state's snapshot value (the automation projection's): it decodes to the state
 /// it encoded, and a malformed one fails naming the field.
 @Suite struct AutomationStateValueTests {
-    func recorded(_ seq: UInt64, _ stream: String, version: UInt64, _ new: NewEvent) -> RecordedEvent {
-        RecordedEvent(seq: seq, recordedAtMicros: Int64(seq), stream: stream, streamVersion: version, type: new.type, causation: new.causation,
-                      correlation: 3, payload: new.payload)
-    }
-
     @Test func roundTripsWithKeysPendingActionsAndConsumedSources() throws {
         var state = AutomationState()
         // A monitor crossing that asks for a run and an alert; its run is recorded, its alert not yet.

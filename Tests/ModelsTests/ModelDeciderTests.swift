@@ -3,6 +3,12 @@ import Models
 import Testing
 
 /// Given recorded events, when a command is decided, then these events (no storage).
+/// `new` as recorded at `seq` in `stream` at `version` (correlation 3).
+func recorded(_ seq: UInt64, _ stream: String, version: UInt64, _ new: NewEvent) -> RecordedEvent {
+    RecordedEvent(seq: seq, recordedAtMicros: Int64(seq), stream: stream, streamVersion: version, type: new.type, causation: new.causation,
+                  correlation: 3, payload: new.payload)
+}
+
 func recorded(_ events: [(String, String, Value)]) -> [RecordedEvent] {
     var versions: [String: UInt64] = [:]
     return events.enumerated().map { i, e in

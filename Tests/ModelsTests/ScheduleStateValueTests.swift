@@ -5,11 +5,6 @@ import Testing
 /// The schedule streams' state as the engine's `engine-streams` snapshot stores it: it decodes to
 /// the state it encoded, leaves out a stream it could not read, and a malformed one fails.
 @Suite struct ScheduleStateValueTests {
-    func recorded(_ seq: UInt64, _ stream: String, version: UInt64, _ new: NewEvent) -> RecordedEvent {
-        RecordedEvent(seq: seq, recordedAtMicros: Int64(seq), stream: stream, streamVersion: version, type: new.type, causation: new.causation,
-                      correlation: 3, payload: new.payload)
-    }
-
     @Test func roundTripsTicksSkipsAndTheQueue() throws {
         var state = ScheduleState()
         var tick = ScheduleTicked.example
