@@ -39,21 +39,27 @@ public enum AutomationFolds {
     public static let streamsSnapshotName = "engine-streams"
     public static let streamsSnapshotVersion: UInt32 = 1
 
-    /// What the snapshot holds as of its seq: every schedule stream's state, and the streams of
-    /// the messages still pending (their entries are folded from their own streams at load).
+    /// What the snapshot holds as of its seq: every schedule stream's state, every sensor stream's
+    /// state (each with its stream's version: a load folds each stream on from there), and the
+    /// streams of the messages still pending (their entries are folded from their own streams at
+    /// load).
     public struct StreamsSnapshot: Sendable {
         public var seq: UInt64
         public var schedules: ScheduleState
+        public var sensors: [String: SensorState]
         public var pendingNotifications: [String]
 
-        public init(seq: UInt64, schedules: ScheduleState, pendingNotifications: [String]) {
+        public init(seq: UInt64, schedules: ScheduleState, sensors: [String: SensorState], pendingNotifications: [String]) {
             self.seq = seq
             self.schedules = schedules
+            self.sensors = sensors
             self.pendingNotifications = pendingNotifications
         }
 
         public var value: Value {
-            PayloadBuilder([("schedules", schedules.value), ("pending_notifications", .array(pendingNotifications.sorted().map { .string($0) }))]).value
+            PayloadBuilder([("schedules", schedules.value),
+                            ("sensors", .members(sensors.sorted { $0.key < $1.key }.map { Value.Member($0.key, $0.value.value) })),
+                            ("pending_notifications", .array(pendingNotifications.sorted().map { .string($0) }))]).value
         }
     }
 
@@ -64,7 +70,10 @@ public enum AutomationFolds {
             do throws(DecodingFailure) {
                 let f = try Fields("engine-streams snapshot", value)
                 let schedules = try ScheduleState(try f.objectValue("schedules"))
-                return (StreamsSnapshot(seq: info.seq, schedules: schedules, pendingNotifications: try f.strings("pending_notifications")), nil)
+                let sensorFields = try f.object("sensors")
+                var sensors: [String: SensorState] = [:]
+                for (name, value) in sensorFields.pairs { sensors[name] = try SensorState(value, path: "sensors.\(name)") }
+                return (StreamsSnapshot(seq: info.seq, schedules: schedules, sensors: sensors, pendingNotifications: try f.strings("pending_notifications")), nil)
             } catch {
                 return (nil, "the \(streamsSnapshotName) snapshot at seq \(info.seq) does not decode (\(error)); folded the schedule and notification streams from the log instead")
             }

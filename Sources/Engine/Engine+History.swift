@@ -236,7 +236,7 @@ extension Engine {
         if CatalogEvents.types.contains(e.type) { history.debt.catalog += 1 }
         if MLEvents.registryTypes.contains(e.type) { history.debt.models += 1 }
         if MLEvents.automationTypes.contains(e.type) { history.debt.automation += 1 }
-        if ScheduleEvents.types.contains(e.type) || NotificationEvents.types.contains(e.type) { history.debt.streams += 1 }
+        if ScheduleEvents.types.contains(e.type) || SensorEvents.types.contains(e.type) || NotificationEvents.types.contains(e.type) { history.debt.streams += 1 }
     }
 
     /// Drops from the runs what every reactor has decided on (see the type's documentation);
@@ -277,12 +277,13 @@ extension Engine {
                 history.debt.automation = 0
             }
             if debt.streams >= every {
-                // The schedule streams and the pending messages; settled messages are let go of.
+                // The schedule and sensor streams and the pending messages; settled messages are let go of.
                 let n = notifications
                 if n.loaded { n.outbox.dropSettled(keeping: Set(n.inFlight.keys)) }
                 if !n.loaded || n.observedThrough == seq {
                     let pending = n.loaded ? Array(n.outbox.pending) : try AutomationFolds.pendingOutbox(log, through: seq, from: AutomationFolds.streamsSnapshot(log, atOrBefore: seq).snapshot).state.pending.map { $0 }
-                    let snapshot = AutomationFolds.StreamsSnapshot(seq: seq, schedules: scheduling.streams, pendingNotifications: pending)
+                    let sensors = sensorReactor.sensors.filter { $0.value.unreadable == nil }.mapValues(\.state)
+                    let snapshot = AutomationFolds.StreamsSnapshot(seq: seq, schedules: scheduling.streams, sensors: sensors, pendingNotifications: pending)
                     try log.writeSnapshot(AutomationFolds.streamsSnapshotName, seq: seq, version: AutomationFolds.streamsSnapshotVersion, state: snapshot.value, keep: 2)
                     history.debt.streams = 0
                 }

@@ -51,6 +51,8 @@ extension Engine {
         let (snapshot, rejected) = AutomationFolds.streamsSnapshot(log, atOrBefore: head)
         if let rejected { options.report(rejected, .warning, component: "snapshots") }
         let (streams, folded) = try AutomationFolds.schedules(names, log, through: head, from: snapshot)
+        // The sensors start their streams from it too (when the catalog first brings them in).
+        sensorReactor.seeds = snapshot?.sensors ?? [:]
         history.debt.streams += folded
         noteLoaded("schedules", fromSnapshot: snapshot?.seq, folded: folded, seconds: Date().timeIntervalSince(started))
         scheduling = SchedulingState(streams: streams)

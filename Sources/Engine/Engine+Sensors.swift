@@ -39,6 +39,9 @@ final class SensorReactor: @unchecked Sendable {
     }
 
     var sensors: [String: Sensor] = [:]
+    /// The states of the engine's `engine-streams` snapshot read at load: where a sensor not held
+    /// yet starts its stream from.
+    var seeds: [String: SensorState] = [:]
     /// The catalog version the sensors were taken from.
     var catalogSeq: UInt64 = .max
     /// Listings done, by sensor (the newest wins), with when they ended and the sensor version
@@ -120,6 +123,7 @@ extension Engine {
             }
             var s = r.sensors[name] ?? SensorReactor.Sensor(name: name, version: entry.version, spec: spec, folder: "")
             if r.sensors[name] == nil {
+                if let seed = r.seeds.removeValue(forKey: name) { s.state = seed }
                 do {
                     try catchUp(&s)
                 } catch let failure as DecodingFailure {

@@ -44,9 +44,10 @@ import TestSupport
             try text.write(toFile: path, atomically: false, encoding: .utf8)
         }
 
-        func engine() -> Engine {
+        func engine(snapshotEvery: Int? = nil) -> Engine {
             var o = Engine.Options()
             o.pollInterval = 0.01
+            if let snapshotEvery { o.history.snapshotEvery = snapshotEvery }
             let reports = self.reports
             o.log = { reports.add($0.message) }
             return Engine(log: p.log, store: p.store, options: o)
@@ -137,6 +138,37 @@ import TestSupport
         #expect(try s.p.log.lastSeq() == head)
         #expect(try s.runs().runs.count == 1)
         #expect(s.seen == "a.done\n")
+    }
+
+    /// With the engine's snapshot of the streams written at every idle moment, a restart starts the
+    /// sensor's stream from the snapshot's state (its version, the files that arrived and are still
+    /// there): the old markers start nothing, a new one starts one run.
+    @Test func aRestartFromTheStreamsSnapshotStartsTheSensorFromItsState() throws {
+        let s = try SensorProject(sensor: "kind: sensor\nname: drop\npath: in\njob: load\nparameters: {marker: \"${file.name}\"}\n")
+        _ = try s.folder("in")
+        try s.write("in/a.done")
+        try s.write("in/b.done")
+        try s.engine(snapshotEvery: 1).run { $0.active.isEmpty }
+        #expect(try s.runs().runs.count == 2)
+        let snapshot = try #require(AutomationFolds.streamsSnapshot(s.p.log, atOrBefore: .max).snapshot)
+        let stored = try #require(snapshot.sensors["drop"])
+        #expect(stored.streamVersion == UInt64(try s.stream().count) && stored.pending.isEmpty && stored.arrivals == 2)
+        #expect(Set(stored.arrived.keys) == ["a.done", "b.done"])
+        // What a fold of the whole stream holds, as the snapshot stores it.
+        var folded = SensorState()
+        for e in try s.stream() { try folded.evolve(e) }
+        #expect(folded.value == stored.value)
+
+        // A restart takes the snapshot's state as the sensor's start.
+        try s.write("in/c.done")
+        let engine = s.engine(snapshotEvery: 1)
+        try engine.load()
+        #expect(engine.sensorReactor.seeds["drop"]?.value == stored.value)
+        try engine.run { $0.active.isEmpty }
+        #expect(engine.sensorReactor.seeds.isEmpty)
+        #expect(try s.arrivals().map(\.file) == ["a.done", "b.done", "c.done"])
+        #expect(try s.runs().runs.count == 3)
+        #expect(Set(s.seen.split(separator: "\n")) == ["a.done", "b.done", "c.done"])
     }
 
     @Test func aFileThatLandedWhileNoEngineRanIsFoundAtStart() throws {

@@ -39,3 +39,28 @@ import Testing
         #expect(throws: DecodingFailure.self) { try ScheduleState(malformed) }
     }
 }
+
+/// A sensor's state as the `engine-streams` snapshot stores it.
+@Suite struct SensorStateValueTests {
+    @Test func roundTripsArrivalsPendingMarkersAndTheErrorState() throws {
+        var state = SensorState()
+        var arrived = FileArrived.example
+        arrived.file = "in/a.done"
+        arrived.run = "4"
+        try state.evolve(recorded(7, "sensor/drop", version: 1, arrived.event()))
+        var second = FileArrived.example
+        second.file = "b.done"
+        second.run = "5"
+        try state.evolve(recorded(8, "sensor/drop", version: 2, second.event()))
+        try state.evolve(recorded(9, "sensor/drop", version: 3, MarkerHandled(sensor: "drop", file: "in/a.done", arrival: 7, run: "4", runStatus: "succeeded", outcome: .kept).event()))
+        try state.evolve(recorded(10, "sensor/drop", version: 4, SensorFailed.example.event()))
+        #expect(state.pending.count == 1 && state.arrived.count == 2 && state.error != nil)
+
+        let back = try SensorState(state.value)
+        #expect(back.value == state.value)
+        #expect(back.pending == state.pending && back.arrived == state.arrived && back.error == state.error && back.failedSeq == 10)
+        #expect(back.streamVersion == 4 && back.lastSeq == 10 && back.arrivals == 2 && back.lastArrival?.file == "b.done")
+        #expect(try SensorState(Value(canonicalBytes: state.value.canonicalBytes)).value == state.value)
+        #expect(throws: DecodingFailure.self) { try SensorState(state.value.setting("pending", to: .array([.object([("arrival", "x")])]))) }
+    }
+}
