@@ -45,17 +45,23 @@ public enum RunDecider {
         do throws(DecodingFailure) { job = try JobSpec.Outline(request.jobSpec) } catch {
             throw RunCommandError("job '\(request.job)' does not read as a job: \(error)")
         }
-        let defaults = job.parameters
-        let known = defaults.map(\.key)
-        var params: [String: Value] = [:]
-        for m in defaults { params[m.key] = m.value }
+        let known = job.declared.map(\.name)
+        var given: [String: Value] = [:]
         for (k, v) in request.parameters {
             guard known.contains(k) else {
                 let hint = Suggest.closest(to: k, in: known).map { "did you mean '\($0)'?" }
                     ?? (known.isEmpty ? "job '\(request.job)' takes no parameters" : "its parameters are \(known.joined(separator: ", "))")
                 throw RunCommandError("job '\(request.job)' has no parameter '\(k)'; \(hint)")
             }
-            params[k] = v
+            given[k] = v
+        }
+        // Each declared parameter: the value given (typed ones checked and converted), else its default.
+        var params: [String: Value] = [:]
+        for p in job.declared {
+            switch p.resolve(given[p.name], job: request.job) {
+            case .success(let v): params[p.name] = v
+            case .failure(let problem): throw RunCommandError(problem.description)
+            }
         }
         for (k, v) in request.provided { params[k] = v }
         let plan = PlannedStage.plan(of: job)

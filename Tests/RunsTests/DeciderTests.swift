@@ -155,6 +155,42 @@ import Testing
         #expect(try e.decode(RunRequested.self).parameters == .object([("run_date", "2026-01-02")]))
     }
 
+    /// Given a job with typed parameters, when runs are requested, then given values are checked
+    /// and converted to their types, defaults fill in, a missing required one or a value of the
+    /// wrong type is refused with one line naming the job, the parameter, its type and the value;
+    /// an untyped parameter is taken as given.
+    @Test func typedParametersAreCheckedConvertedAndDefaulted() throws {
+        let params = Value.object([
+            ("day", .object([("type", "date"), ("required", .bool(true))])),
+            ("limit", .object([("type", "int"), ("default", .int(100))])),
+            ("ratio", .object([("type", "number")])),
+            ("dry", .object([("type", "bool"), ("default", .bool(false))])),
+            ("tags", .object([("type", "list"), ("default", .array(["a"]))])),
+            ("label", .object([("type", "text")])),
+            ("marker", ""),
+        ])
+        let spec = Value.object([("stages", .array([.object([("name", "a"), ("type", "script")])])), ("parameters", params)])
+        func request(_ given: [(String, Value)]) throws -> Value {
+            let req = RunDecider.Request(job: "j", jobVersion: 1, jobSpec: spec, catalogSeq: 1, parameters: given, trigger: RunTrigger(.manual))
+            return try RunDecider.request(RunsState(), req).event.decode(RunRequested.self).parameters
+        }
+        // Text as the CLI gives it, converted; the rest defaulted (an optional typed one without a default is null).
+        let p = try request([("day", "2026-02-28"), ("limit", "25"), ("ratio", "0.5"), ("dry", "yes"), ("tags", "x, y"), ("label", .int(7)), ("marker", .int(3))])
+        #expect(p == .object([("day", "2026-02-28"), ("dry", .bool(true)), ("label", "7"), ("limit", .int(25)), ("marker", .int(3)),
+                              ("ratio", .double(0.5)), ("tags", .array(["x", "y"]))]))
+        let defaults = try request([("day", "2024-02-29"), ("tags", "[1, 2]")])
+        #expect(defaults == .object([("day", "2024-02-29"), ("dry", .bool(false)), ("label", .null), ("limit", .int(100)), ("marker", ""),
+                                     ("ratio", .null), ("tags", .array([.int(1), .int(2)]))]))
+        #expect(throws: RunCommandError("job 'j' needs parameter 'day' (a date (YYYY-MM-DD)), which the request does not give")) { try request([]) }
+        #expect(throws: RunCommandError("job 'j': parameter 'day' must be a date (YYYY-MM-DD); got the text \"2026-02-30\" (not a calendar date)")) {
+            try request([("day", "2026-02-30")])
+        }
+        #expect(throws: RunCommandError("job 'j': parameter 'limit' must be a whole number; got the text \"many\"")) { try request([("day", "2026-01-01"), ("limit", "many")]) }
+        #expect(throws: RunCommandError("job 'j': parameter 'dry' must be true or false; got the text \"maybe\"")) { try request([("day", "2026-01-01"), ("dry", "maybe")]) }
+        #expect(throws: RunCommandError.self) { try request([("day", "2026-01-01"), ("ratio", "nan")]) }
+        #expect(throws: RunCommandError.self) { try request([("day", "2026-01-01"), ("tags", "[1, 2")]) }
+    }
+
     @Test func providedParametersReachTheRunWhetherOrNotTheJobDeclaresThem() throws {
         // Given a job declaring run_date, when a schedule's run is requested with scheduled_time
         // provided, then the run has both (a provided one wins over a default).

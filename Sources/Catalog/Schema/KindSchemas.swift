@@ -127,7 +127,7 @@ public enum KindSchemas {
 
     static let job = ObjectSchema("job", [
         Field("owner", .reference(.team), "The team that owns the job and hears about its runs."),
-        Field("parameters", .map(.any), "Parameter name → default value; `ledgerflow run --param` overrides."),
+        Field("parameters", .map(.any), "Parameter name → default value (taken as given), or a typed declaration `{type: text|int|number|bool|date|list, default, required, description}`: a typed value is checked and converted when a run is requested (a missing required one or a wrong type refuses the request); `ledgerflow run --param` overrides."),
         Field("stages", .list(.object(stage), min: 1), required: true, "The stages."),
         Field("max_parallel", .integer(min: 1), "Stage attempts of one run at once (default: the engine's limit)."),
         Field("job_id", .integer(min: 0), "The seed table's numeric id (set for seed JSON jobs)."),

@@ -35,6 +35,8 @@ public struct JobSpec: KindSpec {
         description = try f.string(opt: "description")
         owner = try f.string(opt: "owner")
         parameters = try f.mapping(opt: "parameters")
+        // Typed declarations are checked here, so that a bad one is an apply error (file:line).
+        _ = try JobParameter.declarations(parameters, owner: Self.owner)
         stages = []
         for s in try f.objects("stages") { stages.append(try StageSpec(s)) }
         maxParallel = try f.int(opt: "max_parallel")
@@ -47,8 +49,10 @@ public struct JobSpec: KindSpec {
     /// A job read without what each stage type adds: what requesting and planning a run needs
     /// (a stage's own fields are read by its executor when it runs).
     public struct Outline: Sendable, Hashable {
-        /// Parameter name → default value, in name order.
+        /// Parameter name → default value (or typed declaration), in name order.
         public var parameters: [Value.Member]
+        /// The parameters as declared (typed or not), in name order.
+        public var declared: [JobParameter]
         /// The stages, in the order written.
         public var stages: [StageSpec.Common]
         /// Stage attempts of one run at once.
@@ -57,6 +61,7 @@ public struct JobSpec: KindSpec {
         /// A value with these fields.
         public init(parameters: [Value.Member] = [], stages: [StageSpec.Common], maxParallel: Int64? = nil) {
             self.parameters = parameters
+            self.declared = (try? JobParameter.declarations(parameters, owner: JobSpec.owner)) ?? []
             self.stages = stages
             self.maxParallel = maxParallel
         }
@@ -65,6 +70,7 @@ public struct JobSpec: KindSpec {
         public init(_ spec: Value) throws(DecodingFailure) {
             let f = try Fields(JobSpec.owner, spec)
             parameters = try f.mapping(opt: "parameters")
+            declared = try JobParameter.declarations(parameters, owner: JobSpec.owner)
             stages = []
             for s in try f.objects("stages") { stages.append(try StageSpec.Common(s)) }
             maxParallel = try f.int(opt: "max_parallel")

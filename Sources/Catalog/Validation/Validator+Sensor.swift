@@ -15,6 +15,7 @@ extension Validator {
                   fix: "write 100ms or more (default 5s)")
         }
         let job = spec(JobSpec.self, s.job)
+        if let job { checkTypedParameters(d, who: "sensor '\(d.name)'", job: job, jobName: s.job, given: s.parameters) }
         for m in s.parameters {
             if let job, !job.parameters.contains(where: { $0.key == m.key }) {
                 let known = job.parameters.map(\.key)

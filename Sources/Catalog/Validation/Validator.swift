@@ -532,6 +532,27 @@ public struct Validator {
             error(d, "parameters.\(p.key)", "schedule '\(d.name)' passes parameter '\(p.key)', which job '\(s.job)' does not take",
                   fix: Suggest.closest(to: p.key, in: known).map { "did you mean '\($0)'?" } ?? (known.isEmpty ? "job '\(s.job)' takes no parameters" : "its parameters are \(known.joined(separator: ", "))"))
         }
+        checkTypedParameters(d, who: "schedule '\(d.name)'", job: job, jobName: s.job, given: s.parameters, alsoGiven: [ScheduleSpec.scheduledTimeParameter])
+    }
+
+    /// What a schedule or sensor passes to its job's typed parameters: every required one given,
+    /// and each literal value (no `${…}` placeholder) of the parameter's type.
+    mutating func checkTypedParameters(_ d: Definition, who: String, job: JobSpec, jobName: String, given: [Value.Member], alsoGiven: Set<String> = []) {
+        for p in (try? JobParameter.declarations(job.parameters, owner: JobSpec.owner)) ?? [] {
+            guard let kind = p.kind else { continue }
+            guard let value = given.first(where: { $0.key == p.name })?.value else {
+                if p.required && !alsoGiven.contains(p.name) {
+                    error(d, "parameters", "\(who) runs job '\(jobName)', whose parameter '\(p.name)' (\(kind.phrase)) is required, and does not pass it",
+                          fix: "add `\(p.name): …` to its parameters")
+                }
+                continue
+            }
+            if case .string(let text) = value, text.contains("${") { continue }
+            if case .failure = kind.coerce(value) {
+                error(d, "parameters.\(p.name)", "\(who) passes \(Fields.describe(value)) for parameter '\(p.name)' of job '\(jobName)', which must be \(kind.phrase)",
+                      fix: "pass \(kind.phrase)")
+            }
+        }
     }
 
     /// A model's `retrain.schedule` needs a job to run: `retrain.job`, else the only job that trains it.
