@@ -1,3 +1,4 @@
+import Catalog
 import Domain
 
 /// How a stage attempt ended, as its executor reports it.
@@ -103,33 +104,119 @@ public enum Scheduler {
         while changed {
             changed = false
             for i in r.stages.indices where r.stages[i].status == .pending {
-                let deps = r.stages[i].plan.after.map { ($0, r.stage($0)?.status) }
-                if let bad = deps.first(where: { $0.1 == nil || $0.1 == .failed || $0.1 == .skipped || $0.1 == .cancelled }) {
-                    let why = bad.1 == nil ? "'\(bad.0)' is not a stage of this run" : "'\(bad.0)' \(bad.1 == .failed ? "failed" : bad.1 == .skipped ? "was skipped" : "was cancelled")"
-                    ev(StageSkipped(stage: r.stages[i].name, reason: why))
+                switch readiness(r.stages[i], in: r) {
+                case .waiting:
+                    continue
+                case .skip(let why, let byCondition):
+                    ev(StageSkipped(stage: r.stages[i].name, reason: why, byCondition: byCondition ? true : nil))
                     r.stages[i].status = .skipped
-                    changed = true
-                } else if deps.allSatisfy({ $0.1 == .succeeded }) {
+                    r.stages[i].skippedByCondition = byCondition
+                case .fail(let why):
+                    ev(StageFailed(stage: r.stages[i].name, attempt: 0, reason: "error", error: why, retry: false))
+                    r.stages[i].status = .failed
+                case .ready:
                     if let reuse = r.reuseValue[r.stages[i].name] {
                         ev(StageSucceeded(stage: r.stages[i].name, attempt: 0, durationMs: 0, reusedFrom: AttemptRef(run: reuse.run, attempt: reuse.attempt)))
                         r.stages[i].status = .succeeded
-                        changed = true
                     } else {
                         ev(StageQueued(stage: r.stages[i].name, attempt: 1))
                         r.stages[i].status = .queued
+                        continue
                     }
                 }
+                changed = true
             }
         }
         if r.stages.allSatisfy({ $0.status.isTerminal }) {
-            let failed = r.stages.filter { $0.status != .succeeded }.map(\.name)
-            if failed.isEmpty {
+            let counted = failedStages(r)
+            if counted.isEmpty {
                 ev(RunSucceeded(durationMs: duration))
             } else {
-                ev(RunFailed(durationMs: duration, failedStages: failed))
+                ev(RunFailed(durationMs: duration, failedStages: counted))
             }
         }
         return out
+    }
+
+    /// What a pending stage can do now, from the stages it follows, its `on:` and its `when:`.
+    enum Readiness: Equatable {
+        case waiting, ready
+        case skip(String, byCondition: Bool)
+        case fail(String)
+    }
+
+    static func readiness(_ stage: StageState, in r: RunState) -> Readiness {
+        let plan = stage.plan
+        var ended: [(name: String, state: StageState)] = []
+        for name in plan.after {
+            guard let dep = r.stage(name) else { return .skip("'\(name)' is not a stage of this run", byCondition: false) }
+            ended.append((name, dep))
+        }
+        switch plan.on ?? .success {
+        case .success:
+            // As soon as one of them cannot succeed any more, this stage cannot run.
+            if let bad = ended.first(where: { [.failed, .skipped, .cancelled].contains($0.state.status) }) {
+                let s = bad.state
+                let why = s.status == .failed ? "failed" : s.status == .cancelled ? "was cancelled" : s.skippedByCondition ? "was skipped by its condition" : "was skipped"
+                // Skipped after a stage its condition skipped: a branch not taken, not a failure.
+                return .skip("'\(bad.name)' \(why)", byCondition: s.status == .skipped && s.skippedByCondition)
+            }
+            guard ended.allSatisfy({ $0.state.status == .succeeded }) else { return .waiting }
+        case .failure, .completion:
+            guard ended.allSatisfy({ $0.state.status.isTerminal }) else { return .waiting }
+            if let c = ended.first(where: { $0.state.status == .cancelled }) { return .skip("'\(c.name)' was cancelled", byCondition: false) }
+            if plan.on == .failure && !ended.contains(where: { $0.state.status == .failed }) {
+                let names = ended.map { "'\($0.name)'" }.joined(separator: ", ")
+                return .skip("it runs on failure, and \(ended.count == 1 ? names + " did not fail" : "none of " + names + " failed")", byCondition: true)
+            }
+        }
+        guard let text = plan.when else { return .ready }
+        let expression: Expression
+        do throws(ExpressionError) { expression = try Expression.parse(text) } catch {
+            return .fail("its condition `\(text)` does not read: \(error)")
+        }
+        switch expression.evaluate({ conditionField($0, in: r) }) {
+        case .bool(true): return .ready
+        case .bool(false): return .skip("its condition `\(text)` is false", byCondition: true)
+        case let other: return .fail("its condition `\(text)` is \(other.jsonString), not true or false")
+        }
+    }
+
+    /// A field of a stage's `when:`: `params.NAME`, `run.id|job|trigger`, `stages.S.status`,
+    /// `stages.S.outputs.FIELD…` (nil: unknown, which compares as null).
+    static func conditionField(_ name: String, in r: RunState) -> Value? {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        switch (parts.first, parts.count) {
+        case ("params", 2): return r.parameters[parts[1]]
+        case ("run", 2):
+            switch parts[1] {
+            case "id": return .string(r.id)
+            case "job": return .string(r.job)
+            case "trigger": return .string(r.trigger.kind.rawValue)
+            default: return nil
+            }
+        case ("stages", 3) where parts[2] == "status": return r.stage(parts[1]).map { .string($0.status.rawValue) }
+        case ("stages", _) where parts.count >= 4 && parts[2] == "outputs":
+            var v = r.stage(parts[1])?.outputs
+            for key in parts[3...] { v = v?[key] }
+            return v
+        default: return nil
+        }
+    }
+
+    /// The stages that make a finished run fail: a failure no `on: failure` stage after it handled
+    /// (one that succeeded), a cancelled stage, and stages skipped on the way of a failure — unless
+    /// every failure was handled (then they are the branch not taken). Stages skipped by their own
+    /// condition never count. Empty: the run succeeded.
+    static func failedStages(_ r: RunState) -> [String] {
+        var handled: Set<String> = []
+        for h in r.stages where h.plan.on == .failure && h.status == .succeeded {
+            for f in h.plan.after where r.stage(f)?.status == .failed { handled.insert(f) }
+        }
+        let unhandled = r.stages.contains { $0.status == .failed && !handled.contains($0.name) }
+        let broken = r.stages.contains { s in s.status == .cancelled || s.plan.after.contains { r.stage($0) == nil } }
+        if !unhandled && !broken { return [] }
+        return r.stages.filter { $0.status != .succeeded && !$0.skippedByCondition && !handled.contains($0.name) }.map(\.name)
     }
 
     /// The queued stages of `run` that may start now, oldest queued first, at most `limit`

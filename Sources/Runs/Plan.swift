@@ -17,7 +17,7 @@ extension PlannedStage {
                 retry = RetryPolicy(attempts: Int(r.attempts), backoffSeconds: r.backoff ?? 10, factor: r.factor ?? 2,
                                     maxBackoffSeconds: r.maxBackoff ?? 600)
             }
-            return PlannedStage(name: s.name, type: s.type, after: s.after, retry: retry, timeoutSeconds: s.timeout)
+            return PlannedStage(name: s.name, type: s.type, after: s.after, retry: retry, timeoutSeconds: s.timeout, on: s.on, when: s.when)
         }
     }
 

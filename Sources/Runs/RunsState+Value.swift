@@ -86,6 +86,7 @@ extension StageState {
                                     ("queued_seq", .int(Int64(queuedSeq))), ("last_seq", .int(Int64(lastSeq)))]
         if let notBeforeMicros { m.append(("not_before", .int(notBeforeMicros))) }
         if let reason { m.append(("reason", .string(reason))) }
+        if skippedByCondition { m.append(("skipped_by_condition", .bool(true))) }
         if let error { m.append(("error", .string(error))) }
         if !datasets.isEmpty { m.append(("datasets", .array(datasets.map(\.value)))) }
         if let outputs { m.append(("outputs", outputs)) }
@@ -104,6 +105,7 @@ extension StageState {
         lastSeq = try f.uint("last_seq")
         notBeforeMicros = try f.int(opt: "not_before")
         reason = try f.string(opt: "reason")
+        skippedByCondition = try f.bool(opt: "skipped_by_condition") ?? false
         error = try f.string(opt: "error")
         for d in try f.objects(opt: "datasets") ?? [] { datasets.append(try DatasetWrite(d)) }
         outputs = f.value("outputs")

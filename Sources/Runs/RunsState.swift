@@ -51,6 +51,8 @@ public struct StageState: Sendable, Hashable {
     public var error: String?
     public var datasets: [DatasetWrite] = []
     public var outputs: Value?
+    /// Skipped by its own condition (`when`, `on`): not a failure of the run.
+    public var skippedByCondition = false
     /// The run and attempt whose outputs a rerun took over.
     public var reusedFrom: (run: String, attempt: Int)? {
         get { reusedRun.map { ($0, reusedAttempt) } }
@@ -229,6 +231,7 @@ public struct RunsState: Sendable, Hashable {
             if let si {
                 run.stages[si].status = .skipped
                 run.stages[si].reason = s.reason
+                run.stages[si].skippedByCondition = s.byCondition == true
             }
         case .cancelRequested(let c):
             run.cancelRequested = true

@@ -55,6 +55,36 @@ final class Project {
 
 /// The engine runs stages on worker threads, as processes: every test has a time limit.
 @Suite(.timeLimit(.minutes(1))) struct EngineTests {
+    /// A failure path and a condition through the engine, with real processes: the load fails,
+    /// the stage after it on success is skipped, the one on failure runs (and succeeds, so the
+    /// failure is handled and the run succeeds), and a stage whose `when` is false never starts.
+    @Test func aHandledFailureAndAFalseConditionThroughTheEngine() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: guarded
+        parameters: {mode: {type: text, default: quick}}
+        stages:
+          - {name: load, type: script, command: [sh, -c, "echo load >> ran.txt; exit 3"]}
+          - {name: publish, type: script, after: [load], command: [sh, -c, "echo publish >> ran.txt"]}
+          - {name: alert, type: script, after: [load], on: failure, command: [sh, -c, "echo alert >> ran.txt"]}
+          - {name: deep, type: script, when: "params.mode == 'full'", command: [sh, -c, "echo deep >> ran.txt"]}
+        """)
+        let id = try RunCommands.request(p.log, job: "guarded", trigger: RunTrigger(.manual), actor: "test")
+        let state = try p.runAll()
+        let run = try #require(state.runs[id])
+        #expect(run.status == .succeeded)
+        #expect(run.stage("load")?.status == .failed && run.stage("alert")?.status == .succeeded)
+        #expect(run.stage("publish")?.status == .skipped && run.stage("publish")?.reason == "'load' failed")
+        #expect(run.stage("deep")?.status == .skipped && run.stage("deep")?.skippedByCondition == true)
+        let ran = try String(contentsOfFile: p.root + "/ran.txt", encoding: .utf8).split(separator: "\n").sorted()
+        #expect(ran == ["alert", "load"])
+        // With the parameter given, the conditional stage runs.
+        let full = try RunCommands.request(p.log, job: "guarded", parameters: [("mode", "full")], trigger: RunTrigger(.manual), actor: "test")
+        let again = try p.engine().run { $0.runs[full]?.status.isFinished == true }
+        #expect(again.runs[full]?.stage("deep")?.status == .succeeded)
+    }
+
     @Test func fanOutFanInRunsEveryStageOnceInDependencyOrder() throws {
         let p = try Project()
         try p.apply("""

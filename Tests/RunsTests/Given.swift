@@ -27,7 +27,7 @@ struct Given {
     /// Requests a run of a job with these stages (`name` or `name<-a,b`), returns its id.
     @discardableResult
     mutating func requested(_ stages: [String], retry: [String: Int] = [:], job: String = "j", maxParallel: Int? = nil,
-                            reuse: [String: (run: String, attempt: Int)] = [:]) throws -> String {
+                            reuse: [String: (run: String, attempt: Int)] = [:], extra: [String: [(String, Value)]] = [:]) throws -> String {
         var specStages: [Value] = []
         for s in stages {
             let parts = s.split(separator: "<")
@@ -35,6 +35,7 @@ struct Given {
             let after = parts.count > 1 ? parts[1].dropFirst().split(separator: ",").map { Value.string(String($0)) } : []
             var m: [(String, Value)] = [("name", .string(name)), ("type", .string("script")), ("after", .array(after))]
             if let n = retry[name] { m.append(("retry", .object([("attempts", .int(Int64(n))), ("backoff", .string("5s"))]))) }
+            m += extra[name] ?? []
             specStages.append(.object(m))
         }
         var spec: [(String, Value)] = [("stages", .array(specStages)), ("parameters", .object([("day", .string("monday"))]))]

@@ -85,6 +85,8 @@ public enum KindSchemas {
         Field("timeout", .duration, "An attempt running longer is killed."),
         Field("seed", .any, "The original stage of a seed JSON job, kept as it was."),
         Field("owner", .reference(.team), "The team that owns this stage: told when it fails (as well as the job's owner)."),
+        Field("on", .choice(["success", "failure", "completion"]), "When it runs as to the stages in `after`: when they succeeded (default), when they have ended and one failed (a failure path: it handles the failure), or when they have ended whatever the outcome."),
+        Field("when", .expression, "A condition evaluated when the stage could start; false skips it (not a failure). Fields: `params.NAME`, `run.id`, `run.job`, `run.trigger`, `stages.STAGE.status`, `stages.STAGE.outputs.FIELD` (STAGE one it follows, directly or not)."),
     ], variants: .init(field: "type", cases: [
         ("etl", [
             Field("source", .reference(.source), "Where rows come from."),

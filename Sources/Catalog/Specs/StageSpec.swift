@@ -248,6 +248,10 @@ public struct StageSpec: Sendable, Hashable {
         public var seed: SeedRow?
         /// The team that owns the stage (told when it fails).
         public var owner: String?
+        /// When it runs as to the stages in `after` (nil: when they succeeded).
+        public var on: PlannedStage.RunOn?
+        /// A condition evaluated when it could start: false skips it (with the reason recorded).
+        public var when: String?
 
         /// A value with these fields.
         public init(name: String, type: String, description: String? = nil, after: [String] = [], inputs: [String] = [], outputs: [String] = [],
@@ -279,6 +283,11 @@ public struct StageSpec: Sendable, Hashable {
             timeout = try f.duration(opt: "timeout")
             seed = f.value("seed").map(SeedRow.init)
             owner = try f.string(opt: "owner")
+            if let text = try f.string(opt: "on") {
+                guard let o = PlannedStage.RunOn(rawValue: text) else { throw f.failure("on", expected: "success, failure or completion", found: .string(text)) }
+                on = o
+            }
+            when = try f.string(opt: "when")
         }
     }
 

@@ -172,6 +172,46 @@ public struct Validator {
             let at = index[cycle[0]] ?? 0
             error(d, "stages[\(at)].after", "stages of job '\(d.name)' form a cycle: \(cycle.joined(separator: " → "))",
                   fix: "remove one of these after: entries")
+            return
+        }
+        for (i, s) in stages.enumerated() { checkStageCondition(d, job, s, i, edges: edges) }
+    }
+
+    /// A stage's `on:` (it needs stages to follow) and the fields of its `when:` (the job's
+    /// parameters, the run's facts, and the stages it follows, directly or not).
+    mutating func checkStageCondition(_ d: Definition, _ job: JobSpec, _ s: StageSpec, _ i: Int, edges: [String: [String]]) {
+        if let on = s.on, on != .success, s.after.isEmpty {
+            error(d, "stages[\(i)].on", "stage '\(s.name)' of job '\(d.name)' runs on \(on.rawValue) of the stages it follows, but follows none",
+                  fix: "add `after: [STAGE]`, or remove `on:`")
+        }
+        guard let text = s.when, let expression = try? Expression.parse(text) else { return }
+        var upstream: Set<String> = []
+        var todo = s.after
+        while let next = todo.popLast() {
+            if upstream.insert(next).inserted { todo += edges[next] ?? [] }
+        }
+        let params = job.parameters.map(\.key)
+        for field in expression.fields {
+            let parts = field.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            let problem: (String, String)?
+            switch parts.first {
+            case "params" where parts.count == 2:
+                problem = params.contains(parts[1]) ? nil
+                    : ("uses parameter '\(parts[1])', which job '\(d.name)' does not declare",
+                       Suggest.closest(to: parts[1], in: params).map { "did you mean 'params.\($0)'?" } ?? "declare it in the job's parameters")
+            case "run" where parts.count == 2 && ["id", "job", "trigger"].contains(parts[1]):
+                problem = nil
+            case "stages" where parts.count >= 3 && (parts[2] == "status" && parts.count == 3 || parts[2] == "outputs" && parts.count >= 4):
+                problem = upstream.contains(parts[1]) ? nil
+                    : ("refers to stage '\(parts[1])', which it does not follow (a condition can only read stages that end before it)",
+                       "add '\(parts[1])' to its after:, or refer to a stage it follows")
+            default:
+                problem = ("uses unknown field '\(field)'",
+                           "use params.NAME, run.id, run.job, run.trigger, stages.STAGE.status or stages.STAGE.outputs.FIELD")
+            }
+            if let (what, fix) = problem {
+                error(d, "stages[\(i)].when", "the condition of stage '\(s.name)' in job '\(d.name)' \(what)", fix: fix)
+            }
         }
     }
 

@@ -72,18 +72,36 @@ public struct RetryPolicy: Sendable, Hashable {
 
 /// One stage of a run's plan: what the scheduler needs (the full spec stays in the catalog).
 public struct PlannedStage: Sendable, Hashable {
+    /// When a stage runs, as to the stages it follows (`on:`): Azure Data Factory's Upon Success,
+    /// Upon Failure and Upon Completion.
+    public enum RunOn: String, Sendable, Hashable, CaseIterable {
+        /// Every stage it follows succeeded (the default).
+        case success
+        /// Every stage it follows has ended, and at least one of them failed.
+        case failure
+        /// Every stage it follows has ended (succeeded, failed or skipped).
+        case completion
+    }
+
     public var name: String
     public var type: String
     public var after: [String]
     public var retry: RetryPolicy
     public var timeoutSeconds: Double?
+    /// When it runs as to the stages it follows (nil: on success).
+    public var on: RunOn?
+    /// A condition (an `Expression`) evaluated when the stage could start: false skips it.
+    public var when: String?
 
-    public init(name: String, type: String, after: [String] = [], retry: RetryPolicy = RetryPolicy(), timeoutSeconds: Double? = nil) {
+    public init(name: String, type: String, after: [String] = [], retry: RetryPolicy = RetryPolicy(), timeoutSeconds: Double? = nil,
+                on: RunOn? = nil, when: String? = nil) {
         self.name = name
         self.type = type
         self.after = after
         self.retry = retry
         self.timeoutSeconds = timeoutSeconds
+        self.on = on
+        self.when = when
     }
 
     /// One item of `RunRequested.stages`.
@@ -97,6 +115,8 @@ public struct PlannedStage: Sendable, Hashable {
                                     ("factor", .double(retry.factor)), ("max_backoff_s", .double(retry.maxBackoffSeconds))]))
         }
         b.set("timeout_s", timeoutSeconds)
+        b.set("on", on?.rawValue)
+        b.set("when", when)
         return b.value
     }
 
@@ -106,8 +126,13 @@ public struct PlannedStage: Sendable, Hashable {
             retry = RetryPolicy(attempts: Int(try r.int("attempts")), backoffSeconds: try r.double("backoff_s"),
                                 factor: try r.double("factor"), maxBackoffSeconds: try r.double("max_backoff_s"))
         }
+        var on: RunOn?
+        if let text = try f.string(opt: "on") {
+            guard let o = RunOn(rawValue: text) else { throw f.failure("on", expected: "success, failure or completion", found: .string(text)) }
+            on = o
+        }
         self.init(name: try f.string("name"), type: try f.string("type"), after: try f.strings(opt: "after") ?? [], retry: retry,
-                  timeoutSeconds: try f.double(opt: "timeout_s"))
+                  timeoutSeconds: try f.double(opt: "timeout_s"), on: on, when: try f.string(opt: "when"))
     }
 
     static let documentation: [FieldDocumentation] = [
@@ -121,6 +146,8 @@ public struct PlannedStage: Sendable, Hashable {
             FieldDocumentation("max_backoff_s", "number", "the longest wait"),
         ]),
         .optional("timeout_s", "number", "an attempt running longer is stopped and fails with reason timeout"),
+        .optional("on", "text", "failure or completion: it runs when the stages it follows failed, or have ended (absent: when they succeeded)"),
+        .optional("when", "text", "a condition evaluated when it could start; false skips it"),
     ]
 }
 
@@ -350,7 +377,8 @@ public struct RunRequested: DomainEvent {
                             stages: [PlannedStage(name: "extract", type: "etl"),
                                      PlannedStage(name: "score", type: "inference", after: ["extract"],
                                                   retry: RetryPolicy(attempts: 3, backoffSeconds: 5, factor: 2, maxBackoffSeconds: 60),
-                                                  timeoutSeconds: 600)],
+                                                  timeoutSeconds: 600),
+                                     PlannedStage(name: "alert", type: "script", after: ["score"], on: .failure, when: "params.as_of != ''")],
                             maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)])
     }
 }
@@ -859,24 +887,34 @@ public struct StageSkipped: DomainEvent {
     public static let type = "StageSkipped"
     public var stage: String
     public var reason: String
+    /// Skipped by its own condition (`when` false, or `on: failure` with nothing failed): not a
+    /// failure of the run. Absent: skipped because a stage it follows failed, was skipped or
+    /// cancelled.
+    public var byCondition: Bool?
 
-    public init(stage: String, reason: String) {
+    public init(stage: String, reason: String, byCondition: Bool? = nil) {
         self.stage = stage
         self.reason = reason
+        self.byCondition = byCondition
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
         let f = try Fields(Self.type, payload)
-        self.init(stage: try f.string("stage"), reason: try f.string("reason"))
+        self.init(stage: try f.string("stage"), reason: try f.string("reason"), byCondition: try f.bool(opt: "by_condition"))
     }
 
-    public var payload: Value { .object([("reason", .string(reason)), ("stage", .string(stage))]) }
+    public var payload: Value {
+        var b = PayloadBuilder([("reason", .string(reason)), ("stage", .string(stage))])
+        b.set("by_condition", byCondition)
+        return b.value
+    }
 
     public static let documentation = EventDocumentation(
-        "A stage will not run: a stage it waits for failed, was skipped or was cancelled.",
+        "A stage will not run: a stage it waits for failed, was skipped or was cancelled; or its own condition (`when`, `on`) says so.",
         stream: "run/<run>",
-        fields: [FieldDocumentation("stage", "text", "the stage"), FieldDocumentation("reason", "text", "why, naming the stage it waited for")])
-    public static let example = StageSkipped(stage: "store", reason: "'score' failed")
+        fields: [FieldDocumentation("stage", "text", "the stage"), FieldDocumentation("reason", "text", "why, naming the stage it waited for or the condition"),
+                 .optional("by_condition", "boolean", "true when its own condition skipped it (not a failure of the run)")])
+    public static let example = StageSkipped(stage: "store", reason: "its condition `params.full == true` is false", byCondition: true)
 }
 
 /// A stage was cancelled with its run (while pending, queued or running).

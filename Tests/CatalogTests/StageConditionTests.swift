@@ -1,0 +1,46 @@
+import Domain
+import Foundation
+import Testing
+@testable import Catalog
+
+/// What apply refuses of a stage's `on:` and `when:` (one line, the stage's field).
+@Suite struct StageConditionTests {
+    func job(_ stages: String) -> String {
+        """
+        kind: job
+        name: load
+        parameters: {day: {type: date, required: true}, full: false}
+        stages:
+        \(stages)
+        """
+    }
+
+    @Test func conditionsThatReadWhatTheyMayApply() throws {
+        let defs = try definitions(job("""
+          - {name: count, type: script, command: ["true"]}
+          - {name: copy, type: script, command: ["true"], after: [count], when: "stages.count.outputs.rows > 0 and params.full == false"}
+          - {name: alert, type: script, command: ["true"], after: [copy], on: failure, when: "run.trigger != 'rerun' and stages.count.status == 'succeeded'"}
+          - {name: tidy, type: script, command: ["true"], after: [copy, alert], on: completion}
+        """))
+        let spec = try JobSpec(defs[0].spec)
+        #expect(spec.stage(named: "alert")?.on == .failure && spec.stage(named: "tidy")?.on == .completion)
+        #expect(spec.stage(named: "copy")?.when == "stages.count.outputs.rows > 0 and params.full == false")
+    }
+
+    @Test(arguments: [
+        ("{name: a, type: script, command: [\"true\"], on: failure}", "stages[0].on", "runs on failure of the stages it follows, but follows none"),
+        ("{name: a, type: script, command: [\"true\"], on: maybe}", "stages[0].on", "success, failure, completion"),
+        ("{name: a, type: script, command: [\"true\"], when: \"params.dya == '2026-01-01'\"}", "stages[0].when", "uses parameter 'dya', which job 'load' does not declare"),
+        ("{name: a, type: script, command: [\"true\"], when: \"stages.b.status == 'failed'\"}", "stages[0].when", "refers to stage 'b', which it does not follow"),
+        ("{name: a, type: script, command: [\"true\"], when: \"weather == 'sunny'\"}", "stages[0].when", "uses unknown field 'weather'"),
+        ("{name: a, type: script, command: [\"true\"], when: \"params.full ==\"}", "stages[0].when", ""),
+    ])
+    func badConditionsAreRefusedAtApply(_ stage: String, _ field: String, _ message: String) {
+        let d = diagnose(job("  - " + stage + "\n  - {name: b, type: script, command: [\"true\"], after: [a]}"))
+        #expect(d.count == 1, "\(d)")
+        let text = d.first.map { "\($0)" } ?? ""
+        #expect(message.isEmpty ? text.contains("does not parse") : text.contains(message), "\(text)")
+        // The line of the stage that holds the field (`field`).
+        #expect(d.first?.location.file == "test.yaml" && d.first?.location.line == 5, "\(field): \(text)")
+    }
+}
