@@ -157,6 +157,33 @@ struct Sandbox {
         let bad: Value = ["name": "x", "type": "etl", "seed": ["source": "Oracle", "destination": "ADLS Gen2", "object": "o"]]
         #expect(throws: StageError.self) { try ETLExecutor().run(s.context(bad)) }
     }
+
+    /// `Delta Table`: a row's `table` names the dataset; a write makes the version after the
+    /// log's newest, in a folder of its own; a read takes the newest version at its location.
+    @Test func aDeltaTableIsAFolderPerVersionOfTheDataset() throws {
+        let s = try Sandbox()
+        try s.write("data/lake/scores/part-a.jsonl", "{\"id\":1,\"p\":0.5}\n{\"id\":2,\"p\":0.25}\n")
+        let store: Value = ["name": "storage_3", "type": "storage",
+                            "seed": ["id": 3, "type": "Storage", "source": "ADLS Gen2", "destination": "Delta Table", "object": "scores", "table": "scored"]]
+        var ctx = s.context(store)
+        ctx.datasetVersions["scored"] = 4
+        let r = try ETLExecutor().run(ctx)
+        let folder = s.root + "/data/delta/scored"
+        #expect(r.datasets.map(\.dataset) == ["scored"] && r.datasets.first?.location == folder + "/v5")
+        #expect(s.read("data/delta/scored/v5/part-run1-storage_3-a1.jsonl")?.split(separator: "\n").count == 2)
+        #expect(s.read("data/delta/scored/_ledgerflow_version") == "5\n")
+
+        let read: Value = ["name": "etl_4", "type": "etl",
+                           "seed": ["id": 4, "type": "ETL", "source": "Delta Table", "destination": "ADLS Gen2", "object": "scored"]]
+        #expect(throws: StageError("Delta table 'scored' has no version in the log yet (its folder: \(folder)); run the stage that writes it first")) {
+            try ETLExecutor().run(s.context(read))
+        }
+        var back = s.context(read)
+        back.datasetVersions["scored"] = 5
+        back.datasetLocations["scored"] = folder + "/v5"
+        let again = try ETLExecutor().run(back)
+        #expect(again.inputs.map(\.version) == [5] && again.inputs.first?.location == folder + "/v5" && again.inputs.first?.rows == 2)
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct ScriptTests {
