@@ -105,8 +105,8 @@ enum ScriptModel {
 
 /// An inference stage's `script`: a scorer program that is not a registered model (the seed job's
 /// `"script": "predict_churn.py"`). It runs through the script models' scoring protocol with no
-/// artifact (`LEDGERFLOW_ARTIFACT` is not set); every field it writes is an output, in the order
-/// of its first line. Its predictions are recorded under the script's file name without its
+/// artifact (`LEDGERFLOW_ARTIFACT` is not set); every field it writes is an output, in name
+/// order (as JSON Lines are read). Its predictions are recorded under the script's file name without its
 /// extension (`predict_churn`), version 0 (no version is registered); the stage's outputs record
 /// the script's path and SHA-256, so the exact program that scored is on record.
 struct ScriptScorer {
