@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the churn scenario end to end on a fresh store, then a tour of the catalog on a
-# second store, then automation on a third (a schedule catching up, a file sensor, a failed run
-# mailed to its owners through a local SMTP sink, health). The stores are kept so that you can
-# explore them (the paths are printed last).
+# second store, seed 000's job as written on a third, then automation on a fourth (a schedule
+# catching up, a file sensor, a failed run mailed to its owners through a local SMTP sink,
+# health). The stores are kept so that you can explore them (the paths are printed last).
 set -euo pipefail
 bin="$(cd "$1" && pwd)"
 store="$2"
@@ -118,7 +118,32 @@ lf lineage dataset:churn_predictions --upstream
 step ledgerflow audit verify --anchor "$anchor" "   # the hash chain is intact, and the log up to the anchor unchanged"
 lf audit verify --anchor "$anchor"
 
-# Automation on a third store: a schedule that catches up on its missed ticks, a file sensor, a
+# Seed 000's job as written (fixtures/seed/job_101_seed000.json, a reconstruction) on a store of its
+# own: its Inference row's script is the scorer, its Storage row writes the Delta Table stand-in.
+seeddir="$project/seed000"
+rm -rf "$seeddir"
+mkdir -p "$seeddir/data"
+cp "$project/data/sql_server.sqlite" "$seeddir/data/"
+export LEDGERFLOW_STORE="$seeddir/.ledgerflow"
+cd "$seeddir"
+lf init --store "$LEDGERFLOW_STORE" > /dev/null
+step ledgerflow apply fixtures/seed/job_101_seed000.json "   # byte for byte, on a store of its own: \"script\": \"predict_churn.py\", \"destination\": \"Delta Table\", \"table\": \"churn_predictions\""
+lf apply "$repo/fixtures/seed/job_101_seed000.json" --message "seed 000 as written"
+step ledgerflow run 101 "&& ledgerflow run 101   # predict_churn.py scores every customer (each prediction an event); each run a new version of the Delta table"
+lf run 101 > /dev/null
+lf run 101 > /dev/null
+step ledgerflow status 2
+lf status 2
+step "ls data/delta/churn_predictions; ledgerflow events --stream dataset/churn_predictions --json | …   # the folder's versions are the log's"
+ls data/delta/churn_predictions
+lf events --stream dataset/churn_predictions --json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line); p = e["payload"]
+    print("dataset churn_predictions v%d: %d rows at %s" % (e["streamVersion"], p["rows"], p["location"]))'
+cd "$project"
+
+# Automation on a fourth store: a schedule that catches up on its missed ticks, a file sensor, a
 # failed run's summary mailed to its owners through a local SMTP sink, and the service's health.
 started=$(date +%s%N)
 autodir="$project/automation"
@@ -215,3 +240,4 @@ echo "Explore them: export LEDGERFLOW_STORE=$store; ledgerflow models show churn
 echo "store: $store"
 echo "catalog tour: $tour"
 echo "automation: $auto (mailbox: $autodir/mailbox)"
+echo "seed 000 as written: $seeddir/.ledgerflow"

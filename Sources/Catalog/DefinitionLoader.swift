@@ -203,11 +203,21 @@ public enum DefinitionLoader {
 
 /// The seeds' JSON job format: `{"job_id": 101, "stages": [{"id": 1, "type": "ETL", …}, …]}`,
 /// mapped onto a job named after its id: stages ordered by `id`, each after the previous one,
-/// named `<type>_<id>` (`etl_1`), the original stage kept under `seed`; an Inference row's `model`
-/// and `entity_key` become the stage's.
+/// named `<type>_<id>` (`etl_1`), the original stage kept under `seed`; an Inference row's `model`,
+/// `entity_key`, `script` (made absolute against the seed file's folder) and `interpreter` become
+/// the stage's.
 public enum SeedJob {
     /// Seed stage types and the stage types they map to.
     public static let stageTypes = ["ETL": "etl", "Inference": "inference", "Storage": "storage"]
+
+    /// A seed row's `script` as the stage stores it: absolute, a relative one taken from the folder
+    /// of `file` (the seed JSON file it was written in; a relative `file`, from the working folder).
+    static func scriptPath(_ script: String, file: String) -> String {
+        if script.hasPrefix("/") { return URL(fileURLWithPath: script).standardized.path }
+        let cwd = FileManager.default.currentDirectoryPath
+        let folder = ((file.hasPrefix("/") ? file : (cwd as NSString).appendingPathComponent(file)) as NSString).deletingLastPathComponent
+        return URL(fileURLWithPath: (folder as NSString).appendingPathComponent(script)).standardized.path
+    }
 
     static func decode(_ node: SourceNode, errors: inout [Diagnostic]) -> Definition? {
         let before = errors.count
@@ -282,6 +292,13 @@ public enum SeedJob {
                 }
                 ids[id] = s.location
             }
+            if type == "inference", let scriptNode = s["script"], let written = scriptNode.text {
+                let path = SeedJob.scriptPath(written, file: node.location.file)
+                if !FileManager.default.fileExists(atPath: path) {
+                    errors.append(Diagnostic(scriptNode.location, "script '\(Diagnostic.excerpt(written))' of seed job \(jobName) is not a file (looked for \(path))",
+                                             fix: "put it next to the job file, or write its absolute path"))
+                }
+            }
             if let id, let type { stages.append((id, type, s.value, s.location)) }
         }
         guard errors.count == before, let jobID else { return nil }
@@ -291,9 +308,14 @@ public enum SeedJob {
         for (i, s) in stages.enumerated() {
             let name = "\(s.type)_\(s.id)"
             var members: [(String, Value)] = [("name", .string(name)), ("type", .string(s.type)), ("seed", s.seed)]
-            // An Inference stage's model and entity key, when the seed row names them, are the stage's own (validated as such).
+            // An Inference stage's model, entity key, scorer script and its interpreter, when the seed
+            // row names them, are the stage's own (validated as such); the script's path is made
+            // absolute against the folder of the file it was written in.
             if s.type == "inference" {
-                for f in ["model", "entity_key"] { if let v = s.seed[f]?.stringValue { members.append((f, .string(v))) } }
+                for f in ["model", "entity_key", "script", "interpreter"] {
+                    guard let v = s.seed[f]?.stringValue else { continue }
+                    members.append((f, .string(f == "script" ? scriptPath(v, file: node.location.file) : v)))
+                }
             }
             if let previous { members.append(("after", .array([.string(previous)]))) }
             out.append(.object(members))

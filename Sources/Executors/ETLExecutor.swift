@@ -8,7 +8,7 @@ import Foundation
 /// where they are), else the seed stage's `source` system and `object` (the previous seed stage's
 /// object when this stage's source is where that stage wrote). Destinations:
 /// `destination:`, else the output definitions in `outputs:`, else the seed stage's
-/// `destination` system and `object`.
+/// `destination` system and `table` (else `object`).
 public struct ETLExecutor: StageExecutor {
     public init() {}
 
@@ -50,6 +50,7 @@ public struct ETLExecutor: StageExecutor {
                 }
             case .csv, .jsonl:
                 partitions = try FolderWriter.write(out, to: d, context: ctx)
+                try DeltaTable.mark(d, context: ctx)
             }
             written.append(WrittenDataset(dataset: d.name, location: d.location, format: d.format.rawValue, mode: d.mode,
                                           rows: Int64(out.rows.count), schema: schema, contentHash: hash, partitions: partitions))
@@ -90,8 +91,8 @@ public struct ETLExecutor: StageExecutor {
             for i in stage.inputs { out.append(try endpoint(reading: i, ctx)) }
             return out
         }
-        if let seed = stage.seed, let system = seed.source, let object = seed.object {
-            return [try Endpoint.seed(system: system, object: try seedInput(ctx, stage, system: system) ?? object, context: ctx, isOutput: false)]
+        if let seed = stage.seed, let system = seed.source, let object = try seedInput(ctx, stage, system: system) ?? seed.object {
+            return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: false)]
         }
         return []
     }
@@ -103,7 +104,7 @@ public struct ETLExecutor: StageExecutor {
         guard let previous = stage.after.first,
               let before = try ctx.definition(JobSpec.self, ctx.job)?.stage(named: previous),
               let seed = before.seed, seed.destination?.lowercased() == system.lowercased() else { return nil }
-        return seed.object
+        return seed.written
     }
 
     /// Where the dataset `name` (a source or an output definition) is read from.
@@ -133,7 +134,7 @@ public struct ETLExecutor: StageExecutor {
             }
             return out
         }
-        if let seed = stage.seed, let system = seed.destination, let object = seed.object {
+        if let seed = stage.seed, let system = seed.destination, let object = seed.written {
             return [try Endpoint.seed(system: system, object: object, context: ctx, isOutput: true)]
         }
         return []

@@ -20,6 +20,8 @@ public struct Endpoint: Sendable, Hashable {
     public var mode: String
     public var keys: [String] = []
     public var partitionBy: [String] = []
+    /// The version this endpoint writes of a `Delta Table` stand-in (its path is that version's folder).
+    public var deltaVersion: UInt64?
 
     /// The location as events record it.
     public var location: String {
@@ -60,13 +62,15 @@ public struct Endpoint: Sendable, Hashable {
     }
 
     /// Seed systems and their local stand-ins: databases become SQLite files under `data/`, the
-    /// lake becomes folders of JSON Lines under `data/lake/`.
+    /// lake becomes folders of JSON Lines under `data/lake/`, a Delta table a versioned folder of
+    /// JSON Lines under `data/delta/` (`DeltaTable`).
     public static let seedSystems: [String: (format: Format, place: String)] = [
         "sql server": (.sqlite, "data/sql_server.sqlite"),
         "azure sql": (.sqlite, "data/azure_sql.sqlite"),
         "synapse": (.sqlite, "data/synapse.sqlite"),
         "adls gen2": (.jsonl, "data/lake"),
         "blob storage": (.jsonl, "data/blob"),
+        DeltaTable.system: (.jsonl, DeltaTable.place),
     ]
 
     /// The endpoint of a seed stage's `source` or `destination` system for its `object`.
@@ -74,6 +78,7 @@ public struct Endpoint: Sendable, Hashable {
         guard let s = seedSystems[system.lowercased()] else {
             throw StageError("seed system '\(system)' has no local stand-in; known systems: \(seedSystems.keys.sorted().joined(separator: ", ")) (or give the stage a `source:`/`destination:` definition)")
         }
+        if system.lowercased() == DeltaTable.system { return try DeltaTable.endpoint(table: object, context: context, isOutput: isOutput) }
         switch s.format {
         case .sqlite:
             return Endpoint(name: object, format: .sqlite, path: context.resolve(s.place), table: object, mode: isOutput ? "replace" : "append")

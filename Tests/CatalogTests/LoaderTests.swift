@@ -48,6 +48,56 @@ import Testing
         #expect(Validator.validate(defs).contains { $0.message.contains("refers to model 'churn', which is not defined") })
     }
 
+    /// Seed 000 as written (`fixtures/seed/job_101_seed000.json`): the Inference row's `script`
+    /// is the stage's (absolute, from the seed file's folder), the Storage row's `table` and
+    /// `Delta Table` destination are read, and applying it again changes nothing.
+    @Test func seed000AppliesAsWritten() throws {
+        let file = fixturePath("fixtures/seed/job_101_seed000.json")
+        let (defs, errors) = DefinitionLoader.load(files: [file])
+        let all = errors + Validator.validate(defs)
+        #expect(all.isEmpty, "\(all)")
+        let job = try #require(defs.first)
+        #expect(defs.count == 1 && job.key == DefinitionKey(.job, "101"))
+        let stages = try job.spec(as: JobSpec.self).stages
+        #expect(stages.map(\.name) == ["etl_1", "inference_2", "storage_3"])
+        let script = fixturePath("fixtures/seed/predict_churn.py")
+        #expect(stages[1].variant == .inference(StageSpec.Inference(model: nil, script: script)))
+        #expect(stages[1].seed?.script == "predict_churn.py", "the row stays as written")
+        #expect(stages[2].seed?.destination == "Delta Table" && stages[2].seed?.table == "churn_predictions" && stages[2].seed?.object == nil)
+        #expect(stages[2].seed?.written == "churn_predictions" && stages[0].seed?.written == "customer_transactions")
+        // Read from another working folder through a relative path: the same spec.
+        let relative = DefinitionLoader.load(text: try String(contentsOfFile: file, encoding: .utf8),
+                                             file: String(file.dropFirst(FileManager.default.currentDirectoryPath.count + 1)))
+        if file.hasPrefix(FileManager.default.currentDirectoryPath + "/") { #expect(relative.definitions.first?.spec == job.spec) }
+
+        var state = CatalogState()
+        let first = ApplyPlan.decide(catalog: state, definitions: defs, prune: false, message: nil)
+        #expect(first.appends.count == 1)
+        fold(first, into: &state, firstSeq: 1)
+        let again = ApplyPlan.decide(catalog: state, definitions: DefinitionLoader.load(files: [file]).definitions, prune: false, message: nil)
+        #expect(again.changes.isEmpty && again.appends.isEmpty && again.count(.unchanged) == 1)
+    }
+
+    @Test func aSeedScriptThatIsNotThereIsOneErrorAtTheRow() throws {
+        let folder = TemporaryDirectory()
+        let file = folder.sub("job.json")
+        let text = #"{"job_id": 5, "stages": [{"id": 1, "type": "Inference", "source": "ADLS Gen2", "object": "x", "script": "missing.py"}]}"#
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let (defs, errors) = DefinitionLoader.load(files: [file])
+        #expect(defs.isEmpty)
+        #expect(errors.map(\.description) == ["\(file):1:105: script 'missing.py' of seed job 5 is not a file (looked for \(folder.sub("missing.py"))); put it next to the job file, or write its absolute path"])
+    }
+
+    @Test func aNativeInferenceStageNamesAModelOrAScript() throws {
+        func job(_ stage: String) -> String {
+            "kind: source\nname: rows\ntype: jsonl\npath: data/rows\n---\nkind: job\nname: j\nstages:\n  - {name: score, type: inference, inputs: [rows]\(stage)}\n"
+        }
+        #expect(try definitions(job(", script: scorers/churn.py, interpreter: python3.11")).count == 2)
+        #expect(diagnose(job("")).map(\.message) == ["inference stage 'score' of job 'j' names neither a model nor a script"])
+        let both = "kind: model\nname: m\ntype: script\ncommand: [x]\ntraining_dataset: rows\nprediction_fields: [p]\n---\n" + job(", model: m, script: s.py")
+        #expect(diagnose(both).map(\.message) == ["inference stage 'score' of job 'j' names both a model and a script"])
+    }
+
     @Test func seedStagesAreOrderedByID() throws {
         let defs = try definitions(#"{"job_id": 7, "stages": [{"id": 3, "type": "Storage"}, {"id": 1, "type": "etl"}, {"id": 2, "type": "Inference"}]}"#, file: "x.json")
         #expect(try defs[0].spec(as: JobSpec.self).stages.map(\.name) == ["etl_1", "inference_2", "storage_3"])

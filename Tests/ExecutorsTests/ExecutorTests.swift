@@ -157,6 +157,75 @@ struct Sandbox {
         let bad: Value = ["name": "x", "type": "etl", "seed": ["source": "Oracle", "destination": "ADLS Gen2", "object": "o"]]
         #expect(throws: StageError.self) { try ETLExecutor().run(s.context(bad)) }
     }
+
+    /// `Delta Table`: a row's `table` names the dataset; a write makes the version after the
+    /// log's newest, in a folder of its own; a read takes the newest version at its location.
+    @Test func aDeltaTableIsAFolderPerVersionOfTheDataset() throws {
+        let s = try Sandbox()
+        try s.write("data/lake/scores/part-a.jsonl", "{\"id\":1,\"p\":0.5}\n{\"id\":2,\"p\":0.25}\n")
+        let store: Value = ["name": "storage_3", "type": "storage",
+                            "seed": ["id": 3, "type": "Storage", "source": "ADLS Gen2", "destination": "Delta Table", "object": "scores", "table": "scored"]]
+        var ctx = s.context(store)
+        ctx.datasetVersions["scored"] = 4
+        let r = try ETLExecutor().run(ctx)
+        let folder = s.root + "/data/delta/scored"
+        #expect(r.datasets.map(\.dataset) == ["scored"] && r.datasets.first?.location == folder + "/v5")
+        #expect(s.read("data/delta/scored/v5/part-run1-storage_3-a1.jsonl")?.split(separator: "\n").count == 2)
+        #expect(s.read("data/delta/scored/_ledgerflow_version") == "5\n")
+
+        let read: Value = ["name": "etl_4", "type": "etl",
+                           "seed": ["id": 4, "type": "ETL", "source": "Delta Table", "destination": "ADLS Gen2", "object": "scored"]]
+        #expect(throws: StageError("Delta table 'scored' has no version in the log yet (its folder: \(folder)); run the stage that writes it first")) {
+            try ETLExecutor().run(s.context(read))
+        }
+        var back = s.context(read)
+        back.datasetVersions["scored"] = 5
+        back.datasetLocations["scored"] = folder + "/v5"
+        let again = try ETLExecutor().run(back)
+        #expect(again.inputs.map(\.version) == [5] && again.inputs.first?.location == folder + "/v5" && again.inputs.first?.rows == 2)
+    }
+}
+
+/// An inference stage's `script`: a scorer program through the script-model scoring protocol.
+@Suite(.timeLimit(.minutes(1))) struct ScriptScorerTests {
+    let rows: Value = ["type": "jsonl", "path": "in/rows.jsonl"]
+    let scorer = """
+    import json, os
+    rows = [json.loads(l) for l in open(os.environ["LEDGERFLOW_INPUT"])]
+    with open(os.environ["LEDGERFLOW_OUTPUT"], "w") as out:
+        for r in rows[:KEEP]:
+            out.write(json.dumps({"score": r["x"] * 2, "label": r["x"] > 1, "mode": os.environ["LEDGERFLOW_MODE"]}) + "\\n")
+    """
+
+    @Test func theInterpreterRunsTheScriptAndEveryFieldIsAnOutput() throws {
+        let s = try Sandbox()
+        try s.write("in/rows.jsonl", "{\"id\":1,\"x\":1}\n{\"id\":2,\"x\":3}\n")
+        try s.write("scorers/double", scorer.replacingOccurrences(of: "KEEP", with: "len(rows)"))
+        let spec: Value = ["name": "score", "type": "inference", "script": "scorers/double", "interpreter": "python3", "inputs": ["rows"]]
+        let r = try InferenceExecutor().run(s.context(spec, defs: [(.source, "rows", rows)]))
+        #expect(r.outputs?["model"] == "double")
+        #expect(r.outputs?["model_version"] == 0 && r.outputs?["rows_scored"] == 2 && r.outputs?["script"] == .string(s.root + "/scorers/double"))
+        #expect(r.outputs?["script_sha256"]?.stringValue?.count == 64)
+        #expect(r.columns?.columns == ["id", "x", "label", "mode", "score", "model_version"], "the fields it wrote, in name order")
+
+        // Without an interpreter a file that is not `.py` runs itself: this one cannot.
+        let bare: Value = ["name": "score", "type": "inference", "script": "scorers/double", "inputs": ["rows"]]
+        #expect(throws: StageError.self) { try InferenceExecutor().run(s.context(bare, defs: [(.source, "rows", rows)])) }
+    }
+
+    @Test func aScriptThatWritesTooFewLinesFailsNamingTheCounts() throws {
+        let s = try Sandbox()
+        try s.write("in/rows.jsonl", "{\"id\":1,\"x\":1}\n{\"id\":2,\"x\":3}\n")
+        try s.write("short.py", scorer.replacingOccurrences(of: "KEEP", with: "1"))
+        let spec: Value = ["name": "score", "type": "inference", "script": "short.py", "inputs": ["rows"]]
+        #expect(throws: StageError("the command of script model 'short' wrote 1 predictions for 2 rows; write one line per input row, in order")) {
+            try InferenceExecutor().run(s.context(spec, defs: [(.source, "rows", rows)]))
+        }
+        let missing: Value = ["name": "score", "type": "inference", "script": "nowhere.py", "inputs": ["rows"]]
+        #expect(throws: StageError("the script 'nowhere.py' of inference stage 'score' is not a readable file (looked for \(s.root)/nowhere.py); put it there or fix `script`")) {
+            try InferenceExecutor().run(s.context(missing, defs: [(.source, "rows", rows)]))
+        }
+    }
 }
 
 @Suite(.timeLimit(.minutes(1))) struct ScriptTests {

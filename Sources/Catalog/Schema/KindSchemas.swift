@@ -106,7 +106,9 @@ public enum KindSchemas {
             Field("model", .reference(.model), required: true, "The model to train."),
         ]),
         ("inference", [
-            Field("model", .text, required: true, "`model` or `model@alias` (e.g. `churn@production`); resolved once at stage start."),
+            Field("model", .text, "`model` or `model@alias` (e.g. `churn@production`); resolved once at stage start. Give `model` or `script`."),
+            Field("script", .text, "A scorer program run through the script-model protocol instead of a model (relative to the project folder; a seed row's, to the seed file's folder). Predictions are recorded under its file name without extension, version 0."),
+            Field("interpreter", .text, "The program that runs `script` (default: `python3` for `.py`, else the script itself)."),
             Field("entity_key", .text, "Column that identifies a row's entity in each prediction."),
             Field("destination", .reference(.output), "Where scored rows are written."),
         ]),

@@ -63,20 +63,27 @@ public struct StageSpec: Sendable, Hashable {
         public init(model: String) { self.model = model }
     }
 
-    /// inference: score rows with a model version.
+    /// inference: score rows with a model version, or with a scorer program (`script`).
     public struct Inference: Sendable, Hashable {
-        /// `model` or `model@alias`; nil only for a seed row that names none.
+        /// `model` or `model@alias`; nil when the stage scores with `script` (or a seed row names neither).
         public var model: String?
         /// Column that identifies a row's entity.
         public var entityKey: String?
         /// Output definition written.
         public var destination: String?
+        /// The scorer program, run through the script-model protocol (relative: to the project
+        /// folder; a seed row's is made absolute against the seed file's folder when applied).
+        public var script: String?
+        /// The program that runs `script` (nil: `python3` for a `.py` file, else the script itself).
+        public var interpreter: String?
 
         /// A value with these fields.
-        public init(model: String?, entityKey: String? = nil, destination: String? = nil) {
+        public init(model: String?, entityKey: String? = nil, destination: String? = nil, script: String? = nil, interpreter: String? = nil) {
             self.model = model
             self.entityKey = entityKey
             self.destination = destination
+            self.script = script
+            self.interpreter = interpreter
         }
     }
 
@@ -212,6 +219,12 @@ public struct StageSpec: Sendable, Hashable {
         public var model: String?
         /// Column that identifies a row's entity.
         public var entityKey: String?
+        /// An Inference row's scorer program, as written.
+        public var script: String?
+        /// The program that runs the row's `script`.
+        public var interpreter: String?
+        /// The destination table (names the dataset written; a `Delta Table` row's).
+        public var table: String?
 
         /// Reads the text fields of a seed row (any other value is kept only in `value`).
         public init(_ value: Value) {
@@ -223,7 +236,13 @@ public struct StageSpec: Sendable, Hashable {
             object = text("object")
             model = text("model")
             entityKey = text("entity_key")
+            script = text("script")
+            interpreter = text("interpreter")
+            table = text("table")
         }
+
+        /// The dataset the row writes: its `table`, else its `object`.
+        public var written: String? { table ?? object }
     }
 
     /// What every stage has: enough to plan a run (the scheduler never needs what a type adds).
@@ -322,7 +341,8 @@ public struct StageSpec: Sendable, Hashable {
         case "train": variant = .train(Train(model: try f.string("model")))
         case "inference":
             variant = .inference(Inference(model: try f.string(opt: "model"), entityKey: try f.string(opt: "entity_key"),
-                                           destination: try f.string(opt: "destination")))
+                                           destination: try f.string(opt: "destination"), script: try f.string(opt: "script"),
+                                           interpreter: try f.string(opt: "interpreter")))
         case "evaluate":
             variant = .evaluate(Evaluate(model: try f.string("model"), entityKey: try f.string("entity_key"), label: try f.string("label")))
         case "merge":

@@ -103,11 +103,12 @@ public enum StoreGuard {
                 case .jsonl(let f): paths = [("path", f.path)]
                 }
             case .job(let j):
-                // Seed rows write lake and blob stand-ins under `data/` (see Executors' seed systems).
+                // Seed rows write lake, blob and Delta stand-ins under `data/` (see Executors' seed systems).
                 isOutput = true
                 paths = j.stages.enumerated().compactMap { i, stage in
-                    guard let seed = stage.seed, let object = seed.object,
-                          let place = ["adls gen2": "data/lake", "blob storage": "data/blob"][seed.destination?.lowercased() ?? ""] else { return nil }
+                    guard let seed = stage.seed, let object = seed.written,
+                          let place = ["adls gen2": "data/lake", "blob storage": "data/blob", "delta table": "data/delta"][seed.destination?.lowercased() ?? ""]
+                    else { return nil }
                     return ("stages[\(i)] destination", "\(place)/\(object)")
                 }
             case .sensor(let s):

@@ -218,7 +218,16 @@ public struct Validator {
     mutating func checkStageSettings(_ d: Definition, _ s: StageSpec, _ i: Int) {
         let n = s.name
         switch s.variant {
-        case .inference, .evaluate:
+        case .inference(let inference):
+            if inference.model != nil, inference.script != nil {
+                error(d, "stages[\(i)].script", "inference stage '\(n)' of job '\(d.name)' names both a model and a script",
+                      fix: "keep one: `model` scores with a registered version, `script` with a program")
+            } else if inference.model == nil, inference.script == nil, s.seed == nil {
+                error(d, "stages[\(i)]", "inference stage '\(n)' of job '\(d.name)' names neither a model nor a script",
+                      fix: "add `model: NAME@ALIAS` or `script: PATH`")
+            }
+            checkModelReference(d, s, i)
+        case .evaluate:
             checkModelReference(d, s, i)
         case .features(let features):
             if !features.fit && features.model == nil {

@@ -25,6 +25,23 @@ struct LoadedModel {
     func score(_ x: Matrix) throws(StageError) -> [[Value]] {
         try InferenceExecutor.outputs(of: artifact, x, version: version.version)
     }
+
+    /// What predictions and outputs record of this version.
+    var scorer: Scorer {
+        Scorer(model: version.model, version: version.version, type: artifact.type, outputs: artifact.outputs, drift: artifact.drift)
+    }
+}
+
+/// What scored an inference stage's rows, as its predictions and outputs record it: a model
+/// version, or a script (`ScriptScorer`: version 0, no drift references).
+struct Scorer {
+    var model: String
+    var version: UInt64
+    var type: String
+    /// The prediction fields, in order.
+    var outputs: [String]
+    /// Per raw input column, its training distribution (PSI drift).
+    var drift: [String: DriftReference] = [:]
 }
 
 /// inference stages: resolve the model reference (`churn@production`) once, at stage start, and
@@ -75,10 +92,12 @@ public struct InferenceExecutor: StageExecutor {
         let stage = try ctx.stageSpec()
         let inference: StageSpec.Inference?
         if case .inference(let i) = stage.variant { inference = i } else { inference = nil }
-        guard let ref = inference?.model ?? stage.seed?.model else {
-            throw StageError("inference stage '\(ctx.stage)' names no model; add `model: NAME@ALIAS` (for a seed stage: \"model\": \"NAME@ALIAS\")")
+        let ref = inference?.model ?? stage.seed?.model
+        let script = ref == nil ? try inference?.script.map { s throws(StageError) in try ScriptScorer(script: s, interpreter: inference?.interpreter, ctx) } : nil
+        guard ref != nil || script != nil else {
+            throw StageError("inference stage '\(ctx.stage)' names no model; add `model: NAME@ALIAS` or `script: PATH` (for a seed stage: \"model\": \"NAME@ALIAS\" or \"script\": \"scorer.py\")")
         }
-        let model = try LoadedModel(ref: ref, ctx)
+        let model = try ref.map { r throws(StageError) in try LoadedModel(ref: r, ctx) }
         let etl = ETLExecutor()
         let sources = try etl.sources(ctx, stage)
         guard !sources.isEmpty else { throw StageError("inference stage '\(ctx.stage)' names nothing to score; give it `inputs:` or `source:`") }
@@ -87,33 +106,47 @@ public struct InferenceExecutor: StageExecutor {
         try ctx.cancellation.check()
         let frame = table.frame()
         let outputs: [[Value]]
-        if model.version.type == "script" {
-            guard let command = model.version.registered.command?.map(Value.string) else {
-                throw StageError("script model '\(model.version.model)' v\(model.version.version) recorded no command; retrain it")
+        let scorer: Scorer
+        var scriptOutputs: [(String, Value)] = []
+        if let model {
+            scorer = model.scorer
+            if model.version.type == "script" {
+                guard let command = model.version.registered.command?.map(Value.string) else {
+                    throw StageError("script model '\(model.version.model)' v\(model.version.version) recorded no command; retrain it")
+                }
+                outputs = try ScriptModel.score(ctx, model.version, command: command, rows: table)
+            } else {
+                outputs = try InferenceExecutor.builtIn(model, frame)
             }
-            outputs = try ScriptModel.score(ctx, model.version, command: command, rows: table)
+        } else if let script {
+            let hash = try script.sha256()
+            let scored = try script.score(ctx, rows: table)
+            outputs = scored.outputs
+            scorer = Scorer(model: script.model, version: ScriptScorer.version, type: "script", outputs: scored.names)
+            scriptOutputs = [("script", .string(script.path)), ("script_sha256", .string(hash))]
         } else {
-            outputs = try InferenceExecutor.builtIn(model, frame)
+            throw StageError("inference stage '\(ctx.stage)' names no model")
         }
         try ctx.cancellation.check()
-        var result = try finish(ctx, stage, entityKey: inference?.entityKey ?? stage.seed?.entityKey, ref: ref, model: model,
+        var result = try finish(ctx, stage, entityKey: inference?.entityKey ?? stage.seed?.entityKey, ref: ref ?? script?.path ?? "", scorer: scorer,
                                 table: consume table, frame: frame, outputs: outputs)
+        if !scriptOutputs.isEmpty, let o = result.outputs { result.outputs = .object((o.objectMembers ?? []).map { ($0.key, $0.value) } + scriptOutputs) }
         result.inputs = input.inputs
-        result.columns = InferenceExecutor.flow(input.flow, model)
+        result.columns = InferenceExecutor.flow(input.flow, scorer, features: model?.artifact.features, featureSpec: model?.version.featureSpec,
+                                                used: model.map { $0.version.type == "script" ? input.flow.columns : $0.artifact.featureColumns } ?? input.flow.columns)
         return result
     }
 
     /// The column lineage of the scored rows: the input's columns unchanged, each output computed
-    /// by the model from the input fields its features come from (a script model: every input
-    /// column), and the constant model_version.
-    static func flow(_ input: ColumnFlow, _ model: LoadedModel) -> ColumnFlow {
+    /// by the scorer from the input fields its features come from (`used`: a model's feature
+    /// columns; a script's, every input column), and the constant model_version.
+    static func flow(_ input: ColumnFlow, _ scorer: Scorer, features fitted: FittedFeatures?, featureSpec: String?, used: [String]) -> ColumnFlow {
         var features = input
-        model.artifact.features?.flow(&features, spec: model.version.featureSpec ?? "of the model")
-        let used = model.version.type == "script" ? input.columns : model.artifact.featureColumns
+        fitted?.flow(&features, spec: featureSpec ?? "of the model")
         var fields: [String] = []
         for c in used { for s in features.sources[c] ?? [] where !fields.contains(s.field) && input.sources[s.field] != nil { fields.append(s.field) } }
         var out = input
-        for name in model.artifact.outputs { out.derive(name, from: fields, "model \(model.version.model) v\(model.version.version)") }
+        for name in scorer.outputs { out.derive(name, from: fields, "model \(scorer.model) v\(scorer.version)") }
         out.constant("model_version")
         return out
     }
@@ -136,7 +169,7 @@ public struct InferenceExecutor: StageExecutor {
     }
 
     /// Records the predictions, observes drift and writes the scored rows.
-    func finish(_ ctx: StageContext, _ stage: StageSpec, entityKey: String?, ref: String, model: LoadedModel, table: consuming Table, frame: Frame,
+    func finish(_ ctx: StageContext, _ stage: StageSpec, entityKey: String?, ref: String, scorer model: Scorer, table: consuming Table, frame: Frame,
                 outputs: [[Value]]) throws(StageError) -> StageResult {
         let etl = ETLExecutor()
         var entityColumn: Int?
@@ -146,18 +179,18 @@ public struct InferenceExecutor: StageExecutor {
             }
             entityColumn = i
         }
-        let names = model.artifact.outputs
-        let inputNames = ctx.rules.inputColumns(model: model.version.model, outputs: names).filter { table.columns.contains($0) }
+        let names = model.outputs
+        let inputNames = ctx.rules.inputColumns(model: model.model, outputs: names).filter { table.columns.contains($0) }
         let inputIdx = inputNames.compactMap { table.columns.firstIndex(of: $0) }
-        let recorded = try InferenceExecutor.record(ctx, model: model.version.model, version: model.version.version, table, outputs, names: names, entityColumn: entityColumn, inputs: Array(zip(inputNames, inputIdx)))
+        let recorded = try InferenceExecutor.record(ctx, model: model.model, version: model.version, table, outputs, names: names, entityColumn: entityColumn, inputs: Array(zip(inputNames, inputIdx)))
 
         // Drift of each raw numeric input the training data had.
         var metrics: [Value] = []
         for (c, col) in frame.columns.enumerated() {
-            guard let ref = model.artifact.drift[col] else { continue }
+            guard let ref = model.drift[col] else { continue }
             let xs = frame.data[c].compactMap(\.numeric)
             guard !xs.isEmpty else { continue }
-            metrics.append(MetricObserved(model: model.version.model, modelVersion: model.version.version, metric: "psi", value: ref.psi(xs),
+            metrics.append(MetricObserved(model: model.model, modelVersion: model.version, metric: "psi", value: ref.psi(xs),
                                           source: "drift", n: UInt64(xs.count), feature: col, run: ctx.run, stage: ctx.stage).payload)
         }
 
@@ -165,16 +198,16 @@ public struct InferenceExecutor: StageExecutor {
         // in place: the input table is consumed, not copied).
         var out = consume table
         out.columns += names + ["model_version"]
-        let mv = Value.int(Int64(model.version.version))
+        let mv = Value.int(Int64(model.version))
         for r in out.rows.indices {
             for o in outputs.indices { out.rows[r].append(outputs[o][r]) }
             out.rows[r].append(mv)
         }
         let destinations = try etl.destinations(ctx, stage)
         let written = try etl.write(out, to: destinations, ctx, stage)
-        var o: [(String, Value)] = [("model", .string(model.version.model)), ("model_version", mv), ("model_ref", .string(ref)),
+        var o: [(String, Value)] = [("model", .string(model.model)), ("model_version", mv), ("model_ref", .string(ref)),
                                     ("rows_scored", .int(Int64(out.rows.count))), ("predictions_recorded", .int(Int64(recorded)))]
-        if let first = outputs.first, let name = names.first, model.artifact.type != "kmeans" {
+        if let first = outputs.first, let name = names.first, model.type != "kmeans" {
             let ds = first.compactMap(\.doubleValue)
             if !ds.isEmpty { o.append(("mean_\(name)", .double(ds.reduce(0, +) / Double(ds.count)))) }
         }

@@ -1,4 +1,5 @@
 import Catalog
+import Crypto
 import Domain
 import EventLog
 import Foundation
@@ -63,29 +64,85 @@ enum ScriptModel {
 
     /// Scores: one array of values per output field, one value per row.
     static func score(_ ctx: StageContext, _ version: ModelVersion, command: [Value], rows: Table) throws(StageError) -> [[Value]] {
+        let artifact = ArtifactStore(store: ctx.store)
+        _ = try artifact.get(version.artifact)
+        let scored = try score(ctx, model: version.model, command: command.compactMap(\.stringValue), rows: rows,
+                               env: [("LEDGERFLOW_ARTIFACT", artifact.path(version.artifact))])
+        return try fields(version.outputs, of: scored, model: version.model)
+    }
+
+    /// Runs `command` in scoring mode on `rows` (`LEDGERFLOW_MODE=score`, `LEDGERFLOW_INPUT`,
+    /// `LEDGERFLOW_OUTPUT`, and `env`); returns what it wrote, one row per input row.
+    static func score(_ ctx: StageContext, model: String, command: [String], rows: Table, env: [(String, String)]) throws(StageError) -> Table {
         let folder = ctx.attemptFolder
         let input = (folder as NSString).appendingPathComponent("input.jsonl")
         let output = (folder as NSString).appendingPathComponent("output.jsonl")
         try? FileManager.default.removeItem(atPath: output)
         try writeRows(rows, to: input)
-        let artifact = ArtifactStore(store: ctx.store)
-        _ = try artifact.get(version.artifact)
-        _ = try run(ctx, command: command.compactMap(\.stringValue), env: [("LEDGERFLOW_MODE", "score"), ("LEDGERFLOW_ARTIFACT", artifact.path(version.artifact)),
-                                                  ("LEDGERFLOW_INPUT", input), ("LEDGERFLOW_OUTPUT", output)])
+        _ = try run(ctx, command: command, env: [("LEDGERFLOW_MODE", "score")] + env + [("LEDGERFLOW_INPUT", input), ("LEDGERFLOW_OUTPUT", output)])
         guard FileManager.default.fileExists(atPath: output) else {
-            throw StageError("the command of script model '\(version.model)' wrote no predictions at $LEDGERFLOW_OUTPUT (\(output))")
+            throw StageError("the command of script model '\(model)' wrote no predictions at $LEDGERFLOW_OUTPUT (\(output))")
         }
         let scored = try JSONLines.read(file: output)
         guard scored.rows.count == rows.rows.count else {
-            throw StageError("the command of script model '\(version.model)' wrote \(scored.rows.count) predictions for \(rows.rows.count) rows; write one line per input row, in order")
+            throw StageError("the command of script model '\(model)' wrote \(scored.rows.count) predictions for \(rows.rows.count) rows; write one line per input row, in order")
         }
+        return scored
+    }
+
+    /// The values of each field in `names`, one array per field.
+    static func fields(_ names: [String], of scored: Table, model: String) throws(StageError) -> [[Value]] {
         var out: [[Value]] = []
-        for name in version.outputs {
+        for name in names {
             guard let c = scored.columns.firstIndex(of: name) else {
-                throw StageError("the predictions of script model '\(version.model)' have no field '\(name)'; they have \(scored.columns.joined(separator: ", "))")
+                throw StageError("the predictions of script model '\(model)' have no field '\(name)'; they have \(scored.columns.joined(separator: ", "))")
             }
             out.append(scored.rows.map { c < $0.count ? $0[c] : .null })
         }
         return out
+    }
+}
+
+/// An inference stage's `script`: a scorer program that is not a registered model (the seed job's
+/// `"script": "predict_churn.py"`). It runs through the script models' scoring protocol with no
+/// artifact (`LEDGERFLOW_ARTIFACT` is not set); every field it writes is an output, in name
+/// order (as JSON Lines are read). Its predictions are recorded under the script's file name without its
+/// extension (`predict_churn`), version 0 (no version is registered); the stage's outputs record
+/// the script's path and SHA-256, so the exact program that scored is on record.
+struct ScriptScorer {
+    /// The script, absolute.
+    var path: String
+    /// argv: the interpreter (given, `python3` for `.py`, else none) and the script.
+    var command: [String]
+    /// The model name its predictions are recorded under.
+    var model: String
+
+    /// The version number predictions of a script that is no registered model carry.
+    static let version: UInt64 = 0
+
+    init(script: String, interpreter: String?, _ ctx: StageContext) throws(StageError) {
+        path = ctx.resolve(script)
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw StageError("the script '\(script)' of inference stage '\(ctx.stage)' is not a readable file (looked for \(path)); put it there or fix `script`")
+        }
+        try ctx.checkRead(path, for: "script of stage '\(ctx.stage)'")
+        let program = interpreter ?? ((path as NSString).pathExtension.lowercased() == "py" ? "python3" : nil)
+        command = (program.map { [$0] } ?? []) + [path]
+        model = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    /// SHA-256 (hex) of the script's bytes.
+    func sha256() throws(StageError) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { throw StageError("cannot read the script \(path)") }
+        return Hex.lowercase(SHA256.hash(data: data))
+    }
+
+    /// Scores `rows`: the output field names and one array of values per field.
+    func score(_ ctx: StageContext, rows: Table) throws(StageError) -> (names: [String], outputs: [[Value]]) {
+        let scored = try ScriptModel.score(ctx, model: model, command: command, rows: rows, env: [])
+        guard !scored.columns.isEmpty || rows.rows.isEmpty else {
+            throw StageError("the script \(path) wrote predictions with no fields; write one JSON object per row with its outputs")
+        }
+        return (scored.columns, try ScriptModel.fields(scored.columns, of: scored, model: model))
     }
 }
