@@ -311,6 +311,7 @@ public final class Engine: @unchecked Sendable {
                                    parameters: run.parameters, catalog: cat, store: store, root: root, cancellation: cancellation)
         context.models = models
         context.rules = AutomationRules(catalog: cat)
+        for s in run.stages where s.status == .succeeded { if let o = s.outputs { context.upstreamOutputs[s.name] = o } }
         context.datasetVersions = runs.datasetVersions
         context.datasetLocations = runs.datasetLocations
         context.recorder = LogRecorder(log: log, actor: actor)

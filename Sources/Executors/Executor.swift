@@ -35,6 +35,8 @@ public struct StageContext: Sendable {
     /// The trigger, monitor and retraining rules in force (which inputs predictions carry).
     public var rules = AutomationRules()
     /// Per dataset, its newest version when the attempt started.
+    /// The outputs of the run's stages that have succeeded, by stage (`${stages.S.outputs.F}`).
+    public var upstreamOutputs: [String: Value] = [:]
     public var datasetVersions: [String: UInt64] = [:]
     /// Per dataset, where its newest version was written.
     public var datasetLocations: [String: String] = [:]

@@ -1,7 +1,11 @@
 import Domain
 import Foundation
 
-/// `${params.NAME}`, `${params.NAME:raw}`, `${run}`, `${stage}`, `${attempt}` in definition texts.
+/// `${params.NAME}`, `${params.NAME:raw}`, `${run}`, `${stage}`, `${attempt}`, `${run.id}`,
+/// `${run.job}`, `${run.scheduled_time}` and `${stages.STAGE.outputs.FIELD}` (an output of a stage
+/// the run has finished; `FIELD` may be a dotted path) in definition texts. A reference the run
+/// cannot give a value for (no such output, a run no schedule started) fails the stage, naming it;
+/// apply already refuses one to a parameter the job does not declare or a stage it does not follow.
 ///
 /// Paths and plain texts get the values as they are. Texts that a program parses get them quoted
 /// for where each placeholder stands, so that a value reaches the program as literal text:
@@ -25,6 +29,8 @@ enum Substitution {
         var parameter: Value?
         var name: String
         var raw: Bool
+        /// Why the reference has no value (the stage fails with it).
+        var problem: String?
     }
 
     /// The known placeholder starting at `i` (`chars[i] == "$"`), or nil.
@@ -36,6 +42,35 @@ enum Substitution {
         case "stage": return Placeholder(range: i..<(close + 1), value: ctx.stage, name: "stage", raw: true)
         case "attempt": return Placeholder(range: i..<(close + 1), value: String(ctx.attempt), name: "attempt", raw: true)
         default: break
+        }
+        let range = i..<(close + 1)
+        if inner.hasPrefix("run.") {
+            switch inner {
+            case "run.id": return Placeholder(range: range, value: ctx.run, name: inner, raw: true)
+            case "run.job": return Placeholder(range: range, value: ctx.job, parameter: .string(ctx.job), name: inner, raw: false)
+            case "run.scheduled_time":
+                guard let t = params["scheduled_time"], t != .null else {
+                    return Placeholder(range: range, value: "", name: inner, raw: false, problem: "run \(ctx.run) was not started by a schedule, so ${run.scheduled_time} has no value")
+                }
+                return Placeholder(range: range, value: t.stringValue ?? t.jsonString, parameter: t, name: inner, raw: false)
+            default: return nil
+            }
+        }
+        if inner.hasPrefix("stages.") {
+            let parts = inner.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count >= 4, parts[2] == "outputs" else { return nil }
+            guard let outputs = ctx.upstreamOutputs[parts[1]] else {
+                return Placeholder(range: range, value: "", name: inner, raw: false,
+                                   problem: "${\(inner)}: stage '\(parts[1])' has not succeeded in run \(ctx.run) (or reported no outputs)")
+            }
+            var v: Value? = outputs
+            for key in parts[3...] { v = v?[key] }
+            guard let v, v != .null else {
+                let known = (outputs.objectMembers ?? []).map(\.key)
+                return Placeholder(range: range, value: "", name: inner, raw: false,
+                                   problem: "${\(inner)}: stage '\(parts[1])' reported no output '\(parts[3...].joined(separator: "."))' (it reported \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
+            }
+            return Placeholder(range: range, value: v.stringValue ?? v.jsonString, parameter: v, name: inner, raw: false)
         }
         guard inner.hasPrefix("params.") else { return nil }
         var name = String(inner.dropFirst("params.".count))
@@ -61,6 +96,7 @@ enum Substitution {
         var i = 0
         while i < chars.count {
             if chars[i] == "$", let p = placeholder(chars, at: i, ctx, params) {
+                if let problem = p.problem { throw StageError("stage '\(ctx.stage)': \(problem)") }
                 out += try quote(p)
                 i = p.range.upperBound
             } else {

@@ -27,6 +27,25 @@ import Testing
         #expect(spec.stage(named: "copy")?.when == "stages.count.outputs.rows > 0 and params.full == false")
     }
 
+    @Test func referencesInSettingsAreCheckedAndOthersLeftToTheProgram() {
+        let ok = diagnose(job("""
+          - {name: a, type: script, command: ["true"]}
+          - {name: b, type: script, after: [a], command: [sh, -c, "echo ${HOME} ${params.day} ${params.full:raw} ${run.id} ${run.scheduled_time} ${stages.a.outputs.rows}"]}
+        """))
+        #expect(ok.isEmpty, "\(ok)")
+        let bad = diagnose(job("""
+          - {name: a, type: script, command: [sh, -c, "echo ${params.dya} ${stages.b.outputs.rows} ${run.when} ${stages.a.status}"]}
+          - {name: b, type: script, after: [a], command: ["true"]}
+        """))
+        #expect(bad.map(\.message).sorted() == [
+            "stage 'a' of job 'load': ${params.dya} names parameter 'dya', which job 'load' does not declare",
+            "stage 'a' of job 'load': ${run.when} is not a fact of the run",
+            "stage 'a' of job 'load': ${stages.a.status} does not read as an output",
+            "stage 'a' of job 'load': ${stages.b.outputs.rows} reads stage 'b', which this stage does not follow (its outputs are not there yet)",
+        ], "\(bad)")
+        #expect(bad.allSatisfy { $0.location.line == 5 })
+    }
+
     @Test(arguments: [
         ("{name: a, type: script, command: [\"true\"], on: failure}", "stages[0].on", "runs on failure of the stages it follows, but follows none"),
         ("{name: a, type: script, command: [\"true\"], on: maybe}", "stages[0].on", "success, failure, completion"),

@@ -85,6 +85,28 @@ final class Project {
         #expect(again.runs[full]?.stage("deep")?.status == .succeeded)
     }
 
+    /// `${stages.S.outputs.F}`, `${run.id}` and `${run.job}` in a stage's command reach it quoted;
+    /// an output the stage it follows did not report fails the stage, naming it.
+    @Test func referencesToOutputsAndTheRunReachTheCommand() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: chain
+        stages:
+          - {name: count, type: script, command: [sh, -c, "printf '{\\"outputs\\": {\\"rows\\": 7, \\"label\\": \\"it'\\\\''s\\"}}' > \\"$LEDGERFLOW_REPORT\\""]}
+          - {name: use, type: script, after: [count], command: [sh, -c, "echo ${run.job}:${run.id}:${stages.count.outputs.rows}:${stages.count.outputs.label} > used.txt"]}
+          - {name: miss, type: script, after: [count], command: [sh, -c, "echo ${stages.count.outputs.missing} > miss.txt"]}
+        """)
+        let id = try RunCommands.request(p.log, job: "chain", trigger: RunTrigger(.manual), actor: "test")
+        let run = try #require(try p.runAll().runs[id])
+        #expect(run.stage("count")?.outputs?["rows"] == .int(7))
+        #expect(run.stage("use")?.status == .succeeded)
+        #expect(try String(contentsOfFile: p.root + "/used.txt", encoding: .utf8) == "chain:\(id):7:it's\n")
+        #expect(run.stage("miss")?.status == .failed)
+        #expect(run.stage("miss")?.attempts.last?.error == "stage 'miss': ${stages.count.outputs.missing}: stage 'count' reported no output 'missing' (it reported label, rows)")
+        #expect(!FileManager.default.fileExists(atPath: p.root + "/miss.txt"))
+    }
+
     @Test func fanOutFanInRunsEveryStageOnceInDependencyOrder() throws {
         let p = try Project()
         try p.apply("""

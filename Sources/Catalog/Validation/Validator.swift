@@ -184,13 +184,34 @@ public struct Validator {
             error(d, "stages[\(i)].on", "stage '\(s.name)' of job '\(d.name)' runs on \(on.rawValue) of the stages it follows, but follows none",
                   fix: "add `after: [STAGE]`, or remove `on:`")
         }
-        guard let text = s.when, let expression = try? Expression.parse(text) else { return }
         var upstream: Set<String> = []
         var todo = s.after
         while let next = todo.popLast() {
             if upstream.insert(next).inserted { todo += edges[next] ?? [] }
         }
         let params = job.parameters.map(\.key)
+        // `${params.…}`, `${stages.…}` and `${run.…}` in the stage's settings (other `${…}`, such
+        // as a shell's own variables, are left to the program that reads the text).
+        if case .array(let items)? = d.spec["stages"], i < items.count {
+            var texts: [String] = []
+            func walk(_ v: Value, _ key: String?) {
+                switch v {
+                case .string(let t) where key != "when" && key != "seed": texts.append(t)
+                case .array(let a): a.forEach { walk($0, key) }
+                case .members(let m): for x in m where x.key != "seed" { walk(x.value, x.key) }
+                default: break
+                }
+            }
+            walk(items[i], nil)
+            for text in texts {
+                for reference in Validator.references(in: text) {
+                    if let (what, fix) = Validator.referenceProblem(reference, params: params, upstream: upstream, job: d.name) {
+                        error(d, "stages[\(i)]", "stage '\(s.name)' of job '\(d.name)': ${\(reference)} \(what)", fix: fix)
+                    }
+                }
+            }
+        }
+        guard let text = s.when, let expression = try? Expression.parse(text) else { return }
         for field in expression.fields {
             let parts = field.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             let problem: (String, String)?
@@ -280,6 +301,47 @@ public struct Validator {
     static func looksSecret(_ key: String) -> Bool {
         let k = key.uppercased()
         return ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL"].contains { k.contains($0) }
+    }
+
+    /// The `${…}` references of ledgerflow's namespaces (`params.`, `stages.`, `run.`) in `text`.
+    static func references(in text: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "${") {
+            let after = rest[open.upperBound...]
+            guard let close = after.firstIndex(of: "}") else { break }
+            let inner = String(after[..<close])
+            if ["params.", "stages.", "run."].contains(where: inner.hasPrefix) { out.append(inner) }
+            rest = after[after.index(after: close)...]
+        }
+        return out
+    }
+
+    /// What is wrong with a `${…}` reference of a stage (what, fix), or nil.
+    static func referenceProblem(_ reference: String, params: [String], upstream: Set<String>, job: String) -> (String, String)? {
+        let parts = reference.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        switch parts[0] {
+        case "params":
+            var name = parts.dropFirst().joined(separator: ".")
+            if name.hasSuffix(":raw") { name.removeLast(4) }
+            guard !params.contains(name) else { return nil }
+            return ("names parameter '\(name)', which job '\(job)' does not declare",
+                    Suggest.closest(to: name, in: params).map { "did you mean '${params.\($0)}'?" } ?? "declare it in the job's parameters")
+        case "run":
+            guard parts.count == 2, ["id", "job", "scheduled_time"].contains(parts[1]) else {
+                return ("is not a fact of the run", "use ${run.id}, ${run.job} or ${run.scheduled_time}")
+            }
+            return nil
+        default:
+            guard parts.count >= 4, parts[2] == "outputs", !parts[3].isEmpty else {
+                return ("does not read as an output", "write ${stages.STAGE.outputs.FIELD}")
+            }
+            guard upstream.contains(parts[1]) else {
+                return ("reads stage '\(parts[1])', which this stage does not follow (its outputs are not there yet)",
+                        "add '\(parts[1])' to its after:, or read a stage it follows")
+            }
+            return nil
+        }
     }
 
     /// A cycle in a directed graph (node → the nodes it depends on), as a path a → b → … → a.
