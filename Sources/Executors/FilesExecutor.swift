@@ -146,6 +146,10 @@ public struct FilesExecutor: StageExecutor {
     /// how many were in place already.
     func transfer(_ op: StageSpec.FileOperation, from: String, to: String, _ what: String, _ ctx: StageContext) throws(StageError) -> ([WrittenFile], Int) {
         let fm = FileManager.default
+        if StoreGuard.canonical(from, relativeTo: ctx.root) == StoreGuard.canonical(to, relativeTo: ctx.root) {
+            // Every file would be "already there", and a move would then delete the only copy.
+            throw StageError("\(what): from and to are the same folder \(to) after substitution, so it would overwrite its own sources; give them different folders")
+        }
         do { try fm.createDirectory(atPath: to, withIntermediateDirectories: true) } catch {
             throw StageError("\(what): cannot make folder \(to): \(error.localizedDescription); check that its parent is a folder you may write")
         }

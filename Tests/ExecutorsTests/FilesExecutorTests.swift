@@ -173,6 +173,22 @@ import Testing
         #expect(Self.names(s, "staging") == ["a.csv", "b.csv", "notes.txt"])
     }
 
+    @Test func aMoveWhoseFoldersMeetAfterSubstitutionFailsAndKeepsItsFiles() throws {
+        let s = try Sandbox()
+        try Self.staged(s)
+        try FileManager.default.createSymbolicLink(atPath: s.root + "/alias", withDestinationPath: s.root + "/staging")
+        for (to, params) in [("${params.x}", ["x": "staging"] as Value), ("alias", [:])] {
+            let spec = Self.stage([["op": "move", "from": "staging", "to": .string(to), "pattern": "*.csv"]])
+            do {
+                _ = try FilesExecutor().run(s.context(spec, params: params))
+                Issue.record("a move onto its own folder ran")
+            } catch {
+                #expect(error.message.contains("are the same folder"), "\(error.message)")
+            }
+            #expect(Self.names(s, "staging") == ["a.csv", "b.csv", "notes.txt"])
+        }
+    }
+
     @Test func aDestinationThatIsNoRegularFileFailsAndSymlinkedSourcesAreNotTaken() throws {
         let s = try Sandbox()
         try Self.staged(s)
