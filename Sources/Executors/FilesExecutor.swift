@@ -150,10 +150,10 @@ public struct FilesExecutor: StageExecutor {
             // Every file would be "already there", and a move would then delete the only copy.
             throw StageError("\(what): from and to are the same folder \(to) after substitution, so it would overwrite its own sources; give them different folders")
         }
+        let names = try matchingFiles(op, in: from, what)
         do { try fm.createDirectory(atPath: to, withIntermediateDirectories: true) } catch {
             throw StageError("\(what): cannot make folder \(to): \(error.localizedDescription); check that its parent is a folder you may write")
         }
-        let names = try matchingFiles(op, in: from, what)
         // What a killed attempt left: the temporary copies of this operation's files.
         if let leftovers = try? fm.contentsOfDirectory(atPath: to), let glob = try? FileGlob(op.glob) {
             for name in leftovers where name.hasPrefix(".") && name.hasSuffix(Self.temporarySuffix)
