@@ -48,6 +48,9 @@ import Testing
         let edges = (lineage["edges"]?.arrayValue ?? []).map { "\($0["from"]?.stringValue ?? "") \($0["kind"]?.stringValue ?? "") \($0["to"]?.stringValue ?? "")" }
         #expect(edges.contains("attempt:1/stage_in/1 wrote dataset:landed@1"), "\(edges)")
         #expect(edges.contains("dataset:landed@1 read attempt:1/count/1"), "\(edges)")
+        let node = try #require(lineage["nodes"]?.arrayValue?.first { $0["id"] == "dataset:landed@1" })
+        #expect(node["label"]?.stringValue?.hasPrefix("landed v1: 2 files (move) at ") == true, "\(node)")
+        #expect(node["data"]?["files"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["a.csv", "b.csv"])
     }
 
     @Test func applyRefusesABadOperationWithOneLineAndAppendsNothing() throws {

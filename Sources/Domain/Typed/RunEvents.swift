@@ -494,7 +494,8 @@ public struct WrittenFile: Sendable, Hashable {
         self.init(name: try f.string("name"), size: try f.int("size"), sha256: try f.string("sha256"), source: try f.string(opt: "source"))
     }
 
-    var value: Value {
+    /// The file as `DatasetVersionWritten.files` holds it.
+    public var value: Value {
         var b = PayloadBuilder([("name", .string(name)), ("size", .int(size)), ("sha256", .string(sha256))])
         b.set("source", source)
         return b.value
