@@ -147,6 +147,21 @@ import Testing
         #expect(r.datasets[0].rows == (crashAt == .beforeSourceDelete ? 1 : 2))
     }
 
+    @Test func aLeftoverTemporaryFileIsRemovedEvenWhenItsSourceIsGone() throws {
+        let s = try Sandbox()
+        try Self.staged(s)
+        let spec = Self.stage([["op": "copy", "from": "staging", "to": "processing", "pattern": "*.csv"]])
+        let crashing = FilesExecutor { point, path throws(StageError) in
+            if point == .temporaryWritten && path.hasSuffix(".b.csv.ledgerflow-tmp") { throw StageError("killed") }
+        }
+        #expect(throws: StageError("killed")) { try crashing.run(s.context(spec)) }
+        #expect(Self.names(s, "processing") == [".b.csv.ledgerflow-tmp", "a.csv"])
+        try FileManager.default.removeItem(atPath: s.root + "/staging/b.csv")
+        let r = try FilesExecutor().run(s.context(spec, attempt: 2))
+        #expect(Self.names(s, "processing") == ["a.csv"])
+        #expect(r.datasets[0].files.map(\.name) == ["a.csv"])
+    }
+
     @Test func foldersThatLeaveTheirFolderOrReachTheStoreFail() throws {
         let s = try Sandbox()
         try Self.staged(s)
