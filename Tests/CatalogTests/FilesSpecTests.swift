@@ -78,19 +78,15 @@ import TestSupport
     @Test func foldersInTheStoreAreRefusedWithTheStore() throws {
         let dir = TemporaryDirectory("files-guard")
         let store = dir.sub(".ledgerflow")
-        func check(_ operations: String) throws -> [String] {
-            let (defs, errors) = DefinitionLoader.load(text: Self.job(operations), file: "f.yaml")
-            #expect(errors.isEmpty, "\(errors)")
-            return StoreGuard.diagnostics(defs, store: store).map(\.description)
-        }
-        let into = try check("      - {op: copy, from: staging, to: .ledgerflow/x}")
+        func check(_ operations: String) -> [String] { storeGuardLines(Self.job(operations), file: "f.yaml", store: store) }
+        let into = check("      - {op: copy, from: staging, to: .ledgerflow/x}")
         #expect(into.count == 1 && into[0].hasPrefix("f.yaml:8:") && into[0].contains("to '.ledgerflow/x' is inside the store"), "\(into)")
-        let absolute = try check("      - {op: move, from: staging, to: \(store)}")
+        let absolute = check("      - {op: move, from: staging, to: \(store)}")
         #expect(absolute.count == 1 && absolute[0].contains("is the store"), "\(absolute)")
-        let delete = try check("      - {op: delete, from: \".ledgerflow/${params.batch}\", pattern: \"*\"}")
+        let delete = check("      - {op: delete, from: \".ledgerflow/${params.batch}\", pattern: \"*\"}")
         #expect(delete.count == 1 && delete[0].contains("is inside the store"), "\(delete)")
         // The project folder holds the store, but only its own regular files are touched: fine.
-        #expect(try check("      - {op: copy, from: staging, to: .}").isEmpty)
-        #expect(try check("      - {op: copy, from: staging, to: \"processing/${params.batch}\"}").isEmpty)
+        #expect(check("      - {op: copy, from: staging, to: .}").isEmpty)
+        #expect(check("      - {op: copy, from: staging, to: \"processing/${params.batch}\"}").isEmpty)
     }
 }
