@@ -186,7 +186,8 @@ public struct WrittenDataset: Sendable, Hashable {
     public var contentHash: String
     /// Partition folders written: values, location, rows.
     public var partitions: [WrittenPartition]
-
+    /// The files a files stage copied, moved or deleted.
+    public var files: [WrittenFile] = []
 
     public init(dataset: String, location: String, format: String, mode: String, rows: Int64,
                 schema: [(name: String, type: String)], contentHash: String, partitions: [WrittenPartition] = []) {
@@ -204,7 +205,7 @@ public struct WrittenDataset: Sendable, Hashable {
     public func event(run: String, stage: String, attempt: Int) -> DatasetVersionWritten {
         DatasetVersionWritten(dataset: dataset, run: run, stage: stage, attempt: attempt, location: location, format: format, mode: mode,
                               rows: rows, schema: schemaColumns, contentHash: contentHash,
-                              partitions: partitions)
+                              partitions: partitions, files: files)
     }
 }
 
@@ -277,10 +278,11 @@ public struct ExecutorRegistry: Sendable {
     public var executors: [String: any StageExecutor]
     public init(_ executors: [String: any StageExecutor]) { self.executors = executors }
 
-    /// Every stage type: etl, storage, script, features, train, inference, evaluate, merge.
+    /// Every stage type: etl, storage, script, features, train, inference, evaluate, merge, files.
     public static let builtIn = ExecutorRegistry(["etl": ETLExecutor(), "storage": ETLExecutor(), "script": ScriptExecutor(),
                                                   "features": FeaturesExecutor(), "train": TrainExecutor(),
-                                                  "inference": InferenceExecutor(), "evaluate": EvaluateExecutor(), "merge": MergeExecutor()])
+                                                  "inference": InferenceExecutor(), "evaluate": EvaluateExecutor(), "merge": MergeExecutor(),
+                                                  "files": FilesExecutor()])
 
     /// Why a stage type cannot run here, or nil when it can.
     public func rejection(for type: String) -> String? {

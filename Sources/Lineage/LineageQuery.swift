@@ -337,11 +337,15 @@ public final class LineageQuery: @unchecked Sendable {
                 return node("\(name) v\(version): cannot be read (\(failure))",
                             [("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("error", .string(failure.description))])
             }
-            return node("\(name) v\(version): \(d.rows) rows at \(d.location) (run \(d.run), \(Timestamp.rfc3339(micros: w.recordedAtMicros)))",
-                        [("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("rows", .int(d.rows)),
-                         ("location", .string(d.location)), ("format", .string(d.format)), ("content_hash", .string(d.contentHash)),
-                         ("schema", Self.schema(d.schema)), ("run", .string(d.run)), ("stage", .string(d.stage)), ("attempt", .int(Int64(d.attempt))),
-                         ("recorded_at", .string(Timestamp.rfc3339(micros: w.recordedAtMicros)))])
+            var data: [(String, Value)] = [
+                ("dataset", .string(name)), ("version", .int(Int64(version))), ("seq", .int(Int64(w.seq))), ("rows", .int(d.rows)),
+                ("location", .string(d.location)), ("format", .string(d.format)), ("content_hash", .string(d.contentHash)),
+                ("schema", Self.schema(d.schema)), ("run", .string(d.run)), ("stage", .string(d.stage)), ("attempt", .int(Int64(d.attempt))),
+                ("recorded_at", .string(Timestamp.rfc3339(micros: w.recordedAtMicros)))]
+            // A files stage's version: what it copied, moved or deleted.
+            let what = d.files.isEmpty ? "\(d.rows) rows at" : "\(d.files.count) files (\(d.mode)) at"
+            if !d.files.isEmpty { data.append(("files", .array(d.files.map(\.value)))) }
+            return node("\(name) v\(version): \(what) \(d.location) (run \(d.run), \(Timestamp.rfc3339(micros: w.recordedAtMicros)))", data)
         case "run":
             let h = try history(rest)
             guard let req = h.events.first, let requested = h.requested else { return node("run \(rest) (not in the log)", [("run", .string(rest))]) }

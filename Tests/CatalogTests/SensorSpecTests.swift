@@ -128,11 +128,7 @@ import TestSupport
     @Test func aMoveTargetInsideARecursivelyWatchedFolderOrIntoTheStoreIsRefused() throws {
         let dir = TemporaryDirectory("sensor-guard")
         let store = dir.sub(".ledgerflow")
-        func check(_ yaml: String) throws -> [String] {
-            let (defs, errors) = DefinitionLoader.load(text: Self.job + yaml, file: "s.yaml")
-            #expect(errors.isEmpty, "\(errors)")
-            return StoreGuard.diagnostics(defs, store: store).map(\.description)
-        }
+        func check(_ yaml: String) throws -> [String] { storeGuardLines(Self.job + yaml, file: "s.yaml", store: store) }
         let inside = try check("kind: sensor\nname: s\npath: in\nrecursive: true\nafter_run: {move: in/done}\njob: load\n")
         #expect(inside.count == 1 && inside[0].hasPrefix("s.yaml:10:") && inside[0].contains("every moved marker would arrive again"), "\(inside)")
         // Not recursive: a subfolder is never listed, so it is fine; the watched folder itself is not.

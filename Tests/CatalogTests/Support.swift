@@ -1,6 +1,7 @@
 import Foundation
 @testable import Catalog
 import Domain
+import Testing
 
 /// The repository's root (tests read fixtures from it).
 let repositoryRoot: String = {
@@ -23,6 +24,14 @@ func definitions(_ text: String, file: String = "test.yaml") throws -> [Definiti
     let all = errors + Validator.validate(defs)
     if !all.isEmpty { throw DefinitionErrors(all) }
     return defs
+}
+
+/// What `StoreGuard` says of the definitions in `text` (which must load without errors) with the
+/// store at `store`, one line each.
+func storeGuardLines(_ text: String, file: String, store: String) -> [String] {
+    let (defs, errors) = DefinitionLoader.load(text: text, file: file)
+    #expect(errors.isEmpty, "\(errors)")
+    return StoreGuard.diagnostics(defs, store: store).map(\.description)
 }
 
 /// A recorded catalog event (for given/when/then tests without storage).

@@ -52,7 +52,33 @@ public enum KindSchemas {
 
     // MARK: - job
 
-    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script"]
+    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files"]
+
+    /// The operations of a files stage, in the order of `StageSpec.FileOperation.Op`.
+    public static let fileOps = StageSpec.FileOperation.Op.allCases.map(\.rawValue)
+
+    static let fileCopyFields: [Field] = [
+        Field("from", .text, required: true, "Folder the files are taken from (relative to the project folder; `${params.NAME}`, `${run}` allowed)."),
+        Field("to", .text, required: true, "Folder the files go to (created when missing; never the store, nor the `from` folder)."),
+        Field("pattern", .text, "Glob on the file name, as a sensor's (default *); only regular files directly in `from` are taken."),
+        Field("overwrite", .boolean, "Replace a destination file whose content differs (default false: the stage fails)."),
+        Field("dataset", .text, "Name of the dataset version recording the files (default `<job>.<stage>.<n>`, n the operation's position from 1)."),
+    ]
+
+    static let fileOperation = ObjectSchema("file operation", [
+        Field("op", .choice(fileOps), required: true, "copy, move (copy, verify, then delete the sources), delete or mkdir."),
+    ], variants: .init(field: "op", cases: [
+        ("copy", fileCopyFields),
+        ("move", fileCopyFields),
+        ("delete", [
+            Field("from", .text, required: true, "Folder the files are deleted from."),
+            Field("pattern", .text, required: true, "Glob on the file name of the files deleted (`*` for all)."),
+            Field("dataset", .text, "Name of the dataset version recording the deleted files (default `<job>.<stage>.<n>`)."),
+        ]),
+        ("mkdir", [
+            Field("to", .text, required: true, "Folder created, with its parents."),
+        ]),
+    ]))
 
     static let retry = ObjectSchema("retry policy", [
         Field("attempts", .integer(min: 1), required: true, "Attempts in all, the first included."),
@@ -126,6 +152,10 @@ public enum KindSchemas {
             Field("command", .list(.text, min: 1), required: true, "argv: the program and its arguments (no shell)."),
             Field("workdir", .text, "Working folder, relative to the project folder (the store's parent; default: the project folder)."),
             Field("env", .map(.any), "Environment: a value is text, or `{secret: NAME}`."),
+        ]),
+        ("files", [
+            Field("operations", .list(.object(fileOperation), min: 1), required: true,
+                  "Applied in order: `{op: copy|move, from, to, pattern, overwrite, dataset}`, `{op: delete, from, pattern}`, `{op: mkdir, to}`. Each file is written to a temporary name, fsynced, renamed into place and verified (size and SHA-256) before any source is deleted."),
         ]),
     ]))
 

@@ -15,6 +15,7 @@ public struct StageSpec: Sendable, Hashable {
         case evaluate(Evaluate)
         case merge(Merge)
         case script(Script)
+        case files(Files)
     }
 
     /// etl and storage: rows from a source to a destination, transformed on the way.
@@ -138,6 +139,66 @@ public struct StageSpec: Sendable, Hashable {
         }
     }
 
+    /// files: copy, move, delete files and make folders, in order (see `FileOperation`).
+    public struct Files: Sendable, Hashable {
+        /// The operations, applied in order.
+        public var operations: [FileOperation]
+
+        /// A value with these fields.
+        public init(operations: [FileOperation]) { self.operations = operations }
+    }
+
+    /// One operation of a files stage: `{op: copy|move, from, to, pattern, overwrite, dataset}`,
+    /// `{op: delete, from, pattern, dataset}` or `{op: mkdir, to}`. Folders may hold
+    /// `${params.NAME}`, `${run}`, `${stage}`, `${attempt}`.
+    public struct FileOperation: Sendable, Hashable {
+        /// What an operation does.
+        public enum Op: String, Sendable, Hashable, CaseIterable {
+            case copy, move, delete, mkdir
+        }
+
+        /// The operation.
+        public var op: Op
+        /// Folder files are taken from (copy, move, delete).
+        public var from: String?
+        /// Folder files go to, or the folder made (copy, move, mkdir).
+        public var to: String?
+        /// Glob on the file name (default `*`; required for delete).
+        public var pattern: String?
+        /// Replace a destination file whose content differs (default false).
+        public var overwrite: Bool
+        /// Name of the dataset version that records the files (default `<job>.<stage>.<n>`).
+        public var dataset: String?
+
+        /// A value with these fields.
+        public init(op: Op, from: String? = nil, to: String? = nil, pattern: String? = nil, overwrite: Bool = false, dataset: String? = nil) {
+            self.op = op
+            self.from = from
+            self.to = to
+            self.pattern = pattern
+            self.overwrite = overwrite
+            self.dataset = dataset
+        }
+
+        init(_ f: Fields) throws(DecodingFailure) {
+            guard let op = Op(rawValue: try f.string("op")) else {
+                throw f.failure("op", expected: "one of " + KindSchemas.fileOps.joined(separator: ", "), found: f.value("op"))
+            }
+            switch op {
+            case .copy, .move:
+                self.init(op: op, from: try f.string("from"), to: try f.string("to"), pattern: try f.string(opt: "pattern"),
+                          overwrite: try f.bool(opt: "overwrite") ?? false, dataset: try f.string(opt: "dataset"))
+            case .delete:
+                self.init(op: op, from: try f.string("from"), pattern: try f.string("pattern"), dataset: try f.string(opt: "dataset"))
+            case .mkdir:
+                self.init(op: op, to: try f.string("to"))
+            }
+        }
+
+        /// The glob on file names (`*` when none is written).
+        public var glob: String { pattern ?? "*" }
+    }
+
     /// One environment variable of a script stage.
     public struct EnvVariable: Sendable, Hashable {
         /// The variable's name.
@@ -249,7 +310,7 @@ public struct StageSpec: Sendable, Hashable {
     public struct Common: Sendable, Hashable {
         /// Unique in the job.
         public var name: String
-        /// etl, storage, features, train, inference, evaluate, merge or script.
+        /// etl, storage, features, train, inference, evaluate, merge, script or files.
         public var type: String
         /// Free text for people.
         public var description: String?
@@ -351,6 +412,10 @@ public struct StageSpec: Sendable, Hashable {
             var env: [EnvVariable] = []
             for m in try f.mapping(opt: "env") { env.append(EnvVariable(name: m.key, value: EnvValue(m.value))) }
             variant = .script(Script(command: try f.strings("command"), workdir: try f.string(opt: "workdir"), env: env))
+        case "files":
+            var operations: [FileOperation] = []
+            for o in try f.objects("operations") { operations.append(try FileOperation(o)) }
+            variant = .files(Files(operations: operations))
         default:
             throw f.failure("type", expected: "one of " + KindSchemas.stageTypes.joined(separator: ", "), found: f.value("type"))
         }
@@ -374,7 +439,7 @@ public struct StageSpec: Sendable, Hashable {
         case .features(let f): return f.destination
         case .inference(let i): return i.destination
         case .merge(let m): return m.destination
-        case .train, .evaluate, .script: return nil
+        case .train, .evaluate, .script, .files: return nil
         }
     }
 
@@ -388,7 +453,7 @@ public struct StageSpec: Sendable, Hashable {
         case .train(let t): return t.model
         case .inference(let i): return i.model
         case .evaluate(let e): return e.model
-        case .etl, .storage, .merge, .script: return nil
+        case .etl, .storage, .merge, .script, .files: return nil
         }
     }
 }

@@ -103,6 +103,7 @@ public enum StoreGuard {
                 case .jsonl(let f): paths = [("path", f.path)]
                 }
             case .job(let j):
+                out += filesDiagnostics(d, j, root: root, store: storeC)
                 // Seed rows write lake, blob and Delta stand-ins under `data/` (see Executors' seed systems).
                 isOutput = true
                 paths = j.stages.enumerated().compactMap { i, stage in

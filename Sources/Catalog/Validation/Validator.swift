@@ -274,6 +274,8 @@ public struct Validator {
                     error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
                 }
             }
+        case .files(let files):
+            checkFiles(d, s, files, i)
         case .etl, .storage, .train, .merge: break
         }
     }

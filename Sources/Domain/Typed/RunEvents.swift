@@ -500,6 +500,43 @@ public struct WrittenPartition: Sendable, Hashable {
     ]
 }
 
+/// One file a files stage copied, moved or deleted (`DatasetVersionWritten.files`).
+public struct WrittenFile: Sendable, Hashable {
+    /// The file's name in its folder.
+    public var name: String
+    /// Its size in bytes.
+    public var size: Int64
+    /// SHA-256 (hex) of its bytes.
+    public var sha256: String
+    /// Where it came from (copy, move), or nil (delete: the dataset's location is where it was).
+    public var source: String?
+
+    public init(name: String, size: Int64, sha256: String, source: String? = nil) {
+        self.name = name
+        self.size = size
+        self.sha256 = sha256
+        self.source = source
+    }
+
+    init(_ f: Fields) throws(DecodingFailure) {
+        self.init(name: try f.string("name"), size: try f.int("size"), sha256: try f.string("sha256"), source: try f.string(opt: "source"))
+    }
+
+    /// The file as `DatasetVersionWritten.files` holds it.
+    public var value: Value {
+        var b = PayloadBuilder([("name", .string(name)), ("size", .int(size)), ("sha256", .string(sha256))])
+        b.set("source", source)
+        return b.value
+    }
+
+    static let documentation: [FieldDocumentation] = [
+        FieldDocumentation("name", "text", "the file's name in the dataset's location"),
+        FieldDocumentation("size", "integer", "its size in bytes"),
+        FieldDocumentation("sha256", "text", "SHA-256 (hex) of its bytes"),
+        .optional("source", "text", "the file it was copied or moved from (absent for a delete)"),
+    ]
+}
+
 /// A stage attempt wrote a new version of a dataset (appended with the attempt's success).
 public struct DatasetVersionWritten: DomainEvent {
     public static let type = "DatasetVersionWritten"
@@ -510,16 +547,18 @@ public struct DatasetVersionWritten: DomainEvent {
     public var location: String
     /// sqlite, csv, jsonl or file.
     public var format: String
-    /// append, replace or upsert.
+    /// append, replace or upsert; copy, move or delete for a files stage.
     public var mode: String
     public var rows: Int64
     public var schema: [SchemaColumn]
     /// SHA-256 (hex) of the rows written in the log's canonical value encoding, or of the file's bytes.
     public var contentHash: String
     public var partitions: [WrittenPartition]
+    /// The files a files stage copied, moved or deleted (empty for other stages; not written then).
+    public var files: [WrittenFile]
 
     public init(dataset: String, run: String, stage: String, attempt: Int, location: String, format: String, mode: String,
-                rows: Int64, schema: [SchemaColumn], contentHash: String, partitions: [WrittenPartition] = []) {
+                rows: Int64, schema: [SchemaColumn], contentHash: String, partitions: [WrittenPartition] = [], files: [WrittenFile] = []) {
         self.dataset = dataset
         self.run = run
         self.stage = stage
@@ -531,6 +570,7 @@ public struct DatasetVersionWritten: DomainEvent {
         self.schema = schema
         self.contentHash = contentHash
         self.partitions = partitions
+        self.files = files
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
@@ -539,9 +579,11 @@ public struct DatasetVersionWritten: DomainEvent {
         for p in try f.objects(opt: "partitions") ?? [] {
             parts.append(WrittenPartition(values: try p.objectValue("values"), location: try p.string("location"), rows: try p.int("rows")))
         }
+        var files: [WrittenFile] = []
+        for file in try f.objects(opt: "files") ?? [] { files.append(try WrittenFile(file)) }
         self.init(dataset: try f.string("dataset"), run: try f.string("run"), stage: try f.string("stage"), attempt: Int(try f.int("attempt")),
                   location: try f.string("location"), format: try f.string("format"), mode: try f.string("mode"), rows: try f.int("rows"),
-                  schema: try SchemaColumn.list(f, "schema", required: true) ?? [], contentHash: try f.string("content_hash"), partitions: parts)
+                  schema: try SchemaColumn.list(f, "schema", required: true) ?? [], contentHash: try f.string("content_hash"), partitions: parts, files: files)
     }
 
     public var payload: Value {
@@ -550,6 +592,7 @@ public struct DatasetVersionWritten: DomainEvent {
                                 ("content_hash", .string(contentHash)), ("run", .string(run)), ("stage", .string(stage)),
                                 ("attempt", .int(Int64(attempt)))])
         if !partitions.isEmpty { b.set("partitions", .array(partitions.map(\.value))) }
+        if !files.isEmpty { b.set("files", .array(files.map(\.value))) }
         return b.value
     }
 
@@ -562,18 +605,21 @@ public struct DatasetVersionWritten: DomainEvent {
             FieldDocumentation("stage", "text", "the stage"),
             FieldDocumentation("attempt", "integer", "the attempt"),
             FieldDocumentation("location", "text", "where it was written (a folder, or sqlite path + table)"),
-            FieldDocumentation("format", "text", "sqlite, csv, jsonl or file"),
-            FieldDocumentation("mode", "text", "append, replace or upsert"),
+            FieldDocumentation("format", "text", "sqlite, csv, jsonl, file, or files (a files stage)"),
+            FieldDocumentation("mode", "text", "append, replace or upsert; copy, move or delete (a files stage)"),
             FieldDocumentation("rows", "integer", "rows written"),
             FieldDocumentation("schema", "list of objects", "the columns, in order", fields: SchemaColumn.documentation),
             FieldDocumentation("content_hash", "text", "SHA-256 (hex) of the rows in the canonical value encoding (the same rows hash the same in any format), or of the file's bytes"),
             .optional("partitions", "list of objects", "the partition folders of a partitioned write", fields: WrittenPartition.documentation),
+            .optional("files", "list of objects", "the files a files stage copied, moved (mode copy, move; location: the destination folder) or deleted (mode delete; location: the folder); absent for other stages",
+                      fields: WrittenFile.documentation),
         ])
     public static let example = DatasetVersionWritten(
         dataset: "churn_features", run: "42", stage: "extract", attempt: 1, location: "data/lake/churn_features", format: "jsonl",
         mode: "replace", rows: 1_000, schema: [SchemaColumn(name: "customer_id", type: "text"), SchemaColumn(name: "tenure", type: "integer")],
         contentHash: String(repeating: "ab", count: 32),
-        partitions: [WrittenPartition(values: ["region": "eu"], location: "data/lake/churn_features/region=eu", rows: 600)])
+        partitions: [WrittenPartition(values: ["region": "eu"], location: "data/lake/churn_features/region=eu", rows: 600)],
+        files: [WrittenFile(name: "part-0.jsonl", size: 52_113, sha256: String(repeating: "cd", count: 32), source: "staging/part-0.jsonl")])
 }
 
 /// A dataset version named in a success.
