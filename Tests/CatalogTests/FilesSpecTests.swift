@@ -70,7 +70,7 @@ import TestSupport
         let lines = d.map(\.description)
         #expect(lines.contains { $0.hasPrefix("test.yaml:8:") && $0.contains("onto itself, so it would overwrite its own sources") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("test.yaml:9:") && $0.contains("holds '..'") }, "\(lines)")
-        #expect(lines.contains { $0.hasPrefix("test.yaml:10:") && $0.contains("${params.bacth}") && $0.contains("did you mean 'batch'?") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("test.yaml:10:") && $0.contains("${params.bacth}") && $0.contains("did you mean '${params.batch}'?") }, "\(lines)")
         #expect(lines.contains { $0.hasPrefix("test.yaml:11:") && $0.contains("contains '/'") }, "\(lines)")
         #expect(d.count == 4, "\(lines)")
     }

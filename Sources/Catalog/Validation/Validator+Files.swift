@@ -6,7 +6,6 @@ extension Validator {
     /// own `from` folder; `${params.NAME}` only for parameters the job declares. How its folders
     /// meet the store is checked with the store (`StoreGuard.diagnostics`).
     mutating func checkFiles(_ d: Definition, _ s: StageSpec, _ files: StageSpec.Files, _ i: Int) {
-        let declared = Set((Validator.read(d)?.as(JobSpec.self)?.parameters ?? []).map(\.key))
         for (j, op) in files.operations.enumerated() {
             let path = "stages[\(i)].operations[\(j)]"
             let what = "\(op.op.rawValue) operation \(j + 1) of stage '\(s.name)' in job '\(d.name)'"
@@ -26,10 +25,7 @@ extension Validator {
                     error(d, "\(path).\(field)", "\(field) '\(Diagnostic.excerpt(folder))' of \(what) holds '..', so it could reach outside the folder it names",
                           fix: "write the folder without '..' (an absolute path if it lies outside the project folder)")
                 }
-                for name in FileOperationPaths.parameters(in: folder) where !declared.contains(name) {
-                    error(d, "\(path).\(field)", "\(field) of \(what) uses ${params.\(Diagnostic.excerpt(name))}, which job '\(d.name)' does not declare",
-                          fix: Suggest.closest(to: name, in: declared.sorted()).map { "did you mean '\($0)'?" } ?? "declare it in the job's parameters (with a default)")
-                }
+                // `${params.X}` the job does not declare: checked for every stage (Validator.checkStageCondition).
             }
             if op.op == .copy || op.op == .move, let from = op.from, let to = op.to,
                FileOperationPaths.lexical(from) == FileOperationPaths.lexical(to) {
@@ -46,21 +42,6 @@ public enum FileOperationPaths {
     public static func lexical(_ path: String) -> String {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
         return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
-    }
-
-    /// The names of the `${params.NAME}` (and `${params.NAME:raw}`) placeholders in `text`.
-    public static func parameters(in text: String) -> [String] {
-        var out: [String] = []
-        var rest = Substring(text)
-        while let open = rest.range(of: "${params.") {
-            let after = rest[open.upperBound...]
-            guard let close = after.firstIndex(of: "}") else { break }
-            var name = String(after[..<close])
-            if name.hasSuffix(":raw") { name.removeLast(4) }
-            out.append(name)
-            rest = after[after.index(after: close)...]
-        }
-        return out
     }
 
     /// The folder of `written` that no substitution changes: all of it without `${`, else the

@@ -193,20 +193,21 @@ public struct Validator {
         // `${params.…}`, `${stages.…}` and `${run.…}` in the stage's settings (other `${…}`, such
         // as a shell's own variables, are left to the program that reads the text).
         if case .array(let items)? = d.spec["stages"], i < items.count {
-            var texts: [String] = []
-            func walk(_ v: Value, _ key: String?) {
+            // Each text with its path in the stage (so that an error points at its line).
+            var texts: [(path: String, text: String)] = []
+            func walk(_ v: Value, _ path: String, _ key: String?) {
                 switch v {
-                case .string(let t) where key != "when" && key != "seed": texts.append(t)
-                case .array(let a): a.forEach { walk($0, key) }
-                case .members(let m): for x in m where x.key != "seed" { walk(x.value, x.key) }
+                case .string(let t) where key != "when" && key != "seed": texts.append((path, t))
+                case .array(let a): for (k, x) in a.enumerated() { walk(x, "\(path)[\(k)]", key) }
+                case .members(let m): for x in m where x.key != "seed" { walk(x.value, "\(path).\(x.key)", x.key) }
                 default: break
                 }
             }
-            walk(items[i], nil)
-            for text in texts {
+            walk(items[i], "stages[\(i)]", nil)
+            for (path, text) in texts {
                 for reference in Validator.references(in: text) {
                     if let (what, fix) = Validator.referenceProblem(reference, params: params, upstream: upstream, job: d.name) {
-                        error(d, "stages[\(i)]", "stage '\(s.name)' of job '\(d.name)': ${\(reference)} \(what)", fix: fix)
+                        error(d, path, "stage '\(s.name)' of job '\(d.name)': ${\(reference)} \(what)", fix: fix)
                     }
                 }
             }
