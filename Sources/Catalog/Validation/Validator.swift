@@ -253,7 +253,9 @@ public struct Validator {
                     error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
                 }
             }
-        case .etl, .storage, .train, .merge: break
+        case .etl(let transfer), .storage(let transfer):
+            checkProtections(d, n, transfer.transform, "stages[\(i)]")
+        case .train, .merge: break
         }
     }
 
