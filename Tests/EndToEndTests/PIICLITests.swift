@@ -1,0 +1,105 @@
+import Domain
+import Foundation
+import TestSupport
+import Testing
+
+/// PII transforms through the built binary: bad definitions are refused by `apply` with one line
+/// and nothing appended; a job run by `ledgerflow run` with its salt in the engine's environment
+/// leaves no raw value or salt in its outputs, its events, its messages or the lineage export.
+@Suite(.timeLimit(.minutes(1))) struct PIICLITests {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0 ..< 3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    func eventCount(_ store: String) throws -> Int {
+        Int(try Value(json: try ledgerflow(["stats", "--json", "--store", store]).stdout)["events"]?.intValue ?? -1)
+    }
+
+    @Test(arguments: ["45-pii-negative-keep", "46-pii-hash-without-salt", "47-pii-hash-undefined-secret", "48-pii-dropped-column-selected"])
+    func aBadPIITransformIsRefusedWithOneLineAndNothingAppended(_ name: String) throws {
+        let dir = TemporaryDirectory()
+        let store = dir.sub("store")
+        #expect(try ledgerflow(["init", "--store", store]).status == 0)
+        let file = "fixtures/invalid/\(name).yaml"
+        let r = try ledgerflow(["apply", "--store", store, file], cwd: Self.root)
+        #expect(r.status == 1 && r.stdout.isEmpty)
+        let expected = try String(contentsOfFile: Self.root + "/fixtures/invalid/\(name).expected", encoding: .utf8)
+        #expect(r.stderr == expected + "ledgerflow: apply failed: 1 error in 1 file; nothing was appended\n")
+        #expect(try eventCount(store) == 0)
+    }
+
+    @Test func aRunLeavesNoRawValueAnywhereItWrites() throws {
+        let dir = TemporaryDirectory()
+        let salt = "e2e-salt-\(UInt32.random(in: 0 ... .max))"
+        let raw = ["4716190207394368", "mirabel.ostrowski+e2e@example.com", "NOTE-E2E-99812"]
+        try FileManager.default.createDirectory(atPath: dir.sub("in"), withIntermediateDirectories: true)
+        try "id,card,email,notes\n1,\(raw[0]),\(raw[1]),\(raw[2])\n".write(toFile: dir.sub("in/c.csv"), atomically: true, encoding: .utf8)
+        try """
+        kind: secret
+        name: pii_salt
+        from_env: LEDGERFLOW_TEST_PII_SALT
+        ---
+        kind: source
+        name: customers
+        type: csv
+        path: in/c.csv
+        ---
+        kind: output
+        name: clean
+        type: jsonl
+        path: out/clean
+        ---
+        kind: job
+        name: protect
+        stages:
+          - name: load
+            type: etl
+            source: customers
+            destination: clean
+            mask: {columns: [card], keep: 4, with: '#'}
+            hash: {columns: [email], salt: pii_salt}
+            drop: [notes]
+        ---
+        kind: job
+        name: failing
+        stages:
+          - {name: load, type: etl, source: customers, destination: clean, redact: {columns: [email], with: redacted-email}, cast: {email: int}}
+        """.write(toFile: dir.sub("defs.yaml"), atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["LEDGERFLOW_TEST_PII_SALT"] = salt
+        func lf(_ args: [String]) throws -> RunResult { try ledgerflow(args + ["--store", dir.sub(".ledgerflow")], environment: env, cwd: dir.path) }
+        #expect(try lf(["init"]).status == 0)
+        #expect(try lf(["apply", "defs.yaml"]).status == 0)
+
+        var said = ""
+        let good = try lf(["run", "protect"])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        let bad = try lf(["run", "failing"])
+        #expect(bad.status != 0)
+        #expect(bad.stdout.contains("column email: cannot cast \"redacted-email\" to int"), "\(bad.stdout)\(bad.stderr)")
+        said += good.stdout + good.stderr + bad.stdout + bad.stderr
+
+        let written = try FileManager.default.subpathsOfDirectory(atPath: dir.sub("out/clean")).filter { $0.hasSuffix(".jsonl") }
+        #expect(written.count == 1)
+        let rows = try written.map { try String(contentsOfFile: dir.sub("out/clean/" + $0), encoding: .utf8) }.joined()
+        #expect(rows.contains("############4368"))
+
+        let events = try lf(["events", "--json"])
+        #expect(events.status == 0 && events.lines.count > 10)
+        let lineage = try lf(["lineage", "dataset:clean", "--column", "email", "--format", "json"])
+        #expect(lineage.status == 0, "\(lineage.stderr)")
+        let trace = try Value(json: lineage.stdout)
+        #expect(trace["inputs"]?[0]?["masking"] == "hash", "\(lineage.stdout)")
+        let export = try lf(["audit", "export", "--format", "openlineage"])
+        #expect(export.status == 0)
+        #expect(export.stdout.contains("\"masking\":true"))
+        said += events.stdout + lineage.stdout + export.stdout
+
+        for v in raw + [salt] {
+            #expect(!rows.contains(v), "the output holds \(v)")
+            #expect(!said.contains(v), "ledgerflow printed \(v)")
+        }
+    }
+}
