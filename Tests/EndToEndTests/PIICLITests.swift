@@ -7,15 +7,7 @@ import Testing
 /// and nothing appended; a job run by `ledgerflow run` with its salt in the engine's environment
 /// leaves no raw value or salt in its outputs, its events, its messages or the lineage export.
 @Suite(.timeLimit(.minutes(1))) struct PIICLITests {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0 ..< 3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
-
-    func eventCount(_ store: String) throws -> Int {
-        Int(try Value(json: try ledgerflow(["stats", "--json", "--store", store]).stdout)["events"]?.intValue ?? -1)
-    }
+    static let root = CatalogCLITests.root
 
     @Test(arguments: ["45-pii-negative-keep", "46-pii-hash-without-salt", "47-pii-hash-undefined-secret", "48-pii-dropped-column-selected"])
     func aBadPIITransformIsRefusedWithOneLineAndNothingAppended(_ name: String) throws {
@@ -27,7 +19,7 @@ import Testing
         #expect(r.status == 1 && r.stdout.isEmpty)
         let expected = try String(contentsOfFile: Self.root + "/fixtures/invalid/\(name).expected", encoding: .utf8)
         #expect(r.stderr == expected + "ledgerflow: apply failed: 1 error in 1 file; nothing was appended\n")
-        #expect(try eventCount(store) == 0)
+        #expect(try CatalogCLITests().eventCount(store) == 0)
     }
 
     @Test func aRunLeavesNoRawValueAnywhereItWrites() throws {
