@@ -89,7 +89,10 @@ extension Transform {
             }
             if case .drop = p {
                 t.columns.remove(at: c)
-                for r in t.rows.indices { t.rows[r].remove(at: c) }
+                for r in t.rows.indices {
+                    if r % 8192 == 0 { try cancellation.check() }
+                    t.rows[r].remove(at: c)
+                }
                 continue
             }
             for r in t.rows.indices {

@@ -95,6 +95,9 @@ import Testing
         """) == [
             "test.yaml:23:29: stage 'load' of job 'j' names column 'card' in both mask and hash; protect each column with one transform, once",
         ])
+        #expect(messages("    drop: [notes, notes]") == [
+            "test.yaml:22:19: stage 'load' of job 'j' names column 'notes' twice in drop; protect each column with one transform, once",
+        ])
         #expect(messages("""
             rename: {cc: card}
             mask: {columns: [cc]}

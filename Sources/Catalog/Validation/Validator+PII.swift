@@ -23,8 +23,8 @@ extension Validator {
             index[protection] = j + 1
             let at = protection == .drop ? "\(path).drop[\(j)]" : "\(path).\(protection.rawValue).columns[\(j)]"
             if let earlier = first[column] {
-                error(d, at, "\(phrase) names column '\(column)' in both \(earlier.rawValue) and \(protection.rawValue)" + (earlier == protection ? " (twice)" : ""),
-                      fix: "protect each column with one transform, once")
+                let both = earlier == protection ? "twice in \(protection.rawValue)" : "in both \(earlier.rawValue) and \(protection.rawValue)"
+                error(d, at, "\(phrase) names column '\(column)' \(both)", fix: "protect each column with one transform, once")
                 continue
             }
             first[column] = protection
