@@ -4,8 +4,8 @@ import TestSupport
 import Testing
 
 /// PII transforms through the built binary: bad definitions are refused by `apply` with one line
-/// and nothing appended; a job run by `ledgerflow run` with its salt in the engine's environment
-/// leaves no raw value or salt in its outputs, its events, its messages or the lineage export.
+/// and nothing appended; the example job run by `ledgerflow run` leaves no raw value or salt in
+/// its outputs, its events, its messages or the lineage export.
 @Suite(.timeLimit(.minutes(1))) struct PIICLITests {
     static let root = CatalogCLITests.root
 
@@ -22,65 +22,42 @@ import Testing
         #expect(try CatalogCLITests().eventCount(store) == 0)
     }
 
+    /// fixtures/examples/pii applied and run by the binary, with a failing job beside it.
     @Test func aRunLeavesNoRawValueAnywhereItWrites() throws {
         let dir = TemporaryDirectory()
         let salt = "e2e-salt-\(UInt32.random(in: 0 ... .max))"
-        let raw = ["4716190207394368", "mirabel.ostrowski+e2e@example.com", "NOTE-E2E-99812"]
+        let raw = ["4716190207394368", "mirabel.ostrowski+e2e@example.com", "078-05-1120", "NOTE-E2E-99812"]
         try FileManager.default.createDirectory(atPath: dir.sub("in"), withIntermediateDirectories: true)
-        try "id,card,email,notes\n1,\(raw[0]),\(raw[1]),\(raw[2])\n".write(toFile: dir.sub("in/c.csv"), atomically: true, encoding: .utf8)
+        try "id,card,email,ssn,notes\n1,\(raw[0]),\(raw[1]),\(raw[2]),\(raw[3])\n".write(toFile: dir.sub("in/customers.csv"), atomically: true, encoding: .utf8)
+        try "\(salt)\n".write(toFile: dir.sub("salt.txt"), atomically: true, encoding: .utf8)
         try """
-        kind: secret
-        name: pii_salt
-        from_env: LEDGERFLOW_TEST_PII_SALT
-        ---
-        kind: source
-        name: customers
-        type: csv
-        path: in/c.csv
-        ---
-        kind: output
-        name: clean
-        type: jsonl
-        path: out/clean
-        ---
-        kind: job
-        name: protect
-        stages:
-          - name: load
-            type: etl
-            source: customers
-            destination: clean
-            mask: {columns: [card], keep: 4, with: '#'}
-            hash: {columns: [email], salt: pii_salt}
-            drop: [notes]
-        ---
         kind: job
         name: failing
         stages:
-          - {name: load, type: etl, source: customers, destination: clean, redact: {columns: [email], with: redacted-email}, cast: {email: int}}
-        """.write(toFile: dir.sub("defs.yaml"), atomically: true, encoding: .utf8)
-        var env = ProcessInfo.processInfo.environment
-        env["LEDGERFLOW_TEST_PII_SALT"] = salt
-        func lf(_ args: [String]) throws -> RunResult { try ledgerflow(args + ["--store", dir.sub(".ledgerflow")], environment: env, cwd: dir.path) }
+          - {name: load, type: etl, source: customers, destination: clean_jsonl, redact: {columns: [email], with: redacted-email}, cast: {email: int}}
+        """.write(toFile: dir.sub("failing.yaml"), atomically: true, encoding: .utf8)
+        func lf(_ args: [String]) throws -> RunResult { try ledgerflow(args + ["--store", dir.sub(".ledgerflow")], cwd: dir.path) }
         #expect(try lf(["init"]).status == 0)
-        #expect(try lf(["apply", "defs.yaml"]).status == 0)
+        #expect(try lf(["apply", Self.root + "/fixtures/examples/pii", "failing.yaml"]).status == 0)
 
         var said = ""
-        let good = try lf(["run", "protect"])
+        let good = try lf(["run", "protect_customers"])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         let bad = try lf(["run", "failing"])
         #expect(bad.status != 0)
         #expect(bad.stdout.contains("column email: cannot cast \"redacted-email\" to int"), "\(bad.stdout)\(bad.stderr)")
         said += good.stdout + good.stderr + bad.stdout + bad.stderr
 
-        let written = try FileManager.default.subpathsOfDirectory(atPath: dir.sub("out/clean")).filter { $0.hasSuffix(".jsonl") }
-        #expect(written.count == 1)
-        let rows = try written.map { try String(contentsOfFile: dir.sub("out/clean/" + $0), encoding: .utf8) }.joined()
-        #expect(rows.contains("############4368"))
+        var rows = ""
+        for f in try FileManager.default.subpathsOfDirectory(atPath: dir.sub("out")) where !f.hasSuffix("/") {
+            if let d = FileManager.default.contents(atPath: dir.sub("out/" + f)) { rows += String(decoding: d, as: UTF8.self) }
+        }
+        #expect(rows.components(separatedBy: "************4368").count == 4, "masked in the CSV, JSON Lines and SQLite outputs")
+        #expect(rows.contains("[REDACTED]"))
 
         let events = try lf(["events", "--json"])
         #expect(events.status == 0 && events.lines.count > 10)
-        let lineage = try lf(["lineage", "dataset:clean", "--column", "email", "--format", "json"])
+        let lineage = try lf(["lineage", "dataset:clean_jsonl", "--column", "email", "--format", "json"])
         #expect(lineage.status == 0, "\(lineage.stderr)")
         let trace = try Value(json: lineage.stdout)
         #expect(trace["inputs"]?[0]?["masking"] == "hash", "\(lineage.stdout)")
@@ -90,7 +67,7 @@ import Testing
         said += events.stdout + lineage.stdout + export.stdout
 
         for v in raw + [salt] {
-            #expect(!rows.contains(v), "the output holds \(v)")
+            #expect(!rows.contains(v), "an output holds \(v)")
             #expect(!said.contains(v), "ledgerflow printed \(v)")
         }
     }

@@ -21,10 +21,10 @@ import Testing
     static let notes = ["VIP-NOTE-7731-XQ", "CALLBACK-NOTE-5521-ZR"]
     static var raw: [String] { cards + emails + ssns + notes }
 
-    /// A project with the customers file, the salt secret, three outputs and two jobs:
-    /// `protect` (mask, hash, redact, drop; written to CSV, JSON Lines and SQLite) and `failing`
-    /// (masks the e-mails, then casts them to int, which fails on the first row: unmasked, the
-    /// error would quote the raw e-mail).
+    /// A project with the customers file, its salt, the definitions of fixtures/examples/pii (job
+    /// `protect_customers`: mask, hash, redact, drop; written to CSV, JSON Lines and SQLite) and
+    /// job `failing` (masks the e-mails, then casts them to int, which fails on the first row:
+    /// unmasked, the error would quote the raw e-mail).
     func project() throws -> Project {
         let p = try Project()
         var csv = "id,card,email,ssn,notes,country\n"
@@ -32,43 +32,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: p.root + "/in", withIntermediateDirectories: true)
         try csv.write(toFile: p.root + "/in/customers.csv", atomically: true, encoding: .utf8)
         try "\(Self.salt)\n".write(toFile: p.root + "/salt.txt", atomically: true, encoding: .utf8)
-        try p.apply("""
-        kind: secret
-        name: pii_salt
-        from_file: salt.txt
-        ---
-        kind: source
-        name: customers
-        type: csv
-        path: in/customers.csv
-        ---
-        kind: output
-        name: clean_csv
-        type: csv
-        path: out/csv
-        ---
-        kind: output
-        name: clean_jsonl
-        type: jsonl
-        path: out/jsonl
-        ---
-        kind: output
-        name: clean_db
-        type: sqlite
-        database: out/clean.sqlite
-        table: customers
-        ---
-        kind: job
-        name: protect
-        stages:
-          - name: load
-            type: etl
-            source: customers
-            outputs: [clean_csv, clean_jsonl, clean_db]
-            mask: {columns: [card]}
-            hash: {columns: [email], salt: pii_salt}
-            redact: {columns: [ssn]}
-            drop: [notes]
+        let fixture = try String(contentsOfFile: repositoryRoot + "/fixtures/examples/pii/customers.yaml", encoding: .utf8)
+        try p.apply(fixture + """
+
         ---
         kind: job
         name: failing
@@ -106,7 +72,7 @@ import Testing
 
     @Test func noRawValueOrSaltReachesADestinationAnEventOrAnError() throws {
         let p = try project()
-        let good = try runJob(p, "protect")
+        let good = try runJob(p, "protect_customers")
         #expect(good.status == .succeeded, "\(good.stages.map { $0.attempts.map(\.error) })")
         let bad = try runJob(p, "failing")
         #expect(bad.status == .failed)
@@ -145,7 +111,7 @@ import Testing
 
     @Test func columnLineageAndOpenLineageSayWhichColumnsWereMasked() throws {
         let p = try project()
-        #expect(try runJob(p, "protect").status == .succeeded)
+        #expect(try runJob(p, "protect_customers").status == .succeeded)
         let written = try p.log.read().filter { $0.type == "DatasetVersionWritten" }
         #expect(written.count == 3)
 
