@@ -53,6 +53,19 @@ public struct ColumnFlow: Sendable, Hashable {
             c.description = c.description.map { "\($0), then \(description)" } ?? description; return c }
     }
 
+    /// The values of `column` were masked by a PII transform: each source is marked with how,
+    /// and so is every column later computed from it.
+    public mutating func mask(_ column: String, _ masking: ColumnMasking, _ description: String) {
+        transform(column, description)
+        sources[column] = sources[column]?.map { var c = $0; c.masking = masking; return c }
+    }
+
+    /// `column` is removed: it has no output lineage.
+    public mutating func drop(_ column: String) {
+        guard sources.removeValue(forKey: column) != nil else { return }
+        columns.removeAll { $0 == column }
+    }
+
     /// `column` is computed from `fields` (replacing it when it exists).
     public mutating func derive(_ column: String, from fields: [String], _ description: String, subtype: String = "TRANSFORMATION") {
         var out: [ColumnSource] = []
@@ -83,7 +96,7 @@ public struct ColumnFlow: Sendable, Hashable {
     public mutating func filter(by fields: [String], _ description: String, subtype: String = "FILTER") {
         for f in fields {
             for s in sources[f] ?? [] {
-                let c = ColumnSource(dataset: s.dataset, field: s.field, type: "INDIRECT", subtype: subtype, description: description)
+                let c = ColumnSource(dataset: s.dataset, field: s.field, type: "INDIRECT", subtype: subtype, description: description, masking: s.masking)
                 if !indirect.contains(c) { indirect.append(c) }
             }
         }
@@ -123,6 +136,9 @@ extension Transform {
     /// The column lineage of `apply`: the same steps in the same order, on names.
     public func flow(_ f: inout ColumnFlow) {
         for (from, to) in rename { f.rename(from, to: to) }
+        for (column, p) in protect {
+            if let masking = p.masking { f.mask(column, masking, p.phrase) } else { f.drop(column) }
+        }
         for (column, type) in cast { f.transform(column, "cast to \(type)") }
         for (column, e) in derive { f.derive(column, from: e.fields, "derive \(column) = \(e)") }
         if let filter { f.filter(by: filter.fields, "filter \(filter)") }

@@ -67,7 +67,7 @@ public struct ScriptExecutor: StageExecutor {
         for variable in script.env {
             switch variable.value {
             case .secret(let name):
-                env[variable.name] = try Secrets.resolve(name, ctx: ctx, for: variable.name)
+                env[variable.name] = try Secrets.resolve(name, ctx: ctx, use: "env \(variable.name)")
             case .malformedSecret(let v), .value(let v):
                 env[variable.name] = ctx.substitute(v.stringValue ?? Table.text(v))
             }

@@ -129,21 +129,22 @@ public struct SecretMask: Sendable {
 
 /// Secret references, resolved when a stage runs.
 public enum Secrets {
-    /// The value of secret `name` for the stage's environment variable `variable`. A value
-    /// shorter than `SecretMask.minimumLength` characters is refused: it could not be masked.
-    static func resolve(_ name: String, ctx: StageContext, for variable: String) throws(StageError) -> String {
+    /// The value of secret `name` for `use` (what a message names: `env PW`, `hash salt of
+    /// stage 'load'`). A value shorter than `SecretMask.minimumLength` characters is refused: it
+    /// could not be masked. No message holds the value.
+    static func resolve(_ name: String, ctx: StageContext, use: String) throws(StageError) -> String {
         guard let def = try ctx.definition(SecretSpec.self, name) else {
-            throw StageError("env \(variable): secret '\(name)' is not defined in the run's catalog; define it (kind: secret, from_env or from_file)")
+            throw StageError("\(use): secret '\(name)' is not defined in the run's catalog; define it (kind: secret, from_env or from_file)")
         }
         let value: String
         switch Self.value(of: def, root: ctx.root, environment: ProcessInfo.processInfo.environment) {
         case .success(let v): value = v
-        case .failure(let why): throw StageError("env \(variable): secret '\(name)' \(why)")
+        case .failure(let why): throw StageError("\(use): secret '\(name)' \(why)")
         }
         let length = value.count
         if length < SecretMask.minimumLength {
             let what = length == 0 ? "is empty" : "is only \(length) character\(length == 1 ? "" : "s") long"
-            throw StageError("env \(variable): secret '\(name)' \(what); a secret shorter than \(SecretMask.minimumLength) characters cannot be masked in logs without destroying them (and the masks would give it away): use a longer value")
+            throw StageError("\(use): secret '\(name)' \(what); a secret shorter than \(SecretMask.minimumLength) characters cannot be masked in logs without destroying them (and the masks would give it away): use a longer value")
         }
         return value
     }

@@ -2,10 +2,15 @@ import Catalog
 import Domain
 import EventLog
 
-/// The row transforms of etl and storage stages, applied in this order: rename, cast, derive,
-/// filter, select.
+/// The row transforms of etl and storage stages, applied in this order: rename; the PII
+/// transforms mask, hash, redact, drop (so that nothing after them sees a raw value); cast,
+/// derive, filter, select.
 public struct Transform: Sendable {
+    /// The stage, for messages.
+    public var stage = ""
     public var rename: [(from: String, to: String)] = []
+    /// The PII transforms, resolved (salts read), in the order they apply.
+    public var protect: [(column: String, protection: Protection)] = []
     public var cast: [(column: String, type: String)] = []
     public var derive: [(column: String, expression: Expression)] = []
     public var filter: Expression?
@@ -13,9 +18,13 @@ public struct Transform: Sendable {
 
     public init() {}
 
-    /// The transforms of an etl or storage stage.
-    public init(_ spec: TransformSpec) throws(StageError) {
+    /// The transforms of etl or storage stage `stage`; `secret` reads the value of a secret
+    /// definition (a `hash` salt) and is called only when the stage hashes.
+    public init(_ spec: TransformSpec, stage: String = "",
+                secret: (String) throws(StageError) -> String = { name throws(StageError) in throw StageError("secret '\(name)' cannot be read here") }) throws(StageError) {
+        self.stage = stage
         rename = spec.rename.map { ($0.from, $0.to) }
+        protect = try Transform.protections(spec, secret: secret)
         cast = spec.cast.map { ($0.column, $0.type.rawValue) }
         for d in spec.derive {
             do { derive.append((d.column, try Expression.parse(d.expression))) } catch {
@@ -28,7 +37,7 @@ public struct Transform: Sendable {
         select = spec.select
     }
 
-    public var isEmpty: Bool { rename.isEmpty && cast.isEmpty && derive.isEmpty && filter == nil && select == nil }
+    public var isEmpty: Bool { rename.isEmpty && protect.isEmpty && cast.isEmpty && derive.isEmpty && filter == nil && select == nil }
 
     /// Applies the transforms; a value that does not cast, or a column that does not exist, fails
     /// with the file, row and column named.
@@ -38,6 +47,7 @@ public struct Transform: Sendable {
             guard let i = t.columns.firstIndex(of: from) else { throw StageError("rename: no column '\(from)' in \(columnsPhrase(t))") }
             t.columns[i] = to
         }
+        try protect(&t, cancellation: cancellation)
         for (column, type) in cast {
             guard let c = t.columns.firstIndex(of: column) else { throw StageError("cast: no column '\(column)' in \(columnsPhrase(t))") }
             for r in t.rows.indices {

@@ -12,6 +12,8 @@ public struct ColumnTrace: Sendable {
     public var type: String?
     public var subtype: String?
     public var description: String?
+    /// How a PII transform masked the field's values on their way (nil: not masked).
+    public var masking: ColumnMasking?
     /// The attempt that wrote this dataset version, when ledgerflow wrote it.
     public var writtenBy: String?
     /// Why the trace stops here (a source, not recorded, depth).
@@ -25,6 +27,7 @@ public struct ColumnTrace: Sendable {
         if let type { m.append(("type", .string(type))) }
         if let subtype { m.append(("subtype", .string(subtype))) }
         if let description { m.append(("description", .string(description))) }
+        if let masking { m.append(("masking", .string(masking.rawValue))) }
         if let writtenBy { m.append(("written_by", .string(writtenBy))) }
         if let note { m.append(("note", .string(note))) }
         m.append(("inputs", .array(inputs.map(\.value))))
@@ -36,7 +39,7 @@ public struct ColumnTrace: Sendable {
     public var text: String {
         var lines: [String] = []
         func walk(_ t: ColumnTrace, _ indent: String, last: Bool, top: Bool) {
-            let how = [t.type.map { "\($0)" }, t.subtype, t.description].compactMap { $0 }.joined(separator: " ")
+            let how = [t.type.map { "\($0)" }, t.subtype, t.description, t.masking.map { "[masked: \($0.rawValue)]" }].compactMap { $0 }.joined(separator: " ")
             let by = t.writtenBy.map { "  (written by \($0))" } ?? ""
             let note = t.note.map { "  [\($0)]" } ?? ""
             if top { lines.append("\(t.dataset).\(t.column)\(by)\(note)") } else {
@@ -108,6 +111,7 @@ extension LineageQuery {
             c.type = s.type
             c.subtype = s.subtype
             c.description = s.description
+            c.masking = s.masking
             return c
         }
         guard let sources = lineage.fields.first(where: { $0.column == column })?.origins else {

@@ -151,7 +151,7 @@ public struct OpenLineageExport: Sendable {
                 let (ins, iname) = inputNames[s.dataset] ?? (namespace, s.dataset)
                 var t: [(String, Value)] = [("type", .string(s.type)), ("subtype", .string(s.subtype))]
                 if let de = s.description { t.append(("description", .string(de))) }
-                t.append(("masking", .bool(false)))
+                t.append(("masking", .bool(s.masking != nil)))
                 return .object([("namespace", .string(ins)), ("name", .string(iname)), ("field", .string(s.field)),
                                 ("transformations", .array([.object(t)]))])
             }

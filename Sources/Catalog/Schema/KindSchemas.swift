@@ -98,6 +98,20 @@ public enum KindSchemas {
         Field("filter", .expression, "Keep rows where this holds (`amount > 0 and country == 'NL'`)."),
         Field("derive", .map(.expression), "New column → expression over the row."),
         Field("partition_by", .list(.text), "Write one partition per distinct value of these columns (in parallel)."),
+        Field("mask", .object(ObjectSchema("mask", [
+            Field("columns", .list(.text, min: 1), required: true, "Columns masked."),
+            Field("keep", .integer(min: 0), "Characters kept at the end (default 4); a value that short or shorter is masked whole."),
+            Field("with", .text, "The mask character (default *)."),
+        ])), "PII: each value as text, all but its last `keep` characters replaced (`4111111111111111` → `************1111`); null stays null."),
+        Field("hash", .object(ObjectSchema("hash", [
+            Field("columns", .list(.text, min: 1), required: true, "Columns hashed."),
+            Field("salt", .reference(.secret), required: true, "The secret whose value salts the hash; read when the stage runs, never logged."),
+        ])), "PII: each value replaced by the lowercase hex SHA-256 of the salt followed by the value as text; null stays null."),
+        Field("redact", .object(ObjectSchema("redact", [
+            Field("columns", .list(.text, min: 1), required: true, "Columns redacted."),
+            Field("with", .any, "The text that replaces each value, or null (default [REDACTED])."),
+        ])), "PII: each value replaced by a fixed text or null; null stays null."),
+        Field("drop", .list(.text, min: 1), "PII: columns removed (no output lineage)."),
     ]
 
     public static let stage = ObjectSchema("stage", [

@@ -1,7 +1,7 @@
 import Domain
 
-/// The row transforms of an etl or storage stage (applied rename, cast, derive, filter, select)
-/// and the columns its writes are partitioned by.
+/// The row transforms of an etl or storage stage (applied rename; the PII transforms mask, hash,
+/// redact, drop; cast, derive, filter, select) and the columns its writes are partitioned by.
 public struct TransformSpec: Sendable, Hashable {
     /// A column computed from an expression over the row.
     public struct DerivedColumn: Sendable, Hashable {
@@ -29,16 +29,29 @@ public struct TransformSpec: Sendable, Hashable {
     public var derive: [DerivedColumn]
     /// Write one partition per distinct value of these columns.
     public var partitionBy: [String]
+    /// Columns masked (all but their last characters replaced).
+    public var mask: Mask?
+    /// Columns replaced by a salted SHA-256.
+    public var hash: Hash?
+    /// Columns replaced by a fixed text or null.
+    public var redact: Redact?
+    /// Columns removed.
+    public var drop: [String]
 
     /// A value with these fields.
     public init(select: [String]? = nil, rename: [ColumnRename] = [], cast: [ColumnCast] = [], filter: String? = nil,
-                derive: [DerivedColumn] = [], partitionBy: [String] = []) {
+                derive: [DerivedColumn] = [], partitionBy: [String] = [], mask: Mask? = nil, hash: Hash? = nil, redact: Redact? = nil,
+                drop: [String] = []) {
         self.select = select
         self.rename = rename
         self.cast = cast
         self.filter = filter
         self.derive = derive
         self.partitionBy = partitionBy
+        self.mask = mask
+        self.hash = hash
+        self.redact = redact
+        self.drop = drop
     }
 
     init(_ f: Fields) throws(DecodingFailure) {
@@ -48,5 +61,9 @@ public struct TransformSpec: Sendable, Hashable {
         filter = try f.string(opt: "filter")
         derive = try f.textMapping(opt: "derive").map { DerivedColumn(column: $0.name, expression: $0.text) }
         partitionBy = try f.strings(opt: "partition_by") ?? []
+        mask = try f.object(opt: "mask").map { m throws(DecodingFailure) in try Mask(m) }
+        hash = try f.object(opt: "hash").map { h throws(DecodingFailure) in try Hash(h) }
+        redact = try f.object(opt: "redact").map { r throws(DecodingFailure) in try Redact(r) }
+        drop = try f.strings(opt: "drop") ?? []
     }
 }

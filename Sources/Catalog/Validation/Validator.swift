@@ -277,7 +277,9 @@ public struct Validator {
             }
         case .files(let files):
             checkFiles(d, s, files, i)
-        case .etl, .storage, .train, .merge: break
+        case .etl(let transfer), .storage(let transfer):
+            checkProtections(d, n, transfer.transform, "stages[\(i)]")
+        case .train, .merge: break
         }
     }
 

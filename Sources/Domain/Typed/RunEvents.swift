@@ -700,23 +700,36 @@ public struct ColumnOrigin: Sendable, Hashable {
     /// IDENTITY, TRANSFORMATION, AGGREGATION, FILTER, JOIN, GROUP_BY, …
     public var subtype: String
     public var description: String?
+    /// How the field's values were masked on their way (a PII transform): what was written
+    /// holds none of them as they were read. Nil: not masked (absent in events before it existed).
+    public var masking: ColumnMasking?
 
-    public init(dataset: String, field: String, type: String = "DIRECT", subtype: String = "IDENTITY", description: String? = nil) {
+    public init(dataset: String, field: String, type: String = "DIRECT", subtype: String = "IDENTITY", description: String? = nil,
+                masking: ColumnMasking? = nil) {
         self.dataset = dataset
         self.field = field
         self.type = type
         self.subtype = subtype
         self.description = description
+        self.masking = masking
     }
 
     package init(_ f: Fields) throws(DecodingFailure) {
+        var masking: ColumnMasking?
+        if let m = try f.string(opt: "masking") {
+            guard let known = ColumnMasking(rawValue: m) else {
+                throw f.failure("masking", expected: "one of " + ColumnMasking.allCases.map(\.rawValue).joined(separator: ", "), found: .string(m))
+            }
+            masking = known
+        }
         self.init(dataset: try f.string("dataset"), field: try f.string("field"), type: try f.string("type"), subtype: try f.string("subtype"),
-                  description: try f.string(opt: "description"))
+                  description: try f.string(opt: "description"), masking: masking)
     }
 
     public var value: Value {
         var b = PayloadBuilder([("dataset", .string(dataset)), ("field", .string(field)), ("type", .string(type)), ("subtype", .string(subtype))])
         b.set("description", description)
+        b.set("masking", masking?.rawValue)
         return b.value
     }
 
@@ -726,7 +739,18 @@ public struct ColumnOrigin: Sendable, Hashable {
         FieldDocumentation("type", "text", "DIRECT or INDIRECT"),
         FieldDocumentation("subtype", "text", "IDENTITY, TRANSFORMATION, AGGREGATION, FILTER, JOIN, GROUP_BY, …"),
         .optional("description", "text", "how, in words"),
+        .optional("masking", "text", "mask, hash or redact: the field's values were masked on their way by that PII transform (absent: not masked)"),
     ]
+}
+
+/// How a PII transform masked a column's values (`ColumnOrigin.masking`, a stored identifier).
+public enum ColumnMasking: String, Sendable, Hashable, CaseIterable {
+    /// All but the last characters replaced.
+    case mask
+    /// Replaced by a salted SHA-256.
+    case hash
+    /// Replaced by a fixed text or null.
+    case redact
 }
 
 /// The column lineage of one written dataset.
@@ -874,7 +898,9 @@ public struct StageSucceeded: DomainEvent {
                                            schema: [SchemaColumn(name: "tenure", type: "integer")], contentHash: String(repeating: "cd", count: 32))],
                        columnLineage: [("churn_predictions", DatasetColumnLineage(
                            fields: [("churn_probability", [ColumnOrigin(dataset: "churn_features", field: "tenure", subtype: "TRANSFORMATION",
-                                                                        description: "model churn@3")])],
+                                                                        description: "model churn@3")]),
+                                    ("customer", [ColumnOrigin(dataset: "churn_features", field: "email", subtype: "TRANSFORMATION",
+                                                               description: "hash (SHA-256 salted with secret pii_salt)", masking: .hash)])],
                            dataset: [ColumnOrigin(dataset: "churn_features", field: "active", type: "INDIRECT", subtype: "FILTER")]))])
     }
 }
