@@ -6,8 +6,11 @@ import Runs
 extension Engine {
     /// Requests a run of `job` in this step, numbered after the runs the log and this step hold;
     /// its id, or why not. `provided` parameters are set whether or not the job declares them.
+    /// The run executes under the current catalog, or under `catalog` when given (a child run
+    /// under its parent's version).
     func requestRun(job: String, parameters: [(String, Value)], provided: [(String, Value)] = [], trigger: RunTrigger, causation: UInt64?,
-                    correlation: UInt64?, batch: inout Batch) -> Result<String, EngineError> {
+                    correlation: UInt64?, catalog given: CatalogState? = nil, batch: inout Batch) -> Result<String, EngineError> {
+        let catalog = given ?? self.catalog
         guard let def = catalog.entries[DefinitionKey(.job, job)] else { return .failure(EngineError("job '\(job)' is not in the catalog")) }
         var numbers = RunsState()
         numbers.lastRunNumber = runs.lastRunNumber + batch.newRuns

@@ -26,6 +26,7 @@ extension Engine {
             stopCancelledAndLateAttempts(batch)
             let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
             scheduleStages(active, into: &batch, now: now)
+            try followChildRuns(active, into: &batch, now: now)
             startDependentRuns(into: &batch)
             do { try automate(&batch) } catch let f as StepFailure { throw f } catch { throw StepFailure("the automation reactor", error) }
             decideSchedules(into: &batch, now: now)
@@ -86,6 +87,8 @@ extension Engine {
             guard let r = batch.run(id) else { continue }
             for s in r.stages where s.status == .running {
                 guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil else { continue }
+                // A job stage runs nothing itself: it waits for its child run, which the log holds.
+                if s.plan.type == ChildRuns.stageType && a.childRun != nil { continue }
                 interrupted.append((id, s.name, a))
             }
         }
@@ -150,6 +153,11 @@ extension Engine {
             guard let r = batch.run(id) else { continue }
             for name in Scheduler.startable(r, nowMicros: now, limit: room) {
                 guard let current = batch.run(id), let stage = current.stage(name) else { continue }
+                if stage.plan.type == ChildRuns.stageType {
+                    // Runs no attempt here: its child run is requested with its StageStarted.
+                    try startJobStage(current, stage: name, now: now, into: &batch)
+                    continue
+                }
                 do throws(RunCommandError) {
                     if let why = options.registry.rejection(for: stage.plan.type) {
                         batch.apply(run: id, [try StageDecider.reject(current, stage: name, error: why)])

@@ -339,3 +339,31 @@ extension StageContext {
         try Substitution.sqlText(query, self, source: source)
     }
 }
+
+extension StageContext {
+    /// A value with its texts' placeholders replaced (a job stage's parameters for its child): a
+    /// text that is one placeholder takes the referenced value as it is (a number stays a
+    /// number), other texts get the values as text. A reference without a value fails, naming it.
+    public func substitute(value: Value) throws(StageError) -> Value {
+        switch value {
+        case .string(let text):
+            guard text.contains("${") else { return value }
+            let chars = Array(text)
+            if let p = Substitution.placeholder(chars, at: 0, self, Substitution.parameters(self)), p.range == 0..<chars.count {
+                if let problem = p.problem { throw StageError("stage '\(stage)': \(problem)") }
+                return p.parameter ?? .string(p.value)
+            }
+            return .string(try Substitution.render(text, self) { $0.value })
+        case .array(let items):
+            var out: [Value] = []
+            for v in items { out.append(try substitute(value: v)) }
+            return .array(out)
+        case .members(let members):
+            var out: [Value.Member] = []
+            for m in members { out.append(Value.Member(m.key, try substitute(value: m.value))) }
+            return .members(out)
+        default:
+            return value
+        }
+    }
+}

@@ -23,7 +23,8 @@ public struct LineageEdge: Sendable, Hashable {
     public var from: String
     public var to: String
     /// read, wrote, stage, scored-by, applied, trained, trained-on, defined-by, ran-under,
-    /// ran-under-catalog-version, crossed, rule, triggered-by, dependency, rerun-of, reused.
+    /// ran-under-catalog-version, crossed, rule, triggered-by, dependency, rerun-of, reused,
+    /// child-run (a job stage's attempt → the run it started).
     public var kind: String
     public var seq: UInt64
 
@@ -89,6 +90,8 @@ public enum LineageEdges {
                 for u in t.afterRuns ?? [] { add(run(u), r, "dependency") }
             case .rerun:
                 if let o = t.rerunOf { add(run(o), r, "rerun-of") }
+            case .parent:
+                if let p = t.parentRun, let s = t.parentStage { add(attempt(p, s, Int64(t.parentAttempt ?? 1)), r, "child-run") }
             case .schedule:
                 if let s = t.schedule { add(definition("schedule", s, t.scheduleVersion.map { Int64($0) }), r, "triggered-by") }
             case .sensor:

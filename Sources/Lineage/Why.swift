@@ -92,6 +92,11 @@ public struct Why: Sendable {
             steps.append(try scheduleStep(run: id, requested: requested, trigger: t))
         case .sensor:
             steps.append(try sensorStep(run: id, requested: requested, trigger: t))
+        case .parent:
+            let parent = t.parentRun ?? "?"
+            steps.append(WhyStep(kind: "parent", seq: requested.causation,
+                                 text: "child run of stage \(t.parentStage ?? "?") (attempt \(t.parentAttempt ?? 1)) of run \(parent)", data: trigger))
+            if parent != "?" { steps += try chain(run: parent, seen: &seen) }
         case .manual:
             steps.append(WhyStep(kind: "manual", seq: nil, text: "requested by \(by)", data: trigger))
         }

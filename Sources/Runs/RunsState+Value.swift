@@ -125,6 +125,7 @@ extension Attempt {
         if let reason { m.append(("reason", .string(reason))) }
         if let error { m.append(("error", .string(error))) }
         if let durationMs { m.append(("duration_ms", .int(durationMs))) }
+        if let childRun { m.append(("child_run", .string(childRun))) }
         return .object(m)
     }
 
@@ -132,7 +133,8 @@ extension Attempt {
         let outcome = try f.string(opt: "outcome")
         self.init(number: Int(try f.int("number")), startedSeq: try f.uint("started_seq"), startedAtMicros: try f.int("started_at"),
                   engine: try f.string("engine"), endedAtMicros: try f.int(opt: "ended_at"), outcome: outcome.flatMap(StageStatus.init(rawValue:)),
-                  reason: try f.string(opt: "reason"), error: try f.string(opt: "error"), durationMs: try f.int(opt: "duration_ms"))
+                  reason: try f.string(opt: "reason"), error: try f.string(opt: "error"), durationMs: try f.int(opt: "duration_ms"),
+                  childRun: try f.string(opt: "child_run"))
         if let outcome, self.outcome == nil { throw f.failure("outcome", expected: "a stage status", found: .string(outcome)) }
     }
 }

@@ -25,6 +25,8 @@ public struct Attempt: Sendable, Hashable {
     public var reason: String?
     public var error: String?
     public var durationMs: Int64?
+    /// A job stage's attempt: the child run it requested (its `StageStarted.child_run`).
+    public var childRun: String?
 }
 
 /// A dataset version a stage wrote.
@@ -204,7 +206,8 @@ public struct RunsState: Sendable, Hashable {
         case .started(let s):
             if let si {
                 run.stages[si].status = .running
-                run.stages[si].attempts.append(Attempt(number: s.attempt, startedSeq: e.seq, startedAtMicros: e.recordedAtMicros, engine: s.engine))
+                run.stages[si].attempts.append(Attempt(number: s.attempt, startedSeq: e.seq, startedAtMicros: e.recordedAtMicros, engine: s.engine,
+                                                       childRun: s.childRun))
             }
         case .succeeded(let ok):
             if let si {

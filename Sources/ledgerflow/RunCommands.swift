@@ -267,6 +267,7 @@ func triggerText(_ t: RunTrigger) -> String {
     switch t.kind {
     case .dependency: return "dependency \(t.dependency ?? "") after run \((t.afterRuns ?? []).joined(separator: ","))"
     case .rerun: return "rerun of \(t.rerunOf ?? "?")"
+    case .parent: return "stage \(t.parentStage ?? "?") of run \(t.parentRun ?? "?")"
     case .schedule: return "schedule \(t.schedule ?? "?") tick \(t.tick ?? "?")"
     default: return t.kind.rawValue + (t.by.map { " by \($0)" } ?? "")
     }
@@ -321,6 +322,9 @@ struct Status: ParsableCommand {
                 detail = "metrics: " + m.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
             }
             if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
+            if let c = s.attempts.last?.childRun {
+                detail = "child run \(c)" + (state.runs[c].map { " of job \($0.job): \($0.status.rawValue)" } ?? "")
+            }
             if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
             if let (model, v) = reported.version {
                 let what: String

@@ -52,7 +52,7 @@ public enum KindSchemas {
 
     // MARK: - job
 
-    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files"]
+    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files", "job"]
 
     /// The operations of a files stage, in the order of `StageSpec.FileOperation.Op`.
     public static let fileOps = StageSpec.FileOperation.Op.allCases.map(\.rawValue)
@@ -170,6 +170,10 @@ public enum KindSchemas {
         ("files", [
             Field("operations", .list(.object(fileOperation), min: 1), required: true,
                   "Applied in order: `{op: copy|move, from, to, pattern, overwrite, dataset}`, `{op: delete, from, pattern}`, `{op: mkdir, to}`. Each file is written to a temporary name, fsynced, renamed into place and verified (size and SHA-256) before any source is deleted."),
+        ]),
+        ("job", [
+            Field("job", .reference(.job), required: true, "The job run as a child: its run is requested when the stage starts (in the same append), and the stage ends with it — succeeded with outputs `{run, job, status, stages: {STAGE: outputs}}`, or failed. Cancelling the parent cancels the child. Jobs may not run each other in a cycle, nor nest more than \(ChildJobs.maxDepth) levels deep; a job stage takes no `timeout`."),
+            Field("parameters", .map(.any), "Parameters of the child run: the child's required ones must be given, literal values of their types; texts may use `${params.NAME}`, `${run.id}`, `${stages.STAGE.outputs.FIELD}` of this run."),
         ]),
     ]))
 

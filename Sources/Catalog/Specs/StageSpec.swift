@@ -16,6 +16,23 @@ public struct StageSpec: Sendable, Hashable {
         case merge(Merge)
         case script(Script)
         case files(Files)
+        case job(ChildJob)
+    }
+
+    /// job: run another job with parameters and wait for its run to end (its outcome is the
+    /// stage's; its stages' outputs are the stage's outputs).
+    public struct ChildJob: Sendable, Hashable {
+        /// The job run as a child.
+        public var job: String
+        /// Parameters passed to it, as written (texts may hold `${params.X}`, `${run.id}`,
+        /// `${stages.S.outputs.F}`).
+        public var parameters: [Value.Member]
+
+        /// A value with these fields.
+        public init(job: String, parameters: [Value.Member] = []) {
+            self.job = job
+            self.parameters = parameters
+        }
     }
 
     /// etl and storage: rows from a source to a destination, transformed on the way.
@@ -310,7 +327,7 @@ public struct StageSpec: Sendable, Hashable {
     public struct Common: Sendable, Hashable {
         /// Unique in the job.
         public var name: String
-        /// etl, storage, features, train, inference, evaluate, merge, script or files.
+        /// etl, storage, features, train, inference, evaluate, merge, script, files or job.
         public var type: String
         /// Free text for people.
         public var description: String?
@@ -416,6 +433,8 @@ public struct StageSpec: Sendable, Hashable {
             var operations: [FileOperation] = []
             for o in try f.objects("operations") { operations.append(try FileOperation(o)) }
             variant = .files(Files(operations: operations))
+        case "job":
+            variant = .job(ChildJob(job: try f.string("job"), parameters: try f.mapping(opt: "parameters")))
         default:
             throw f.failure("type", expected: "one of " + KindSchemas.stageTypes.joined(separator: ", "), found: f.value("type"))
         }
@@ -439,7 +458,7 @@ public struct StageSpec: Sendable, Hashable {
         case .features(let f): return f.destination
         case .inference(let i): return i.destination
         case .merge(let m): return m.destination
-        case .train, .evaluate, .script, .files: return nil
+        case .train, .evaluate, .script, .files, .job: return nil
         }
     }
 
@@ -453,7 +472,7 @@ public struct StageSpec: Sendable, Hashable {
         case .train(let t): return t.model
         case .inference(let i): return i.model
         case .evaluate(let e): return e.model
-        case .etl, .storage, .merge, .script, .files: return nil
+        case .etl, .storage, .merge, .script, .files, .job: return nil
         }
     }
 }

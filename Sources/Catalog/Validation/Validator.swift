@@ -70,6 +70,7 @@ public struct Validator {
             }
         }
         checkJobCycles()
+        checkChildJobNesting()
     }
 
     /// A definition's typed spec: read when it was built, else as far as its fields allow.
@@ -277,6 +278,8 @@ public struct Validator {
             }
         case .files(let files):
             checkFiles(d, s, files, i)
+        case .job(let child):
+            checkChildJob(d, s, child, i)
         case .etl(let transfer), .storage(let transfer):
             checkProtections(d, n, transfer.transform, "stages[\(i)]")
         case .train, .merge: break
@@ -643,29 +646,36 @@ public struct Validator {
                   fix: "remove it (the run gets it anyway)")
         }
         guard let job = spec(JobSpec.self, s.job) else { return }
-        let known = job.parameters.map(\.key)
-        for p in s.parameters where p.key != ScheduleSpec.scheduledTimeParameter && !known.contains(p.key) {
-            error(d, "parameters.\(p.key)", "schedule '\(d.name)' passes parameter '\(p.key)', which job '\(s.job)' does not take",
-                  fix: Suggest.closest(to: p.key, in: known).map { "did you mean '\($0)'?" } ?? (known.isEmpty ? "job '\(s.job)' takes no parameters" : "its parameters are \(known.joined(separator: ", "))"))
-        }
+        checkPassedParameters(d, who: "schedule '\(d.name)'", job: job, jobName: s.job,
+                              given: s.parameters.filter { $0.key != ScheduleSpec.scheduledTimeParameter })
         checkTypedParameters(d, who: "schedule '\(d.name)'", job: job, jobName: s.job, given: s.parameters, alsoGiven: [ScheduleSpec.scheduledTimeParameter])
+    }
+
+    /// Each parameter `who` passes is one `job` takes.
+    mutating func checkPassedParameters(_ d: Definition, who: String, job: JobSpec, jobName: String, given: [Value.Member], at path: String = "parameters") {
+        let known = job.parameters.map(\.key)
+        for p in given where !known.contains(p.key) {
+            error(d, "\(path).\(p.key)", "\(who) passes parameter '\(p.key)', which job '\(jobName)' does not take",
+                  fix: Suggest.closest(to: p.key, in: known).map { "did you mean '\($0)'?" } ?? (known.isEmpty ? "job '\(jobName)' takes no parameters" : "its parameters are \(known.joined(separator: ", "))"))
+        }
     }
 
     /// What a schedule or sensor passes to its job's typed parameters: every required one given,
     /// and each literal value (no `${…}` placeholder) of the parameter's type.
-    mutating func checkTypedParameters(_ d: Definition, who: String, job: JobSpec, jobName: String, given: [Value.Member], alsoGiven: Set<String> = []) {
+    mutating func checkTypedParameters(_ d: Definition, who: String, job: JobSpec, jobName: String, given: [Value.Member], alsoGiven: Set<String> = [],
+                                       at path: String = "parameters") {
         for p in (try? JobParameter.declarations(job.parameters, owner: JobSpec.owner)) ?? [] {
             guard let kind = p.kind else { continue }
             guard let value = given.first(where: { $0.key == p.name })?.value else {
                 if p.required && !alsoGiven.contains(p.name) {
-                    error(d, "parameters", "\(who) runs job '\(jobName)', whose parameter '\(p.name)' (\(kind.phrase)) is required, and does not pass it",
+                    error(d, path, "\(who) runs job '\(jobName)', whose parameter '\(p.name)' (\(kind.phrase)) is required, and does not pass it",
                           fix: "add `\(p.name): …` to its parameters")
                 }
                 continue
             }
             if case .string(let text) = value, text.contains("${") { continue }
             if case .failure = kind.coerce(value) {
-                error(d, "parameters.\(p.name)", "\(who) passes \(Fields.describe(value)) for parameter '\(p.name)' of job '\(jobName)', which must be \(kind.phrase)",
+                error(d, "\(path).\(p.name)", "\(who) passes \(Fields.describe(value)) for parameter '\(p.name)' of job '\(jobName)', which must be \(kind.phrase)",
                       fix: "pass \(kind.phrase)")
             }
         }

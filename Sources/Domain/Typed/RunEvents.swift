@@ -155,7 +155,7 @@ public struct PlannedStage: Sendable, Hashable {
 public struct RunTrigger: Sendable, Hashable {
     /// How the run was started.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
-        case manual, dependency, rerun, trigger, retrain, schedule, sensor
+        case manual, dependency, rerun, trigger, retrain, schedule, sensor, parent
     }
 
     public var kind: Kind
@@ -182,6 +182,10 @@ public struct RunTrigger: Sendable, Hashable {
     public var sensor: String?
     public var sensorVersion: UInt64?
     public var file: String?
+    /// parent: the run, job stage and attempt that run this one as a child (and wait for it).
+    public var parentRun: String?
+    public var parentStage: String?
+    public var parentAttempt: Int?
 
     public init(_ kind: Kind, by: String? = nil) {
         self.kind = kind
@@ -195,6 +199,15 @@ public struct RunTrigger: Sendable, Hashable {
     public static func rerun(of run: String, by: String) -> RunTrigger {
         var t = RunTrigger(.rerun, by: by)
         t.rerunOf = run
+        return t
+    }
+
+    /// A child run of `run`'s job stage `stage` (attempt `attempt`).
+    public static func parent(run: String, stage: String, attempt: Int) -> RunTrigger {
+        var t = RunTrigger(.parent, by: "run:\(run)")
+        t.parentRun = run
+        t.parentStage = stage
+        t.parentAttempt = attempt
         return t
     }
 
@@ -220,6 +233,9 @@ public struct RunTrigger: Sendable, Hashable {
         sensor = try f.string(opt: "sensor")
         sensorVersion = try f.uint(opt: "sensor_version")
         file = try f.string(opt: "file")
+        parentRun = try f.string(opt: "parent_run")
+        parentStage = try f.string(opt: "parent_stage")
+        parentAttempt = try f.int(opt: "parent_attempt").map { Int($0) }
     }
 
     public var value: Value {
@@ -241,11 +257,14 @@ public struct RunTrigger: Sendable, Hashable {
         b.set("sensor", sensor)
         b.set("sensor_version", sensorVersion)
         b.set("file", file)
+        b.set("parent_run", parentRun)
+        b.set("parent_stage", parentStage)
+        b.set("parent_attempt", parentAttempt.map { Int64($0) })
         return b.value
     }
 
     static let documentation: [FieldDocumentation] = [
-        FieldDocumentation("type", "text", "manual, dependency, rerun, trigger, retrain, schedule or sensor"),
+        FieldDocumentation("type", "text", "manual, dependency, rerun, trigger, retrain, schedule, sensor or parent"),
         .optional("by", "text", "who or what asked (cli:USER, reactor:job-dependency, trigger:NAME, …)"),
         .optional("dependency", "text", "dependency: the dependency rule"),
         .optional("on", "text", "dependency: success, failure or completion"),
@@ -262,6 +281,9 @@ public struct RunTrigger: Sendable, Hashable {
         .optional("sensor", "text", "sensor: the sensor"),
         .optional("sensor_version", "integer", "sensor: its definition version"),
         .optional("file", "text", "sensor: the file that arrived"),
+        .optional("parent_run", "text", "parent: the run whose job stage runs this one and waits for it"),
+        .optional("parent_stage", "text", "parent: that job stage"),
+        .optional("parent_attempt", "integer", "parent: that stage's attempt"),
     ]
 }
 
@@ -426,20 +448,26 @@ public struct StageStarted: DomainEvent {
     public var attempt: Int
     /// The engine instance that runs it (host/pid/start).
     public var engine: String
+    /// A job stage: the child run it requested in the same append (and waits for).
+    public var childRun: String?
 
-    public init(stage: String, attempt: Int, engine: String) {
+    public init(stage: String, attempt: Int, engine: String, childRun: String? = nil) {
         self.stage = stage
         self.attempt = attempt
         self.engine = engine
+        self.childRun = childRun
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
         let f = try Fields(Self.type, payload)
-        self.init(stage: try f.string("stage"), attempt: Int(try f.int("attempt")), engine: try f.string("engine"))
+        self.init(stage: try f.string("stage"), attempt: Int(try f.int("attempt")), engine: try f.string("engine"),
+                  childRun: try f.string(opt: "child_run"))
     }
 
     public var payload: Value {
-        .object([("attempt", .int(Int64(attempt))), ("engine", .string(engine)), ("stage", .string(stage))])
+        var b = PayloadBuilder([("attempt", .int(Int64(attempt))), ("engine", .string(engine)), ("stage", .string(stage))])
+        b.set("child_run", childRun)
+        return b.value
     }
 
     public static let documentation = EventDocumentation(
@@ -449,6 +477,7 @@ public struct StageStarted: DomainEvent {
             FieldDocumentation("stage", "text", "the stage"),
             FieldDocumentation("attempt", "integer", "the attempt's number"),
             FieldDocumentation("engine", "text", "the engine instance that runs it (host/pid/start ms)"),
+            .optional("child_run", "text", "a job stage: the child run requested in the same append, whose end ends the attempt"),
         ])
     public static let example = StageStarted(stage: "score", attempt: 1, engine: "host/4242/1764806400000")
 }

@@ -1,0 +1,76 @@
+import Domain
+
+/// Limits of job stages (a stage that runs another job and waits for it).
+public enum ChildJobs {
+    /// Levels of child jobs below a job, at most (a job stage's child is one level down).
+    public static let maxDepth = 5
+}
+
+extension Validator {
+    /// A job stage: the parameters it passes are the child's, its required ones given and
+    /// literal values of their types; no `timeout` (the child's stages have their own).
+    mutating func checkChildJob(_ d: Definition, _ s: StageSpec, _ child: StageSpec.ChildJob, _ i: Int) {
+        let who = "stage '\(s.name)' of job '\(d.name)'"
+        if s.timeout != nil {
+            error(d, "stages[\(i)].timeout", "\(who) runs job '\(child.job)' and takes no timeout",
+                  fix: "remove `timeout:`; give the child's stages timeouts instead")
+        }
+        guard let job = spec(JobSpec.self, child.job) else { return }
+        checkPassedParameters(d, who: who, job: job, jobName: child.job, given: child.parameters, at: "stages[\(i)].parameters")
+        checkTypedParameters(d, who: who, job: job, jobName: child.job, given: child.parameters, at: "stages[\(i)].parameters")
+    }
+
+    /// The jobs each job's job stages run (job → [(stage, child job)]), over every job that will exist.
+    var childJobEdges: [String: [(stage: String, child: String)]] {
+        var edges: [String: [(stage: String, child: String)]] = [:]
+        for (key, spec) in specs {
+            guard case .job(let job) = spec else { continue }
+            for s in job.stages { if case .job(let c) = s.variant { edges[key.name, default: []].append((s.name, c.job)) } }
+        }
+        return edges
+    }
+
+    /// Jobs that run each other through job stages (A runs B runs A) are refused, naming the
+    /// cycle; so is a job of the files whose child jobs nest deeper than `ChildJobs.maxDepth`.
+    mutating func checkChildJobNesting() {
+        let edges = childJobEdges
+        guard !edges.isEmpty else { return }
+        if let cycle = Validator.findCycle(edges.mapValues { $0.map(\.child) }) {
+            // Said at the job stage of the first job of the cycle that the files define.
+            let at = definitions.first { $0.kind == .job && cycle.contains($0.name) }
+            let runs = zip(cycle, cycle.dropFirst()).map { a, b in
+                "'\(edges[a]?.first { $0.child == b }?.stage ?? "?")' of \(a) runs \(b)"
+            }
+            let message = "jobs run each other through job stages in a cycle: \(cycle.joined(separator: " → ")) (stage \(runs.joined(separator: ", ")))"
+            if let at, let k = cycle.firstIndex(of: at.name), let (i, _) = stageIndex(at, runningOneOf: [cycle[k + 1]]) {
+                error(at, "stages[\(i)].job", message, fix: "remove one of these job stages")
+            } else {
+                diagnostics.append(Diagnostic(definitions.first?.location ?? SourceLocation(file: "(catalog)"), message, fix: "remove one of these job stages"))
+            }
+            return
+        }
+        // The longest chain of child jobs below each job (no cycle: the recursion ends).
+        var deepest: [String: [String]] = [:]
+        func chain(_ job: String) -> [String] {
+            if let known = deepest[job] { return known }
+            let below = (edges[job] ?? []).map { chain($0.child) }.max { $0.count < $1.count } ?? []
+            deepest[job] = [job] + below
+            return [job] + below
+        }
+        for d in definitions where d.kind == .job {
+            let path = chain(d.name)
+            guard path.count - 1 > ChildJobs.maxDepth, let (i, s) = stageIndex(d, runningOneOf: [path[1]]) else { continue }
+            error(d, "stages[\(i)].job", "stage '\(s)' of job '\(d.name)' nests child jobs \(path.count - 1) levels deep (\(path.joined(separator: " → "))), over the limit of \(ChildJobs.maxDepth)",
+                  fix: "run fewer levels of jobs inside each other (a dependency runs a job after another without nesting)")
+        }
+    }
+
+    /// The index and name of `d`'s first job stage that runs one of `jobs`.
+    func stageIndex(_ d: Definition, runningOneOf jobs: [String]) -> (Int, String)? {
+        guard case .job(let job)? = specs[d.key] else { return nil }
+        for (i, s) in job.stages.enumerated() {
+            if case .job(let c) = s.variant, jobs.contains(c.job) { return (i, s.name) }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,103 @@
+import Catalog
+import Domain
+import EventLog
+import Executors
+import Runs
+
+/// Job stages: a stage that runs another job as a child run and waits for it (see `ChildRuns`).
+/// The child is requested in the same append as the stage's `StageStarted`, which names it, so a
+/// crash can neither lose nor double it: after a restart the parent's stage is found running with
+/// its `child_run`, and recovery leaves it to wait for that run.
+extension Engine {
+    /// Starts queued job stage `name` of `run`: its StageStarted with the child run's request,
+    /// or, when the child cannot be requested (a reference without a value, a refused parameter,
+    /// nesting too deep), StageStarted and StageFailed saying why (retried per its policy).
+    func startJobStage(_ run: RunState, stage name: String, now: Int64, into batch: inout Batch) throws {
+        guard let stage = run.stage(name) else { return }
+        let attempt = stage.queuedAttempt
+        let requested: Result<String, EngineError>
+        do throws(EngineError) {
+            let (job, parameters, cat) = try childRequest(run, stage: name, attempt: attempt, batch: batch)
+            requested = requestRun(job: job, parameters: parameters, trigger: .parent(run: run.id, stage: name, attempt: attempt),
+                                   causation: stage.queuedSeq, correlation: run.correlation, catalog: cat, batch: &batch)
+        } catch {
+            requested = .failure(error)
+        }
+        do throws(RunCommandError) {
+            switch requested {
+            case .success(let child):
+                batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID, childRun: child)])
+            case .failure(let why):
+                batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID)])
+                guard let started = batch.run(run.id) else { return }
+                options.report("stage \(name): no child run: \(why.description)", .warning, run: run.id)
+                batch.apply(run: run.id, try StageDecider.complete(started, stage: name, attempt: attempt,
+                                                                   outcome: .failed(reason: "error", error: why.description), nowMicros: now))
+            }
+        } catch {
+            throw StepFailure("starting run \(run.id) job stage \(name)", error)
+        }
+    }
+
+    /// The child job, its parameters (placeholders replaced from the parent run) and the catalog
+    /// it runs under (the parent's version), or why there is none.
+    func childRequest(_ run: RunState, stage name: String, attempt: Int, batch: Batch) throws(EngineError) -> (String, [(String, Value)], CatalogState) {
+        let cat: CatalogState
+        do { cat = try catalog(at: run.catalogSeq) } catch {
+            throw EngineError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(run.id) runs under): \(error)")
+        }
+        guard let jobSpec = cat.entries[DefinitionKey(.job, run.job)]?.spec, let stored = try? JobSpec.storedStage(name, of: jobSpec),
+              case .job(let child)? = (try? StageSpec(stored))?.variant else {
+            throw EngineError("stage '\(name)' of job '\(run.job)' does not read as a job stage in the catalog as of seq \(run.catalogSeq)")
+        }
+        let depth = ChildRuns.depth(of: run) { batch.run($0) } + 1
+        guard depth <= ChildJobs.maxDepth else {
+            throw EngineError("run \(run.id) is \(depth - 1) levels of child runs deep; a child of job '\(child.job)' would pass the limit of \(ChildJobs.maxDepth)")
+        }
+        var context = StageContext(run: run.id, job: run.job, stage: name, attempt: attempt, spec: stored, parameters: run.parameters,
+                                   catalog: cat, store: store, root: root, cancellation: Cancellation())
+        for s in run.stages where s.status == .succeeded { if let o = s.outputs { context.upstreamOutputs[s.name] = o } }
+        var parameters: [(String, Value)] = []
+        for p in child.parameters {
+            do throws(StageError) { parameters.append((p.key, try context.substitute(value: p.value))) } catch {
+                throw EngineError("parameter \(p.key) for job '\(child.job)': \(error.message)")
+            }
+        }
+        return (child.job, parameters, cat)
+    }
+
+    /// Phase 4b: job stages whose child run has ended end with it (in the step that sees the
+    /// end: the scheduler's finish of the child is in this batch); a parent being cancelled asks
+    /// its running children to stop.
+    func followChildRuns(_ active: [String], into batch: inout Batch, now: Int64) throws {
+        for id in active {
+            guard let parent = batch.run(id) else { continue }
+            for w in ChildRuns.waiting(parent) {
+                guard let child = try childRun(w.child, batch) else { continue }
+                if let cancel = ChildRuns.cancel(child, parent: parent) {
+                    batch.apply(run: child.id, [cancel])
+                    continue
+                }
+                guard let outcome = ChildRuns.outcome(of: child, parent: parent), let current = batch.run(id) else { continue }
+                do throws(RunCommandError) {
+                    batch.apply(run: id, try StageDecider.complete(current, stage: w.stage, attempt: w.attempt, outcome: outcome, nowMicros: now))
+                } catch {
+                    throw StepFailure("ending run \(id) job stage \(w.stage) with its child run \(w.child)", error)
+                }
+            }
+        }
+    }
+
+    /// Child run `id` as this step sees it: held (active children always are), else folded from
+    /// its stream; nil when the log has no such run.
+    func childRun(_ id: String, _ batch: Batch) throws -> RunState? {
+        if let r = batch.run(id) { return r }
+        var one = RunsState()
+        do {
+            for e in try log.read(stream: RunEvents.stream(run: id)) { one.evolve(e) }
+        } catch {
+            throw StepFailure("reading child run \(id)", error)
+        }
+        return one.runs[id]
+    }
+}
