@@ -479,7 +479,7 @@ public struct StageStarted: DomainEvent {
             FieldDocumentation("engine", "text", "the engine instance that runs it (host/pid/start ms)"),
             .optional("child_run", "text", "a job stage: the child run requested in the same append, whose end ends the attempt"),
         ])
-    public static let example = StageStarted(stage: "score", attempt: 1, engine: "host/4242/1764806400000")
+    public static let example = StageStarted(stage: "run_report", attempt: 1, engine: "host/4242/1764806400000", childRun: "43")
 }
 
 /// A column's name and type in a dataset's schema.
