@@ -97,6 +97,25 @@ import Testing
         #expect(Self.children(state).count == 2)
     }
 
+    /// A child that cannot be requested (here a value the child's typed parameter refuses)
+    /// fails the job stage with the one-line reason, and no child run exists.
+    @Test func aChildThatCannotBeRequestedFailsTheStageWithTheReason() throws {
+        let p = try Self.project("""
+        kind: job
+        name: parent
+        parameters: {count: {type: text, default: many}}
+        stages: [{name: sub, type: job, job: child, parameters: {n: "${params.count}"}}]
+        """)
+        let id = try RunCommands.request(p.log, job: "parent", trigger: RunTrigger(.manual), actor: "test")
+        let state = try p.runAll()
+        let run = try #require(state.runs[id])
+        #expect(run.status == .failed)
+        #expect(run.stage("sub")?.attempts.map(\.childRun) == [nil])
+        let error = try #require(run.stage("sub")?.error)
+        #expect(error.contains("'n'") && error.contains("many") && !error.contains("\n"), "\(error)")
+        #expect(Self.children(state).isEmpty)
+    }
+
     @Test func cancellingTheParentCancelsItsRunningChild() throws {
         let p = try Self.project("""
         kind: job
@@ -110,16 +129,8 @@ import Testing
           - {name: after, type: script, after: [sub], command: ["true"]}
         """)
         let id = try RunCommands.request(p.log, job: "parent", trigger: RunTrigger(.manual), actor: "test")
-        let log = p.log, pidFile = p.root + "/sleep.pid"
-        let cancelFailure = Locked<String?>(nil)
-        Thread {
-            do {
-                try waitFor("the child's script to start") { pidWritten(to: pidFile) != nil }
-                try RunCommands.cancel(log, run: id, actor: "ann")
-            } catch {
-                cancelFailure.withLock { $0 = "\(error)" }
-            }
-        }.start()
+        let pidFile = p.root + "/sleep.pid"
+        let cancelFailure = p.cancel(id, by: "ann", once: "the child's script started", pidWritten: pidFile)
         let state = try p.runAll()
         #expect(cancelFailure.withLock { $0 } == nil)
         let run = try #require(state.runs[id])

@@ -51,6 +51,24 @@ final class Project {
     }
 
     func events(_ run: String) throws -> [RecordedEvent] { try log.read(stream: RunEvents.stream(run: run)) }
+
+    /// Cancels run `id` from another thread once a pid is written to `pidFile` (`what` has
+    /// started); what went wrong, if anything, is in the value returned.
+    func cancel(_ id: String, by actor: String, once what: String, pidWritten pidFile: String) -> Locked<String?> {
+        let log = self.log
+        let failure = Locked<String?>(nil)
+        Thread {
+            do {
+                try waitFor(what) { pidWritten(to: pidFile) != nil }
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+            do { try RunCommands.cancel(log, run: id, actor: actor) } catch {
+                failure.withLock { $0 = ($0.map { $0 + "; " } ?? "") + "cancel failed: \(error)" }
+            }
+        }.start()
+        return failure
+    }
 }
 
 /// The engine runs stages on worker threads, as processes: every test has a time limit.
@@ -247,18 +265,8 @@ final class Project {
         """)
         let id = try RunCommands.request(p.log, job: "long", trigger: RunTrigger(.manual), actor: "test")
         // Cancel once stage a is running (its script has started its child).
-        let log = p.log, pidFile = p.root + "/sleep.pid"
-        let cancelFailure = Locked<String?>(nil)
-        Thread {
-            do {
-                try waitFor("stage a's script to start") { pidWritten(to: pidFile) != nil }
-            } catch {
-                cancelFailure.withLock { $0 = "\(error)" }
-            }
-            do { try RunCommands.cancel(log, run: id, actor: "ann") } catch {
-                cancelFailure.withLock { $0 = ($0.map { $0 + "; " } ?? "") + "cancel failed: \(error)" }
-            }
-        }.start()
+        let pidFile = p.root + "/sleep.pid"
+        let cancelFailure = p.cancel(id, by: "ann", once: "stage a's script started", pidWritten: pidFile)
         let run = try #require(try p.runAll().runs[id])
         #expect(cancelFailure.withLock { $0 } == nil)
         #expect(run.status == .cancelled)
