@@ -187,11 +187,7 @@ import Testing
           - {name: sub, type: job, job: child, parameters: {n: 2}}
           - {name: check, type: script, after: [sub], command: [sh, -c, "test -f ok"]}
         """)
-        let first = try RunCommands.request(p.log, job: "parent", trigger: RunTrigger(.manual), actor: "test")
-        #expect(try p.runAll().runs[first]?.status == .failed)
-        #expect(FileManager.default.createFile(atPath: p.root + "/ok", contents: Data()))
-        let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
-        let state = try p.runAll()
+        let (first, second, state) = try p.failThenRerun("parent")
         let run = try #require(state.runs[second])
         #expect(run.status == .succeeded)
         #expect(run.stage("sub")?.reusedFrom?.run == first)

@@ -52,6 +52,16 @@ final class Project {
 
     func events(_ run: String) throws -> [RecordedEvent] { try log.read(stream: RunEvents.stream(run: run)) }
 
+    /// Runs `job` (which fails while the file `ok` is missing from the project folder), creates
+    /// `ok` and reruns the run from its failure: both runs and the state after the rerun.
+    func failThenRerun(_ job: String) throws -> (first: String, second: String, state: RunsState) {
+        let first = try RunCommands.request(log, job: job, trigger: RunTrigger(.manual), actor: "test")
+        #expect(try runAll().runs[first]?.status == .failed)
+        #expect(FileManager.default.createFile(atPath: root + "/ok", contents: Data()))
+        let second = try RunCommands.rerunFromFailure(log, run: first, actor: "test")
+        return (first, second, try runAll())
+    }
+
     /// Cancels run `id` from another thread once a pid is written to `pidFile` (`what` has
     /// started); what went wrong, if anything, is in the value returned.
     func cancel(_ id: String, by actor: String, once what: String, pidWritten pidFile: String) -> Locked<String?> {
@@ -288,11 +298,7 @@ final class Project {
           - {name: b, type: script, after: [a], command: [sh, -c, "test -f ok"]}
           - {name: c, type: script, after: [b], command: ["true"]}
         """)
-        let first = try RunCommands.request(p.log, job: "j", trigger: RunTrigger(.manual), actor: "test")
-        #expect(try p.runAll().runs[first]?.status == .failed)
-        #expect(FileManager.default.createFile(atPath: p.root + "/ok", contents: Data()))
-        let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
-        let state = try p.runAll()
+        let (first, second, state) = try p.failThenRerun("j")
         let run = try #require(state.runs[second])
         #expect(run.status == .succeeded)
         #expect(run.stage("a")?.reusedFrom?.run == first)
