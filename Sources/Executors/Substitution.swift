@@ -1,3 +1,4 @@
+import Catalog
 import Domain
 import Foundation
 
@@ -72,12 +73,62 @@ enum Substitution {
             }
             return Placeholder(range: range, value: v.stringValue ?? v.jsonString, parameter: v, name: inner, raw: false)
         }
+        if let call = expressionCall(inner) {
+            return call.placeholder(range: range, ctx, params)
+        }
         guard inner.hasPrefix("params.") else { return nil }
         var name = String(inner.dropFirst("params.".count))
         var raw = false
         if name.hasSuffix(":raw") { name.removeLast(4); raw = true }
         guard let v = params[name] else { return nil }
         return Placeholder(range: i..<(close + 1), value: v.stringValue ?? v.jsonString, parameter: v, name: name, raw: raw)
+    }
+
+    /// `inner` as a call of an expression function (`${date_add(params.day, -1)}`,
+    /// `${concat('batch-', run.id)}`), or nil when it is not one (a shell's own `${…}` is not).
+    static func expressionCall(_ inner: String) -> ExpressionCall? {
+        let name = inner.prefix { $0.isLetter || $0 == "_" }
+        guard !name.isEmpty, inner.dropFirst(name.count).first == "(", Catalog.Expression.scalarFunctions[String(name)] != nil else { return nil }
+        return ExpressionCall(text: inner)
+    }
+
+    /// A function call inside `${…}`: evaluated over the run's parameters and facts and the
+    /// outputs of stages the run finished; a result of null (an argument missing or of another
+    /// type than the function takes) fails the stage, naming the expression and its arguments.
+    struct ExpressionCall {
+        var text: String
+
+        func placeholder(range: Range<Int>, _ ctx: StageContext, _ params: [String: Value]) -> Placeholder {
+            let expression: Catalog.Expression
+            do throws(ExpressionError) { expression = try Catalog.Expression.parse(text) } catch {
+                return Placeholder(range: range, value: "", name: text, raw: false, problem: "${\(text)} does not read: \(error)")
+            }
+            func field(_ name: String) -> Value? {
+                let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                switch parts.first {
+                case "params" where parts.count == 2: return params[parts[1]]
+                case "run" where parts.count == 2:
+                    switch parts[1] {
+                    case "id": return .string(ctx.run)
+                    case "job": return .string(ctx.job)
+                    case "scheduled_time": return params["scheduled_time"]
+                    default: return nil
+                    }
+                case "stages" where parts.count >= 4 && parts[2] == "outputs":
+                    var v = ctx.upstreamOutputs[parts[1]]
+                    for key in parts[3...] { v = v?[key] }
+                    return v
+                default: return nil
+                }
+            }
+            let value = expression.evaluate(field)
+            guard value != .null else {
+                let args = expression.fields.map { "\($0) = \(field($0).map { $0.jsonString } ?? "nothing")" }
+                return Placeholder(range: range, value: "", name: text, raw: false,
+                                   problem: "${\(text)} has no value: an argument is missing or not of the type its function takes" + (args.isEmpty ? "" : " (\(args.joined(separator: ", ")))"))
+            }
+            return Placeholder(range: range, value: value.stringValue ?? value.jsonString, parameter: value, name: text, raw: false)
+        }
     }
 
     /// The run's parameters by name.

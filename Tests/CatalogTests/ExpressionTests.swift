@@ -95,3 +95,44 @@ import Testing
         #expect(DurationText.seconds("5") == 5 && DurationText.seconds("m") == nil)
     }
 }
+
+/// The text and date functions that stage settings use inside `${…}` (and conditions anywhere).
+@Suite struct ExpressionFunctionTests {
+    func eval(_ text: String, _ fields: [String: Value] = [:]) throws -> Value {
+        try Expression.parse(text).evaluate { fields[$0] }
+    }
+
+    @Test(arguments: [
+        ("concat('batch-', 7, '-', true)", Value.string("batch-7-true")),
+        ("concat('a', null, 'b')", "ab"),
+        ("replace('a/b/c', '/', '_')", "a_b_c"),
+        ("substring('2026-12-04', 5)", "12-04"),
+        ("substring('2026-12-04', 0, 4)", "2026"),
+        ("substring('abc', 9)", ""),
+        ("trim('  x ')", "x"),
+        ("to_date('2026-12-04T23:30:00-02:00')", "2026-12-05"),
+        ("to_date('2026-12-04')", "2026-12-04"),
+        ("date_add('2024-02-28', 1)", "2024-02-29"),
+        ("date_add('2023-02-28', 1)", "2023-03-01"),
+        ("date_add('2026-01-01', -1)", "2025-12-31"),
+        ("date_add('2026-03-29T01:30:00Z', 400)", "2027-05-03"),
+        ("date_add('1969-12-31', 1)", "1970-01-01"),
+        ("format_date('2026-12-04T06:05:09Z', 'yyyy/MM/dd HH:mm:ss')", "2026/12/04 06:05:09"),
+        ("format_date(date_add('2026-12-01', -1), 'yyyyMMdd')", "20261130"),
+        ("format_date('2026-12-04', 'dd.MM.yyyy')", "04.12.2026"),
+    ])
+    func functions(_ text: String, _ expected: Value) throws {
+        #expect(try eval(text) == expected, "\(text)")
+    }
+
+    @Test(arguments: ["date_add('2026-02-30', 1)", "date_add('yesterday', 1)", "to_date('2026-12-04T25:00:00Z')", "date_add('2026-12-04', 'x')",
+                      "replace('a', '', 'b')", "substring('abc', -1)", "concat(params.list)", "format_date(3, 'yyyy')"])
+    func wrongArgumentsGiveNull(_ text: String) throws {
+        #expect(try eval(text, ["params.list": .array(["a"])]) == .null, "\(text)")
+    }
+
+    @Test func fieldsReachTheFunctions() throws {
+        #expect(try eval("concat(params.day, '/', run.id)", ["params.day": "2026-12-04", "run.id": "12"]) == "2026-12-04/12")
+        #expect(throws: ExpressionError.self) { try Expression.parse("date_add('2026-12-04')") }
+    }
+}

@@ -30,19 +30,23 @@ import Testing
     @Test func referencesInSettingsAreCheckedAndOthersLeftToTheProgram() {
         let ok = diagnose(job("""
           - {name: a, type: script, command: ["true"]}
-          - {name: b, type: script, after: [a], command: [sh, -c, "echo ${HOME} ${params.day} ${params.full:raw} ${run.id} ${run.scheduled_time} ${stages.a.outputs.rows}"]}
+          - {name: b, type: script, after: [a], command: [sh, -c, "echo ${HOME} ${params.day} ${params.full:raw} ${run.id} ${run.scheduled_time} ${stages.a.outputs.rows} ${format_date(date_add(params.day, -1), 'yyyyMMdd')} ${concat('x', stages.a.outputs.rows)}"]}
         """))
         #expect(ok.isEmpty, "\(ok)")
         let bad = diagnose(job("""
-          - {name: a, type: script, command: [sh, -c, "echo ${params.dya} ${stages.b.outputs.rows} ${run.when} ${stages.a.status}"]}
+          - {name: a, type: script, command: [sh, -c, "echo ${params.dya} ${stages.b.outputs.rows} ${run.when} ${stages.a.status} ${date_add(params.dya, 1)} ${concat('a',)} ${trim(weather)}"]}
           - {name: b, type: script, after: [a], command: ["true"]}
         """))
-        #expect(bad.map(\.message).sorted() == [
+        #expect(bad.map(\.message).filter { !$0.contains("(") || $0.contains("which this stage does not follow") }.sorted() == [
             "stage 'a' of job 'load': ${params.dya} names parameter 'dya', which job 'load' does not declare",
             "stage 'a' of job 'load': ${run.when} is not a fact of the run",
             "stage 'a' of job 'load': ${stages.a.status} does not read as an output",
             "stage 'a' of job 'load': ${stages.b.outputs.rows} reads stage 'b', which this stage does not follow (its outputs are not there yet)",
         ], "\(bad)")
+        #expect(bad.count == 7, "\(bad)")
+        #expect(bad.contains { $0.message == "stage 'a' of job 'load': ${date_add(params.dya, 1)} names parameter 'dya', which job 'load' does not declare" })
+        #expect(bad.contains { $0.message.hasPrefix("stage 'a' of job 'load': ${concat('a',)} does not read:") })
+        #expect(bad.contains { $0.message == "stage 'a' of job 'load': ${trim(weather)} uses 'weather', which is no reference" })
         #expect(bad.allSatisfy { $0.location.line == 5 })
     }
 

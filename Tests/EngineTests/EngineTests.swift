@@ -135,6 +135,26 @@ final class Project {
         #expect(!FileManager.default.fileExists(atPath: p.root + "/miss.txt"))
     }
 
+    /// Functions in `${…}` over typed parameters and the run: the value reaches the command; a call
+    /// whose argument is missing fails the stage naming the call and its arguments.
+    @Test func expressionFunctionsInSettingsReachTheCommand() throws {
+        let p = try Project()
+        try p.apply("""
+        kind: job
+        name: dated
+        parameters: {day: {type: date, required: true}, suffix: {type: text}}
+        stages:
+          - {name: a, type: script, command: [sh, -c, "echo ${format_date(date_add(params.day, -1), 'yyyyMMdd')} ${concat('batch-', run.id)} > out.txt"]}
+          - {name: b, type: script, command: [sh, -c, "echo ${concat(params.suffix)}${upper(params.suffix)} > b.txt"]}
+        """)
+        let id = try RunCommands.request(p.log, job: "dated", parameters: [("day", "2026-03-01")], trigger: RunTrigger(.manual), actor: "test")
+        let run = try #require(try p.runAll().runs[id])
+        #expect(try String(contentsOfFile: p.root + "/out.txt", encoding: .utf8) == "20260228 batch-\(id)\n")
+        #expect(run.stage("b")?.status == .failed)
+        #expect(run.stage("b")?.attempts.last?.error
+                == "stage 'b': ${upper(params.suffix)} has no value: an argument is missing or not of the type its function takes (params.suffix = null)")
+    }
+
     @Test func fanOutFanInRunsEveryStageOnceInDependencyOrder() throws {
         let p = try Project()
         try p.apply("""

@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 
 /// A condition or computed value over an event's (or a row's) fields:
 /// `churn_probability >= 0.8 and tenure_months < 6`, `count(anomaly_score > 0.9) >= 10`.
@@ -8,7 +9,10 @@ import Domain
 /// true, false, null), field names (`a`, `outputs.rows`), calls and parentheses.
 /// Aggregates over the events of a run: `count(cond)`, `count()`, `sum(x)`, `avg(x)`, `min(x)`,
 /// `max(x)`. Scalar functions: `abs(x)`, `round(x)`, `lower(s)`, `upper(s)`, `length(s)`,
-/// `coalesce(a, b, …)`. Comparing with null is false; arithmetic with null is null.
+/// `coalesce(a, b, …)`, `concat(a, …)`, `replace(s, a, b)`, `substring(s, start[, length])`,
+/// `trim(s)`, `to_date(t)`, `date_add(d, days)`, `format_date(t, pattern)` (see `CalendarDay`).
+/// A function given an argument it cannot take gives null. Comparing with null is false;
+/// arithmetic with null is null.
 public indirect enum Expression: Sendable, Hashable, CustomStringConvertible {
     case literal(Value)
     case field(String)
@@ -33,7 +37,10 @@ public indirect enum Expression: Sendable, Hashable, CustomStringConvertible {
 
     public static let aggregates: Set<String> = ["count", "sum", "avg", "min", "max"]
     public static let scalarFunctions: [String: ClosedRange<Int>] = ["abs": 1 ... 1, "round": 1 ... 2, "lower": 1 ... 1,
-                                                                     "upper": 1 ... 1, "length": 1 ... 1, "coalesce": 1 ... 16]
+                                                                     "upper": 1 ... 1, "length": 1 ... 1, "coalesce": 1 ... 16,
+                                                                     "concat": 1 ... 16, "replace": 3 ... 3, "substring": 2 ... 3,
+                                                                     "trim": 1 ... 1, "to_date": 1 ... 1, "date_add": 2 ... 2,
+                                                                     "format_date": 2 ... 2]
 
     /// The deepest expression tree `parse` builds: parentheses, `not`, `-`, calls and each
     /// operator of a chain (`a + b + c` is two levels) add a level. Real expressions have a few;
@@ -238,6 +245,35 @@ public indirect enum Expression: Sendable, Hashable, CustomStringConvertible {
         case "upper": return v[0].stringValue.map { .string($0.uppercased()) } ?? .null
         case "length": return v[0].stringValue.map { .int(Int64($0.count)) } ?? (v[0].arrayValue.map { .int(Int64($0.count)) } ?? .null)
         case "coalesce": return v.first { $0 != .null } ?? .null
+        case "concat":
+            var out = ""
+            for x in v {
+                switch x {
+                case .null: continue
+                case .string(let t): out += t
+                case .int, .double, .bool: out += x.jsonString
+                default: return .null
+                }
+            }
+            return .string(out)
+        case "replace":
+            guard let t = v[0].stringValue, let a = v[1].stringValue, !a.isEmpty, let b = v[2].stringValue else { return .null }
+            return .string(t.replacingOccurrences(of: a, with: b))
+        case "substring":
+            guard let t = v[0].stringValue, let start = v[1].intValue, start >= 0 else { return .null }
+            let chars = Array(t)
+            let from = Swift.min(Int(start), chars.count)
+            let length = v.count > 2 ? (v[2].intValue.map(Int.init) ?? -1) : chars.count - from
+            guard length >= 0 else { return .null }
+            return .string(String(chars[from ..< Swift.min(chars.count, from + length)]))
+        case "trim": return v[0].stringValue.map { .string($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? .null
+        case "to_date": return v[0].stringValue.flatMap(CalendarDay.init(text:)).map { .string($0.text) } ?? .null
+        case "date_add":
+            guard let d = v[0].stringValue.flatMap(CalendarDay.init(text:)), let n = v[1].intValue, Swift.abs(n) < 3_000_000 else { return .null }
+            return .string(CalendarDay(days: d.days + n).text)
+        case "format_date":
+            guard let t = v[0].stringValue, let moment = CalendarDay.moment(t), let pattern = v[1].stringValue else { return .null }
+            return .string(moment.formatted(pattern))
         default: return .null
         }
     }

@@ -319,7 +319,11 @@ public struct Validator {
             let after = rest[open.upperBound...]
             guard let close = after.firstIndex(of: "}") else { break }
             let inner = String(after[..<close])
-            if ["params.", "stages.", "run."].contains(where: inner.hasPrefix) { out.append(inner) }
+            let function = inner.prefix { $0.isLetter || $0 == "_" }
+            if ["params.", "stages.", "run."].contains(where: inner.hasPrefix)
+                || !function.isEmpty && inner.dropFirst(function.count).first == "(" && Expression.scalarFunctions[String(function)] != nil {
+                out.append(inner)
+            }
             rest = after[after.index(after: close)...]
         }
         return out
@@ -327,6 +331,20 @@ public struct Validator {
 
     /// What is wrong with a `${…}` reference of a stage (what, fix), or nil.
     static func referenceProblem(_ reference: String, params: [String], upstream: Set<String>, job: String) -> (String, String)? {
+        if reference.contains("(") {
+            // A function call: it must parse, and each field it reads is a reference.
+            let e: Expression
+            do throws(ExpressionError) { e = try Expression.parse(reference) } catch {
+                return ("does not read: \(error)", "fix the expression (functions: " + Expression.scalarFunctions.keys.sorted().joined(separator: ", ") + ")")
+            }
+            for field in e.fields {
+                guard ["params.", "stages.", "run."].contains(where: field.hasPrefix) else {
+                    return ("uses '\(field)', which is no reference", "read params.NAME, run.id, run.job, run.scheduled_time or stages.STAGE.outputs.FIELD")
+                }
+                if let problem = referenceProblem(field, params: params, upstream: upstream, job: job) { return problem }
+            }
+            return nil
+        }
         let parts = reference.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         switch parts[0] {
         case "params":
