@@ -112,9 +112,12 @@ public struct ScriptExecutor: StageExecutor {
     /// hash are not known here, only which version ledgerflow last wrote of each.
     static func declaredInputs(_ ctx: StageContext, _ inputs: [String]) -> [ReadDataset] {
         let etl = ETLExecutor()
-        return inputs.map { name in
-            let e = try? etl.endpoint(reading: name, ctx)
-            return ReadDataset(dataset: name, version: e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
+        return inputs.map { text in
+            let name = DatasetReference.name(of: text)
+            let e = try? etl.endpoint(reading: text, ctx)
+            let version = e?.pinned?.version ?? DatasetReference(text)?.version
+            return ReadDataset(dataset: name, version: version ?? e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name],
+                               location: e?.location ?? name, format: e?.format.rawValue ?? "file",
                                rows: nil, schema: [SchemaColumn](), contentHash: nil)
         }
     }
