@@ -40,10 +40,18 @@ struct DatasetReferenceTests {
         #expect(defs.count == 3)
     }
 
-    @Test(arguments: [("inputs: [orders@0]", "test.yaml:14: job 'j': stage 'a' of job 'j' reads 'orders@0', whose version is not a positive integer"),
-                      ("inputs: [copy@v2]", "test.yaml:14: job 'j': stage 'a' of job 'j' reads 'copy@v2', whose version is not a positive integer"),
-                      ("inputs: [nope@2]", "test.yaml:14: job 'j': stage 'a' of job 'j' reads version 2 of 'nope', which is no dataset"),
-                      ("source: nope@2", "test.yaml:14: job 'j' refers to source 'nope', which is not defined")])
+    @Test func aModelTrainsOnAVersionThatReads() {
+        let model = "kind: model\nname: m\ntype: kmeans\nhyperparameters: {k: 2, n_init: 1, seed: 7}\ntraining_dataset: "
+        #expect(diagnose(Self.catalog + "  - {name: a, type: etl, source: orders, outputs: [copy]}\n---\n" + model + "copy@2\n").isEmpty)
+        let bad = diagnose(Self.catalog + "  - {name: a, type: etl, source: orders, outputs: [copy]}\n---\n" + model + "copy@0\n")
+        #expect(bad.map(\.description).count == 1 && bad.first?.description.contains("model 'm' trains on 'copy@0', whose version is not a positive integer") == true, "\(bad)")
+    }
+
+    @Test(arguments: [("inputs: [orders@0]", "test.yaml:14:35: stage 'a' of job 'j' reads 'orders@0', whose version is not a positive integer"),
+                      ("inputs: [copy@v2]", "test.yaml:14:35: stage 'a' of job 'j' reads 'copy@v2', whose version is not a positive integer"),
+                      ("inputs: [nope@2]", "test.yaml:14:35: stage 'a' of job 'j' reads version 2 of 'nope', which is no dataset"),
+                      ("source: orders@0", "test.yaml:14:34: stage 'a' of job 'j' reads 'orders@0', whose version is not a positive integer"),
+                      ("source: nope@2", "test.yaml:14:34: job 'j' refers to source 'nope', which is not defined")])
     func aBadVersionedReadIsOneErrorAtItsLine(_ field: String, _ expected: String) {
         let errors = diagnose(Self.catalog + "  - {name: a, type: etl, \(field), outputs: [copy]}\n")
         #expect(errors.count == 1, "\(errors)")

@@ -209,7 +209,7 @@ public enum KindSchemas {
         Field("type", .choice(modelTypes), required: true, "The algorithm, or `script` for an external scorer."),
         Field("features", .reference(.features), "Feature spec applied before training and scoring."),
         Field("target", .text, "Column to predict (required for regression and classification)."),
-        Field("training_dataset", .text, required: true, "Dataset to train on: a source, an output or a stage's dataset."),
+        Field("training_dataset", .text, required: true, "Dataset to train on: a source, an output or a stage's dataset (`NAME@N`: exactly version N of it)."),
         Field("hyperparameters", .map(.any), "Per type: see the table below."),
         Field("prediction_fields", .list(.identifier, min: 1), "Names of the prediction outputs (e.g. churn_probability), one per built-in output."),
         Field("feature_columns", .list(.text, min: 1), "Columns the model reads after the feature spec (default: every column of the transformed training data that is numeric or boolean in every row, except the target and identifiers `id` / `*_id`)."),

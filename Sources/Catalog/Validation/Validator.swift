@@ -423,7 +423,10 @@ public struct Validator {
                   fix: "name exactly \(builtIn.count)")
         }
         let training = m.trainingDataset
-        if !knownDatasets.contains(training) {
+        if DatasetReference(training) == nil {
+            error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', whose version is not a positive integer",
+                  fix: "write NAME@N with N = 1, 2, … (a version of the dataset's stream), or NAME for its newest version")
+        } else if !knownDatasets.contains(DatasetReference.name(of: training)) {
             error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', which is no source, output or stage output",
                   fix: Suggest.closest(to: training, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source or a stage output named '\(training)'")
         }

@@ -61,7 +61,7 @@ public struct TrainExecutor: StageExecutor {
         if sources.isEmpty {
             let ds = def.spec.trainingDataset
             sources = [try etl.endpoint(reading: ds, ctx)]
-            datasetName = ds
+            datasetName = DatasetReference.name(of: ds)
         }
         let input = try etl.read(sources, ctx)
         // A version read by `NAME@N` is the training dataset's version the model records.
