@@ -117,7 +117,7 @@ public struct ETLExecutor: StageExecutor {
     /// version was written, as the log says.
     func endpoint(reading text: String, _ ctx: StageContext) throws(StageError) -> Endpoint {
         guard let ref = DatasetReference(text) else {
-            throw StageError("input '\(text)' of stage '\(ctx.stage)' names no version that reads; write NAME@N with N = 1, 2, …, or NAME for the newest")
+            throw StageError("input '\(text)' of stage '\(ctx.stage)' names no version that reads; \(DatasetReference.versionFix)")
         }
         if let version = ref.version { return try pinnedEndpoint(ref.name, version: version, ctx) }
         let name = ref.name

@@ -109,14 +109,14 @@ public struct ScriptExecutor: StageExecutor {
     }
 
     /// The stage's `inputs:` as datasets read: the script reads them itself, so their rows and
-    /// hash are not known here, only which version ledgerflow last wrote of each.
+    /// hash are not known here, only which version ledgerflow last wrote of each (the version
+    /// named, for `NAME@N`).
     static func declaredInputs(_ ctx: StageContext, _ inputs: [String]) -> [ReadDataset] {
         let etl = ETLExecutor()
         return inputs.map { text in
             let name = DatasetReference.name(of: text)
             let e = try? etl.endpoint(reading: text, ctx)
-            let version = e?.pinned?.version ?? DatasetReference(text)?.version
-            return ReadDataset(dataset: name, version: version ?? e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name],
+            return ReadDataset(dataset: name, version: DatasetReference(text)?.version ?? e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name],
                                location: e?.location ?? name, format: e?.format.rawValue ?? "file",
                                rows: nil, schema: [SchemaColumn](), contentHash: nil)
         }

@@ -34,6 +34,9 @@ public struct DatasetReference: Sendable, Hashable {
         text.lastIndex(of: "@").map { String(text[..<$0]) } ?? text
     }
 
+    /// What to do about a version that does not read (apply's fix).
+    public static let versionFix = "write NAME@N with N = 1, 2, … (a version of the dataset's stream), or NAME for its newest version"
+
     /// `NAME` or `NAME@N`.
     public var text: String { version.map { "\(name)@\($0)" } ?? name }
 }

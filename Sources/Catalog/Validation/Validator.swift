@@ -164,12 +164,12 @@ public struct Validator {
             }
             if let text = s.source, DatasetReference(text) == nil {
                 error(d, "stages[\(i)].source", "stage '\(n)' of job '\(d.name)' reads '\(text)', whose version is not a positive integer",
-                      fix: "write NAME@N with N = 1, 2, … (a version of the dataset's stream), or NAME for its newest version")
+                      fix: DatasetReference.versionFix)
             }
             for (j, text) in s.inputs.enumerated() {
                 guard let ref = DatasetReference(text) else {
                     error(d, "stages[\(i)].inputs[\(j)]", "stage '\(n)' of job '\(d.name)' reads '\(text)', whose version is not a positive integer",
-                          fix: "write NAME@N with N = 1, 2, … (a version of the dataset's stream), or NAME for its newest version")
+                          fix: DatasetReference.versionFix)
                     continue
                 }
                 let name = ref.name
@@ -425,7 +425,7 @@ public struct Validator {
         let training = m.trainingDataset
         if DatasetReference(training) == nil {
             error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', whose version is not a positive integer",
-                  fix: "write NAME@N with N = 1, 2, … (a version of the dataset's stream), or NAME for its newest version")
+                  fix: DatasetReference.versionFix)
         } else if !knownDatasets.contains(DatasetReference.name(of: training)) {
             error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', which is no source, output or stage output",
                   fix: Suggest.closest(to: training, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source or a stage output named '\(training)'")
