@@ -56,6 +56,16 @@ import Testing
       - {name: read, type: etl, inputs: [snap@9], outputs: [got_v2]}
     ---
     kind: job
+    name: script_v2
+    stages:
+      - {name: read, type: script, inputs: [snap@2], command: [sh, -c, 'cat "$LEDGERFLOW_INPUT_SNAP"/*.jsonl > script_v2.jsonl']}
+    ---
+    kind: job
+    name: script_v9
+    stages:
+      - {name: read, type: script, inputs: [snap@9], command: [sh, -c, 'touch script_v9.ran']}
+    ---
+    kind: job
     name: read_flat_v1
     stages:
       - {name: read, type: etl, inputs: [flat@1], outputs: [got_v2]}
@@ -99,6 +109,15 @@ import Testing
         let v9 = try lf(["run", "read_v9"])
         #expect(v9.status != 0)
         #expect(v9.stdout.contains("dataset 'snap' has no version 9: its newest version is 3"), "\(v9.stdout)\(v9.stderr)")
+        // A script is told where the version is; a version not written fails before it starts.
+        let script = try lf(["run", "script_v2"])
+        #expect(script.status == 0, "\(script.stdout)\(script.stderr)")
+        let scriptRows = try String(contentsOfFile: dir.sub("script_v2.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(scriptRows.compactMap { try? Value(json: String($0))["id"]?.intValue }.sorted() == [21, 22])
+        let script9 = try lf(["run", "script_v9"])
+        #expect(script9.status != 0 && script9.stdout.contains("dataset 'snap' has no version 9: its newest version is 3"), "\(script9.stdout)\(script9.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("script_v9.ran")))
+
         let flat = try lf(["run", "read_flat_v1"])
         #expect(flat.status != 0)
         let said = flat.stdout + flat.stderr
@@ -143,7 +162,7 @@ import Testing
         let r = try lf(["apply", "jobs.yaml"])
         #expect(r.status == 1)
         let lines = r.stderr.split(separator: "\n")
-        #expect(lines.count == 2 && lines[0].hasPrefix("jobs.yaml:56:") && lines[0].contains(needle), "\(r.stderr)")
+        #expect(lines.count == 2 && lines[0].hasPrefix("jobs.yaml:66:") && lines[0].contains(needle), "\(r.stderr)")
         #expect(lines.last == "ledgerflow: apply failed: 1 error in 1 file; nothing was appended")
         #expect(try lf(["events", "--json"]).stdout.isEmpty)
     }
