@@ -65,6 +65,17 @@ import Testing
     stages:
       - {name: read, type: script, inputs: [snap@9], command: [sh, -c, 'touch script_v9.ran']}
     ---
+    kind: model
+    name: clusters
+    type: kmeans
+    training_dataset: snap
+    hyperparameters: {k: 1, n_init: 1, seed: 7}
+    ---
+    kind: job
+    name: train_v2
+    stages:
+      - {name: train, type: train, model: clusters, inputs: [snap@2]}
+    ---
     kind: job
     name: read_flat_v1
     stages:
@@ -93,7 +104,7 @@ import Testing
 
         // Version k of snap and flat holds rows 1…k (ids 10·k + 1 …), so each version is told apart.
         for k in 1...3 {
-            let rows = (1...k).map { "{\"id\": \(10 * k + $0), \"v\": \(k)}" }.joined(separator: "\n") + "\n"
+            let rows = (1...k).map { "{\"id\": \(10 * k + $0), \"v\": \(k), \"x\": \($0 * 7)}" }.joined(separator: "\n") + "\n"
             try rows.write(toFile: dir.sub("in/rows.jsonl"), atomically: true, encoding: .utf8)
             let r = try lf(["run", "write"])
             #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
@@ -124,6 +135,13 @@ import Testing
         #expect(said.contains("dataset 'flat' version 1 can no longer be read from \(dir.sub("out/flat")): its files were overwritten by version 2"), "\(said)")
         #expect(said.contains("write the output to a path of its own per run"))
         #expect(try Self.ids(dir.sub("out/got_v2")) == [21, 22], "a failed read writes nothing")
+
+        // A model trained on version 2 records it as its training dataset's version.
+        let trained = try lf(["run", "train_v2"])
+        #expect(trained.status == 0, "\(trained.stdout)\(trained.stderr)")
+        let registered = try lf(["events", "--json", "--type", "ModelVersionRegistered"])
+        let training = try registered.lines.map { try Value(json: $0)["payload"]?["training_dataset"] }
+        #expect(training.count == 1 && training.first??["name"] == "snap" && training.first??["version"] == 2, "\(registered.stdout)")
 
         // The read of version 2 is in the log and in the lineage graph.
         let events = try lf(["events", "--json", "--type", "StageSucceeded"])
@@ -162,7 +180,7 @@ import Testing
         let r = try lf(["apply", "jobs.yaml"])
         #expect(r.status == 1)
         let lines = r.stderr.split(separator: "\n")
-        #expect(lines.count == 2 && lines[0].hasPrefix("jobs.yaml:66:") && lines[0].contains(needle), "\(r.stderr)")
+        #expect(lines.count == 2 && lines[0].hasPrefix("jobs.yaml:77:") && lines[0].contains(needle), "\(r.stderr)")
         #expect(lines.last == "ledgerflow: apply failed: 1 error in 1 file; nothing was appended")
         #expect(try lf(["events", "--json"]).stdout.isEmpty)
     }
