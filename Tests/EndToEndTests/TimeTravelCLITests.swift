@@ -46,6 +46,11 @@ import Testing
       - {name: read, type: etl, inputs: [snap@2], outputs: [got_v2]}
     ---
     kind: job
+    name: read_v1
+    stages:
+      - {name: read, type: etl, inputs: [snap@1], outputs: [got_v2]}
+    ---
+    kind: job
     name: read_newest
     stages:
       - {name: read, type: etl, inputs: [snap], outputs: [got_newest]}
@@ -136,6 +141,16 @@ import Testing
         #expect(said.contains("write the output to a path of its own per run"))
         #expect(try Self.ids(dir.sub("out/got_v2")) == [21, 22], "a failed read writes nothing")
 
+        // Version 1's own folder, changed by hand: what is read is no longer what the log recorded.
+        let v1Folder = dir.sub("out/snap/1")
+        for f in try FileManager.default.contentsOfDirectory(atPath: v1Folder) where f.hasSuffix(".jsonl") {
+            try "{\"id\": 99, \"v\": 1, \"x\": 7}\n".write(toFile: v1Folder + "/" + f, atomically: true, encoding: .utf8)
+        }
+        let v1 = try lf(["run", "read_v1"])
+        #expect(v1.status != 0)
+        #expect(v1.stdout.contains("dataset 'snap' version 1 can no longer be read from \(v1Folder): its files no longer hold what the log recorded"), "\(v1.stdout)")
+        #expect(v1.stdout.contains("they were changed outside ledgerflow"))
+
         // A model trained on version 2 records it as its training dataset's version.
         let trained = try lf(["run", "train_v2"])
         #expect(trained.status == 0, "\(trained.stdout)\(trained.stderr)")
@@ -180,7 +195,7 @@ import Testing
         let r = try lf(["apply", "jobs.yaml"])
         #expect(r.status == 1)
         let lines = r.stderr.split(separator: "\n")
-        #expect(lines.count == 2 && lines[0].hasPrefix("jobs.yaml:77:") && lines[0].contains(needle), "\(r.stderr)")
+        #expect(lines.count == 2 && lines[0].hasPrefix("jobs.yaml:82:") && lines[0].contains(needle), "\(r.stderr)")
         #expect(lines.last == "ledgerflow: apply failed: 1 error in 1 file; nothing was appended")
         #expect(try lf(["events", "--json"]).stdout.isEmpty)
     }
