@@ -316,6 +316,10 @@ public final class Engine: @unchecked Sendable {
         context.datasetLocations = runs.datasetLocations
         context.recorder = LogRecorder(log: log, actor: actor)
         let log = self.log, through = runs.lastSeq
+        context.datasetVersion = { name, version in
+            guard let e = try log.read(stream: "dataset/\(name)", fromVersion: version, limit: 1).first, e.streamVersion == version else { return nil }
+            return try e.decode(DatasetVersionWritten.self)
+        }
         context.predictions = { model, entities in
             try PredictionIndex.latest(log, model: model, entities: entities, through: through).mapValues {
                 RecordedPrediction(seq: $0.seq, modelVersion: $0.event.modelVersion ?? 0, outputs: $0.event.outputs)

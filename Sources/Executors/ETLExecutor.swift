@@ -74,7 +74,8 @@ public struct ETLExecutor: StageExecutor {
         for s in sources {
             try ctx.cancellation.check()
             let t = try s.read(cancellation: ctx.cancellation) { (f: String) throws(StageError) in try ctx.checkRead(f, for: "source '\(s.name)'") }
-            input.inputs.append(ReadDataset(dataset: s.name, version: ctx.versionRead(s.name, at: s.location), location: s.location, format: s.format.rawValue,
+            if let p = s.pinned { try p.check(t, of: s, ctx) }
+            input.inputs.append(ReadDataset(dataset: s.name, version: s.pinned?.version ?? ctx.versionRead(s.name, at: s.location), location: s.location, format: s.format.rawValue,
                                             rows: Int64(t.rows.count), schema: t.schema, contentHash: t.contentHash))
             input.flow.read(s.name, columns: t.columns)
             input.table.append(t)
@@ -84,9 +85,10 @@ public struct ETLExecutor: StageExecutor {
 
     /// Where the stage reads: its `source`, else its `inputs`, else its seed row's source system.
     func sources(_ ctx: StageContext, _ stage: StageSpec) throws(StageError) -> [Endpoint] {
-        if let s = stage.source {
+        if let text = stage.source {
+            let s = DatasetReference.name(of: text)
             guard let def = try ctx.definition(SourceSpec.self, s) else { throw StageError("source '\(s)' is not defined in the run's catalog (seq \(ctx.catalog.lastChangeSeq))") }
-            return [try Endpoint.from(source: s, def, context: ctx)]
+            return [s == text ? try Endpoint.from(source: s, def, context: ctx) : try endpoint(reading: text, ctx)]
         }
         if !stage.inputs.isEmpty {
             var out: [Endpoint] = []
@@ -109,13 +111,22 @@ public struct ETLExecutor: StageExecutor {
         return seed.written
     }
 
-    /// Where the dataset `name` (a source or an output definition) is read from.
-    func endpoint(reading name: String, _ ctx: StageContext) throws(StageError) -> Endpoint {
+    /// Where the dataset `text` names (a source or an output definition; `NAME@N`: version N of
+    /// dataset NAME, see `pinnedEndpoint`) is read from. An output whose path holds a fact of the
+    /// writing attempt (`${run}`, `${run.id}`, `${stage}`, `${attempt}`) is read where its newest
+    /// version was written, as the log says.
+    func endpoint(reading text: String, _ ctx: StageContext) throws(StageError) -> Endpoint {
+        guard let ref = DatasetReference(text) else {
+            throw StageError("input '\(text)' of stage '\(ctx.stage)' names no version that reads; \(DatasetReference.versionFix)")
+        }
+        if let version = ref.version { return try pinnedEndpoint(ref.name, version: version, ctx) }
+        let name = ref.name
         if let def = try ctx.definition(SourceSpec.self, name) {
             return try Endpoint.from(source: name, def, context: ctx)
         }
         if let def = try ctx.definition(OutputSpec.self, name) {
             var e = Endpoint.from(output: name, def, context: ctx)
+            if def.pathNamesWriter, let newest = ctx.datasetLocations[name] { e.place(at: newest) }
             if e.format != .sqlite { e.pattern = "*.\(e.format.rawValue)" }
             return e
         }

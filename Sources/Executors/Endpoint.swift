@@ -22,6 +22,9 @@ public struct Endpoint: Sendable, Hashable {
     public var partitionBy: [String] = []
     /// The version this endpoint writes of a `Delta Table` stand-in (its path is that version's folder).
     public var deltaVersion: UInt64?
+    /// The version of the dataset this endpoint reads when a stage names one (`NAME@N`): what is
+    /// read must be what the log recorded of it.
+    public var pinned: PinnedVersion?
 
     /// The location as events record it.
     public var location: String {

@@ -34,12 +34,16 @@ public struct StageContext: Sendable {
     public var models = ModelsState()
     /// The trigger, monitor and retraining rules in force (which inputs predictions carry).
     public var rules = AutomationRules()
-    /// Per dataset, its newest version when the attempt started.
     /// The outputs of the run's stages that have succeeded, by stage (`${stages.S.outputs.F}`).
     public var upstreamOutputs: [String: Value] = [:]
+    /// Per dataset, its newest version when the attempt started.
     public var datasetVersions: [String: UInt64] = [:]
     /// Per dataset, where its newest version was written.
     public var datasetLocations: [String: String] = [:]
+    /// Version `version` of dataset `name` as the log recorded it (the `DatasetVersionWritten` at
+    /// that version of stream `dataset/NAME`: one point read), nil when the stream has no such
+    /// version; nil itself when the attempt runs without a log (then `NAME@N` cannot be read).
+    public var datasetVersion: (@Sendable (_ name: String, _ version: UInt64) throws -> DatasetVersionWritten?)?
     /// Appends events while the attempt runs (an inference stage's predictions, in batches), or
     /// nil when the attempt runs without a log (then predictions are not recorded).
     public var recorder: (any EventRecorder)?

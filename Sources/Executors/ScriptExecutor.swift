@@ -14,7 +14,8 @@ import Glibc
 /// - Environment: the engine's without the variables the catalog's secrets are read from, plus
 ///   `env` (text, or `{secret: NAME}` resolved now from the secret definition's `from_env` /
 ///   `from_file`; a value shorter than `SecretMask.minimumLength` is refused), plus `LEDGERFLOW_RUN`, `LEDGERFLOW_JOB`, `LEDGERFLOW_STAGE`,
-///   `LEDGERFLOW_ATTEMPT`, `LEDGERFLOW_STORE`, `LEDGERFLOW_ATTEMPT_FOLDER` (how recovery finds its processes), `LEDGERFLOW_PARAM_<NAME>` for each parameter, and
+///   `LEDGERFLOW_ATTEMPT`, `LEDGERFLOW_STORE`, `LEDGERFLOW_ATTEMPT_FOLDER` (how recovery finds its processes), `LEDGERFLOW_PARAM_<NAME>` for each parameter,
+///   `LEDGERFLOW_INPUT_<NAME>` for each of its `inputs:` (where it is; `NAME@N`: version N's location), and
 ///   `LEDGERFLOW_REPORT`: the path of the report file.
 /// - stdout and stderr are kept under the store: `runs/<run>/<stage>/<attempt>/stdout.log`,
 ///   `stderr.log` (`ledgerflow logs`), masked as they stream (see `SecretMask`): no secret value
@@ -82,6 +83,7 @@ public struct ScriptExecutor: StageExecutor {
         for m in ctx.parameters.objectMembers ?? [] {
             env["LEDGERFLOW_PARAM_" + m.key.uppercased()] = m.value.stringValue ?? Table.text(m.value)
         }
+        for (name, location) in try Self.inputLocations(ctx, inputs) { env["LEDGERFLOW_INPUT_" + name] = location }
         let out = (folder as NSString).appendingPathComponent("stdout.log")
         let err = (folder as NSString).appendingPathComponent("stderr.log")
         try ctx.cancellation.check("the script")
@@ -108,13 +110,33 @@ public struct ScriptExecutor: StageExecutor {
         return result
     }
 
+    /// Where each declared input is, by its variable's suffix (the name upper-cased, other
+    /// characters than letters and digits `_`): for the script to read. `NAME@N` is version N's
+    /// recorded location, and fails the attempt when the dataset has no version N; an input
+    /// without a version that is no definition has none.
+    static func inputLocations(_ ctx: StageContext, _ inputs: [String]) throws(StageError) -> [(String, String)] {
+        let etl = ETLExecutor()
+        var out: [(String, String)] = []
+        for text in inputs {
+            guard let ref = DatasetReference(text) else { continue }
+            let e: Endpoint?
+            if ref.version == nil { e = try? etl.endpoint(reading: text, ctx) } else { e = try etl.endpoint(reading: text, ctx) }
+            let suffix = String(ref.name.uppercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
+            if let e { out.append((suffix, e.location)) }
+        }
+        return out
+    }
+
     /// The stage's `inputs:` as datasets read: the script reads them itself, so their rows and
-    /// hash are not known here, only which version ledgerflow last wrote of each.
+    /// hash are not known here, only which version ledgerflow last wrote of each (the version
+    /// named, for `NAME@N`).
     static func declaredInputs(_ ctx: StageContext, _ inputs: [String]) -> [ReadDataset] {
         let etl = ETLExecutor()
-        return inputs.map { name in
-            let e = try? etl.endpoint(reading: name, ctx)
-            return ReadDataset(dataset: name, version: e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name], location: e?.location ?? name, format: e?.format.rawValue ?? "file",
+        return inputs.map { text in
+            let name = DatasetReference.name(of: text)
+            let e = try? etl.endpoint(reading: text, ctx)
+            return ReadDataset(dataset: name, version: DatasetReference(text)?.version ?? e.map { ctx.versionRead(name, at: $0.location) } ?? ctx.datasetVersions[name],
+                               location: e?.location ?? name, format: e?.format.rawValue ?? "file",
                                rows: nil, schema: [SchemaColumn](), contentHash: nil)
         }
     }

@@ -119,7 +119,7 @@ public enum KindSchemas {
         Field("type", .choice(stageTypes), required: true, "What the stage does."),
         Field("description", .text, "Free text."),
         Field("after", .list(.identifier), "Stages of this job that must succeed first."),
-        Field("inputs", .list(.text), "Datasets read: a source, an output, or an output of an earlier stage."),
+        Field("inputs", .list(.text), "Datasets read: a source, an output, or an output of an earlier stage; `NAME@N` reads exactly version N of dataset NAME (where the log says it was written; it fails if a later write overwrote it), `NAME` its newest version."),
         Field("outputs", .list(.text), "Datasets written: output definitions or names of datasets."),
         Field("retry", .object(retry), "Retry policy (default: one attempt)."),
         Field("timeout", .duration, "An attempt running longer is killed."),
@@ -129,11 +129,11 @@ public enum KindSchemas {
         Field("when", .expression, "A condition evaluated when the stage could start; false skips it (not a failure). Fields: `params.NAME`, `run.id`, `run.job`, `run.trigger`, `stages.STAGE.status`, `stages.STAGE.outputs.FIELD` (STAGE one it follows, directly or not)."),
     ], variants: .init(field: "type", cases: [
         ("etl", [
-            Field("source", .reference(.source), "Where rows come from."),
+            Field("source", .reference(.source), "Where rows come from (`NAME@N`: version N of the dataset, as in `inputs`)."),
             Field("destination", .reference(.output), "Where rows go."),
         ] + transformFields),
         ("storage", [
-            Field("source", .reference(.source), "Where rows come from (default: the stage's input)."),
+            Field("source", .reference(.source), "Where rows come from (default: the stage's input; `NAME@N`: version N of the dataset, as in `inputs`)."),
             Field("destination", .reference(.output), "Where rows go."),
         ] + transformFields),
         ("features", [
@@ -213,7 +213,7 @@ public enum KindSchemas {
         Field("type", .choice(modelTypes), required: true, "The algorithm, or `script` for an external scorer."),
         Field("features", .reference(.features), "Feature spec applied before training and scoring."),
         Field("target", .text, "Column to predict (required for regression and classification)."),
-        Field("training_dataset", .text, required: true, "Dataset to train on: a source, an output or a stage's dataset."),
+        Field("training_dataset", .text, required: true, "Dataset to train on: a source, an output or a stage's dataset (`NAME@N`: exactly version N of it)."),
         Field("hyperparameters", .map(.any), "Per type: see the table below."),
         Field("prediction_fields", .list(.identifier, min: 1), "Names of the prediction outputs (e.g. churn_probability), one per built-in output."),
         Field("feature_columns", .list(.text, min: 1), "Columns the model reads after the feature spec (default: every column of the transformed training data that is numeric or boolean in every row, except the target and identifiers `id` / `*_id`)."),

@@ -162,6 +162,12 @@ struct SpecConverter {
         case .scalarOrObject(let scalar, let schema):
             if case .mapping = node.content { return object(node, schema, path: path) }
             return convert(node, scalar, path: path)
+        case .reference(.source):
+            // A stage's `source: NAME@N` reads version N (`DatasetReference`; the version is checked with the job).
+            guard let t = node.text, node.scalar != nil, t.contains("@"), SpecConverter.isIdentifier(DatasetReference.nameBeforeVersion(t)) else {
+                return convert(node, .identifier, path: path)
+            }
+            return .string(t)
         case .reference:
             return convert(node, .identifier, path: path)
         case .duration:

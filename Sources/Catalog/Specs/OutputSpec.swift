@@ -88,6 +88,21 @@ public struct OutputSpec: KindSpec {
         }
     }
 
+    /// The path as written (the database for sqlite), before substitution.
+    public var path: String {
+        switch sink {
+        case .sqlite(let t): return t.database
+        case .csv(let f), .jsonl(let f): return f.path
+        }
+    }
+
+    /// True when the path holds a fact of the attempt that writes it (`${run}`, `${run.id}`,
+    /// `${stage}`, `${attempt}`): each write goes to a place of its own, which only the log knows
+    /// afterwards (a reader's own substitution would name its own run).
+    public var pathNamesWriter: Bool {
+        ["${run}", "${run.id}", "${stage}", "${attempt}"].contains { path.contains($0) }
+    }
+
     /// The write mode as written (nil: the family's default).
     public var mode: Mode? {
         switch sink {

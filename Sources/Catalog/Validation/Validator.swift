@@ -109,7 +109,8 @@ public struct Validator {
     static func collectReferences(_ value: Value, _ type: FieldType, path: String, into refs: inout [(path: String, kind: DefinitionKind, name: String)]) {
         switch type {
         case .reference(let k):
-            if let s = value.stringValue { refs.append((path, k, s)) }
+            // A stage's `source: NAME@N` reads version N of source NAME (`DatasetReference`).
+            if let s = value.stringValue { refs.append((path, k, k == .source ? DatasetReference.nameBeforeVersion(s) : s)) }
         case .list(let t, _), .oneOrMany(let t):
             for (i, v) in (value.arrayValue ?? []).enumerated() { collectReferences(v, t, path: "\(path)[\(i)]", into: &refs) }
         case .map(let t):
@@ -162,9 +163,20 @@ public struct Validator {
                     edges[n, default: []].append(dep)
                 }
             }
-            for (j, name) in s.inputs.enumerated() {
+            if let text = s.source, DatasetReference(text) == nil {
+                error(d, "stages[\(i)].source", "stage '\(n)' of job '\(d.name)' reads '\(text)', whose version is not a positive integer",
+                      fix: DatasetReference.versionFix)
+            }
+            for (j, text) in s.inputs.enumerated() {
+                guard let ref = DatasetReference(text) else {
+                    error(d, "stages[\(i)].inputs[\(j)]", "stage '\(n)' of job '\(d.name)' reads '\(text)', whose version is not a positive integer",
+                          fix: DatasetReference.versionFix)
+                    continue
+                }
+                let name = ref.name
                 guard !knownDatasets.contains(name) else { continue }
-                error(d, "stages[\(i)].inputs[\(j)]", "stage '\(n)' of job '\(d.name)' reads '\(name)', which is no source, output or stage output",
+                error(d, "stages[\(i)].inputs[\(j)]", ref.version == nil ? "stage '\(n)' of job '\(d.name)' reads '\(name)', which is no source, output or stage output"
+                          : "stage '\(n)' of job '\(d.name)' reads version \(ref.version ?? 0) of '\(name)', which is no dataset (no source, output or stage output)",
                       fix: Suggest.closest(to: name, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source named '\(name)' or a stage that outputs it")
             }
             checkStageSettings(d, s, i)
@@ -432,7 +444,10 @@ public struct Validator {
                   fix: "name exactly \(builtIn.count)")
         }
         let training = m.trainingDataset
-        if !knownDatasets.contains(training) {
+        if DatasetReference(training) == nil {
+            error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', whose version is not a positive integer",
+                  fix: DatasetReference.versionFix)
+        } else if !knownDatasets.contains(DatasetReference.name(of: training)) {
             error(d, "training_dataset", "model '\(d.name)' trains on '\(training)', which is no source, output or stage output",
                   fix: Suggest.closest(to: training, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source or a stage output named '\(training)'")
         }

@@ -48,9 +48,11 @@ public struct MergeExecutor: StageExecutor {
         var flow = ColumnFlow()
         for c in columns { flow.constant(c) }
         var lineage: [String: [ColumnSource]] = [:]
-        for name in inputs {
+        for text in inputs {
             try ctx.cancellation.check()
-            let input = try etl.read([try etl.endpoint(reading: name, ctx)], ctx)
+            let source = try etl.endpoint(reading: text, ctx)
+            let name = source.name
+            let input = try etl.read([source], ctx)
             let t = input.table
             read += input.inputs
             perInput.append((name, .int(Int64(t.rows.count))))

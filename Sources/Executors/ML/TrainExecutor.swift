@@ -48,7 +48,8 @@ struct ModelDefinition {
 public struct TrainExecutor: StageExecutor {
     public init() {}
 
-    public func run(_ ctx: StageContext) throws(StageError) -> StageResult {
+    public func run(_ context: StageContext) throws(StageError) -> StageResult {
+        var ctx = context
         let stage = try ctx.stageSpec()
         guard case .train(let train) = stage.variant else { throw StageError("train stage '\(ctx.stage)' names no model; add `model: NAME`") }
         let name = train.model
@@ -56,13 +57,15 @@ public struct TrainExecutor: StageExecutor {
         // The training data: the stage's inputs, else the model's training dataset.
         let etl = ETLExecutor()
         var sources = try etl.sources(ctx, stage)
-        var datasetName = stage.inputs.first ?? ""
+        var datasetName = stage.inputs.first.map(DatasetReference.name(of:)) ?? ""
         if sources.isEmpty {
             let ds = def.spec.trainingDataset
             sources = [try etl.endpoint(reading: ds, ctx)]
-            datasetName = ds
+            datasetName = DatasetReference.name(of: ds)
         }
         let input = try etl.read(sources, ctx)
+        // A version read by `NAME@N` is the training dataset's version the model records.
+        if let pinned = sources.first?.pinned { ctx.datasetVersions[datasetName] = pinned.version }
         let table = input.table
         guard !table.rows.isEmpty else { throw StageError("training dataset '\(datasetName)' of model '\(name)' has no rows; nothing to train on") }
         try ctx.cancellation.check()
