@@ -1,6 +1,7 @@
 import Domain
 
-/// A calendar day of the proleptic Gregorian calendar as days since 1970-01-01, for the date
+/// A calendar day of the proleptic Gregorian calendar as days since 1970-01-01 (`LocalDay`'s
+/// civil-date arithmetic), for the date
 /// functions of expressions (`to_date`, `date_add`, `format_date`): a `YYYY-MM-DD` text or the
 /// date of an RFC 3339 timestamp (`2026-12-04T06:00:00Z`; with an offset, the UTC date).
 struct CalendarDay: Sendable, Hashable {
@@ -13,34 +14,17 @@ struct CalendarDay: Sendable, Hashable {
         days = m.day.days
     }
 
-    /// Days since 1970-01-01 of a civil date (H. Hinnant's `days_from_civil`).
+    /// A civil date, when it names a real day (the arithmetic is `LocalDay`'s, the cron calendar's).
     init?(year: Int64, month: Int64, day: Int64) {
-        guard (1 ... 12).contains(month), day >= 1, day <= CalendarDay.length(year, month) else { return nil }
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        days = era * 146_097 + doe - 719_468
+        guard (1 ... 12).contains(month), day >= 1, year > -1_000_000, year < 1_000_000,
+              day <= Int64(LocalDay.daysIn(Int(year), Int(month))) else { return nil }
+        days = Int64(LocalDay(year: Int(year), month: Int(month), day: Int(day)).ordinal)
     }
 
-    static func length(_ year: Int64, _ month: Int64) -> Int64 {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-        return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][Int(month - 1)]
-    }
-
-    /// The civil date (`civil_from_days`).
+    /// The civil date.
     var civil: (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+        let d = LocalDay(ordinal: Int(days))
+        return (Int64(d.year), Int64(d.month), Int64(d.day))
     }
 
     /// `YYYY-MM-DD`.
