@@ -1,0 +1,228 @@
+import Domain
+
+extension StageSpec {
+    /// for_each (issue 18, loops; Azure Data Factory's ForEach + ExecutePipeline): run job `job`
+    /// once per item of `items`, with `${item.FIELD}` (`${item}` for a scalar item) replaced in
+    /// `parameters`, at most `maxParallel` child runs at once.
+    ///
+    /// Not yet a stage type the engine runs: this is the spec, its items and its checks, pure.
+    public struct ForEach: Sendable, Hashable {
+        /// Where the items come from.
+        public enum Items: Sendable, Hashable {
+            /// The active rows of a `config_table` definition, filtered by `where` (an
+            /// `Expression` over the row's columns).
+            case configTable(name: String, where: String?)
+            /// A literal list of values or objects.
+            case list([Value])
+        }
+
+        /// The job each item runs as a child run.
+        public var job: String
+        /// Where the items come from.
+        public var items: Items
+        /// Parameters passed to each child, as written (`${item.FIELD}`, `${item}`).
+        public var parameters: [Value.Member]
+        /// Child runs at once, at most (default 1; ADF's batchCount).
+        public var maxParallel: Int
+        /// false (default): after a failure no new item starts; true: every item runs.
+        public var continueOnError: Bool
+
+        /// A value with these fields.
+        public init(job: String, items: Items, parameters: [Value.Member] = [], maxParallel: Int = 1, continueOnError: Bool = false) {
+            self.job = job
+            self.items = items
+            self.parameters = parameters
+            self.maxParallel = maxParallel
+            self.continueOnError = continueOnError
+        }
+
+        /// Reads a for_each stage's own fields (`job`, `items`, `parameters`, `max_parallel`,
+        /// `continue_on_error`); `items` is `{config_table: NAME, where: EXPR}` or `{list: [...]}`.
+        public init(_ spec: Value) throws(DecodingFailure) {
+            try self.init(try Fields("stage spec", spec))
+        }
+
+        init(_ f: Fields) throws(DecodingFailure) {
+            let source = try f.object("items")
+            if let table = try source.string(opt: "config_table") {
+                items = .configTable(name: table, where: try source.string(opt: "where"))
+            } else if let list = try source.array(opt: "list") {
+                items = .list(list)
+            } else {
+                throw f.failure("items", expected: "{config_table: NAME, where: EXPRESSION} or {list: [...]}", found: f.value("items"))
+            }
+            job = try f.string("job")
+            parameters = try f.mapping(opt: "parameters")
+            maxParallel = Int(try f.int(opt: "max_parallel") ?? 1)
+            continueOnError = try f.bool(opt: "continue_on_error") ?? false
+        }
+
+        /// The items: a list as written; a config table's active rows (`active` absent counts as
+        /// active) that `where` holds for, each an object of its columns. Nil table: no items.
+        public func resolve(table: ConfigTableSpec?) throws(ExpressionError) -> [Value] {
+            switch items {
+            case .list(let values):
+                return values
+            case .configTable(_, let condition):
+                let filter = try condition.map { (text) throws(ExpressionError) in try Expression.parse(text) }
+                return (table?.rows ?? []).filter { $0.active ?? true }.map(\.value).filter { row in
+                    guard let filter else { return true }
+                    return filter.evaluate { row[$0] } == .bool(true)
+                }
+            }
+        }
+
+        /// The fields `parameters` read from the item (`${item.FIELD}`), in first-use order;
+        /// `${item}` reads none.
+        public var itemFields: [String] {
+            var out: [String] = []
+            for m in parameters { ForEach.collect(m.value, into: &out) }
+            return out
+        }
+
+        private static func collect(_ value: Value, into out: inout [String]) {
+            switch value {
+            case .string(let text):
+                for r in references(text) { if let f = r.field, !out.contains(f) { out.append(f) } }
+            case .array(let items): for v in items { collect(v, into: &out) }
+            case .members(let members): for m in members { collect(m.value, into: &out) }
+            default: break
+            }
+        }
+
+        /// The parameters for one item: `${item.FIELD}` and `${item}` replaced (a text that is one
+        /// such placeholder keeps the value's type), other placeholders left for the run. A field
+        /// the item does not have, or `${item}` of an object, is a failure naming it.
+        public func parameters(for item: Value) throws(ItemError) -> [Value.Member] {
+            var out: [Value.Member] = []
+            for m in parameters { out.append(Value.Member(m.key, try ForEach.substitute(m.value, item: item, parameter: m.key))) }
+            return out
+        }
+
+        private static func substitute(_ value: Value, item: Value, parameter: String) throws(ItemError) -> Value {
+            switch value {
+            case .string(let text):
+                let refs = references(text)
+                if refs.isEmpty { return value }
+                if refs.count == 1, refs[0].range == text.startIndex..<text.endIndex {
+                    return try lookup(refs[0].field, in: item, parameter: parameter)
+                }
+                var rendered = ""
+                var at = text.startIndex
+                for r in refs {
+                    rendered += text[at..<r.range.lowerBound]
+                    rendered += try ForEach.text(of: lookup(r.field, in: item, parameter: parameter))
+                    at = r.range.upperBound
+                }
+                return .string(rendered + text[at...])
+            case .array(let items):
+                var out: [Value] = []
+                for v in items { out.append(try substitute(v, item: item, parameter: parameter)) }
+                return .array(out)
+            case .members(let members):
+                var out: [Value.Member] = []
+                for m in members { out.append(Value.Member(m.key, try substitute(m.value, item: item, parameter: parameter))) }
+                return .members(out)
+            default:
+                return value
+            }
+        }
+
+        private static func lookup(_ field: String?, in item: Value, parameter: String) throws(ItemError) -> Value {
+            guard let field else {
+                if case .members = item { throw ItemError("parameter \(parameter): ${item} is an object; name one of its fields (${item.FIELD})") }
+                return item
+            }
+            guard let v = item[field], v != .null else { throw ItemError("parameter \(parameter): the item has no field '\(field)'") }
+            return v
+        }
+
+        private static func text(of value: Value) -> String {
+            switch value {
+            case .string(let s): return s
+            case .int(let i): return String(i)
+            case .double(let d): return String(d)
+            case .bool(let b): return String(b)
+            case .null: return ""
+            case .array, .members: return Fields.describe(value)
+            }
+        }
+
+        /// `${item}` (field nil) and `${item.FIELD}` placeholders of `text`, in order.
+        static func references(_ text: String) -> [(range: Range<String.Index>, field: String?)] {
+            var out: [(Range<String.Index>, String?)] = []
+            var search = text.startIndex
+            while let open = text[search...].range(of: "${item") {
+                let after = open.upperBound
+                if after < text.endIndex, text[after] == "}" {
+                    out.append((open.lowerBound..<text.index(after: after), nil))
+                    search = text.index(after: after)
+                } else if after < text.endIndex, text[after] == ".", let close = text[after...].firstIndex(of: "}") {
+                    out.append((open.lowerBound..<text.index(after: close), String(text[text.index(after: after)..<close])))
+                    search = text.index(after: close)
+                } else {
+                    search = after
+                }
+            }
+            return out
+        }
+
+        /// What apply would refuse, one line each with the field it is at: an unknown config
+        /// table or child job (with "did you mean"), `${item.X}` or a `where` over a column the
+        /// table does not have, a `where` that does not parse, `max_parallel` below 1.
+        public func problems(tables: [String: ConfigTableSpec], jobs: Set<String>) -> [ItemProblem] {
+            var out: [ItemProblem] = []
+            if maxParallel < 1 {
+                out.append(ItemProblem(field: "max_parallel", message: "max_parallel is \(maxParallel)", fix: "give 1 or more (1 runs the items one after another)"))
+            }
+            if !jobs.contains(job) {
+                out.append(ItemProblem(field: "job", message: "job '\(job)' does not exist",
+                                       fix: Suggest.closest(to: job, in: jobs.sorted()).map { "did you mean '\($0)'?" } ?? "define it (kind: job, name: \(job)) or fix the name"))
+            }
+            guard case .configTable(let name, let condition) = items else { return out }
+            guard tables[name] != nil else {
+                out.append(ItemProblem(field: "items.config_table", message: "config table '\(name)' does not exist",
+                                       fix: Suggest.closest(to: name, in: tables.keys.sorted()).map { "did you mean '\($0)'?" } ?? "define it (kind: config_table, name: \(name)) or fix the name"))
+                return out
+            }
+            let columns = ConfigTableSpec.Row.columns
+            func unknown(_ field: String, at: String, _ what: String) {
+                out.append(ItemProblem(field: at, message: "\(what) '\(field)' is not a column of config table '\(name)'",
+                                       fix: Suggest.closest(to: field, in: columns).map { "did you mean '\($0)'?" } ?? "use one of: \(columns.joined(separator: ", "))"))
+            }
+            for f in itemFields where !columns.contains(f) { unknown(f, at: "parameters", "${item.\(f)}:") }
+            if let condition {
+                do throws(ExpressionError) {
+                    for f in try Expression.parse(condition).fields where !columns.contains(f) { unknown(f, at: "items.where", "where reads") }
+                } catch {
+                    out.append(ItemProblem(field: "items.where", message: "where '\(condition)' does not read: \(error)", fix: "write a condition over the table's columns, e.g. product_code == 'P1'"))
+                }
+            }
+            return out
+        }
+    }
+
+    /// An item's parameter that cannot be given.
+    public struct ItemError: Error, Sendable, Hashable, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// One thing apply would refuse in a for_each stage: its field, what, and what to do.
+    public struct ItemProblem: Sendable, Hashable {
+        public var field: String
+        public var message: String
+        public var fix: String
+    }
+}
+
+extension ConfigTableSpec.Row {
+    /// The columns of a row, as the spec writes them.
+    public static let columns = ["module_path", "module_name", "submodule", "client_code", "active", "product_code"]
+
+    /// The row as an object of its columns (absent `submodule` is null, absent `active` true).
+    public var value: Value {
+        .object([("module_path", .string(modulePath)), ("module_name", .string(moduleName)), ("submodule", submodule.map(Value.string) ?? .null),
+                 ("client_code", .string(clientCode)), ("active", .bool(active ?? true)), ("product_code", .string(productCode))])
+    }
+}
