@@ -38,22 +38,21 @@ enum Substitution {
     static func placeholder(_ chars: [Character], at i: Int, _ ctx: StageContext, _ params: [String: Value]) -> Placeholder? {
         guard i + 1 < chars.count, chars[i] == "$", chars[i + 1] == "{", let close = chars[(i + 2)...].firstIndex(of: "}") else { return nil }
         let inner = String(chars[(i + 2)..<close])
+        let range = i..<(close + 1)
         switch inner {
-        case "run": return Placeholder(range: i..<(close + 1), value: ctx.run, name: "run", raw: true)
-        case "stage": return Placeholder(range: i..<(close + 1), value: ctx.stage, name: "stage", raw: true)
-        case "attempt": return Placeholder(range: i..<(close + 1), value: String(ctx.attempt), name: "attempt", raw: true)
+        case "run": return Placeholder(range: range, value: ctx.run, name: "run", raw: true)
+        case "stage": return Placeholder(range: range, value: ctx.stage, name: "stage", raw: true)
+        case "attempt": return Placeholder(range: range, value: String(ctx.attempt), name: "attempt", raw: true)
         default: break
         }
-        let range = i..<(close + 1)
         if inner.hasPrefix("run.") {
             switch inner {
             case "run.id": return Placeholder(range: range, value: ctx.run, name: inner, raw: true)
-            case "run.job": return Placeholder(range: range, value: ctx.job, parameter: .string(ctx.job), name: inner, raw: false)
-            case "run.scheduled_time":
-                guard let t = params["scheduled_time"], t != .null else {
+            case "run.job", "run.scheduled_time":
+                guard let v = field(inner, ctx, params), v != .null else {
                     return Placeholder(range: range, value: "", name: inner, raw: false, problem: "run \(ctx.run) was not started by a schedule, so ${run.scheduled_time} has no value")
                 }
-                return Placeholder(range: range, value: t.stringValue ?? t.jsonString, parameter: t, name: inner, raw: false)
+                return Placeholder(range: range, value: v.stringValue ?? v.jsonString, parameter: v, name: inner, raw: false)
             default: return nil
             }
         }
@@ -64,9 +63,7 @@ enum Substitution {
                 return Placeholder(range: range, value: "", name: inner, raw: false,
                                    problem: "${\(inner)}: stage '\(parts[1])' has not succeeded in run \(ctx.run) (or reported no outputs)")
             }
-            var v: Value? = outputs
-            for key in parts[3...] { v = v?[key] }
-            guard let v, v != .null else {
+            guard let v = field(inner, ctx, params), v != .null else {
                 let known = (outputs.objectMembers ?? []).map(\.key)
                 return Placeholder(range: range, value: "", name: inner, raw: false,
                                    problem: "${\(inner)}: stage '\(parts[1])' reported no output '\(parts[3...].joined(separator: "."))' (it reported \(known.isEmpty ? "none" : known.joined(separator: ", ")))")
@@ -81,7 +78,7 @@ enum Substitution {
         var raw = false
         if name.hasSuffix(":raw") { name.removeLast(4); raw = true }
         guard let v = params[name] else { return nil }
-        return Placeholder(range: i..<(close + 1), value: v.stringValue ?? v.jsonString, parameter: v, name: name, raw: raw)
+        return Placeholder(range: range, value: v.stringValue ?? v.jsonString, parameter: v, name: name, raw: raw)
     }
 
     /// `inner` as a call of an expression function (`${date_add(params.day, -1)}`,
@@ -103,24 +100,7 @@ enum Substitution {
             do throws(ExpressionError) { expression = try Catalog.Expression.parse(text) } catch {
                 return Placeholder(range: range, value: "", name: text, raw: false, problem: "${\(text)} does not read: \(error)")
             }
-            func field(_ name: String) -> Value? {
-                let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-                switch parts.first {
-                case "params" where parts.count == 2: return params[parts[1]]
-                case "run" where parts.count == 2:
-                    switch parts[1] {
-                    case "id": return .string(ctx.run)
-                    case "job": return .string(ctx.job)
-                    case "scheduled_time": return params["scheduled_time"]
-                    default: return nil
-                    }
-                case "stages" where parts.count >= 4 && parts[2] == "outputs":
-                    var v = ctx.upstreamOutputs[parts[1]]
-                    for key in parts[3...] { v = v?[key] }
-                    return v
-                default: return nil
-                }
-            }
+            func field(_ name: String) -> Value? { Substitution.field(name, ctx, params) }
             let value = expression.evaluate(field)
             guard value != .null else {
                 let args = expression.fields.map { "\($0) = \(field($0).map { $0.jsonString } ?? "nothing")" }
@@ -129,6 +109,14 @@ enum Substitution {
             }
             return Placeholder(range: range, value: value.stringValue ?? value.jsonString, parameter: value, name: text, raw: false)
         }
+    }
+
+    /// A field of the run an attempt belongs to (`StageFields`): its parameters, `run.id|job|
+    /// scheduled_time`, and the outputs of the run's succeeded stages.
+    static func field(_ name: String, _ ctx: StageContext, _ params: [String: Value]) -> Value? {
+        StageFields.value(name, params: params,
+                          run: ["id": .string(ctx.run), "job": .string(ctx.job), "scheduled_time": params["scheduled_time"] ?? .null],
+                          outputs: { ctx.upstreamOutputs[$0] })
     }
 
     /// The run's parameters by name.

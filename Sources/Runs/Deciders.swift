@@ -186,23 +186,11 @@ public enum Scheduler {
     /// A field of a stage's `when:`: `params.NAME`, `run.id|job|trigger`, `stages.S.status`,
     /// `stages.S.outputs.FIELD…` (nil: unknown, which compares as null).
     static func conditionField(_ name: String, in r: RunState) -> Value? {
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        switch (parts.first, parts.count) {
-        case ("params", 2): return r.parameters[parts[1]]
-        case ("run", 2):
-            switch parts[1] {
-            case "id": return .string(r.id)
-            case "job": return .string(r.job)
-            case "trigger": return .string(r.trigger.kind.rawValue)
-            default: return nil
-            }
-        case ("stages", 3) where parts[2] == "status": return r.stage(parts[1]).map { .string($0.status.rawValue) }
-        case ("stages", _) where parts.count >= 4 && parts[2] == "outputs":
-            var v = r.stage(parts[1])?.outputs
-            for key in parts[3...] { v = v?[key] }
-            return v
-        default: return nil
-        }
+        var params: [String: Value] = [:]
+        for m in r.parameters.objectMembers ?? [] { params[m.key] = m.value }
+        return StageFields.value(name, params: params,
+                                 run: ["id": .string(r.id), "job": .string(r.job), "trigger": .string(r.trigger.kind.rawValue)],
+                                 status: { r.stage($0).map { .string($0.status.rawValue) } }, outputs: { r.stage($0)?.outputs })
     }
 
     /// The stages that make a finished run fail: a failure no `on: failure` stage after it handled
