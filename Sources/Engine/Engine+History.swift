@@ -317,6 +317,8 @@ struct HistoryState {
     var snapshotRetryAt = Date.distantPast
     /// Where each state started from at load (for one log line).
     var loaded: [String] = []
+    /// The `engine-streams` snapshot the last load read (`.some(nil)`: there was none); nil: not read.
+    var streamsSnapshot: AutomationFolds.StreamsSnapshot??
 }
 
 /// Work started on a thread of its own, its result waited for later (`result()`, once).

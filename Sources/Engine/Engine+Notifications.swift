@@ -67,8 +67,15 @@ extension Engine {
         n.storeID = (try? log.storeID()) ?? "?"
         // Pending messages from the engine's snapshot and the notification events after it (the
         // settled ones before it are not needed: see `requestNotifications`).
-        let (snapshot, rejected) = AutomationFolds.streamsSnapshot(log, atOrBefore: head)
-        if let rejected { options.report(rejected, .warning, component: "snapshots") }
+        // The snapshot `load()` read (at or before this head), else read now.
+        let snapshot: AutomationFolds.StreamsSnapshot?
+        if let read = history.streamsSnapshot {
+            snapshot = read
+        } else {
+            let (s, rejected) = AutomationFolds.streamsSnapshot(log, atOrBefore: head)
+            if let rejected { options.report(rejected, .warning, component: "snapshots") }
+            snapshot = s
+        }
         let (outbox, folded) = try AutomationFolds.pendingOutbox(log, through: head, from: snapshot)
         n.outbox = outbox
         history.debt.streams += folded

@@ -50,6 +50,8 @@ extension Engine {
         let started = Date()
         let (snapshot, rejected) = AutomationFolds.streamsSnapshot(log, atOrBefore: head)
         if let rejected { options.report(rejected, .warning, component: "snapshots") }
+        // The outbox loads from it too (once, not reading or reporting it again).
+        history.streamsSnapshot = .some(snapshot)
         let (streams, folded) = try AutomationFolds.schedules(names, log, through: head, from: snapshot)
         // The sensors start their streams from it too (when the catalog first brings them in).
         sensorReactor.seeds = snapshot?.sensors ?? [:]
