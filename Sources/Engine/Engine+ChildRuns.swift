@@ -54,9 +54,7 @@ extension Engine {
         guard depth <= ChildJobs.maxDepth else {
             throw EngineError("run \(run.id) is \(depth - 1) levels of child runs deep; a child of job '\(child.job)' would pass the limit of \(ChildJobs.maxDepth)")
         }
-        var context = StageContext(run: run.id, job: run.job, stage: name, attempt: attempt, spec: stored, parameters: run.parameters,
-                                   catalog: cat, store: store, root: root, cancellation: Cancellation())
-        for s in run.stages where s.status == .succeeded { if let o = s.outputs { context.upstreamOutputs[s.name] = o } }
+        let context = parentContext(run, stage: name, attempt: attempt, spec: stored, catalog: cat)
         var parameters: [(String, Value)] = []
         for p in child.parameters {
             do throws(StageError) { parameters.append((p.key, try context.substitute(value: p.value))) } catch {
