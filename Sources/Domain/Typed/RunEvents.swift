@@ -416,7 +416,7 @@ public struct RunRequested: DomainEvent {
                                                   retry: RetryPolicy(attempts: 3, backoffSeconds: 5, factor: 2, maxBackoffSeconds: 60),
                                                   timeoutSeconds: 600),
                                      PlannedStage(name: "alert", type: "script", after: ["score"], on: .failure, when: "params.as_of != ''")],
-                            maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)])
+                            maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)], owner: "team-P1")
     }
 }
 
@@ -500,7 +500,9 @@ public struct StageStarted: DomainEvent {
             .optional("child_run", "text", "a job stage: the child run requested in the same append, whose end ends the attempt"),
             .optional("items", "list", "a for_each stage: its items, resolved when the attempt started (item i is the i-th, from 0)"),
         ])
-    public static let example = StageStarted(stage: "run_report", attempt: 1, engine: "host/4242/1764806400000", childRun: "43")
+    /// (A job stage has `child_run`, a for_each stage `items`; the example shows both fields.)
+    public static let example = StageStarted(stage: "run_report", attempt: 1, engine: "host/4242/1764806400000", childRun: "43",
+                                             items: [.object([("module_name", "sales"), ("client_code", "C001")])])
 }
 
 /// A for_each stage's attempt started one of its items: the child run requested for it in the
@@ -547,7 +549,9 @@ public struct StageItemStarted: DomainEvent {
             .optional("child_run", "text", "the child run requested for the item"),
             .optional("error", "text", "why no child run could be requested; the item failed"),
         ])
-    public static let example = StageItemStarted(stage: "modules", attempt: 1, item: 2, childRun: "57")
+    /// (An item has `child_run` or `error`; the example shows both fields.)
+    public static let example = StageItemStarted(stage: "modules", attempt: 1, item: 2, childRun: "57",
+                                                 error: "parameter rows for job 'module': …")
 }
 
 /// A column's name and type in a dataset's schema.
