@@ -308,6 +308,17 @@ struct LoopItemLine {
     var status: String
     var error: String?
 
+    /// The item in a line: `k=v` of an object's non-null fields (at most 60 characters).
+    var text: String {
+        let full: String
+        if let members = item.objectMembers {
+            full = members.filter { $0.value != .null }.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
+        } else {
+            full = item.stringValue ?? item.jsonString
+        }
+        return full.count > 60 ? String(full.prefix(59)) + "…" : full
+    }
+
     var value: Value {
         var m: [(String, Value)] = [("item", .int(Int64(index))), ("value", item), ("status", .string(status))]
         if let run { m.append(("run", .string(run))) }
@@ -350,7 +361,7 @@ struct Status: ParsableCommand {
                 Output.line("")
                 Output.line("items of \(s.name):")
                 printTable(["ITEM", "VALUE", "RUN", "STATUS"], items.map { i in
-                    [String(i.index), Fields.describe(i.item), i.run ?? "-", i.status + (i.error.map { ": \($0)" } ?? "")]
+                    [String(i.index), i.text, i.run ?? "-", i.status + (i.error.map { ": \($0)" } ?? "")]
                 })
             }
         }
