@@ -90,12 +90,18 @@ extension Engine {
     /// its stream; nil when the log has no such run.
     func childRun(_ id: String, _ batch: Batch) throws -> RunState? {
         if let r = batch.run(id) { return r }
+        if let known = finishedChildren[id] { return known }
         var one = RunsState()
         do {
             for e in try log.read(stream: RunEvents.stream(run: id)) { one.evolve(e) }
         } catch {
             throw StepFailure("reading child run \(id)", error)
         }
-        return one.runs[id]
+        guard let run = one.runs[id] else { return nil }
+        if run.status.isFinished {
+            if finishedChildren.count >= 4096 { finishedChildren.removeAll() }
+            finishedChildren[id] = run
+        }
+        return run
     }
 }
