@@ -39,7 +39,26 @@ extension Engine {
         } catch {
             throw StepFailure("starting run \(run.id) for_each stage \(name)", error)
         }
+        if case .success(let items) = resolved { try reuseItems(run, stage: name, attempt: attempt, items: items, into: &batch) }
         try followLoops([run.id], into: &batch, now: now)
+    }
+
+    /// A rerun from failure: items that succeeded in the rerun run's loop take over that run
+    /// (`StageItemStarted` with `reused`), in the append that starts the stage.
+    func reuseItems(_ run: RunState, stage name: String, attempt: Int, items: [Value], into batch: inout Batch) throws {
+        guard run.trigger.kind == .rerun, let of = run.trigger.rerunOf else { return }
+        let reuse: [Int: String]
+        do {
+            let previous = try childRun(of, batch)?.stage(name)?.attempts.last
+            reuse = try Loops.reusable(items, previous: previous) { try childRun($0, batch) }
+        } catch {
+            throw StepFailure("reading the loop of run \(of) that run \(run.id) reruns", error)
+        }
+        guard !reuse.isEmpty, let current = batch.run(run.id), let cause = current.stage(name)?.attempts.last?.startedSeq else { return }
+        batch.apply(run: run.id, reuse.keys.sorted().map { i in
+            StageItemStarted(stage: name, attempt: attempt, item: i, childRun: reuse[i], reused: true).event(causation: cause, correlation: run.correlation)
+        })
+        options.report("stage \(name): \(reuse.count) item\(reuse.count == 1 ? "" : "s") reused from run \(of)", run: run.id)
     }
 
     /// The for_each spec of stage `name` in the catalog run `run` runs under, with that catalog.

@@ -47,6 +47,21 @@ public enum Loops {
         }
     }
 
+    /// A rerun from failure's loop over `items`: for each item, the succeeded run the rerun run's
+    /// loop (`previous`: its stage's last attempt) had for an equal item, to take over (items
+    /// whose earlier run failed, or that are new, run again).
+    public static func reusable(_ items: [Value], previous: Attempt?, child: (String) throws -> RunState?) rethrows -> [Int: String] {
+        guard let previous, let old = previous.items else { return [:] }
+        var succeeded: [Value: String] = [:]
+        for (j, item) in old.enumerated() {
+            guard let id = previous.itemStarts[j]?.childRun, succeeded[item] == nil, try child(id)?.status == .succeeded else { continue }
+            succeeded[item] = id
+        }
+        var out: [Int: String] = [:]
+        for (i, item) in items.enumerated() { if let id = succeeded[item] { out[i] = id } }
+        return out
+    }
+
     /// Each item's state, from what its start recorded and its child run (`child` returns the run
     /// as the log has it; nil, a run the log does not have yet, counts as running).
     public static func states(_ l: Looping, child: (String) throws -> RunState?) rethrows -> [ItemState] {

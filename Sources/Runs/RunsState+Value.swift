@@ -133,6 +133,7 @@ extension Attempt {
                 var o: [(String, Value)] = [("item", .int(Int64(i)))]
                 if let c = itemStarts[i]?.childRun { o.append(("child_run", .string(c))) }
                 if let e = itemStarts[i]?.error { o.append(("error", .string(e))) }
+                if itemStarts[i]?.reused == true { o.append(("reused", .bool(true))) }
                 return .object(o)
             })))
         }
@@ -146,7 +147,8 @@ extension Attempt {
                   reason: try f.string(opt: "reason"), error: try f.string(opt: "error"), durationMs: try f.int(opt: "duration_ms"),
                   childRun: try f.string(opt: "child_run"), items: try f.array(opt: "items"))
         for o in try f.objects(opt: "item_starts") ?? [] {
-            itemStarts[Int(try o.int("item"))] = ItemStart(childRun: try o.string(opt: "child_run"), error: try o.string(opt: "error"))
+            itemStarts[Int(try o.int("item"))] = ItemStart(childRun: try o.string(opt: "child_run"), error: try o.string(opt: "error"),
+                                                           reused: try o.bool(opt: "reused") ?? false)
         }
         if let outcome, self.outcome == nil { throw f.failure("outcome", expected: "a stage status", found: .string(outcome)) }
     }

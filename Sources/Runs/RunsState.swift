@@ -37,10 +37,13 @@ public struct Attempt: Sendable, Hashable {
 public struct ItemStart: Sendable, Hashable {
     public var childRun: String?
     public var error: String?
+    /// The child run is a rerun run's succeeded item run, taken over.
+    public var reused = false
 
-    public init(childRun: String? = nil, error: String? = nil) {
+    public init(childRun: String? = nil, error: String? = nil, reused: Bool = false) {
         self.childRun = childRun
         self.error = error
+        self.reused = reused
     }
 }
 
@@ -229,7 +232,7 @@ public struct RunsState: Sendable, Hashable {
             }
         case .itemStarted(let s):
             if let si, let a = run.stages[si].attempts.lastIndex(where: { $0.number == s.attempt }) {
-                run.stages[si].attempts[a].itemStarts[s.item] = ItemStart(childRun: s.childRun, error: s.error)
+                run.stages[si].attempts[a].itemStarts[s.item] = ItemStart(childRun: s.childRun, error: s.error, reused: s.reused == true)
             }
         case .succeeded(let ok):
             if let si {

@@ -307,6 +307,7 @@ struct LoopItemLine {
     var run: String?
     var status: String
     var error: String?
+    var reused = false
 
     /// The item in a line: `k=v` of an object's non-null fields (at most 60 characters).
     var text: String {
@@ -323,6 +324,7 @@ struct LoopItemLine {
         var m: [(String, Value)] = [("item", .int(Int64(index))), ("value", item), ("status", .string(status))]
         if let run { m.append(("run", .string(run))) }
         if let error { m.append(("error", .string(error))) }
+        if reused { m.append(("reused", .bool(true))) }
         return .object(m)
     }
 }
@@ -334,7 +336,7 @@ func loopItems(_ s: StageState, _ runs: RunsState) -> [LoopItemLine]? {
     return items.enumerated().map { i, item in
         guard let start = a.itemStarts[i] else { return LoopItemLine(index: i, item: item, status: "pending") }
         guard let run = start.childRun else { return LoopItemLine(index: i, item: item, status: "failed", error: start.error) }
-        return LoopItemLine(index: i, item: item, run: run, status: runs.runs[run]?.status.rawValue ?? "requested")
+        return LoopItemLine(index: i, item: item, run: run, status: runs.runs[run]?.status.rawValue ?? "requested", reused: start.reused)
     }
 }
 
@@ -361,7 +363,7 @@ struct Status: ParsableCommand {
                 Output.line("")
                 Output.line("items of \(s.name):")
                 printTable(["ITEM", "VALUE", "RUN", "STATUS"], items.map { i in
-                    [String(i.index), i.text, i.run ?? "-", i.status + (i.error.map { ": \($0)" } ?? "")]
+                    [String(i.index), i.text, i.run ?? "-", i.status + (i.reused ? " (reused)" : "") + (i.error.map { ": \($0)" } ?? "")]
                 })
             }
         }

@@ -244,6 +244,34 @@ import Testing
         #expect(run.stage("each")?.outputs?["succeeded"] == .int(5))
     }
 
+    /// `rerun --from-failure` of a failed loop runs only the items whose run did not succeed;
+    /// the others take over their earlier run (`StageItemStarted.reused`).
+    @Test func aRerunFromFailureRunsOnlyTheItemsThatFailed() throws {
+        let p = try Self.project("""
+        kind: job
+        name: loop
+        stages: [{name: each, type: for_each, items: {list: [a, broken, c]}, job: module, parameters: {module: "${item}"},
+                  continue_on_error: true}]
+        """)
+        let first = try RunCommands.request(p.log, job: "loop", trigger: RunTrigger(.manual), actor: "test")
+        var state = try p.runAll()
+        #expect(state.runs[first]?.status == .failed)
+        // "Fixed": the broken module is renamed in work.sh so that it now succeeds.
+        try Self.work.replacingOccurrences(of: "= broken ]", with: "= nothing ]").write(toFile: p.root + "/work.sh", atomically: true, encoding: .utf8)
+        let second = try RunCommands.rerunFromFailure(p.log, run: first, actor: "test")
+        state = try p.runAll()
+        let run = try #require(state.runs[second])
+        #expect(run.status == .succeeded, "\(run.stages.map { "\($0.name): \($0.status) \($0.error ?? "")" })")
+        let before = Self.children(state, of: first)
+        let again = Self.children(state, of: second)
+        #expect(again.map(\.parameters["module"]) == [.string("broken")], "only the failed item runs again")
+        let starts = try #require(run.stage("each")?.attempts.first?.itemStarts)
+        #expect(starts[0] == ItemStart(childRun: before[0].id, reused: true) && starts[2] == ItemStart(childRun: before[2].id, reused: true))
+        #expect(starts[1]?.childRun == again.first?.id && starts[1]?.reused == false)
+        #expect(run.stage("each")?.outputs?["succeeded"] == .int(3))
+        #expect(try Self.lines(p, "ran.txt").count == 4, "a, broken, c, then broken again")
+    }
+
     @Test func cancellingTheParentCancelsTheRunningItemsAndStartsNoMore() throws {
         let p = try Self.project("""
         kind: job

@@ -517,25 +517,30 @@ public struct StageItemStarted: DomainEvent {
     public var childRun: String?
     /// Why no child run could be requested (a parameter the item cannot give, a refused value).
     public var error: String?
+    /// A rerun from failure: `child_run` is the succeeded run the rerun run's loop had for the
+    /// same item, taken over (no new run).
+    public var reused: Bool?
 
-    public init(stage: String, attempt: Int, item: Int, childRun: String? = nil, error: String? = nil) {
+    public init(stage: String, attempt: Int, item: Int, childRun: String? = nil, error: String? = nil, reused: Bool? = nil) {
         self.stage = stage
         self.attempt = attempt
         self.item = item
         self.childRun = childRun
         self.error = error
+        self.reused = reused
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
         let f = try Fields(Self.type, payload)
         self.init(stage: try f.string("stage"), attempt: Int(try f.int("attempt")), item: Int(try f.int("item")),
-                  childRun: try f.string(opt: "child_run"), error: try f.string(opt: "error"))
+                  childRun: try f.string(opt: "child_run"), error: try f.string(opt: "error"), reused: try f.bool(opt: "reused"))
     }
 
     public var payload: Value {
         var b = PayloadBuilder([("attempt", .int(Int64(attempt))), ("item", .int(Int64(item))), ("stage", .string(stage))])
         b.set("child_run", childRun)
         b.set("error", error)
+        b.set("reused", reused)
         return b.value
     }
 
@@ -548,10 +553,11 @@ public struct StageItemStarted: DomainEvent {
             FieldDocumentation("item", "integer", "the item's position in the attempt's items, from 0"),
             .optional("child_run", "text", "the child run requested for the item"),
             .optional("error", "text", "why no child run could be requested; the item failed"),
+            .optional("reused", "boolean", "a rerun from failure: child_run is the succeeded run of the same item in the run rerun (no new run)"),
         ])
     /// (An item has `child_run` or `error`; the example shows both fields.)
     public static let example = StageItemStarted(stage: "modules", attempt: 1, item: 2, childRun: "57",
-                                                 error: "parameter rows for job 'module': …")
+                                                 error: "parameter rows for job 'module': …", reused: true)
 }
 
 /// A column's name and type in a dataset's schema.
