@@ -42,18 +42,11 @@ extension Engine {
     /// The child job, its parameters (placeholders replaced from the parent run) and the catalog
     /// it runs under (the parent's version), or why there is none.
     func childRequest(_ run: RunState, stage name: String, attempt: Int, batch: Batch) throws(EngineError) -> (String, [(String, Value)], CatalogState) {
-        let cat: CatalogState
-        do { cat = try catalog(at: run.catalogSeq) } catch {
-            throw EngineError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(run.id) runs under): \(error)")
-        }
-        guard let jobSpec = cat.entries[DefinitionKey(.job, run.job)]?.spec, let stored = try? JobSpec.storedStage(name, of: jobSpec),
-              case .job(let child)? = (try? StageSpec(stored))?.variant else {
+        let (spec, stored, cat) = try stageAsRun(run, stage: name)
+        guard case .job(let child) = spec.variant else {
             throw EngineError("stage '\(name)' of job '\(run.job)' does not read as a job stage in the catalog as of seq \(run.catalogSeq)")
         }
-        let depth = ChildRuns.depth(of: run) { batch.run($0) } + 1
-        guard depth <= ChildJobs.maxDepth else {
-            throw EngineError("run \(run.id) is \(depth - 1) levels of child runs deep; a child of job '\(child.job)' would pass the limit of \(ChildJobs.maxDepth)")
-        }
+        try checkDepth(below: run, job: child.job, batch)
         let context = parentContext(run, stage: name, attempt: attempt, spec: stored, catalog: cat)
         var parameters: [(String, Value)] = []
         for p in child.parameters {
@@ -62,6 +55,27 @@ extension Engine {
             }
         }
         return (child.job, parameters, cat)
+    }
+
+    /// Stage `name` of `run` as the catalog `run` runs under holds it (typed and stored), with that catalog.
+    func stageAsRun(_ run: RunState, stage name: String) throws(EngineError) -> (StageSpec, Value, CatalogState) {
+        let cat: CatalogState
+        do { cat = try catalog(at: run.catalogSeq) } catch {
+            throw EngineError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(run.id) runs under): \(error)")
+        }
+        guard let jobSpec = cat.entries[DefinitionKey(.job, run.job)]?.spec, let stored = try? JobSpec.storedStage(name, of: jobSpec),
+              let spec = try? StageSpec(stored) else {
+            throw EngineError("stage '\(name)' of job '\(run.job)' does not read in the catalog as of seq \(run.catalogSeq)")
+        }
+        return (spec, stored, cat)
+    }
+
+    /// A child of job `job` below `run` would not nest deeper than `ChildJobs.maxDepth`.
+    func checkDepth(below run: RunState, job: String, _ batch: Batch) throws(EngineError) {
+        let depth = ChildRuns.depth(of: run) { batch.run($0) } + 1
+        guard depth <= ChildJobs.maxDepth else {
+            throw EngineError("run \(run.id) is \(depth - 1) levels of child runs deep; a child of job '\(job)' would pass the limit of \(ChildJobs.maxDepth)")
+        }
     }
 
     /// Phase 4b: job stages whose child run has ended end with it (in the step that sees the

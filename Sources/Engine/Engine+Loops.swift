@@ -63,12 +63,8 @@ extension Engine {
 
     /// The for_each spec of stage `name` in the catalog run `run` runs under, with that catalog.
     func loopSpec(_ run: RunState, stage name: String) throws(EngineError) -> (StageSpec.ForEach, Value, CatalogState) {
-        let cat: CatalogState
-        do { cat = try catalog(at: run.catalogSeq) } catch {
-            throw EngineError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(run.id) runs under): \(error)")
-        }
-        guard let jobSpec = cat.entries[DefinitionKey(.job, run.job)]?.spec, let stored = try? JobSpec.storedStage(name, of: jobSpec),
-              case .forEach(let loop)? = (try? StageSpec(stored))?.variant else {
+        let (spec, stored, cat) = try stageAsRun(run, stage: name)
+        guard case .forEach(let loop) = spec.variant else {
             throw EngineError("stage '\(name)' of job '\(run.job)' does not read as a for_each stage in the catalog as of seq \(run.catalogSeq)")
         }
         return (loop, stored, cat)
@@ -77,27 +73,25 @@ extension Engine {
     /// The items of attempt `attempt` of for_each stage `name`, in order.
     func loopItems(_ run: RunState, stage name: String, attempt: Int) throws(EngineError) -> [Value] {
         let (loop, stored, cat) = try loopSpec(run, stage: name)
-        let where_ = { (rows: [Value]) throws(EngineError) -> [Value] in
-            do throws(ExpressionError) { return try loop.filter(rows) } catch {
-                throw EngineError("the items' where '\(loop.items.condition ?? "")' does not evaluate: \(error)")
-            }
-        }
-        let items: [Value]
+        var table: ConfigTableSpec?
+        var rows: [Value] = []
         switch loop.items {
-        case .list(let values):
-            items = values
-        case .configTable(let table, _):
-            guard let entry = cat.entries[DefinitionKey(.configTable, table)], let spec = try? entry.spec(as: ConfigTableSpec.self) else {
-                throw EngineError("config table '\(table)' is not in the catalog as of seq \(run.catalogSeq)")
+        case .list:
+            break
+        case .configTable(let name, _):
+            guard let entry = cat.entries[DefinitionKey(.configTable, name)], let spec = try? entry.spec(as: ConfigTableSpec.self) else {
+                throw EngineError("config table '\(name)' is not in the catalog as of seq \(run.catalogSeq)")
             }
-            items = try where_(spec.rows.filter { $0.active ?? true }.map(\.value))
+            table = spec
         case .source(let text, _):
             let ctx = parentContext(run, stage: name, attempt: attempt, spec: stored, catalog: cat)
-            let rows: [Value]
             do throws(StageError) { rows = try ETLExecutor().rows(of: text, ctx) } catch {
                 throw EngineError("reading the items from '\(text)': \(error.message)")
             }
-            items = try where_(rows)
+        }
+        let items: [Value]
+        do throws(ExpressionError) { items = try loop.resolve(table: table, rows: rows) } catch {
+            throw EngineError("the items' where '\(loop.items.condition ?? "")' does not evaluate: \(error)")
         }
         guard items.count <= StageSpec.ForEach.maxItems else {
             throw EngineError("\(items.count) items, over the limit of \(StageSpec.ForEach.maxItems) a for_each takes; filter them (`where`, or a query)")
@@ -168,10 +162,7 @@ extension Engine {
             self.options.report("stage \(l.stage) item \(i): no child run: \(why)", .warning, run: run.id)
             return StageItemStarted(stage: l.stage, attempt: l.attempt, item: i, error: why)
         }
-        let depth = ChildRuns.depth(of: run) { batch.run($0) } + 1
-        guard depth <= ChildJobs.maxDepth else {
-            return refused("run \(run.id) is \(depth - 1) levels of child runs deep; a child of job '\(loop.job)' would pass the limit of \(ChildJobs.maxDepth)")
-        }
+        do throws(EngineError) { try checkDepth(below: run, job: loop.job, batch) } catch { return refused(error.description) }
         let context = parentContext(run, stage: l.stage, attempt: l.attempt, spec: spec, catalog: cat)
         var parameters: [(String, Value)] = []
         let owner: String?

@@ -84,15 +84,15 @@ extension StageSpec {
 
         /// The items: a list as written; a config table's active rows (`active` absent counts as
         /// active) that `where` holds for, each an object of its columns. Nil table: no items.
-        /// A source's rows are given by the caller (`filter(_:)`).
-        public func resolve(table: ConfigTableSpec?) throws(ExpressionError) -> [Value] {
+        /// A source's items are its `rows` (read by the caller) that `where` holds for.
+        public func resolve(table: ConfigTableSpec?, rows: [Value] = []) throws(ExpressionError) -> [Value] {
             switch items {
             case .list(let values):
                 return values
             case .configTable:
                 return try filter((table?.rows ?? []).filter { $0.active ?? true }.map(\.value))
             case .source:
-                return []
+                return try filter(rows)
             }
         }
 
