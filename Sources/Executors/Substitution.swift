@@ -359,6 +359,72 @@ enum Substitution {
     }
 }
 
+// MARK: expressions
+
+extension Substitution {
+    /// The quote (`'` or `"`) a place in an expression's text stands inside, or nil.
+    static func expressionQuote(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> Character? {
+        var quote: Character?
+        var i = 0
+        var it = holes.makeIterator()
+        var hole = it.next()
+        while i < end {
+            if let h = hole, i >= h.lowerBound { i = h.upperBound; hole = it.next(); continue }
+            let c = chars[i]
+            if let q = quote {
+                if c == "\\" { i += 1 } else if c == q { quote = nil }
+            } else if c == "'" || c == "\"" {
+                quote = c
+            }
+            i += 1
+        }
+        return quote
+    }
+
+    /// An etl or storage stage's `derive` or `filter` expression with every placeholder inserted
+    /// as data: inside '…' or "…" → the value's text with that quote and `\` escaped; elsewhere →
+    /// a number or boolean as itself, null as `null`, anything else as a quoted text. A value can
+    /// therefore never change what the expression computes, only the literal it holds.
+    static func expressionText(_ text: String, _ ctx: StageContext) throws(StageError) -> String {
+        let chars = Array(text)
+        let holes = placeholderRanges(chars, ctx, parameters(ctx))
+        func escaped(_ s: String, _ q: Character) -> String {
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: String(q), with: "\\\(q)")
+        }
+        return try render(text, ctx) { (p: Placeholder) throws(StageError) -> String in
+            if p.raw { return p.value }
+            if let q = expressionQuote(chars, upTo: p.range.lowerBound, skipping: holes.filter { $0.upperBound <= p.range.lowerBound }) {
+                return escaped(p.value, q)
+            }
+            switch p.parameter {
+            case .int(let i)?: return String(i)
+            case .double(let d)? where d.isFinite: return "\(d)"
+            case .bool(let b)?: return b ? "true" : "false"
+            case .null?: return "null"
+            default: return "'" + escaped(p.value, "'") + "'"
+            }
+        }
+    }
+}
+
+extension StageContext {
+    /// An etl or storage stage's `derive` or `filter` expression with its placeholders inserted
+    /// as literals of the expression language (see `Substitution.expressionText`):
+    /// `derive: {product_code: "'${params.product_code}'"}` labels every row with the run's product.
+    public func expressionWithValues(_ expression: String) throws(StageError) -> String {
+        guard expression.contains("${") else { return expression }
+        return try Substitution.expressionText(expression, self)
+    }
+
+    /// `spec` with the placeholders of its `derive` and `filter` expressions inserted.
+    public func transformWithValues(_ spec: TransformSpec) throws(StageError) -> TransformSpec {
+        var out = spec
+        for i in out.derive.indices { out.derive[i].expression = try expressionWithValues(out.derive[i].expression) }
+        if let f = out.filter { out.filter = try expressionWithValues(f) }
+        return out
+    }
+}
+
 extension StageContext {
     /// A script's argv with placeholders replaced: a shell's command text (`sh -c TEXT`) gets
     /// each parameter quoted for where it stands (see `Substitution`); other arguments get the
