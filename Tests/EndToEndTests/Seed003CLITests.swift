@@ -1,0 +1,136 @@
+import Domain
+import Foundation
+import TestSupport
+import Testing
+
+/// Seed 003 as a scenario, through the binary: `fixtures/scenarios/seed003/pipelines.yaml` applied
+/// unchanged in a project folder whose `modules/` the scenario's generator filled (lake folders of
+/// CSV files and a SQLite database). Each module's child job `31-module-semantic-model` is run as
+/// the parent's for_each will run it (one run per active config row, the same parameters); the
+/// broken module fails naming its missing folder; `32-publish-semantic-models` merges the batch
+/// into `ai_workstation/`, one partition per module and client.
+@Suite(.timeLimit(.minutes(3))) struct Seed003CLITests {
+    /// An active module of the config table, and what the generator wrote for it.
+    struct Module {
+        var path, name, client, product: String
+        var rows: Int
+        var parameters: [String] {
+            ["--param", "module_path=\(path)", "--param", "module_name=\(name)", "--param", "client_code=\(client)",
+             "--param", "product_code=\(product)", "--param", "batch=b1"]
+        }
+    }
+
+    static let lake = [Module(path: "modules/lake/payments/cards", name: "cards", client: "NL01", product: "P1", rows: 24),
+                       Module(path: "modules/lake/payments/transfers", name: "transfers", client: "BE02", product: "P1", rows: 18),
+                       Module(path: "modules/lake/insurance/policies", name: "policies", client: "NL01", product: "P3", rows: 15)]
+    static let sql = [Module(path: "modules/azure_sql/lending.sqlite", name: "mortgages", client: "NL01", product: "P2", rows: 12),
+                      Module(path: "modules/azure_sql/lending.sqlite", name: "consumer_loans", client: "DE03", product: "P2", rows: 20)]
+    static let broken = Module(path: "modules/lake/insurance/claims", name: "claims", client: "BE02", product: "P3", rows: 0)
+    static let canonical = ["module_name", "client_code", "product_code", "record_id", "record_date", "amount", "customer_id", "batch"]
+
+    /// A project folder with the scenario copied in as `seed003/`, its modules generated and its
+    /// definitions applied.
+    struct Project {
+        let dir = TemporaryDirectory("seed003")
+        var store: String { dir.sub(".ledgerflow") }
+        init() throws {
+            try FileManager.default.copyItem(atPath: CatalogCLITests.fixture("fixtures/scenarios/seed003"), toPath: dir.sub("seed003"))
+            let generated = try run("/usr/bin/env", ["python3", "seed003/generate_lake.py", "modules"], cwd: dir.path)
+            #expect(generated.status == 0, "\(generated.stderr)")
+            #expect(try lf(["init"]).status == 0)
+            let applied = try lf(["apply", "seed003/pipelines.yaml"])
+            #expect(applied.status == 0, "\(applied.stderr)")
+        }
+        func lf(_ args: [String]) throws -> RunResult { try ledgerflow(args + ["--store", store], cwd: dir.path) }
+        func events(_ type: String) throws -> [Value] {
+            try lf(["events", "--json", "--type", type]).lines.compactMap { try Value(json: $0)["payload"] }
+        }
+        /// The rows of every JSON Lines file under `folder` (relative to the project).
+        func jsonl(_ folder: String) throws -> [Value] {
+            let root = dir.sub(folder)
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".jsonl") } ?? []
+            return try files.sorted().flatMap { f in
+                try String(contentsOfFile: root + "/" + f, encoding: .utf8).split(whereSeparator: \.isNewline).map { try Value(json: String($0)) }
+            }
+        }
+        /// The module's semantic model as batch b1 holds it.
+        func semantic(_ m: Module) throws -> [Value] { try jsonl("work/b1/semantic/\(m.name)/\(m.client)") }
+    }
+
+    /// The first record of a lake module, as its product names the columns (the sorted first file's first row).
+    func firstLakeRecord(_ p: Project, _ m: Module) throws -> [String: String] {
+        let text = try String(contentsOfFile: p.dir.sub(m.path + "/date=2026-11-01/part-0000.csv"), encoding: .utf8)
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",").map(String.init) }
+        return Dictionary(uniqueKeysWithValues: zip(lines[0], lines[1]))
+    }
+
+    @Test func aLakeModuleAndAnAzureSQLModuleEachBecomeTheirSemanticModel() throws {
+        let p = try Project()
+        for m in Self.lake + Self.sql {
+            let r = try p.lf(["run", "31-module-semantic-model"] + m.parameters)
+            #expect(r.status == 0, "\(m.name): \(r.stdout)\(r.stderr)")
+            let rows = try p.semantic(m)
+            #expect(rows.count == m.rows, "\(m.name)")
+            for row in rows {
+                #expect(row.objectMembers?.map(\.key).sorted() == Self.canonical.sorted(), "\(m.name): \(row.jsonString)")
+                #expect(row["module_name"] == .string(m.name) && row["client_code"] == .string(m.client) && row["product_code"] == .string(m.product)
+                        && row["batch"] == "b1")
+                #expect(row["amount"]?.doubleValue != nil && row["record_id"]?.stringValue?.hasPrefix(String(m.name.prefix(3)).uppercased()) == true,
+                        "\(m.name): \(row.jsonString)")
+            }
+        }
+        // The product's own column names became the canonical ones, value for value.
+        let cards = try firstLakeRecord(p, Self.lake[0])
+        let cardRow = try #require(try p.semantic(Self.lake[0]).first)
+        #expect(cardRow["record_id"]?.stringValue == cards["txn_id"] && cardRow["customer_id"]?.stringValue == cards["cust_ref"]
+                && cardRow["amount"]?.doubleValue == Double(cards["amt_eur"] ?? ""))
+        let policies = try firstLakeRecord(p, Self.lake[2])
+        #expect(try p.semantic(Self.lake[2]).first?["customer_id"]?.stringValue == policies["holder_id"])
+        let mortgage = try run("/usr/bin/sqlite3", [p.dir.sub("modules/azure_sql/lending.sqlite"),
+                                                    "SELECT LoanNo, ClientNumber FROM mortgages ORDER BY rowid LIMIT 1"]).stdout
+        let first = try #require(try p.semantic(Self.sql[0]).first)
+        #expect(mortgage.trimmingCharacters(in: .whitespacesAndNewlines) == "\(first["record_id"]?.stringValue ?? "")|\(first["customer_id"]?.stringValue ?? "")")
+        // A lake module skips the SQL read and the other way round; every mapping covered every column.
+        let skipped = try p.events("StageSkipped").compactMap { $0["stage"]?.stringValue }
+        #expect(skipped.sorted() == ["read_lake", "read_lake", "read_sql", "read_sql", "read_sql"])
+        let maps = try p.events("StageSucceeded").filter { $0["stage"] == "map" }
+        #expect(maps.count == 5 && maps.allSatisfy { $0["outputs"]?["missing"] == .object([]) && $0["outputs"]?["unmapped"] == .object([]) })
+        #expect(try p.events("RunFailed").isEmpty)
+    }
+
+    @Test func aModuleWhoseDataIsMissingFailsNamingItsPath() throws {
+        let p = try Project()
+        let r = try p.lf(["run", "31-module-semantic-model"] + Self.broken.parameters)
+        #expect(r.status == 1)
+        let problem = "csv source seed003_module_lake: \(p.dir.sub(Self.broken.path)) does not exist"
+        #expect((r.stdout + r.stderr).contains(problem), "\(r.stdout)\(r.stderr)")
+        let failed = try p.events("StageFailed")
+        #expect(failed.count == 1 && failed.first?["stage"] == "read_lake" && failed.first?["error"] == .string(problem))
+        #expect(try p.events("RunFailed").first?["failed_stages"] == ["read_lake"])
+        // Nothing half-made: the mapping and the model were skipped, no semantic model was written.
+        #expect(Set(try p.events("StageSkipped").compactMap { $0["stage"]?.stringValue }) == ["read_sql", "map", "model"])
+        #expect(!FileManager.default.fileExists(atPath: p.dir.sub("work/b1/semantic/claims")))
+    }
+
+    @Test func theBatchIsPublishedOnePartitionPerModuleAndClient() throws {
+        let p = try Project()
+        for m in Self.lake + Self.sql + [Self.broken] { _ = try p.lf(["run", "31-module-semantic-model"] + m.parameters) }
+        let published = try p.lf(["run", "32-publish-semantic-models", "--param", "batch=b1"])
+        #expect(published.status == 0, "\(published.stdout)\(published.stderr)")
+        let root = p.dir.sub("ai_workstation")
+        let files = (FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".csv") }
+        let good = Self.lake + Self.sql
+        #expect(Set(files.map { ($0 as NSString).deletingLastPathComponent })
+                == Set(good.map { "module_name=\($0.name)/client_code=\($0.client)" }), "\(files)")
+        for m in good {
+            let file = try #require(files.first { $0.hasPrefix("module_name=\(m.name)/") })
+            let lines = try String(contentsOfFile: root + "/" + file, encoding: .utf8).split(whereSeparator: \.isNewline)
+            #expect(lines.first == Substring(Self.canonical.joined(separator: ",")))
+            #expect(lines.count == m.rows + 1, "\(m.name)")
+            #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("\(m.name),\(m.client),\(m.product),") }, "\(m.name)")
+        }
+        let written = try #require(try p.events("DatasetVersionWritten").last { $0["dataset"] == "seed003_ai_workstation" })
+        #expect(written["rows"] == .int(Int64(good.reduce(0) { $0 + $1.rows })))
+        #expect(written["partitions"]?.arrayValue?.count == good.count)
+    }
+}
