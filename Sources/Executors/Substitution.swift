@@ -300,14 +300,22 @@ enum Substitution {
 
     enum SQLFrame { case plain, single, double, backtick, bracket, lineComment, blockComment }
 
-    /// Where `end` stands in SQL text.
-    static func sqlFrame(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> SQLFrame {
-        var frame = SQLFrame.plain
+    /// Calls `step` with each position of `chars` before `end` outside the placeholders `holes`
+    /// (sorted), in order; `step` returns how many characters after that position it also read.
+    static func scan(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>], _ step: (Int) -> Int) {
         var i = 0
         var it = holes.makeIterator()
         var hole = it.next()
         while i < end {
             if let h = hole, i >= h.lowerBound { i = h.upperBound; hole = it.next(); continue }
+            i += 1 + step(i)
+        }
+    }
+
+    /// Where `end` stands in SQL text.
+    static func sqlFrame(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> SQLFrame {
+        var frame = SQLFrame.plain
+        scan(chars, upTo: end, skipping: holes) { i in
             let c = chars[i]
             let next: Character? = i + 1 < end ? chars[i + 1] : nil
             switch frame {
@@ -316,16 +324,16 @@ enum Substitution {
                 else if c == "\"" { frame = .double }
                 else if c == "`" { frame = .backtick }
                 else if c == "[" { frame = .bracket }
-                else if c == "-" && next == "-" { frame = .lineComment; i += 1 }
-                else if c == "/" && next == "*" { frame = .blockComment; i += 1 }
+                else if c == "-" && next == "-" { frame = .lineComment; return 1 }
+                else if c == "/" && next == "*" { frame = .blockComment; return 1 }
             case .single: if c == "'" { frame = .plain }   // a doubled '' closes and reopens
             case .double: if c == "\"" { frame = .plain }
             case .backtick: if c == "`" { frame = .plain }
             case .bracket: if c == "]" { frame = .plain }
             case .lineComment: if c == "\n" { frame = .plain }
-            case .blockComment: if c == "*" && next == "/" { frame = .plain; i += 1 }
+            case .blockComment: if c == "*" && next == "/" { frame = .plain; return 1 }
             }
-            i += 1
+            return 0
         }
         return frame
     }
@@ -365,18 +373,15 @@ extension Substitution {
     /// The quote (`'` or `"`) a place in an expression's text stands inside, or nil.
     static func expressionQuote(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> Character? {
         var quote: Character?
-        var i = 0
-        var it = holes.makeIterator()
-        var hole = it.next()
-        while i < end {
-            if let h = hole, i >= h.lowerBound { i = h.upperBound; hole = it.next(); continue }
+        scan(chars, upTo: end, skipping: holes) { i in
             let c = chars[i]
             if let q = quote {
-                if c == "\\" { i += 1 } else if c == q { quote = nil }
+                if c == "\\" { return 1 }
+                if c == q { quote = nil }
             } else if c == "'" || c == "\"" {
                 quote = c
             }
-            i += 1
+            return 0
         }
         return quote
     }
