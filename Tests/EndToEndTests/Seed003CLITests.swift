@@ -98,11 +98,35 @@ import Testing
         #expect(try p.events("RunFailed").isEmpty)
     }
 
+    @Test func theGeneratorWritesTheSameModulesForTheSameSeed() throws {
+        let dir = TemporaryDirectory("seed003-gen")
+        let script = CatalogCLITests.fixture("fixtures/scenarios/seed003/generate_lake.py")
+        func contents(_ folder: String) throws -> [String: Data] {
+            let root = dir.sub(folder)
+            let files = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String } ?? []
+            var out: [String: Data] = [:]
+            for f in files where !f.hasSuffix("/") {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: root + "/" + f, isDirectory: &isDir), !isDir.boolValue {
+                    out[f] = try Data(contentsOf: URL(fileURLWithPath: root + "/" + f))
+                }
+            }
+            return out
+        }
+        for (folder, seed) in [("a", "3"), ("b", "3"), ("c", "4")] {
+            #expect(try run("/usr/bin/env", ["python3", script, folder, "--seed", seed], cwd: dir.path).status == 0)
+        }
+        let a = try contents("a")
+        #expect(a.count == 10, "9 lake files and one database: \(a.keys.sorted())")
+        #expect(try contents("b") == a)
+        #expect(try contents("c") != a)
+    }
+
     @Test func aModuleWhoseDataIsMissingFailsNamingItsPath() throws {
         let p = try Project()
         let r = try p.lf(["run", "31-module-semantic-model"] + Self.broken.parameters)
         #expect(r.status == 1)
-        let problem = "csv source seed003_module_lake: \(p.dir.sub(Self.broken.path)) does not exist"
+        let problem = "csv source seed003_module_lake: \(p.dir.sub(Self.broken.path)) does not exist; deliver the data there or fix the path"
         #expect((r.stdout + r.stderr).contains(problem), "\(r.stdout)\(r.stderr)")
         let failed = try p.events("StageFailed")
         #expect(failed.count == 1 && failed.first?["stage"] == "read_lake" && failed.first?["error"] == .string(problem))
