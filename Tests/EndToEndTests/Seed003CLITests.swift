@@ -136,6 +136,50 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: p.dir.sub("work/b1/semantic/claims")))
     }
 
+    /// Until `for_each` runs, a stand-in parent does what `parent.yaml` describes with one job
+    /// stage per active config row (owned by the row's product team, as `item_owner` will say) and
+    /// the publish `on: completion`: the failed module's team and data-platform are mailed (a real
+    /// aiosmtpd), the other modules are published.
+    @Test func aStandInParentRunsEveryActiveModuleAndMailsTheFailedModulesTeam() throws {
+        let p = try Project()
+        let sink = try MailSink(folder: p.dir.sub("mailbox"))
+        let modules = Self.lake + Self.sql + [Self.broken]
+        let stages = modules.map { m in
+            "  - {name: \(m.name), type: job, job: 31-module-semantic-model, owner: team-\(m.product), parameters: "
+                + "{module_path: \(m.path), module_name: \(m.name), client_code: \(m.client), product_code: \(m.product), batch: \"${run.id}\"}}"
+        }
+        try """
+        kind: notifier
+        name: mail
+        type: smtp
+        host: 127.0.0.1
+        port: \(sink.port)
+        from: ledgerflow@example.com
+        ---
+        kind: job
+        name: 30-semantic-models-standin
+        owner: data-platform
+        max_parallel: 3
+        stages:
+        \(stages.joined(separator: "\n"))
+          - {name: publish, type: job, job: 32-publish-semantic-models, after: [\(modules.map(\.name).joined(separator: ", "))], on: completion, parameters: {batch: "${run.id}"}}
+        """.write(toFile: p.dir.sub("standin.yaml"), atomically: true, encoding: .utf8)
+        let applied = try p.lf(["apply", "seed003/pipelines.yaml", "standin.yaml"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try p.lf(["run", "30-semantic-models-standin", "--detach"]).status == 0)
+        let work = try p.lf(["work", "--once"])
+        #expect(work.status == 0, "\(work.stderr)")
+
+        let children = try p.events("RunRequested").filter { $0["trigger"]?["type"] == "parent" }
+        #expect(children.count == modules.count + 1)
+        #expect(try p.events("RunFailed").count == 2, "the claims child and the parent")
+        let files = (FileManager.default.enumerator(atPath: p.dir.sub("ai_workstation"))?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".csv") }
+        #expect(files.count == 5 && !files.contains { $0.contains("claims") || $0.contains("archive") }, "\(files)")
+        let mails = try sink.messages()
+        #expect(Set(mails.flatMap(\.recipients)) == ["data-platform@example.com", "insurance-data@example.com"], "\(mails.map(\.recipients))")
+        #expect(mails.allSatisfy { $0.decodedBody.contains("owner team-P3") && $0.decodedBody.contains("claims") }, "\(mails.map(\.decodedBody))")
+    }
+
     @Test func theBatchIsPublishedOnePartitionPerModuleAndClient() throws {
         let p = try Project()
         for m in Self.lake + Self.sql + [Self.broken] { _ = try p.lf(["run", "31-module-semantic-model"] + m.parameters) }
