@@ -149,13 +149,7 @@ import Testing
                 + "{module_path: \(m.path), module_name: \(m.name), client_code: \(m.client), product_code: \(m.product), batch: \"${run.id}\"}}"
         }
         try """
-        kind: notifier
-        name: mail
-        type: smtp
-        host: 127.0.0.1
-        port: \(sink.port)
-        from: ledgerflow@example.com
-        ---
+        \(sink.notifierYAML())---
         kind: job
         name: 30-semantic-models-standin
         owner: data-platform
