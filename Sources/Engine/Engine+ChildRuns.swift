@@ -54,9 +54,7 @@ extension Engine {
         guard depth <= ChildJobs.maxDepth else {
             throw EngineError("run \(run.id) is \(depth - 1) levels of child runs deep; a child of job '\(child.job)' would pass the limit of \(ChildJobs.maxDepth)")
         }
-        var context = StageContext(run: run.id, job: run.job, stage: name, attempt: attempt, spec: stored, parameters: run.parameters,
-                                   catalog: cat, store: store, root: root, cancellation: Cancellation())
-        for s in run.stages where s.status == .succeeded { if let o = s.outputs { context.upstreamOutputs[s.name] = o } }
+        let context = parentContext(run, stage: name, attempt: attempt, spec: stored, catalog: cat)
         var parameters: [(String, Value)] = []
         for p in child.parameters {
             do throws(StageError) { parameters.append((p.key, try context.substitute(value: p.value))) } catch {
@@ -92,12 +90,18 @@ extension Engine {
     /// its stream; nil when the log has no such run.
     func childRun(_ id: String, _ batch: Batch) throws -> RunState? {
         if let r = batch.run(id) { return r }
+        if let known = finishedChildren[id] { return known }
         var one = RunsState()
         do {
             for e in try log.read(stream: RunEvents.stream(run: id)) { one.evolve(e) }
         } catch {
             throw StepFailure("reading child run \(id)", error)
         }
-        return one.runs[id]
+        guard let run = one.runs[id] else { return nil }
+        if run.status.isFinished {
+            if finishedChildren.count >= 4096 { finishedChildren.removeAll() }
+            finishedChildren[id] = run
+        }
+        return run
     }
 }

@@ -9,7 +9,7 @@ extension Engine {
     /// The run executes under the current catalog, or under `catalog` when given (a child run
     /// under its parent's version).
     func requestRun(job: String, parameters: [(String, Value)], provided: [(String, Value)] = [], trigger: RunTrigger, causation: UInt64?,
-                    correlation: UInt64?, catalog given: CatalogState? = nil, batch: inout Batch) -> Result<String, EngineError> {
+                    correlation: UInt64?, catalog given: CatalogState? = nil, owner: String? = nil, batch: inout Batch) -> Result<String, EngineError> {
         let catalog = given ?? self.catalog
         guard let def = catalog.entries[DefinitionKey(.job, job)] else { return .failure(EngineError("job '\(job)' is not in the catalog")) }
         var numbers = RunsState()
@@ -18,6 +18,7 @@ extension Engine {
             var request = RunDecider.Request(job: job, jobVersion: def.version, jobSpec: def.spec, catalogSeq: catalog.lastChangeSeq,
                                              parameters: parameters, trigger: trigger, causation: causation, correlation: correlation)
             request.provided = provided
+            request.owner = owner
             let (id, e) = try RunDecider.request(numbers, request)
             batch.newRun(id, e)
             return .success(id)

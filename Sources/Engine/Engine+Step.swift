@@ -27,6 +27,7 @@ extension Engine {
             let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
             scheduleStages(active, into: &batch, now: now)
             try followChildRuns(active, into: &batch, now: now)
+            try followLoops(active, into: &batch, now: now)
             startDependentRuns(into: &batch)
             do { try automate(&batch) } catch let f as StepFailure { throw f } catch { throw StepFailure("the automation reactor", error) }
             decideSchedules(into: &batch, now: now)
@@ -89,6 +90,8 @@ extension Engine {
                 guard let a = s.running, inFlight[AttemptKey(run: id, stage: s.name, attempt: a.number)] == nil else { continue }
                 // A job stage runs nothing itself: it waits for its child run, which the log holds.
                 if s.plan.type == ChildRuns.stageType && a.childRun != nil { continue }
+                // Nor does a for_each stage whose items are recorded: its items' runs are in the log.
+                if s.plan.type == Loops.stageType && a.items != nil { continue }
                 interrupted.append((id, s.name, a))
             }
         }
@@ -156,6 +159,11 @@ extension Engine {
                 if stage.plan.type == ChildRuns.stageType {
                     // Runs no attempt here: its child run is requested with its StageStarted.
                     try startJobStage(current, stage: name, now: now, into: &batch)
+                    continue
+                }
+                if stage.plan.type == Loops.stageType {
+                    // Runs no attempt here: its items' child runs are requested by the engine.
+                    try startForEachStage(current, stage: name, now: now, into: &batch)
                     continue
                 }
                 do throws(RunCommandError) {

@@ -92,6 +92,9 @@ public final class Engine: @unchecked Sendable {
     var startFloors: [String: UInt64] = [:]
     /// Finished runs' statuses read from their streams (`finishedStatus(ofRun:)`), bounded.
     var finishedStatuses: [String: RunStatus] = [:]
+    /// Finished child runs read from their streams (a loop's ended items are looked at every
+    /// step while the loop runs; the working set may have let them go).
+    var finishedChildren: [String: RunState] = [:]
     /// Events the automation reactor has not decided on yet (after its checkpoint).
     var automationInbox: [RecordedEvent] = []
     /// The notification reactor's outbox, inbox and deliveries (Engine+Notifications).

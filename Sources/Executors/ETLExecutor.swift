@@ -153,3 +153,13 @@ public struct ETLExecutor: StageExecutor {
         return []
     }
 }
+
+extension ETLExecutor {
+    /// The rows a for_each stage loops over (`items: {source: NAME}`): those of a source
+    /// definition, an output's newest version or `NAME@N`, each an object of its columns.
+    public func rows(of text: String, _ ctx: StageContext) throws(StageError) -> [Value] {
+        let source = try endpoint(reading: text, ctx)
+        let table = try read([source], ctx).table
+        return table.rows.map { row in .object(zip(table.columns, row).map { ($0, $1) }) }
+    }
+}

@@ -95,7 +95,7 @@ public struct Why: Sendable {
         case .parent:
             let parent = t.parentRun ?? "?"
             steps.append(WhyStep(kind: "parent", seq: requested.causation,
-                                 text: "child run of stage \(t.parentStage ?? "?") (attempt \(t.parentAttempt ?? 1)) of run \(parent)", data: trigger))
+                                 text: "child run of " + (t.parentItem.map { "item \($0) of " } ?? "") + "stage \(t.parentStage ?? "?") (attempt \(t.parentAttempt ?? 1)) of run \(parent)", data: trigger))
             if parent != "?" { steps += try chain(run: parent, seen: &seen) }
         case .manual:
             steps.append(WhyStep(kind: "manual", seq: nil, text: "requested by \(by)", data: trigger))

@@ -28,11 +28,11 @@ public enum StageDecider {
     /// Claims the queued attempt of `stage` for `engine`: the StageStarted that must be committed
     /// before the attempt's side effects begin. A job stage names the child run requested in the
     /// same append (`childRun`).
-    public static func start(_ run: RunState, stage: String, engine: String, childRun: String? = nil) throws(RunCommandError) -> NewEvent {
+    public static func start(_ run: RunState, stage: String, engine: String, childRun: String? = nil, items: [Value]? = nil) throws(RunCommandError) -> NewEvent {
         guard let s = run.stage(stage), s.status == .queued else {
             throw RunCommandError("stage '\(stage)' of run \(run.id) is not queued (it is \(run.stage(stage)?.status.rawValue ?? "unknown"))")
         }
-        return StageStarted(stage: stage, attempt: s.queuedAttempt, engine: engine, childRun: childRun).event(causation: s.queuedSeq, correlation: run.correlation)
+        return StageStarted(stage: stage, attempt: s.queuedAttempt, engine: engine, childRun: childRun, items: items).event(causation: s.queuedSeq, correlation: run.correlation)
     }
 
     /// A queued stage whose executor does not exist (yet): failed without starting, never retried.

@@ -23,6 +23,8 @@ public enum RunDecider {
         public var reuse: [String: (run: String, attempt: Int)]
         public var causation: UInt64?
         public var correlation: UInt64?
+        /// A team told when the run fails, besides the job's owners (a for_each item's owner).
+        public var owner: String?
 
         public init(job: String, jobVersion: UInt64, jobSpec: Value, catalogSeq: UInt64, parameters: [(String, Value)] = [],
                     trigger: RunTrigger, reuse: [String: (run: String, attempt: Int)] = [:], causation: UInt64? = nil, correlation: UInt64? = nil) {
@@ -71,7 +73,7 @@ public enum RunDecider {
         for (stage, r) in request.reuse { reuse[stage] = AttemptRef(run: r.run, attempt: r.attempt) }
         let event = RunRequested(run: id, job: request.job, jobVersion: request.jobVersion, catalogSeq: request.catalogSeq,
                                  parameters: .object(params), trigger: request.trigger, stages: plan,
-                                 maxParallel: job.maxParallel, reuse: reuse)
+                                 maxParallel: job.maxParallel, reuse: reuse, owner: request.owner)
         return (id, event.event(causation: request.causation, correlation: request.correlation))
     }
 

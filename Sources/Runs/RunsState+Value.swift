@@ -48,6 +48,7 @@ extension RunState {
                                     ("last_event_seq", .int(Int64(lastEventSeq))), ("stages", .array(stages.map(\.value)))]
         if let maxParallel { m.append(("max_parallel", .int(Int64(maxParallel)))) }
         if let cancelRequestedBy { m.append(("cancel_requested_by", .string(cancelRequestedBy))) }
+        if let owner { m.append(("owner", .string(owner))) }
         if let finishedSeq { m.append(("finished_seq", .int(Int64(finishedSeq)))) }
         if let finishedAtMicros { m.append(("finished_at", .int(finishedAtMicros))) }
         if !reuseValue.isEmpty {
@@ -68,7 +69,7 @@ extension RunState {
                   maxParallel: try f.int(opt: "max_parallel").map { Int($0) }, requestedSeq: try f.uint("requested_seq"),
                   requestedAtMicros: try f.int("requested_at"), correlation: try f.uint("correlation"), actor: try f.string("actor"),
                   status: runStatus, cancelRequested: try f.bool("cancel_requested"), cancelRequestedBy: try f.string(opt: "cancel_requested_by"),
-                  stages: stages, stageIndex: index, streamVersion: try f.uint("stream_version"), finishedSeq: try f.uint(opt: "finished_seq"),
+                  owner: try f.string(opt: "owner"), stages: stages, stageIndex: index, streamVersion: try f.uint("stream_version"), finishedSeq: try f.uint(opt: "finished_seq"),
                   finishedAtMicros: try f.int(opt: "finished_at"), lastEventSeq: try f.uint("last_event_seq"))
         if let r = try f.object(opt: "reuse") {
             for m in r.members {
@@ -126,6 +127,16 @@ extension Attempt {
         if let error { m.append(("error", .string(error))) }
         if let durationMs { m.append(("duration_ms", .int(durationMs))) }
         if let childRun { m.append(("child_run", .string(childRun))) }
+        if let items { m.append(("items", .array(items))) }
+        if !itemStarts.isEmpty {
+            m.append(("item_starts", .array(itemStarts.keys.sorted().map { i in
+                var o: [(String, Value)] = [("item", .int(Int64(i)))]
+                if let c = itemStarts[i]?.childRun { o.append(("child_run", .string(c))) }
+                if let e = itemStarts[i]?.error { o.append(("error", .string(e))) }
+                if itemStarts[i]?.reused == true { o.append(("reused", .bool(true))) }
+                return .object(o)
+            })))
+        }
         return .object(m)
     }
 
@@ -134,7 +145,11 @@ extension Attempt {
         self.init(number: Int(try f.int("number")), startedSeq: try f.uint("started_seq"), startedAtMicros: try f.int("started_at"),
                   engine: try f.string("engine"), endedAtMicros: try f.int(opt: "ended_at"), outcome: outcome.flatMap(StageStatus.init(rawValue:)),
                   reason: try f.string(opt: "reason"), error: try f.string(opt: "error"), durationMs: try f.int(opt: "duration_ms"),
-                  childRun: try f.string(opt: "child_run"))
+                  childRun: try f.string(opt: "child_run"), items: try f.array(opt: "items"))
+        for o in try f.objects(opt: "item_starts") ?? [] {
+            itemStarts[Int(try o.int("item"))] = ItemStart(childRun: try o.string(opt: "child_run"), error: try o.string(opt: "error"),
+                                                           reused: try o.bool(opt: "reused") ?? false)
+        }
         if let outcome, self.outcome == nil { throw f.failure("outcome", expected: "a stage status", found: .string(outcome)) }
     }
 }

@@ -27,6 +27,24 @@ public struct Attempt: Sendable, Hashable {
     public var durationMs: Int64?
     /// A job stage's attempt: the child run it requested (its `StageStarted.child_run`).
     public var childRun: String?
+    /// A for_each stage's attempt: its items (`StageStarted.items`) and, per item started, its
+    /// child run or why it has none (`StageItemStarted`).
+    public var items: [Value]?
+    public var itemStarts: [Int: ItemStart] = [:]
+}
+
+/// A for_each item started: its child run, or why none could be requested.
+public struct ItemStart: Sendable, Hashable {
+    public var childRun: String?
+    public var error: String?
+    /// The child run is a rerun run's succeeded item run, taken over.
+    public var reused = false
+
+    public init(childRun: String? = nil, error: String? = nil, reused: Bool = false) {
+        self.childRun = childRun
+        self.error = error
+        self.reused = reused
+    }
 }
 
 /// A dataset version a stage wrote.
@@ -87,6 +105,8 @@ public struct RunState: Sendable, Hashable {
     public var status: RunStatus = .running
     public var cancelRequested = false
     public var cancelRequestedBy: String?
+    /// A team told when the run fails, besides the job's owners (`RunRequested.owner`).
+    public var owner: String?
     public var stages: [StageState]
     /// Stage name → index in `stages`.
     public var stageIndex: [String: Int]
@@ -183,6 +203,7 @@ public struct RunsState: Sendable, Hashable {
                                stages: r.stages.map { StageState(plan: $0) }, stageIndex: index, streamVersion: e.streamVersion,
                                lastEventSeq: e.seq)
             for (stage, ref) in r.reuse { run.reuseValue[stage] = RunState.ReuseRef(run: ref.run, attempt: ref.attempt) }
+            run.owner = r.owner
             runs[id] = run
             active.insert(id)
             lastRunNumber = max(lastRunNumber, Int(id) ?? 0)
@@ -207,7 +228,11 @@ public struct RunsState: Sendable, Hashable {
             if let si {
                 run.stages[si].status = .running
                 run.stages[si].attempts.append(Attempt(number: s.attempt, startedSeq: e.seq, startedAtMicros: e.recordedAtMicros, engine: s.engine,
-                                                       childRun: s.childRun))
+                                                       childRun: s.childRun, items: s.items))
+            }
+        case .itemStarted(let s):
+            if let si, let a = run.stages[si].attempts.lastIndex(where: { $0.number == s.attempt }) {
+                run.stages[si].attempts[a].itemStarts[s.item] = ItemStart(childRun: s.childRun, error: s.error, reused: s.reused == true)
             }
         case .succeeded(let ok):
             if let si {

@@ -153,7 +153,10 @@ final class Progress {
             set(stage, q.attempt > 1 ? "retry queued" : "queued", e, q.attempt)
             if q.attempt > 1 { line = "\(q.stage) queued for attempt \(q.attempt)" }
         case .started(let st):
-            set(stage, "running", e, st.attempt); line = "\(st.stage) started (attempt \(st.attempt))"
+            set(stage, "running", e, st.attempt)
+            line = "\(st.stage) started (attempt \(st.attempt))" + (st.items.map { ", \(plural($0.count, "item"))" } ?? "")
+        case .itemStarted(let it):
+            line = "\(it.stage) item \(it.item): " + (it.childRun.map { "run \($0)" } ?? "no run: \(it.error ?? "")")
         case .succeeded(let su):
             let reused = su.reusedFrom?.run
             set(stage, reused != nil ? "reused" : "succeeded", e, su.attempt)
@@ -267,7 +270,7 @@ func triggerText(_ t: RunTrigger) -> String {
     switch t.kind {
     case .dependency: return "dependency \(t.dependency ?? "") after run \((t.afterRuns ?? []).joined(separator: ","))"
     case .rerun: return "rerun of \(t.rerunOf ?? "?")"
-    case .parent: return "stage \(t.parentStage ?? "?") of run \(t.parentRun ?? "?")"
+    case .parent: return (t.parentItem.map { "item \($0) of " } ?? "") + "stage \(t.parentStage ?? "?") of run \(t.parentRun ?? "?")"
     case .schedule: return "schedule \(t.schedule ?? "?") tick \(t.tick ?? "?")"
     default: return t.kind.rawValue + (t.by.map { " by \($0)" } ?? "")
     }
@@ -280,7 +283,7 @@ func summaryValue(_ r: RunState) -> Value {
              ("trigger", r.trigger.value)])
 }
 
-func statusValue(_ r: RunState) -> Value {
+func statusValue(_ r: RunState, _ runs: RunsState = RunsState()) -> Value {
     var v = summaryValue(r)
     v = v.setting("job_version", to: .int(Int64(r.jobVersion))).setting("catalog_seq", to: .int(Int64(r.catalogSeq)))
         .setting("parameters", to: r.parameters).setting("cancel_requested", to: .bool(r.cancelRequested))
@@ -292,8 +295,49 @@ func statusValue(_ r: RunState) -> Value {
         if let r = s.reason { m.append(("reason", .string(r))) }
         if let o = s.outputs { m.append(("outputs", o)) }
         if let u = s.reusedFrom { m.append(("reused_from", .object([("run", .string(u.run)), ("attempt", .int(Int64(u.attempt)))]))) }
+        if let items = loopItems(s, runs) { m.append(("items", .array(items.map(\.value)))) }
         return .object(m)
     }))
+}
+
+/// One item of a for_each stage's last attempt: its value, child run and that run's status.
+struct LoopItemLine {
+    var index: Int
+    var item: Value
+    var run: String?
+    var status: String
+    var error: String?
+    var reused = false
+
+    /// The item in a line: `k=v` of an object's non-null fields (at most 60 characters).
+    var text: String {
+        let full: String
+        if let members = item.objectMembers {
+            full = members.filter { $0.value != .null }.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
+        } else {
+            full = item.stringValue ?? item.jsonString
+        }
+        return full.count > 60 ? String(full.prefix(59)) + "…" : full
+    }
+
+    var value: Value {
+        var m: [(String, Value)] = [("item", .int(Int64(index))), ("value", item), ("status", .string(status))]
+        if let run { m.append(("run", .string(run))) }
+        if let error { m.append(("error", .string(error))) }
+        if reused { m.append(("reused", .bool(true))) }
+        return .object(m)
+    }
+}
+
+/// The items of a for_each stage's last attempt (nil for other stages): each item's child run
+/// and its status as `runs` holds it (`pending` before it starts, `failed` without a run).
+func loopItems(_ s: StageState, _ runs: RunsState) -> [LoopItemLine]? {
+    guard let a = s.attempts.last, let items = a.items else { return nil }
+    return items.enumerated().map { i, item in
+        guard let start = a.itemStarts[i] else { return LoopItemLine(index: i, item: item, status: "pending") }
+        guard let run = start.childRun else { return LoopItemLine(index: i, item: item, status: "failed", error: start.error) }
+        return LoopItemLine(index: i, item: item, run: run, status: runs.runs[run]?.status.rawValue ?? "requested", reused: start.reused)
+    }
 }
 
 struct Status: ParsableCommand {
@@ -306,13 +350,23 @@ struct Status: ParsableCommand {
         let log = try store.openForReading()
         let state = try RunCommands.runs(log)
         guard let r = state.runs[runID] else { throw CommandFailure(message: "no run '\(runID)'; `ledgerflow runs` lists them") }
-        if json { Output.line(prettyJSON(statusValue(r))); return }
+        if json { Output.line(prettyJSON(statusValue(r, state))); return }
         Output.line("run \(r.id) of job \(r.job) (version \(r.jobVersion), catalog seq \(r.catalogSeq)): \(r.status.rawValue)\(r.cancelRequested && r.status == .running ? " (cancelling)" : "")")
         Output.line("requested \(timestamp(r.requestedAtMicros)) by \(triggerText(r.trigger)); \(r.status == .running ? "running for" : "took") \(durationText(r))")
         if let params = r.parameters.objectMembers, !params.isEmpty {
             Output.line("parameters: " + params.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " "))
         }
         Output.line("")
+        defer {
+            for s in r.stages {
+                guard let items = loopItems(s, state), !items.isEmpty else { continue }
+                Output.line("")
+                Output.line("items of \(s.name):")
+                printTable(["ITEM", "VALUE", "RUN", "STATUS"], items.map { i in
+                    [String(i.index), i.text, i.run ?? "-", i.status + (i.reused ? " (reused)" : "") + (i.error.map { ": \($0)" } ?? "")]
+                })
+            }
+        }
         printTable(["STAGE", "TYPE", "STATUS", "ATTEMPTS", "DURATION", "DETAIL"], r.stages.map { s in
             let duration = s.attempts.last?.durationMs.map { ms($0) }
                 ?? (s.status == .running ? s.attempts.last.map { ms((Int64(Date().timeIntervalSince1970 * 1e6) - $0.startedAtMicros) / 1000) + "…" } ?? "" : "")
@@ -324,6 +378,10 @@ struct Status: ParsableCommand {
             if let u = s.reusedFrom { detail = "reused from run \(u.run) attempt \(u.attempt)" }
             if let c = s.attempts.last?.childRun {
                 detail = "child run \(c)" + (state.runs[c].map { " of job \($0.job): \($0.status.rawValue)" } ?? "")
+            }
+            if let items = loopItems(s, state) {
+                let by = Dictionary(grouping: items, by: \.status).mapValues(\.count)
+                detail = plural(items.count, "item") + ": " + by.keys.sorted().map { "\(by[$0] ?? 0) \($0)" }.joined(separator: ", ")
             }
             if !s.datasets.isEmpty { detail = s.datasets.map { "wrote \($0.dataset) v\($0.version) (\(plural(Int($0.rows), "row")))" }.joined(separator: "; ") }
             if let (model, v) = reported.version {

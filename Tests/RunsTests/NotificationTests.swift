@@ -97,6 +97,24 @@ import Testing
         #expect(requests.count == 1)
     }
 
+    /// A run's own owner (a for_each item's `item_owner`) is told when it fails, and only then.
+    @Test func aRunsOwnOwnerHearsOfItsFailureOnly() throws {
+        let (g, r) = try Self.failedRun()
+        var run = try #require(g.state.runs[r])
+        run.owner = "analysts"
+        run.trigger = .parent(run: "7", stage: "modules", attempt: 1, item: 2)
+        let audience = NotificationRouting.audience(run: run, job: Self.job, teams: Self.teams)
+        #expect(audience.contains(.init(team: "analysts", reasons: ["owner of this run (item 2 of stage modules in run 7)"])), "\(audience)")
+        var h = Given()
+        let fine = try h.requested(["a"], job: "churn_scoring")
+        h.schedule(fine); try h.start(fine, "a"); try h.complete(fine, "a", ok); h.schedule(fine)
+        var succeeded = try #require(h.state.runs[fine])
+        succeeded.owner = "ml-ops"
+        #expect(NotificationRouting.audience(run: succeeded, job: Self.job, teams: Self.teams).isEmpty)
+        run.owner = "no-such-team"
+        #expect(!NotificationRouting.audience(run: run, job: Self.job, teams: Self.teams).contains { $0.team == "no-such-team" })
+    }
+
     @Test func aTeamIsReachedThroughItsNotifierOrTheOnlySmtpOneAndItsWebhook() {
         let plain = TeamSpec(emails: ["a@example.com"])
         var out = NotificationRouting.deliveries(team: "t", plain, notifiers: ["mail": Self.mail, "hook": Self.hook])

@@ -128,6 +128,18 @@ import Testing
         let back = try RunsState(workingSet: w.workingSetValue)
         #expect(back == w)
         #expect(back.finishedByJob["A"]?.count == 2 && back.runs.count == 2)
+        // A loop's items, its items' starts and a run's owner come back too.
+        let loop = try g.requested(["each"], job: "L")
+        g.schedule(loop)
+        g.record([StageStarted(stage: "each", attempt: 1, engine: "e", items: [.object([("m", "a")]), "b"]).event(),
+                  StageItemStarted(stage: "each", attempt: 1, item: 0, childRun: "99").event(),
+                  StageItemStarted(stage: "each", attempt: 1, item: 1, error: "no field").event()], run: loop)
+        var withLoop = g.state
+        withLoop.runs[loop]?.owner = "team-P1"
+        let again = try RunsState(workingSet: withLoop.workingSetValue)
+        #expect(again == withLoop)
+        #expect(again.runs[loop]?.stage("each")?.attempts.first?.itemStarts[1]?.error == "no field")
+        #expect(again.runs[loop]?.stage("each")?.attempts.first?.items?.count == 2 && again.runs[loop]?.owner == "team-P1")
         // A malformed snapshot fails, naming the field.
         let bad = Value.object([("runs", .array([])), ("finished_by_job", .object([("A", .array([.object([("run", "1"), ("status", "running"), ("seq", 3), ("correlation", 1)])]))]))])
         #expect(throws: DecodingFailure.self) { try RunsState(workingSet: bad) }

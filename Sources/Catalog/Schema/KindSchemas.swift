@@ -52,7 +52,7 @@ public enum KindSchemas {
 
     // MARK: - job
 
-    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files", "job"]
+    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files", "job", "for_each"]
 
     /// The operations of a files stage, in the order of `StageSpec.FileOperation.Op`.
     public static let fileOps = StageSpec.FileOperation.Op.allCases.map(\.rawValue)
@@ -175,7 +175,22 @@ public enum KindSchemas {
             Field("job", .reference(.job), required: true, "The job run as a child: its run is requested when the stage starts (in the same append), and the stage ends with it — succeeded with outputs `{run, job, status, stages: {STAGE: outputs}}`, or failed. Cancelling the parent cancels the child. Jobs may not run each other in a cycle, nor nest more than \(ChildJobs.maxDepth) levels deep; a job stage takes no `timeout`."),
             Field("parameters", .map(.any), "Parameters of the child run: the child's required ones must be given, literal values of their types; texts may use `${params.NAME}`, `${run.id}`, `${stages.STAGE.outputs.FIELD}` of this run."),
         ]),
+        ("for_each", [
+            Field("items", .object(forEachItems), required: true, "What to loop over, resolved when the stage starts and recorded in its `StageStarted` (at most \(StageSpec.ForEach.maxItems) items)."),
+            Field("job", .reference(.job), required: true, "The job run as a child once per item (ADF ForEach + ExecutePipeline). The stage succeeds when every item's run succeeded, with outputs `{items, succeeded, failed, runs: [{item, run, status, outputs}]}`; cancelling the parent cancels the running items. Counts toward the nesting limit like a job stage; takes no `timeout`."),
+            Field("parameters", .map(.any), "Parameters of each item's run: `${item.FIELD}` (the item's field; a text that is only that keeps the field's type) or `${item}` (a scalar item), besides what a job stage's parameters take."),
+            Field("max_parallel", .integer(min: 1), "Item runs at once, at most (default 1: one after another; ADF's batchCount)."),
+            Field("continue_on_error", .boolean, "false (default): after an item fails no further item starts and the stage fails once the running ones end; true: every item runs and the stage fails if any failed."),
+            Field("item_owner", .text, "The team told when an item's run fails (its `RunRequested.owner`), e.g. `team-${item.product_code}`; checked against the config table's rows at apply."),
+        ]),
     ]))
+
+    static let forEachItems = ObjectSchema("for_each items", [
+        Field("config_table", .reference(.configTable), "The active rows of this config table (a row with `active: false` is left out), each an object of its columns."),
+        Field("source", .text, "Or: the rows of a source definition (an sqlite `query` is ADF's Lookup), of an output's newest version, or `NAME@N`: version N of a dataset."),
+        Field("where", .expression, "With config_table or source: keep the rows this holds for (`product_code == 'P1'`)."),
+        Field("list", .list(.any), "Or: a literal list of values or objects."),
+    ])
 
     static let job = ObjectSchema("job", [
         Field("owner", .reference(.team), "The team that owns the job and hears about its runs."),

@@ -5,7 +5,8 @@ extension StageSpec {
     /// once per item of `items`, with `${item.FIELD}` (`${item}` for a scalar item) replaced in
     /// `parameters`, at most `maxParallel` child runs at once.
     ///
-    /// Not yet a stage type the engine runs: this is the spec, its items and its checks, pure.
+    /// The engine resolves the items when an attempt starts (recorded in its `StageStarted`) and
+    /// requests each item's child run in the same append as the `StageItemStarted` naming it.
     public struct ForEach: Sendable, Hashable {
         /// Where the items come from.
         public enum Items: Sendable, Hashable {
@@ -14,6 +15,17 @@ extension StageSpec {
             case configTable(name: String, where: String?)
             /// A literal list of values or objects.
             case list([Value])
+            /// The rows of a source definition (an sqlite `query` is ADF's Lookup), of an output's
+            /// newest version, or of version N of a dataset (`NAME@N`), filtered by `where`.
+            case source(name: String, where: String?)
+
+            /// The `where` condition, if any.
+            public var condition: String? {
+                switch self {
+                case .configTable(_, let w), .source(_, let w): return w
+                case .list: return nil
+                }
+            }
         }
 
         /// The job each item runs as a child run.
@@ -26,14 +38,24 @@ extension StageSpec {
         public var maxParallel: Int
         /// false (default): after a failure no new item starts; true: every item runs.
         public var continueOnError: Bool
+        /// The team told when an item's child run fails, as written (`team-${item.product_code}`).
+        public var itemOwner: String?
+
+        /// The stage type.
+        public static let stageType = "for_each"
+
+        /// Items one attempt takes, at most (ADF's ForEach takes 100,000; a Lookup returns 5,000 rows).
+        public static let maxItems = 5_000
 
         /// A value with these fields.
-        public init(job: String, items: Items, parameters: [Value.Member] = [], maxParallel: Int = 1, continueOnError: Bool = false) {
+        public init(job: String, items: Items, parameters: [Value.Member] = [], maxParallel: Int = 1, continueOnError: Bool = false,
+                    itemOwner: String? = nil) {
             self.job = job
             self.items = items
             self.parameters = parameters
             self.maxParallel = maxParallel
             self.continueOnError = continueOnError
+            self.itemOwner = itemOwner
         }
 
         /// Reads a for_each stage's own fields (`job`, `items`, `parameters`, `max_parallel`,
@@ -46,30 +68,47 @@ extension StageSpec {
             let source = try f.object("items")
             if let table = try source.string(opt: "config_table") {
                 items = .configTable(name: table, where: try source.string(opt: "where"))
+            } else if let name = try source.string(opt: "source") {
+                items = .source(name: name, where: try source.string(opt: "where"))
             } else if let list = try source.array(opt: "list") {
                 items = .list(list)
             } else {
-                throw f.failure("items", expected: "{config_table: NAME, where: EXPRESSION} or {list: [...]}", found: f.value("items"))
+                throw f.failure("items", expected: "{config_table: NAME, where: EXPRESSION}, {source: NAME, where: EXPRESSION} or {list: [...]}", found: f.value("items"))
             }
             job = try f.string("job")
             parameters = try f.mapping(opt: "parameters")
             maxParallel = Int(try f.int(opt: "max_parallel") ?? 1)
             continueOnError = try f.bool(opt: "continue_on_error") ?? false
+            itemOwner = try f.string(opt: "item_owner")
         }
 
         /// The items: a list as written; a config table's active rows (`active` absent counts as
         /// active) that `where` holds for, each an object of its columns. Nil table: no items.
+        /// A source's rows are given by the caller (`filter(_:)`).
         public func resolve(table: ConfigTableSpec?) throws(ExpressionError) -> [Value] {
             switch items {
             case .list(let values):
                 return values
-            case .configTable(_, let condition):
-                let filter = try condition.map { (text) throws(ExpressionError) in try Expression.parse(text) }
-                return (table?.rows ?? []).filter { $0.active ?? true }.map(\.value).filter { row in
-                    guard let filter else { return true }
-                    return filter.evaluate { row[$0] } == .bool(true)
-                }
+            case .configTable:
+                return try filter((table?.rows ?? []).filter { $0.active ?? true }.map(\.value))
+            case .source:
+                return []
             }
+        }
+
+        /// The rows `where` holds for (all rows without one).
+        public func filter(_ rows: [Value]) throws(ExpressionError) -> [Value] {
+            guard let condition = items.condition else { return rows }
+            let filter = try Expression.parse(condition)
+            return rows.filter { row in filter.evaluate { row[$0] } == .bool(true) }
+        }
+
+        /// The team told when `item`'s child run fails (`item_owner` with the item's fields), nil
+        /// without one.
+        public func owner(for item: Value) throws(ItemError) -> String? {
+            guard let itemOwner else { return nil }
+            guard case .string(let team) = try ForEach.substitute(.string(itemOwner), item: item, parameter: "item_owner") else { return nil }
+            return team
         }
 
         /// The fields `parameters` read from the item (`${item.FIELD}`), in first-use order;
@@ -77,6 +116,7 @@ extension StageSpec {
         public var itemFields: [String] {
             var out: [String] = []
             for m in parameters { ForEach.collect(m.value, into: &out) }
+            if let itemOwner { ForEach.collect(.string(itemOwner), into: &out) }
             return out
         }
 
@@ -99,7 +139,7 @@ extension StageSpec {
             return out
         }
 
-        private static func substitute(_ value: Value, item: Value, parameter: String) throws(ItemError) -> Value {
+        static func substitute(_ value: Value, item: Value, parameter: String) throws(ItemError) -> Value {
             switch value {
             case .string(let text):
                 let refs = references(text)
@@ -170,7 +210,8 @@ extension StageSpec {
         /// What apply would refuse, one line each with the field it is at: an unknown config
         /// table or child job (with "did you mean"), `${item.X}` or a `where` over a column the
         /// table does not have, a `where` that does not parse, `max_parallel` below 1.
-        public func problems(tables: [String: ConfigTableSpec], jobs: Set<String>) -> [ItemProblem] {
+        /// With `teams`, also an `item_owner` that names no team for some row of the config table.
+        public func problems(tables: [String: ConfigTableSpec], jobs: Set<String>, teams: Set<String>? = nil) -> [ItemProblem] {
             var out: [ItemProblem] = []
             if maxParallel < 1 {
                 out.append(ItemProblem(field: "max_parallel", message: "max_parallel is \(maxParallel)", fix: "give 1 or more (1 runs the items one after another)"))
@@ -179,11 +220,24 @@ extension StageSpec {
                 out.append(ItemProblem(field: "job", message: "job '\(job)' does not exist",
                                        fix: Suggest.closest(to: job, in: jobs.sorted()).map { "did you mean '\($0)'?" } ?? "define it (kind: job, name: \(job)) or fix the name"))
             }
+            if case .source(_, let condition?) = items {
+                do throws(ExpressionError) { _ = try Expression.parse(condition) } catch {
+                    out.append(ItemProblem(field: "items.where", message: "where '\(condition)' does not read: \(error)", fix: "write a condition over the rows' columns, e.g. region == 'EU'"))
+                }
+            }
             guard case .configTable(let name, let condition) = items else { return out }
             guard tables[name] != nil else {
                 out.append(ItemProblem(field: "items.config_table", message: "config table '\(name)' does not exist",
                                        fix: Suggest.closest(to: name, in: tables.keys.sorted()).map { "did you mean '\($0)'?" } ?? "define it (kind: config_table, name: \(name)) or fix the name"))
                 return out
+            }
+            if let itemOwner, let teams {
+                for row in (try? resolve(table: tables[name])) ?? [] {
+                    guard let team = try? owner(for: row), !teams.contains(team) else { continue }
+                    out.append(ItemProblem(field: "item_owner", message: "item_owner '\(itemOwner)' names team '\(team)' for the row \(Fields.describe(row)), which does not exist",
+                                           fix: "define it (kind: team, name: \(team)) or change item_owner"))
+                    break
+                }
             }
             let columns = ConfigTableSpec.Row.columns
             func unknown(_ field: String, at: String, _ what: String) {

@@ -17,6 +17,7 @@ public struct StageSpec: Sendable, Hashable {
         case script(Script)
         case files(Files)
         case job(ChildJob)
+        case forEach(ForEach)
     }
 
     /// job: run another job with parameters and wait for its run to end (its outcome is the
@@ -435,8 +436,19 @@ public struct StageSpec: Sendable, Hashable {
             variant = .files(Files(operations: operations))
         case "job":
             variant = .job(ChildJob(job: try f.string("job"), parameters: try f.mapping(opt: "parameters")))
+        case ForEach.stageType:
+            variant = .forEach(try ForEach(f))
         default:
             throw f.failure("type", expected: "one of " + KindSchemas.stageTypes.joined(separator: ", "), found: f.value("type"))
+        }
+    }
+
+    /// The job a job or for_each stage runs as child runs (nil for other types).
+    public var childJob: String? {
+        switch variant {
+        case .job(let c): return c.job
+        case .forEach(let f): return f.job
+        default: return nil
         }
     }
 
@@ -458,7 +470,7 @@ public struct StageSpec: Sendable, Hashable {
         case .features(let f): return f.destination
         case .inference(let i): return i.destination
         case .merge(let m): return m.destination
-        case .train, .evaluate, .script, .files, .job: return nil
+        case .train, .evaluate, .script, .files, .job, .forEach: return nil
         }
     }
 
@@ -472,7 +484,7 @@ public struct StageSpec: Sendable, Hashable {
         case .train(let t): return t.model
         case .inference(let i): return i.model
         case .evaluate(let e): return e.model
-        case .etl, .storage, .merge, .script, .files, .job: return nil
+        case .etl, .storage, .merge, .script, .files, .job, .forEach: return nil
         }
     }
 }

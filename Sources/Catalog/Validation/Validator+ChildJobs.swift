@@ -20,12 +20,70 @@ extension Validator {
         checkTypedParameters(d, who: who, job: job, jobName: child.job, given: child.parameters, at: "stages[\(i)].parameters")
     }
 
+    /// A for_each stage: its items' config table or source, its child job and the parameters it
+    /// passes (as a job stage's; `${item.FIELD}` a column of the table), `max_parallel`, the teams
+    /// `item_owner` names, and no `timeout`.
+    mutating func checkForEach(_ d: Definition, _ s: StageSpec, _ loop: StageSpec.ForEach, _ i: Int) {
+        let who = "for_each stage '\(s.name)' of job '\(d.name)'"
+        if s.timeout != nil {
+            error(d, "stages[\(i)].timeout", "\(who) runs job '\(loop.job)' per item and takes no timeout",
+                  fix: "remove `timeout:`; give the child's stages timeouts instead")
+        }
+        var tables: [String: ConfigTableSpec] = [:]
+        var jobs: Set<String> = []
+        var teams: Set<String> = []
+        for (key, spec) in specs {
+            switch spec {
+            case .configTable(let t): tables[key.name] = t
+            case .job: jobs.insert(key.name)
+            case .team: teams.insert(key.name)
+            default: break
+            }
+        }
+        // An unknown job or config table is said once, by the reference check of every field.
+        for p in loop.problems(tables: tables, jobs: jobs, teams: teams) where p.field != "job" && p.field != "items.config_table" {
+            error(d, "stages[\(i)].\(p.field)", "\(who): \(p.message)", fix: p.fix)
+        }
+        if case .source(let text, _) = loop.items {
+            if let ref = DatasetReference(text) {
+                if !knownDatasets.contains(ref.name) {
+                    error(d, "stages[\(i)].items.source", "\(who) loops over the rows of '\(ref.name)', which is no source, output or stage output",
+                          fix: Suggest.closest(to: ref.name, in: knownDatasets.sorted()).map { "did you mean '\($0)'?" } ?? "define a source named '\(ref.name)'")
+                }
+            } else {
+                error(d, "stages[\(i)].items.source", "\(who) loops over '\(text)', whose version is not a positive integer", fix: DatasetReference.versionFix)
+            }
+        }
+        if case .list(let items) = loop.items {
+            if items.count > StageSpec.ForEach.maxItems {
+                error(d, "stages[\(i)].items.list", "\(who) lists \(items.count) items, over the limit of \(StageSpec.ForEach.maxItems)",
+                      fix: "loop over a config table or a source's rows, or split the list")
+            }
+            for item in items {
+                do throws(StageSpec.ItemError) {
+                    _ = try loop.parameters(for: item)
+                    if let team = try loop.owner(for: item), !teams.contains(team) {
+                        error(d, "stages[\(i)].item_owner", "\(who): item_owner names team '\(team)' for item \(Fields.describe(item)), which does not exist",
+                              fix: "define it (kind: team, name: \(team)) or change item_owner")
+                        break
+                    }
+                } catch let problem {
+                    error(d, "stages[\(i)].parameters", "\(who): item \(Fields.describe(item)): \(problem.description)", fix: "give every item the fields the parameters use")
+                    break
+                }
+            }
+        }
+        guard let job = spec(JobSpec.self, loop.job) else { return }
+        checkPassedParameters(d, who: who, job: job, jobName: loop.job, given: loop.parameters, at: "stages[\(i)].parameters")
+        checkTypedParameters(d, who: who, job: job, jobName: loop.job, given: loop.parameters, at: "stages[\(i)].parameters")
+    }
+
     /// The jobs each job's job stages run (job → [(stage, child job)]), over every job that will exist.
     var childJobEdges: [String: [(stage: String, child: String)]] {
         var edges: [String: [(stage: String, child: String)]] = [:]
         for (key, spec) in specs {
             guard case .job(let job) = spec else { continue }
-            for s in job.stages { if case .job(let c) = s.variant { edges[key.name, default: []].append((s.name, c.job)) } }
+            for s in job.stages { if let c = s.childJob { edges[key.name, default: []].append((s.name, c)) } }
         }
         return edges
     }
@@ -69,7 +127,7 @@ extension Validator {
     func stageIndex(_ d: Definition, runningOneOf jobs: [String]) -> (Int, String)? {
         guard case .job(let job)? = specs[d.key] else { return nil }
         for (i, s) in job.stages.enumerated() {
-            if case .job(let c) = s.variant, jobs.contains(c.job) { return (i, s.name) }
+            if let c = s.childJob, jobs.contains(c) { return (i, s.name) }
         }
         return nil
     }

@@ -292,6 +292,8 @@ public struct Validator {
             checkFiles(d, s, files, i)
         case .job(let child):
             checkChildJob(d, s, child, i)
+        case .forEach(let loop):
+            checkForEach(d, s, loop, i)
         case .etl(let transfer), .storage(let transfer):
             checkProtections(d, n, transfer.transform, "stages[\(i)]")
         case .train, .merge: break

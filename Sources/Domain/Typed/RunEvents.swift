@@ -6,6 +6,7 @@ public enum RunEvents {
     public static let runRequested = RunRequested.type
     public static let stageQueued = StageQueued.type
     public static let stageStarted = StageStarted.type
+    public static let stageItemStarted = StageItemStarted.type
     public static let datasetVersionWritten = DatasetVersionWritten.type
     public static let stageSucceeded = StageSucceeded.type
     public static let stageFailed = StageFailed.type
@@ -17,7 +18,8 @@ public enum RunEvents {
     public static let runCancelled = RunCancelled.type
 
     /// Every run event type, in the order of the reference.
-    public static let all: [any DomainEvent.Type] = [RunRequested.self, StageQueued.self, StageStarted.self, DatasetVersionWritten.self,
+    public static let all: [any DomainEvent.Type] = [RunRequested.self, StageQueued.self, StageStarted.self, StageItemStarted.self,
+                                                     DatasetVersionWritten.self,
                                                      StageSucceeded.self, StageFailed.self, StageSkipped.self, StageCancelled.self,
                                                      RunCancelRequested.self, RunSucceeded.self, RunFailed.self, RunCancelled.self]
     /// Every type name above.
@@ -186,6 +188,8 @@ public struct RunTrigger: Sendable, Hashable {
     public var parentRun: String?
     public var parentStage: String?
     public var parentAttempt: Int?
+    /// parent, of a for_each stage: the item (its position, from 0) this run is for.
+    public var parentItem: Int?
 
     public init(_ kind: Kind, by: String? = nil) {
         self.kind = kind
@@ -202,12 +206,14 @@ public struct RunTrigger: Sendable, Hashable {
         return t
     }
 
-    /// A child run of `run`'s job stage `stage` (attempt `attempt`).
-    public static func parent(run: String, stage: String, attempt: Int) -> RunTrigger {
+    /// A child run of `run`'s job stage `stage` (attempt `attempt`), or of one `item` of its
+    /// for_each stage.
+    public static func parent(run: String, stage: String, attempt: Int, item: Int? = nil) -> RunTrigger {
         var t = RunTrigger(.parent, by: "run:\(run)")
         t.parentRun = run
         t.parentStage = stage
         t.parentAttempt = attempt
+        t.parentItem = item
         return t
     }
 
@@ -236,6 +242,7 @@ public struct RunTrigger: Sendable, Hashable {
         parentRun = try f.string(opt: "parent_run")
         parentStage = try f.string(opt: "parent_stage")
         parentAttempt = try f.int(opt: "parent_attempt").map { Int($0) }
+        parentItem = try f.int(opt: "parent_item").map { Int($0) }
     }
 
     public var value: Value {
@@ -260,6 +267,7 @@ public struct RunTrigger: Sendable, Hashable {
         b.set("parent_run", parentRun)
         b.set("parent_stage", parentStage)
         b.set("parent_attempt", parentAttempt.map { Int64($0) })
+        b.set("parent_item", parentItem.map { Int64($0) })
         return b.value
     }
 
@@ -284,6 +292,7 @@ public struct RunTrigger: Sendable, Hashable {
         .optional("parent_run", "text", "parent: the run whose job stage runs this one and waits for it"),
         .optional("parent_stage", "text", "parent: that job stage"),
         .optional("parent_attempt", "integer", "parent: that stage's attempt"),
+        .optional("parent_item", "integer", "parent, a for_each stage: the item (position from 0) this run is for"),
     ]
 }
 
@@ -327,9 +336,11 @@ public struct RunRequested: DomainEvent {
     public var maxParallel: Int64?
     /// Stage → the run and attempt whose outputs this run takes over (reruns).
     public var reuse: [String: AttemptRef]
+    /// A team told when this run fails, besides the job's owners (a for_each item's `item_owner`).
+    public var owner: String?
 
     public init(run: String, job: String, jobVersion: UInt64, catalogSeq: UInt64, parameters: Value, trigger: RunTrigger,
-                stages: [PlannedStage], maxParallel: Int64? = nil, reuse: [String: AttemptRef] = [:]) {
+                stages: [PlannedStage], maxParallel: Int64? = nil, reuse: [String: AttemptRef] = [:], owner: String? = nil) {
         self.run = run
         self.job = job
         self.jobVersion = jobVersion
@@ -339,6 +350,7 @@ public struct RunRequested: DomainEvent {
         self.stages = stages
         self.maxParallel = maxParallel
         self.reuse = reuse
+        self.owner = owner
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
@@ -358,6 +370,7 @@ public struct RunRequested: DomainEvent {
             for m in r.members { reuse[m.key] = try AttemptRef(try r.object(m.key)) }
         }
         self.reuse = reuse
+        owner = try f.string(opt: "owner")
     }
 
     public var payload: Value {
@@ -371,6 +384,7 @@ public struct RunRequested: DomainEvent {
         b.set("stages", .array(stages.map(\.value)))
         b.set("max_parallel", maxParallel)
         if !reuse.isEmpty { b.set("reuse", .object(reuse.map { ($0.key, $0.value.value) })) }
+        b.set("owner", owner)
         return b.value
     }
 
@@ -387,6 +401,7 @@ public struct RunRequested: DomainEvent {
             FieldDocumentation("stages", "list of objects", "the plan: one item per stage", fields: PlannedStage.documentation),
             .optional("max_parallel", "integer", "stage attempts of this run running at once, at most"),
             .optional("reuse", "object", "stage → {run, attempt}: outputs a rerun takes over", fields: AttemptRef.documentation),
+            .optional("owner", "text", "a team told when this run fails, besides the job's owners (a for_each item's item_owner)"),
         ])
 
     public static var example: RunRequested {
@@ -401,7 +416,7 @@ public struct RunRequested: DomainEvent {
                                                   retry: RetryPolicy(attempts: 3, backoffSeconds: 5, factor: 2, maxBackoffSeconds: 60),
                                                   timeoutSeconds: 600),
                                      PlannedStage(name: "alert", type: "script", after: ["score"], on: .failure, when: "params.as_of != ''")],
-                            maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)])
+                            maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)], owner: "team-P1")
     }
 }
 
@@ -450,23 +465,28 @@ public struct StageStarted: DomainEvent {
     public var engine: String
     /// A job stage: the child run it requested in the same append (and waits for).
     public var childRun: String?
+    /// A for_each stage: its items, resolved when the attempt started (in order; item i is
+    /// `items[i]`), so that every later decision and a restart see the same items.
+    public var items: [Value]?
 
-    public init(stage: String, attempt: Int, engine: String, childRun: String? = nil) {
+    public init(stage: String, attempt: Int, engine: String, childRun: String? = nil, items: [Value]? = nil) {
         self.stage = stage
         self.attempt = attempt
         self.engine = engine
         self.childRun = childRun
+        self.items = items
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
         let f = try Fields(Self.type, payload)
         self.init(stage: try f.string("stage"), attempt: Int(try f.int("attempt")), engine: try f.string("engine"),
-                  childRun: try f.string(opt: "child_run"))
+                  childRun: try f.string(opt: "child_run"), items: try f.array(opt: "items"))
     }
 
     public var payload: Value {
         var b = PayloadBuilder([("attempt", .int(Int64(attempt))), ("engine", .string(engine)), ("stage", .string(stage))])
         b.set("child_run", childRun)
+        b.set("items", items.map(Value.array))
         return b.value
     }
 
@@ -478,8 +498,66 @@ public struct StageStarted: DomainEvent {
             FieldDocumentation("attempt", "integer", "the attempt's number"),
             FieldDocumentation("engine", "text", "the engine instance that runs it (host/pid/start ms)"),
             .optional("child_run", "text", "a job stage: the child run requested in the same append, whose end ends the attempt"),
+            .optional("items", "list", "a for_each stage: its items, resolved when the attempt started (item i is the i-th, from 0)"),
         ])
-    public static let example = StageStarted(stage: "run_report", attempt: 1, engine: "host/4242/1764806400000", childRun: "43")
+    /// (A job stage has `child_run`, a for_each stage `items`; the example shows both fields.)
+    public static let example = StageStarted(stage: "run_report", attempt: 1, engine: "host/4242/1764806400000", childRun: "43",
+                                             items: [.object([("module_name", "sales"), ("client_code", "C001")])])
+}
+
+/// A for_each stage's attempt started one of its items: the child run requested for it in the
+/// same append, or why none could be (the item then counts as failed).
+public struct StageItemStarted: DomainEvent {
+    public static let type = "StageItemStarted"
+    public var stage: String
+    public var attempt: Int
+    /// The item's position in the attempt's `StageStarted.items`, from 0.
+    public var item: Int
+    /// The child run requested for it in the same append.
+    public var childRun: String?
+    /// Why no child run could be requested (a parameter the item cannot give, a refused value).
+    public var error: String?
+    /// A rerun from failure: `child_run` is the succeeded run the rerun run's loop had for the
+    /// same item, taken over (no new run).
+    public var reused: Bool?
+
+    public init(stage: String, attempt: Int, item: Int, childRun: String? = nil, error: String? = nil, reused: Bool? = nil) {
+        self.stage = stage
+        self.attempt = attempt
+        self.item = item
+        self.childRun = childRun
+        self.error = error
+        self.reused = reused
+    }
+
+    public init(_ payload: Value) throws(DecodingFailure) {
+        let f = try Fields(Self.type, payload)
+        self.init(stage: try f.string("stage"), attempt: Int(try f.int("attempt")), item: Int(try f.int("item")),
+                  childRun: try f.string(opt: "child_run"), error: try f.string(opt: "error"), reused: try f.bool(opt: "reused"))
+    }
+
+    public var payload: Value {
+        var b = PayloadBuilder([("attempt", .int(Int64(attempt))), ("item", .int(Int64(item))), ("stage", .string(stage))])
+        b.set("child_run", childRun)
+        b.set("error", error)
+        b.set("reused", reused)
+        return b.value
+    }
+
+    public static let documentation = EventDocumentation(
+        "A for_each stage's attempt started one of its items: the item's child run, requested in the same append, or why none could be (the item failed).",
+        stream: "run/<run>",
+        fields: [
+            FieldDocumentation("stage", "text", "the for_each stage"),
+            FieldDocumentation("attempt", "integer", "the stage's attempt"),
+            FieldDocumentation("item", "integer", "the item's position in the attempt's items, from 0"),
+            .optional("child_run", "text", "the child run requested for the item"),
+            .optional("error", "text", "why no child run could be requested; the item failed"),
+            .optional("reused", "boolean", "a rerun from failure: child_run is the succeeded run of the same item in the run rerun (no new run)"),
+        ])
+    /// (An item has `child_run` or `error`; the example shows both fields.)
+    public static let example = StageItemStarted(stage: "modules", attempt: 1, item: 2, childRun: "57",
+                                                 error: "parameter rows for job 'module': …", reused: true)
 }
 
 /// A column's name and type in a dataset's schema.
@@ -1149,6 +1227,7 @@ public enum RunEvent: Sendable, Hashable {
     case requested(RunRequested)
     case queued(StageQueued)
     case started(StageStarted)
+    case itemStarted(StageItemStarted)
     case datasetWritten(DatasetVersionWritten)
     case succeeded(StageSucceeded)
     case failed(StageFailed)
@@ -1165,6 +1244,7 @@ public enum RunEvent: Sendable, Hashable {
         case RunRequested.type: self = .requested(try RunRequested(payload))
         case StageQueued.type: self = .queued(try StageQueued(payload))
         case StageStarted.type: self = .started(try StageStarted(payload))
+        case StageItemStarted.type: self = .itemStarted(try StageItemStarted(payload))
         case DatasetVersionWritten.type: self = .datasetWritten(try DatasetVersionWritten(payload))
         case StageSucceeded.type: self = .succeeded(try StageSucceeded(payload))
         case StageFailed.type: self = .failed(try StageFailed(payload))
@@ -1194,6 +1274,7 @@ public enum RunEvent: Sendable, Hashable {
         switch self {
         case .queued(let e): return e.stage
         case .started(let e): return e.stage
+        case .itemStarted(let e): return e.stage
         case .datasetWritten(let e): return e.stage
         case .succeeded(let e): return e.stage
         case .failed(let e): return e.stage

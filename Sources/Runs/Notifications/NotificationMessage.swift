@@ -106,11 +106,27 @@ public enum NotificationMessage {
             if let m = outputs.metrics?.objectMembers, !m.isEmpty {
                 details.append("metrics " + m.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: ", "))
             }
+            if let items = loopSummary(s) { details.append(items) }
             if s.status == .skipped, let r = s.reason { details.append(r) }
             if let u = s.reusedFrom { details.append("reused from run \(u.run) attempt \(u.attempt)") }
             return StageLine(name: s.name, type: s.plan.type, status: s.status.rawValue, attempts: s.attempts.count,
                              duration: s.attempts.last?.durationMs.map(seconds), details: details, owner: report.owner(of: s.name))
         }
+    }
+
+    /// A for_each stage's items: how many succeeded and which failed (nil for other stages).
+    static func loopSummary(_ s: StageState) -> String? {
+        guard s.plan.type == Loops.stageType, let a = s.attempts.last, let items = a.items else { return nil }
+        var text = "\(plural(Int64(items.count), "item")): "
+        if case .int(let ok)? = s.outputs?["succeeded"] {
+            text += "\(ok) succeeded"
+        } else {
+            text += "\(a.itemStarts.count) started"
+        }
+        let refused = a.itemStarts.filter { $0.value.childRun == nil }.keys.sorted()
+        if !refused.isEmpty { text += "; no run for item\(refused.count == 1 ? "" : "s") \(refused.map(String.init).joined(separator: ", "))" }
+        if let e = a.error, a.outcome == .failed { text += "; \(e)" }
+        return text
     }
 
     /// Every failed attempt: stage, attempt, reason, message, owning team.

@@ -7,6 +7,7 @@ import Domain
 /// - The job's `owner` team hears about the outcomes in its `notify_on` (default [failure]).
 /// - A stage's own `owner` team hears about a run in which that stage failed, whatever its
 ///   `notify_on` (each error reaches the team associated with it).
+/// - A run's own `owner` (a for_each item's `item_owner`) hears about it when it failed.
 /// - A monitor's (or trigger's) `alert` team hears about each alert.
 /// One message per team per run: a team that owns the job and a failed stage gets one message
 /// that gives both reasons.
@@ -48,6 +49,10 @@ public enum NotificationRouting {
         for stage in run.stages where stage.status == .failed {
             guard let owner = job.stage(named: stage.name)?.owner, teams[owner] != nil else { continue }
             reasons[owner, default: []].append("owner of stage \(stage.name)")
+        }
+        if run.status == .failed, let owner = run.owner, teams[owner] != nil {
+            let t = run.trigger
+            reasons[owner, default: []].append("owner of this run" + (t.parentItem.map { " (item \($0) of stage \(t.parentStage ?? "?") in run \(t.parentRun ?? "?"))" } ?? ""))
         }
         return reasons.keys.sorted().map { Audience(team: $0, reasons: reasons[$0] ?? []) }
     }
