@@ -5,10 +5,10 @@ import Testing
 
 /// Seed 003 as a scenario, through the binary: `fixtures/scenarios/seed003/pipelines.yaml` applied
 /// unchanged in a project folder whose `modules/` the scenario's generator filled (lake folders of
-/// CSV files and a SQLite database). Each module's child job `31-module-semantic-model` is run as
-/// the parent's for_each will run it (one run per active config row, the same parameters); the
-/// broken module fails naming its missing folder; `32-publish-semantic-models` merges the batch
-/// into `ai_workstation/`, one partition per module and client.
+/// CSV files and a SQLite database). Each module's child job `31-module-semantic-model` is run
+/// standalone, as the parent's for_each runs it; the broken module fails naming its missing
+/// folder; `32-publish-semantic-models` merges the batch into `ai_workstation/`, one partition per
+/// module and client; and the parent `30-semantic-models` does it all with the for_each.
 @Suite(.timeLimit(.minutes(3))) struct Seed003CLITests {
     /// An active module of the config table, and what the generator wrote for it.
     struct Module {
@@ -136,42 +136,41 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: p.dir.sub("work/b1/semantic/claims")))
     }
 
-    /// Until `for_each` runs, a stand-in parent does what `parent.yaml` describes with one job
-    /// stage per active config row (owned by the row's product team, as `item_owner` will say) and
-    /// the publish `on: completion`: the failed module's team and data-platform are mailed (a real
-    /// aiosmtpd), the other modules are published.
-    @Test func aStandInParentRunsEveryActiveModuleAndMailsTheFailedModulesTeam() throws {
+    /// The parent `30-semantic-models`: a for_each over the active rows of the config
+    /// table runs the child per module, three at a time, going on after the broken one; the
+    /// publish runs on completion; the failed item's product team (`item_owner`) and data-platform
+    /// (the parent's owner) are mailed through a real aiosmtpd.
+    @Test func theParentRunsEveryActiveModulePublishesAndMailsTheFailedModulesTeam() throws {
         let p = try Project()
         let sink = try MailSink(folder: p.dir.sub("mailbox"))
-        let modules = Self.lake + Self.sql + [Self.broken]
-        let stages = modules.map { m in
-            "  - {name: \(m.name), type: job, job: 31-module-semantic-model, owner: team-\(m.product), parameters: "
-                + "{module_path: \(m.path), module_name: \(m.name), client_code: \(m.client), product_code: \(m.product), batch: \"${run.id}\"}}"
-        }
-        try """
-        \(sink.notifierYAML())---
-        kind: job
-        name: 30-semantic-models-standin
-        owner: data-platform
-        max_parallel: 3
-        stages:
-        \(stages.joined(separator: "\n"))
-          - {name: publish, type: job, job: 32-publish-semantic-models, after: [\(modules.map(\.name).joined(separator: ", "))], on: completion, parameters: {batch: "${run.id}"}}
-        """.write(toFile: p.dir.sub("standin.yaml"), atomically: true, encoding: .utf8)
-        let applied = try p.lf(["apply", "seed003/pipelines.yaml", "standin.yaml"])
+        try sink.notifierYAML().write(toFile: p.dir.sub("notifier.yaml"), atomically: true, encoding: .utf8)
+        let applied = try p.lf(["apply", "seed003/pipelines.yaml", "notifier.yaml"])
         #expect(applied.status == 0, "\(applied.stderr)")
-        #expect(try p.lf(["run", "30-semantic-models-standin", "--detach"]).status == 0)
+        #expect(try p.lf(["run", "30-semantic-models", "--detach"]).status == 0)
         let work = try p.lf(["work", "--once"])
         #expect(work.status == 0, "\(work.stderr)")
 
-        let children = try p.events("RunRequested").filter { $0["trigger"]?["type"] == "parent" }
-        #expect(children.count == modules.count + 1)
-        #expect(try p.events("RunFailed").count == 2, "the claims child and the parent")
+        // One child per active row (archive is inactive), the publish's child, and their outcomes.
+        let requested = try p.events("RunRequested")
+        let items = requested.filter { $0["job"] == "31-module-semantic-model" }
+        let modules = Self.lake + Self.sql + [Self.broken]
+        #expect(Set(items.compactMap { $0["parameters"]?["module_name"]?.stringValue }) == Set(modules.map(\.name)))
+        #expect(items.allSatisfy { $0["parameters"]?["batch"] == "1" }, "the parent's run id is the batch")
+        #expect(requested.filter { $0["job"] == "32-publish-semantic-models" }.count == 1)
+        // The parent fails (an item failed) after the publish ran on completion.
+        let parent = try Value(json: p.lf(["status", "1", "--json"]).stdout)
+        #expect(parent["job"] == "30-semantic-models" && parent["status"] == "failed" && parent["succeeded_stages"] == 1, "\(parent.jsonString)")
         let files = (FileManager.default.enumerator(atPath: p.dir.sub("ai_workstation"))?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".csv") }
-        #expect(files.count == 5 && !files.contains { $0.contains("claims") || $0.contains("archive") }, "\(files)")
+        #expect(Set(files.map { ($0 as NSString).deletingLastPathComponent })
+                == Set((Self.lake + Self.sql).map { "module_name=\($0.name)/client_code=\($0.client)" }), "\(files)")
+
         let mails = try sink.messages()
-        #expect(Set(mails.flatMap(\.recipients)) == ["data-platform@example.com", "insurance-data@example.com"], "\(mails.map(\.recipients))")
-        #expect(mails.allSatisfy { $0.decodedBody.contains("owner team-P3") && $0.decodedBody.contains("claims") }, "\(mails.map(\.decodedBody))")
+        let insurance = mails.filter { $0.recipients == ["insurance-data@example.com"] }
+        #expect(insurance.count == 1 && insurance.allSatisfy { $0.decodedBody.contains("claims") && $0.decodedBody.contains("does not exist") },
+                "\(mails.map(\.recipients)) \(insurance.map(\.decodedBody))")
+        #expect(mails.contains { $0.recipients == ["data-platform@example.com"] && $0.header("Subject")?.contains("30-semantic-models run 1 failed") == true },
+                "\(mails.map { ($0.recipients, $0.header("Subject") ?? "") })")
+        #expect(!mails.contains { $0.recipients.contains { ["payments-data@example.com", "lending-data@example.com"].contains($0) } })
     }
 
     @Test func theBatchIsPublishedOnePartitionPerModuleAndClient() throws {
