@@ -19,7 +19,7 @@ public struct ETLExecutor: StageExecutor {
         guard !sources.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to read; give it `source:` or `inputs:`") }
         guard !destinations.isEmpty else { throw StageError("stage '\(ctx.stage)' names nothing to write; give it `destination:` or `outputs:`") }
         let input = try read(sources, ctx)
-        let transform = try Transform(stage.transform, stage: ctx.stage) { name throws(StageError) in
+        let transform = try Transform(ctx.transformWithValues(stage.transform), stage: ctx.stage) { name throws(StageError) in
             try Secrets.resolve(name, ctx: ctx, use: "hash salt of stage '\(ctx.stage)'")
         }
         let out = try transform.apply(input.table, cancellation: ctx.cancellation)

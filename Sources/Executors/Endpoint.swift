@@ -104,7 +104,7 @@ public struct Endpoint: Sendable, Hashable {
         case .csv, .jsonl:
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-                throw StageError("\(format.rawValue) source \(name): \(path) does not exist")
+                throw StageError("\(format.rawValue) source \(name): \(path) does not exist; deliver the data there or fix the path")
             }
             let files = isDir.boolValue ? Endpoint.files(in: path, pattern: pattern ?? "*.\(format.rawValue)") : [path]
             var table = Table(columns: [])

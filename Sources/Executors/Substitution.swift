@@ -300,14 +300,22 @@ enum Substitution {
 
     enum SQLFrame { case plain, single, double, backtick, bracket, lineComment, blockComment }
 
-    /// Where `end` stands in SQL text.
-    static func sqlFrame(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> SQLFrame {
-        var frame = SQLFrame.plain
+    /// Calls `step` with each position of `chars` before `end` outside the placeholders `holes`
+    /// (sorted), in order; `step` returns how many characters after that position it also read.
+    static func scan(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>], _ step: (Int) -> Int) {
         var i = 0
         var it = holes.makeIterator()
         var hole = it.next()
         while i < end {
             if let h = hole, i >= h.lowerBound { i = h.upperBound; hole = it.next(); continue }
+            i += 1 + step(i)
+        }
+    }
+
+    /// Where `end` stands in SQL text.
+    static func sqlFrame(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> SQLFrame {
+        var frame = SQLFrame.plain
+        scan(chars, upTo: end, skipping: holes) { i in
             let c = chars[i]
             let next: Character? = i + 1 < end ? chars[i + 1] : nil
             switch frame {
@@ -316,16 +324,16 @@ enum Substitution {
                 else if c == "\"" { frame = .double }
                 else if c == "`" { frame = .backtick }
                 else if c == "[" { frame = .bracket }
-                else if c == "-" && next == "-" { frame = .lineComment; i += 1 }
-                else if c == "/" && next == "*" { frame = .blockComment; i += 1 }
+                else if c == "-" && next == "-" { frame = .lineComment; return 1 }
+                else if c == "/" && next == "*" { frame = .blockComment; return 1 }
             case .single: if c == "'" { frame = .plain }   // a doubled '' closes and reopens
             case .double: if c == "\"" { frame = .plain }
             case .backtick: if c == "`" { frame = .plain }
             case .bracket: if c == "]" { frame = .plain }
             case .lineComment: if c == "\n" { frame = .plain }
-            case .blockComment: if c == "*" && next == "/" { frame = .plain; i += 1 }
+            case .blockComment: if c == "*" && next == "/" { frame = .plain; return 1 }
             }
-            i += 1
+            return 0
         }
         return frame
     }
@@ -356,6 +364,69 @@ enum Substitution {
             case .lineComment, .blockComment: throw refuse("inside a comment")
             }
         }
+    }
+}
+
+// MARK: expressions
+
+extension Substitution {
+    /// The quote (`'` or `"`) a place in an expression's text stands inside, or nil.
+    static func expressionQuote(_ chars: [Character], upTo end: Int, skipping holes: [Range<Int>]) -> Character? {
+        var quote: Character?
+        scan(chars, upTo: end, skipping: holes) { i in
+            let c = chars[i]
+            if let q = quote {
+                if c == "\\" { return 1 }
+                if c == q { quote = nil }
+            } else if c == "'" || c == "\"" {
+                quote = c
+            }
+            return 0
+        }
+        return quote
+    }
+
+    /// An etl or storage stage's `derive` or `filter` expression with every placeholder inserted
+    /// as data: inside '…' or "…" → the value's text with that quote and `\` escaped; elsewhere →
+    /// a number or boolean as itself, null as `null`, anything else as a quoted text. A value can
+    /// therefore never change what the expression computes, only the literal it holds.
+    static func expressionText(_ text: String, _ ctx: StageContext) throws(StageError) -> String {
+        let chars = Array(text)
+        let holes = placeholderRanges(chars, ctx, parameters(ctx))
+        func escaped(_ s: String, _ q: Character) -> String {
+            s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: String(q), with: "\\\(q)")
+        }
+        return try render(text, ctx) { (p: Placeholder) throws(StageError) -> String in
+            if p.raw { return p.value }
+            if let q = expressionQuote(chars, upTo: p.range.lowerBound, skipping: holes.filter { $0.upperBound <= p.range.lowerBound }) {
+                return escaped(p.value, q)
+            }
+            switch p.parameter {
+            case .int(let i)?: return String(i)
+            case .double(let d)? where d.isFinite: return "\(d)"
+            case .bool(let b)?: return b ? "true" : "false"
+            case .null?: return "null"
+            default: return "'" + escaped(p.value, "'") + "'"
+            }
+        }
+    }
+}
+
+extension StageContext {
+    /// An etl or storage stage's `derive` or `filter` expression with its placeholders inserted
+    /// as literals of the expression language (see `Substitution.expressionText`):
+    /// `derive: {product_code: "'${params.product_code}'"}` labels every row with the run's product.
+    public func expressionWithValues(_ expression: String) throws(StageError) -> String {
+        guard expression.contains("${") else { return expression }
+        return try Substitution.expressionText(expression, self)
+    }
+
+    /// `spec` with the placeholders of its `derive` and `filter` expressions inserted.
+    public func transformWithValues(_ spec: TransformSpec) throws(StageError) -> TransformSpec {
+        var out = spec
+        for i in out.derive.indices { out.derive[i].expression = try expressionWithValues(out.derive[i].expression) }
+        if let f = out.filter { out.filter = try expressionWithValues(f) }
+        return out
     }
 }
 

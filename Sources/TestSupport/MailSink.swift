@@ -104,6 +104,11 @@ public final class MailSink {
 
     deinit { process.stop() }
 
+    /// An smtp notifier definition (YAML, no security, sender ledgerflow@example.com) that sends to this sink.
+    public func notifierYAML(name: String = "mail") -> String {
+        "kind: notifier\nname: \(name)\ntype: smtp\nhost: 127.0.0.1\nport: \(port)\nfrom: ledgerflow@example.com\n"
+    }
+
     /// Stops the server now.
     public func stop() { process.stop() }
 

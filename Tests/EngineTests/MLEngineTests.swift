@@ -311,13 +311,7 @@ run: wave
         try p.apply(churnDefinitions + """
 
         ---
-        kind: notifier
-        name: mail
-        type: smtp
-        host: 127.0.0.1
-        port: \(sink.port)
-        from: ledgerflow@example.com
-        ---
+        \(sink.notifierYAML())---
         kind: team
         name: ml
         emails: [ml@example.com]

@@ -293,4 +293,30 @@ import Glibc
         #expect(try rows("SELECT n FROM t WHERE ${params.x:raw}", "n = 3") == [[.int(3)]])
         #expect(try SQLite.read(database: s.root + "/d.sqlite", table: "t", query: nil).rows.count == 3, "nothing was dropped")
     }
+
+    @Test(arguments: hostile + ["a'b", "a\\'b", "x' or 'a' == 'a", "x\" or \"a\" == \"a"])
+    func aParameterInADeriveOrFilterIsOneLiteral(_ value: String) throws {
+        let s = try Sandbox()
+        try s.write("in/t.csv", "name,n\na,1\nb,2\n")
+        let src: Value = ["type": "csv", "path": "in/t.csv"]
+        let out: Value = ["type": "jsonl", "path": "out"]
+        /// The rows an etl stage with these transforms writes (columns name, n, then p), with parameter x = `x`.
+        func rows(_ transforms: [(String, Value)], _ x: Value) throws -> [[Value]] {
+            let spec = Value.object([("name", "load"), ("type", "etl"), ("source", "t"), ("destination", "o")] + transforms)
+            _ = try ETLExecutor().run(s.context(spec, defs: [(.source, "t", src), (.output, "o", out)], params: ["x": x]))
+            let t = try Endpoint(name: "o", format: .jsonl, path: s.root + "/out", mode: "replace").read(cancellation: Cancellation())
+            let order = ["name", "n", "p"].compactMap { t.columns.firstIndex(of: $0) }
+            return t.rows.map { row in order.map { row[$0] } }
+        }
+        let v = Value.string(value)
+        // Inside '…' or "…" the value is the text; it never reaches the expression as syntax.
+        #expect(try rows([("derive", ["p": "'${params.x}'"])], v) == [["a", 1, v], ["b", 2, v]])
+        #expect(try rows([("derive", ["p": "concat(\"<\", \"${params.x}\", '>')"])], v) == [["a", 1, .string("<\(value)>")], ["b", 2, .string("<\(value)>")]])
+        #expect(try rows([("filter", "name == '${params.x}'")], v) == [])
+        #expect(try rows([("filter", "name == '${params.x}'")], "b") == [["b", 2]])
+        // Unquoted: a number or boolean as itself, a text as one quoted text.
+        #expect(try rows([("filter", "n > ${params.x}")], 1) == [["b", 2]])
+        #expect(try rows([("derive", ["p": "${params.x}"])], v) == [["a", 1, v], ["b", 2, v]])
+        #expect(try rows([("derive", ["p": "${params.x}"])], true) == [["a", 1, true], ["b", 2, true]])
+    }
 }
