@@ -37,6 +37,13 @@ public enum Loops {
         public var attempt: Int
         public var items: [Value]
         public var starts: [Int: ItemStart]
+
+        public init(stage: String, attempt: Int, items: [Value], starts: [Int: ItemStart]) {
+            self.stage = stage
+            self.attempt = attempt
+            self.items = items
+            self.starts = starts
+        }
     }
 
     /// The for_each stages of `run` whose running attempt has resolved its items.
@@ -45,6 +52,18 @@ public enum Loops {
             guard s.plan.type == stageType, let a = s.running, let items = a.items else { return nil }
             return Looping(stage: s.name, attempt: a.number, items: items, starts: a.itemStarts)
         }
+    }
+
+    /// An item in a line: `k=v` of an object's non-null fields, else the value (at most 60
+    /// characters).
+    public static func describe(_ item: Value) -> String {
+        let full: String
+        if let members = item.objectMembers {
+            full = members.filter { $0.value != .null }.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
+        } else {
+            full = item.stringValue ?? item.jsonString
+        }
+        return full.count > 60 ? String(full.prefix(59)) + "…" : full
     }
 
     /// A rerun from failure's loop over `items`: for each item, the succeeded run the rerun run's

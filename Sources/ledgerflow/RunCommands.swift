@@ -309,16 +309,8 @@ struct LoopItemLine {
     var error: String?
     var reused = false
 
-    /// The item in a line: `k=v` of an object's non-null fields (at most 60 characters).
-    var text: String {
-        let full: String
-        if let members = item.objectMembers {
-            full = members.filter { $0.value != .null }.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
-        } else {
-            full = item.stringValue ?? item.jsonString
-        }
-        return full.count > 60 ? String(full.prefix(59)) + "…" : full
-    }
+    /// The item in a line.
+    var text: String { Loops.describe(item) }
 
     var value: Value {
         var m: [(String, Value)] = [("item", .int(Int64(index))), ("value", item), ("status", .string(status))]

@@ -171,6 +171,16 @@ import Testing
         #expect(mails.contains { $0.recipients == ["data-platform@example.com"] && $0.header("Subject")?.contains("30-semantic-models run 1 failed") == true },
                 "\(mails.map { ($0.recipients, $0.header("Subject") ?? "") })")
         #expect(!mails.contains { $0.recipients.contains { ["payments-data@example.com", "lending-data@example.com"].contains($0) } })
+        // The summary mail's success metrics: the items' outcomes, the failed item, the rows published.
+        let summary = mails.first { $0.recipients == ["data-platform@example.com"] }?.decodedBody ?? ""
+        let published = (Self.lake + Self.sql).map(\.rows).reduce(0, +)
+        #expect(summary.contains("6 items: 5 succeeded, 1 failed"), "\(summary)")
+        #expect(summary.contains("item 5 (") && summary.contains("module_name=claims"), "\(summary)")
+        #expect(summary.contains("of job 32-publish-semantic-models: succeeded; publish: \(published) rows read, \(published) rows written"), "\(summary)")
+        // status lists each item with its run and outcome.
+        let status = try p.lf(["status", "1"]).stdout
+        let table = status.components(separatedBy: "items of modules:").last ?? ""
+        #expect(table.split(separator: "\n").filter { $0.hasSuffix("succeeded") }.count == 5 && table.contains("module_name=claims"), "\(status)")
     }
 
     @Test func theBatchIsPublishedOnePartitionPerModuleAndClient() throws {

@@ -14,14 +14,17 @@ public struct RunReport: Sendable, Hashable {
     public var inputs: [String: [StageInput]]
     /// Seq of a `DatasetVersionWritten` → the partitions it wrote.
     public var partitions: [UInt64: [WrittenPartition]]
+    /// A for_each stage → each item's state (its run and how it ended).
+    public var loopItems: [String: [Loops.ItemState]]
 
     public init(run: RunState, jobOwner: String? = nil, stageOwners: [String: String] = [:], inputs: [String: [StageInput]] = [:],
-                partitions: [UInt64: [WrittenPartition]] = [:]) {
+                partitions: [UInt64: [WrittenPartition]] = [:], loopItems: [String: [Loops.ItemState]] = [:]) {
         self.run = run
         self.jobOwner = jobOwner
         self.stageOwners = stageOwners
         self.inputs = inputs
         self.partitions = partitions
+        self.loopItems = loopItems
     }
 
     /// The team that owns `stage`: its own owner, else the job's.
@@ -106,7 +109,8 @@ public enum NotificationMessage {
             if let m = outputs.metrics?.objectMembers, !m.isEmpty {
                 details.append("metrics " + m.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: ", "))
             }
-            if let items = loopSummary(s) { details.append(items) }
+            if let items = loopLines(s, report) { details += items }
+            if let child = childLine(s) { details.append(child) }
             if s.status == .skipped, let r = s.reason { details.append(r) }
             if let u = s.reusedFrom { details.append("reused from run \(u.run) attempt \(u.attempt)") }
             return StageLine(name: s.name, type: s.plan.type, status: s.status.rawValue, attempts: s.attempts.count,
@@ -114,19 +118,45 @@ public enum NotificationMessage {
         }
     }
 
-    /// A for_each stage's items: how many succeeded and which failed (nil for other stages).
-    static func loopSummary(_ s: StageState) -> String? {
-        guard s.plan.type == Loops.stageType, let a = s.attempts.last, let items = a.items else { return nil }
-        var text = "\(plural(Int64(items.count), "item")): "
-        if case .int(let ok)? = s.outputs?["succeeded"] {
-            text += "\(ok) succeeded"
-        } else {
-            text += "\(a.itemStarts.count) started"
+    /// A job stage's child run (nil for other stages): its job and status, and the rows its
+    /// stages read and wrote.
+    static func childLine(_ s: StageState) -> String? {
+        guard s.plan.type == ChildRuns.stageType, let o = s.outputs, let run = o["run"]?.stringValue, let job = o["job"]?.stringValue else { return nil }
+        var line = "child run \(run) of job \(job): \(o["status"]?.stringValue ?? "?")"
+        for stage in o["stages"]?.objectMembers ?? [] {
+            let counts = [("rows_read", "read"), ("rows_written", "written")].compactMap { key, word in
+                stage.value[key].flatMap { v -> String? in if case .int(let n) = v { return "\(plural(n, "row")) \(word)" } else { return nil } }
+            }
+            if !counts.isEmpty { line += "; \(stage.key): " + counts.joined(separator: ", ") }
         }
-        let refused = a.itemStarts.filter { $0.value.childRun == nil }.keys.sorted()
-        if !refused.isEmpty { text += "; no run for item\(refused.count == 1 ? "" : "s") \(refused.map(String.init).joined(separator: ", "))" }
-        if let e = a.error, a.outcome == .failed { text += "; \(e)" }
-        return text
+        return line
+    }
+
+    /// A for_each stage's items (nil for other stages): how many there were and how they ended,
+    /// then a line per item that failed or got no run (its fields, its run).
+    static func loopLines(_ s: StageState, _ report: RunReport) -> [String]? {
+        guard s.plan.type == Loops.stageType, let a = s.attempts.last, let items = a.items else { return nil }
+        guard let states = report.loopItems[s.name], states.count == items.count else {
+            return ["\(plural(Int64(items.count), "item")), \(a.itemStarts.count) started"]
+        }
+        var counts: [String: Int] = [:]
+        var failed: [String] = []
+        for (i, state) in states.enumerated() {
+            switch state {
+            case .pending: counts["not started", default: 0] += 1
+            case .running: counts["running", default: 0] += 1
+            case .ended(let run, _, let status, _):
+                counts[status, default: 0] += 1
+                if status != RunStatus.succeeded.rawValue { failed.append("item \(i) (\(Loops.describe(items[i]))): run \(run) \(status)") }
+            case .refused(let error):
+                counts["failed", default: 0] += 1
+                failed.append("item \(i) (\(Loops.describe(items[i]))): no run, \(clip(error))")
+            }
+        }
+        let order = ["succeeded", "failed", "cancelled", "running", "not started"]
+        let summary = order.compactMap { k in counts[k].map { "\($0) \(k)" } }.joined(separator: ", ")
+        let reused = a.itemStarts.values.filter(\.reused).count
+        return ["\(plural(Int64(items.count), "item")): \(summary)" + (reused > 0 ? " (\(reused) reused)" : "")] + failed
     }
 
     /// Every failed attempt: stage, attempt, reason, message, owning team.
