@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the churn scenario end to end on a fresh store, then a tour of the catalog on a
-# second store, seed 000's job as written on a third, seed 004's ingest scenario on a fourth, then
-# automation on a fifth (a schedule
+# second store, seed 000's job as written on a third, seed 004's ingest scenario on a fourth, seed
+# 003's semantic models (a for_each over a config table) on a fifth, then automation on a sixth (a schedule
 # catching up, a file sensor, a failed run mailed to its owners through a local SMTP sink,
 # health). The stores are kept so that you can explore them (the paths are printed last).
 set -euo pipefail
@@ -170,7 +170,53 @@ step "cat processing/*/Workbook/summary.csv; head -n 2 processing/*/Masked/*.csv
 for b in processing/*/; do echo "$b"; cat "$b/Workbook/summary.csv"; head -n 2 "$b"/Masked/*.csv; done
 cd "$project"
 
-# Automation on a fourth store: a schedule that catches up on its missed ticks, a file sensor, a
+# Seed 003 as a scenario (fixtures/scenarios/seed003) on a store of its own: the config table's
+# active modules drive a for_each; each module's data is read from its path (lake folders of CSV
+# files, a SQLite database for Azure SQL), mapped by its product's column mapping, and the semantic
+# models are published to ai_workstation/ partitioned by module and client; the broken module's
+# team and the parent's owner are mailed through a local SMTP sink.
+s3dir="$project/seed003"
+rm -rf "$s3dir"
+mkdir -p "$s3dir"
+cp -r "$repo/fixtures/scenarios/seed003" "$s3dir/seed003"
+export LEDGERFLOW_STORE="$s3dir/.ledgerflow"
+cd "$s3dir"
+python3 "$repo/tools/mail-sink.py" --dir "$s3dir/mailbox" --port 0 > "$s3dir/mail-sink.out" 2>&1 &
+s3sink=$!
+trap 'kill "$s3sink" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q '^LISTENING' "$s3dir/mail-sink.out" && break; sleep 0.1; done
+s3port=$(awk '/^LISTENING/ {print $2}' "$s3dir/mail-sink.out")
+if [ -z "$s3port" ]; then cat "$s3dir/mail-sink.out" >&2; echo "the SMTP sink did not start (make test-deps installs aiosmtpd)" >&2; exit 1; fi
+printf 'kind: notifier\nname: mail\ntype: smtp\nhost: 127.0.0.1\nport: %s\nfrom: ledgerflow@example.com\n' "$s3port" > notifier.yaml
+step python3 seed003/generate_lake.py modules "   # the module data: lake folders (ADLS Gen2) and lending.sqlite (Azure SQL); claims is never delivered"
+python3 seed003/generate_lake.py modules
+lf init --store "$LEDGERFLOW_STORE" > /dev/null
+step ledgerflow apply seed003/pipelines.yaml notifier.yaml "   # the config table, each product's column mapping, the teams, the jobs; a notifier for the local sink"
+lf apply seed003/pipelines.yaml notifier.yaml --message "seed 003" | tail -n 1
+step ledgerflow run 30-semantic-models "   # a for_each over the active modules, 3 at a time, going on after a failure; then the publish"
+lf run 30-semantic-models 2>/dev/null | grep -E "modules|publish|run 1 " || true
+step ledgerflow status 1 "   # each item with its run and outcome"
+lf status 1 || true
+step "find ai_workstation -name '*.csv' | sort; head -n 3 ai_workstation/module_name=cards/client_code=NL01/*.csv"
+find ai_workstation -name '*.csv' | sort
+head -n 3 ai_workstation/module_name=cards/client_code=NL01/*.csv
+step ledgerflow work --once "   # the engine delivers the outbox's messages"
+lf work --once 2>&1 | grep -E "notification|idle" | head -n 6 || true
+step "the mails: the failed module's product team, and data-platform's summary"
+python3 - "$s3dir/mailbox" <<'EOF'
+import email, email.policy, glob, json, os, sys
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.json"))):
+    record = json.load(open(path))
+    message = email.message_from_string(record["data"], policy=email.policy.default)
+    print(f"--- to {', '.join(record['rcpt_tos'])}: {message['Subject']}")
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    print("".join(l for l in text.splitlines(keepends=True) if "item" in l or "publish" in l or l.startswith("You are told")).rstrip())
+EOF
+kill "$s3sink" 2>/dev/null || true
+trap - EXIT
+cd "$project"
+
+# Automation on a sixth store: a schedule that catches up on its missed ticks, a file sensor, a
 # failed run's summary mailed to its owners through a local SMTP sink, and the service's health.
 started=$(date +%s%N)
 autodir="$project/automation"
@@ -269,3 +315,4 @@ echo "catalog tour: $tour"
 echo "automation: $auto (mailbox: $autodir/mailbox)"
 echo "seed 000 as written: $seeddir/.ledgerflow"
 echo "seed 004: $s4dir/.ledgerflow"
+echo "seed 003: $s3dir/.ledgerflow (mailbox: $s3dir/mailbox)"

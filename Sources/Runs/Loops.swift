@@ -54,12 +54,13 @@ public enum Loops {
         }
     }
 
-    /// An item in a line: `k=v` of an object's non-null fields, else the value (at most 60
-    /// characters).
+    /// An item in a line: `k=v` of an object's non-null fields (texts first: they name things),
+    /// else the value (at most 60 characters).
     public static func describe(_ item: Value) -> String {
         let full: String
         if let members = item.objectMembers {
-            full = members.filter { $0.value != .null }.map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
+            let shown = members.filter { $0.value != .null }
+            full = (shown.filter { $0.value.stringValue != nil } + shown.filter { $0.value.stringValue == nil }).map { "\($0.key)=\($0.value.stringValue ?? $0.value.jsonString)" }.joined(separator: " ")
         } else {
             full = item.stringValue ?? item.jsonString
         }
