@@ -136,3 +136,30 @@ import Testing
         #expect(throws: ExpressionError.self) { try Expression.parse("date_add('2026-12-04')") }
     }
 }
+
+/// `${…}` in an etl stage's `filter` and `derive`: apply reads each as one literal, quoted or not
+/// (the value is inserted as a literal when the stage runs), and still refuses what does not parse.
+@Suite struct ExpressionPlaceholderApplyTests {
+    static func job(filter: String) -> String {
+        """
+        kind: source
+        name: rows
+        type: csv
+        path: rows.csv
+        ---
+        kind: job
+        name: j
+        parameters: {n: {type: int, default: 3}, label: {type: text, default: x}}
+        stages:
+          - {name: pick, type: etl, source: rows, filter: "\(filter)", derive: {tag: "'${params.label}'", limit: "${params.n} * 2"}}
+        """
+    }
+
+    @Test func anUnquotedPlaceholderIsALiteralAtApply() {
+        #expect(diagnose(Self.job(filter: "amount > ${params.n}")).isEmpty, "\(diagnose(Self.job(filter: "amount > ${params.n}")).map(\.description))")
+        let bad = diagnose(Self.job(filter: "amount > > ${params.n}")).map(\.description)
+        #expect(bad.count == 1 && bad[0].contains("does not parse"), "\(bad)")
+        let undeclared = diagnose(Self.job(filter: "amount > ${params.m}")).map(\.description)
+        #expect(undeclared.count == 1 && undeclared[0].contains("'m'"), "\(undeclared)")
+    }
+}

@@ -478,6 +478,44 @@ run: wave
         #expect(text.contains("product_code,") && text.contains("P11,") && text.contains("P10,"))
     }
 
+    /// `strict: true`: an input lacking a source column its product's mapping names fails the
+    /// stage naming the column and the mapping; the same inputs merge without strict.
+    @Test func aStrictMergeFailsOnAnInputLackingAMappedColumn() throws {
+        let p = try Project()
+        try p.write("data/p11.csv", "client,extra\n3,x\n")
+        try p.apply("""
+        kind: source
+        name: p11
+        type: csv
+        path: data/p11.csv
+        ---
+        kind: output
+        name: merged
+        type: csv
+        path: out/merged
+        ---
+        kind: column_mapping
+        name: p11_columns
+        product: P11
+        columns: {client: customer_id, months: tenure_months}
+        ---
+        kind: job
+        name: strict
+        stages: [{name: merge, type: merge, mapping: p11_columns, inputs: [p11], destination: merged, strict: true}]
+        ---
+        kind: job
+        name: lenient
+        stages: [{name: merge, type: merge, mapping: p11_columns, inputs: [p11], destination: merged}]
+        """)
+        let (id, state) = try p.run("strict")
+        #expect(state.runs[id]?.status == .failed)
+        let error = state.runs[id]?.stage("merge")?.error ?? ""
+        #expect(error.contains("lacks column months that column mapping p11_columns (product P11) maps") && error.contains("client, extra"), "\(error)")
+        let (ok, after) = try p.run("lenient")
+        #expect(after.runs[ok]?.status == .succeeded)
+        #expect(after.runs[ok]?.stage("merge")?.outputs?["missing"]?["P11"] == ["tenure_months"])
+    }
+
     @Test func inferenceWithAnUnknownAliasFailsWithOneClearLine() throws {
         let p = try Project()
         try p.write("data/customers.csv", churnCSV(rows: 50))

@@ -161,6 +161,7 @@ public enum KindSchemas {
             Field("mapping", .reference(.columnMapping), required: true, "Column mapping applied to each input."),
             Field("key", .list(.text), "Columns that identify a row across inputs."),
             Field("destination", .reference(.output), "Where merged rows go."),
+            Field("strict", .boolean, "Fail when an input lacks a source column its product's mapping names, naming the product and columns (default false: the canonical column stays empty and is listed in the outputs' `missing`)."),
         ]),
         ("script", [
             Field("command", .list(.text, min: 1), required: true, "argv: the program and its arguments (no shell)."),

@@ -186,7 +186,9 @@ struct SpecConverter {
         case .expression:
             guard let t = node.text, node.scalar != nil else { return wrong() }
             do {
-                _ = try Expression.parse(t)
+                // A `${…}` placeholder becomes one literal when the stage runs (see
+                // Substitution.expressionText); here it stands as `null`, a literal of any place.
+                _ = try Expression.parse(SpecConverter.placeholdersAsLiterals(t))
             } catch {
                 self.error(node.location, "\(place(path)) does not parse: \(error.message) at character \(error.offset) of '\(Diagnostic.excerpt(t))'",
                            fix: "fix the expression (compare with == != < <= > >=, join with and / or)")
@@ -248,5 +250,20 @@ struct SpecConverter {
         guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
               !s.contains(where: { $0.isWhitespace }) else { return false }
         return true
+    }
+}
+
+extension SpecConverter {
+    /// `text` with each `${…}` replaced by `null` (inside quotes it stays text either way).
+    static func placeholdersAsLiterals(_ text: String) -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "${"), let close = rest[open.upperBound...].firstIndex(of: "}") {
+            out += rest[..<open.lowerBound]
+            out += "null"
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 }

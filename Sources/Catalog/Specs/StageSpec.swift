@@ -131,12 +131,16 @@ public struct StageSpec: Sendable, Hashable {
         public var key: [String]
         /// Output definition written.
         public var destination: String?
+        /// Fail when an input lacks a column its product's mapping names (default false: the
+        /// canonical column is left empty and reported under `missing`).
+        public var strict: Bool
 
         /// A value with these fields.
-        public init(mapping: String, key: [String] = [], destination: String? = nil) {
+        public init(mapping: String, key: [String] = [], destination: String? = nil, strict: Bool = false) {
             self.mapping = mapping
             self.key = key
             self.destination = destination
+            self.strict = strict
         }
     }
 
@@ -425,7 +429,8 @@ public struct StageSpec: Sendable, Hashable {
         case "evaluate":
             variant = .evaluate(Evaluate(model: try f.string("model"), entityKey: try f.string("entity_key"), label: try f.string("label")))
         case "merge":
-            variant = .merge(Merge(mapping: try f.string("mapping"), key: try f.strings(opt: "key") ?? [], destination: try f.string(opt: "destination")))
+            variant = .merge(Merge(mapping: try f.string("mapping"), key: try f.strings(opt: "key") ?? [], destination: try f.string(opt: "destination"),
+                                   strict: try f.bool(opt: "strict") ?? false))
         case "script":
             var env: [EnvVariable] = []
             for m in try f.mapping(opt: "env") { env.append(EnvVariable(name: m.key, value: EnvValue(m.value))) }

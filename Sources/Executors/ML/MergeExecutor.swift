@@ -73,6 +73,12 @@ public struct MergeExecutor: StageExecutor {
                 var out = [Value](repeating: .null, count: columns.count)
                 out[0] = .string(product)
                 let sourceIndex = Dictionary(t.columns.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+                if merge.strict {
+                    let absent = m.columns.filter { sourceIndex[$0.from] == nil }.map(\.from)
+                    if !absent.isEmpty {
+                        throw StageError("input '\(name)' of merge stage '\(ctx.stage)' lacks column\(absent.count == 1 ? "" : "s") \(absent.joined(separator: ", ")) that column mapping \(m.name) (product \(product)) maps (strict); it has \(t.columns.joined(separator: ", "))")
+                    }
+                }
                 for (from, to) in m.columns {
                     if let i = sourceIndex[from], let j = index[to] { out[j] = row[i] } else { missing[product, default: []].insert(to) }
                 }
