@@ -162,24 +162,37 @@ extension Engine {
             self.options.report("stage \(l.stage) item \(i): no child run: \(why)", .warning, run: run.id)
             return StageItemStarted(stage: l.stage, attempt: l.attempt, item: i, error: why)
         }
-        do throws(EngineError) { try checkDepth(below: run, job: loop.job, batch) } catch { return refused(error.description) }
+        do throws(EngineError) { try checkDepth(below: run, job: loop.job ?? "\(run.job)/\(l.stage)", batch) } catch { return refused(error.description) }
         let context = parentContext(run, stage: l.stage, attempt: l.attempt, spec: spec, catalog: cat)
         var parameters: [(String, Value)] = []
         let owner: String?
+        let inline: Value?
         do throws(StageSpec.ItemError) {
             for p in try loop.parameters(for: item) {
                 do throws(StageError) { parameters.append((p.key, try context.substitute(value: p.value))) } catch {
-                    return refused("parameter \(p.key) for job '\(loop.job)': \(error.message)")
+                    return refused("parameter \(p.key) for the item's run: \(error.message)")
                 }
             }
             owner = try loop.owner(for: item)
+            inline = try loop.stage(for: item)
         } catch {
             return refused(error.description)
         }
-        switch requestRun(job: loop.job, parameters: parameters, trigger: .parent(run: run.id, stage: l.stage, attempt: l.attempt, item: i),
-                          causation: run.lastEventSeq, correlation: run.correlation, catalog: cat, owner: owner, batch: &batch) {
+        let trigger = RunTrigger.parent(run: run.id, stage: l.stage, attempt: l.attempt, item: i)
+        let requested: Result<String, EngineError>
+        let job: String
+        if let inline {
+            job = "\(run.job)/\(l.stage)"
+            requested = requestInlineRun(job: job, jobVersion: run.jobVersion, stage: inline, parameters: parameters, trigger: trigger,
+                                         causation: run.lastEventSeq, correlation: run.correlation, catalogSeq: run.catalogSeq, owner: owner, batch: &batch)
+        } else {
+            job = loop.job ?? ""
+            requested = requestRun(job: job, parameters: parameters, trigger: trigger, causation: run.lastEventSeq, correlation: run.correlation,
+                                   catalog: cat, owner: owner, batch: &batch)
+        }
+        switch requested {
         case .success(let child):
-            options.report("stage \(l.stage) item \(i): run \(child) of job \(loop.job)", run: run.id)
+            options.report("stage \(l.stage) item \(i): run \(child) of job \(job)", run: run.id)
             return StageItemStarted(stage: l.stage, attempt: l.attempt, item: i, childRun: child)
         case .failure(let why):
             return refused(why.description)

@@ -12,13 +12,31 @@ extension Engine {
                     correlation: UInt64?, catalog given: CatalogState? = nil, owner: String? = nil, batch: inout Batch) -> Result<String, EngineError> {
         let catalog = given ?? self.catalog
         guard let def = catalog.entries[DefinitionKey(.job, job)] else { return .failure(EngineError("job '\(job)' is not in the catalog")) }
+        var request = RunDecider.Request(job: job, jobVersion: def.version, jobSpec: def.spec, catalogSeq: catalog.lastChangeSeq,
+                                         parameters: parameters, trigger: trigger, causation: causation, correlation: correlation)
+        request.provided = provided
+        request.owner = owner
+        return decideRun(request, batch: &batch)
+    }
+
+    /// Requests a run of a for_each item's inline `stage` (the item's fields in place): a run of
+    /// job `JOB/STAGE` (no definition holds it) whose one stage is `stage`, recorded in its
+    /// `RunRequested.inline_stage`, taking `parameters` as they are.
+    func requestInlineRun(job: String, jobVersion: UInt64, stage: Value, parameters: [(String, Value)], trigger: RunTrigger,
+                          causation: UInt64?, correlation: UInt64?, catalogSeq: UInt64, owner: String?, batch: inout Batch) -> Result<String, EngineError> {
+        let spec = Value.object([("parameters", .object(parameters.map { ($0.0, Value.null) })), ("stages", .array([stage]))])
+        var request = RunDecider.Request(job: job, jobVersion: jobVersion, jobSpec: spec, catalogSeq: catalogSeq, parameters: parameters,
+                                         trigger: trigger, causation: causation, correlation: correlation)
+        request.owner = owner
+        request.inlineStage = stage
+        return decideRun(request, batch: &batch)
+    }
+
+    /// Decides `request` on the runs this step knows (their numbers) and adds it to `batch`.
+    func decideRun(_ request: RunDecider.Request, batch: inout Batch) -> Result<String, EngineError> {
         var numbers = RunsState()
         numbers.lastRunNumber = runs.lastRunNumber + batch.newRuns
         do throws(RunCommandError) {
-            var request = RunDecider.Request(job: job, jobVersion: def.version, jobSpec: def.spec, catalogSeq: catalog.lastChangeSeq,
-                                             parameters: parameters, trigger: trigger, causation: causation, correlation: correlation)
-            request.provided = provided
-            request.owner = owner
             let (id, e) = try RunDecider.request(numbers, request)
             batch.newRun(id, e)
             return .success(id)

@@ -309,7 +309,8 @@ public final class Engine: @unchecked Sendable {
             post(Completion(key: key, result: .failure(StageError("could not read the catalog as of seq \(run.catalogSeq) (the version run \(key.run) runs under): \(error)"))))
             return
         }
-        let spec = cat.entries[DefinitionKey(.job, run.job)].flatMap { try? JobSpec.storedStage(key.stage, of: $0.spec) } ?? .null
+        // A for_each item's inline stage is in its run's request; other stages in the job's definition.
+        let spec = run.inlineStage ?? cat.entries[DefinitionKey(.job, run.job)].flatMap { try? JobSpec.storedStage(key.stage, of: $0.spec) } ?? .null
         var context = StageContext(run: key.run, job: run.job, stage: key.stage, attempt: key.attempt, spec: spec,
                                    parameters: run.parameters, catalog: cat, store: store, root: root, cancellation: cancellation)
         context.models = models

@@ -25,6 +25,8 @@ public enum RunDecider {
         public var correlation: UInt64?
         /// A team told when the run fails, besides the job's owners (a for_each item's owner).
         public var owner: String?
+        /// A for_each item's inline stage (the job spec is then `{parameters, stages: [it]}`).
+        public var inlineStage: Value?
 
         public init(job: String, jobVersion: UInt64, jobSpec: Value, catalogSeq: UInt64, parameters: [(String, Value)] = [],
                     trigger: RunTrigger, reuse: [String: (run: String, attempt: Int)] = [:], causation: UInt64? = nil, correlation: UInt64? = nil) {
@@ -73,7 +75,8 @@ public enum RunDecider {
         for (stage, r) in request.reuse { reuse[stage] = AttemptRef(run: r.run, attempt: r.attempt) }
         let event = RunRequested(run: id, job: request.job, jobVersion: request.jobVersion, catalogSeq: request.catalogSeq,
                                  parameters: .object(params), trigger: request.trigger, stages: plan,
-                                 maxParallel: job.maxParallel, reuse: reuse, owner: request.owner)
+                                 maxParallel: job.maxParallel, reuse: reuse, owner: request.owner,
+                                 inlineStage: request.inlineStage)
         return (id, event.event(causation: request.causation, correlation: request.correlation))
     }
 

@@ -49,6 +49,7 @@ extension RunState {
         if let maxParallel { m.append(("max_parallel", .int(Int64(maxParallel)))) }
         if let cancelRequestedBy { m.append(("cancel_requested_by", .string(cancelRequestedBy))) }
         if let owner { m.append(("owner", .string(owner))) }
+        if let inlineStage { m.append(("inline_stage", inlineStage)) }
         if let finishedSeq { m.append(("finished_seq", .int(Int64(finishedSeq)))) }
         if let finishedAtMicros { m.append(("finished_at", .int(finishedAtMicros))) }
         if !reuseValue.isEmpty {
@@ -69,7 +70,7 @@ extension RunState {
                   maxParallel: try f.int(opt: "max_parallel").map { Int($0) }, requestedSeq: try f.uint("requested_seq"),
                   requestedAtMicros: try f.int("requested_at"), correlation: try f.uint("correlation"), actor: try f.string("actor"),
                   status: runStatus, cancelRequested: try f.bool("cancel_requested"), cancelRequestedBy: try f.string(opt: "cancel_requested_by"),
-                  owner: try f.string(opt: "owner"), stages: stages, stageIndex: index, streamVersion: try f.uint("stream_version"), finishedSeq: try f.uint(opt: "finished_seq"),
+                  owner: try f.string(opt: "owner"), inlineStage: f.value("inline_stage"), stages: stages, stageIndex: index, streamVersion: try f.uint("stream_version"), finishedSeq: try f.uint(opt: "finished_seq"),
                   finishedAtMicros: try f.int(opt: "finished_at"), lastEventSeq: try f.uint("last_event_seq"))
         if let r = try f.object(opt: "reuse") {
             for m in r.members {

@@ -107,6 +107,8 @@ public struct RunState: Sendable, Hashable {
     public var cancelRequestedBy: String?
     /// A team told when the run fails, besides the job's owners (`RunRequested.owner`).
     public var owner: String?
+    /// A for_each item's inline stage as this run runs it (`RunRequested.inline_stage`).
+    public var inlineStage: Value?
     public var stages: [StageState]
     /// Stage name → index in `stages`.
     public var stageIndex: [String: Int]
@@ -204,6 +206,7 @@ public struct RunsState: Sendable, Hashable {
                                lastEventSeq: e.seq)
             for (stage, ref) in r.reuse { run.reuseValue[stage] = RunState.ReuseRef(run: ref.run, attempt: ref.attempt) }
             run.owner = r.owner
+            run.inlineStage = r.inlineStage
             runs[id] = run
             active.insert(id)
             lastRunNumber = max(lastRunNumber, Int(id) ?? 0)

@@ -108,4 +108,52 @@ import Testing
         #expect(lines.contains { $0.contains("takes no timeout") }, "\(lines)")
         #expect(lines.contains { $0.contains("max_parallel") }, "\(lines)")
     }
+
+    /// An inline stage (`stage:` instead of `job:`): read with the for_each's name, its settings
+    /// checked as a stage's, its `${params.X}` the for_each's parameters.
+    static func inline(_ stage: String, parameters: String = "{tag: \"${item.client_code}\"}") -> String {
+        base + """
+
+        ---
+        kind: job
+        name: all
+        stages:
+          - name: each
+            type: for_each
+            items: {config_table: modules}
+            parameters: \(parameters)
+            stage: \(stage)
+        """
+    }
+
+    @Test func anInlineStageReadsAndApplies() throws {
+        let text = Self.inline("{type: script, command: [echo, \"${item.module_name}\", \"${params.tag}\", \"${run.id}\"], retry: {attempts: 2}}")
+        #expect(diagnose(text).isEmpty, "\(diagnose(text).map(\.description))")
+        let job = try #require(try definitions(text).last?.typedSpec.as(JobSpec.self))
+        guard case .forEach(let loop) = job.stages[0].variant else { Issue.record("not a for_each"); return }
+        #expect(loop.job == nil && loop.stage?["name"] == "each" && loop.stage?["type"] == "script")
+        let one = try loop.stage(for: .object([("module_name", "sales")]))
+        #expect(one?["command"]?.arrayValue?[1] == "sales" && one?["command"]?.arrayValue?[2] == "${params.tag}")
+        #expect(job.stages[0].childJob == nil)
+    }
+
+    @Test func anInlineStageIsCheckedAgainstTheForEachsParametersAndTheTable() {
+        let param = diagnose(Self.inline("{type: script, command: [echo, \"${params.tga}\"]}")).map(\.description)
+        #expect(param.count == 1 && param[0].contains("its inline stage: ${params.tga}") && param[0].contains("for_each's parameters"), "\(param)")
+        let column = diagnose(Self.inline("{type: script, command: [echo, \"${item.modul}\"]}")).map(\.description)
+        #expect(column.count == 1 && column[0].contains("'modul' is not a column"), "\(column)")
+        let nested = diagnose(Self.inline("{type: job, job: ingest_module}")).map(\.description)
+        #expect(nested.first?.contains("stages[0].stage.type of job 'all' is 'job', which is not one of") == true, "\(nested)")
+        let upstream = diagnose(Self.inline("{type: script, command: [echo, \"${stages.x.outputs.y}\"]}")).map(\.description)
+        #expect(upstream.count == 1, "\(upstream)")
+        let condition = diagnose(Self.inline("{type: script, command: [\"true\"], when: \"params.nope == 1\"}")).map(\.description)
+        #expect(condition.count == 1 && condition[0].contains("reads 'params.nope'"), "\(condition)")
+    }
+
+    @Test func aLoopNamesAJobOrAnInlineStageNotBothNorNeither() {
+        let both = diagnose(Self.loop("{config_table: modules}", extra: "\n    stage: {type: script, command: [\"true\"]}")).map(\.description)
+        #expect(both.count == 1 && both[0].contains("names both a job and an inline stage"), "\(both)")
+        let neither = diagnose(Self.inline("{type: script, command: [\"true\"]}").replacingOccurrences(of: "    stage: {type: script, command: [\"true\"]}", with: "")).map(\.description)
+        #expect(neither.count == 1 && neither[0].contains("names neither a job nor an inline stage"), "\(neither)")
+    }
 }

@@ -272,6 +272,50 @@ import Testing
         #expect(try Self.lines(p, "ran.txt").count == 4, "a, broken, c, then broken again")
     }
 
+    /// An inline stage per item: each item's run is of job `JOB/STAGE`, its one stage the inline
+    /// stage with the item's fields in place (recorded in its RunRequested), reading the
+    /// for_each's parameters as its own; a retry policy applies per item.
+    @Test func anInlineStageRunsOncePerItemWithTheItemsFields() throws {
+        let p = try Self.project("""
+        kind: job
+        name: inline
+        parameters: {label: {type: text, default: nightly}}
+        stages:
+          - name: each
+            type: for_each
+            items: {config_table: modules, where: "product_code == 'P2'"}
+            parameters: {tag: "${params.label}-${item.client_code}"}
+            max_parallel: 2
+            item_owner: "team-${item.product_code}"
+            stage:
+              type: script
+              command: [sh, -c, "echo ${item.module_name} $LEDGERFLOW_PARAM_TAG run ${run.id} >> inline.txt; test ${item.module_name} != ops || test -f second"]
+              retry: {attempts: 2, backoff: 0s}
+        """)
+        // First run: ops fails both of its attempts (no file `second`); then `second` exists.
+        let id = try RunCommands.request(p.log, job: "inline", trigger: RunTrigger(.manual), actor: "test")
+        var state = try p.runAll()
+        var run = try #require(state.runs[id])
+        #expect(run.status == .failed, "ops fails both attempts: nothing creates `second`")
+        try "".write(toFile: p.root + "/second", atomically: true, encoding: .utf8)
+        let again = try RunCommands.request(p.log, job: "inline", trigger: RunTrigger(.manual), actor: "test")
+        state = try p.runAll()
+        run = try #require(state.runs[again])
+        #expect(run.status == .succeeded, "\(run.stages.map { "\($0.name): \($0.status) \($0.error ?? "")" })")
+        let children = Self.children(state, of: again)
+        #expect(children.map(\.job) == ["inline/each", "inline/each"])
+        #expect(children.map(\.owner) == ["team-P2", "team-P2"])
+        #expect(children.map(\.parameters["tag"]) == [.string("nightly-C2"), .string("nightly-C5")])
+        let first = try #require(children.first)
+        #expect(first.inlineStage?["command"]?.arrayValue?.last?.stringValue?.hasPrefix("echo risk $LEDGERFLOW_PARAM_TAG run ${run.id}") == true,
+                "the item's fields are in place; ${run.id} is left for the item's run: \(String(describing: first.inlineStage))")
+        #expect(first.stages.map(\.name) == ["each"] && first.stages.first?.plan.type == "script")
+        let lines = try Self.lines(p, "inline.txt").filter { $0.contains("run \(children[0].id)") || $0.contains("run \(children[1].id)") }
+        #expect(lines.sorted() == ["ops nightly-C5 run \(children[1].id)", "risk nightly-C2 run \(children[0].id)"])
+        let failedFirst = Self.children(state, of: id).first { $0.parameters["tag"] == .string("nightly-C5") }
+        #expect(failedFirst?.stage("each")?.attempts.count == 2, "the inline stage's retry policy applies per item")
+    }
+
     @Test func cancellingTheParentCancelsTheRunningItemsAndStartsNoMore() throws {
         let p = try Self.project("""
         kind: job

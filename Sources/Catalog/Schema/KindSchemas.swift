@@ -127,7 +127,20 @@ public enum KindSchemas {
         Field("owner", .reference(.team), "The team that owns this stage: told when it fails (as well as the job's owner)."),
         Field("on", .choice(["success", "failure", "completion"]), "When it runs as to the stages in `after`: when they succeeded (default), when they have ended and one failed (a failure path: it handles the failure), or when they have ended whatever the outcome."),
         Field("when", .expression, "A condition evaluated when the stage could start; false skips it (not a failure). Fields: `params.NAME`, `run.id`, `run.job`, `run.trigger`, `stages.STAGE.status`, `stages.STAGE.outputs.FIELD` (STAGE one it follows, directly or not)."),
-    ], variants: .init(field: "type", cases: [
+    ], variants: .init(field: "type", cases: stageTypeCases + [
+        ("for_each", [
+            Field("items", .object(forEachItems), required: true, "What to loop over, resolved when the stage starts and recorded in its `StageStarted` (at most \(StageSpec.ForEach.maxItems) items)."),
+            Field("job", .reference(.job), "The job run as a child once per item (ADF ForEach + ExecutePipeline); or give `stage`. The stage succeeds when every item's run succeeded, with outputs `{items, succeeded, failed, runs: [{item, run, status, outputs}]}`; cancelling the parent cancels the running items. Counts toward the nesting limit like a job stage; takes no `timeout`."),
+            Field("stage", .object(inlineStage), "Or: an inline stage run once per item, as the one stage of a run of job `JOB/STAGE`; its texts take `${item.FIELD}` (replaced when the item starts; the run records the stage as it ran, `RunRequested.inline_stage`), `${params.NAME}` (the for_each's parameters) and `${run.id}` (the item's run)."),
+            Field("parameters", .map(.any), "Parameters of each item's run: `${item.FIELD}` (the item's field; a text that is only that keeps the field's type) or `${item}` (a scalar item), besides what a job stage's parameters take."),
+            Field("max_parallel", .integer(min: 1), "Item runs at once, at most (default 1: one after another; ADF's batchCount)."),
+            Field("continue_on_error", .boolean, "false (default): after an item fails no further item starts and the stage fails once the running ones end; true: every item runs and the stage fails if any failed."),
+            Field("item_owner", .text, "The team told when an item's run fails (its `RunRequested.owner`), e.g. `team-${item.product_code}`; checked against the config table's rows at apply."),
+        ]),
+    ]))
+
+    /// The fields each stage type adds, but for_each (which holds an inline stage of these).
+    static let stageTypeCases: [(value: String, fields: [Field])] = [
         ("etl", [
             Field("source", .reference(.source), "Where rows come from (`NAME@N`: version N of the dataset, as in `inputs`)."),
             Field("destination", .reference(.output), "Where rows go."),
@@ -176,15 +189,22 @@ public enum KindSchemas {
             Field("job", .reference(.job), required: true, "The job run as a child: its run is requested when the stage starts (in the same append), and the stage ends with it — succeeded with outputs `{run, job, status, stages: {STAGE: outputs}}`, or failed. Cancelling the parent cancels the child. Jobs may not run each other in a cycle, nor nest more than \(ChildJobs.maxDepth) levels deep; a job stage takes no `timeout`."),
             Field("parameters", .map(.any), "Parameters of the child run: the child's required ones must be given, literal values of their types; texts may use `${params.NAME}`, `${run.id}`, `${stages.STAGE.outputs.FIELD}` of this run."),
         ]),
-        ("for_each", [
-            Field("items", .object(forEachItems), required: true, "What to loop over, resolved when the stage starts and recorded in its `StageStarted` (at most \(StageSpec.ForEach.maxItems) items)."),
-            Field("job", .reference(.job), required: true, "The job run as a child once per item (ADF ForEach + ExecutePipeline). The stage succeeds when every item's run succeeded, with outputs `{items, succeeded, failed, runs: [{item, run, status, outputs}]}`; cancelling the parent cancels the running items. Counts toward the nesting limit like a job stage; takes no `timeout`."),
-            Field("parameters", .map(.any), "Parameters of each item's run: `${item.FIELD}` (the item's field; a text that is only that keeps the field's type) or `${item}` (a scalar item), besides what a job stage's parameters take."),
-            Field("max_parallel", .integer(min: 1), "Item runs at once, at most (default 1: one after another; ADF's batchCount)."),
-            Field("continue_on_error", .boolean, "false (default): after an item fails no further item starts and the stage fails once the running ones end; true: every item runs and the stage fails if any failed."),
-            Field("item_owner", .text, "The team told when an item's run fails (its `RunRequested.owner`), e.g. `team-${item.product_code}`; checked against the config table's rows at apply."),
-        ]),
-    ]))
+    ]
+
+    /// A for_each's inline stage: a stage without name, `after`, `on` (it is its items' runs' only
+    /// stage), of any type but job and for_each.
+    static let inlineStage = ObjectSchema("inline stage", [
+        Field("type", .choice(inlineStageTypes), required: true, "What the stage does."),
+        Field("description", .text, "Free text."),
+        Field("inputs", .list(.text), "Datasets read (as a stage's)."),
+        Field("outputs", .list(.text), "Datasets written (as a stage's)."),
+        Field("retry", .object(retry), "Retry policy of each item's run (default: one attempt)."),
+        Field("timeout", .duration, "An item's attempt running longer is killed."),
+        Field("when", .expression, "A condition per item, over `params.NAME` (the for_each's parameters) and `run.*`; false skips the item's stage (its run succeeds)."),
+    ], variants: .init(field: "type", cases: stageTypeCases.filter { $0.value != "job" }))
+
+    /// The stage types an inline stage may have.
+    public static let inlineStageTypes = stageTypes.filter { $0 != "job" && $0 != StageSpec.ForEach.stageType }
 
     static let forEachItems = ObjectSchema("for_each items", [
         Field("config_table", .reference(.configTable), "The active rows of this config table (a row with `active: false` is left out), each an object of its columns."),

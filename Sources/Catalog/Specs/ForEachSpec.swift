@@ -28,8 +28,11 @@ extension StageSpec {
             }
         }
 
-        /// The job each item runs as a child run.
-        public var job: String
+        /// The job each item runs as a child run (nil with an inline `stage`).
+        public var job: String?
+        /// Or: the inline stage each item runs as the one stage of its run, as written (with
+        /// `name` set to the for_each stage's when absent).
+        public var stage: Value?
         /// Where the items come from.
         public var items: Items
         /// Parameters passed to each child, as written (`${item.FIELD}`, `${item}`).
@@ -48,9 +51,10 @@ extension StageSpec {
         public static let maxItems = 5_000
 
         /// A value with these fields.
-        public init(job: String, items: Items, parameters: [Value.Member] = [], maxParallel: Int = 1, continueOnError: Bool = false,
-                    itemOwner: String? = nil) {
+        public init(job: String?, items: Items, parameters: [Value.Member] = [], maxParallel: Int = 1, continueOnError: Bool = false,
+                    itemOwner: String? = nil, stage: Value? = nil) {
             self.job = job
+            self.stage = stage
             self.items = items
             self.parameters = parameters
             self.maxParallel = maxParallel
@@ -75,7 +79,14 @@ extension StageSpec {
             } else {
                 throw f.failure("items", expected: "{config_table: NAME, where: EXPRESSION}, {source: NAME, where: EXPRESSION} or {list: [...]}", found: f.value("items"))
             }
-            job = try f.string("job")
+            job = try f.string(opt: "job")
+            if let inline = f.value("stage") {
+                guard var members = inline.objectMembers else { throw f.failure("stage", expected: "an inline stage {type: …}", found: inline) }
+                if !members.contains(where: { $0.key == "name" }), let name = try f.string(opt: "name") { members.insert(Value.Member("name", .string(name)), at: 0) }
+                stage = .members(members)
+            } else {
+                stage = nil
+            }
             parameters = try f.mapping(opt: "parameters")
             maxParallel = Int(try f.int(opt: "max_parallel") ?? 1)
             continueOnError = try f.bool(opt: "continue_on_error") ?? false
@@ -103,6 +114,11 @@ extension StageSpec {
             return rows.filter { row in filter.evaluate { row[$0] } == .bool(true) }
         }
 
+        /// The inline stage for one item: `${item.FIELD}` and `${item}` replaced (nil without one).
+        public func stage(for item: Value) throws(ItemError) -> Value? {
+            try stage.map { (v) throws(ItemError) in try ForEach.substitute(v, item: item, parameter: "stage") }
+        }
+
         /// The team told when `item`'s child run fails (`item_owner` with the item's fields), nil
         /// without one.
         public func owner(for item: Value) throws(ItemError) -> String? {
@@ -117,6 +133,7 @@ extension StageSpec {
             var out: [String] = []
             for m in parameters { ForEach.collect(m.value, into: &out) }
             if let itemOwner { ForEach.collect(.string(itemOwner), into: &out) }
+            if let stage { ForEach.collect(stage, into: &out) }
             return out
         }
 
@@ -216,7 +233,11 @@ extension StageSpec {
             if maxParallel < 1 {
                 out.append(ItemProblem(field: "max_parallel", message: "max_parallel is \(maxParallel)", fix: "give 1 or more (1 runs the items one after another)"))
             }
-            if !jobs.contains(job) {
+            if job == nil && stage == nil || job != nil && stage != nil {
+                out.append(ItemProblem(field: "stage", message: job == nil ? "names neither a job nor an inline stage" : "names both a job and an inline stage",
+                                       fix: "give `job: NAME` (a child job per item) or `stage: {type: …}` (an inline stage per item), one of them"))
+            }
+            if let job, !jobs.contains(job) {
                 out.append(ItemProblem(field: "job", message: "job '\(job)' does not exist",
                                        fix: Suggest.closest(to: job, in: jobs.sorted()).map { "did you mean '\($0)'?" } ?? "define it (kind: job, name: \(job)) or fix the name"))
             }

@@ -62,6 +62,7 @@ extension Validator {
             for item in items {
                 do throws(StageSpec.ItemError) {
                     _ = try loop.parameters(for: item)
+                    _ = try loop.stage(for: item)
                     if let team = try loop.owner(for: item), !teams.contains(team) {
                         error(d, "stages[\(i)].item_owner", "\(who): item_owner names team '\(team)' for item \(Fields.describe(item)), which does not exist",
                               fix: "define it (kind: team, name: \(team)) or change item_owner")
@@ -73,9 +74,47 @@ extension Validator {
                 }
             }
         }
-        guard let job = spec(JobSpec.self, loop.job) else { return }
-        checkPassedParameters(d, who: who, job: job, jobName: loop.job, given: loop.parameters, at: "stages[\(i)].parameters")
-        checkTypedParameters(d, who: who, job: job, jobName: loop.job, given: loop.parameters, at: "stages[\(i)].parameters")
+        if let inline = loop.stage { checkInlineStage(d, who: who, inline, parameters: loop.parameters.map(\.key), i) }
+        guard let name = loop.job, let job = spec(JobSpec.self, name) else { return }
+        checkPassedParameters(d, who: who, job: job, jobName: name, given: loop.parameters, at: "stages[\(i)].parameters")
+        checkTypedParameters(d, who: who, job: job, jobName: name, given: loop.parameters, at: "stages[\(i)].parameters")
+    }
+
+    /// A for_each's inline stage: its type's settings checked as a stage's; its `${params.X}`
+    /// and `when` read the for_each's parameters (the item's run's), `${run.…}` the item's run,
+    /// and no stage precedes it (`${stages.…}` refused).
+    mutating func checkInlineStage(_ d: Definition, who: String, _ inline: Value, parameters: [String], _ i: Int) {
+        let spec: StageSpec
+        do { spec = try StageSpec(inline) } catch { return }  // the schema check said why
+        checkStageSettings(d, spec, i)
+        var texts: [(path: String, text: String)] = []
+        func walk(_ v: Value, _ path: String, _ key: String?) {
+            switch v {
+            case .string(let t) where key != "when": texts.append((path, t))
+            case .array(let a): for (k, x) in a.enumerated() { walk(x, "\(path)[\(k)]", key) }
+            case .members(let m): for x in m { walk(x.value, "\(path).\(x.key)", x.key) }
+            default: break
+            }
+        }
+        walk(inline, "stages[\(i)].stage", nil)
+        for (path, text) in texts {
+            for reference in Validator.references(in: text) {
+                if let (what, fix) = Validator.referenceProblem(reference, params: parameters, upstream: [], job: d.name) {
+                    error(d, path, "\(who), its inline stage: ${\(reference)} \(what)",
+                          fix: reference.hasPrefix("params.") ? "pass it in the for_each's parameters (the item's run's), or use ${item.FIELD}" : fix)
+                }
+            }
+        }
+        guard let text = spec.when, let expression = try? Expression.parse(text) else { return }
+        for field in expression.fields {
+            let parts = field.split(separator: ".").map(String.init)
+            let ok = parts.first == "params" && parts.count == 2 && parameters.contains(parts[1])
+                || parts.first == "run" && parts.count == 2 && ["id", "job", "trigger"].contains(parts[1])
+            if !ok {
+                error(d, "stages[\(i)].stage.when", "\(who), its inline stage's condition reads '\(field)', which an item's run does not have",
+                      fix: "use params.NAME (a for_each parameter) or run.id, run.job, run.trigger")
+            }
+        }
     }
 
     /// The jobs each job's job stages run (job → [(stage, child job)]), over every job that will exist.

@@ -212,7 +212,8 @@ public struct Validator {
                 switch v {
                 case .string(let t) where key != "when" && key != "seed": texts.append((path, t))
                 case .array(let a): for (k, x) in a.enumerated() { walk(x, "\(path)[\(k)]", key) }
-                case .members(let m): for x in m where x.key != "seed" { walk(x.value, "\(path).\(x.key)", x.key) }
+                // A for_each's inline `stage` reads the item's run's parameters (checkInlineStage).
+                case .members(let m): for x in m where x.key != "seed" && x.key != "stage" { walk(x.value, "\(path).\(x.key)", x.key) }
                 default: break
                 }
             }

@@ -338,9 +338,13 @@ public struct RunRequested: DomainEvent {
     public var reuse: [String: AttemptRef]
     /// A team told when this run fails, besides the job's owners (a for_each item's `item_owner`).
     public var owner: String?
+    /// A for_each item's inline stage, as this run runs it (the item's fields in place): the
+    /// run's one stage, whose spec no job definition holds (the run's job is `JOB/STAGE`).
+    public var inlineStage: Value?
 
     public init(run: String, job: String, jobVersion: UInt64, catalogSeq: UInt64, parameters: Value, trigger: RunTrigger,
-                stages: [PlannedStage], maxParallel: Int64? = nil, reuse: [String: AttemptRef] = [:], owner: String? = nil) {
+                stages: [PlannedStage], maxParallel: Int64? = nil, reuse: [String: AttemptRef] = [:], owner: String? = nil,
+                inlineStage: Value? = nil) {
         self.run = run
         self.job = job
         self.jobVersion = jobVersion
@@ -351,6 +355,7 @@ public struct RunRequested: DomainEvent {
         self.maxParallel = maxParallel
         self.reuse = reuse
         self.owner = owner
+        self.inlineStage = inlineStage
     }
 
     public init(_ payload: Value) throws(DecodingFailure) {
@@ -371,6 +376,8 @@ public struct RunRequested: DomainEvent {
         }
         self.reuse = reuse
         owner = try f.string(opt: "owner")
+        inlineStage = f.value("inline_stage")
+        if let v = inlineStage, v.objectMembers == nil { throw f.failure("inline_stage", expected: "an object (a stage)", found: v) }
     }
 
     public var payload: Value {
@@ -385,6 +392,7 @@ public struct RunRequested: DomainEvent {
         b.set("max_parallel", maxParallel)
         if !reuse.isEmpty { b.set("reuse", .object(reuse.map { ($0.key, $0.value.value) })) }
         b.set("owner", owner)
+        b.set("inline_stage", inlineStage)
         return b.value
     }
 
@@ -402,6 +410,7 @@ public struct RunRequested: DomainEvent {
             .optional("max_parallel", "integer", "stage attempts of this run running at once, at most"),
             .optional("reuse", "object", "stage → {run, attempt}: outputs a rerun takes over", fields: AttemptRef.documentation),
             .optional("owner", "text", "a team told when this run fails, besides the job's owners (a for_each item's item_owner)"),
+            .optional("inline_stage", "object", "a for_each item's inline stage as this run runs it (the item's fields in place); the run's job is JOB/STAGE"),
         ])
 
     public static var example: RunRequested {
@@ -416,7 +425,8 @@ public struct RunRequested: DomainEvent {
                                                   retry: RetryPolicy(attempts: 3, backoffSeconds: 5, factor: 2, maxBackoffSeconds: 60),
                                                   timeoutSeconds: 600),
                                      PlannedStage(name: "alert", type: "script", after: ["score"], on: .failure, when: "params.as_of != ''")],
-                            maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)], owner: "team-P1")
+                            maxParallel: 2, reuse: ["extract": AttemptRef(run: "40", attempt: 1)], owner: "team-P1",
+                            inlineStage: .object([("name", "extract"), ("type", "etl"), ("source", "sales_C001")]))
     }
 }
 

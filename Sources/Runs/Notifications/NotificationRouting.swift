@@ -41,13 +41,14 @@ public enum NotificationRouting {
     /// The teams told about `run` (finished), in team-name order. `job` is the job's spec as of the
     /// run's catalog version (its owner and its stages' owners); `teams` the teams defined now.
     public static func audience(run: RunState, job: JobSpec?, teams: [String: TeamSpec]) -> [Audience] {
-        guard let job, run.status.isFinished else { return [] }
+        guard run.status.isFinished else { return [] }
         var reasons: [String: [String]] = [:]
-        if let owner = job.owner, let team = teams[owner], let outcome = outcome(run.status), team.outcomes.contains(outcome) {
+        // (A for_each item's inline run has no job definition: only its own owner is told.)
+        if let owner = job?.owner, let team = teams[owner], let outcome = outcome(run.status), team.outcomes.contains(outcome) {
             reasons[owner, default: []].append("owner of job \(run.job)")
         }
         for stage in run.stages where stage.status == .failed {
-            guard let owner = job.stage(named: stage.name)?.owner, teams[owner] != nil else { continue }
+            guard let owner = job?.stage(named: stage.name)?.owner, teams[owner] != nil else { continue }
             reasons[owner, default: []].append("owner of stage \(stage.name)")
         }
         if run.status == .failed, let owner = run.owner, teams[owner] != nil {
