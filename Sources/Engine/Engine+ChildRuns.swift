@@ -28,15 +28,20 @@ extension Engine {
             case .success(let child):
                 batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID, childRun: child)])
             case .failure(let why):
-                batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID)])
-                guard let started = batch.run(run.id) else { return }
                 options.report("stage \(name): no child run: \(why.description)", .warning, run: run.id)
-                batch.apply(run: run.id, try StageDecider.complete(started, stage: name, attempt: attempt,
-                                                                   outcome: .failed(reason: "error", error: why.description), nowMicros: now))
+                try startAndFail(run, stage: name, attempt: attempt, why: why.description, now: now, into: &batch)
             }
         } catch {
             throw StepFailure("starting run \(run.id) job stage \(name)", error)
         }
+    }
+
+    /// Starts queued stage `name` of `run` and fails it at once with `why` (retried per its
+    /// policy): a job or for_each stage whose runs cannot be requested.
+    func startAndFail(_ run: RunState, stage name: String, attempt: Int, why: String, now: Int64, into batch: inout Batch) throws(RunCommandError) {
+        batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID)])
+        guard let started = batch.run(run.id) else { return }
+        batch.apply(run: run.id, try StageDecider.complete(started, stage: name, attempt: attempt, outcome: .failed(reason: "error", error: why), nowMicros: now))
     }
 
     /// The child job, its parameters (placeholders replaced from the parent run) and the catalog

@@ -29,11 +29,8 @@ extension Engine {
                 batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID, items: items)])
                 options.report("stage \(name): \(items.count) item\(items.count == 1 ? "" : "s")", run: run.id)
             case .failure(let why):
-                batch.apply(run: run.id, [try StageDecider.start(run, stage: name, engine: engineID)])
-                guard let started = batch.run(run.id) else { return }
                 options.report("stage \(name): no items: \(why.description)", .warning, run: run.id)
-                batch.apply(run: run.id, try StageDecider.complete(started, stage: name, attempt: attempt,
-                                                                   outcome: .failed(reason: "error", error: why.description), nowMicros: now))
+                try startAndFail(run, stage: name, attempt: attempt, why: why.description, now: now, into: &batch)
                 return
             }
         } catch {

@@ -25,6 +25,11 @@ import Testing
     /// A job `all` (its for_each stage's items at line 21 of the file, job 22, parameters 23) over `items`.
     static func loop(_ items: String, job: String = "ingest_module", parameters: String = "{module: \"${item.module_name}\"}",
                      extra: String = "") -> String {
+        file(items, "job: \(job)\n    parameters: \(parameters)\(extra)")
+    }
+
+    /// The base definitions and job `all` whose for_each stage `each` loops over `items`, then `rest`.
+    static func file(_ items: String, _ rest: String) -> String {
         base + """
 
         ---
@@ -34,8 +39,7 @@ import Testing
           - name: each
             type: for_each
             items: \(items)
-            job: \(job)
-            parameters: \(parameters)\(extra)
+            \(rest)
         """
     }
 
@@ -112,18 +116,7 @@ import Testing
     /// An inline stage (`stage:` instead of `job:`): read with the for_each's name, its settings
     /// checked as a stage's, its `${params.X}` the for_each's parameters.
     static func inline(_ stage: String, parameters: String = "{tag: \"${item.client_code}\"}") -> String {
-        base + """
-
-        ---
-        kind: job
-        name: all
-        stages:
-          - name: each
-            type: for_each
-            items: {config_table: modules}
-            parameters: \(parameters)
-            stage: \(stage)
-        """
+        file("{config_table: modules}", "parameters: \(parameters)\n    stage: \(stage)")
     }
 
     @Test func anInlineStageReadsAndApplies() throws {
