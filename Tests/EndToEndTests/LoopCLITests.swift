@@ -49,4 +49,36 @@ import Testing
         let child = try p.status(broken)
         #expect(child["trigger"]?["parent_item"] == .int(1))
     }
+
+    /// A for_each over a config table that does not exist: apply says so in one line at the
+    /// table's line (with "did you mean") and appends nothing.
+    @Test(.timeLimit(.minutes(1))) func applyRefusesALoopOverAMissingTableAndAppendsNothing() throws {
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: child
+        parameters: {module: {type: text, required: true}}
+        stages: [{name: work, type: script, command: ["true"]}]
+        ---
+        kind: config_table
+        name: modules
+        rows: [{module_path: lake/a, module_name: sales, client_code: C1, product_code: P1}]
+        """)
+        let head = try p.lf(["audit", "head", "--json"]).stdout
+        try """
+        kind: job
+        name: parent
+        stages:
+          - name: each
+            type: for_each
+            items: {config_table: moduls}
+            job: child
+            parameters: {module: "${item.module_name}"}
+        """.write(toFile: p.dir.sub("loop.yaml"), atomically: true, encoding: .utf8)
+        let r = try p.lf(["apply", "loop.yaml"])
+        #expect(r.status == 1)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("loop.yaml:6:") && lines[0].contains("did you mean 'modules'?"), "\(r.stderr)")
+        #expect(lines.last == "ledgerflow: apply failed: 1 error in 1 file; nothing was appended")
+        #expect(try p.lf(["audit", "head", "--json"]).stdout == head)
+    }
 }
