@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C system libraries. Only the LMDB and Zstd wrappers import these.
@@ -76,9 +80,19 @@ let package = Package(
         // The engine: reactors (stage scheduler, job dependencies) and the worker pool, recovery.
         .target(name: "Engine", dependencies: ["Domain", "EventLog", "Catalog", "Runs", "Models", "Executors", "Projections", "Lineage"]),
 
+        // The operations console: the HTTP API (JSON, Server-Sent Events) and the web pages over the
+        // same projections and queries as the CLI (Hummingbird is imported here and nowhere else).
+        .target(name: "Console", dependencies: [
+            "Domain", "EventLog", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+        ]),
+
         // The command-line interface (ArgumentParser is imported here and nowhere else in Sources/).
         .executableTarget(name: "ledgerflow", dependencies: [
-            "Domain", "EventLog", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
+            "Domain", "EventLog", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "Console",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -103,6 +117,7 @@ let package = Package(
         .testTarget(name: "ExecutorsTests", dependencies: ["Domain", "Executors", "Catalog", "EventLog", "TestSupport"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Domain", "Projections", "Catalog", "EventLog", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Domain", "EventLog", "TestSupport"]),
+        .testTarget(name: "ConsoleTests", dependencies: ["Domain", "Console", "Engine", "Runs", "Catalog", "EventLog", "TestSupport"]),
     ]
 )
 

@@ -409,8 +409,12 @@ struct Work: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Seconds running attempts get to finish on shutdown before they are killed (default 10).") var grace = 10.0
     @Option(name: .customLong("log-format"), help: "Log lines on stderr as text (time level component [run=N]: message) or one JSON object per line (default text).")
     var logFormat: LogLine.Format = .text
+    @Option(name: .long, parsing: .unconditional, help: "Also serve the operations console on this port (0: a free one; its URL is logged).") var http: Int?
+    @OptionGroup var address: ConsoleBind
 
     func validate() throws {
+        if http != nil { try address.check() }
+        if let http, !(0...65535).contains(http) { throw ValidationError("--http must be a port from 0 to 65535 (got \(http))") }
         if workers < 1 { throw ValidationError("--workers must be at least 1") }
         if !(grace >= 0) { throw ValidationError("--grace must be a number of seconds, 0 or more (got \(grace))") }
     }
@@ -434,9 +438,15 @@ struct Work: ParsableCommand {
         }
         say(LogLine(level: .info, component: "service",
                     message: "engine \(engine.engineID) working on \(store.path) with \(workers) workers; \(once ? "exits when nothing is due" : "stop with Ctrl-C or SIGTERM")"))
+        let console = http.map { ConsoleBeside(log: log, store: store.path, host: address.bind, port: $0) }
         // --once: the engine returns at its first idle moment (nothing running, a step that
         // decided nothing); without it, only when stopped.
-        let final = try engine.run(until: { _ in once })
+        let final: RunsState
+        do { final = try engine.run(until: { _ in once }) } catch {
+            console?.stop()
+            throw error
+        }
+        console?.stop()
         _ = lock
         let active = final.active.count
         if once {

@@ -1,0 +1,211 @@
+import Catalog
+import Domain
+import Engine
+import EventLog
+import Executors
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Projections
+import Runs
+
+/// The JSON API: what the CLI reads, as the CLI's `--json` shapes it.
+extension ConsoleServer {
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ConsoleMiddleware())
+        router.get("/api/runs") { request, _ in try self.runsList(request) }
+        router.get("/api/runs/:id") { _, context in try self.runDetail(try context.parameters.require("id")) }
+        router.get("/api/runs/:id/logs/:stage") { request, context in
+            try self.attemptLog(run: try context.parameters.require("id"), stage: try context.parameters.require("stage"), request)
+        }
+        router.get("/api/events") { request, _ in try self.eventsPage(request) }
+        router.get("/api/events/stream") { request, _ in try self.eventStream(request) }
+        router.get("/api/health") { _, _ in try self.health() }
+        router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
+        router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try context.parameters.require("id"))) }
+        router.get("/static/console.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: Pages.script)))
+        }
+        router.get("/static/console.css") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "no-cache"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: Pages.style)))
+        }
+        return router
+    }
+
+    // MARK: runs
+
+    /// The runs a list shows: newest first, filtered by job and status, `limit` before run `before`.
+    struct RunsQuery {
+        var job: String?
+        var status: RunStatus?
+        var limit = 100
+        var before: Int?
+
+        init(_ request: Request) throws {
+            let q = request.uri.queryParameters
+            job = q["job"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+            if let s = q["status"].map(String.init), !s.isEmpty {
+                guard let st = RunStatus(rawValue: s) else {
+                    throw ConsoleError(.badRequest, "status '\(s)' is not one of \(RunStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                status = st
+            }
+            limit = try ConsoleServer.integer(q["limit"], "limit", default: 100, in: 1...1000)
+            if q["before"] != nil { before = try ConsoleServer.integer(q["before"], "before", default: 0, in: 1...Int.max) }
+        }
+
+        func select(_ state: RunsState) -> (runs: [RunState], more: Bool) {
+            var out: [RunState] = []
+            var more = false
+            for r in state.ordered.reversed() {
+                if let before, r.number >= before { continue }
+                guard job == nil || r.job == job, status == nil || r.status == status else { continue }
+                if out.count == limit { more = true; break }
+                out.append(r)
+            }
+            return (out, more)
+        }
+    }
+
+    static func integer(_ text: Substring?, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text, !text.isEmpty else { return value }
+        guard let n = Int(text), range.contains(n) else {
+            throw ConsoleError(.badRequest, "\(name) must be a whole number from \(range.lowerBound)\(range.upperBound == Int.max ? " up" : " to \(range.upperBound)") (got '\(text)')")
+        }
+        return n
+    }
+
+    func runsList(_ request: Request) throws -> Response {
+        let query = try RunsQuery(request)
+        let state = try runs.current()
+        let (list, more) = query.select(state)
+        return Reply.json(.object([("runs", .array(list.map(RunViews.summary))),
+                                   ("next_before", more ? list.last.map { .string($0.id) } ?? .null : .null)]))
+    }
+
+    func run(_ id: String, in state: RunsState) throws -> RunState {
+        guard let r = state.runs[id] else { throw ConsoleError(.notFound, "no run '\(id)'; GET /api/runs lists them") }
+        return r
+    }
+
+    func runDetail(_ id: String) throws -> Response {
+        let state = try runs.current()
+        let r = try run(id, in: state)
+        let children = state.ordered.filter { $0.trigger.parentRun == id }
+        return Reply.json(RunViews.status(r, state).setting("parent", to: r.trigger.parentRun.map(Value.string) ?? .null)
+            .setting("children", to: .array(children.map(RunViews.summary))))
+    }
+
+    // MARK: logs
+
+    /// An attempt's stdout or stderr (`?stream=stderr`, default stdout; `?attempt=N`, default
+    /// the last), masked of the run's secrets, from byte `offset` for at most `length` bytes; the
+    /// file's size is in `X-Log-Size`. The path is built from the run's recorded stages only, and
+    /// a file that resolves outside the store's runs folder (a symbolic link) is refused.
+    func attemptLog(run id: String, stage name: String, _ request: Request) throws -> Response {
+        let state = try runs.current()
+        let r = try run(id, in: state)
+        guard let stage = r.stage(name) else {
+            throw ConsoleError(.notFound, "run \(id) has no stage '\(name)'; its stages are \(r.stages.map(\.name).joined(separator: ", "))")
+        }
+        let q = request.uri.queryParameters
+        let stream = q["stream"].map(String.init) ?? "stdout"
+        guard stream == "stdout" || stream == "stderr" else { throw ConsoleError(.badRequest, "stream must be stdout or stderr (got '\(stream)')") }
+        guard let last = stage.attempts.last?.number else { throw ConsoleError(.notFound, "stage '\(name)' of run \(id) has not started") }
+        let attempt = try ConsoleServer.integer(q["attempt"], "attempt", default: last, in: 1...max(1, last))
+        guard stage.attempts.contains(where: { $0.number == attempt }) else { throw ConsoleError(.notFound, "stage '\(name)' of run \(id) has no attempt \(attempt)") }
+        let offset = try ConsoleServer.integer(q["offset"], "offset", default: 0, in: 0...Int.max)
+        let length = try ConsoleServer.integer(q["length"], "length", default: 1 << 20, in: 1...(16 << 20))
+        let path = (StageContext.attemptFolder(store: store, run: id, stage: name, attempt: attempt) as NSString).appendingPathComponent("\(stream).log")
+        let runsRoot = ((store as NSString).appendingPathComponent("runs") as NSString).resolvingSymlinksInPath + "/"
+        let resolved = (path as NSString).resolvingSymlinksInPath
+        guard resolved.hasPrefix(runsRoot) else { throw ConsoleError(.forbidden, "the log of stage '\(name)' resolves outside the store's runs folder; refused") }
+        guard let handle = FileHandle(forReadingAtPath: resolved) else {
+            throw ConsoleError(.notFound, "no \(stream) kept for attempt \(attempt) of stage '\(name)' in run \(id) (only script stages keep stdout and stderr)")
+        }
+        defer { try? handle.close() }
+        let size = Int((try? handle.seekToEnd()) ?? 0)
+        try handle.seek(toOffset: UInt64(min(offset, size)))
+        let bytes = [UInt8](try handle.read(upToCount: length) ?? Data())
+        let mask = try secretMask(for: r)
+        return Reply.text(String(decoding: mask.mask(bytes), as: UTF8.self),
+                          headers: [HTTPField.Name("X-Log-Size")!: String(size), HTTPField.Name("X-Log-Offset")!: String(min(offset, size))])
+    }
+
+    /// Every secret of the run's catalog and of the current one that this process can read.
+    func secretMask(for r: RunState) throws -> SecretMask {
+        let root = (store as NSString).deletingLastPathComponent
+        let runCatalog = try ProjectionRunner(log: log, projection: CatalogProjection()).state(at: r.catalogSeq).state
+        return SecretMask(Secrets.mask(catalog: runCatalog, root: root).secrets + Secrets.mask(catalog: try RunCommands.catalog(log), root: root).secrets)
+    }
+
+    // MARK: events
+
+    func eventFilter(_ request: Request) -> EventFilter {
+        let q = request.uri.queryParameters
+        return EventFilter(stream: q["stream"].map(String.init).flatMap { $0.isEmpty ? nil : $0 },
+                           type: q["type"].map(String.init).flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// Events after seq `after` (default 0), oldest first, at most `limit` (default 100), by
+    /// `type` and `stream`; `next_after` continues.
+    func eventsPage(_ request: Request) throws -> Response {
+        let q = request.uri.queryParameters
+        let after = try ConsoleServer.integer(q["after"], "after", default: 0, in: 0...Int.max)
+        let limit = try ConsoleServer.integer(q["limit"], "limit", default: 100, in: 1...1000)
+        let events = try log.read(from: UInt64(after) + 1, limit: limit, filter: eventFilter(request))
+        return Reply.json(.object([("events", .array(events.map(\.envelopeValue))),
+                                   ("next_after", events.count == limit ? events.last.map { .int(Int64($0.seq)) } ?? .null : .null),
+                                   ("head", .int(Int64(try log.lastSeq())))]))
+    }
+
+    /// Server-Sent Events: every event after `after` (or the `Last-Event-ID` a reconnecting
+    /// client sends), then each new one as it is committed, as `id: SEQ`, `event: TYPE`, `data:
+    /// {envelope}`; a comment line every `heartbeat` while nothing happens.
+    func eventStream(_ request: Request) throws -> Response {
+        let q = request.uri.queryParameters
+        var after = try ConsoleServer.integer(q["after"], "after", default: Int(try log.lastSeq()), in: 0...Int.max)
+        if let last = request.headers[HTTPField.Name("Last-Event-ID")!], let n = Int(last), n >= 0 { after = n }
+        let subscription = log.subscribe(after: UInt64(after), filter: eventFilter(request))
+        let heartbeat = options.heartbeat
+        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingNewest(10_000))
+        continuation.yield(ByteBuffer(string: "retry: 2000\n: ledgerflow events after \(after)\n\n"))
+        let events = Task {
+            do {
+                for try await e in subscription {
+                    let frame = "id: \(e.seq)\nevent: \(e.type)\ndata: \(e.envelopeValue.jsonString)\n\n"
+                    if case .terminated = continuation.yield(ByteBuffer(string: frame)) { break }
+                }
+            } catch {}
+            continuation.finish()
+        }
+        let beats = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: heartbeat)
+                if case .terminated = continuation.yield(ByteBuffer(string: ": heartbeat\n\n")) { break }
+            }
+        }
+        continuation.onTermination = { _ in
+            events.cancel()
+            beats.cancel()
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: ResponseBody(asyncSequence: stream))
+    }
+
+    // MARK: health
+
+    /// The log's head and the runs' counts (more in `ledgerflow health`).
+    func health() throws -> Response {
+        let head = try log.head()
+        let state = try runs.current()
+        var counts: [String: Int] = [:]
+        for r in state.runs.values { counts[r.status.rawValue, default: 0] += 1 }
+        return Reply.json(.object([("status", "ok"), ("head", .object([("seq", .int(Int64(head.seq))), ("hash", .string(head.hash.hex)),
+                                                                          ("recorded_at", .string(RunViews.timestamp(head.recordedAtMicros)))])),
+                                   ("runs", .object(RunStatus.allCases.map { ($0.rawValue, .int(Int64(counts[$0.rawValue] ?? 0))) }))]))
+    }
+}

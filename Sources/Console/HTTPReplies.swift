@@ -1,0 +1,84 @@
+import Domain
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Responses the console builds: JSON values, JSON errors, HTML pages, plain text.
+enum Reply {
+    static func json(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonString)))
+    }
+
+    /// `{"error": message}` with `status`.
+    static func error(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        json(.object([("error", .string(message)), ("status", .int(Int64(status.code)))]), status: status)
+    }
+
+    static func html(_ page: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var h = headers
+        h[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: h, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// A request the console refuses: its status and one line saying what and what to do.
+struct ConsoleError: Error, Sendable {
+    var status: HTTPResponse.Status
+    var message: String
+    init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// Security headers on every response, and errors as JSON (API) or a page (everything else).
+struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let (status, message): (HTTPResponse.Status, String)
+            switch error {
+            case let e as ConsoleError: (status, message) = (e.status, e.message)
+            case let e as HTTPError: (status, message) = (e.status, e.body ?? (e.status == .notFound ? "no such page: \(request.uri.path)" : e.status.reasonPhrase))
+            case let e as any HTTPResponseError: (status, message) = (e.status, e.status.reasonPhrase)
+            default: (status, message) = (.internalServerError, "\(error)")
+            }
+            response = request.uri.path.hasPrefix("/api/") ? Reply.error(status, message) : Reply.html(Pages.errorPage(status, message), status: status)
+        }
+        response.headers[.contentSecurityPolicy] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return response
+    }
+}
+
+/// HTML escaping: every text from metadata, data or logs goes through it.
+enum HTML {
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for c in text.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// A query-string or path component (percent-encoded).
+    static func component(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+}
