@@ -11,17 +11,27 @@ import Runs
 
 /// The JSON API: what the CLI reads, as the CLI's `--json` shapes it.
 extension ConsoleServer {
+    /// A route: its path (Hummingbird's `:name` parameters) and what answers a GET there.
+    typealias Route = (path: String, answer: @Sendable (Request, BasicRequestContext) async throws -> Response)
+
+    /// The JSON API's routes, all GET (documented in docs/openapi.yaml; a test holds the two equal).
+    func apiRoutes() -> [Route] {
+        [
+            ("/api/runs", { request, _ in try self.runsList(request) }),
+            ("/api/runs/:id", { _, context in try self.runDetail(try context.parameters.require("id")) }),
+            ("/api/runs/:id/logs/:stage", { request, context in
+                try self.attemptLog(run: try context.parameters.require("id"), stage: try context.parameters.require("stage"), request)
+            }),
+            ("/api/events", { request, _ in try self.eventsPage(request) }),
+            ("/api/events/stream", { request, _ in try self.eventStream(request) }),
+            ("/api/health", { _, _ in try self.health() }),
+        ]
+    }
+
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: ConsoleMiddleware())
-        router.get("/api/runs") { request, _ in try self.runsList(request) }
-        router.get("/api/runs/:id") { _, context in try self.runDetail(try context.parameters.require("id")) }
-        router.get("/api/runs/:id/logs/:stage") { request, context in
-            try self.attemptLog(run: try context.parameters.require("id"), stage: try context.parameters.require("stage"), request)
-        }
-        router.get("/api/events") { request, _ in try self.eventsPage(request) }
-        router.get("/api/events/stream") { request, _ in try self.eventStream(request) }
-        router.get("/api/health") { _, _ in try self.health() }
+        for route in apiRoutes() { router.get(RouterPath(route.path), use: route.answer) }
         router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
         router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try context.parameters.require("id"))) }
         router.get("/static/console.js") { _, _ in
