@@ -4,7 +4,7 @@ SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3 graphviz
 DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo/.ledgerflow
 BIN         = .build/debug
 
-.PHONY: deps build test test-deps demo bench chaos clean
+.PHONY: deps build test test-deps demo console bench chaos clean
 
 # Install the C libraries and lmdb-utils when missing (apt-get as root; otherwise print the command).
 deps:
@@ -34,6 +34,11 @@ test: build test-deps
 
 demo: build test-deps
 	@bash tools/demo.sh "$(BIN)" "$(DEMO_STORE)"
+
+# The operations console over the demo's churn store, until Ctrl-C (make demo first).
+CONSOLE_PORT ?= 8080
+console: build
+	$(BIN)/ledgerflow serve --store "$(DEMO_STORE)" --port $(CONSOLE_PORT)
 
 bench: deps
 	$(SWIFT) build -c release --product ledgerflow-bench

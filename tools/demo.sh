@@ -316,3 +316,15 @@ echo "automation: $auto (mailbox: $autodir/mailbox)"
 echo "seed 000 as written: $seeddir/.ledgerflow"
 echo "seed 004: $s4dir/.ledgerflow"
 echo "seed 003: $s3dir/.ledgerflow (mailbox: $s3dir/mailbox)"
+
+# The operations console over the churn store: started, checked, and its URL printed; `make
+# console` serves it until Ctrl-C.
+step ledgerflow serve --port 0 "   # the console: JSON API under /api/, live pages (stopped again at the end of the demo; make console keeps it)"
+"$bin/ledgerflow" serve --store "$store" --port 0 > "$project/console.out" 2>&1 &
+console_pid=$!
+for _ in $(seq 100); do grep -q '^console: ' "$project/console.out" && break; sleep 0.1; done
+url=$(awk '/^console: / {print $2}' "$project/console.out")
+if [ -z "$url" ]; then cat "$project/console.out" >&2; kill "$console_pid" 2>/dev/null || true; echo "the console did not start" >&2; exit 1; fi
+curl -s "${url}api/health"; echo
+kill -TERM "$console_pid"; wait "$console_pid" || true
+echo "console: $url"
