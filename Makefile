@@ -21,9 +21,22 @@ deps:
 build: deps
 	$(SWIFT) build --build-tests
 
-# The notification tests and the demo start a local SMTP server (aiosmtpd, tools/mail-sink.py).
+# The notification tests and the demo start a local SMTP server (aiosmtpd, tools/mail-sink.py); the
+# console's browser tests drive headless Chromium (Debian's chromium and chromium-driver) through
+# Selenium (tools/console-browser.py).
+TEST_PKGS = chromium chromium-driver
 test-deps:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q aiosmtpd 2>/dev/null || pip install -q --break-system-packages aiosmtpd
+	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium 2>/dev/null || pip install -q --break-system-packages selenium
+	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
+	  else \
+	    echo "missing packages for the browser tests; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 # At most TEST_WIDTH tests run at once (Swift Testing starts every test at once by default: on a
 # 2-core machine hundreds of end-to-end tests, each spawning processes, then share the cores and

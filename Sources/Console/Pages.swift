@@ -62,7 +62,7 @@ extension ConsoleServer {
         h += "<h2>Stages</h2>\n<table class=\"stages\"><tr><th>stage</th><th>type</th><th>status</th><th>attempts</th><th>detail</th></tr>\n"
         for s in r.stages {
             var detail = ""
-            if let e = s.error { detail = s.reason.map { "[\($0)] " } ?? "" + e }
+            if let e = s.error { detail = (s.reason.map { "[\($0)] " } ?? "") + e }
             if s.status == .skipped { detail = s.reason ?? "" }
             if let c = s.attempts.last?.childRun { detail = "child run <a href=\"/runs/\(HTML.component(c))\">\(HTML.escape(c))</a>" }
             else { detail = HTML.escape(detail) }

@@ -1,0 +1,64 @@
+import Domain
+import Foundation
+import TestSupport
+import Testing
+
+/// The console in a real browser: headless Chromium (Debian's chromium and chromium-driver)
+/// driven through Selenium by tools/console-browser.py, against `ledgerflow serve` on loopback.
+@Suite(.timeLimit(.minutes(2))) struct ConsoleBrowserTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("tools/console-browser.py").path
+
+    /// The run page is open before the engine starts: the browser sees the first stage go from
+    /// queued to running (it waits for a file the test writes once the browser has seen it
+    /// running) to succeeded as the engine records it, without the page reloading.
+    @Test func theRunPageFollowsTheEngineLive() throws {
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: slow
+        stages:
+          - {name: first, type: script, command: [sh, -c, "while [ ! -f go ]; do sleep 0.05; done; sleep 0.3"]}
+          - {name: second, type: script, after: [first], command: [sh, -c, "sleep 0.3"]}
+        """)
+        let requested = try p.lf(["run", "slow", "--detach"])
+        #expect(requested.status == 0, "\(requested.stderr)")
+        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        defer { server.stop() }
+        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
+        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
+        let browser = try BackgroundProcess("/usr/bin/env", ["python3", Self.script, "watch", url + "runs/1", "--stage", "first", "--until", "succeeded", "--timeout", "60"])
+        defer { browser.stop() }
+        try browser.waitForOutput("the page open in Chromium", timeout: 60) { $0.contains("\"opened\"") }
+        let engine = try BackgroundProcess(try binary("ledgerflow"), ["work", "--store", p.store], cwd: p.dir.path)
+        defer { engine.stop(SIGTERM) }
+        try browser.waitForOutput("the first stage running in the browser", timeout: 60) { $0.contains("\"status\": \"running\"") }
+        try "".write(toFile: p.dir.sub("go"), atomically: true, encoding: .utf8)
+        try browser.waitForOutput("the first stage succeeded in the browser", timeout: 60) { $0.contains("\"final\"") }
+        let lines = try browser.finish(timeout: 30).stdout.split(separator: "\n").map { try Value(json: String($0)) }
+        let statuses = lines.compactMap { $0["status"]?.stringValue }
+        #expect(statuses.contains("running") && statuses.last == "succeeded", "\(statuses)")
+        let final = try #require(lines.last)
+        #expect(final["reloaded"] == false, "the page updated in place")
+        #expect((final["refreshed"]?.intValue ?? 0) >= 2, "refreshed from the event stream: \(final.jsonString)")
+        #expect(final["live"] == "on")
+    }
+
+    /// A failed attempt's stderr is on its run page, escaped, as the browser shows it.
+    @Test func aFailedAttemptsStderrIsOnItsPage() throws {
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: broken
+        stages: [{name: load, type: script, command: [sh, -c, "echo 'cannot read <input.csv>: no such file' >&2; exit 4"]}]
+        """)
+        #expect(try p.lf(["run", "broken"]).status == 1)
+        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        defer { server.stop() }
+        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
+        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
+        let shown = try run("/usr/bin/env", ["python3", Self.script, "text", url + "runs/1", "--css", "main"], timeout: 60)
+        #expect(shown.status == 0, "\(shown.stderr)")
+        let text = try Value(json: shown.stdout)["text"]?.stringValue ?? ""
+        #expect(text.contains("load attempt 1 stderr") && text.contains("cannot read <input.csv>: no such file"), "\(text)")
+        #expect(text.contains("Errors") && text.contains("exit"), "\(text)")
+    }
+}
