@@ -85,6 +85,7 @@ let package = Package(
         .target(name: "Console", dependencies: [
             "Domain", "EventLog", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

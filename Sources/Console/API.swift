@@ -30,8 +30,9 @@ extension ConsoleServer {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
-        router.add(middleware: ConsoleMiddleware())
+        router.add(middleware: ConsoleMiddleware(tokens: options.tokens, authRead: options.authRead))
         for route in apiRoutes() { router.get(RouterPath(route.path), use: route.answer) }
+        for route in writeRoutes() { router.post(RouterPath(route.path), use: route.answer) }
         router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
         router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try context.parameters.require("id"))) }
         router.get("/static/console.js") { _, _ in

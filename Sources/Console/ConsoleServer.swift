@@ -17,15 +17,24 @@ public final class ConsoleServer: Sendable {
         public var port: Int
         /// A heartbeat comment on idle event streams this often (keeps proxies from closing them).
         public var heartbeat: Duration
+        /// The bearer tokens writes need (none: every write is refused).
+        public var tokens: ConsoleTokens
+        /// Reads need a token too (`--auth read`).
+        public var authRead: Bool
 
-        public init(host: String = "127.0.0.1", port: Int = 8080, heartbeat: Duration = .seconds(15)) {
+        public init(host: String = "127.0.0.1", port: Int = 8080, heartbeat: Duration = .seconds(15), tokens: ConsoleTokens = ConsoleTokens(),
+                    authRead: Bool = false) {
             self.host = host
             self.port = port
             self.heartbeat = heartbeat
+            self.tokens = tokens
+            self.authRead = authRead
         }
     }
 
     let log: EventLog
+    /// The log writes go to (nil: read-only; writes are refused).
+    let writer: EventLog?
     let store: String
     let options: Options
     let runs: RunsCache
@@ -35,9 +44,11 @@ public final class ConsoleServer: Sendable {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    /// A console over the store at `store` (its folder), read through `log`.
-    public init(log: EventLog, store: String, options: Options = Options()) {
+    /// A console over the store at `store` (its folder), read through `log`; writes (with a
+    /// token) go to `writer`.
+    public init(log: EventLog, writer: EventLog? = nil, store: String, options: Options = Options()) {
         self.log = log
+        self.writer = writer
         self.store = (store as NSString).standardizingPath
         self.options = options
         self.runs = RunsCache(log: log)

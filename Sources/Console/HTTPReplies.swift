@@ -36,11 +36,21 @@ struct ConsoleError: Error, Sendable {
     }
 }
 
-/// Security headers on every response, and errors as JSON (API) or a page (everything else).
+/// Security headers on every response, errors as JSON (API) or a page (everything else), and
+/// the token check: every write (any method but GET and HEAD) needs `Authorization: Bearer
+/// TOKEN` — never a cookie, so another site cannot write through a visitor's browser — and a
+/// cross-origin `Origin` is refused; with `authRead`, reads need a token too.
 struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: ConsoleTokens
+    let authRead: Bool
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
+            let write = request.method != .get && request.method != .head
+            if write || authRead && !request.uri.path.hasPrefix("/static/") {
+                try check(request, write: write)
+            }
             response = try await next(request, context)
         } catch {
             let (status, message): (HTTPResponse.Status, String)
@@ -52,10 +62,36 @@ struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             response = request.uri.path.hasPrefix("/api/") ? Reply.error(status, message) : Reply.html(Pages.errorPage(status, message), status: status)
         }
+        if response.status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"ledgerflow\"" }
         response.headers[.contentSecurityPolicy] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         return response
+    }
+}
+
+extension ConsoleMiddleware {
+    /// The caller's token name, or why the request is refused.
+    func check(_ request: Request, write: Bool) throws {
+        if write, let origin = request.headers[.origin], let host = request.head.authority,
+           URL(string: origin)?.host.map({ h in URL(string: origin)?.port.map { "\(h):\($0)" } ?? h }) != host {
+            throw ConsoleError(.forbidden, "a write from origin \(origin) to \(host) is refused (cross-site)")
+        }
+        _ = try ConsoleMiddleware.tokenName(request, tokens)
+    }
+
+    /// The name of the request's bearer token; 401 without one that the console knows.
+    static func tokenName(_ request: Request, _ tokens: ConsoleTokens) throws -> String {
+        guard !tokens.isEmpty else {
+            throw ConsoleError(.unauthorized, "this console has no tokens: create one with `ledgerflow token create NAME` and restart it")
+        }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw ConsoleError(.unauthorized, "this needs a token: send `Authorization: Bearer TOKEN`")
+        }
+        guard let name = tokens.name(of: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+            throw ConsoleError(.unauthorized, "the token is not one this console knows")
+        }
+        return name
     }
 }
 

@@ -150,6 +150,11 @@ public enum Secrets {
     }
 
     /// Where `def` says its value is, read now; or why it cannot be read.
+    /// The value of secret `def` here, or why it cannot be read.
+    public static func read(_ def: SecretSpec, root: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<String, any Error> {
+        value(of: def, root: root, environment: environment).mapError { $0 }
+    }
+
     static func value(of def: SecretSpec, root: String, environment: [String: String]) -> Result<String, SecretUnreadable> {
         if let v = def.fromEnv {
             guard let value = environment[v] else {

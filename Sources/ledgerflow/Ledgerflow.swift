@@ -9,7 +9,7 @@ struct Ledgerflow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledgerflow",
         abstract: "A metadata-driven data and ML pipeline engine whose source of truth is an append-only event log.",
-        subcommands: [Init.self, Apply.self, CatalogCommand.self, RunJob.self, Runs.self, Status.self, Logs.self, Cancel.self, Rerun.self, Work.self, Serve.self, Schedules.self, SensorsCommand.self, Notifications.self,
+        subcommands: [Init.self, Apply.self, CatalogCommand.self, RunJob.self, Runs.self, Status.self, Logs.self, Cancel.self, Rerun.self, Work.self, Serve.self, TokenCommand.self, Schedules.self, SensorsCommand.self, Notifications.self,
                       ModelsCommand.self, LineageCommand.self, WhyCommand.self, Replay.self, ProjectionCommand.self, Events.self, Stats.self, Audit.self, Health.self])
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import Console
 import Engine
 import Domain
 import EventLog
@@ -438,7 +439,8 @@ struct Work: ParsableCommand {
         }
         say(LogLine(level: .info, component: "service",
                     message: "engine \(engine.engineID) working on \(store.path) with \(workers) workers; \(once ? "exits when nothing is due" : "stop with Ctrl-C or SIGTERM")"))
-        let console = http.map { ConsoleBeside(log: log, store: store.path, host: address.bind, port: $0) }
+        let tokens = try http.map { _ in try address.load(store: store.path, log: log) }
+        let console = http.map { ConsoleBeside(log: log, store: store.path, host: address.bind, port: $0, tokens: tokens ?? ConsoleTokens(), authRead: address.auth == "read") }
         // --once: the engine returns at its first idle moment (nothing running, a step that
         // decided nothing); without it, only when stopped.
         let final: RunsState
