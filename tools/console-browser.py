@@ -8,6 +8,9 @@ through Selenium) for the end-to-end tests and the README's screenshots. Nothing
       reloaded (the mark gone) and how many times it refreshed itself from the event stream.
   console-browser.py text URL [--css SELECTOR]
       Prints the text of the element (default: main) as JSON.
+  console-browser.py click URL --button TEXT [--token T]
+      Opens URL, puts the token (if any) in the tab's session storage as the console keeps it,
+      clicks the write button whose text is TEXT, and prints the result line and its HTTP status.
   console-browser.py screenshot URL PATH [--width W --height H]
 """
 import argparse, json, sys, time
@@ -45,6 +48,7 @@ def main():
     w = sub.add_parser("watch"); w.add_argument("url"); w.add_argument("--stage", required=True)
     w.add_argument("--until", required=True); w.add_argument("--timeout", type=float, default=30)
     t = sub.add_parser("text"); t.add_argument("url"); t.add_argument("--css", default="main")
+    c = sub.add_parser("click"); c.add_argument("url"); c.add_argument("--button", required=True); c.add_argument("--token")
     s = sub.add_parser("screenshot"); s.add_argument("url"); s.add_argument("path")
     s.add_argument("--width", type=int, default=1280); s.add_argument("--height", type=int, default=900)
     a = p.parse_args()
@@ -53,6 +57,23 @@ def main():
         d.get(a.url)
         if a.cmd == "text":
             print(json.dumps({"text": d.find_element(By.CSS_SELECTOR, a.css).text}))
+        elif a.cmd == "click":
+            if a.token:
+                d.execute_script("sessionStorage.setItem('ledgerflow-token', arguments[0])", a.token)
+            else:
+                d.execute_script("window.prompt = function () { return null; }")
+            buttons = [b for b in d.find_elements(By.CSS_SELECTOR, "button.write") if b.text.strip() == a.button]
+            if not buttons:
+                print(json.dumps({"error": "no button " + a.button}))
+                return 1
+            buttons[0].click()
+            deadline = time.time() + 20
+            out = d.find_element(By.ID, "write-result")
+            while time.time() < deadline and not out.text.strip():
+                time.sleep(0.05)
+            time.sleep(0.3)
+            out = d.find_element(By.ID, "write-result")
+            print(json.dumps({"result": out.text.strip(), "status": out.get_attribute("data-status")}))
         elif a.cmd == "screenshot":
             time.sleep(0.5)
             d.save_screenshot(a.path)

@@ -55,6 +55,11 @@ extension ConsoleServer {
         if let p = r.trigger.parentRun { h += " Parent: <a href=\"/runs/\(HTML.component(p))\">run \(HTML.escape(p))</a>." }
         if r.cancelRequested && r.status == .running { h += " <strong>Cancelling.</strong>" }
         h += "</p>\n"
+        // Writes go through the API with a token (asked once, kept in this tab's session storage).
+        var actions: [String] = []
+        if r.status == .running && !r.cancelRequested { actions.append("<button class=\"write\" data-post=\"/api/runs/\(HTML.component(r.id))/cancel\">cancel</button>") }
+        if r.status == .failed || r.status == .cancelled { actions.append("<button class=\"write\" data-post=\"/api/runs/\(HTML.component(r.id))/rerun\">rerun from failure</button>") }
+        if !actions.isEmpty { h += "<p class=\"actions\">" + actions.joined(separator: " ") + "</p>\n" }
         if let params = r.parameters.objectMembers, !params.isEmpty {
             h += "<p>Parameters: " + params.map { "<code>\(HTML.escape($0.key))=\(HTML.escape($0.value.stringValue ?? $0.value.jsonString))</code>" }.joined(separator: " ") + "</p>\n"
         }
@@ -145,7 +150,7 @@ enum Pages {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title)) · ledgerflow</title>
         <link rel="stylesheet" href="/static/console.css"></head>
-        <body data-head="\(head)"><nav><a href="/">runs</a> <span id="live" title="live: the page follows the log">●</span></nav>
+        <body data-head="\(head)"><nav><a href="/">runs</a> <span id="live" title="live: the page follows the log">●</span> <span id="write-result"></span></nav>
         <main>
         \(body)</main>
         <script src="/static/console.js"></script>
@@ -223,6 +228,23 @@ enum Pages {
           document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || '0') + 1);
         }).finally(function () { busy = false; if (pending) setTimeout(refresh, 500); });
       }
+      document.addEventListener('click', function (ev) {
+        var b = ev.target.closest && ev.target.closest('button.write');
+        if (!b) return;
+        ev.preventDefault();
+        var token = sessionStorage.getItem('ledgerflow-token') || window.prompt('Console token (ledgerflow token create NAME):');
+        var out = document.getElementById('write-result');
+        if (!token) { if (out) out.textContent = 'no token: nothing done'; return; }
+        fetch(b.dataset.post, { method: 'POST', headers: { 'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json' }, body: '{}' })
+          .then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); })
+          .then(function (r) {
+            if (r.status === 401) sessionStorage.removeItem('ledgerflow-token'); else sessionStorage.setItem('ledgerflow-token', token);
+            if (!out) return;
+            out.textContent = r.status < 300 ? (r.body.run && r.body.rerun_of ? 'rerun requested: run ' + r.body.run : 'done') : 'refused: ' + r.body.error;
+            out.dataset.status = String(r.status);
+            if (r.body.run && r.body.rerun_of) { var a = document.createElement('a'); a.href = '/runs/' + encodeURIComponent(r.body.run); a.id = 'new-run'; a.textContent = ' open run ' + r.body.run; out.appendChild(a); }
+          });
+      });
       var source = new EventSource('/api/events/stream?after=' + encodeURIComponent(head));
       source.onopen = function () { if (live) live.className = 'on'; };
       source.onerror = function () { if (live) live.className = ''; };

@@ -61,4 +61,31 @@ import Testing
         #expect(text.contains("load attempt 1 stderr") && text.contains("cannot read <input.csv>: no such file"), "\(text)")
         #expect(text.contains("Errors") && text.contains("exit"), "\(text)")
     }
+
+    /// The rerun button of a failed run: refused without a known token (nothing appended), a run
+    /// by `http:ops` with it.
+    @Test func aRerunFromThePageNeedsAToken() throws {
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: flaky
+        stages: [{name: go, type: script, command: [sh, -c, "test -f fixed"]}]
+        """)
+        #expect(try p.lf(["run", "flaky"]).status == 1)
+        let token = try p.lf(["token", "create", "ops"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        defer { server.stop() }
+        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
+        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
+        let refused = try run("/usr/bin/env", ["python3", Self.script, "click", url + "runs/1", "--button", "rerun from failure", "--token", "lf_wrong"], timeout: 60)
+        let no = try Value(json: refused.stdout)
+        #expect(no["status"] == "401" && no["result"]?.stringValue?.hasPrefix("refused:") == true, "\(refused.stdout) \(refused.stderr)")
+        let noToken = try run("/usr/bin/env", ["python3", Self.script, "click", url + "runs/1", "--button", "rerun from failure"], timeout: 60)
+        #expect((try Value(json: noToken.stdout))["result"] == "no token: nothing done", "\(noToken.stdout)")
+        #expect(try p.lf(["events", "--json", "--type", "RunRequested"]).lines.count == 1, "nothing was requested")
+        let done = try run("/usr/bin/env", ["python3", Self.script, "click", url + "runs/1", "--button", "rerun from failure", "--token", token], timeout: 60)
+        let yes = try Value(json: done.stdout)
+        #expect(yes["status"] == "201" && yes["result"]?.stringValue?.hasPrefix("rerun requested: run 2") == true, "\(done.stdout) \(done.stderr)")
+        let requested = try p.lf(["events", "--json", "--type", "RunRequested"]).lines.map { try Value(json: String($0)) }
+        #expect(requested.count == 2 && requested.last?["actor"] == "http:ops" && requested.last?["payload"]?["trigger"]?["rerun_of"] == "1")
+    }
 }
