@@ -98,7 +98,7 @@ let package = Package(
         ]),
 
         // Benchmarks and the synthetic event generator (run with `make bench`).
-        .executableTarget(name: "ledgerflow-bench", dependencies: ["Domain", "EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML"],
+        .executableTarget(name: "ledgerflow-bench", dependencies: ["Domain", "EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML", "Console"],
                           path: "tools/ledgerflow-bench"),
         // Shared by the test targets only (never a dependency of the targets above): temporary
         // directories and stores, the CLI runner, a manual clock, a seeded generator, deadline waits.

@@ -46,6 +46,7 @@ struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
+        let started = ContinuousClock.now
         do {
             let write = request.method != .get && request.method != .head
             if write || authRead && !request.uri.path.hasPrefix("/static/") {
@@ -62,6 +63,10 @@ struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             response = request.uri.path.hasPrefix("/api/") ? Reply.error(status, message) : Reply.html(Pages.errorPage(status, message), status: status)
         }
+        // The time the console took to build the response (not the body's streaming).
+        let took = ContinuousClock.now - started
+        let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
+        response.headers[HTTPField.Name("Server-Timing")!] = String(format: "app;dur=%.3f", ms)
         if response.status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer realm=\"ledgerflow\"" }
         response.headers[.contentSecurityPolicy] = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
         response.headers[.xContentTypeOptions] = "nosniff"

@@ -37,6 +37,10 @@ enum Bench {
           evaluate stage over L labels (default 10,000, of E customers, default 100,000); against
           `ledgerflow events --from HEAD --limit 1` and L point reads of predictions. --prepare-only
           leaves the prepared store and prints its folder; --from DIR measures a copy of one.
+      http --from DIR [--clients N] [--json]
+          The operations console over a copy of a prepared history (the service benchmark's store,
+          --prepare-only): runs page and run page server time, event-stream latency with N
+          connected clients (default 200), runs API requests per second, against a static file.
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -66,6 +70,7 @@ enum Bench {
             case "ml": try MLBenchmark.run(options)
             case "lineage": try LineageBenchmark.run(options)
             case "service": try ServiceBenchmark.run(options)
+            case "http": try HTTPBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
