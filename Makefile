@@ -4,7 +4,7 @@ SYSTEM_PKGS = liblmdb-dev libzstd-dev lmdb-utils libsqlite3-dev sqlite3 graphviz
 DEMO_STORE ?= $(CURDIR)/.ledgerflow-demo/.ledgerflow
 BIN         = .build/debug
 
-.PHONY: deps build test test-deps demo console bench chaos clean
+.PHONY: deps build test test-deps demo console screenshots bench chaos clean
 
 # Install the C libraries and lmdb-utils when missing (apt-get as root; otherwise print the command).
 deps:
@@ -52,6 +52,10 @@ demo: build test-deps
 CONSOLE_PORT ?= 8080
 console: build
 	$(BIN)/ledgerflow serve --store "$(DEMO_STORE)" --port $(CONSOLE_PORT)
+
+# The README's pictures of the console (after make demo), with the browser tests' tooling.
+screenshots: build test-deps
+	@bash tools/screenshots.sh "$(BIN)" "$(CURDIR)/.ledgerflow-demo/seed003/.ledgerflow"
 
 bench: deps
 	$(SWIFT) build -c release --product ledgerflow-bench
