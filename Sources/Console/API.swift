@@ -35,6 +35,8 @@ extension ConsoleServer {
         for route in writeRoutes() { router.post(RouterPath(route.path), use: route.answer) }
         router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
         router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try context.parameters.require("id"))) }
+        router.get("/timeline") { request, _ in try Reply.html(self.timelinePage(request)) }
+        router.get("/jobs/:job") { request, context in try Reply.html(self.jobPage(try context.parameters.require("job"), request)) }
         router.get("/static/console.js") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: Pages.script)))

@@ -30,7 +30,7 @@ extension ConsoleServer {
         h += "<table class=\"runs\"><tr><th>run</th><th>job</th><th>status</th><th>requested</th><th>duration</th><th>stages</th><th>trigger</th></tr>\n"
         for r in list {
             let ok = r.stages.filter { $0.status == .succeeded }.count
-            h += "<tr id=\"run-\(HTML.escape(r.id))\"><td><a href=\"/runs/\(HTML.component(r.id))\">\(HTML.escape(r.id))</a></td><td>\(HTML.escape(r.job))</td>"
+            h += "<tr id=\"run-\(HTML.escape(r.id))\"><td><a href=\"/runs/\(HTML.component(r.id))\">\(HTML.escape(r.id))</a></td><td><a href=\"/jobs/\(HTML.component(r.job))\">\(HTML.escape(r.job))</a></td>"
             h += "<td class=\"status \(r.status.rawValue)\">\(r.status.rawValue)</td><td>\(RunViews.timestamp(r.requestedAtMicros))</td>"
             h += "<td>\(Pages.duration(r))</td><td>\(ok)/\(r.stages.count)</td><td>\(HTML.escape(RunViews.triggerText(r.trigger)))</td></tr>\n"
         }
@@ -150,7 +150,7 @@ enum Pages {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title)) · ledgerflow</title>
         <link rel="stylesheet" href="/static/console.css"></head>
-        <body data-head="\(head)"><nav><a href="/">runs</a> <span id="live" title="live: the page follows the log">●</span> <span id="write-result"></span></nav>
+        <body data-head="\(head)"><nav><a href="/">runs</a> <a href="/timeline">timeline</a> <span id="live" title="live: the page follows the log">●</span> <span id="write-result"></span></nav>
         <main>
         \(body)</main>
         <script src="/static/console.js"></script>
@@ -200,6 +200,9 @@ enum Pages {
     .lane { display: flex; align-items: center; height: 20px; } .lane-name { width: 12em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
     .lane-bars { position: relative; flex: 1; height: 14px; background: #f6f8fa; }
     .bar { position: absolute; top: 0; height: 14px; background: #0969da; } .bar.succeeded { background: #2da44e; } .bar.failed { background: #cf222e; } .bar.cancelled { background: #999; }
+    .lane-group { font-weight: bold; margin-top: 4px; }
+    table.grid td.cell { min-width: 3em; font-size: 12px; } td.cell.succeeded { background: #dafbe1; } td.cell.failed { background: #ffebe9; }
+    td.cell.running { background: #ddf4ff; } td.cell.skipped, td.cell.cancelled { background: #eee; }
     pre { background: #f6f8fa; padding: 6px; overflow: auto; max-height: 30em; white-space: pre-wrap; }
     """
 
