@@ -71,15 +71,7 @@ extension ConsoleServer {
         }
 
         func select(_ state: RunsState) -> (runs: [RunState], more: Bool) {
-            var out: [RunState] = []
-            var more = false
-            for r in state.ordered.reversed() {
-                if let before, r.number >= before { continue }
-                guard job == nil || r.job == job, status == nil || r.status == status else { continue }
-                if out.count == limit { more = true; break }
-                out.append(r)
-            }
-            return (out, more)
+            state.newest(before: before, limit: limit) { r in (job == nil || r.job == job) && (status == nil || r.status == status) }
         }
     }
 
@@ -107,7 +99,7 @@ extension ConsoleServer {
     func runDetail(_ id: String) throws -> Response {
         let state = try runs.current()
         let r = try run(id, in: state)
-        let children = state.ordered.filter { $0.trigger.parentRun == id }
+        let children = try runs.children(of: id).compactMap { state.runs[$0] }
         return Reply.json(RunViews.status(r, state).setting("parent", to: r.trigger.parentRun.map(Value.string) ?? .null)
             .setting("children", to: .array(children.map(RunViews.summary))))
     }

@@ -10,7 +10,7 @@ extension ConsoleServer {
     func timelinePage(_ request: Request) throws -> String {
         let limit = try ConsoleServer.integer(request.uri.queryParameters["limit"], "limit", default: 50, in: 1...500)
         let state = try runs.current()
-        let recent = Array(state.ordered.suffix(limit))
+        let recent = Array(state.newest(limit: limit) { _ in true }.runs.reversed())
         var h = "<h1>Timeline</h1>\n<p>The last \(recent.count) runs on one time axis (<a href=\"/timeline?limit=\(min(500, limit * 2))\">more</a>).</p>\n"
         guard let start = recent.map(\.requestedAtMicros).min() else { return Pages.page(title: "Timeline", head: try log.lastSeq(), body: h + "<p>No runs.</p>\n") }
         let now = Int64(Date().timeIntervalSince1970 * 1e6)
@@ -34,7 +34,7 @@ extension ConsoleServer {
     func jobPage(_ job: String, _ request: Request) throws -> String {
         let limit = try ConsoleServer.integer(request.uri.queryParameters["limit"], "limit", default: 30, in: 1...200)
         let state = try runs.current()
-        let recent = Array(state.ordered.filter { $0.job == job }.suffix(limit))
+        let recent = Array(state.newest(limit: limit) { $0.job == job }.runs.reversed())
         guard !recent.isEmpty else { throw ConsoleError(.notFound, "job '\(job)' has no runs") }
         var stages: [String] = []
         for r in recent { for s in r.stages where !stages.contains(s.name) { stages.append(s.name) } }

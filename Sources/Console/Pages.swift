@@ -87,7 +87,7 @@ extension ConsoleServer {
             }
             h += "</table>\n"
         }
-        let children = state.ordered.filter { $0.trigger.parentRun == id }
+        let children = try runs.children(of: id).compactMap { state.runs[$0] }
         if !children.isEmpty {
             h += "<h2>Child runs</h2>\n<ul>" + children.map { c in
                 "<li><a href=\"/runs/\(HTML.component(c.id))\">run \(HTML.escape(c.id))</a> of job \(HTML.escape(c.job)): <span class=\"status \(c.status.rawValue)\">\(c.status.rawValue)</span> (\(HTML.escape(RunViews.triggerText(c.trigger))))</li>"
