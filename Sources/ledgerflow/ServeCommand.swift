@@ -49,9 +49,9 @@ struct ConsoleBind: ParsableArguments {
             }
         }
         guard ConsoleServer.isLoopback(bind) || !out.isEmpty else {
-            throw CommandFailure(message: "--bind \(bind) would serve the console beyond this machine without tokens; create one (`ledgerflow token create NAME`) or bind 127.0.0.1")
+            throw ValidationError("--bind \(bind) would serve the console beyond this machine without tokens; create one (`ledgerflow token create NAME`) or bind 127.0.0.1")
         }
-        if auth == "read" && out.isEmpty { throw CommandFailure(message: "--auth read needs tokens; create one with `ledgerflow token create NAME`") }
+        if auth == "read" && out.isEmpty { throw ValidationError("--auth read needs tokens; create one with `ledgerflow token create NAME`") }
         return out
     }
 }

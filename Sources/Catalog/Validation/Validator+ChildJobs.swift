@@ -26,7 +26,7 @@ extension Validator {
     mutating func checkForEach(_ d: Definition, _ s: StageSpec, _ loop: StageSpec.ForEach, _ i: Int) {
         let who = "for_each stage '\(s.name)' of job '\(d.name)'"
         if s.timeout != nil {
-            error(d, "stages[\(i)].timeout", "\(who) runs job '\(loop.job)' per item and takes no timeout",
+            error(d, "stages[\(i)].timeout", "\(who) runs \(loop.job.map { "job '\($0)'" } ?? "an inline stage") per item and takes no timeout",
                   fix: "remove `timeout:`; give the child's stages timeouts instead")
         }
         var tables: [String: ConfigTableSpec] = [:]
