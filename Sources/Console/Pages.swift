@@ -4,6 +4,7 @@ import EventLog
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Lineage
 import Runs
 
 /// The server-rendered pages: plain HTML with every text escaped, a style sheet and one small
@@ -64,6 +65,7 @@ extension ConsoleServer {
             h += "<p>Parameters: " + params.map { "<code>\(HTML.escape($0.key))=\(HTML.escape($0.value.stringValue ?? $0.value.jsonString))</code>" }.joined(separator: " ") + "</p>\n"
         }
         h += Pages.timeline(r)
+        h += whySection(r.id)
         h += "<h2>Stages</h2>\n<table class=\"stages\"><tr><th>stage</th><th>type</th><th>status</th><th>attempts</th><th>detail</th></tr>\n"
         for s in r.stages {
             var detail = ""
@@ -101,6 +103,18 @@ extension ConsoleServer {
         }
         h += try logsSection(r)
         return Pages.page(title: "Run \(r.id)", head: try log.lastSeq(), body: h)
+    }
+
+    /// Why the run ran: its causal chain to the root (`ledgerflow why`), each step with its seq.
+    func whySection(_ id: String) -> String {
+        guard let steps = try? Why(log: log).explain(run: id), !steps.isEmpty else { return "" }
+        func list(_ steps: [WhyStep]) -> String {
+            "<ol>" + steps.map { s in
+                "<li><span class=\"kind\">\(HTML.escape(s.kind))</span> \(HTML.escape(s.text))" + (s.seq.map { " <small>(seq \($0))</small>" } ?? "")
+                    + (s.branch.isEmpty ? "" : list(s.branch)) + "</li>"
+            }.joined() + "</ol>"
+        }
+        return "<h2>Why it ran</h2>\n<div class=\"why\">" + list(steps) + "</div>\n"
     }
 
     /// The stdout and stderr each stage's last attempt kept (the first 64 KiB, masked), each

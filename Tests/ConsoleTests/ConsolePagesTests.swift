@@ -22,6 +22,8 @@ import Testing
         #expect(hostile.body.contains("class=\"cell failed\""))
         let none = try await s.get("/jobs/nothing")
         #expect(none.status == 404 && none.body.contains("has no runs"))
+        let child = try await s.get("/runs/4")
+        #expect(child.body.contains("Why it ran") && child.body.contains("child run of item 1 of stage each (attempt 1) of run 2"), "the causal chain")
         let bad = try await s.get("/timeline?limit=0")
         #expect(bad.status == 400)
     }
