@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The client side of `ledgerflow-bench http`, run as a second process on loopback (stdlib only).
 
+  http-bench-client.py get URL
+      One GET; prints the body.
   http-bench-client.py timing URL N
       N GETs over one keep-alive connection; prints {"server_ms": [...], "client_ms": [...]}
       (server_ms from each response's Server-Timing header).
@@ -13,6 +15,14 @@
 """
 import asyncio, json, sys, time, argparse, http.client
 from urllib.parse import urlsplit
+
+
+def get(url):
+    u = urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c.request("GET", u.path + ("?" + u.query if u.query else ""))
+    r = c.getresponse()
+    print(r.read().decode(), flush=True)
 
 
 def timing(url, n):
@@ -109,11 +119,14 @@ async def sse(url, clients, events):
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("get"); g.add_argument("url")
     t = sub.add_parser("timing"); t.add_argument("url"); t.add_argument("n", type=int)
     l = sub.add_parser("load"); l.add_argument("url"); l.add_argument("--seconds", type=float, default=5); l.add_argument("--connections", type=int, default=16)
     s = sub.add_parser("sse"); s.add_argument("url"); s.add_argument("--clients", type=int, default=200); s.add_argument("--events", type=int, default=20)
     a = p.parse_args()
-    if a.cmd == "timing":
+    if a.cmd == "get":
+        get(a.url)
+    elif a.cmd == "timing":
         timing(a.url, a.n)
     elif a.cmd == "load":
         asyncio.run(load(a.url, a.seconds, a.connections))

@@ -85,10 +85,20 @@ extension ConsoleServer {
 
     func runsList(_ request: Request) throws -> Response {
         let query = try RunsQuery(request)
-        let state = try runs.current()
-        let (list, more) = query.select(state)
-        return Reply.json(.object([("runs", .array(list.map(RunViews.summary))),
-                                   ("next_before", more ? list.last.map { .string($0.id) } ?? .null : .null)]))
+        let snapshot = try runs.snapshot()
+        // The same list at the same log position within a second is the same bytes (a running
+        // run's duration moves with the clock, hence the second).
+        let key = "\(snapshot.seq) \(request.uri.query ?? "")"
+        let now = ContinuousClock.now
+        if let hit = listCache.withLock({ $0[key] }), now - hit.at < .seconds(1) { return Reply.json(bytes: hit.body) }
+        let (list, more) = query.select(snapshot.state)
+        let body = Value.object([("runs", .array(list.map(RunViews.summary))),
+                                 ("next_before", more ? list.last.map { .string($0.id) } ?? .null : .null)]).jsonString
+        listCache.withLock { cache in
+            if cache.count >= 64 { cache.removeAll() }
+            cache[key] = (now, body)
+        }
+        return Reply.json(bytes: body)
     }
 
     func run(_ id: String, in state: RunsState) throws -> RunState {

@@ -38,6 +38,8 @@ public final class ConsoleServer: Sendable {
     let store: String
     let options: Options
     let runs: RunsCache
+    /// Recent runs lists by log position and query (see `runsList`).
+    let listCache = Locked<[String: (at: ContinuousClock.Instant, body: String)]>([:])
 
     /// Whether `host` is a loopback address (the only kind served without tokens).
     public static func isLoopback(_ host: String) -> Bool {

@@ -6,8 +6,11 @@ import Hummingbird
 /// Responses the console builds: JSON values, JSON errors, HTML pages, plain text.
 enum Reply {
     static func json(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.jsonString)))
+        json(bytes: value.jsonString, status: status)
+    }
+
+    static func json(bytes: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: bytes)))
     }
 
     /// `{"error": message}` with `status`.

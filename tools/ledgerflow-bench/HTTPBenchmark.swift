@@ -54,7 +54,7 @@ enum HTTPBenchmark {
         let firstMs = Date().timeIntervalSince(t) * 1000
         let runsPage = try client(["timing", base + "/api/runs?limit=100", "30"])
         let runsMs = median(runsPage["server_ms"])
-        let newest = try Value(json: String(decoding: try Data(contentsOf: URL(string: base + "/api/runs?limit=1")!), as: UTF8.self))["runs"]?.arrayValue?.first?["run"]?.stringValue ?? "1"
+        let newest = try client(["get", base + "/api/runs?limit=1"])["runs"]?.arrayValue?.first?["run"]?.stringValue ?? "1"
         let runPage = try client(["timing", base + "/runs/\(newest)", "30"])
         let runMs = median(runPage["server_ms"])
         let staticPage = try client(["timing", base + "/static/console.css", "30"])
