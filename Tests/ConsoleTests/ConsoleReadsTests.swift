@@ -75,12 +75,15 @@ import Testing
         """.write(toFile: s.dir.sub("more.yaml"), atomically: true, encoding: .utf8)
         let applied = try s.lf(["apply", "more.yaml", "--message", "automation"])
         #expect(applied.status == 0, "\(applied.stderr)")
+        let appliedAt = Date()
         try FileManager.default.createDirectory(atPath: s.dir.sub("incoming"), withIntermediateDirectories: true)
         try "ok".write(toFile: s.dir.sub("incoming/2026-12-01.done"), atomically: true, encoding: .utf8)
         for args in [["run", "train"], ["run", "train"], ["models", "promote", "churn", "2", "--alias", "production"], ["run", "bad", "--detach"]] {
             let r = try s.lf(args)
             #expect(r.status == 0 || args == ["run", "bad", "--detach"], "\(args): \(r.stderr)")
         }
+        // A schedule ticks only after it was applied: let a whole second pass, so one tick is due.
+        try await Task.sleep(for: .seconds(max(0, 1.5 - Date().timeIntervalSince(appliedAt))))
         let once = try s.lf(["work", "--once"])
         #expect(once.status == 0, "\(once.stderr)")
         try await s.start()
