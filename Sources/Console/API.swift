@@ -16,7 +16,7 @@ extension ConsoleServer {
 
     /// The JSON API's routes, all GET (documented in docs/openapi.yaml; a test holds the two equal).
     func apiRoutes() -> [Route] {
-        [
+        let routes: [Route] = [
             ("/api/runs", { request, _ in try self.runsList(request) }),
             ("/api/runs/:id", { _, context in try self.runDetail(try context.parameters.require("id")) }),
             ("/api/runs/:id/logs/:stage", { request, context in
@@ -26,6 +26,7 @@ extension ConsoleServer {
             ("/api/events/stream", { request, _ in try self.eventStream(request) }),
             ("/api/health", { _, _ in try self.health() }),
         ]
+        return routes + readRoutes()
     }
 
     func router() -> Router<BasicRequestContext> {

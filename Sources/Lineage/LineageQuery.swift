@@ -137,6 +137,14 @@ public final class LineageQuery: @unchecked Sendable {
 
     public init(graph: LineageGraph) { self.graph = graph }
 
+    /// A query over the graph as of seq `atSeq` (nil: now); fails when the seq is past the end of
+    /// the log (`name` is how the caller spells the option).
+    public static func at(_ log: EventLog, seq atSeq: UInt64?, name: String = "--at-seq") throws -> LineageQuery {
+        let head = try log.lastSeq()
+        if let atSeq, atSeq > head { throw LineageError("\(name) \(atSeq) is past the end of the log (last seq \(head))") }
+        return LineageQuery(graph: try LineageGraph(log: log, asOf: atSeq))
+    }
+
     public static let syntax = "dataset:NAME[@VERSION], run:ID, attempt:RUN/STAGE/N, model:NAME[@VERSION|@ALIAS], definition:KIND/NAME[@VERSION], rule:KIND/NAME[@VERSION], crossing:SEQ, catalog:SEQ"
 
     /// The node id `text` names, with versions filled in: `dataset:X` is its newest version (or

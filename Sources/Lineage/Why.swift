@@ -47,6 +47,11 @@ public struct Why: Sendable {
         return try chain(run: id, seen: &seen)
     }
 
+    /// `{run, chain}`: the chain for run `id` as JSON (`why --json` and the console).
+    public func explainValue(run id: String) throws -> Value {
+        .object([("run", .string(id)), ("chain", .array(try explain(run: id).map(\.value)))])
+    }
+
     func chain(run id: String, seen: inout Set<String>) throws -> [WhyStep] {
         guard seen.insert(id).inserted, seen.count <= 64 else { return [] }
         guard let requested = try log.read(stream: RunEvents.stream(run: id), limit: 1).first, requested.type == RunEvents.runRequested else {

@@ -100,17 +100,10 @@ struct Apply: ParsableCommand {
         var v: [(String, Value)] = [("action", .string(item.action.rawValue)), ("kind", .string(item.key.kind.name)),
                                     ("name", .string(item.key.name)), ("from_version", .int(Int64(item.fromVersion))),
                                     ("to_version", .int(Int64(item.toVersion)))]
-        if item.action == .update { v.append(("diff", .array(item.diff.map(diffValue)))) }
+        if item.action == .update { v.append(("diff", .array(item.diff.map(\.value)))) }
         if let d = item.definition { v += [("spec_hash", .string(d.specHash)), ("file", .string(d.location.description))] }
         return .object(v)
     }
-}
-
-func diffValue(_ c: SpecDiff.Change) -> Value {
-    var v: [(String, Value)] = [("change", .string(c.kind.rawValue)), ("path", .string(c.path))]
-    if let o = c.old { v.append(("old", o)) }
-    if let n = c.new { v.append(("new", n)) }
-    return .object(v)
 }
 
 /// `--at-seq N | --as-of TIME`: which moment to show.
@@ -128,16 +121,9 @@ struct MomentOptions: ParsableArguments {
 
     /// The seq to show (the head when neither option is given), and a phrase for headers.
     func resolve(_ log: EventLog) throws -> (seq: UInt64, phrase: String) {
-        let head = try log.lastSeq()
-        if let atSeq {
-            guard atSeq <= head else { throw CommandFailure(message: "--at-seq \(atSeq) is past the end of the log (last seq \(head))") }
-            return (atSeq, "as of seq \(atSeq)")
+        do { return try CatalogViews.moment(log, atSeq: atSeq, asOfMicros: asOf.flatMap(Timestamp.parse)) } catch let e as ReadFailure {
+            throw CommandFailure(message: e.description)
         }
-        if let asOf, let micros = Timestamp.parse(asOf) {
-            let seq = try log.lastSeq(recordedAtOrBefore: Date(timeIntervalSince1970: Double(micros) / 1_000_000))
-            return (seq, "as of \(Timestamp.rfc3339(micros: micros)) (seq \(seq))")
-        }
-        return (head, "at seq \(head)")
     }
 
     var isNow: Bool { atSeq == nil && asOf == nil }
@@ -174,14 +160,10 @@ struct CatalogShow: ParsableCommand {
         let runner = ProjectionRunner(log: log, projection: CatalogProjection())
         let state = try runner.state(at: seq).state
         let kindFilter = try kind.map(parseKind)
-        var entries = state.entries.values.sorted { $0.key < $1.key }
-        if let kindFilter { entries = entries.filter { $0.key.kind == kindFilter } }
+        let entries = CatalogViews.entries(state, kind: kindFilter)
         if let name, let kindFilter {
-            guard let e = state.entries[DefinitionKey(kindFilter, name)] else {
-                let names = entries.map(\.key.name)
-                let hint = Suggest.closest(to: name, in: names).map { "; did you mean '\($0)'?" } ?? ""
-                throw CommandFailure(message: "no \(kindFilter.name) named '\(name)' in the catalog \(phrase)\(hint)")
-            }
+            let e: CatalogEntry
+            do { e = try CatalogViews.entry(state, DefinitionKey(kindFilter, name), phrase: phrase) } catch { throw CommandFailure(message: error.description) }
             if json {
                 Output.line(CatalogProjection.entryValue(e).jsonString)
             } else {
@@ -193,8 +175,7 @@ struct CatalogShow: ParsableCommand {
             return
         }
         if json {
-            Output.line(Value.object([("seq", .int(Int64(seq))), ("catalog_version", .int(Int64(state.lastChangeSeq))),
-                                      ("definitions", .array(entries.map(CatalogProjection.entryValue)))]).jsonString)
+            Output.line(CatalogViews.show(state, seq: seq, kind: kindFilter).jsonString)
             return
         }
         Output.line("catalog \(phrase): \(entries.count) definition\(entries.count == 1 ? "" : "s")\(kindFilter.map { " of kind \($0.name)" } ?? ""), catalog version \(state.lastChangeSeq)")
@@ -245,66 +226,17 @@ struct CatalogHistory: ParsableCommand {
     func run() throws {
         let log = try store.openForReading()
         let key = DefinitionKey(try parseKind(kind), name)
-        let events = try log.read(stream: key.stream)
-        guard !events.isEmpty else {
-            let state = try ProjectionRunner(log: log, projection: CatalogProjection()).current().state
-            let names = state.entries.keys.filter { $0.kind == key.kind }.map(\.name)
-            let hint = Suggest.closest(to: name, in: names).map { "; did you mean '\($0)'?" } ?? ""
-            throw CommandFailure(message: "\(key.phrase) was never defined\(hint)")
-        }
-        var previous: Value?
-        var versions: [Value] = []
-        if !json { Output.line("\(key): \(events.count) version\(events.count == 1 ? "" : "s")") }
-        for e in events {
-            // A stored event of the stream that does not read stops the command, naming it.
-            let change = try CatalogChange(e)
-            let removed = change.spec == nil
-            let spec = change.spec
-            let diff = SpecDiff.changes(from: previous, to: spec)
-            let action = removed ? "removed" : (previous == nil ? "created" : "updated")
-            if json {
-                var v: [(String, Value)] = [("version", .int(Int64(change.version))), ("action", .string(action)),
-                                            ("seq", .int(Int64(e.seq))), ("recorded_at", .string(Timestamp.rfc3339(micros: e.recordedAtMicros))),
-                                            ("actor", .string(e.actor)), ("correlation", .int(Int64(e.correlation))),
-                                            ("diff", .array(diff.map(diffValue)))]
-                if let m = change.message { v.append(("message", .string(m))) }
-                if let h = change.specHash { v.append(("spec_hash", .string(h))) }
-                if let s = spec { v.append(("spec", s)) }
-                versions.append(.object(v))
-            } else {
-                Output.line("version \(change.version)  \(action)  seq \(e.seq)  \(Timestamp.rfc3339(micros: e.recordedAtMicros))  \(e.actor)\(change.message.map { "  “\($0)”" } ?? "")")
-                for c in diff { Output.line("    \(c)") }
-            }
-            previous = spec
-        }
+        let versions: [CatalogViews.Version]
+        do { versions = try CatalogViews.history(log, key) } catch let e as ReadFailure { throw CommandFailure(message: e.description) }
         if json {
-            Output.line(Value.object([("kind", .string(key.kind.name)), ("name", .string(key.name)), ("versions", .array(versions))]).jsonString)
+            Output.line(CatalogViews.historyValue(key, versions).jsonString)
+            return
         }
-    }
-}
-
-/// One event of a definition's stream, decoded: an apply (with its spec) or a removal.
-struct CatalogChange {
-    let version: UInt64
-    /// nil for a removal.
-    let spec: Value?
-    let specHash: String?
-    let message: String?
-
-    init(_ e: RecordedEvent) throws(DecodingFailure) {
-        if let removed = try e.decodeIf(DefinitionRemoved.self) {
-            self.init(version: removed.version, spec: nil, specHash: nil, message: removed.message)
-        } else {
-            let applied = try e.decode(DefinitionApplied.self)
-            self.init(version: applied.version, spec: applied.spec, specHash: applied.specHash, message: applied.message)
+        Output.line("\(key): \(versions.count) version\(versions.count == 1 ? "" : "s")")
+        for v in versions {
+            Output.line("version \(v.version)  \(v.action)  seq \(v.seq)  \(Timestamp.rfc3339(micros: v.recordedAtMicros))  \(v.actor)\(v.message.map { "  “\($0)”" } ?? "")")
+            for c in v.diff { Output.line("    \(c)") }
         }
-    }
-
-    init(version: UInt64, spec: Value?, specHash: String?, message: String?) {
-        self.version = version
-        self.spec = spec
-        self.specHash = specHash
-        self.message = message
     }
 }
 

@@ -255,11 +255,10 @@ struct Audit: ParsableCommand {
 
         func parsedAnchor() throws -> (seq: UInt64, hash: ChainHash)? {
             guard let anchor else { return nil }
-            let parts = anchor.split(separator: ":", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let seq = UInt64(parts[0]), let hash = ChainHash(hex: parts[1]) else {
+            guard let parsed = ChainHead.parseAnchor(anchor) else {
                 throw ValidationError("--anchor must be SEQ:HASH with a 64-digit hex hash, as `ledgerflow audit head` prints it (got '\(anchor)')")
             }
-            return (seq, hash)
+            return parsed
         }
 
         func run() throws {
@@ -267,18 +266,8 @@ struct Audit: ParsableCommand {
             let report = try log.verify(anchor: try parsedAnchor())
             let indexReport = indexes ? try log.verifyIndexes() : nil
             if json {
-                var v = PayloadBuilder([("ok", .bool(report.ok && indexReport?.ok != false)), ("chain_ok", .bool(report.ok)), ("events_checked", .int(Int64(report.eventsChecked))),
-                                        ("last_seq", .int(Int64(report.lastSeq)))])
-                v.set("head", report.head.map { Value.object([("seq", .int(Int64($0.seq))), ("hash", .string($0.hash.hex))]) })
-                v.set("anchor", report.anchor.map { Value.object([("seq", .int(Int64($0.seq))), ("hash", .string($0.hash.hex))]) })
-                v.set("first_bad_seq", report.problem.map { Int64($0.seq) })
-                v.set("reason", report.problem?.reason)
-                if let indexReport {
-                    v.set("indexes", Value.object([("ok", .bool(indexReport.ok)), ("events_indexed", .int(Int64(indexReport.eventsIndexed))),
-                                                   ("problems", .array(indexReport.problems.map { .object([("database", .string($0.database)), ("reason", .string($0.reason))]) }))]))
-                }
-                Output.line(v.value.jsonString)
-                if !report.ok || indexReport?.ok == false { throw CommandFailure(message: "") }
+                Output.line(report.value(indexes: indexReport).jsonString)
+                if !report.ok(indexes: indexReport) { throw CommandFailure(message: "") }
                 return
             }
             if let indexReport, !indexReport.ok {
@@ -362,7 +351,7 @@ struct Audit: ParsableCommand {
             let log = try store.openForReading()
             let head = try log.head()
             if json {
-                Output.line(Value.object(["seq": .int(Int64(head.seq)), "hash": .string(head.hash.hex)]).jsonString)
+                Output.line(head.anchorValue.jsonString)
             } else {
                 Output.line("\(head.seq):\(head.hash.hex)")
             }

@@ -39,11 +39,9 @@ struct LineageCommand: ParsableCommand {
 
     func run() throws {
         let log = try store.openForReading()
-        if let atSeq, atSeq > (try log.lastSeq()) {
-            throw CommandFailure(message: "--at-seq \(atSeq) is past the end of the log (last seq \(try log.lastSeq()))")
-        }
-        let query = LineageQuery(graph: try LineageGraph(log: log, asOf: atSeq))
         let asJSON = json || format == "json"
+        let query: LineageQuery
+        do { query = try LineageQuery.at(log, seq: atSeq) } catch let e as LineageError { throw CommandFailure(message: e.description) }
         do {
             let root = try query.resolve(node)
             if let column {

@@ -15,9 +15,7 @@ struct ModelsCommand: ParsableCommand {
 }
 
 /// The registry as of the head of the log.
-func registry(_ log: EventLog) throws -> ModelsState {
-    try ProjectionRunner(log: log, projection: ModelsProjection()).state(at: try log.lastSeq()).state
-}
+func registry(_ log: EventLog) throws -> ModelsState { try ModelViews.registry(log) }
 
 func metricsText(_ v: Value) -> String {
     (v.objectMembers ?? []).filter { !["training_rows", "holdout_rows", "converged"].contains($0.key) }.map { m in
@@ -39,11 +37,7 @@ struct ModelsList: ParsableCommand {
         let state = try registry(try store.openForReading())
         let models = state.models.keys.sorted().compactMap { state.models[$0] }
         if json {
-            Output.line(Value.object([("models", .array(models.map { m in
-                .object([("name", .string(m.name)), ("versions", .int(Int64(m.versions.count))),
-                         ("aliases", .object(m.aliases.map { ($0.key, .int(Int64($0.value))) })),
-                         ("latest", m.latest?.value ?? .null)])
-            }))]).jsonString)
+            Output.line(ModelViews.list(state).jsonString)
             return
         }
         guard !models.isEmpty else { Output.line("no model is registered yet (a `train` stage registers one)"); return }
@@ -63,10 +57,8 @@ struct ModelsShow: ParsableCommand {
 
     func run() throws {
         let state = try registry(try store.openForReading())
-        guard let m = state.models[model] else {
-            let known = state.models.keys.sorted()
-            throw CommandFailure(message: "no model '\(model)' is registered; " + (known.isEmpty ? "train one first (a `train` stage)" : "registered: \(known.joined(separator: ", "))"))
-        }
+        let m: ModelEntry
+        do { m = try ModelViews.model(state, model) } catch { throw CommandFailure(message: error.description) }
         if json { Output.line(m.value.jsonString); return }
         Output.line("model \(m.name): \(m.versions.count) version(s)" + (m.aliases.isEmpty ? "" : "; aliases " + m.aliases.keys.sorted().map { "\($0) → v\(m.aliases[$0] ?? 0)" }.joined(separator: ", ")))
         printTable(["VERSION", "SEQ", "TRAINED", "RUN", "TRAINING DATA", "FEATURES", "ARTIFACT", "METRICS"], m.versions.map { v in
@@ -137,39 +129,13 @@ struct ModelsDiff: ParsableCommand {
 
     func run() throws {
         let state = try registry(try store.openForReading())
-        let a: ModelVersion, b: ModelVersion
-        do {
-            // A version (`2`, `v2`) or an alias.
-            func tag(_ t: String) -> String { t.hasPrefix("v") && UInt64(t.dropFirst()) != nil ? String(t.dropFirst()) : t }
-            let latest = try state.resolve(model)
-            b = try to.map { try state.resolve("\(model)@\(tag($0))") } ?? latest
-            if let from {
-                a = try state.resolve("\(model)@\(tag(from))")
-            } else {
-                guard b.version > 1 else { throw ModelCommandError("model '\(model)' has one version; nothing to compare it with") }
-                a = try state.resolve("\(model)@\(b.version - 1)")
-            }
-        } catch let e as ModelCommandError { throw CommandFailure(message: e.description) }
-        var rows: [(String, Value, Value)] = []
-        func cmp(_ name: String, _ x: Value, _ y: Value) { if x != y { rows.append((name, x, y)) } }
-        // Metrics and hyperparameters are open content: compare them member by member.
-        func cmpMembers(_ prefix: String, _ x: Value, _ y: Value) {
-            let xs = members(x), ys = members(y)
-            for k in Set(xs.keys).union(ys.keys).sorted() { cmp("\(prefix).\(k)", xs[k] ?? .null, ys[k] ?? .null) }
-        }
-        cmpMembers("metrics", a.metrics, b.metrics)
-        cmpMembers("hyperparameters", a.hyperparameters, b.hyperparameters)
-        cmp("training_dataset", a.registered.trainingDataset.value, b.registered.trainingDataset.value)
-        cmp("feature_spec", a.registered.featureSpec?.value ?? .null, b.registered.featureSpec?.value ?? .null)
-        cmp("model_definition_version", .int(Int64(a.definitionVersion)), .int(Int64(b.definitionVersion)))
-        cmp("columns", .array(a.columns.map { .string($0) }), .array(b.columns.map { .string($0) }))
-        cmp("artifact", .string(a.artifact), .string(b.artifact))
-        cmp("run", .string(a.run), .string(b.run))
+        let diff: ModelViews.Diff
+        do { diff = try ModelViews.diff(state, model: model, from: from, to: to) } catch { throw CommandFailure(message: error.description) }
         if json {
-            Output.line(Value.object([("model", .string(model)), ("from", .int(Int64(a.version))), ("to", .int(Int64(b.version))),
-                                      ("changes", .array(rows.map { .object([("field", .string($0.0)), ("from", $0.1), ("to", $0.2)]) }))]).jsonString)
+            Output.line(diff.value.jsonString)
             return
         }
+        let (a, b, rows) = (diff.from, diff.to, diff.changes)
         Output.line("\(model) v\(a.version) → v\(b.version)")
         if rows.isEmpty { Output.line("  no differences"); return }
         printTable(["FIELD", "V\(a.version)", "V\(b.version)", "CHANGE"], rows.map { r in
@@ -177,11 +143,6 @@ struct ModelsDiff: ParsableCommand {
             if let x = r.1.doubleValue, let y = r.2.doubleValue { change = (y - x >= 0 ? "+" : "") + formatMetric(y - x) } else { change = "" }
             return [r.0, short(r.1), short(r.2), change]
         })
-    }
-
-    /// The members of an object by key (none for another value).
-    func members(_ v: Value) -> [String: Value] {
-        Dictionary((v.objectMembers ?? []).map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
     func short(_ v: Value) -> String {
@@ -201,12 +162,13 @@ struct WhyCommand: ParsableCommand {
     @Flag(help: "Print a JSON object.") var json = false
 
     func run() throws {
-        let steps: [WhyStep]
-        do { steps = try Why(log: try store.openForReading()).explain(run: runID) } catch let e as WhyError { throw CommandFailure(message: e.description) }
+        let why = Why(log: try store.openForReading())
         if json {
-            Output.line(Value.object([("run", .string(runID)), ("chain", .array(steps.map(\.value)))]).jsonString)
+            do { Output.line(try why.explainValue(run: runID).jsonString) } catch let e as WhyError { throw CommandFailure(message: e.description) }
             return
         }
+        let steps: [WhyStep]
+        do { steps = try why.explain(run: runID) } catch let e as WhyError { throw CommandFailure(message: e.description) }
         for (i, s) in steps.enumerated() {
             Output.line((i == 0 ? "" : "  ← ") + s.text + (s.seq.map { "  [seq \($0)]" } ?? ""))
             for b in s.branch { Output.line("        ← " + b.text + (b.seq.map { "  [seq \($0)]" } ?? "")) }

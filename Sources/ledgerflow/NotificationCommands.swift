@@ -3,6 +3,7 @@ import Domain
 import EventLog
 import Engine
 import Foundation
+import Projections
 import Runs
 
 /// `ledgerflow notifications [--run N] [--json]`: the outbox, folded from the log.
@@ -15,13 +16,10 @@ struct Notifications: ParsableCommand {
 
     func run() throws {
         let log = try store.openForReading()
-        if let run = runID, try log.read(stream: RunEvents.stream(run: run), limit: 1).isEmpty {
-            throw CommandFailure(message: "no run '\(run)'; `ledgerflow runs` lists them")
-        }
-        let state = try AutomationFolds.notifications(log)
-        let entries = state.ordered(run: runID)
+        let entries: [OutboxEntry]
+        do { entries = try NotificationViews.entries(log, run: runID) } catch let e as ReadFailure { throw CommandFailure(message: e.description) }
         if json {
-            Output.line(prettyJSON(.array(entries.map(notificationValue))))
+            Output.line(prettyJSON(.array(entries.map(\.value))))
             return
         }
         if entries.isEmpty { Output.line("no notifications\(runID.map { " about run \($0)" } ?? "")"); return }
@@ -31,21 +29,4 @@ struct Notifications: ParsableCommand {
                     n.lastError.map { String($0.prefix(80)) } ?? ""]
         })
     }
-}
-
-/// One outbox message as JSON.
-func notificationValue(_ n: OutboxEntry) -> Value {
-    var b = PayloadBuilder([("key", .string(n.request.key)), ("stream", .string(n.stream)), ("team", .string(n.request.team)),
-                            ("channel", .string(n.request.channel.rawValue)), ("notifier", .string(n.request.notifier)),
-                            ("recipients", .array(n.request.recipients.map { .string($0) })), ("subject", .string(n.request.subject)),
-                            ("status", .string(n.status.rawValue)), ("attempts", .int(Int64(n.attempts))),
-                            ("message_id", .string(n.request.messageID)), ("requested_seq", .int(Int64(n.requestedSeq))),
-                            ("requested_at", .string(timestamp(n.requestedAtMicros))), ("reasons", .array(n.request.reasons.map { .string($0) }))])
-    b.set("run", n.request.run)
-    b.set("outcome", n.request.outcome)
-    b.set("last_error", n.lastError)
-    b.set("reply", n.reply)
-    b.set("sent_at", n.sentAtMicros.map(timestamp))
-    b.set("next_attempt_at", n.nextAttemptAt.map(timestamp))
-    return b.value
 }
