@@ -12,10 +12,10 @@ extension ConsoleServer {
     func writeRoutes() -> [Route] {
         [
             ("/api/runs", { request, _ in try await self.requestRun(request) }),
-            ("/api/runs/:id/cancel", { request, context in try self.cancelRun(try context.parameters.require("id"), request) }),
-            ("/api/runs/:id/rerun", { request, context in try self.rerunRun(try context.parameters.require("id"), request) }),
-            ("/api/models/:model/aliases/:alias", { request, context in
-                try await self.promote(model: try context.parameters.require("model"), alias: try context.parameters.require("alias"), request)
+            ("/api/runs/:id/cancel", { request, context in try self.cancelRun(try Self.path(context, "id"), request) }),
+            ("/api/runs/:id/rerun", { request, context in try self.rerunRun(try Self.path(context, "id"), request) }),
+            ("/api/models/:name/aliases/:alias", { request, context in
+                try await self.promote(model: try Self.path(context, "name"), alias: try Self.path(context, "alias"), request)
             }),
         ]
     }

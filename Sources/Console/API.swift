@@ -18,9 +18,9 @@ extension ConsoleServer {
     func apiRoutes() -> [Route] {
         let routes: [Route] = [
             ("/api/runs", { request, _ in try self.runsList(request) }),
-            ("/api/runs/:id", { _, context in try self.runDetail(try context.parameters.require("id")) }),
+            ("/api/runs/:id", { _, context in try self.runDetail(try Self.path(context, "id")) }),
             ("/api/runs/:id/logs/:stage", { request, context in
-                try self.attemptLog(run: try context.parameters.require("id"), stage: try context.parameters.require("stage"), request)
+                try self.attemptLog(run: try Self.path(context, "id"), stage: try Self.path(context, "stage"), request)
             }),
             ("/api/events", { request, _ in try self.eventsPage(request) }),
             ("/api/events/stream", { request, _ in try self.eventStream(request) }),
@@ -35,9 +35,9 @@ extension ConsoleServer {
         for route in apiRoutes() { router.get(RouterPath(route.path), use: route.answer) }
         for route in writeRoutes() { router.post(RouterPath(route.path), use: route.answer) }
         router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
-        router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try context.parameters.require("id"))) }
+        router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try Self.path(context, "id"))) }
         router.get("/timeline") { request, _ in try Reply.html(self.timelinePage(request)) }
-        router.get("/jobs/:job") { request, context in try Reply.html(self.jobPage(try context.parameters.require("job"), request)) }
+        router.get("/jobs/:job") { request, context in try Reply.html(self.jobPage(try Self.path(context, "job"), request)) }
         router.get("/static/console.js") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: Pages.script)))
