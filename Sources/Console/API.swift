@@ -37,6 +37,7 @@ extension ConsoleServer {
         router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
         router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try Self.path(context, "id"))) }
         router.get("/timeline") { request, _ in try Reply.html(self.timelinePage(request)) }
+        readPages(router)
         router.get("/jobs/:job") { request, context in try Reply.html(self.jobPage(try Self.path(context, "job"), request)) }
         router.get("/static/console.js") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "no-cache"],

@@ -164,7 +164,7 @@ enum Pages {
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(title)) · ledgerflow</title>
         <link rel="stylesheet" href="/static/console.css"></head>
-        <body data-head="\(head)"><nav><a href="/">runs</a> <a href="/timeline">timeline</a> <span id="live" title="live: the page follows the log">●</span> <span id="write-result"></span></nav>
+        <body data-head="\(head)"><nav><a href="/">runs</a> <a href="/timeline">timeline</a> <a href="/catalog">catalog</a> <a href="/models">models</a> <a href="/schedules">schedules</a> <a href="/sensors">sensors</a> <a href="/notifications">notifications</a> <a href="/health">health</a> <span id="live" title="live: the page follows the log">●</span> <span id="write-result"></span></nav>
         <main>
         \(body)</main>
         <script src="/static/console.js"></script>
@@ -215,6 +215,9 @@ enum Pages {
     .lane-bars { position: relative; flex: 1; height: 14px; background: #f6f8fa; }
     .bar { position: absolute; top: 0; height: 14px; background: #0969da; } .bar.succeeded { background: #2da44e; } .bar.failed { background: #cf222e; } .bar.cancelled { background: #999; }
     .lane-group { font-weight: bold; margin-top: 4px; }
+    .graph { overflow: hidden; border: 1px solid #ddd; max-width: 100%; height: 480px; cursor: grab; } .graph img { transform-origin: 0 0; }
+    dl.data dt { font-weight: bold; } dl.data dd { margin-left: 1.5em; } table.data code { font-size: 11px; }
+    .charts { display: flex; flex-wrap: wrap; gap: 1em; } figure.chart { margin: 0; }
     table.grid td.cell { min-width: 3em; font-size: 12px; } td.cell.succeeded { background: #dafbe1; } td.cell.failed { background: #ffebe9; }
     td.cell.running { background: #ddf4ff; } td.cell.skipped, td.cell.cancelled { background: #eee; }
     pre { background: #f6f8fa; padding: 6px; overflow: auto; max-height: 30em; white-space: pre-wrap; }
@@ -231,6 +234,15 @@ enum Pages {
         });
       }
       place();
+      var graph = document.getElementById('graph');
+      if (graph) {
+        var img = graph.querySelector('img'), scale = 1, x = 0, y = 0, drag = null;
+        function apply() { img.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + scale + ')'; }
+        graph.addEventListener('wheel', function (e) { e.preventDefault(); scale = Math.min(8, Math.max(0.2, scale * (e.deltaY < 0 ? 1.1 : 0.9))); apply(); });
+        graph.addEventListener('mousedown', function (e) { drag = { x: e.clientX - x, y: e.clientY - y }; });
+        window.addEventListener('mouseup', function () { drag = null; });
+        window.addEventListener('mousemove', function (e) { if (drag) { x = e.clientX - drag.x; y = e.clientY - drag.y; apply(); } });
+      }
       if (!window.EventSource) return;
       var head = document.body.dataset.head || '0';
       var live = document.getElementById('live');
@@ -246,6 +258,15 @@ enum Pages {
         }).finally(function () { busy = false; if (pending) setTimeout(refresh, 500); });
       }
       document.addEventListener('click', function (ev) {
+        var v = ev.target.closest && ev.target.closest('button.verify');
+        if (v) {
+          var shown = document.getElementById('verify-result');
+          if (shown) shown.textContent = 'verifying…';
+          fetch(v.dataset.get).then(function (r) { return r.json(); }).then(function (j) {
+            if (shown) { shown.textContent = j.ok ? 'the chain verifies' : 'verification FAILED: ' + JSON.stringify(j); shown.dataset.ok = String(!!j.ok); }
+          });
+          return;
+        }
         var b = ev.target.closest && ev.target.closest('button.write');
         if (!b) return;
         ev.preventDefault();

@@ -28,3 +28,44 @@ import Testing
         #expect(bad.status == 400)
     }
 }
+
+/// The pages over the other reads, on ConsoleReadsTests' store (models trained and promoted, a
+/// schedule that ticked, a sensor's arrival, a failed run's notification, a secret in a log).
+@Suite(.timeLimit(.minutes(3))) struct ConsoleReadPagesTests {
+    @Test func eachReadHasAPageShowingItsFacts() async throws {
+        let s = try await ConsoleReadsTests.served()
+        defer { Task { await s.stop() } }
+        func page(_ path: String) async throws -> String {
+            let r = try await s.get(path)
+            #expect(r.status == 200, "\(path): \(r.status)")
+            #expect(!r.body.contains("s3cr3t-value"), "\(path) shows no secret")
+            return r.body
+        }
+        let models = try await page("/models")
+        #expect(models.contains("href=\"/models/churn\""))
+        let churn = try await page("/models/churn")
+        #expect(churn.contains("Metrics over versions") && churn.contains("<polyline") && churn.contains("production"))
+        let catalog = try await page("/catalog")
+        #expect(catalog.contains("href=\"/catalog/job/bad\"") && catalog.contains("href=\"/catalog/model/churn\""))
+        let early = try await page("/catalog?as_of=1")
+        #expect(!early.contains("/catalog/model/churn"), "as of seq 1 the model was not defined yet")
+        let history = try await page("/catalog/model/churn")
+        #expect(history.contains("Every version"))
+        let schedules = try await page("/schedules")
+        #expect(schedules.contains("href=\"/schedules/every_second\""))
+        let ticks = try await page("/schedules/every_second")
+        #expect(ticks.contains("<table class=\"data\">"), "the tick is listed")
+        let sensors = try await page("/sensors")
+        #expect(sensors.contains("href=\"/sensors/drop\""))
+        let arrivals = try await page("/sensors/drop")
+        #expect(arrivals.contains("2026-12-01.done"))
+        let notifications = try await page("/notifications")
+        #expect(notifications.contains("ops"))
+        let lineage = try await page("/lineage?node=model:churn")
+        #expect(lineage.contains("/api/lineage/svg?node=model%3Achurn") && lineage.contains("href=\"/lineage?node="))
+        let health = try await page("/health")
+        #expect(health.contains("verify the chain") && health.contains("Log head: seq"))
+        let missing = try await s.get("/models/nope")
+        #expect(missing.status == 404)
+    }
+}

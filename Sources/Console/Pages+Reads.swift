@@ -1,0 +1,186 @@
+import Catalog
+import Domain
+import Engine
+import EventLog
+import Foundation
+import Hummingbird
+import Lineage
+import Projections
+
+/// The pages over the API's other reads: schedules and their ticks, sensors and their arrivals,
+/// notifications, the catalog (as of any moment) and a definition's history, models and one
+/// model's versions with its metrics over time, the lineage graph, health and the audit head.
+/// Each shows the value its API route answers (the CLI's `--json`), as tables.
+extension ConsoleServer {
+    func readPages(_ router: Router<BasicRequestContext>) {
+        func page(_ path: String, _ title: @escaping @Sendable (Request, BasicRequestContext) throws -> String,
+                  _ body: @escaping @Sendable (Request, BasicRequestContext) async throws -> String) {
+            router.get(RouterPath(path)) { request, context in
+                Reply.html(Pages.page(title: try title(request, context), head: try self.log.lastSeq(), body: try await body(request, context)))
+            }
+        }
+        page("/schedules", { _, _ in "Schedules" }) { _, _ in
+            let items = try ScheduleBook(self.log).list(next: 3, now: Int64(Date().timeIntervalSince1970 * 1e6)).items
+            return "<h1>Schedules</h1>\n" + Pages.render(.array(items), links: ["name": { "/schedules/" + HTML.component($0) }, "job": { "/jobs/" + HTML.component($0) }])
+        }
+        page("/schedules/:name", { _, c in "Schedule \(try Self.path(c, "name"))" }) { _, c in
+            let name = try Self.path(c, "name")
+            let ticks = try Self.answering { try ScheduleBook(self.log).ticks(name, last: 200).items }
+            return "<h1>Schedule \(HTML.escape(name))</h1>\n<p>Its newest 200 ticks, skips (with why) and releases.</p>\n" + Pages.render(.array(ticks), links: ["run": { "/runs/" + HTML.component($0) }])
+        }
+        page("/sensors", { _, _ in "Sensors" }) { _, _ in
+            let runs = try self.runs.current()
+            let all = try SensorReport.all(self.log, store: self.store, catalog: try RunCommands.catalog(self.log)).map { $0.value(store: self.store, runs: runs) }
+            return "<h1>Sensors</h1>\n" + Pages.render(.array(all), links: ["name": { "/sensors/" + HTML.component($0) }, "job": { "/jobs/" + HTML.component($0) }])
+        }
+        page("/sensors/:name", { _, c in "Sensor \(try Self.path(c, "name"))" }) { _, c in
+            let name = try Self.path(c, "name")
+            let report = try Self.answering { try SensorReport.named(self.log, store: self.store, name: name, catalog: try RunCommands.catalog(self.log)) }
+            let runs = try self.runs.current()
+            return "<h1>Sensor \(HTML.escape(name))</h1>\n" + Pages.render(.array(report.history.arrivals.suffix(500).map { SensorReport.arrivalValue($0, runs: runs) }),
+                                                                            links: ["run": { "/runs/" + HTML.component($0) }])
+        }
+        page("/notifications", { _, _ in "Notifications" }) { request, _ in
+            let entries = try Self.answering { try NotificationViews.entries(self.log, run: Self.text(request, "run")) }.map(\.value)
+            return "<h1>Notifications</h1>\n<p>The outbox: each message requested once per team and run, with its delivery attempts.</p>\n"
+                + Pages.render(.array(entries), links: ["run": { "/runs/" + HTML.component($0) }])
+        }
+        page("/catalog", { _, _ in "Catalog" }) { request, _ in
+            let (seq, phrase, state) = try self.catalogMoment(request)
+            let entries = CatalogViews.show(state, seq: seq, kind: nil)
+            var h = "<h1>Catalog</h1>\n<form method=\"get\" action=\"/catalog\"><label>as of <input name=\"as_of\" value=\"\(HTML.escape(Self.text(request, "as_of") ?? ""))\" placeholder=\"seq or 2026-11-22T10:30:00Z\"></label> <button>show</button></form>\n"
+            h += "<p>\(HTML.escape(phrase)) (seq \(seq)).</p>\n"
+            let defs = entries["definitions"]?.arrayValue ?? entries.arrayValue ?? []
+            h += Pages.render(.array(defs.map { d in d.removing("spec") }), links: [:], rowLink: { d in
+                guard let k = d["kind"]?.stringValue, let n = d["name"]?.stringValue else { return nil }
+                return "/catalog/\(HTML.component(k))/\(HTML.component(n))"
+            })
+            return h
+        }
+        page("/catalog/:kind/:name", { _, c in "\(try Self.path(c, "kind")) \(try Self.path(c, "name"))" }) { _, c in
+            let kind = try Self.path(c, "kind"), name = try Self.path(c, "name")
+            let key = DefinitionKey(try Self.kind(kind), name)
+            let history = CatalogViews.historyValue(key, try Self.answering { try CatalogViews.history(self.log, key) })
+            return "<h1>\(HTML.escape(kind)) \(HTML.escape(name))</h1>\n<p>Every version, with what changed from the one before.</p>\n" + Pages.render(history)
+        }
+        page("/models", { _, _ in "Models" }) { _, _ in
+            let list = ModelViews.list(try ModelViews.registry(self.log))
+            return "<h1>Models</h1>\n" + Pages.render(list["models"] ?? list, links: ["name": { "/models/" + HTML.component($0) }])
+        }
+        page("/models/:name", { _, c in "Model \(try Self.path(c, "name"))" }) { _, c in
+            let name = try Self.path(c, "name")
+            let value: Value
+            let state = try ModelViews.registry(self.log)
+            do { value = try ModelViews.model(state, name).value } catch { throw ConsoleError(.notFound, "\(error)") }
+            return "<h1>Model \(HTML.escape(name))</h1>\n" + Pages.metricCharts(value) + Pages.render(value)
+        }
+        page("/lineage", { r, _ in "Lineage of \(Self.text(r, "node") ?? "?")" }) { request, _ in
+            let r = try LineageRequest(request)
+            let answer = try r.run(self.log) { query in
+                try query.answer(root: try query.resolve(r.node), upstream: r.upstream, downstream: r.downstream, depth: r.depth, limit: r.limit).value
+            }
+            var h = "<h1>Lineage of \(HTML.escape(r.node))</h1>\n<form method=\"get\" action=\"/lineage\"><label>node <input name=\"node\" value=\"\(HTML.escape(r.node))\"></label> <button>show</button></form>\n"
+            let svg = "/api/lineage/svg?node=\(HTML.component(r.node))&depth=\(r.depth)&limit=\(r.limit)"
+            h += "<div class=\"graph\" id=\"graph\"><img src=\"\(HTML.escape(svg))\" alt=\"lineage graph of \(HTML.escape(r.node))\" draggable=\"false\"></div>\n<p><small>Drag to pan, wheel to zoom; the nodes below open their own lineage.</small></p>\n"
+            var nodes: [String] = []
+            func collect(_ v: Value) {
+                if let id = v["node"]?.stringValue ?? v["id"]?.stringValue, !nodes.contains(id) { nodes.append(id) }
+                for m in v.objectMembers ?? [] { collect(m.value) }
+                for x in v.arrayValue ?? [] { collect(x) }
+            }
+            collect(answer)
+            h += "<h2>Nodes</h2>\n<ul class=\"nodes\">" + nodes.map { "<li><a href=\"/lineage?node=\(HTML.component($0))\">\(HTML.escape($0))</a></li>" }.joined() + "</ul>\n"
+            return h
+        }
+        page("/health", { _, _ in "Health" }) { _, _ in
+            let head = try self.log.head()
+            let state = try self.runs.current()
+            var counts: [String: Int] = [:]
+            for r in state.runs.values { counts[r.status.rawValue, default: 0] += 1 }
+            var h = "<h1>Health</h1>\n<p>Log head: seq \(head.seq), recorded \(RunViews.timestamp(head.recordedAtMicros)).</p>\n"
+            h += "<p>Audit anchor: <code id=\"anchor\">\(HTML.escape(head.anchorValue["anchor"]?.stringValue ?? "\(head.seq):\(head.hash.hex)"))</code> "
+            h += "<button class=\"verify\" data-get=\"/api/audit/verify\">verify the chain</button> <span id=\"verify-result\"></span></p>\n"
+            h += Pages.render(.object(counts.keys.sorted().map { ($0, .int(Int64(counts[$0] ?? 0))) }))
+            return h
+        }
+    }
+}
+
+extension Value {
+    /// The object without `key`.
+    func removing(_ key: String) -> Value {
+        guard let m = objectMembers else { return self }
+        return .members(m.filter { $0.key != key })
+    }
+}
+
+extension Pages {
+    /// A value as HTML: an array of objects as a table (columns in first-seen order), an object
+    /// as a definition list, other values as escaped text. `links` turns a column's text into a
+    /// link; `rowLink` links a row's first cell.
+    static func render(_ v: Value, links: [String: (String) -> String] = [:], rowLink: ((Value) -> String?)? = nil, depth: Int = 0) -> String {
+        switch v {
+        case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.objectMembers != nil }):
+            var columns: [String] = []
+            for i in items { for m in i.objectMembers ?? [] where !columns.contains(m.key) { columns.append(m.key) } }
+            var h = "<table class=\"data\"><tr>" + columns.map { "<th>\(HTML.escape($0))</th>" }.joined() + "</tr>\n"
+            for i in items {
+                h += "<tr>"
+                for (n, c) in columns.enumerated() {
+                    let cell = i[c] ?? .null
+                    var text = compact(cell, depth: depth + 1)
+                    if let link = links[c], let s = cell.stringValue { text = "<a href=\"\(HTML.escape(link(s)))\">\(HTML.escape(s))</a>" }
+                    if n == 0, let url = rowLink?(i) { text = "<a href=\"\(HTML.escape(url))\">\(text)</a>" }
+                    h += "<td>\(text)</td>"
+                }
+                h += "</tr>\n"
+            }
+            return h + "</table>\n"
+        case .array(let items):
+            return items.isEmpty ? "<p><i>none</i></p>\n" : "<ul>" + items.map { "<li>\(compact($0, depth: depth + 1))</li>" }.joined() + "</ul>\n"
+        case .members(let members):
+            return "<dl class=\"data\">" + members.map { m in
+                var text = depth < 3 ? render(m.value, links: links, depth: depth + 1) : compact(m.value, depth: depth + 1)
+                if let link = links[m.key], let s = m.value.stringValue { text = "<a href=\"\(HTML.escape(link(s)))\">\(HTML.escape(s))</a>" }
+                return "<dt>\(HTML.escape(m.key))</dt><dd>\(text)</dd>"
+            }.joined() + "</dl>\n"
+        default:
+            return compact(v, depth: depth)
+        }
+    }
+
+    /// A value in a cell: text as is, numbers and booleans, short JSON for the rest (escaped).
+    static func compact(_ v: Value, depth: Int) -> String {
+        switch v {
+        case .null: return ""
+        case .string(let s): return HTML.escape(s)
+        case .array, .members:
+            let json = v.jsonString
+            return "<code>\(HTML.escape(json.count > 400 ? String(json.prefix(399)) + "…" : json))</code>"
+        default: return HTML.escape(v.jsonString)
+        }
+    }
+
+    /// A model's metrics over its versions as small line charts (one per metric), with the
+    /// value of each version marked.
+    static func metricCharts(_ model: Value) -> String {
+        guard let versions = model["versions"]?.arrayValue, versions.count >= 1 else { return "" }
+        var series: [String: [(Int, Double)]] = [:]
+        for (i, v) in versions.enumerated() {
+            for m in v["metrics"]?.objectMembers ?? [] { if let d = m.value.doubleValue { series[m.key, default: []].append((i, d)) } }
+        }
+        guard !series.isEmpty else { return "" }
+        var h = "<h2>Metrics over versions</h2>\n<div class=\"charts\">"
+        for name in series.keys.sorted() {
+            let pts = series[name] ?? []
+            let lo = pts.map(\.1).min() ?? 0, hi = pts.map(\.1).max() ?? 1
+            let span = hi - lo == 0 ? 1 : hi - lo
+            let w = 240.0, hgt = 80.0, n = max(1, versions.count - 1)
+            let coords = pts.map { String(format: "%.1f,%.1f", Double($0.0) / Double(n) * (w - 10) + 5, hgt - 10 - ($0.1 - lo) / span * (hgt - 20)) }
+            h += "<figure class=\"chart\"><svg width=\"\(Int(w))\" height=\"\(Int(hgt))\" role=\"img\" aria-label=\"\(HTML.escape(name))\"><polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"\(coords.joined(separator: " "))\"/>"
+            h += coords.map { c in let p = c.split(separator: ","); return "<circle cx=\"\(p[0])\" cy=\"\(p[1])\" r=\"3\" fill=\"#0969da\"/>" }.joined()
+            h += "</svg><figcaption>\(HTML.escape(name)): \(String(format: "%.4g", pts.last?.1 ?? 0)) (from \(String(format: "%.4g", lo)) to \(String(format: "%.4g", hi)))</figcaption></figure>"
+        }
+        return h + "</div>\n"
+    }
+}
