@@ -143,6 +143,10 @@ extension ConsoleServer {
         guard let handle = FileHandle(forReadingAtPath: resolved) else {
             throw ConsoleError(.notFound, "no \(stream) kept for attempt \(attempt) of stage '\(name)' in run \(id) (only script stages keep stdout and stderr)")
         }
+        if q["follow"] == "true" {
+            try? handle.close()
+            return try followLog(resolved, from: offset, run: id, stage: name, attempt: attempt, mask: try secretMask(for: r))
+        }
         defer { try? handle.close() }
         let size = Int((try? handle.seekToEnd()) ?? 0)
         try handle.seek(toOffset: UInt64(min(offset, size)))
@@ -150,6 +154,36 @@ extension ConsoleServer {
         let mask = try secretMask(for: r)
         return Reply.text(String(decoding: mask.mask(bytes), as: UTF8.self),
                           headers: [HTTPField.Name("X-Log-Size")!: String(size), HTTPField.Name("X-Log-Offset")!: String(min(offset, size))])
+    }
+
+    /// `follow=true`: the log from `offset` as it grows, until the attempt has ended and its
+    /// last bytes are sent (masked as a stream: a secret split across two reads is still masked).
+    func followLog(_ path: String, from offset: Int, run id: String, stage name: String, attempt: Int, mask: SecretMask) throws -> Response {
+        let runs = self.runs
+        return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-cache"], body: ResponseBody { writer in
+            guard let handle = FileHandle(forReadingAtPath: path) else { try await writer.finish(nil); return }
+            defer { try? handle.close() }
+            try handle.seek(toOffset: UInt64(offset))
+            var masker = SecretMask.Stream(mask)
+            while !Task.isCancelled {
+                let chunk = (try? handle.read(upToCount: 1 << 16)) ?? Data()
+                if !chunk.isEmpty {
+                    let out = masker.feed([UInt8](chunk))
+                    if !out.isEmpty { try await writer.write(ByteBuffer(bytes: out)) }
+                    continue
+                }
+                let ended = (try? runs.current().runs[id]?.stage(name)?.attempts.first { $0.number == attempt }?.outcome != nil) ?? true
+                if ended {
+                    // One more read: bytes written between the last read and the end.
+                    let rest = (try? handle.readToEnd()) ?? Data()
+                    let out = masker.feed([UInt8](rest ?? Data())) + masker.finish()
+                    if !out.isEmpty { try await writer.write(ByteBuffer(bytes: out)) }
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            try await writer.finish(nil)
+        })
     }
 
     /// Every secret of the run's catalog and of the current one that this process can read.

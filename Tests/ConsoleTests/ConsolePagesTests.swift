@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import TestSupport
 import Testing
 
 /// The cross-job timeline and a job's runs × stages grid, over ConsoleTests' store (a failed run
@@ -67,5 +68,37 @@ import Testing
         #expect(health.contains("verify the chain") && health.contains("Log head: seq"))
         let missing = try await s.get("/models/nope")
         #expect(missing.status == 404)
+    }
+}
+
+/// Following an attempt's log while it runs: the bytes arrive as the script writes them, a
+/// secret stays masked, and the response ends when the attempt does.
+@Suite(.timeLimit(.minutes(2))) struct ConsoleFollowTests {
+    @Test func aFollowedLogGrowsAndEndsWithTheAttempt() async throws {
+        let s = try ConsoleTests.Served()
+        try """
+        kind: job
+        name: chatty
+        stages: [{name: talk, type: script, env: {TOKEN: {secret: token}},
+                  command: [sh, -c, "echo first; while [ ! -f go ]; do sleep 0.05; done; echo \\"second $TOKEN\\"; echo third"]}]
+        """.write(toFile: s.dir.sub("chatty.yaml"), atomically: true, encoding: .utf8)
+        #expect(try s.lf(["apply", "chatty.yaml"]).status == 0)
+        #expect(try s.lf(["run", "chatty", "--detach"]).status == 0)
+        try await s.start()
+        defer { Task { await s.stop() } }
+        let engine = try BackgroundProcess(try binary("ledgerflow"), ["work", "--store", s.store], cwd: s.dir.path)
+        defer { engine.stop(SIGTERM) }
+        let id = "5"
+        try await waitUntil("the attempt's log to exist", timeout: 30) {
+            FileManager.default.fileExists(atPath: s.dir.sub(".ledgerflow/runs/\(id)/talk/1/stdout.log"))
+        }
+        let follower = try BackgroundProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "30", "http://127.0.0.1:\(s.port)/api/runs/\(id)/logs/talk?follow=true"])
+        try follower.waitForOutput("the first line while the attempt runs") { $0.contains("first") }
+        #expect(!follower.stdout.contains("third"))
+        try "".write(toFile: s.dir.sub("go"), atomically: true, encoding: .utf8)
+        let done = try follower.finish(timeout: 30)
+        #expect(done.status == 0, "the response ended with the attempt (curl did not time out): \(done.stderr)")
+        #expect(done.stdout.contains("first") && done.stdout.contains("second") && done.stdout.contains("third"), "\(done.stdout)")
+        #expect(!done.stdout.contains("s3cr3t-value"), "\(done.stdout)")
     }
 }
