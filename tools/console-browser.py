@@ -11,6 +11,11 @@ through Selenium) for the end-to-end tests and the README's screenshots. Nothing
   console-browser.py click URL --button TEXT [--token T]
       Opens URL, puts the token (if any) in the tab's session storage as the console keeps it,
       clicks the write button whose text is TEXT, and prints the result line and its HTTP status.
+  console-browser.py open URL --css SELECTOR
+      Opens URL, clicks the first element matching SELECTOR (a link), and prints where the
+      browser went and that page's heading.
+  console-browser.py verify URL
+      Opens URL (the health page), clicks "verify the chain" and prints what the page says.
   console-browser.py screenshot URL PATH [--width W --height H]
 """
 import argparse, json, sys, time
@@ -49,6 +54,8 @@ def main():
     w.add_argument("--until", required=True); w.add_argument("--timeout", type=float, default=30)
     t = sub.add_parser("text"); t.add_argument("url"); t.add_argument("--css", default="main")
     c = sub.add_parser("click"); c.add_argument("url"); c.add_argument("--button", required=True); c.add_argument("--token")
+    o = sub.add_parser("open"); o.add_argument("url"); o.add_argument("--css", required=True)
+    v = sub.add_parser("verify"); v.add_argument("url")
     s = sub.add_parser("screenshot"); s.add_argument("url"); s.add_argument("path")
     s.add_argument("--width", type=int, default=1280); s.add_argument("--height", type=int, default=900)
     a = p.parse_args()
@@ -74,6 +81,21 @@ def main():
             time.sleep(0.3)
             out = d.find_element(By.ID, "write-result")
             print(json.dumps({"result": out.text.strip(), "status": out.get_attribute("data-status")}))
+        elif a.cmd == "open":
+            d.find_element(By.CSS_SELECTOR, a.css).click()
+            deadline = time.time() + 20
+            while time.time() < deadline and d.current_url == a.url:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            print(json.dumps({"url": d.current_url, "h1": d.find_element(By.TAG_NAME, "h1").text,
+                              "graph": len(d.find_elements(By.CSS_SELECTOR, "#graph img"))}))
+        elif a.cmd == "verify":
+            d.find_element(By.CSS_SELECTOR, "button.verify").click()
+            out = d.find_element(By.ID, "verify-result")
+            deadline = time.time() + 60
+            while time.time() < deadline and out.get_attribute("data-ok") is None:
+                time.sleep(0.05)
+            print(json.dumps({"result": out.text.strip(), "ok": out.get_attribute("data-ok")}))
         elif a.cmd == "screenshot":
             time.sleep(0.5)
             d.save_screenshot(a.path)

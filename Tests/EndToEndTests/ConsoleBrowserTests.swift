@@ -88,4 +88,36 @@ import Testing
         let requested = try p.lf(["events", "--json", "--type", "RunRequested"]).lines.map { try Value(json: String($0)) }
         #expect(requested.count == 2 && requested.last?["actor"] == "http:ops" && requested.last?["payload"]?["trigger"]?["rerun_of"] == "1")
     }
+
+    /// The lineage page: a node below the graph opens that node's lineage; the health page's
+    /// verify button says the chain verifies.
+    @Test func lineageClicksThroughAndTheChainVerifies() throws {
+        let p = try RunCLITests.Project("""
+        kind: source
+        name: raw
+        type: csv
+        path: raw.csv
+        ---
+        kind: output
+        name: clean
+        type: csv
+        path: out/clean
+        ---
+        kind: job
+        name: tidy
+        stages: [{name: copy, type: etl, source: raw, destination: clean}]
+        """, files: ["raw.csv": "id,v\n1,2\n"])
+        #expect(try p.lf(["run", "tidy"]).status == 0)
+        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        defer { server.stop() }
+        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
+        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
+        let opened = try run("/usr/bin/env", ["python3", Self.script, "open", url + "lineage?node=run:1", "--css", "ul.nodes a[href*='dataset']"], timeout: 60)
+        let went = try Value(json: opened.stdout)
+        #expect(went["url"]?.stringValue?.contains("/lineage?node=dataset") == true, "\(opened.stdout) \(opened.stderr)")
+        #expect(went["h1"]?.stringValue?.hasPrefix("Lineage of dataset:") == true && went["graph"] == .int(1), "\(opened.stdout)")
+        let verified = try run("/usr/bin/env", ["python3", Self.script, "verify", url + "health"], timeout: 90)
+        let v = try Value(json: verified.stdout)
+        #expect(v["ok"] == "true" && v["result"] == "the chain verifies", "\(verified.stdout) \(verified.stderr)")
+    }
 }
