@@ -72,7 +72,7 @@ extension ConsoleServer {
             let value: Value
             let state = try ModelViews.registry(self.log)
             do { value = try ModelViews.model(state, name).value } catch { throw ConsoleError(.notFound, "\(error)") }
-            return "<h1>Model \(HTML.escape(name))</h1>\n" + Pages.metricCharts(value) + Pages.render(value)
+            return "<h1>Model \(HTML.escape(name))</h1>\n" + (try self.metricsOverTime(name)) + Pages.render(value)
         }
         page("/lineage", { r, _ in "Lineage of \(Self.text(r, "node") ?? "?")" }) { request, _ in
             let r = try LineageRequest(request)
@@ -103,6 +103,27 @@ extension ConsoleServer {
             h += Pages.render(.object(counts.keys.sorted().map { ($0, .int(Int64(counts[$0] ?? 0))) }))
             return h
         }
+    }
+}
+
+extension ConsoleServer {
+    /// A model's metrics over time (its `metrics/<model>` stream: holdout, labels, drift), a
+    /// chart per metric (and per feature for PSI), with the thresholds of the monitors on it.
+    func metricsOverTime(_ model: String) throws -> String {
+        var series: [String: [(at: Int64, value: Double)]] = [:]
+        for e in try log.read(stream: MLEvents.stream(metricsOf: model)) where e.type == MetricObserved.type {
+            guard let m = try? e.decode(MetricObserved.self) else { continue }
+            series[m.feature.map { "\(m.metric):\($0)" } ?? m.metric, default: []].append((e.recordedAtMicros, m.value))
+        }
+        guard !series.isEmpty else { return "" }
+        var thresholds: [String: [(value: Double, above: Bool, monitor: String)]] = [:]
+        for (key, entry) in try RunCommands.catalog(log).entries where key.kind == .monitor {
+            guard let m = try? entry.spec(as: MonitorSpec.self), m.model == model else { continue }
+            let name = m.feature.map { "\(m.metric.rawValue):\($0)" } ?? m.metric.rawValue
+            if let a = m.above { thresholds[name, default: []].append((a, true, key.name)) }
+            if let b = m.below { thresholds[name, default: []].append((b, false, key.name)) }
+        }
+        return "<h2>Metrics over time</h2>\n<div class=\"charts\">" + series.keys.sorted().map { Pages.chart($0, series[$0] ?? [], thresholds: thresholds[$0] ?? []) }.joined() + "</div>\n"
     }
 }
 
@@ -161,26 +182,27 @@ extension Pages {
         }
     }
 
-    /// A model's metrics over its versions as small line charts (one per metric), with the
-    /// value of each version marked.
-    static func metricCharts(_ model: Value) -> String {
-        guard let versions = model["versions"]?.arrayValue, versions.count >= 1 else { return "" }
-        var series: [String: [(Int, Double)]] = [:]
-        for (i, v) in versions.enumerated() {
-            for m in v["metrics"]?.objectMembers ?? [] { if let d = m.value.doubleValue { series[m.key, default: []].append((i, d)) } }
+    /// One metric's observations over time as a small line chart, with the monitors'
+    /// thresholds on it as dashed lines (red: above it alerts; orange: below it alerts).
+    static func chart(_ title: String, _ points: [(at: Int64, value: Double)], thresholds: [(value: Double, above: Bool, monitor: String)]) -> String {
+        guard let first = points.first else { return "" }
+        let values = points.map(\.value) + thresholds.map(\.value)
+        let lo = values.min() ?? 0, hi = values.max() ?? 1
+        let span = hi - lo == 0 ? 1 : hi - lo
+        let t0 = first.at, t1 = max(first.at + 1, points.last?.at ?? first.at + 1)
+        let w = 280.0, hgt = 90.0
+        func y(_ v: Double) -> Double { hgt - 10 - (v - lo) / span * (hgt - 20) }
+        func x(_ t: Int64) -> Double { 5 + Double(t - t0) / Double(t1 - t0) * (w - 10) }
+        let coords = points.map { String(format: "%.1f,%.1f", points.count == 1 ? w / 2 : x($0.at), y($0.value)) }
+        var h = "<figure class=\"chart\"><svg width=\"\(Int(w))\" height=\"\(Int(hgt))\" role=\"img\" aria-label=\"\(HTML.escape(title))\">"
+        for t in thresholds {
+            h += String(format: "<line class=\"threshold\" x1=\"0\" x2=\"%.0f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-dasharray=\"4 3\"><title>%@</title></line>",
+                        w, y(t.value), y(t.value), t.above ? "#cf222e" : "#bf8700", HTML.escape("monitor \(t.monitor): \(t.above ? "above" : "below") \(t.value)"))
         }
-        guard !series.isEmpty else { return "" }
-        var h = "<h2>Metrics over versions</h2>\n<div class=\"charts\">"
-        for name in series.keys.sorted() {
-            let pts = series[name] ?? []
-            let lo = pts.map(\.1).min() ?? 0, hi = pts.map(\.1).max() ?? 1
-            let span = hi - lo == 0 ? 1 : hi - lo
-            let w = 240.0, hgt = 80.0, n = max(1, versions.count - 1)
-            let coords = pts.map { String(format: "%.1f,%.1f", Double($0.0) / Double(n) * (w - 10) + 5, hgt - 10 - ($0.1 - lo) / span * (hgt - 20)) }
-            h += "<figure class=\"chart\"><svg width=\"\(Int(w))\" height=\"\(Int(hgt))\" role=\"img\" aria-label=\"\(HTML.escape(name))\"><polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"\(coords.joined(separator: " "))\"/>"
-            h += coords.map { c in let p = c.split(separator: ","); return "<circle cx=\"\(p[0])\" cy=\"\(p[1])\" r=\"3\" fill=\"#0969da\"/>" }.joined()
-            h += "</svg><figcaption>\(HTML.escape(name)): \(String(format: "%.4g", pts.last?.1 ?? 0)) (from \(String(format: "%.4g", lo)) to \(String(format: "%.4g", hi)))</figcaption></figure>"
-        }
-        return h + "</div>\n"
+        h += "<polyline fill=\"none\" stroke=\"#0969da\" stroke-width=\"2\" points=\"\(coords.joined(separator: " "))\"/>"
+        h += coords.map { c in let p = c.split(separator: ","); return "<circle cx=\"\(p[0])\" cy=\"\(p[1])\" r=\"2.5\" fill=\"#0969da\"/>" }.joined()
+        h += "</svg><figcaption>\(HTML.escape(title)): \(String(format: "%.4g", points.last?.value ?? 0)) now, \(points.count) observation\(points.count == 1 ? "" : "s")"
+        h += thresholds.map { "; \($0.above ? "alerts above" : "alerts below") \(String(format: "%.4g", $0.value))" }.joined() + "</figcaption></figure>"
+        return h
     }
 }
