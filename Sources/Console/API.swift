@@ -249,14 +249,21 @@ extension ConsoleServer {
 
     // MARK: health
 
-    /// The log's head and the runs' counts (more in `ledgerflow health`).
+    /// The service's health as `ledgerflow health --json` reports it (the engine, each reactor's
+    /// lag, schedules, sensors, the outbox, the problems; default thresholds), with the runs per
+    /// status; 503 when unhealthy (for monitoring), 200 otherwise.
     func health() throws -> Response {
-        let head = try log.head()
+        let h = try healthValue()
+        return Reply.json(h.value, status: h.healthy ? .ok : .serviceUnavailable)
+    }
+
+    func healthValue() throws -> (value: Value, healthy: Bool, text: [String]) {
+        var report = try HealthReport.gather(log: log, store: store, maxLag: 60, stale: 30, now: Date())
+        try report.gatherAutomation(log: log, store: store, maxLag: 60, stale: 30, maxOutboxAge: 3600)
         let state = try runs.current()
         var counts: [String: Int] = [:]
         for r in state.runs.values { counts[r.status.rawValue, default: 0] += 1 }
-        return Reply.json(.object([("status", "ok"), ("head", .object([("seq", .int(Int64(head.seq))), ("hash", .string(head.hash.hex)),
-                                                                          ("recorded_at", .string(RunViews.timestamp(head.recordedAtMicros)))])),
-                                   ("runs", .object(RunStatus.allCases.map { ($0.rawValue, .int(Int64(counts[$0.rawValue] ?? 0))) }))]))
+        let value = report.value.setting("runs", to: .object(RunStatus.allCases.map { ($0.rawValue, .int(Int64(counts[$0.rawValue] ?? 0))) }))
+        return (value, report.healthy, report.text)
     }
 }

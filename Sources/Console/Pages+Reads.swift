@@ -94,13 +94,13 @@ extension ConsoleServer {
         }
         page("/health", { _, _ in "Health" }) { _, _ in
             let head = try self.log.head()
-            let state = try self.runs.current()
-            var counts: [String: Int] = [:]
-            for r in state.runs.values { counts[r.status.rawValue, default: 0] += 1 }
-            var h = "<h1>Health</h1>\n<p>Log head: seq \(head.seq), recorded \(RunViews.timestamp(head.recordedAtMicros)).</p>\n"
+            let health = try self.healthValue()
+            var h = "<h1>Health: \(health.healthy ? "<span class=\"status succeeded\">healthy</span>" : "<span class=\"status failed\">unhealthy</span>")</h1>\n"
+            h += "<pre class=\"health\">\(HTML.escape(health.text.joined(separator: "\n")))</pre>\n"
+            h += "<p>Log head: seq \(head.seq), recorded \(RunViews.timestamp(head.recordedAtMicros)).</p>\n"
             h += "<p>Audit anchor: <code id=\"anchor\">\(HTML.escape(head.anchorValue["anchor"]?.stringValue ?? "\(head.seq):\(head.hash.hex)"))</code> "
             h += "<button class=\"verify\" data-get=\"/api/audit/verify\">verify the chain</button> <span id=\"verify-result\"></span></p>\n"
-            h += Pages.render(.object(counts.keys.sorted().map { ($0, .int(Int64(counts[$0] ?? 0))) }))
+            h += "<h2>Runs</h2>\n" + Pages.render(health.value["runs"] ?? .null)
             return h
         }
     }

@@ -175,11 +175,11 @@ import Testing
         try await s.start()
         defer { Task { await s.stop() } }
         let head = try await s.json("/api/events?limit=1")["head"]?.intValue ?? 0
-        let reader = try BackgroundProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "20", "http://127.0.0.1:\(s.port)/api/events/stream?after=\(head)"])
+        let reader = try BackgroundProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "90", "http://127.0.0.1:\(s.port)/api/events/stream?after=\(head)"])
         try reader.waitForOutput("the stream's preamble") { $0.contains(": ledgerflow events after \(head)") }
         let ran = try s.lf(["run", "child", "--param", "n=live"])
         #expect(ran.status == 0, "\(ran.stderr)")
-        try reader.waitForOutput("the new run's end") { $0.contains("event: RunSucceeded") }
+        try reader.waitForOutput("the new run's end", timeout: 80) { $0.contains("event: RunSucceeded") }
         reader.stop()
         let text = try reader.finish().stdout
         let ids = text.split(separator: "\n").compactMap { $0.hasPrefix("id: ") ? UInt64($0.dropFirst(4)) : nil }

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import TestSupport
 import Testing
@@ -16,7 +17,9 @@ import Testing
         try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
         let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
         let health = try run("/usr/bin/curl", ["-s", url + "api/health"])
-        #expect(health.stdout.contains("\"succeeded\":1"), "\(health.stdout)")
+        let report = try Value(json: health.stdout)
+        #expect(report["runs"]?["succeeded"] == .int(1) && report["head_seq"] != nil && report["engine"]?["running"] == false, "\(health.stdout)")
+        #expect(report["healthy"] == false && (report["problems"]?.arrayValue?.first?.stringValue?.contains("engine") ?? false), "no engine runs: \(health.stdout)")
         let page = try run("/usr/bin/curl", ["-s", url])
         #expect(page.stdout.contains("<h1>Runs</h1>") && page.stdout.contains("hello"))
         server.signal(SIGTERM)
