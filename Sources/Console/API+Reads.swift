@@ -22,6 +22,7 @@ extension ConsoleServer {
             ("/api/models", { _, _ in Reply.json(ModelViews.list(try ModelViews.registry(self.log))) }),
             ("/api/models/:name", { _, context in try self.model(try Self.path(context, "name")) }),
             ("/api/models/:name/diff", { request, context in try self.modelDiff(try Self.path(context, "name"), request) }),
+            ("/api/models/:name/metrics", { _, context in try self.modelMetrics(try Self.path(context, "name")) }),
             ("/api/lineage", { request, _ in try self.lineage(request) }),
             ("/api/lineage/svg", { request, _ in try await self.lineageSVG(request) }),
             ("/api/runs/:id/why", { _, context in try self.why(try Self.path(context, "id")) }),

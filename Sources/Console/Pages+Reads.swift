@@ -111,8 +111,7 @@ extension ConsoleServer {
     /// chart per metric (and per feature for PSI), with the thresholds of the monitors on it.
     func metricsOverTime(_ model: String) throws -> String {
         var series: [String: [(at: Int64, value: Double)]] = [:]
-        for e in try log.read(stream: MLEvents.stream(metricsOf: model)) where e.type == MetricObserved.type {
-            guard let m = try? e.decode(MetricObserved.self) else { continue }
+        for (e, m) in try metricObservations(model) {
             series[m.feature.map { "\(m.metric):\($0)" } ?? m.metric, default: []].append((e.recordedAtMicros, m.value))
         }
         guard !series.isEmpty else { return "" }
@@ -124,6 +123,35 @@ extension ConsoleServer {
             if let b = m.below { thresholds[name, default: []].append((b, false, key.name)) }
         }
         return "<h2>Metrics over time</h2>\n<div class=\"charts\">" + series.keys.sorted().map { Pages.chart($0, series[$0] ?? [], thresholds: thresholds[$0] ?? []) }.joined() + "</div>\n"
+    }
+}
+
+extension ConsoleServer {
+    /// Every metric observed for `model`, oldest first (its `metrics/<model>` stream).
+    func metricObservations(_ model: String) throws -> [(RecordedEvent, MetricObserved)] {
+        try log.read(stream: MLEvents.stream(metricsOf: model)).compactMap { e in
+            guard e.type == MetricObserved.type, let m = try? e.decode(MetricObserved.self) else { return nil }
+            return (e, m)
+        }
+    }
+
+    /// `GET /api/models/{name}/metrics`: each observation with its time, seq, version and source,
+    /// and the thresholds of the monitors on the model.
+    func modelMetrics(_ name: String) throws -> Response {
+        let state = try ModelViews.registry(log)
+        guard state.models[name] != nil else { throw ConsoleError(.notFound, "no model '\(name)'; GET /api/models lists them") }
+        let observed = try metricObservations(name).map { e, m in
+            Value.object([("seq", .int(Int64(e.seq))), ("at", .string(Timestamp.rfc3339(micros: e.recordedAtMicros))), ("metric", .string(m.metric)),
+                          ("feature", m.feature.map(Value.string) ?? .null), ("value", .double(m.value)), ("model_version", .int(Int64(m.modelVersion))),
+                          ("source", .string(m.source)), ("n", .int(Int64(m.n))), ("run", m.run.map(Value.string) ?? .null)])
+        }
+        var monitors: [Value] = []
+        for (key, entry) in try RunCommands.catalog(log).entries where key.kind == .monitor {
+            guard let m = try? entry.spec(as: MonitorSpec.self), m.model == name else { continue }
+            monitors.append(.object([("name", .string(key.name)), ("metric", .string(m.metric.rawValue)), ("feature", m.feature.map(Value.string) ?? .null),
+                                     ("below", m.below.map(Value.double) ?? .null), ("above", m.above.map(Value.double) ?? .null)]))
+        }
+        return Reply.json(.object([("model", .string(name)), ("observations", .array(observed)), ("monitors", .array(monitors.sorted { ($0["name"]?.stringValue ?? "") < ($1["name"]?.stringValue ?? "") }))]))
     }
 }
 

@@ -50,6 +50,10 @@ import Testing
         let churn = try await page("/models/churn")
         #expect(churn.contains("Metrics over time") && churn.contains("<polyline") && churn.contains("production"))
         #expect(churn.contains("class=\"threshold\"") && churn.contains("alerts below 0.6"), "the monitor's threshold is drawn")
+        let metrics = try await s.json("/api/models/churn/metrics")
+        let accuracy = metrics["observations"]?.arrayValue?.filter { $0["metric"] == "accuracy" } ?? []
+        #expect(accuracy.count == 2 && accuracy.map { $0["model_version"] } == [.int(1), .int(2)], "one holdout accuracy per version: \(metrics.jsonString)")
+        #expect(metrics["monitors"]?.arrayValue?.first?["below"] == .double(0.6))
         let catalog = try await page("/catalog")
         #expect(catalog.contains("href=\"/catalog/job/bad\"") && catalog.contains("href=\"/catalog/model/churn\""))
         #expect(!catalog.contains("<script>alert"), "a description holding markup is escaped")
