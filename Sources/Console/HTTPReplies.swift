@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Runs
 
 /// Responses the console builds: JSON values, JSON errors, HTML pages, plain text.
 enum Reply {
@@ -105,21 +106,7 @@ extension ConsoleMiddleware {
 
 /// HTML escaping: every text from metadata, data or logs goes through it.
 enum HTML {
-    static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    static func escape(_ text: String) -> String { NotificationMessage.escape(text) }
 
     /// A query-string or path component (percent-encoded).
     static func component(_ text: String) -> String {

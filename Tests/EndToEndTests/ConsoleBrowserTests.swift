@@ -6,6 +6,14 @@ import Testing
 /// The console in a real browser: headless Chromium (Debian's chromium and chromium-driver)
 /// driven through Selenium by tools/console-browser.py, against `ledgerflow serve` on loopback.
 @Suite(.timeLimit(.minutes(2))) struct ConsoleBrowserTests {
+    /// `ledgerflow serve --port 0` on the project's store, and the URL it prints.
+    static func serve(_ p: RunCLITests.Project) throws -> (BackgroundProcess, String) {
+        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
+        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
+        return (server, url)
+    }
+
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("tools/console-browser.py").path
 
@@ -22,10 +30,8 @@ import Testing
         """)
         let requested = try p.lf(["run", "slow", "--detach"])
         #expect(requested.status == 0, "\(requested.stderr)")
-        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        let (server, url) = try Self.serve(p)
         defer { server.stop() }
-        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
-        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
         let browser = try BackgroundProcess("/usr/bin/env", ["python3", Self.script, "watch", url + "runs/1", "--stage", "first", "--until", "succeeded", "--timeout", "60"])
         defer { browser.stop() }
         try browser.waitForOutput("the page open in Chromium", timeout: 60) { $0.contains("\"opened\"") }
@@ -51,10 +57,8 @@ import Testing
         stages: [{name: load, type: script, command: [sh, -c, "echo 'cannot read <input.csv>: no such file' >&2; exit 4"]}]
         """)
         #expect(try p.lf(["run", "broken"]).status == 1)
-        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        let (server, url) = try Self.serve(p)
         defer { server.stop() }
-        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
-        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
         let shown = try run("/usr/bin/env", ["python3", Self.script, "text", url + "runs/1", "--css", "main"], timeout: 60)
         #expect(shown.status == 0, "\(shown.stderr)")
         let text = try Value(json: shown.stdout)["text"]?.stringValue ?? ""
@@ -72,10 +76,8 @@ import Testing
         """)
         #expect(try p.lf(["run", "flaky"]).status == 1)
         let token = try p.lf(["token", "create", "ops"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        let (server, url) = try Self.serve(p)
         defer { server.stop() }
-        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
-        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
         let refused = try run("/usr/bin/env", ["python3", Self.script, "click", url + "runs/1", "--button", "rerun from failure", "--token", "lf_wrong"], timeout: 60)
         let no = try Value(json: refused.stdout)
         #expect(no["status"] == "401" && no["result"]?.stringValue?.hasPrefix("refused:") == true, "\(refused.stdout) \(refused.stderr)")
@@ -108,10 +110,8 @@ import Testing
         stages: [{name: copy, type: etl, source: raw, destination: clean}]
         """, files: ["raw.csv": "id,v\n1,2\n"])
         #expect(try p.lf(["run", "tidy"]).status == 0)
-        let server = try BackgroundProcess(try binary("ledgerflow"), ["serve", "--port", "0", "--store", p.store], cwd: p.dir.path)
+        let (server, url) = try Self.serve(p)
         defer { server.stop() }
-        try server.waitForOutput("the console's URL") { $0.contains("console: http://127.0.0.1:") }
-        let url = server.stdout.split(separator: "\n").first { $0.hasPrefix("console: ") }.map { String($0.dropFirst(9)) } ?? ""
         let opened = try run("/usr/bin/env", ["python3", Self.script, "open", url + "lineage?node=run:1", "--css", "ul.nodes a[href*='dataset']"], timeout: 60)
         let went = try Value(json: opened.stdout)
         #expect(went["url"]?.stringValue?.contains("/lineage?node=dataset") == true, "\(opened.stdout) \(opened.stderr)")
