@@ -88,7 +88,7 @@ def main():
                 time.sleep(0.05)
             time.sleep(0.3)
             print(json.dumps({"url": d.current_url, "h1": d.find_element(By.TAG_NAME, "h1").text,
-                              "graph": len(d.find_elements(By.CSS_SELECTOR, "#graph img"))}))
+                              "graph": len(d.find_elements(By.CSS_SELECTOR, "#graph svg.lineage"))}))
         elif a.cmd == "verify":
             d.find_element(By.CSS_SELECTOR, "button.verify").click()
             out = d.find_element(By.ID, "verify-result")

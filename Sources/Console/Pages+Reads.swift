@@ -81,7 +81,8 @@ extension ConsoleServer {
             }
             var h = "<h1>Lineage of \(HTML.escape(r.node))</h1>\n<form method=\"get\" action=\"/lineage\"><label>node <input name=\"node\" value=\"\(HTML.escape(r.node))\"></label> <button>show</button></form>\n"
             let svg = "/api/lineage/svg?node=\(HTML.component(r.node))&depth=\(r.depth)&limit=\(r.limit)"
-            h += "<div class=\"graph\" id=\"graph\"><img src=\"\(HTML.escape(svg))\" alt=\"lineage graph of \(HTML.escape(r.node))\" draggable=\"false\"></div>\n<p><small>Drag to pan, wheel to zoom; the nodes below open their own lineage.</small></p>\n"
+            h += "<div class=\"graph\" id=\"graph\">" + Pages.graphSVG(answer, root: answer["root"]?.stringValue ?? r.node) + "</div>\n"
+            h += "<p><small>Drag to pan, wheel to zoom, click a node for its own lineage. As laid out by Graphviz: <a href=\"\(HTML.escape(svg))\">SVG</a>; as data: <a href=\"/api/lineage?node=\(HTML.escape(HTML.component(r.node)))\">JSON</a>.</small></p>\n"
             var nodes: [String] = []
             func collect(_ v: Value) {
                 if let id = v["node"]?.stringValue ?? v["id"]?.stringValue, !nodes.contains(id) { nodes.append(id) }
@@ -232,5 +233,59 @@ extension Pages {
         h += "</svg><figcaption>\(HTML.escape(title)): \(String(format: "%.4g", points.last?.value ?? 0)) now, \(points.count) observation\(points.count == 1 ? "" : "s")"
         h += thresholds.map { "; \($0.above ? "alerts above" : "alerts below") \(String(format: "%.4g", $0.value))" }.joined() + "</figcaption></figure>"
         return h
+    }
+}
+
+extension Pages {
+    /// A lineage answer (`nodes`, `edges`) drawn as an inline SVG: nodes in columns by their
+    /// depth from the sources (left to right, the way data flows), each a link to its own lineage,
+    /// edges as arrows; every label escaped. The page's script pans and zooms its viewport.
+    static func graphSVG(_ answer: Value, root: String) -> String {
+        let nodes = answer["nodes"]?.arrayValue ?? []
+        let edges = (answer["edges"]?.arrayValue ?? []).compactMap { e -> (String, String, String)? in
+            guard let f = e["from"]?.stringValue, let t = e["to"]?.stringValue else { return nil }
+            return (f, t, e["kind"]?.stringValue ?? "")
+        }
+        let ids = nodes.compactMap { $0["id"]?.stringValue }
+        guard !ids.isEmpty else { return "<p><i>no lineage</i></p>\n" }
+        let known = Set(ids)
+        var level: [String: Int] = Dictionary(uniqueKeysWithValues: ids.map { ($0, 0) })
+        // Longest path from a source, bounded by the node count (a cycle cannot loop forever).
+        for _ in 0 ..< ids.count {
+            var changed = false
+            for (f, t, _) in edges where known.contains(f) && known.contains(t) {
+                let l = (level[f] ?? 0) + 1
+                if l > (level[t] ?? 0) && l < ids.count { level[t] = l; changed = true }
+            }
+            if !changed { break }
+        }
+        var columns: [Int: [String]] = [:]
+        for id in ids { columns[level[id] ?? 0, default: []].append(id) }
+        let boxW = 250.0, boxH = 38.0, gapX = 70.0, gapY = 18.0
+        var at: [String: (x: Double, y: Double)] = [:]
+        for (l, list) in columns {
+            for (i, id) in list.sorted().enumerated() { at[id] = (Double(l) * (boxW + gapX) + 10, Double(i) * (boxH + gapY) + 10) }
+        }
+        let width = Double((columns.keys.max() ?? 0) + 1) * (boxW + gapX) + 20
+        let height = Double(columns.values.map(\.count).max() ?? 1) * (boxH + gapY) + 20
+        var h = "<svg class=\"lineage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" height=\"\(Int(min(height, 2000)))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
+        h += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#57606a\"/></marker></defs><g class=\"viewport\">"
+        for (f, t, kind) in edges {
+            guard let a = at[f], let b = at[t] else { continue }
+            h += String(format: "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#8c959f\" marker-end=\"url(#arrow)\"><title>%@</title></line>",
+                        a.x + boxW, a.y + boxH / 2, b.x, b.y + boxH / 2, HTML.escape("\(f) \(kind) \(t)"))
+        }
+        for n in nodes {
+            guard let id = n["id"]?.stringValue, let p = at[id] else { continue }
+            let kind = n["kind"]?.stringValue ?? ""
+            let label = n["label"]?.stringValue ?? ""
+            let short = { (s: String, k: Int) in s.count > k ? String(s.prefix(k - 1)) + "…" : s }
+            h += "<a href=\"/lineage?node=\(HTML.escape(HTML.component(id)))\"><g class=\"node \(HTML.escape(kind))\(id == root ? " root" : "")\">"
+            h += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" rx=\"4\"/>", p.x, p.y, boxW, boxH)
+            h += String(format: "<text x=\"%.0f\" y=\"%.0f\">%@</text>", p.x + 6, p.y + 15, HTML.escape(short(id, 40)))
+            h += String(format: "<text class=\"sub\" x=\"%.0f\" y=\"%.0f\">%@</text>", p.x + 6, p.y + 31, HTML.escape(short(label, 44)))
+            h += "<title>\(HTML.escape(id)): \(HTML.escape(label))</title></g></a>"
+        }
+        return h + "</g></svg>\n"
     }
 }

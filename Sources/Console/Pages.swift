@@ -215,7 +215,10 @@ enum Pages {
     .lane-bars { position: relative; flex: 1; height: 14px; background: #f6f8fa; }
     .bar { position: absolute; top: 0; height: 14px; background: #0969da; } .bar.succeeded { background: #2da44e; } .bar.failed { background: #cf222e; } .bar.cancelled { background: #999; }
     .lane-group { font-weight: bold; margin-top: 4px; }
-    .graph { overflow: hidden; border: 1px solid #ddd; max-width: 100%; height: 480px; cursor: grab; } .graph img { transform-origin: 0 0; }
+    .graph { overflow: hidden; border: 1px solid #ddd; max-width: 100%; max-height: 600px; cursor: grab; }
+    svg.lineage rect { fill: #f6f8fa; stroke: #57606a; } svg.lineage .root rect { fill: #ddf4ff; stroke: #0969da; stroke-width: 2; }
+    svg.lineage text { font: 12px system-ui, sans-serif; fill: #24292f; } svg.lineage text.sub { font-size: 10px; fill: #57606a; }
+    svg.lineage a:hover rect { stroke: #0969da; }
     dl.data dt { font-weight: bold; } dl.data dd { margin-left: 1.5em; } table.data code { font-size: 11px; }
     .charts { display: flex; flex-wrap: wrap; gap: 1em; } figure.chart { margin: 0; }
     table.grid td.cell { min-width: 3em; font-size: 12px; } td.cell.succeeded { background: #dafbe1; } td.cell.failed { background: #ffebe9; }
@@ -235,13 +238,15 @@ enum Pages {
       }
       place();
       var graph = document.getElementById('graph');
-      if (graph) {
-        var img = graph.querySelector('img'), scale = 1, x = 0, y = 0, drag = null;
-        function apply() { img.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + scale + ')'; }
+      var view = graph && graph.querySelector('g.viewport');
+      if (view) {
+        var scale = 1, x = 0, y = 0, drag = null, moved = false;
+        function apply() { view.setAttribute('transform', 'translate(' + x + ',' + y + ') scale(' + scale + ')'); }
         graph.addEventListener('wheel', function (e) { e.preventDefault(); scale = Math.min(8, Math.max(0.2, scale * (e.deltaY < 0 ? 1.1 : 0.9))); apply(); });
-        graph.addEventListener('mousedown', function (e) { drag = { x: e.clientX - x, y: e.clientY - y }; });
+        graph.addEventListener('mousedown', function (e) { drag = { x: e.clientX - x, y: e.clientY - y }; moved = false; });
         window.addEventListener('mouseup', function () { drag = null; });
-        window.addEventListener('mousemove', function (e) { if (drag) { x = e.clientX - drag.x; y = e.clientY - drag.y; apply(); } });
+        window.addEventListener('mousemove', function (e) { if (drag) { moved = true; x = e.clientX - drag.x; y = e.clientY - drag.y; apply(); } });
+        graph.addEventListener('click', function (e) { if (moved) { e.preventDefault(); moved = false; } }, true);
       }
       if (!window.EventSource) return;
       var head = document.body.dataset.head || '0';

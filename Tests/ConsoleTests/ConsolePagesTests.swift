@@ -75,6 +75,7 @@ import Testing
         #expect(notifications.contains("ops"))
         let lineage = try await page("/lineage?node=model:churn")
         #expect(lineage.contains("/api/lineage/svg?node=model%3Achurn") && lineage.contains("href=\"/lineage?node="))
+        #expect(lineage.contains("<svg class=\"lineage\"") && lineage.contains(" root\">"), "the graph, its root marked")
         let health = try await page("/health")
         #expect(health.contains("verify the chain") && health.contains("Log head: seq"))
         let missing = try await s.get("/models/nope")

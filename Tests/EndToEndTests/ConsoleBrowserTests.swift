@@ -91,8 +91,8 @@ import Testing
         #expect(requested.count == 2 && requested.last?["actor"] == "http:ops" && requested.last?["payload"]?["trigger"]?["rerun_of"] == "1")
     }
 
-    /// The lineage page: a node below the graph opens that node's lineage; the health page's
-    /// verify button says the chain verifies.
+    /// The lineage page: clicking a node of the graph opens that node's lineage (with its own
+    /// graph); the health page's verify button says the chain verifies.
     @Test func lineageClicksThroughAndTheChainVerifies() throws {
         let p = try RunCLITests.Project("""
         kind: source
@@ -112,7 +112,7 @@ import Testing
         #expect(try p.lf(["run", "tidy"]).status == 0)
         let (server, url) = try Self.serve(p)
         defer { server.stop() }
-        let opened = try run("/usr/bin/env", ["python3", Self.script, "open", url + "lineage?node=run:1", "--css", "ul.nodes a[href*='dataset']"], timeout: 60)
+        let opened = try run("/usr/bin/env", ["python3", Self.script, "open", url + "lineage?node=run:1", "--css", "#graph svg a[href*='dataset'] rect"], timeout: 60)
         let went = try Value(json: opened.stdout)
         #expect(went["url"]?.stringValue?.contains("/lineage?node=dataset") == true, "\(opened.stdout) \(opened.stderr)")
         #expect(went["h1"]?.stringValue?.hasPrefix("Lineage of dataset:") == true && went["graph"] == .int(1), "\(opened.stdout)")
