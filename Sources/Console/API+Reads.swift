@@ -181,7 +181,13 @@ extension ConsoleServer {
     /// The lineage graph as SVG: `lineage NODE --format dot` laid out by Graphviz (`dot -Tsvg`, at most 10 s).
     func lineageSVG(_ request: Request) async throws -> Response {
         let r = try LineageRequest(request)
-        if r.column != nil { throw ConsoleError(.badRequest, "a column's trace is JSON only: GET /api/lineage?node=…&column=…") }
+        if let column = r.column {
+            // A column's trace has no Graphviz form in the CLI: the console draws it itself.
+            let trace = try r.run(log) { query in try query.column(column, of: try query.resolve(r.node), depth: r.depth).value }
+            let graph = Pages.columnGraph(trace)
+            let svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + Pages.graphSVG(graph, root: graph["root"]?.stringValue ?? "", standalone: true)
+            return Response(status: .ok, headers: [.contentType: "image/svg+xml"], body: ResponseBody(byteBuffer: ByteBuffer(string: svg)))
+        }
         let dot = try r.run(log) { query in
             try query.answer(root: try query.resolve(r.node), upstream: r.upstream, downstream: r.downstream, depth: r.depth, limit: r.limit).dot
         }

@@ -77,10 +77,12 @@ extension ConsoleServer {
         page("/lineage", { r, _ in "Lineage of \(Self.text(r, "node") ?? "?")" }) { request, _ in
             let r = try LineageRequest(request)
             let answer = try r.run(self.log) { query in
-                try query.answer(root: try query.resolve(r.node), upstream: r.upstream, downstream: r.downstream, depth: r.depth, limit: r.limit).value
+                let root = try query.resolve(r.node)
+                if let column = r.column { return Pages.columnGraph(try query.column(column, of: root, depth: r.depth).value) }
+                return try query.answer(root: root, upstream: r.upstream, downstream: r.downstream, depth: r.depth, limit: r.limit).value
             }
-            var h = "<h1>Lineage of \(HTML.escape(r.node))</h1>\n<form method=\"get\" action=\"/lineage\"><label>node <input name=\"node\" value=\"\(HTML.escape(r.node))\"></label> <button>show</button></form>\n"
-            let svg = "/api/lineage/svg?node=\(HTML.component(r.node))&depth=\(r.depth)&limit=\(r.limit)"
+            var h = "<h1>Lineage of \(HTML.escape(r.node))\(r.column.map { " column " + HTML.escape($0) } ?? "")</h1>\n<form method=\"get\" action=\"/lineage\"><label>node <input name=\"node\" value=\"\(HTML.escape(r.node))\"></label> <button>show</button></form>\n"
+            let svg = "/api/lineage/svg?node=\(HTML.component(r.node))&depth=\(r.depth)&limit=\(r.limit)" + (r.column.map { "&column=\(HTML.component($0))" } ?? "")
             h += "<div class=\"graph\" id=\"graph\">" + Pages.graphSVG(answer, root: answer["root"]?.stringValue ?? r.node) + "</div>\n"
             h += "<p><small>Drag to pan, wheel to zoom, click a node for its own lineage. As laid out by Graphviz: <a href=\"\(HTML.escape(svg))\">SVG</a>; as data: <a href=\"/api/lineage?node=\(HTML.escape(HTML.component(r.node)))\">JSON</a>.</small></p>\n"
             var nodes: [String] = []
@@ -237,10 +239,33 @@ extension Pages {
 }
 
 extension Pages {
+    /// A column's trace (`{column, dataset, inputs: [...]}`) as a lineage answer: a node per
+    /// dataset column, an edge from each input to the column it feeds.
+    static func columnGraph(_ trace: Value) -> Value {
+        var nodes: [Value] = []
+        var seen: Set<String> = []
+        var edges: [Value] = []
+        func id(_ v: Value) -> String { "\(v["dataset"]?.stringValue ?? "?").\(v["column"]?.stringValue ?? "?")" }
+        func walk(_ v: Value) {
+            let me = id(v)
+            if seen.insert(me).inserted {
+                let label = [v["subtype"]?.stringValue, v["description"]?.stringValue, v["note"]?.stringValue].compactMap { $0 }.joined(separator: ", ")
+                nodes.append(.object([("id", .string(me)), ("kind", "column"), ("label", .string(label)),
+                                      ("dataset", v["dataset"] ?? .null), ("column", v["column"] ?? .null)]))
+            }
+            for input in v["inputs"]?.arrayValue ?? [] {
+                edges.append(.object([("from", .string(id(input))), ("to", .string(me)), ("kind", .string(input["type"]?.stringValue ?? ""))]))
+                walk(input)
+            }
+        }
+        walk(trace)
+        return .object([("nodes", .array(nodes)), ("edges", .array(edges)), ("root", .string(id(trace)))])
+    }
+
     /// A lineage answer (`nodes`, `edges`) drawn as an inline SVG: nodes in columns by their
     /// depth from the sources (left to right, the way data flows), each a link to its own lineage,
     /// edges as arrows; every label escaped. The page's script pans and zooms its viewport.
-    static func graphSVG(_ answer: Value, root: String) -> String {
+    static func graphSVG(_ answer: Value, root: String, standalone: Bool = false) -> String {
         let nodes = answer["nodes"]?.arrayValue ?? []
         let edges = (answer["edges"]?.arrayValue ?? []).compactMap { e -> (String, String, String)? in
             guard let f = e["from"]?.stringValue, let t = e["to"]?.stringValue else { return nil }
@@ -268,8 +293,10 @@ extension Pages {
         }
         let width = Double((columns.keys.max() ?? 0) + 1) * (boxW + gapX) + 20
         let height = Double(columns.values.map(\.count).max() ?? 1) * (boxH + gapY) + 20
-        var h = "<svg class=\"lineage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"100%\" height=\"\(Int(min(height, 2000)))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
-        h += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#57606a\"/></marker></defs><g class=\"viewport\">"
+        var h = "<svg class=\"lineage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(standalone ? String(Int(width)) : "100%")\" height=\"\(Int(min(height, 2000)))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\">"
+        h += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#57606a\"/></marker></defs>"
+            + (standalone ? "<style>rect { fill: #f6f8fa; stroke: #57606a; } .root rect { fill: #ddf4ff; stroke: #0969da; } text { font: 12px sans-serif; } text.sub { font-size: 10px; fill: #57606a; }</style>" : "")
+            + "<g class=\"viewport\">"
         for (f, t, kind) in edges {
             guard let a = at[f], let b = at[t] else { continue }
             h += String(format: "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#8c959f\" marker-end=\"url(#arrow)\"><title>%@</title></line>",
@@ -280,7 +307,11 @@ extension Pages {
             let kind = n["kind"]?.stringValue ?? ""
             let label = n["label"]?.stringValue ?? ""
             let short = { (s: String, k: Int) in s.count > k ? String(s.prefix(k - 1)) + "…" : s }
-            h += "<a href=\"/lineage?node=\(HTML.escape(HTML.component(id)))\"><g class=\"node \(HTML.escape(kind))\(id == root ? " root" : "")\">"
+            var href = "/lineage?node=\(HTML.component(id))"
+            if kind == "column", let d = n["dataset"]?.stringValue, let c = n["column"]?.stringValue {
+                href = "/lineage?node=\(HTML.component("dataset:" + d))&column=\(HTML.component(c))"
+            }
+            h += "<a href=\"\(HTML.escape(href))\"><g class=\"node \(HTML.escape(kind))\(id == root ? " root" : "")\">"
             h += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" rx=\"4\"/>", p.x, p.y, boxW, boxH)
             h += String(format: "<text x=\"%.0f\" y=\"%.0f\">%@</text>", p.x + 6, p.y + 15, HTML.escape(short(id, 40)))
             h += String(format: "<text class=\"sub\" x=\"%.0f\" y=\"%.0f\">%@</text>", p.x + 6, p.y + 31, HTML.escape(short(label, 44)))

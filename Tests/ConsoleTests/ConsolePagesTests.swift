@@ -114,3 +114,35 @@ import Testing
         #expect(!done.stdout.contains("s3cr3t-value"), "\(done.stdout)")
     }
 }
+
+/// A column's lineage drawn by the console: the SVG (the CLI has no Graphviz form of a trace) and
+/// the page, each column a node linking to its own trace.
+@Suite(.timeLimit(.minutes(2))) struct ConsoleColumnLineageTests {
+    @Test func aColumnsTraceIsDrawnAsSVGAndOnThePage() async throws {
+        let s = try ConsoleTests.Served()
+        try "id,amount\n1,2\n2,5\n".write(toFile: s.dir.sub("raw.csv"), atomically: true, encoding: .utf8)
+        try """
+        kind: source
+        name: raw
+        type: csv
+        path: raw.csv
+        ---
+        kind: output
+        name: clean
+        type: csv
+        path: out/clean
+        ---
+        kind: job
+        name: tidy
+        stages: [{name: copy, type: etl, source: raw, destination: clean, derive: {doubled: "amount * 2"}}]
+        """.write(toFile: s.dir.sub("tidy.yaml"), atomically: true, encoding: .utf8)
+        #expect(try s.lf(["apply", "tidy.yaml"]).status == 0)
+        #expect(try s.lf(["run", "tidy"]).status == 0)
+        try await s.start()
+        defer { Task { await s.stop() } }
+        let svg = try await s.get("/api/lineage/svg?node=dataset:clean&column=doubled")
+        #expect(svg.status == 200 && svg.body.contains("<svg class=\"lineage\"") && svg.body.contains("clean@1.doubled") && svg.body.contains("raw.amount"), "\(svg.body)")
+        let page = try await s.get("/lineage?node=dataset:clean&column=doubled")
+        #expect(page.status == 200 && page.body.contains("column doubled") && page.body.contains("href=\"/lineage?node=dataset%3Araw&amp;column=amount\""), "\(page.body)")
+    }
+}

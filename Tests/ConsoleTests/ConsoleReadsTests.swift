@@ -196,8 +196,8 @@ import Testing
         #expect(e11.status == 400 && e11.message.contains("column lineage is for a dataset ledgerflow wrote"), "\(e11)")
         let e12 = try await Self.error(s, "/api/lineage?node=dataset:customers&column=p&direction=downstream")
         #expect(e12.status == 400 && e12.message.contains("column traces a column upstream"), "\(e12)")
-        let e13 = try await Self.error(s, "/api/lineage/svg?node=dataset:customers&column=p")
-        #expect(e13.status == 400 && e13.message.contains("JSON only"), "\(e13)")
+        let e13 = try await Self.error(s, "/api/lineage/svg?node=dataset:nope&column=p")
+        #expect(e13.status == 404, "\(e13)")
         let e10 = try await Self.error(s, "/api/runs/99/why")
         #expect(e10.status == 404 && e10.message.contains("no run '99'"), "\(e10)")
     }
