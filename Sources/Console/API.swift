@@ -136,10 +136,9 @@ extension ConsoleServer {
         guard stage.attempts.contains(where: { $0.number == attempt }) else { throw ConsoleError(.notFound, "stage '\(name)' of run \(id) has no attempt \(attempt)") }
         let offset = try ConsoleServer.integer(q["offset"], "offset", default: 0, in: 0...Int.max)
         let length = try ConsoleServer.integer(q["length"], "length", default: 1 << 20, in: 1...(16 << 20))
-        let path = (StageContext.attemptFolder(store: store, run: id, stage: name, attempt: attempt) as NSString).appendingPathComponent("\(stream).log")
-        let runsRoot = ((store as NSString).appendingPathComponent("runs") as NSString).resolvingSymlinksInPath + "/"
-        let resolved = (path as NSString).resolvingSymlinksInPath
-        guard resolved.hasPrefix(runsRoot) else { throw ConsoleError(.forbidden, "the log of stage '\(name)' resolves outside the store's runs folder; refused") }
+        guard let resolved = logPath(run: id, stage: name, attempt: attempt, stream: stream) else {
+            throw ConsoleError(.forbidden, "the log of stage '\(name)' resolves outside the store's runs folder; refused")
+        }
         guard let handle = FileHandle(forReadingAtPath: resolved) else {
             throw ConsoleError(.notFound, "no \(stream) kept for attempt \(attempt) of stage '\(name)' in run \(id) (only script stages keep stdout and stderr)")
         }
@@ -154,6 +153,15 @@ extension ConsoleServer {
         let mask = try secretMask(for: r)
         return Reply.text(String(decoding: mask.mask(bytes), as: UTF8.self),
                           headers: [HTTPField.Name("X-Log-Size")!: String(size), HTTPField.Name("X-Log-Offset")!: String(min(offset, size))])
+    }
+
+    /// Where an attempt's stdout or stderr is, symbolic links resolved; nil when that is outside
+    /// `<store>/runs/` (a link planted to read other files).
+    func logPath(run id: String, stage name: String, attempt: Int, stream: String) -> String? {
+        let path = (StageContext.attemptFolder(store: store, run: id, stage: name, attempt: attempt) as NSString).appendingPathComponent("\(stream).log")
+        let runsRoot = ((store as NSString).appendingPathComponent("runs") as NSString).resolvingSymlinksInPath + "/"
+        let resolved = (path as NSString).resolvingSymlinksInPath
+        return resolved.hasPrefix(runsRoot) ? resolved : nil
     }
 
     /// `follow=true`: the log from `offset` as it grows, until the attempt has ended and its

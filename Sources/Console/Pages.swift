@@ -1,6 +1,7 @@
 import Domain
 import Engine
 import EventLog
+import Executors
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -121,40 +122,22 @@ extension ConsoleServer {
     /// linking to the whole log in the API.
     func logsSection(_ r: RunState) throws -> String {
         var h = ""
-        var mask: SecretMaskBox?
+        var mask: SecretMask?
         for s in r.stages {
             guard let a = s.attempts.last else { continue }
-            let folder = StageContextPaths.attemptFolder(store: store, run: r.id, stage: s.name, attempt: a.number)
             for stream in ["stdout", "stderr"] {
-                let path = (folder as NSString).appendingPathComponent("\(stream).log")
-                let resolved = (path as NSString).resolvingSymlinksInPath
-                guard resolved.hasPrefix(((store as NSString).appendingPathComponent("runs") as NSString).resolvingSymlinksInPath + "/"),
+                guard let resolved = logPath(run: r.id, stage: s.name, attempt: a.number, stream: stream),
                       let handle = FileHandle(forReadingAtPath: resolved) else { continue }
                 let bytes = [UInt8]((try? handle.read(upToCount: 64 << 10)) ?? Data())
                 try? handle.close()
-                if mask == nil { mask = SecretMaskBox(try secretMask(for: r)) }
-                let text = String(decoding: mask!.mask.mask(bytes), as: UTF8.self)
+                if mask == nil { mask = try secretMask(for: r) }
+                let text = String(decoding: mask?.mask(bytes) ?? bytes, as: UTF8.self)
                 let api = "/api/runs/\(HTML.component(r.id))/logs/\(HTML.component(s.name))?attempt=\(a.number)&stream=\(stream)"
                 h += "<h3 id=\"log-\(HTML.escape(s.name))-\(stream)\">\(HTML.escape(s.name)) attempt \(a.number) \(stream) <a href=\"\(HTML.escape(api))\">raw</a></h3>\n<pre class=\"log\">\(HTML.escape(text))</pre>\n"
             }
         }
         return h.isEmpty ? "" : "<h2>Logs</h2>\n" + h
     }
-}
-
-import Executors
-
-/// The attempt folder of a stage (the same path the executors write).
-enum StageContextPaths {
-    static func attemptFolder(store: String, run: String, stage: String, attempt: Int) -> String {
-        StageContext.attemptFolder(store: store, run: run, stage: stage, attempt: attempt)
-    }
-}
-
-/// A secret mask read once per page.
-struct SecretMaskBox {
-    let mask: SecretMask
-    init(_ mask: SecretMask) { self.mask = mask }
 }
 
 /// The page frame, the timeline, the style sheet and the script.
