@@ -37,6 +37,8 @@ extension ConsoleServer {
         router.get("/") { request, _ in try Reply.html(self.runsPage(request)) }
         router.get("/runs/:id") { _, context in try Reply.html(self.runPage(try Self.path(context, "id"))) }
         router.get("/timeline") { request, _ in try Reply.html(self.timelinePage(request)) }
+        router.get("/login") { request, _ in Reply.html(Pages.loginPage(next: Self.text(request, "next"), failed: false)) }
+        router.post("/login") { request, _ in try await self.login(request) }
         readPages(router)
         router.get("/jobs/:job") { request, context in try Reply.html(self.jobPage(try Self.path(context, "job"), request)) }
         router.get("/static/console.js") { _, _ in
@@ -48,6 +50,26 @@ extension ConsoleServer {
                      body: ResponseBody(byteBuffer: ByteBuffer(string: Pages.style)))
         }
         return router
+    }
+
+    // MARK: sign in (reads, under --auth read)
+
+    /// `POST /login` (a form: `token`, `next`): a known token sets the read cookie and goes on
+    /// to `next`; an unknown one shows the form again. The cookie grants reads only.
+    func login(_ request: Request) async throws -> Response {
+        var request = request
+        let body = String(decoding: (try? await request.collectBody(upTo: 64 << 10)).map { Array($0.readableBytesView) } ?? [], as: UTF8.self)
+        var fields: [String: String] = [:]
+        for pair in body.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            if kv.count == 2 { fields[kv[0]] = kv[1] }
+        }
+        let next = fields["next"].flatMap { $0.hasPrefix("/") && !$0.hasPrefix("//") ? $0 : nil } ?? "/"
+        guard let token = fields["token"], options.tokens.name(of: token) != nil else {
+            return Reply.html(Pages.loginPage(next: next, failed: true), status: .unauthorized)
+        }
+        return Response(status: .seeOther, headers: [.location: next,
+                                                     .setCookie: "\(ReadCookie.name)=\(token); Path=/; HttpOnly; SameSite=Strict"])
     }
 
     // MARK: runs

@@ -43,7 +43,8 @@ struct ConsoleError: Error, Sendable {
 /// Security headers on every response, errors as JSON (API) or a page (everything else), and
 /// the token check: every write (any method but GET and HEAD) needs `Authorization: Bearer
 /// TOKEN` — never a cookie, so another site cannot write through a visitor's browser — and a
-/// cross-origin `Origin` is refused; with `authRead`, reads need a token too.
+/// cross-origin `Origin` is refused; with `authRead`, reads need a token too: the header, or for a
+/// browser the read cookie `/login` sets (it grants reads only, never a write).
 struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: ConsoleTokens
     let authRead: Bool
@@ -53,8 +54,15 @@ struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
         let started = ContinuousClock.now
         do {
             let write = request.method != .get && request.method != .head
-            if write || authRead && !request.uri.path.hasPrefix("/static/") {
-                try check(request, write: write)
+            let open = request.uri.path.hasPrefix("/static/") || request.uri.path == "/login"
+            if write && !open {
+                try check(request, write: true)
+            } else if authRead && !open && !hasReadCookie(request) {
+                do { try check(request, write: false) } catch let e as ConsoleError where !request.uri.path.hasPrefix("/api/") {
+                    // A page in a browser: sign in first, then come back.
+                    _ = e
+                    return Response(status: .seeOther, headers: [.location: "/login?next=" + HTML.component(request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))])
+                }
             }
             response = try await next(request, context)
         } catch {
@@ -80,6 +88,16 @@ struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension ConsoleMiddleware {
+    /// Whether the request carries a read cookie holding a token the console knows.
+    func hasReadCookie(_ request: Request) -> Bool {
+        guard let cookies = request.headers[.cookie] else { return false }
+        for part in cookies.split(separator: ";") {
+            let kv = part.trimmingCharacters(in: .whitespaces)
+            if kv.hasPrefix(ReadCookie.name + "="), tokens.name(of: String(kv.dropFirst(ReadCookie.name.count + 1))) != nil { return true }
+        }
+        return false
+    }
+
     /// The caller's token name, or why the request is refused.
     func check(_ request: Request, write: Bool) throws {
         if write, let origin = request.headers[.origin], let host = request.head.authority,
@@ -102,6 +120,11 @@ extension ConsoleMiddleware {
         }
         return name
     }
+}
+
+/// The cookie a browser signs in with under `--auth read` (HttpOnly, SameSite=Strict): reads only.
+enum ReadCookie {
+    static let name = "ledgerflow_read"
 }
 
 /// HTML escaping: every text from metadata, data or logs goes through it.

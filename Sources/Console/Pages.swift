@@ -156,6 +156,15 @@ enum Pages {
         """
     }
 
+    /// The sign-in form (`--auth read`): a token grants this browser reads (a cookie); writes
+    /// still need the token as a header.
+    static func loginPage(next: String?, failed: Bool) -> String {
+        page(title: "Sign in", head: 0, body: "<h1>Sign in</h1>\n" + (failed ? "<p class=\"status failed\">That token is not one this console knows.</p>\n" : "")
+            + "<form method=\"post\" action=\"/login\"><input type=\"hidden\" name=\"next\" value=\"\(HTML.escape(next ?? "/"))\">"
+            + "<label>token <input type=\"password\" name=\"token\" autocomplete=\"off\"></label> <button>sign in</button></form>\n"
+            + "<p><small>Reads only: cancel, rerun and other writes ask for the token again.</small></p>\n")
+    }
+
     static func errorPage(_ status: HTTPResponse.Status, _ message: String) -> String {
         page(title: "\(status.code)", head: 0, body: "<h1>\(status.code) \(HTML.escape(status.reasonPhrase))</h1>\n<p>\(HTML.escape(message))</p>\n")
     }

@@ -11,7 +11,7 @@ import Testing
 /// The console over a real store (made by the built binary), served in this process on a free
 /// loopback port and read over real HTTP: the JSON API, its errors, logs (ranged, masked, never
 /// outside the store), escaping of every text in the pages, and the live event stream.
-@Suite(.timeLimit(.minutes(2))) struct ConsoleTests {
+@Suite(.timeLimit(.minutes(5))) struct ConsoleTests {
     /// A project with a store: a job whose parameter and failing stage carry markup, a loop over
     /// two items, and a secret that a script prints.
     final class Served: @unchecked Sendable {
@@ -176,7 +176,7 @@ import Testing
         defer { Task { await s.stop() } }
         let head = try await s.json("/api/events?limit=1")["head"]?.intValue ?? 0
         let reader = try BackgroundProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "90", "http://127.0.0.1:\(s.port)/api/events/stream?after=\(head)"])
-        try reader.waitForOutput("the stream's preamble") { $0.contains(": ledgerflow events after \(head)") }
+        try reader.waitForOutput("the stream's preamble", timeout: 80) { $0.contains(": ledgerflow events after \(head)") }
         let ran = try s.lf(["run", "child", "--param", "n=live"])
         #expect(ran.status == 0, "\(ran.stderr)")
         try reader.waitForOutput("the new run's end", timeout: 80) { $0.contains("event: RunSucceeded") }
@@ -186,9 +186,9 @@ import Testing
         #expect(ids.first == UInt64(head) + 1 && ids == ids.sorted() && Set(ids).count == ids.count, "\(ids)")
         #expect(text.contains("event: RunRequested") && text.contains("\"n\":\"live\""))
         // Resuming after the third: the fourth comes first.
-        let resumed = try BackgroundProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "20", "-H", "Last-Event-ID: \(ids[2])",
+        let resumed = try BackgroundProcess("/usr/bin/curl", ["-s", "-N", "--max-time", "90", "-H", "Last-Event-ID: \(ids[2])",
                                                                "http://127.0.0.1:\(s.port)/api/events/stream?after=0"])
-        try resumed.waitForOutput("the resumed stream") { $0.contains("id: \(ids[3])") }
+        try resumed.waitForOutput("the resumed stream", timeout: 80) { $0.contains("id: \(ids[3])") }
         resumed.stop()
         let again = try resumed.finish().stdout
         #expect(again.split(separator: "\n").first { $0.hasPrefix("id: ") } == "id: \(ids[3])")

@@ -53,9 +53,23 @@ import Testing
             _ = try? await serving?.value
         }
 
-        func send(_ method: String, _ path: String, json: String? = nil, token: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: Value, headers: [AnyHashable: Any]) {
+        /// A request whose redirect is not followed (curl, to see the 303 and its headers).
+        func sendNoRedirect(_ method: String, _ path: String, form: String) async throws -> (status: Int, headers: [String: String]) {
+            let r = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-D", "-", "-X", method, "--data", form, "http://127.0.0.1:\(port)\(path)"])
+            var headers: [String: String] = [:]
+            var status = 0
+            for line in r.stdout.split(separator: "\r\n").flatMap({ $0.split(separator: "\n") }) {
+                if line.hasPrefix("HTTP/") { status = Int(line.split(separator: " ")[1]) ?? 0; continue }
+                if let colon = line.firstIndex(of: ":") { headers[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+            }
+            return (status, headers)
+        }
+
+        func send(_ method: String, _ path: String, json: String? = nil, form: String? = nil, token: String? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: Value, headers: [AnyHashable: Any]) {
             var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
             request.httpMethod = method
+            request.httpShouldHandleCookies = false
+            if let form { request.httpBody = Data(form.utf8); request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type") }
             if let json { request.httpBody = Data(json.utf8); request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
             if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
             for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
@@ -112,8 +126,21 @@ import Testing
         let guarded = try await Console(authRead: true)
         let anonymous = try await guarded.send("GET", "/api/runs")
         #expect(anonymous.status == 401)
+        // A page in a browser is sent to sign in (followed here to the form)…
         let page = try await guarded.send("GET", "/")
-        #expect(page.status == 401)
+        #expect(page.status == 200 && page.body.stringValue?.contains("<h1>Sign in</h1>") == true, "\(page.body)")
+        // …where a known token sets the read cookie (HttpOnly, SameSite=Strict) and a wrong one does not.
+        let wrong = try await guarded.send("POST", "/login", form: "token=lf_nope&next=%2F")
+        #expect(wrong.status == 401 && wrong.body.stringValue?.contains("not one this console knows") == true)
+        let signIn = try await guarded.sendNoRedirect("POST", "/login", form: "token=\(guarded.token)&next=%2Fruns%2F1")
+        #expect(signIn.status == 303 && signIn.headers["Location"] == "/runs/1", "\(signIn)")
+        #expect(signIn.headers["Set-Cookie"]?.hasPrefix("ledgerflow_read=\(guarded.token);") == true && signIn.headers["Set-Cookie"]?.contains("HttpOnly; SameSite=Strict") == true)
+        let withCookie = try await guarded.send("GET", "/", headers: ["Cookie": "ledgerflow_read=\(guarded.token)"])
+        #expect(withCookie.status == 200 && withCookie.body.stringValue?.contains("<h1>Runs</h1>") == true)
+        let apiWithCookie = try await guarded.send("GET", "/api/runs", headers: ["Cookie": "ledgerflow_read=\(guarded.token)"])
+        #expect(apiWithCookie.status == 200)
+        let writeWithCookie = try await guarded.send("POST", "/api/runs", json: #"{"job": "flaky"}"#, headers: ["Cookie": "ledgerflow_read=\(guarded.token)"])
+        #expect(writeWithCookie.status == 401, "the read cookie never grants a write")
         let withToken = try await guarded.send("GET", "/api/runs", token: guarded.token)
         #expect(withToken.status == 200)
         let style = try await guarded.send("GET", "/static/console.css")
