@@ -58,9 +58,8 @@ struct ConsoleMiddleware<Context: RequestContext>: RouterMiddleware {
             if write && !open {
                 try check(request, write: true)
             } else if authRead && !open && !hasReadCookie(request) {
-                do { try check(request, write: false) } catch let e as ConsoleError where !request.uri.path.hasPrefix("/api/") {
+                do { try check(request, write: false) } catch is ConsoleError where !request.uri.path.hasPrefix("/api/") {
                     // A page in a browser: sign in first, then come back.
-                    _ = e
                     return Response(status: .seeOther, headers: [.location: "/login?next=" + HTML.component(request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))])
                 }
             }

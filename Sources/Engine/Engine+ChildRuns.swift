@@ -105,10 +105,10 @@ extension Engine {
         }
     }
 
-    /// Child run `id` as this step sees it: held (active children always are), else folded from
-    /// its stream; nil when the log has no such run.
-    func childRun(_ id: String, _ batch: Batch) throws -> RunState? {
-        if let r = batch.run(id) { return r }
+    /// Child run `id` as `batch` (this step) or the engine holds it (active children always are),
+    /// else folded from its stream (finished ones kept, bounded); nil when the log has no such run.
+    func childRun(_ id: String, _ batch: Batch? = nil) throws -> RunState? {
+        if let r = batch?.run(id) ?? runs.runs[id] { return r }
         if let known = finishedChildren[id] { return known }
         var one = RunsState()
         do {

@@ -180,11 +180,10 @@ extension Engine {
         var owners: [String: String] = [:]
         for s in job?.stages ?? [] { if let o = s.owner { owners[s.name] = o } }
         var loopItems: [String: [Loops.ItemState]] = [:]
-        let held = Batch(base: runs, now: 0, actor: actor)
         for s in run.stages {
             guard s.plan.type == Loops.stageType, let a = s.attempts.last, let items = a.items else { continue }
             loopItems[s.name] = try Loops.states(Loops.Looping(stage: s.name, attempt: a.number, items: items, starts: a.itemStarts)) {
-                try childRun($0, held)
+                try childRun($0)
             }
         }
         return RunReport(run: run, jobOwner: job?.owner, stageOwners: owners, inputs: inputs, partitions: partitions, loopItems: loopItems)
