@@ -62,7 +62,9 @@ import Testing
             let console = ConsoleServer(log: log, store: store, options: .init(host: "127.0.0.1", port: 0, heartbeat: .milliseconds(200)))
             let bound = Locked<Int>(0)
             let stopper = self.stopper
-            serving = Task { try await console.serve(signals: false, onListening: { p in bound.withLock { $0 = p } }, stop: stopper) }
+            // The server on a thread of its own: tests that wait synchronously hold the shared
+            // pool's threads (one per core), and a server there would wait behind them.
+            serving = Task(executorPreference: DedicatedExecutor(name: "console")) { try await console.serve(signals: false, onListening: { p in bound.withLock { $0 = p } }, stop: stopper) }
             try await waitUntil("the console to listen") { bound.withLock { $0 } != 0 }
             port = bound.withLock { $0 }
         }

@@ -43,7 +43,8 @@ import Testing
             let server = ConsoleServer(log: log, writer: log, store: store, options: .init(host: "127.0.0.1", port: 0, tokens: loaded, authRead: authRead))
             let bound = Locked<Int>(0)
             let stopper = self.stopper
-            serving = Task { try await server.serve(signals: false, onListening: { p in bound.withLock { $0 = p } }, stop: stopper) }
+            // On a thread of its own, as ConsoleTests.Served does.
+            serving = Task(executorPreference: DedicatedExecutor(name: "console")) { try await server.serve(signals: false, onListening: { p in bound.withLock { $0 = p } }, stop: stopper) }
             try await waitUntil("the console to listen") { bound.withLock { $0 } != 0 }
             port = bound.withLock { $0 }
         }
