@@ -68,6 +68,9 @@ let package = Package(
             "Domain", "EventLog", "Catalog", "ML", "Models",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [
+            // The Python module a Spark application imports (docs/spark.md); the engine hands its path to spark-submit.
+            .copy("Spark/ledgerflow_spark.py"),
         ]),
 
         // The projection framework (named pure folds, runner, snapshots, as-of) and the projections.
