@@ -18,6 +18,12 @@ public struct LogRecorder: EventRecorder {
     public func record(_ events: [NewEvent], to stream: String) throws {
         try log.append(events, to: stream, expectedVersion: .any, actor: actor)
     }
+    public func record(_ appends: [StreamAppend]) throws {
+        _ = try log.append(appends, actor: actor)
+    }
+    public func events(of stream: String) throws -> [RecordedEvent] {
+        try log.read(stream: stream)
+    }
 }
 
 /// The ML part of the loop: registering trained versions and observed metrics with an attempt's

@@ -118,6 +118,11 @@ public struct StageContext: Sendable {
 public protocol EventRecorder: Sendable {
     /// Appends `events` to `stream` (any version); returns when they are durable.
     func record(_ events: [NewEvent], to stream: String) throws
+    /// Appends to several streams in one transaction, each at its expected version (a conflict
+    /// throws and appends nothing); returns when they are durable.
+    func record(_ appends: [StreamAppend]) throws
+    /// The events of `stream`, in order (empty when it does not exist).
+    func events(of stream: String) throws -> [RecordedEvent]
 }
 
 /// A prediction as an evaluate stage compares it with a label.
@@ -282,11 +287,11 @@ public struct ExecutorRegistry: Sendable {
     public var executors: [String: any StageExecutor]
     public init(_ executors: [String: any StageExecutor]) { self.executors = executors }
 
-    /// Every stage type: etl, storage, script, features, train, inference, evaluate, merge, files.
+    /// Every stage type: etl, storage, script, features, train, inference, evaluate, merge, files, spark.
     public static let builtIn = ExecutorRegistry(["etl": ETLExecutor(), "storage": ETLExecutor(), "script": ScriptExecutor(),
                                                   "features": FeaturesExecutor(), "train": TrainExecutor(),
                                                   "inference": InferenceExecutor(), "evaluate": EvaluateExecutor(), "merge": MergeExecutor(),
-                                                  "files": FilesExecutor()])
+                                                  "files": FilesExecutor(), "spark": SparkExecutor()])
 
     /// Why a stage type cannot run here, or nil when it can.
     public func rejection(for type: String) -> String? {

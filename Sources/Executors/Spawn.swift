@@ -46,17 +46,28 @@ struct ChildProcess {
 
     /// Starts `argv` (PATH is searched for argv[0]) in `workdir` with exactly `environment`; its
     /// standard input is `stdin` (a descriptor this process keeps and closes) or /dev/null.
-    static func spawn(argv: [String], workdir: String, environment: [String: String], stdin: Int32? = nil) throws(StageError) -> ChildProcess {
+    ///
+    /// With `output`, the child writes its stdout and stderr to those descriptors (files this
+    /// process keeps and closes) instead of pipes: its output then does not depend on this
+    /// process (a Spark driver outlives an engine restart); `stdout` and `stderr` are -1.
+    static func spawn(argv: [String], workdir: String, environment: [String: String], stdin: Int32? = nil,
+                      output: (stdout: Int32, stderr: Int32)? = nil) throws(StageError) -> ChildProcess {
         guard let program = argv.first, !program.isEmpty else { throw StageError("the command is empty") }
         // The working folder: glibc's posix_spawn_file_actions_addchdir_np (since 2.29) is not in
         // the headers Swift imports without _GNU_SOURCE, so it is looked up by name.
         guard let addchdir = ChildProcess.addchdir else { throw StageError("this C library cannot set a child's working folder (posix_spawn_file_actions_addchdir_np)") }
         guard FileManager.default.fileExists(atPath: workdir) else { throw StageError("working folder \(workdir) does not exist; check the stage's workdir") }
-        let out = try makePipe()
+        let out: (read: Int32, write: Int32)
         let err: (read: Int32, write: Int32)
-        do { err = try makePipe() } catch {
-            close(out.read); close(out.write)
-            throw error
+        if let output {
+            out = (-1, output.stdout)
+            err = (-1, output.stderr)
+        } else {
+            out = try makePipe()
+            do { err = try makePipe() } catch {
+                close(out.read); close(out.write)
+                throw error
+            }
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -89,11 +100,15 @@ struct ChildProcess {
         }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, program, &actions, &attr, cArgs, cEnv)
-        close(out.write)
-        close(err.write)
+        if output == nil {
+            close(out.write)
+            close(err.write)
+        }
         guard rc == 0 else {
-            close(out.read)
-            close(err.read)
+            if output == nil {
+                close(out.read)
+                close(err.read)
+            }
             let why = String(cString: strerror(rc))
             throw StageError(rc == ENOENT ? "cannot start '\(program)': no such program (or working folder \(workdir)); check the command and PATH"
                                           : "cannot start '\(program)': \(why)")

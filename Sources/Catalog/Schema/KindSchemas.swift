@@ -52,7 +52,7 @@ public enum KindSchemas {
 
     // MARK: - job
 
-    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files", "job", "for_each"]
+    public static let stageTypes = ["etl", "features", "train", "inference", "evaluate", "storage", "merge", "script", "files", "job", "for_each", "spark"]
 
     /// The operations of a files stage, in the order of `StageSpec.FileOperation.Op`.
     public static let fileOps = StageSpec.FileOperation.Op.allCases.map(\.rawValue)
@@ -157,14 +157,14 @@ public enum KindSchemas {
         ]),
         ("train", [
             Field("model", .reference(.model), required: true, "The model to train."),
-        ]),
+        ] + mlEngineFields),
         ("inference", [
             Field("model", .text, "`model` or `model@alias` (e.g. `churn@production`); resolved once at stage start. Give `model` or `script`."),
             Field("script", .text, "A scorer program run through the script-model protocol instead of a model (relative to the project folder; a seed row's, to the seed file's folder). Predictions are recorded under its file name without extension, version 0."),
             Field("interpreter", .text, "The program that runs `script` (default: `python3` for `.py`, else the script itself)."),
             Field("entity_key", .text, "Column that identifies a row's entity in each prediction."),
             Field("destination", .reference(.output), "Where scored rows are written."),
-        ]),
+        ] + mlEngineFields),
         ("evaluate", [
             Field("model", .identifier, required: true, "The model whose earlier predictions the labels are compared with."),
             Field("entity_key", .text, required: true, "Column of the labels that identifies the entity (matched with each prediction's entity)."),
@@ -181,6 +181,11 @@ public enum KindSchemas {
             Field("workdir", .text, "Working folder, relative to the project folder (the store's parent; default: the project folder)."),
             Field("env", .map(.any), "Environment: a value is text, or `{secret: NAME}`."),
         ]),
+        ("spark", [
+            Field("application", .text, required: true, "The application spark-submit runs: a PySpark file, or a jar with `class` (relative to the project folder). It imports `ledgerflow_spark` (shipped, on its PYTHONPATH) to read its run context and datasets and to report back (docs/spark.md)."),
+            Field("class", .text, "A jar application's main class."),
+            Field("args", .list(.any), "The application's arguments; texts take `${params.NAME}`, `${run.id}`, `${stages.STAGE.outputs.FIELD}` (each one argument, never split)."),
+        ] + sparkFields),
         ("files", [
             Field("operations", .list(.object(fileOperation), min: 1), required: true,
                   "Applied in order: `{op: copy|move, from, to, pattern, overwrite, dataset}`, `{op: delete, from, pattern}`, `{op: mkdir, to}`. Each file is written to a temporary name, fsynced, renamed into place and verified (size and SHA-256) before any source is deleted."),
@@ -189,6 +194,23 @@ public enum KindSchemas {
             Field("job", .reference(.job), required: true, "The job run as a child: its run is requested when the stage starts (in the same append), and the stage ends with it — succeeded with outputs `{run, job, status, stages: {STAGE: outputs}}`, or failed. Cancelling the parent cancels the child. Jobs may not run each other in a cycle, nor nest more than \(ChildJobs.maxDepth) levels deep; a job stage takes no `timeout`."),
             Field("parameters", .map(.any), "Parameters of the child run: the child's required ones must be given, literal values of their types; texts may use `${params.NAME}`, `${run.id}`, `${stages.STAGE.outputs.FIELD}` of this run."),
         ]),
+    ]
+
+    /// Where Spark runs: a spark stage's fields, and a train or inference stage's `spark:`.
+    static let sparkFields: [Field] = [
+        Field("master", .text, "`local[*]` (default: every core of this machine), `local[N]`, `spark://HOST:PORT` for a standalone cluster, or any master spark-submit takes (passed through)."),
+        Field("master_ui", .text, "A standalone master's web UI, whose JSON status recovery asks after an engine restart (default `http://HOST:8080` of the master)."),
+        Field("conf", .map(.any), "Spark configuration: `--conf NAME=VALUE` each."),
+        Field("py_files", .list(.text), "Python files or zips the application imports (`--py-files`, relative to the project folder)."),
+        Field("driver_memory", .text, "`--driver-memory` (e.g. `2g`)."),
+        Field("executor_memory", .text, "`--executor-memory` (e.g. `4g`)."),
+        Field("env", .map(.any), "Environment of spark-submit and the driver: a value is text, or `{secret: NAME}`."),
+    ]
+
+    /// `engine: spark` on train and inference stages.
+    static let mlEngineFields: [Field] = [
+        Field("engine", .choice(StageSpec.Engine.allCases.map(\.rawValue)), "`in_process` (default) or `spark`: the model's feature spec and parameters are fitted (train) or applied (inference) by a Spark application from the same artifact, predictions recorded while it runs."),
+        Field("spark", .object(ObjectSchema("spark settings", sparkFields)), "With `engine: spark`: where Spark runs (master, conf, memory)."),
     ]
 
     /// A for_each's inline stage: a stage without name, `after`, `on` (it is its items' runs' only

@@ -18,6 +18,7 @@ public struct StageSpec: Sendable, Hashable {
         case files(Files)
         case job(ChildJob)
         case forEach(ForEach)
+        case spark(Spark)
     }
 
     /// job: run another job with parameters and wait for its run to end (its outcome is the
@@ -77,9 +78,14 @@ public struct StageSpec: Sendable, Hashable {
     public struct Train: Sendable, Hashable {
         /// The model definition.
         public var model: String
+        /// Set when it trains on Spark (`engine: spark`).
+        public var spark: SparkSettings?
 
         /// A value with these fields.
-        public init(model: String) { self.model = model }
+        public init(model: String, spark: SparkSettings? = nil) {
+            self.model = model
+            self.spark = spark
+        }
     }
 
     /// inference: score rows with a model version, or with a scorer program (`script`).
@@ -95,14 +101,18 @@ public struct StageSpec: Sendable, Hashable {
         public var script: String?
         /// The program that runs `script` (nil: `python3` for a `.py` file, else the script itself).
         public var interpreter: String?
+        /// Set when it scores on Spark (`engine: spark`).
+        public var spark: SparkSettings?
 
         /// A value with these fields.
-        public init(model: String?, entityKey: String? = nil, destination: String? = nil, script: String? = nil, interpreter: String? = nil) {
+        public init(model: String?, entityKey: String? = nil, destination: String? = nil, script: String? = nil, interpreter: String? = nil,
+                    spark: SparkSettings? = nil) {
             self.model = model
             self.entityKey = entityKey
             self.destination = destination
             self.script = script
             self.interpreter = interpreter
+            self.spark = spark
         }
     }
 
@@ -421,11 +431,11 @@ public struct StageSpec: Sendable, Hashable {
         case "features":
             variant = .features(Features(spec: try f.string("spec"), fit: try f.bool(opt: "fit") ?? false,
                                          model: try f.string(opt: "model"), destination: try f.string(opt: "destination")))
-        case "train": variant = .train(Train(model: try f.string("model")))
+        case "train": variant = .train(Train(model: try f.string("model"), spark: try SparkSettings.ml(f)))
         case "inference":
             variant = .inference(Inference(model: try f.string(opt: "model"), entityKey: try f.string(opt: "entity_key"),
                                            destination: try f.string(opt: "destination"), script: try f.string(opt: "script"),
-                                           interpreter: try f.string(opt: "interpreter")))
+                                           interpreter: try f.string(opt: "interpreter"), spark: try SparkSettings.ml(f)))
         case "evaluate":
             variant = .evaluate(Evaluate(model: try f.string("model"), entityKey: try f.string("entity_key"), label: try f.string("label")))
         case "merge":
@@ -443,6 +453,8 @@ public struct StageSpec: Sendable, Hashable {
             variant = .job(ChildJob(job: try f.string("job"), parameters: try f.mapping(opt: "parameters")))
         case ForEach.stageType:
             variant = .forEach(try ForEach(f))
+        case Spark.stageType:
+            variant = .spark(try Spark(f))
         default:
             throw f.failure("type", expected: "one of " + KindSchemas.stageTypes.joined(separator: ", "), found: f.value("type"))
         }
@@ -475,7 +487,7 @@ public struct StageSpec: Sendable, Hashable {
         case .features(let f): return f.destination
         case .inference(let i): return i.destination
         case .merge(let m): return m.destination
-        case .train, .evaluate, .script, .files, .job, .forEach: return nil
+        case .train, .evaluate, .script, .files, .job, .forEach, .spark: return nil
         }
     }
 
@@ -489,7 +501,7 @@ public struct StageSpec: Sendable, Hashable {
         case .train(let t): return t.model
         case .inference(let i): return i.model
         case .evaluate(let e): return e.model
-        case .etl, .storage, .merge, .script, .files, .job, .forEach: return nil
+        case .etl, .storage, .merge, .script, .files, .job, .forEach, .spark: return nil
         }
     }
 }

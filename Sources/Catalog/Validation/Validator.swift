@@ -272,23 +272,9 @@ public struct Validator {
             }
             checkModelReference(d, s, i)
         case .script(let script):
-            for v in script.env {
-                let path = "stages[\(i)].env.\(v.name)"
-                switch v.value {
-                case .secret(let name):
-                    checkReference(d, path + ".secret", .secret, name)
-                case .malformedSecret:
-                    error(d, path, "secret reference of \(v.name) must be a name", fix: "write `{secret: NAME}`")
-                case .value(.string):
-                    if Validator.looksSecret(v.name) {
-                        error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' looks like a secret written inline",
-                              fix: "define a secret (kind: secret, from_env or from_file) and write `\(v.name): {secret: NAME}`")
-                    }
-                case .value(.int), .value(.double), .value(.bool): break
-                case .value:
-                    error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
-                }
-            }
+            checkEnv(d, n, script.env, "stages[\(i)].env")
+        case .spark(let spark):
+            checkSpark(d, s, spark, i)
         case .files(let files):
             checkFiles(d, s, files, i)
         case .job(let child):
@@ -297,7 +283,42 @@ public struct Validator {
             checkForEach(d, s, loop, i)
         case .etl(let transfer), .storage(let transfer):
             checkProtections(d, n, transfer.transform, "stages[\(i)]")
-        case .train, .merge: break
+        case .train(let train):
+            if let spark = train.spark { checkSparkSettings(d, s, spark, "stages[\(i)].spark") }
+            if train.spark != nil, let spec = spec(ModelSpec.self, train.model), spec.type == .script {
+                error(d, "stages[\(i)].engine", "train stage '\(n)' of job '\(d.name)' trains script model '\(train.model)' with engine spark",
+                      fix: "a script model trains through its own command: remove `engine: spark`, or use a built-in model type")
+            }
+        case .merge: break
+        }
+        if case .inference(let inference) = s.variant, let spark = inference.spark {
+            checkSparkSettings(d, s, spark, "stages[\(i)].spark")
+            if inference.script != nil {
+                error(d, "stages[\(i)].engine", "inference stage '\(n)' of job '\(d.name)' scores with a script and engine spark",
+                      fix: "engine spark applies a registered model's artifact: name `model: NAME@ALIAS`, or remove `engine: spark`")
+            }
+        }
+    }
+
+    /// A stage's `env`: `{secret: NAME}` must name a secret, and a value that looks like a secret
+    /// written inline is refused.
+    mutating func checkEnv(_ d: Definition, _ n: String, _ env: [StageSpec.EnvVariable], _ at: String) {
+        for v in env {
+            let path = "\(at).\(v.name)"
+            switch v.value {
+            case .secret(let name):
+                checkReference(d, path + ".secret", .secret, name)
+            case .malformedSecret:
+                error(d, path, "secret reference of \(v.name) must be a name", fix: "write `{secret: NAME}`")
+            case .value(.string):
+                if Validator.looksSecret(v.name) {
+                    error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' looks like a secret written inline",
+                          fix: "define a secret (kind: secret, from_env or from_file) and write `\(v.name): {secret: NAME}`")
+                }
+            case .value(.int), .value(.double), .value(.bool): break
+            case .value:
+                error(d, path, "environment variable \(v.name) of stage '\(n)' in job '\(d.name)' must be text or {secret: NAME}", fix: "write a value or a secret reference")
+            }
         }
     }
 

@@ -10,6 +10,7 @@ public enum EventReference {
         ("Schedules", ScheduleEvents.all),
         ("Sensors", SensorEvents.all),
         ("Notifications", NotificationEvents.all),
+        ("Remote applications", ApplicationEvents.all),
     ]
 
     /// Every event type.
