@@ -22,7 +22,7 @@ extension Engine {
         let done: [Completion] = cond.withLock { let d = inbox; inbox.removeAll(); return d }
         do {
             try recordOutcomes(done, into: &batch, now: now)
-            try recoverInterruptedAttempts(into: &batch, now: now)
+            let reattached = try recoverInterruptedAttempts(into: &batch, now: now)
             stopCancelledAndLateAttempts(batch)
             let active = runs.active.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
             scheduleStages(active, into: &batch, now: now)
@@ -33,7 +33,7 @@ extension Engine {
             decideSchedules(into: &batch, now: now)
             try senseFiles(into: &batch, now: now)
             try notify(&batch, now: now)
-            let launches = try claimQueuedStages(active, into: &batch, now: now)
+            let launches = try claimQueuedStages(active, into: &batch, now: now) + reattached
             return try commit(batch, done: done, launches: launches)
         } catch {
             cond.withLock { inbox.insert(contentsOf: done, at: 0) }
@@ -81,9 +81,16 @@ extension Engine {
     /// are recorded as interrupted and retried per their policy. What such an attempt still has
     /// running (a script's process group, which outlives a killed engine) is stopped first, so
     /// that a retry never runs beside it; what was stopped is said in the StageFailed's error.
-    func recoverInterruptedAttempts(into batch: inout Batch, now: Int64) throws {
-        guard !recovered else { return }
+    ///
+    /// An attempt that submitted a Spark application (its `application/<key>` stream exists) is
+    /// asked about instead (`SparkRecovery`): an application still running, or that ended while no
+    /// engine watched, is reattached to — returned, to be launched after the commit, where its
+    /// executor follows it rather than submitting again —; one that is gone is interrupted like
+    /// any attempt, after the cluster has been told to kill it should it still run there.
+    func recoverInterruptedAttempts(into batch: inout Batch, now: Int64) throws -> [(AttemptKey, RunState)] {
+        guard !recovered else { return [] }
         var interrupted: [(run: String, stage: String, attempt: Attempt)] = []
+        var reattached: [(AttemptKey, RunState)] = []
         for id in runs.active.sorted(by: { (Int($0) ?? 0) < (Int($1) ?? 0) }) {
             guard let r = batch.run(id) else { continue }
             for s in r.stages where s.status == .running {
@@ -92,6 +99,11 @@ extension Engine {
                 if s.plan.type == ChildRuns.stageType && a.childRun != nil { continue }
                 // Nor does a for_each stage whose items are recorded: its items' runs are in the log.
                 if s.plan.type == Loops.stageType && a.items != nil { continue }
+                let key = AttemptKey(run: id, stage: s.name, attempt: a.number)
+                if try reattachSparkApplication(key) {
+                    reattached.append((key, r))
+                    continue
+                }
                 interrupted.append((id, s.name, a))
             }
         }
@@ -112,6 +124,23 @@ extension Engine {
                 throw StepFailure("recovering run \(id) stage \(stage) attempt \(a.number)", error)
             }
         }
+        return reattached
+    }
+
+    /// Whether the attempt `key` of a gone engine submitted a Spark application that is to be
+    /// followed (reattached) rather than interrupted; reports what recovery found either way.
+    func reattachSparkApplication(_ key: AttemptKey) throws -> Bool {
+        let appKey = ApplicationEvents.key(run: key.run, stage: key.stage, attempt: key.attempt)
+        let events: [RecordedEvent]
+        do { events = try log.read(stream: ApplicationEvents.stream(key: appKey)) } catch { throw StepFailure("reading the application stream of \(appKey)", error) }
+        guard let first = events.first else { return false }
+        let submitted: ApplicationSubmitted
+        do { submitted = try first.decode(ApplicationSubmitted.self) } catch { throw StepFailure("recovering \(appKey)", error) }
+        let folder = StageContext.attemptFolder(store: store, run: key.run, stage: key.stage, attempt: key.attempt)
+        let found = SparkRecovery.inspect(submitted, folder: folder, ended: events.contains { $0.type == ApplicationEnded.type })
+        options.report("stage \(key.stage) attempt \(key.attempt): Spark application \(appKey) \(found.phrase)", found.reattach ? .info : .warning,
+                       component: "recovery", run: key.run)
+        return found.reattach
     }
 
     /// Phase 3: running attempts of cancelled runs, and attempts past their timeout, are stopped

@@ -92,6 +92,7 @@ public struct InferenceExecutor: StageExecutor {
         let stage = try ctx.stageSpec()
         let inference: StageSpec.Inference?
         if case .inference(let i) = stage.variant { inference = i } else { inference = nil }
+        if let inference, let spark = inference.spark { return try SparkML.score(ctx, stage, inference, settings: spark) }
         let ref = inference?.model ?? stage.seed?.model
         let script = ref == nil ? try inference?.script.map { s throws(StageError) in try ScriptScorer(script: s, interpreter: inference?.interpreter, ctx) } : nil
         guard ref != nil || script != nil else {

@@ -54,6 +54,7 @@ public struct TrainExecutor: StageExecutor {
         guard case .train(let train) = stage.variant else { throw StageError("train stage '\(ctx.stage)' names no model; add `model: NAME`") }
         let name = train.model
         let def = try ModelDefinition(name, ctx)
+        if let spark = train.spark { return try SparkML.train(ctx, stage, def, settings: spark) }
         // The training data: the stage's inputs, else the model's training dataset.
         let etl = ETLExecutor()
         var sources = try etl.sources(ctx, stage)

@@ -39,10 +39,10 @@ struct SparkContextFile {
         let etl = ETLExecutor()
         var inputs: [(String, Value)] = []
         let sources: [Endpoint]
-        do throws(StageError) { sources = try etl.sources(ctx, submission.stage) } catch {
+        if let given = submission.inputs { sources = given } else { do throws(StageError) { sources = try etl.sources(ctx, submission.stage) } catch {
             // A spark stage may read what no definition names (its application knows where).
             if case .spark = submission.stage.variant { sources = submission.stage.inputs.compactMap { try? etl.endpoint(reading: $0, ctx) } } else { throw error }
-        }
+        } }
         for e in sources { inputs.append((e.name, describe(e, reading: true))) }
         var outputs: [(String, Value)] = []
         let names = submission.stage.destination.map { [$0] } ?? submission.stage.outputs

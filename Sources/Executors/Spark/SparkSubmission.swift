@@ -29,7 +29,8 @@ struct SparkSubmission {
     var task: Value?
     /// The model and version predictions are recorded under when a line names none.
     var predictionModel: (name: String, version: UInt64)?
-    /// Input columns each prediction carries (trigger conditions read them) are in the lines.
+    /// What the application reads, when not the stage's inputs (a train stage's training dataset).
+    var inputs: [Endpoint]?
 
     var key: String { ApplicationEvents.key(run: ctx.run, stage: ctx.stage, attempt: ctx.attempt) }
     var stream: String { ApplicationEvents.stream(key: key) }
@@ -187,8 +188,10 @@ struct SparkSubmission {
         // A prediction file appears whole when its task commits (not when the job does).
         var conf: [(String, String)] = [("spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version", "2")]
         for c in settings.conf { conf.append((c.key, ctx.substitute(c.value.stringValue ?? Table.text(c.value)))) }
+        // The stage's own setting wins over ours.
+        let last = Dictionary(conf.map { ($0.0, $0.1) }, uniquingKeysWith: { _, new in new })
         var seen = Set<String>()
-        for (k, v) in conf.reversed() where seen.insert(k).inserted { argv += ["--conf", "\(k)=\(v)"] }
+        for (k, _) in conf where seen.insert(k).inserted { argv += ["--conf", "\(k)=\(last[k]!)"] }
         argv.append(application)
         argv += args
 
