@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "RunsTests", dependencies: ["Domain", "Runs", "Catalog"]),
         .testTarget(name: "ExecutorsTests", dependencies: ["Domain", "Executors", "Catalog", "EventLog", "TestSupport"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Domain", "Projections", "Catalog", "EventLog", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "EventLog", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Domain", "EventLog", "Executors", "TestSupport"]),
         .testTarget(name: "ConsoleTests", dependencies: ["Domain", "Console", "Engine", "Runs", "Catalog", "EventLog", "TestSupport"]),
     ]
 )

@@ -223,7 +223,9 @@ extension Engine {
             automationInbox.removeAll()
             recovered = true
             try moveIdleCheckpoints()
-            return !done.isEmpty
+            // Attempts recovery reattached to (Spark applications still running) start following.
+            for (key, run) in launches { launch(key, run: run) }
+            return !done.isEmpty || !launches.isEmpty
         }
         do { try faults.commit?() } catch { throw StepFailure("committing the step", error) }
         let cps = Engine.checkpointNames.map { CheckpointUpdate(name: $0, expected: checkpointValues[$0], seq: runs.lastSeq) }

@@ -1,0 +1,186 @@
+import Domain
+import Executors
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// spark stages through the binary, on a real `spark-submit` (`local[2]`): the submission is an
+/// event before the application starts, an engine killed during a Spark attempt is followed by
+/// one that reattaches (no second application, the outcome recorded once), and a timeout stops
+/// the driver's whole process group.
+@Suite(.serialized) struct SparkCLITests {
+    /// spark-submit, or a failure saying how to install it.
+    static func requireSpark() throws {
+        guard SparkTools.sparkSubmit() != nil else {
+            Issue.record("spark-submit is not on PATH: run `make test-deps` (installs pyspark and a Java runtime)")
+            throw CancellationError()
+        }
+    }
+
+    /// An application that notes each driver start in `starts.txt` (its pid), runs a small job,
+    /// then waits until `release` exists (or `limit` seconds), and reports a metric.
+    static let waitingApp = """
+    import json, os, sys, time
+    from pyspark.sql import SparkSession
+    with open("starts.txt", "a") as f:
+        f.write("%d %s\\n" % (os.getpid(), os.environ["LEDGERFLOW_ATTEMPT"]))
+    spark = SparkSession.builder.getOrCreate()
+    n = spark.range(1000).count()
+    limit = float(sys.argv[1]) if len(sys.argv) > 1 else 120
+    t0 = time.time()
+    while not os.path.exists("release") and time.time() - t0 < limit:
+        time.sleep(0.1)
+    json.dump({"metrics": {"rows": n}}, open(os.environ["LEDGERFLOW_REPORT"], "w"))
+    spark.stop()
+    """
+
+    static func events(_ p: RunCLITests.Project, stream: String) throws -> [Value] {
+        try p.lf(["events", "--stream", stream, "--json"]).stdout.split(separator: "\n").map { try Value(json: String($0)) }
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aSparkStageRunsItsApplicationAndRecordsTheSubmissionFirst() throws {
+        try Self.requireSpark()
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: spark
+        parameters: {day: {type: date, default: "2026-01-01"}}
+        stages:
+          - name: count
+            type: spark
+            application: jobs/count.py
+            args: ["--day", "${params.day}", "${run.id}"]
+            master: local[2]
+            conf: {spark.sql.shuffle.partitions: 2}
+            driver_memory: 512m
+        """, files: ["jobs/count.py": """
+        import json, os, sys
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.getOrCreate()
+        ctx = json.load(open(os.environ["LEDGERFLOW_CONTEXT"]))
+        n = spark.range(100000).selectExpr("sum(id) as s").collect()[0]["s"]
+        print("args", sys.argv[1:], "partitions", spark.conf.get("spark.sql.shuffle.partitions"), flush=True)
+        json.dump({"metrics": {"sum": n}, "outputs": {"day": sys.argv[2], "run": sys.argv[3], "key": ctx["idempotency_key"],
+                   "param": ctx["parameters"]["day"]}}, open(os.environ["LEDGERFLOW_REPORT"], "w"))
+        spark.stop()
+        """])
+        let ran = try p.lf(["run", "spark", "--param", "day=2026-02-28"])
+        #expect(ran.status == 0, "\(ran.stdout) \(ran.stderr)")
+        let status = try p.status("1")
+        let outputs = try #require(status["stages"]?.arrayValue?.first?["outputs"])
+        #expect(outputs["metrics"]?["sum"] == .int(4_999_950_000))
+        #expect(outputs["day"] == "2026-02-28" && outputs["run"] == "1" && outputs["key"] == "run1-count-a1" && outputs["param"] == "2026-02-28", "\(outputs)")
+        #expect(outputs["application"]?["key"] == "run1-count-a1" && outputs["application"]?["master"] == "local[2]")
+        let logs = try p.lf(["logs", "1", "count"])
+        #expect(logs.stdout.contains("args ['--day', '2026-02-28', '1'] partitions 2"), "\(logs.stdout)")
+        // The submission is on record before the application could start, and how it ended after.
+        let app = try Self.events(p, stream: "application/run1-count-a1")
+        #expect(app.map { $0["type"]?.stringValue } == ["ApplicationSubmitted", "ApplicationEnded"])
+        let command = app.first?["payload"]?["command"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(command.contains("--driver-memory") && command.contains("spark.sql.shuffle.partitions=2") && command.contains("run1-count-a1"), "\(command)")
+        #expect(app.last?["payload"]?["state"] == "FINISHED" && app.last?["payload"]?["exit_code"] == .int(0))
+        let run = try Self.events(p, stream: "run/1")
+        let started = try #require(run.first { $0["type"] == "StageStarted" }?["seq"]?.intValue)
+        let succeeded = try #require(run.first { $0["type"] == "StageSucceeded" }?["seq"]?.intValue)
+        let submitted = try #require(app.first?["seq"]?.intValue)
+        #expect(started < submitted && submitted < succeeded)
+    }
+
+    /// The engine is killed (SIGKILL) while its Spark application runs. The next engine finds the
+    /// submission in the log and the driver still running: it reattaches instead of submitting
+    /// again, and records the outcome once — one driver start in all, one attempt.
+    @Test(.timeLimit(.minutes(4))) func anEngineKilledDuringASparkAttemptIsFollowedWithoutASecondApplication() throws {
+        try Self.requireSpark()
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: wait
+        stages:
+          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", retry: {attempts: 3}}
+        """, files: ["jobs/wait.py": Self.waitingApp])
+        let requested = try p.lf(["run", "wait", "--detach"])
+        #expect(requested.status == 0, "\(requested.stderr)")
+        let engine = try p.startEngine()
+        defer { engine.stop() }
+        try waitFor("the driver to start", timeout: 120) { (try? String(contentsOfFile: p.root + "/starts.txt", encoding: .utf8))?.isEmpty == false }
+        engine.signal(SIGKILL)
+        _ = try engine.finish()
+        // The driver outlives the engine: release it once a new engine has reattached.
+        let second = try p.startEngine()
+        defer { second.stop() }
+        try waitFor("the new engine to reattach", timeout: 60) { second.stderr.contains("reattached, not submitted again") }
+        FileManager.default.createFile(atPath: p.root + "/release", contents: Data())
+        try waitFor("run 1 to succeed", timeout: 120) { try p.status("1")["status"] == "succeeded" }
+        let starts = (try String(contentsOfFile: p.root + "/starts.txt", encoding: .utf8)).split(separator: "\n")
+        #expect(starts.count == 1, "the application ran once: \(starts)")
+        let stage = try #require(try p.status("1")["stages"]?.arrayValue?.first)
+        #expect(stage["attempts"]?.arrayValue?.count == 1, "\(stage)")
+        #expect(stage["outputs"]?["metrics"]?["rows"] == .int(1000))
+        #expect(stage["outputs"]?["application"]?["reattached"] == .bool(true))
+        let app = try Self.events(p, stream: "application/run1-app-a1")
+        #expect(app.map { $0["type"]?.stringValue } == ["ApplicationSubmitted", "ApplicationEnded"])
+        #expect(app.last?["payload"]?["reattached"] == .bool(true))
+    }
+
+    /// The engine and the driver are both killed: the next engine finds the submission but no
+    /// application — the attempt is recorded as interrupted and the retry runs a new one, never
+    /// beside the old.
+    @Test(.timeLimit(.minutes(4))) func aLostApplicationIsInterruptedAndRetriedOnce() throws {
+        try Self.requireSpark()
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: wait
+        stages:
+          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", retry: {attempts: 2, backoff: 0s}}
+        """, files: ["jobs/wait.py": Self.waitingApp])
+        let engine = try p.startEngine()
+        #expect(try p.lf(["run", "wait", "--detach"]).status == 0)
+        try waitFor("the driver to start", timeout: 120) { (try? String(contentsOfFile: p.root + "/starts.txt", encoding: .utf8))?.isEmpty == false }
+        engine.signal(SIGKILL)
+        _ = try engine.finish()
+        let folder = p.store + "/runs/1/app/1"
+        let group = try #require(pidOf(recordIn: folder))
+        kill(-group, SIGKILL)
+        try waitFor("the driver to be gone", timeout: 30) { liveProcesses(inGroup: group).isEmpty }
+        // The retry's driver may finish at once.
+        FileManager.default.createFile(atPath: p.root + "/release", contents: Data())
+        let once = try p.lf(["work", "--once"])
+        #expect(once.stderr.contains("is gone (no driver process, no exit code): the attempt is interrupted"), "\(once.stderr)")
+        let status = try p.status("1")
+        #expect(status["status"] == "succeeded", "\(status)")
+        let attempts = status["stages"]?.arrayValue?.first?["attempts"]?.arrayValue ?? []
+        #expect(attempts.count == 2, "\(attempts)")
+        #expect(attempts.first?["reason"] == "interrupted", "\(attempts)")
+        let starts = (try String(contentsOfFile: p.root + "/starts.txt", encoding: .utf8)).split(separator: "\n").map { $0.split(separator: " ").last.map(String.init) }
+        #expect(starts == ["1", "2"], "one driver per attempt: \(starts)")
+        #expect(try Self.events(p, stream: "application/run1-app-a1").map { $0["type"]?.stringValue } == ["ApplicationSubmitted"])
+        #expect(try Self.events(p, stream: "application/run1-app-a2").map { $0["type"]?.stringValue } == ["ApplicationSubmitted", "ApplicationEnded"])
+    }
+
+    /// A timeout stops the driver's whole process group (the JVM and the Python driver): no
+    /// process of the attempt is left, and the application's end is recorded as KILLED.
+    @Test(.timeLimit(.minutes(3))) func aTimeoutKillsTheDriverAndRecordsTheApplicationKilled() throws {
+        try Self.requireSpark()
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: wait
+        stages:
+          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", timeout: 20s}
+        """, files: ["jobs/wait.py": Self.waitingApp])
+        let ran = try p.lf(["run", "wait"])
+        #expect(ran.status == 1, "\(ran.stdout) \(ran.stderr)")
+        let stage = try #require(try p.status("1")["stages"]?.arrayValue?.first)
+        let attempt = stage["attempts"]?.arrayValue?.last
+        #expect(attempt?["reason"] == "timeout", "\(stage)")
+        #expect(AttemptProcesses.leftovers(in: [p.store + "/runs/1/app/1"]).isEmpty, "no process of the attempt is left")
+        let app = try Self.events(p, stream: "application/run1-app-a1")
+        #expect(app.last?["payload"]?["state"] == "KILLED", "\(app)")
+    }
+
+    /// The pid recorded in an attempt's `process` file.
+    func pidOf(recordIn folder: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: folder + "/process", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix("pid ") }.flatMap { pid_t($0.dropFirst(4)) }
+    }
+}
