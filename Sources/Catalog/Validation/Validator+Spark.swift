@@ -10,7 +10,7 @@ extension Validator {
                   fix: "name a .py file, or a .jar with `class`")
         }
         if spark.isJar && spark.mainClass == nil {
-            error(d, "stages[\(i)].class", "spark stage '\(n)' of job '\(d.name)' runs jar '\(spark.application)' without its main class",
+            error(d, "stages[\(i)].application", "spark stage '\(n)' of job '\(d.name)' runs jar '\(spark.application)' without its main class",
                   fix: "add `class: com.example.Main`")
         }
         if !spark.isJar, let c = spark.mainClass {
