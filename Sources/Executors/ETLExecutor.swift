@@ -53,6 +53,8 @@ public struct ETLExecutor: StageExecutor {
             case .csv, .jsonl:
                 partitions = try FolderWriter.write(out, to: d, context: ctx)
                 try DeltaTable.mark(d, context: ctx)
+            case .parquet:
+                throw StageError("output '\(d.name)' is Parquet, which spark stages write; stage '\(ctx.stage)' runs in process, where outputs are csv, jsonl or sqlite: write it from a spark stage, or give this stage a csv or jsonl output")
             }
             written.append(WrittenDataset(dataset: d.name, location: d.location, format: d.format.rawValue, mode: d.mode,
                                           rows: Int64(out.rows.count), schema: schema, contentHash: hash, partitions: partitions))

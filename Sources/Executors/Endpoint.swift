@@ -6,7 +6,7 @@ import Foundation
 /// Where rows are read from or written to, resolved from a source or output definition, or
 /// from a seed stage's system names.
 public struct Endpoint: Sendable, Hashable {
-    public enum Format: String, Sendable { case sqlite, csv, jsonl }
+    public enum Format: String, Sendable { case sqlite, csv, jsonl, parquet }
     /// The dataset's name (the definition's name, or the seed stage's object).
     public var name: String
     public var format: Format
@@ -46,6 +46,8 @@ public struct Endpoint: Sendable, Hashable {
             return e
         case .jsonl(let files):
             return Endpoint(name: name, format: .jsonl, path: context.resolve(context.substitute(files.path)), pattern: files.pattern, mode: "replace")
+        case .parquet(let path):
+            return Endpoint(name: name, format: .parquet, path: context.resolve(context.substitute(path)), mode: "replace")
         }
     }
 
@@ -60,6 +62,9 @@ public struct Endpoint: Sendable, Hashable {
                             partitionBy: folder.partitionBy ?? [])
         case .jsonl(let folder):
             return Endpoint(name: name, format: .jsonl, path: context.resolve(context.substitute(folder.path)), mode: (folder.mode ?? .replace).rawValue,
+                            partitionBy: folder.partitionBy ?? [])
+        case .parquet(let folder):
+            return Endpoint(name: name, format: .parquet, path: context.resolve(context.substitute(folder.path)), mode: (folder.mode ?? .replace).rawValue,
                             partitionBy: folder.partitionBy ?? [])
         }
     }
@@ -85,7 +90,7 @@ public struct Endpoint: Sendable, Hashable {
         switch s.format {
         case .sqlite:
             return Endpoint(name: object, format: .sqlite, path: context.resolve(s.place), table: object, mode: isOutput ? "replace" : "append")
-        case .csv, .jsonl:
+        case .csv, .jsonl, .parquet:
             return Endpoint(name: object, format: s.format, path: context.resolve("\(s.place)/\(object)"), mode: "replace")
         }
     }
@@ -101,6 +106,8 @@ public struct Endpoint: Sendable, Hashable {
         switch format {
         case .sqlite:
             return try SQLite.read(database: path, table: table, query: query, cancellation: cancellation, limit: limit)
+        case .parquet:
+            throw StageError("\(name) is Parquet (\(path)), which spark stages read; stages in process read csv, jsonl and sqlite: read it in a spark stage, or have the spark stage that writes it write csv or jsonl")
         case .csv, .jsonl:
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {

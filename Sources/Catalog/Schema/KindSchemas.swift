@@ -336,7 +336,7 @@ public enum KindSchemas {
         Field("dedupe", .choice(["once_per_run", "once_per_row"]), "Fire once per source run, or once per matching row (default once_per_run)."),
     ])
 
-    static let outputOrSourceType = ["sqlite", "csv", "jsonl"]
+    static let outputOrSourceType = ["sqlite", "csv", "jsonl", "parquet"]
 
     static let output = ObjectSchema("output", [
         Field("type", .choice(outputOrSourceType), required: true, "The sink's family."),
@@ -351,6 +351,9 @@ public enum KindSchemas {
         ("jsonl", [Field("path", .text, required: true, "Folder."),
                    Field("partition_by", .list(.text), "Partition columns (folders col=value)."),
                    Field("mode", .choice(["append", "replace"]), "Write mode (default replace).")]),
+        ("parquet", [Field("path", .text, required: true, "Folder of Parquet part files, written by spark stages (in-process stages read and write csv, jsonl and sqlite)."),
+                     Field("partition_by", .list(.text), "Partition columns (folders col=value)."),
+                     Field("mode", .choice(["append", "replace"]), "Write mode (default replace).")]),
     ]))
 
     static let source = ObjectSchema("source", [
@@ -365,6 +368,7 @@ public enum KindSchemas {
                  Field("header", .boolean, "First line names the columns (default true).")]),
         ("jsonl", [Field("path", .text, required: true, "A file or a folder."),
                    Field("pattern", .text, "Files to read in a folder (default *.jsonl).")]),
+        ("parquet", [Field("path", .text, required: true, "A Parquet file or folder, read by spark stages (in-process stages read csv, jsonl and sqlite).")]),
     ]))
 
     static let configRow = ObjectSchema("config row", [

@@ -52,6 +52,8 @@ public struct OutputSpec: KindSpec {
         case sqlite(SQLiteTable)
         case csv(Folder)
         case jsonl(Folder)
+        /// Written by spark stages only.
+        case parquet(Folder)
     }
 
     /// Free text for people.
@@ -75,6 +77,7 @@ public struct OutputSpec: KindSpec {
                                        keys: try f.strings(opt: "keys")))
         case "csv": sink = .csv(try Folder(f))
         case "jsonl": sink = .jsonl(try Folder(f))
+        case "parquet": sink = .parquet(try Folder(f))
         default: throw f.failure("type", expected: "one of " + KindSchemas.outputOrSourceType.joined(separator: ", "), found: f.value("type"))
         }
     }
@@ -85,6 +88,7 @@ public struct OutputSpec: KindSpec {
         case .sqlite: return "sqlite"
         case .csv: return "csv"
         case .jsonl: return "jsonl"
+        case .parquet: return "parquet"
         }
     }
 
@@ -92,7 +96,7 @@ public struct OutputSpec: KindSpec {
     public var path: String {
         switch sink {
         case .sqlite(let t): return t.database
-        case .csv(let f), .jsonl(let f): return f.path
+        case .csv(let f), .jsonl(let f), .parquet(let f): return f.path
         }
     }
 
@@ -107,7 +111,7 @@ public struct OutputSpec: KindSpec {
     public var mode: Mode? {
         switch sink {
         case .sqlite(let t): return t.mode
-        case .csv(let f), .jsonl(let f): return f.mode
+        case .csv(let f), .jsonl(let f), .parquet(let f): return f.mode
         }
     }
 }

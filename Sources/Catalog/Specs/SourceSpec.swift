@@ -61,6 +61,8 @@ public struct SourceSpec: KindSpec {
         case sqlite(SQLiteRead)
         case csv(CSVFiles)
         case jsonl(JSONLinesFiles)
+        /// A Parquet file or folder: read by spark stages only.
+        case parquet(path: String)
     }
 
     /// Free text for people.
@@ -86,6 +88,8 @@ public struct SourceSpec: KindSpec {
                                   header: try f.bool(opt: "header")))
         case "jsonl":
             input = .jsonl(JSONLinesFiles(path: try f.string("path"), pattern: try f.string(opt: "pattern")))
+        case "parquet":
+            input = .parquet(path: try f.string("path"))
         default: throw f.failure("type", expected: "one of " + KindSchemas.outputOrSourceType.joined(separator: ", "), found: f.value("type"))
         }
     }
@@ -96,6 +100,7 @@ public struct SourceSpec: KindSpec {
         case .sqlite: return "sqlite"
         case .csv: return "csv"
         case .jsonl: return "jsonl"
+        case .parquet: return "parquet"
         }
     }
 }

@@ -93,7 +93,7 @@ public enum StoreGuard {
                 isOutput = true
                 switch o.sink {
                 case .sqlite(let t): paths = [("database", t.database)]
-                case .csv(let f), .jsonl(let f): paths = [("path", f.path)]
+                case .csv(let f), .jsonl(let f), .parquet(let f): paths = [("path", f.path)]
                 }
             case .source(let s):
                 isOutput = false
@@ -101,6 +101,7 @@ public enum StoreGuard {
                 case .sqlite(let r): paths = [("database", r.database)]
                 case .csv(let f): paths = [("path", f.path)]
                 case .jsonl(let f): paths = [("path", f.path)]
+                case .parquet(let path): paths = [("path", path)]
                 }
             case .job(let j):
                 out += filesDiagnostics(d, j, root: root, store: storeC)

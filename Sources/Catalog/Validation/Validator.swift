@@ -617,7 +617,7 @@ public struct Validator {
             if let delim = files.delimiter, delim.count != 1 {
                 error(d, "delimiter", "delimiter of source '\(d.name)' must be one character, got '\(delim)'", fix: "write e.g. ';'")
             }
-        case .jsonl: break
+        case .jsonl, .parquet: break
         }
     }
 
