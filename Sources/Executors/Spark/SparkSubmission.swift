@@ -221,6 +221,8 @@ struct SparkSubmission {
         let moduleFolder = (module as NSString).deletingLastPathComponent
         env["PYTHONPATH"] = [moduleFolder, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         if env["PYSPARK_PYTHON"] == nil { env["PYSPARK_PYTHON"] = "python3" }
+        // No __pycache__ beside the shipped module (it lives next to the binary).
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         return (argv, env)
     }
 
