@@ -41,6 +41,11 @@ enum Bench {
           The operations console over a copy of a prepared history (the service benchmark's store,
           --prepare-only): runs page and run page server time, event-stream latency with N
           connected clients (default 200), runs API requests per second, against a static file.
+      spark [--rows N] [--no-cluster] [--ledgerflow PATH] [--json] [--dir DIR]
+          Score N rows (default 10,000,000) with the logistic churn model, every prediction recorded:
+          in process, with engine spark on local[2], and on a standalone cluster (a master and one
+          worker on 127.0.0.1) through the release binary: rows/s, spark-submit to first task, and
+          the log's share (the log alone appending as many prediction events, against each run).
       codec [--events N]
           Measure the payload encodings (canonical binary vs Foundation JSON).
       scan --store DIR [--repeat R]
@@ -71,6 +76,7 @@ enum Bench {
             case "lineage": try LineageBenchmark.run(options)
             case "service": try ServiceBenchmark.run(options)
             case "http": try HTTPBenchmark.run(options)
+            case "spark": try SparkBenchmark.run(options)
             case "-h", "--help", "help": print(usage)
             default: throw UsageError("unknown command '\(command)'")
             }
