@@ -177,7 +177,8 @@ public final class SparkCluster: @unchecked Sendable {
         let groups = pids.map { "-\($0)" }.joined(separator: " ")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "parent=$PPID; while kill -0 $parent 2>/dev/null; do sleep 2; done; kill -KILL -- \(groups) 2>/dev/null"]
+        // procps' kill (through env): dash's builtin takes no `--` and reads `-PGID` as an option.
+        p.arguments = ["-c", "parent=$PPID; while kill -0 $parent 2>/dev/null; do sleep 2; done; env kill -s KILL -- \(groups) 2>/dev/null"]
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice

@@ -200,6 +200,17 @@ public struct SparkMaster: Sendable {
         return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
     }
 
+    /// Why a request failed, in a few words (Foundation's own text on Linux is a bare error code).
+    private static func reason(_ error: any Error) -> String {
+        switch (error as? URLError)?.code {
+        case .cannotConnectToHost?: return "connection refused"
+        case .timedOut?: return "timed out"
+        case .cannotFindHost?, .dnsLookupFailed?: return "unknown host"
+        case .networkConnectionLost?: return "connection closed"
+        default: return error.localizedDescription
+        }
+    }
+
     /// One request, waited for: (HTTP status, body). The answer to a POST is a redirect, followed.
     private func exchange(_ request: URLRequest) throws(SparkMasterError) -> (Int, Data) {
         var request = request
@@ -211,7 +222,7 @@ public struct SparkMaster: Sendable {
         let task = session.dataTask(with: request) { data, response, error in
             let result: Result<(Int, Data), SparkMasterError>
             if let error {
-                result = .failure(SparkMasterError("\(what) failed (\(error.localizedDescription)); check that the Spark master is running and its web UI is at \(webURL.absoluteString)"))
+                result = .failure(SparkMasterError("\(what) failed (\(Self.reason(error))); check that the Spark master is running and its web UI is at \(webURL.absoluteString)"))
             } else {
                 result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
             }
