@@ -23,18 +23,24 @@ build: deps
 
 # The notification tests and the demo start a local SMTP server (aiosmtpd, tools/mail-sink.py); the
 # console's browser tests drive headless Chromium (Debian's chromium and chromium-driver) through
-# Selenium (tools/console-browser.py).
-TEST_PKGS = chromium chromium-driver
+# Selenium (tools/console-browser.py). The Spark tests start a standalone master and one worker
+# (TestSupport's SparkCluster) and submit PySpark applications: they need pyspark (which brings
+# spark-submit and spark-class), a Java runtime (Debian's openjdk-17-jre-headless, unless `java
+# -version` already works) and procps (`ps`, used by Spark's launch scripts).
+TEST_PKGS = chromium chromium-driver procps
+PYSPARK_VERSION = 3.5.3
 test-deps:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q aiosmtpd 2>/dev/null || pip install -q --break-system-packages aiosmtpd
 	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium 2>/dev/null || pip install -q --break-system-packages selenium
+	@python3 -c 'import pyspark' 2>/dev/null || pip install -q pyspark==$(PYSPARK_VERSION) 2>/dev/null || pip install -q --break-system-packages pyspark==$(PYSPARK_VERSION)
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	java -version >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing:$$missing"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null || exit 1; \
 	  else \
-	    echo "missing packages for the browser tests; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	    echo "missing packages for the browser and Spark tests; run: sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 

@@ -104,8 +104,9 @@ let package = Package(
         .executableTarget(name: "ledgerflow-bench", dependencies: ["Domain", "EventLog", "LMDB", "Zstd", "Catalog", "Projections", "Runs", "Models", "Lineage", "Engine", "Executors", "ML", "Console"],
                           path: "tools/ledgerflow-bench"),
         // Shared by the test targets only (never a dependency of the targets above): temporary
-        // directories and stores, the CLI runner, a manual clock, a seeded generator, deadline waits.
-        .target(name: "TestSupport", dependencies: ["Domain", "EventLog", "LMDB"]),
+        // directories and stores, the CLI runner, a manual clock, a seeded generator, deadline waits,
+        // test servers (SMTP and webhook sinks, a Spark standalone cluster).
+        .target(name: "TestSupport", dependencies: ["Domain", "EventLog", "LMDB", "Executors"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Domain", "TestSupport", "Engine", "Runs", "Models", "Lineage", "Executors", "Catalog", "EventLog", "Projections", "ML"]),
         .testTarget(name: "MLTests", dependencies: ["ML"]),
