@@ -7,7 +7,7 @@ import Glibc
 
 /// pyspark's launch scripts (`spark-submit`, `spark-class`) and the Java runtime they need, found
 /// once; a test that needs them fails with what to install when they are missing.
-public enum SparkTools {
+public enum SparkInstall {
     /// The folder holding pyspark's `spark-submit` and `spark-class`.
     public static func binDirectory() throws -> String { try located.get() }
 
@@ -74,7 +74,7 @@ public final class SparkCluster: @unchecked Sendable {
     /// loaded machine) until the worker is ALIVE. `folder` must exist and outlive the cluster.
     public init(folder: String, timeout: Double = 120) throws {
         self.folder = folder
-        let sparkClass = try SparkTools.sparkClass()
+        let sparkClass = try SparkInstall.sparkClass()
         let port = try freeLocalPort(), webPort = try freeLocalPort(), workerWebPort = try freeLocalPort()
         masterURL = "spark://127.0.0.1:\(port)"
         webURL = URL(string: "http://127.0.0.1:\(webPort)")!

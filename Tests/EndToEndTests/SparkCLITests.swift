@@ -14,10 +14,7 @@ import Glibc
 @Suite(.serialized) struct SparkCLITests {
     /// spark-submit, or a failure saying how to install it.
     static func requireSpark() throws {
-        guard SparkTools.sparkSubmit() != nil else {
-            Issue.record("spark-submit is not on PATH: run `make test-deps` (installs pyspark and a Java runtime)")
-            throw CancellationError()
-        }
+        _ = try SparkInstall.sparkSubmit()
     }
 
     /// An application that notes each driver start in `starts.txt` (its pid), runs a small job,
@@ -176,6 +173,53 @@ import Glibc
         #expect(AttemptProcesses.leftovers(in: [p.store + "/runs/1/app/1"]).isEmpty, "no process of the attempt is left")
         let app = try Self.events(p, stream: "application/run1-app-a1")
         #expect(app.last?["payload"]?["state"] == "KILLED", "\(app)")
+    }
+
+    /// On a standalone cluster started by the test (a master and a worker on 127.0.0.1): the
+    /// application runs under its idempotency key as its name, its id on the cluster is recorded,
+    /// and cancelling a run ends its application on the master too.
+    @Test(.timeLimit(.minutes(6))) func onAStandaloneClusterTheApplicationIsNamedByItsKeyAndCancelEndsIt() throws {
+        try Self.requireSpark()
+        let folder = TemporaryDirectory()
+        let cluster = try SparkCluster(folder: folder.path)
+        defer { cluster.stop() }
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: wait
+        stages:
+          - name: app
+            type: spark
+            application: jobs/wait.py
+            master: \(cluster.masterURL)
+            master_ui: \(cluster.webURL.absoluteString)
+            executor_memory: 512m
+            env: {SPARK_LOCAL_IP: 127.0.0.1}
+        """, files: ["jobs/wait.py": Self.waitingApp])
+        let engine = try p.startEngine()
+        defer { engine.stop() }
+        // Run 1 runs to its end on the cluster.
+        #expect(try p.lf(["run", "wait", "--detach"]).status == 0)
+        try waitFor("the first driver to start", timeout: 120) { (try? String(contentsOfFile: p.root + "/starts.txt", encoding: .utf8))?.isEmpty == false }
+        var running: SparkMaster.Application?
+        try waitFor("the master to run run1-app-a1", timeout: 120) {
+            running = try? cluster.master.app(named: "run1-app-a1")
+            return running?.state == .running
+        }
+        FileManager.default.createFile(atPath: p.root + "/release", contents: Data())
+        try waitFor("run 1 to succeed", timeout: 120) { try p.status("1")["status"] == "succeeded" }
+        let ended = try Self.events(p, stream: "application/run1-app-a1").last?["payload"]
+        #expect(ended?["state"] == "FINISHED" && ended?["app_id"]?.stringValue == running?.id, "\(String(describing: ended)) \(String(describing: running))")
+        try waitFor("the master to list run1-app-a1 finished", timeout: 60) { try cluster.master.app(named: "run1-app-a1")?.state == .finished }
+        // Run 2 is cancelled while its application runs: the driver stops and the master ends the application.
+        try FileManager.default.removeItem(atPath: p.root + "/release")
+        #expect(try p.lf(["run", "wait", "--detach"]).status == 0)
+        try waitFor("the master to run run2-app-a1", timeout: 120) { try cluster.master.app(named: "run2-app-a1")?.state == .running }
+        let cancelled = try p.lf(["cancel", "2"])
+        #expect(cancelled.status == 0, "\(cancelled.stderr)")
+        try waitFor("run 2 to be cancelled", timeout: 120) { try p.status("2")["status"] == "cancelled" }
+        try waitFor("the master to end run2-app-a1", timeout: 60) { try cluster.master.app(named: "run2-app-a1")?.state.hasEnded == true }
+        #expect(AttemptProcesses.leftovers(in: [p.store + "/runs/2/app/1"]).isEmpty, "no process of the attempt is left")
+        #expect(try Self.events(p, stream: "application/run2-app-a1").last?["payload"]?["state"] == "KILLED")
     }
 
     /// The pid recorded in an attempt's `process` file.

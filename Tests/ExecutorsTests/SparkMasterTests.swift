@@ -116,7 +116,7 @@ import Testing
 
     /// `spark-submit` of the application as `name`, holding until `dir/NAME.release` exists.
     static func submit(_ name: String, to cluster: SparkCluster, in dir: TemporaryDirectory) throws -> BackgroundProcess {
-        try BackgroundProcess(try SparkTools.sparkSubmit(), [
+        try BackgroundProcess(try SparkInstall.sparkSubmit(), [
             "--master", cluster.masterURL, "--name", name,
             "--conf", "spark.ui.enabled=false", "--conf", "spark.executor.memory=512m", "--driver-memory", "512m",
             dir.sub("app.py"), dir.sub("\(name).started"), dir.sub("\(name).release"),

@@ -150,6 +150,11 @@ struct SparkSubmission {
             try tracker.ingest(final: false)
             usleep(100_000)
         }
+        // Stopped by a cancel or timeout: on a standalone cluster, the application goes too should
+        // the master still run it (its driver ended without telling it).
+        if ctx.cancellation.reason != nil, let master = masterClient(), let app = try? master.app(named: key), !app.state.hasEnded {
+            _ = try? master.kill(appID: app.id)
+        }
         // What its tasks committed before the end is complete now.
         try tracker.ingest(final: true)
         let code = exitCode() ?? status.flatMap { $0 >= 0 ? $0 : nil }
@@ -234,7 +239,7 @@ struct SparkSubmission {
         outcome.predictions = tracker.total
         let messages = PipesMessages.read(file("messages.jsonl"))
         SparkLogs.append(messages.logs, to: file("stdout.log"), secrets)
-        outcome.appID = messages.appID ?? SparkLogs.applicationID(in: file("stderr.log"))
+        outcome.appID = messages.appID ?? SparkLogs.applicationID(in: file("stderr.log")) ?? (try? masterClient()?.app(named: key))??.id
         let cancelled = ctx.cancellation.reason
         var failure: String?
         if cancelled == nil {
@@ -267,6 +272,11 @@ struct SparkSubmission {
             }
         }
         return outcome
+    }
+
+    /// The standalone master's client, when the stage runs on one.
+    func masterClient() -> SparkMaster? {
+        settings.webUI.flatMap(URL.init(string:)).map { SparkMaster(webURL: $0, timeout: 5) }
     }
 
     func decode<E: DomainEvent>(_ e: RecordedEvent, _ type: E.Type) throws(StageError) -> E {
