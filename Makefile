@@ -72,6 +72,7 @@ bench: deps
 	.build/release/ledgerflow-bench ml
 	.build/release/ledgerflow-bench lineage
 	.build/release/ledgerflow-bench service
+	.build/release/ledgerflow-bench spark
 	.build/release/ledgerflow-bench http --from "$$(.build/release/ledgerflow-bench service --prepare-only | tail -n 1)"
 
 # Not in CI: kill -9 the engine 200 times while runs run, then check nothing was lost, duplicated or
