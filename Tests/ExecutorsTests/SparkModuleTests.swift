@@ -88,16 +88,18 @@ import Testing
         return folder + "/context.json"
     }
 
-    /// Runs spark-submit on local[2]; fails the test with the driver's stderr tail on a non-zero exit.
-    static func submit(_ s: Sandbox, _ app: String, _ args: [String], context: String? = nil) throws {
+    /// Runs spark-submit on local[2]; fails the test with the driver's output tail on an unexpected exit status.
+    @discardableResult
+    static func submit(_ s: Sandbox, _ app: String, _ args: [String], context: String? = nil, status: Int32 = 0) throws -> RunResult {
         let module = try #require(SparkModule.path, "ledgerflow_spark.py is not among the Executors resources")
         var env = ProcessInfo.processInfo.environment
         if let context { env["LEDGERFLOW_CONTEXT"] = context }
         env["PYTHONPATH"] = (module as NSString).deletingLastPathComponent
         let r = try run(try sparkSubmit(), ["--master", "local[2]", "--conf", "spark.ui.enabled=false", "--py-files", module, app == "module" ? module : app] + args,
                         environment: env, cwd: s.root, timeout: 400)
-        if r.status != 0 { Issue.record("spark-submit \(args) exited \(r.status): \(r.stderr.suffix(3000))") }
-        try #require(r.status == 0)
+        if r.status != status { Issue.record("spark-submit \(args) exited \(r.status): \(r.stdout.suffix(2000)) \(r.stderr.suffix(3000))") }
+        try #require(r.status == status)
+        return r
     }
 
     /// The predictions spool: entity → line object.
@@ -292,6 +294,28 @@ import Testing
         same(rows(try read(lake + "/pqback", "jsonl")), rows(source), "parquet round trip")
         let data = try Self.json(s.root + "/runs/data/task-result.json")
         #expect((data["written"] as? [Any])?.compactMap { Self.number($0) } == [569, 569, 569, 569])
+    }
+
+    /// A cell the fitted transform cannot take fails the attempt: exit 1, the step, column and
+    /// value on the driver's output and in the `closed` message's exception.
+    @Test func aBadCellFailsTheAttempt() throws {
+        let s = try Sandbox()
+        try s.write("data/bad.csv", "id,x\n1,2.5\n2,abc\n")
+        var a = ModelArtifact(model: "m", type: "linear_regression", target: "y", featureColumns: ["x"], outputs: ["prediction"],
+                              features: FittedFeatures(steps: [.standardScale(columns: ["x"], means: [1], scales: [2])], inputColumns: ["id", "x"], outputColumns: ["id", "x"]))
+        a.linear = LinearModel(coefficients: [3], intercept: 1)
+        try s.write("m.json", String(decoding: try a.encoded(), as: UTF8.self))
+        let task: Value = ["kind": "score", "artifact": .string(s.root + "/m.json"), "model": "m", "model_version": 1, "entity_key": "id",
+                           "input": "bad", "output": .null, "prediction_inputs": []]
+        let inputs: Value = ["bad": ["location": .string(s.root + "/data/bad.csv"), "format": "csv"]]
+        let r = try Self.submit(s, "module", ["score"], context: try Self.context(s, "bad", task: task, inputs: inputs), status: 1)
+        let why = "step 1 (standard_scale): column 'x' is text 'abc', not a number; cast or one-hot encode it, or remove it from this step"
+        #expect((r.stdout + r.stderr).contains("ledgerflow_spark score: " + why))
+        let closed = try #require(try String(contentsOfFile: s.root + "/runs/bad/messages.jsonl", encoding: .utf8).split(separator: "\n").last)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(closed.utf8)) as? [String: Any])
+        #expect(o["method"] as? String == "closed")
+        #expect(((o["params"] as? [String: Any])?["exception"] as? [String: Any])?["message"] as? String == why)
+        #expect(!FileManager.default.fileExists(atPath: s.root + "/runs/bad/task-result.json"))
     }
 
     /// Runs each context's task in one Spark session (score and train as the CLI does, or the

@@ -1726,6 +1726,17 @@ def _roc_auc(df):
 # MARK: - The application
 
 
+def _user_error(e):
+    """The message of a `raise_error` of ours that failed a Spark job, without the Java stack around it."""
+    if isinstance(e, LedgerflowError):
+        return e
+    for line in str(e).splitlines():
+        m = re.search(r"RuntimeException: (?:\[USER_RAISED_EXCEPTION\] )?(.*?)(?:\. SQLSTATE: \w+)?\.?$", line)
+        if m and ("step " in m.group(1) or "column '" in m.group(1) or "target '" in m.group(1)):
+            return LedgerflowError(m.group(1))
+    return e
+
+
 def main(argv=None):
     """`ledgerflow_spark.py score|train`: runs the context's task and writes task-result.json in the
     attempt folder; exits 1 (and reports `closed` with the exception) on failure."""
@@ -1752,12 +1763,9 @@ def main(argv=None):
         spark.stop()
         return 0
     except Exception as e:  # noqa: BLE001
-        message = str(e)
-        if type(e).__name__ in ("SparkRuntimeException", "Py4JJavaError", "PythonException") or "raise_error" in message:
-            m = re.search(r"\[USER_RAISED_EXCEPTION\] (.*?)(?: SQLSTATE|\n|$)", message)
-            if m:
-                e = LedgerflowError(m.group(1))
-        sys.stderr.write("ledgerflow_spark %s: %s\n" % (kind, e))
+        e = _user_error(e)
+        sys.stderr.write("\nledgerflow_spark %s: %s\n" % (kind, e))
+        sys.stderr.flush()
         _messages["exception"] = e
         _close(e)
         return 1
