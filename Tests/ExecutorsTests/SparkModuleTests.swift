@@ -241,13 +241,26 @@ import Testing
                               "holdout": 0.25, "split": "tail", "features": .null, "feature_columns": ["mean_radius", "mean_smoothness"],
                               "prediction_fields": ["prediction"], "input": "bc", "artifact_out": .string(s.root + "/runs/t-lin/artifact.json")]
         contexts.append(try Self.context(s, "t-lin", task: linTask))
+        for (name, type, hp) in [("z", "zscore_anomaly", ["threshold": 2.5] as Value), ("km", "kmeans", ["k": 3, "n_init": 2, "seed": 4] as Value)] {
+            let task: Value = ["kind": "train", "model": .string(name), "type": .string(type), "target": .null, "hyperparameters": hp, "holdout": 0.2,
+                               "split": "random", "features": Self.features, "feature_columns": name == "km" ? ["mean_radius", "mean_texture", "worst_area"] : .null,
+                               "prediction_fields": .array((name == "km" ? km : z).outputs.map(Value.string)), "input": "bc",
+                               "artifact_out": .string(s.root + "/runs/t-\(name)/artifact.json")]
+            contexts.append(try Self.context(s, "t-\(name)", task: task))
+        }
+        // The k-means model Spark has just trained, scored on Spark.
+        contexts.append(try Self.context(s, "s-skm", task: ["kind": "score", "artifact": .string(s.root + "/runs/t-km/artifact.json"), "model": "km",
+                                                             "model_version": 2, "entity_key": "patient_id", "input": "bc", "output": .null]))
         let lake = s.root + "/lake"
+        _ = try s.sqlite("data/lookup.sqlite", "CREATE TABLE grades (grade TEXT, weight REAL, n INTEGER); INSERT INTO grades VALUES ('a', 0.5, 1), ('b', NULL, 2), ('c', 2, NULL);")
         let dataInputs: Value = ["bc": ["location": .string(file), "format": "csv", "delimiter": ","],
+                                 "lookup": ["location": .string(s.root + "/data/lookup.sqlite"), "format": "sqlite", "table": "grades"],
                                  "pq": ["location": .string(lake + "/pq"), "format": "parquet"]]
         let dataOutputs: Value = ["csvout": ["location": .string(lake + "/csvout"), "format": "csv", "mode": "replace", "partition_by": ["grade"]],
                                   "jsonout": ["location": .string(lake + "/jsonout"), "format": "jsonl", "mode": "append"],
                                   "pq": ["location": .string(lake + "/pq"), "format": "parquet", "mode": "replace"],
-                                  "pqback": ["location": .string(lake + "/pqback"), "format": "jsonl", "mode": "replace"]]
+                                  "pqback": ["location": .string(lake + "/pqback"), "format": "jsonl", "mode": "replace"],
+                                  "lookupout": ["location": .string(lake + "/lookup"), "format": "jsonl", "mode": "replace"]]
         contexts.append(try Self.context(s, "data", task: ["kind": "data"], inputs: dataInputs, outputs: dataOutputs))
         try s.write("driver.py", Self.driver)
         try Self.submit(s, s.root + "/driver.py", contexts)
@@ -293,7 +306,30 @@ import Testing
         same(rows(try read(lake + "/jsonout", "jsonl")), rows(source), "jsonl")
         same(rows(try read(lake + "/pqback", "jsonl")), rows(source), "parquet round trip")
         let data = try Self.json(s.root + "/runs/data/task-result.json")
-        #expect((data["written"] as? [Any])?.compactMap { Self.number($0) } == [569, 569, 569, 569])
+        #expect((data["written"] as? [Any])?.compactMap { Self.number($0) } == [569, 569, 569, 569, 3])
+        let lookup = try SQLite.read(database: s.root + "/data/lookup.sqlite", table: "grades", query: nil)
+        func byGrade(_ t: Table) -> [String: [String: String]] {
+            var out: [String: [String: String]] = [:]
+            for r in t.rows {
+                let cells = Dictionary(uniqueKeysWithValues: zip(t.columns, r.map { v in Self.number(v).map { "\($0)" } ?? Table.text(v) }))
+                out[cells["grade"] ?? ""] = cells
+            }
+            return out
+        }
+        #expect(byGrade(try read(lake + "/lookup", "jsonl")) == byGrade(lookup), "a SQLite table read on the driver")
+
+        // z-score and k-means trained on Spark: the z-score statistics are the in-process ones; the
+        // k-means artifact (its own seeding) scores the same in process as on Spark.
+        let sparkZ = try ModelArtifact.decode(try Data(contentsOf: URL(fileURLWithPath: s.root + "/runs/t-z/artifact.json")), sha256: "spark")
+        #expect(sparkZ.featureColumns == z.featureColumns)
+        let (z0, z1) = (try #require(z.zscore), try #require(sparkZ.zscore))
+        #expect(z1.threshold == z0.threshold)
+        for (a, b) in zip(z1.means + z1.stds, z0.means + z0.stds) { #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "z-score: Spark \(a), in-process \(b)") }
+        let sparkKm = try ModelArtifact.decode(try Data(contentsOf: URL(fileURLWithPath: s.root + "/runs/t-km/artifact.json")), sha256: "spark")
+        let centroids = try #require(sparkKm.kmeans).centroids
+        #expect(centroids.rows == 3 && centroids.cols == 3 && sparkKm.featureColumns == km.featureColumns)
+        #expect(Self.number((try Self.json(s.root + "/runs/t-km/task-result.json")["metrics"] as? [String: Any])?["inertia"]) == sparkKm.kmeans?.inertia)
+        try Self.expectSame(try Self.predictions(s.root + "/runs/s-skm/predictions"), sparkKm, try Self.scoreInProcess(sparkKm, file), entity: "patient_id")
     }
 
     /// A cell the fitted transform cannot take fails the attempt: exit 1, the step, column and
@@ -339,6 +375,7 @@ import Testing
                 df = L.read(spark, "bc")
                 written = [L.write(df, "csvout"), L.write(df, "jsonout"), L.write(df, "pq")]
                 written.append(L.write(L.read(spark, "pq"), "pqback"))
+                written.append(L.write(L.read(spark, "lookup"), "lookupout"))
                 result = {"written": written}
             L._close()
             L._write_json(os.path.join(L._context["attempt_folder"], "task-result.json"), result)
