@@ -81,7 +81,7 @@ import TestSupport
     stages:
       - {name: score, type: inference, model: churn@production, entity_key: customer_id, inputs: [customers], destination: scores_spark,
          engine: spark, spark: {master: "local[2]", conf: {spark.sql.shuffle.partitions: 2}}}
-      - {name: copy, type: etl, after: [score], source: scores_spark, destination: scores_copy}
+      - {name: copy, type: etl, after: [score], inputs: [scores_spark], destination: scores_copy}
     """
 
     /// Each entity's prediction outputs in the run's `PredictionRecorded` events.

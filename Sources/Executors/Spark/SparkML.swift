@@ -23,12 +23,12 @@ enum SparkML {
         }
     }
 
-    static func submission(_ ctx: StageContext, _ stage: StageSpec, _ settings: StageSpec.SparkSettings, task: Value,
+    static func submission(_ ctx: StageContext, _ stage: StageSpec, _ settings: StageSpec.SparkSettings, kind: String, task: Value,
                            inputs: [Endpoint]? = nil) throws(StageError) -> SparkSubmission {
         guard let module = SparkModule.path else {
             throw StageError("ledgerflow_spark.py is missing next to the ledgerflow binary (the Executors resources); reinstall ledgerflow, or set LEDGERFLOW_SPARK_MODULE to its path")
         }
-        var s = SparkSubmission(ctx: ctx, stage: stage, settings: settings, application: module, mainClass: nil, args: [task["kind"]?.stringValue ?? ""])
+        var s = SparkSubmission(ctx: ctx, stage: stage, settings: settings, application: module, mainClass: nil, args: [kind])
         s.task = task
         s.inputs = inputs
         return s
@@ -59,7 +59,7 @@ enum SparkML {
             ("output", destination.map { .string($0.name) } ?? .null),
             ("prediction_inputs", .array(ctx.rules.inputColumns(model: scorer.model, outputs: scorer.outputs).map(Value.string))),
         ])
-        var submission = try submission(ctx, stage, settings, task: task)
+        var submission = try submission(ctx, stage, settings, kind: "score", task: task)
         submission.predictionModel = (scorer.model, scorer.version)
         let outcome = try submission.run()
         let result = try taskResult(submission)
@@ -120,7 +120,7 @@ enum SparkML {
         case .zscoreAnomaly: setDefault("threshold", .double(3))
         case .script: break
         }
-        var submission = try submission(ctx, stage, settings, task: .null, inputs: [input])
+        var submission = try submission(ctx, stage, settings, kind: "train", task: .null, inputs: [input])
         let artifactOut = submission.file("artifact.json")
         submission.task = .object([
             ("kind", "train"), ("model", .string(def.name)), ("type", .string(def.type)), ("target", def.target.map(Value.string) ?? .null),

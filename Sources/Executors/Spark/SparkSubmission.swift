@@ -192,6 +192,8 @@ struct SparkSubmission {
         if let m = settings.executorMemory { argv += ["--executor-memory", m] }
         // A prediction file appears whole when its task commits (not when the job does).
         var conf: [(String, String)] = [("spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version", "2")]
+        // A local master's driver serves its tasks on this machine only: it listens on loopback.
+        if settings.masterURL.hasPrefix("local") { conf += [("spark.driver.host", "127.0.0.1"), ("spark.driver.bindAddress", "127.0.0.1")] }
         for c in settings.conf { conf.append((c.key, ctx.substitute(c.value.stringValue ?? Table.text(c.value)))) }
         // The stage's own setting wins over ours.
         let last = Dictionary(conf.map { ($0.0, $0.1) }, uniquingKeysWith: { _, new in new })
@@ -226,6 +228,7 @@ struct SparkSubmission {
         let moduleFolder = (module as NSString).deletingLastPathComponent
         env["PYTHONPATH"] = [moduleFolder, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         if env["PYSPARK_PYTHON"] == nil { env["PYSPARK_PYTHON"] = "python3" }
+        if settings.masterURL.hasPrefix("local") && env["SPARK_LOCAL_IP"] == nil { env["SPARK_LOCAL_IP"] = "127.0.0.1" }
         // No __pycache__ beside the shipped module (it lives next to the binary).
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         return (argv, env)
