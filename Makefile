@@ -33,6 +33,7 @@ test-deps:
 	@python3 -c 'import aiosmtpd' 2>/dev/null || pip install -q aiosmtpd 2>/dev/null || pip install -q --break-system-packages aiosmtpd
 	@python3 -c 'import selenium' 2>/dev/null || pip install -q selenium 2>/dev/null || pip install -q --break-system-packages selenium
 	@python3 -c 'import pyspark' 2>/dev/null || pip install -q pyspark==$(PYSPARK_VERSION) 2>/dev/null || pip install -q --break-system-packages pyspark==$(PYSPARK_VERSION)
+	@python3 -c 'import dagster_pipes' 2>/dev/null || pip install -q dagster-pipes 2>/dev/null || pip install -q --break-system-packages dagster-pipes
 	@missing=""; for p in $(TEST_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	java -version >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \

@@ -85,6 +85,146 @@ import Glibc
         #expect(started < submitted && submitted < succeeded)
     }
 
+    /// An application on `ledgerflow_spark`: it reads its input (CSV, partitioned folders) by
+    /// name, writes JSON Lines partitioned by region and Parquet in the lake layout, records a
+    /// prediction per customer — in the log while the application still runs — and reports
+    /// metrics; an etl stage in process reads the JSON Lines it wrote, and a second spark stage the
+    /// Parquet.
+    @Test(.timeLimit(.minutes(4))) func theModuleReadsWritesAndRecordsPredictionsWhileTheApplicationRuns() throws {
+        try Self.requireSpark()
+        var rows = ["customer_id,amount"]
+        for i in 0 ..< 400 { rows.append("C\(i % 100),\(Double(i % 37) + 0.5)") }
+        let p = try RunCLITests.Project("""
+        kind: source
+        name: transactions
+        type: csv
+        path: lake/transactions
+        ---
+        kind: output
+        name: spend
+        type: jsonl
+        path: out/spend
+        partition_by: [region]
+        ---
+        kind: output
+        name: spend_parquet
+        type: parquet
+        path: out/spend_parquet
+        ---
+        kind: output
+        name: spend_copy
+        type: sqlite
+        database: out/copy.sqlite
+        table: spend
+        mode: replace
+        ---
+        kind: job
+        name: spend
+        stages:
+          - {name: aggregate, type: spark, application: jobs/spend.py, master: "local[2]", inputs: [transactions], outputs: [spend, spend_parquet],
+             conf: {spark.sql.shuffle.partitions: 4}}
+          - {name: copy, type: etl, after: [aggregate], inputs: [spend], destination: spend_copy}
+          - {name: count, type: spark, after: [aggregate], application: jobs/count.py, master: "local[1]", inputs: [spend_parquet]}
+        """, files: [
+            "lake/transactions/day=1/part-0.csv": rows.prefix(201).joined(separator: "\n") + "\n",
+            "lake/transactions/day=2/part-0.csv": ([rows[0]] + rows.suffix(200)).joined(separator: "\n") + "\n",
+            "jobs/spend.py": """
+            import os, time
+            import ledgerflow_spark as lf
+            from pyspark.sql import SparkSession, functions as F
+            spark = SparkSession.builder.getOrCreate()
+            tx = lf.read(spark, "transactions")
+            spend = tx.groupBy("customer_id").agg(F.sum("amount").alias("spend"), F.count("*").alias("n"))
+            spend = spend.withColumn("region", F.when(F.substring("customer_id", 2, 1) < "5", "north").otherwise("south"))
+            lf.write(spend, "spend")
+            lf.write(spend, "spend_parquet")
+            scored = spend.withColumn("risk", (F.col("spend") > 70).cast("int"))
+            lf.record_predictions(scored.repartition(3), entity="customer_id", outputs=["risk"], inputs=["spend"])
+            while not os.path.exists("release"):
+                time.sleep(0.1)
+            lf.report_metrics({"customers": spend.count(), "transactions": tx.count()})
+            spark.stop()
+            """,
+            "jobs/count.py": """
+            import ledgerflow_spark as lf
+            from pyspark.sql import SparkSession
+            spark = SparkSession.builder.getOrCreate()
+            lf.report_outputs({"parquet_rows": lf.read(spark, "spend_parquet").count()})
+            spark.stop()
+            """,
+        ])
+        let engine = try p.startEngine()
+        defer { engine.stop() }
+        #expect(try p.lf(["run", "spend", "--detach"]).status == 0)
+        // The predictions are events while the application still runs (it waits for `release`).
+        var recorded = 0
+        try waitFor("the predictions to be recorded while the application runs (\(recorded) so far)", timeout: 180) {
+            recorded = try Self.events(p, stream: "predictions/1").count
+            return recorded == 100
+        }
+        #expect(try p.status("1")["stages"]?.arrayValue?.first?["status"] == "running")
+        let parts = try Self.events(p, stream: "application/run1-aggregate-a1").filter { $0["type"] == "ApplicationOutputRecorded" }
+        #expect(!parts.isEmpty && parts.compactMap { $0["payload"]?["predictions"]?.intValue }.reduce(0, +) == 100, "\(parts)")
+        FileManager.default.createFile(atPath: p.root + "/release", contents: Data())
+        try waitFor("run 1 to end", timeout: 180) { ["succeeded", "failed"].contains(try p.status("1")["status"]?.stringValue ?? "") }
+        let stages = try #require(try p.status("1")["stages"]?.arrayValue)
+        #expect(stages.map { $0["status"] } == ["succeeded", "succeeded", "succeeded"], "\(stages)")
+        let aggregate = stages[0]
+        #expect(aggregate["outputs"]?["metrics"]?["customers"] == .int(100) && aggregate["outputs"]?["metrics"]?["transactions"] == .int(400), "\(aggregate)")
+        #expect(aggregate["outputs"]?["predictions"] == .int(100))
+        let written = aggregate["datasets"]?.arrayValue ?? []
+        #expect(Set(written.compactMap { $0["dataset"]?.stringValue }) == ["spend", "spend_parquet"], "\(written)")
+        #expect(written.allSatisfy { $0["rows"] == .int(100) }, "\(written)")
+        #expect(stages[1]["datasets"]?.arrayValue?.first?["rows"] == .int(100), "the etl stage read what Spark wrote: \(stages[1])")
+        #expect(stages[2]["outputs"]?["parquet_rows"] == .int(100), "\(stages[2])")
+        let regions = (try? FileManager.default.contentsOfDirectory(atPath: p.root + "/out/spend"))?.filter { !$0.hasPrefix(".") }.sorted()
+        #expect(regions == ["region=north", "region=south"], "\(String(describing: regions))")
+        let prediction = try #require(try Self.events(p, stream: "predictions/1").first?["payload"])
+        #expect(prediction["model"] == "aggregate" && prediction["outputs"]?["risk"] != nil && prediction["inputs"]?["spend"] != nil, "\(prediction)")
+    }
+
+    /// An application written for Dagster Pipes (the real `dagster-pipes` package) reports
+    /// through the channel ledgerflow opens: its materialization is a dataset version, its log
+    /// line is kept, its custom message a metric.
+    @Test(.timeLimit(.minutes(3))) func aDagsterPipesApplicationReportsThroughThePipesChannel() throws {
+        try Self.requireSpark()
+        guard (try? run("/usr/bin/env", ["python3", "-c", "import dagster_pipes"]))?.status == 0 else {
+            Issue.record("the dagster-pipes package is missing: run `make test-deps`")
+            return
+        }
+        let p = try RunCLITests.Project("""
+        kind: output
+        name: pipes_rows
+        type: jsonl
+        path: out/pipes_rows
+        ---
+        kind: job
+        name: pipes
+        stages:
+          - {name: p, type: spark, application: jobs/pipes_app.py, master: "local[1]", outputs: [pipes_rows]}
+        """, files: ["jobs/pipes_app.py": """
+        import os
+        from dagster_pipes import open_dagster_pipes
+        from pyspark.sql import SparkSession
+        with open_dagster_pipes() as pipes:
+            spark = SparkSession.builder.getOrCreate()
+            df = spark.createDataFrame([(1, "a"), (2, "b"), (3, "c")], ["id", "name"])
+            path = os.path.join(os.environ["LEDGERFLOW_PROJECT"], "out", "pipes_rows")
+            df.coalesce(1).write.mode("overwrite").json(path)
+            pipes.log.info("wrote %d rows for run %s" % (df.count(), pipes.run_id))
+            pipes.report_asset_materialization(asset_key="pipes_rows", metadata={"location": {"raw_value": path, "type": "path"}, "format": "json", "rows": df.count()})
+            pipes.report_custom_message({"ledgerflow": "metrics", "values": {"rows": 3}})
+            spark.stop()
+        """])
+        let ran = try p.lf(["run", "pipes"])
+        #expect(ran.status == 0, "\(ran.stdout) \(ran.stderr)")
+        let stage = try #require(try p.status("1")["stages"]?.arrayValue?.first)
+        #expect(stage["outputs"]?["metrics"]?["rows"] == .int(3), "\(stage)")
+        let dataset = stage["datasets"]?.arrayValue?.first
+        #expect(dataset?["dataset"] == "pipes_rows" && dataset?["rows"] == .int(3), "\(stage)")
+        #expect(try p.lf(["logs", "1", "p"]).stdout.contains("[pipes INFO] wrote 3 rows for run 1"))
+    }
+
     /// The engine is killed (SIGKILL) while its Spark application runs. The next engine finds the
     /// submission in the log and the driver still running: it reattaches instead of submitting
     /// again, and records the outcome once — one driver start in all, one attempt.
