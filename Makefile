@@ -26,7 +26,8 @@ build: deps
 # Selenium (tools/console-browser.py). The Spark tests start a standalone master and one worker
 # (TestSupport's SparkCluster) and submit PySpark applications: they need pyspark (which brings
 # spark-submit and spark-class), a Java runtime (Debian's openjdk-17-jre-headless, unless `java
-# -version` already works) and procps (`ps`, used by Spark's launch scripts).
+# -version` already works), procps (`ps`, used by Spark's launch scripts) and dagster-pipes (a test
+# application written for Dagster Pipes reports through the channel a spark stage opens).
 TEST_PKGS = chromium chromium-driver procps
 PYSPARK_VERSION = 3.5.3
 test-deps:
