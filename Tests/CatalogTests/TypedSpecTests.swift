@@ -191,7 +191,7 @@ private func loadAndValidate(_ files: [String]) -> (definitions: [Definition], d
         (.trigger, ["source": ["model": "m"], "condition": "x > 1", "run": "j"], "source.type"),
         (.trigger, ["source": ["type": "metrics"], "condition": "x > 1", "run": "j", "parameters": ["p": 1]], "parameters.p"),
         (.output, ["type": "sqlite", "database": "w.sqlite"], "table"),
-        (.output, ["type": "parquet", "path": "x"], "type"),
+        (.output, ["type": "orc", "path": "x"], "type"),
         (.source, ["type": "csv"], "path"),
         (.configTable, ["rows": [["module_path": "/a", "module_name": "a", "product_code": "P"]]], "rows[0].client_code"),
         (.columnMapping, ["product": "P", "columns": ["a": 1]], "columns.a"),

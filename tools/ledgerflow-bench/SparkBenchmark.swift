@@ -163,8 +163,9 @@ enum SparkBenchmark {
         try? FileManager.default.removeItem(atPath: out)
         let c = try cli.spawn(args, output: "json")
         guard c.wait() == 0 else { throw BenchError("ledgerflow \(args.joined(separator: " ")) failed: \(cli.tail("json"))") }
-        let text = cli.lines("json").filter { $0.hasPrefix("{") || $0.hasPrefix("[") }.joined(separator: "\n")
-        return try Value(json: text)
+        let text = cli.lines("json").joined(separator: "\n")
+        guard let start = text.firstIndex(where: { $0 == "{" || $0 == "[" }) else { throw BenchError("ledgerflow \(args.joined(separator: " ")) printed no JSON") }
+        return try Value(json: String(text[start...]))
     }
 
     /// From the attempt's `ApplicationSubmitted` (recorded just before spark-submit starts) to the

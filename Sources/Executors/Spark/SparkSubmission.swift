@@ -150,10 +150,20 @@ struct SparkSubmission {
             try tracker.ingest(final: false)
             usleep(100_000)
         }
-        // Stopped by a cancel or timeout: on a standalone cluster, the application goes too should
-        // the master still run it (its driver ended without telling it).
-        if ctx.cancellation.reason != nil, let master = masterClient(), let app = try? master.app(named: key), !app.state.hasEnded {
-            _ = try? master.kill(appID: app.id)
+        if ctx.cancellation.reason != nil {
+            // Stopped by a cancel or timeout: the wrapper may end before the driver it was running
+            // (a JVM shuts down slowly): every process of the group is gone before the attempt
+            // ends — SIGKILL once the grace is over.
+            let deadline = Date().addingTimeInterval(Self.stopGrace)
+            while SparkProcesses.isRunning(group: group) && Date() < deadline { usleep(50_000) }
+            if SparkProcesses.isRunning(group: group) { kill(-group, SIGKILL) }
+            let killed = Date().addingTimeInterval(5)
+            while SparkProcesses.isRunning(group: group) && Date() < killed { usleep(50_000) }
+            // On a standalone cluster, the application goes too should the master still run it
+            // (its driver ended without telling it).
+            if let master = masterClient(), let app = try? master.app(named: key), !app.state.hasEnded {
+                _ = try? master.kill(appID: app.id)
+            }
         }
         // What its tasks committed before the end is complete now.
         try tracker.ingest(final: true)
