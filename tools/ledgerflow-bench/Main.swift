@@ -99,7 +99,7 @@ struct UsageError: Error {
 struct Options {
     private var values: [String: String] = [:]
     private var flags: Set<String> = []
-    static let flagNames: Set<String> = ["json", "no-sync", "prepare-only"]
+    static let flagNames: Set<String> = ["json", "no-sync", "prepare-only", "no-cluster"]
 
     init(_ args: [String]) throws {
         var i = 0

@@ -242,8 +242,9 @@ enum SparkBenchmark {
         for f in figures {
             let ratio = inProcess.map { f.rowsPerSecond / $0.rowsPerSecond } ?? 1
             let submit = f.submissionSeconds.map { String(format: "; spark-submit to first task %.1f s", $0) } ?? ""
-            print(String(format: "  %-46@ %7.1f s  %10.0f rows/s (%.2f× in process); log's share %.0f%%%@", f.name as NSString, f.seconds, f.rowsPerSecond, ratio,
-                         100 * logAlone / f.seconds, submit as NSString))
+            let name = f.name.padding(toLength: 46, withPad: " ", startingAt: 0)
+            print("  \(name)" + String(format: " %7.1f s  %10.0f rows/s (%.2f× in process); log's share %.0f%%", f.seconds, f.rowsPerSecond, ratio,
+                                               100 * logAlone / f.seconds) + submit)
         }
     }
 }

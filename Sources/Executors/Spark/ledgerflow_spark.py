@@ -1753,7 +1753,10 @@ def main(argv=None):
                                   % (json.dumps(task.get("kind") if isinstance(task, dict) else task), kind,
                                      task.get("kind") if isinstance(task, dict) else "with a task"))
         from pyspark.sql import SparkSession
-        spark = SparkSession.builder.appName("ledgerflow-%s-%s" % (ctx.get("job", "job"), ctx.get("stage", kind))).getOrCreate()
+        # The application keeps the name spark-submit gave it (the attempt's idempotency key: how
+        # the engine finds it on a standalone master after a restart).
+        spark = SparkSession.builder.getOrCreate()
+        _emit("report_custom_message", {"payload": {"ledgerflow": "application", "values": {"id": spark.sparkContext.applicationId}}})
         log("ledgerflow_spark %s: starting" % kind)
         result = score(spark, task) if kind == "score" else train(spark, task)
         folder = ctx.get("attempt_folder") or os.path.dirname(os.path.abspath(os.environ.get("LEDGERFLOW_CONTEXT", ".")))
