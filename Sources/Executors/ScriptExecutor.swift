@@ -61,29 +61,7 @@ public struct ScriptExecutor: StageExecutor {
         }
         let report = (folder as NSString).appendingPathComponent("report.json")
         try? FileManager.default.removeItem(atPath: report)
-        var env = ProcessInfo.processInfo.environment
-        // A secret reaches a script only through its stage's `env`, not by inheriting the
-        // variable the engine reads it from.
-        for name in Secrets.sourceVariables(ctx.catalog) { env[name] = nil }
-        for variable in script.env {
-            switch variable.value {
-            case .secret(let name):
-                env[variable.name] = try Secrets.resolve(name, ctx: ctx, use: "env \(variable.name)")
-            case .malformedSecret(let v), .value(let v):
-                env[variable.name] = ctx.substitute(v.stringValue ?? Table.text(v))
-            }
-        }
-        env["LEDGERFLOW_RUN"] = ctx.run
-        env["LEDGERFLOW_JOB"] = ctx.job
-        env["LEDGERFLOW_STAGE"] = ctx.stage
-        env["LEDGERFLOW_ATTEMPT"] = String(ctx.attempt)
-        env["LEDGERFLOW_STORE"] = ctx.store
-        env[AttemptProcesses.folderVariable] = folder
-        env["LEDGERFLOW_REPORT"] = report
-        for m in ctx.parameters.objectMembers ?? [] {
-            env["LEDGERFLOW_PARAM_" + m.key.uppercased()] = m.value.stringValue ?? Table.text(m.value)
-        }
-        for (name, location) in try Self.inputLocations(ctx, inputs) { env["LEDGERFLOW_INPUT_" + name] = location }
+        let env = try Self.environment(ctx, script.env, inputs: inputs, report: report)
         let out = (folder as NSString).appendingPathComponent("stdout.log")
         let err = (folder as NSString).appendingPathComponent("stderr.log")
         try ctx.cancellation.check("the script")
@@ -108,6 +86,36 @@ public struct ScriptExecutor: StageExecutor {
         var result = FileManager.default.fileExists(atPath: report) ? try Self.parseReport(report, ctx: ctx, secrets: secrets) : StageResult()
         result.inputs = Self.declaredInputs(ctx, inputs)
         return result
+    }
+
+    /// The environment of a program an attempt runs: the engine's without the variables the
+    /// catalog's secrets are read from (a secret reaches a program only through its stage's `env`),
+    /// the stage's `env` (secrets resolved now), `LEDGERFLOW_RUN`, `_JOB`, `_STAGE`, `_ATTEMPT`,
+    /// `_STORE`, the attempt folder, `LEDGERFLOW_REPORT`, `LEDGERFLOW_PARAM_<NAME>` and
+    /// `LEDGERFLOW_INPUT_<NAME>`.
+    static func environment(_ ctx: StageContext, _ variables: [StageSpec.EnvVariable], inputs: [String], report: String) throws(StageError) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        for name in Secrets.sourceVariables(ctx.catalog) { env[name] = nil }
+        for variable in variables {
+            switch variable.value {
+            case .secret(let name):
+                env[variable.name] = try Secrets.resolve(name, ctx: ctx, use: "env \(variable.name)")
+            case .malformedSecret(let v), .value(let v):
+                env[variable.name] = ctx.substitute(v.stringValue ?? Table.text(v))
+            }
+        }
+        env["LEDGERFLOW_RUN"] = ctx.run
+        env["LEDGERFLOW_JOB"] = ctx.job
+        env["LEDGERFLOW_STAGE"] = ctx.stage
+        env["LEDGERFLOW_ATTEMPT"] = String(ctx.attempt)
+        env["LEDGERFLOW_STORE"] = ctx.store
+        env[AttemptProcesses.folderVariable] = ctx.attemptFolder
+        env["LEDGERFLOW_REPORT"] = report
+        for m in ctx.parameters.objectMembers ?? [] {
+            env["LEDGERFLOW_PARAM_" + m.key.uppercased()] = m.value.stringValue ?? Table.text(m.value)
+        }
+        for (name, location) in try inputLocations(ctx, inputs) { env["LEDGERFLOW_INPUT_" + name] = location }
+        return env
     }
 
     /// Where each declared input is, by its variable's suffix (the name upper-cased, other

@@ -212,29 +212,11 @@ struct SparkSubmission {
         argv.append(application)
         argv += args
 
-        var env = ProcessInfo.processInfo.environment
-        for name in Secrets.sourceVariables(ctx.catalog) { env[name] = nil }
-        for variable in settings.env {
-            switch variable.value {
-            case .secret(let name): env[variable.name] = try Secrets.resolve(name, ctx: ctx, use: "env \(variable.name)")
-            case .malformedSecret(let v), .value(let v): env[variable.name] = ctx.substitute(v.stringValue ?? Table.text(v))
-            }
-        }
-        env["LEDGERFLOW_RUN"] = ctx.run
-        env["LEDGERFLOW_JOB"] = ctx.job
-        env["LEDGERFLOW_STAGE"] = ctx.stage
-        env["LEDGERFLOW_ATTEMPT"] = String(ctx.attempt)
-        env["LEDGERFLOW_STORE"] = ctx.store
+        var env = try ScriptExecutor.environment(ctx, settings.env, inputs: stage.inputs, report: file("report.json"))
         env["LEDGERFLOW_PROJECT"] = ctx.root
-        env[AttemptProcesses.folderVariable] = folder
         env["LEDGERFLOW_CONTEXT"] = context.context
-        env["LEDGERFLOW_REPORT"] = file("report.json")
         env["DAGSTER_PIPES_CONTEXT"] = PipesBootstrap.encode(path: context.pipes)
         env["DAGSTER_PIPES_MESSAGES"] = PipesBootstrap.encode(path: file("messages.jsonl"))
-        for m in ctx.parameters.objectMembers ?? [] {
-            env["LEDGERFLOW_PARAM_" + m.key.uppercased()] = m.value.stringValue ?? Table.text(m.value)
-        }
-        for (name, location) in try ScriptExecutor.inputLocations(ctx, stage.inputs) { env["LEDGERFLOW_INPUT_" + name] = location }
         let moduleFolder = (module as NSString).deletingLastPathComponent
         env["PYTHONPATH"] = [moduleFolder, env["PYTHONPATH"]].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         if env["PYSPARK_PYTHON"] == nil { env["PYSPARK_PYTHON"] = "python3" }
