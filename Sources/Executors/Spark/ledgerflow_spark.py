@@ -838,6 +838,31 @@ def _label_values(classes):
     return list(classes)
 
 
+def _squared_distances(xs, centroids):
+    """Per centroid (Codable `Matrix`), Σ (x_j − c_j)² in column order, as in KMeansModel.nearest."""
+    F = _functions()
+    k, p, v = centroids["rows"], centroids["cols"], centroids["values"]
+    out = []
+    for i in range(k):
+        s = F.lit(0.0)
+        for j in range(p):
+            diff = xs[j] - F.lit(float(v[i * p + j]))
+            s = s + diff * diff
+        out.append(s)
+    return out
+
+
+def _zscore(xs, means, stds):
+    """ZScoreModel.score: max |x − mean| / std over the columns with std > 0 (0 when none)."""
+    F = _functions()
+    zs = [F.abs(x - F.lit(float(m))) / F.lit(float(sd)) for x, m, sd in zip(xs, means, stds) if sd > 0]
+    return F.greatest(F.lit(0.0), *zs) if zs else F.lit(0.0)
+
+
+def _least(cs):
+    return _functions().least(*cs) if len(cs) > 1 else cs[0]
+
+
 def _model_outputs(df, art, xnames):
     """`df` with the artifact's output columns added, computed from the feature columns `xnames`."""
     F = _functions()
@@ -862,26 +887,17 @@ def _model_outputs(df, art, xnames):
         df = df.withColumn(outs[0], p)
         return df.withColumn(outs[1], F.when(F.col(outs[0]) >= F.lit(threshold), F.lit(one)).otherwise(F.lit(zero)))
     if t == "kmeans":
-        cent = params["centroids"]
-        k, pcols, v = cent["rows"], cent["cols"], cent["values"]
+        k = params["centroids"]["rows"]
         dn = ["__lf_d%d" % i for i in range(k)]
-        for i in range(k):
-            s = F.lit(0.0)
-            for j in range(pcols):
-                diff = xs[j] - F.lit(float(v[i * pcols + j]))
-                s = s + diff * diff
-            df = df.withColumn(dn[i], s)
-        best = F.least(*[F.col(d) for d in dn]) if k > 1 else F.col(dn[0])
-        df = df.withColumn("__lf_dmin", best)
+        df = df.select("*", *[d.alias(n) for d, n in zip(_squared_distances(xs, params["centroids"]), dn)])
+        df = df.withColumn("__lf_dmin", _least([F.col(d) for d in dn]))
         cluster = F.when(F.col(dn[0]) == F.col("__lf_dmin"), F.lit(0))
         for i in range(1, k):
             cluster = cluster.when(F.col(dn[i]) == F.col("__lf_dmin"), F.lit(i))
         df = df.withColumn(outs[0], cluster.otherwise(F.lit(0)).cast("long")).withColumn(outs[1], F.sqrt(F.col("__lf_dmin")))
         return df.drop(*dn, "__lf_dmin")
     if t == "zscore_anomaly":
-        zs = [F.abs(x - F.lit(float(mu))) / F.lit(float(sd)) for x, mu, sd in zip(xs, params["means"], params["stds"]) if sd > 0]
-        score = F.greatest(F.lit(0.0), *zs) if zs else F.lit(0.0)
-        df = df.withColumn(outs[0], score)
+        df = df.withColumn(outs[0], _zscore(xs, params["means"], params["stds"]))
         return df.withColumn(outs[1], F.col(outs[0]) >= F.lit(float(params["threshold"])))
     raise LedgerflowError("model '%s' has type '%s', which the Spark application does not score" % (art.get("model"), t))
 
@@ -1426,14 +1442,8 @@ def _fit_kmeans(data, xs, k, n_init, max_iter, seed, n, tolerance=1e-4):
         rng = SplitMix64(seed)
 
         def d2(centers):
-            dist = []
-            for c in centers:
-                s = F.lit(0.0)
-                for j in range(p):
-                    diff = F.col("x")[j] - F.lit(float(c[j]))
-                    s = s + diff * diff
-                dist.append(s)
-            return F.least(*dist) if len(dist) > 1 else dist[0], dist
+            dist = _squared_distances([F.col("x")[j] for j in range(p)], {"rows": len(centers), "cols": p, "values": [v for c in centers for v in c]})
+            return _least(dist), dist
 
         best = None
         for _ in range(n_init):
@@ -1661,15 +1671,7 @@ def train(spark, task):
             metrics["inertia"] = model["inertia"]
             if hold_df is not None:
                 hd, hx = design(hold_df, hold_frame)
-                cent = model["centroids"]
-                dists = []
-                for i in range(cent["rows"]):
-                    s = F.lit(0.0)
-                    for j in range(cent["cols"]):
-                        diff = hx[j] - F.lit(float(cent["values"][i * cent["cols"] + j]))
-                        s = s + diff * diff
-                    dists.append(s)
-                metrics["holdout_inertia"] = float(hd.agg(F.sum(F.least(*dists) if len(dists) > 1 else dists[0])).collect()[0][0])
+                metrics["holdout_inertia"] = float(hd.agg(F.sum(_least(_squared_distances(hx, model["centroids"])))).collect()[0][0])
                 hd.unpersist()
             data.unpersist()
         else:
@@ -1684,8 +1686,7 @@ def train(spark, task):
             artifact["zscore"] = model
             if hold_df is not None:
                 hd, hx = design(hold_df, hold_frame)
-                zs = [F.abs(x - F.lit(m)) / F.lit(s) for x, m, s in zip(hx, model["means"], model["stds"]) if s > 0]
-                score_col = F.greatest(F.lit(0.0), *zs) if zs else F.lit(0.0)
+                score_col = _zscore(hx, model["means"], model["stds"])
                 metrics["anomaly_rate"] = float(hd.agg(F.avg(F.when(score_col >= F.lit(threshold), F.lit(1.0)).otherwise(F.lit(0.0)))).collect()[0][0])
                 hd.unpersist()
             data.unpersist()
