@@ -923,22 +923,21 @@ def _cell_numeric(c, kind):
 
 
 def _bin_counts(df, refs, kinds):
-    """Per column of `refs` (name → edges): [n, count per bin] over the column's numeric cells, one job."""
+    """Per column of `refs` (name → inner edges): (n, [count per bin]) over the column's numeric
+    cells (Cell.numeric, NaN left out), bins (−∞, e1], …, (ek, +∞), a value on an edge in the
+    lower bin (DriftReference.bin). One job whatever the number of columns: the cells are stacked
+    as (column, value) rows, each gets its bin (the number of edges below it) and the bins are counted."""
     F = _functions()
-    aggs = []
-    for name, edges in refs.items():
-        x = _cell_numeric(_c(name), kinds[name])
-        aggs.append(F.count(x).alias("n:" + name))
-        bounds = [None] + list(edges) + [None]
-        for b in range(len(edges) + 1):
-            lo, hi = bounds[b], bounds[b + 1]
-            cond = x.isNotNull()
-            if lo is not None:
-                cond = cond & (x > F.lit(float(lo)))
-            if hi is not None:
-                cond = cond & (x <= F.lit(float(hi)))
-            aggs.append(F.sum(F.when(cond, F.lit(1)).otherwise(F.lit(0))).alias("b%d:%s" % (b, name)))
-    return aggs
+    if not refs:
+        return {}
+    long = df.select(F.explode(F.array(*[F.struct(F.lit(c).alias("k"), _cell_numeric(_c(c), kinds[c]).alias("v")) for c in refs])).alias("e"))
+    long = long.select("e.k", "e.v").where(F.col("v").isNotNull() & ~F.isnan(F.col("v")))
+    edges = df.sparkSession.createDataFrame([(c, [float(e) for e in refs[c]]) for c in refs], "k string, edges array<double>")
+    binned = long.join(F.broadcast(edges), "k").select("k", F.size(F.filter("edges", lambda e: e < F.col("v"))).alias("b"))
+    counts = {c: [0] * (len(refs[c]) + 1) for c in refs}
+    for r in binned.groupBy("k", "b").count().collect():
+        counts[r["k"]][r["b"]] += int(r["count"])
+    return {c: (sum(v), v) for c, v in counts.items()}
 
 
 def _write_json(path, value):
@@ -982,20 +981,18 @@ def score(spark, task):
         pin = [c for c in (task.get("prediction_inputs") or []) if c in raw.columns]
         record_predictions(scored, entity, outs, pin)
         version = task.get("model_version")
-        # Drift counts and the mean of the first output, one job.
-        drift = art.get("drift") or {}
-        refs = {c: drift[c]["edges"] for c in drift if c in inputs_frame[0]}
-        aggs = [F.count(F.lit(1)).alias("rows")] + _bin_counts(scored, refs, inputs_frame[2])
+        # The row count and the mean of the first output (one job), the drift bin counts (one job).
+        aggs = [F.count(F.lit(1)).alias("rows")]
         if art["type"] != "kmeans":
             aggs.append(F.avg(F.col(outs[0]).cast("double")).alias("mean"))
         row = scored.agg(*aggs).collect()[0]
         n = int(row["rows"])
         result = {"rows": n, "predictions": n, "drift": {}}
-        for c, edges in refs.items():
-            count = int(row["n:" + c])
-            if count == 0:
-                continue
-            result["drift"][c] = {"n": count, "counts": [int(row["b%d:%s" % (b, c)] or 0) for b in range(len(edges) + 1)]}
+        drift = art.get("drift") or {}
+        refs = {c: drift[c]["edges"] for c in drift if c in inputs_frame[0]}
+        for c, (count, bins) in _bin_counts(scored, refs, inputs_frame[2]).items():
+            if count > 0:
+                result["drift"][c] = {"n": count, "counts": bins}
         if art["type"] != "kmeans" and row["mean"] is not None:
             result["means"] = {outs[0]: _clean_number(row["mean"])}
         if task.get("output"):
@@ -1516,11 +1513,8 @@ def _drift_references(train_df, target, n):
                 e.append(v)
         edges[c] = e
     kinds2 = {c: "num" for c in usable}
-    binrow = fin.agg(*_bin_counts(fin, edges, kinds2)).collect()[0]
     refs = {}
-    for c in usable:
-        total = int(binrow["n:" + c])
-        bins = [int(binrow["b%d:%s" % (b, c)] or 0) for b in range(len(edges[c]) + 1)]
+    for c, (total, bins) in _bin_counts(fin, edges, kinds2).items():
         refs[c] = {"edges": edges[c], "expected": [b / total if total else 0.0 for b in bins]}
     return refs
 
