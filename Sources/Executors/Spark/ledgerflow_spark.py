@@ -1083,14 +1083,17 @@ def _quantile_ranks(n, qs):
     return ranks
 
 
-def _stats(df, columns):
-    """count, mean, min, max, population variance (two passes, like in-process) of double columns."""
+def _stats(df, columns, variance=True):
+    """count, mean, min, max and (when asked) the population variance (a second pass, like in
+    process) of double columns."""
     F = _functions()
     if not columns:
         return {}
     first = df.agg(*[a for c in columns for a in (F.count(_c(c)).alias("n:" + c), F.avg(_c(c)).alias("m:" + c),
                                                      F.min(_c(c)).alias("lo:" + c), F.max(_c(c)).alias("hi:" + c))]).collect()[0]
     means = {c: first["m:" + c] for c in columns}
+    if not variance:
+        return {c: {"n": int(first["n:" + c]), "mean": means[c], "min": first["lo:" + c], "max": first["hi:" + c]} for c in columns}
     second = df.agg(*[F.avg((_c(c) - F.lit(float(means[c] if means[c] is not None else 0.0))) ** 2).alias("v:" + c) for c in columns]).collect()[0]
     return {c: {"n": int(first["n:" + c]), "mean": means[c], "min": first["lo:" + c], "max": first["hi:" + c], "var": second["v:" + c]}
             for c in columns}
@@ -1127,9 +1130,9 @@ def _fit_step(df, frame, step, position):
             if cs.count(c) > 1:
                 raise LedgerflowError("%s lists column '%s' twice; list each column once" % (context, c))
 
-    def numbers(cs):
+    def numbers(cs, variance=False):
         data, tn = _training_numbers(df, frame, cs, context)
-        st = _stats(data, tn)
+        st = _stats(data, tn, variance)
         for c, t in zip(cs, tn):
             if st[t]["n"] == 0:
                 raise LedgerflowError("%s: column '%s' has no non-missing values in the training data; check the source or drop the column" % (context, c))
@@ -1137,7 +1140,7 @@ def _fit_step(df, frame, step, position):
 
     if op == "standard_scale":
         check(columns)
-        _, st, _ = numbers(columns)
+        _, st, _ = numbers(columns, variance=True)
         means, scales = [], []
         eps = sys.float_info.epsilon
         for s in st:
