@@ -233,7 +233,7 @@ def _output(name):
 def _partition_keys(folder):
     """The `col=value` folder names under `folder` (hidden folders skipped), in first-seen order."""
     keys = []
-    for root, dirs, _ in os.walk(folder):
+    for _root, dirs, _ in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.startswith("_"))
         for d in dirs:
             if "=" in d:
@@ -398,7 +398,6 @@ def write(df, name):
     in-process writer does), then reports the dataset. Spark writes into a hidden folder inside
     the destination; the part files are then moved into place. `replace` replaces the part files
     written before (other files stay); `append` adds to them. Returns the rows written."""
-    F = _functions()
     spec = _output(name)
     fmt = spec.get("format")
     loc = spec.get("location")
@@ -1117,7 +1116,6 @@ def _training_numbers(df, frame, columns, context):
 
 def _fit_step(df, frame, step, position):
     """Fits one catalog feature step ({"op": …}) on the frame; returns the Codable `FittedStep`."""
-    F = _functions()
     op = step.get("op")
     context = "step %d (%s)" % (position, op)
     columns = step.get("columns")
@@ -1326,7 +1324,6 @@ def _fit_logistic(data, xs, y, C, max_iter, n, tolerance=1e-8):
     same start, stopping rule and backtracking line search as in-process. The design matrix comes
     from Spark columns; each Newton step is one pass over it (the objective, gradient and Hessian
     at the candidate, summed per partition and tree-reduced), the small system is solved here."""
-    F = _functions()
     p = len(xs)
     d = p + 1
     rows = data.select(*xs, y).rdd.map(lambda r: tuple(float(v) for v in r)).persist()
@@ -1389,7 +1386,6 @@ def _fit_logistic(data, xs, y, C, max_iter, n, tolerance=1e-8):
         return {"coefficients": theta[:p], "intercept": theta[p], "iterations": iterations, "converged": converged}
     finally:
         rows.unpersist()
-        del F
 
 
 def _fit_linear(data, xs, y, l2, n):
