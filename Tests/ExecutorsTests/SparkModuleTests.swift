@@ -332,6 +332,49 @@ import Testing
         try Self.expectSame(try Self.predictions(s.root + "/runs/s-skm/predictions"), sparkKm, try Self.scoreInProcess(sparkKm, file), entity: "patient_id")
     }
 
+    /// An application that imports the module (no Spark needed for this part) finds its context
+    /// and messages file through the Dagster Pipes bootstrap variables, and its messages are the
+    /// protocol's: `opened` first, then what it reports, and `closed` with the exception that ended it.
+    @Test func pipesMessagesOfAnApplication() throws {
+        let s = try Sandbox()
+        let module = try #require(SparkModule.path)
+        let ctx = try Self.context(s, "app", task: .null)
+        try s.write("app.py", """
+            import ledgerflow_spark as L
+            L.log("rows: %d" % len(L.context()["inputs"]))
+            L.report_dataset("scores", "/lake/scores", "csv", rows=2, schema=[{"name": "id", "type": "int"}])
+            L.report_metrics({"auc": 0.5})
+            L.report_outputs({"n": 3})
+            raise ValueError("boom")
+            """)
+        func bootstrap(_ path: String) throws -> String {
+            let r = try run("/usr/bin/env", ["python3", "-c", "import base64, json, sys, zlib; print(base64.b64encode(zlib.compress(json.dumps({'path': sys.argv[1]}).encode())).decode())", path])
+            return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let messages = s.root + "/pipes-messages.jsonl"
+        var env = ProcessInfo.processInfo.environment
+        env["LEDGERFLOW_CONTEXT"] = nil
+        env["DAGSTER_PIPES_CONTEXT"] = try bootstrap(ctx)
+        env["DAGSTER_PIPES_MESSAGES"] = try bootstrap(messages)
+        env["PYTHONPATH"] = (module as NSString).deletingLastPathComponent
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        let r = try run("/usr/bin/env", ["python3", s.root + "/app.py"], environment: env, cwd: s.root)
+        #expect(r.status == 1 && r.stderr.contains("ValueError: boom"))
+        let lines = try String(contentsOfFile: messages, encoding: .utf8).split(separator: "\n").map { line in
+            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+        #expect(lines.allSatisfy { $0["__dagster_pipes_version"] as? String == "0.1" })
+        #expect(lines.map { $0["method"] as? String ?? "" } == ["opened", "log", "report_asset_materialization", "report_custom_message", "report_custom_message", "closed"])
+        #expect((lines[1]["params"] as? [String: Any])?["message"] as? String == "rows: 1")
+        let asset = try #require(lines[2]["params"] as? [String: Any])
+        let metadata = try #require(asset["metadata"] as? [String: [String: Any]])
+        #expect(asset["asset_key"] as? String == "scores" && metadata["location"]?["type"] as? String == "path" && Self.number(metadata["rows"]?["raw_value"]) == 2)
+        #expect(((lines[3]["params"] as? [String: Any])?["payload"] as? [String: Any])?["ledgerflow"] as? String == "metrics")
+        #expect(((lines[4]["params"] as? [String: Any])?["payload"] as? [String: Any])?["ledgerflow"] as? String == "outputs")
+        let exception = ((lines[5]["params"] as? [String: Any])?["exception"] as? [String: Any])
+        #expect(exception?["name"] as? String == "ValueError" && exception?["message"] as? String == "boom")
+    }
+
     /// A cell the fitted transform cannot take fails the attempt: exit 1, the step, column and
     /// value on the driver's output and in the `closed` message's exception.
     @Test func aBadCellFailsTheAttempt() throws {

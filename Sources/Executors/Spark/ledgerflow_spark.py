@@ -233,7 +233,7 @@ def _output(name):
 def _partition_keys(folder):
     """The `col=value` folder names under `folder` (hidden folders skipped), in first-seen order."""
     keys = []
-    for root, dirs, _ in os.walk(folder):
+    for _root, dirs, _ in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not d.startswith("_"))
         for d in dirs:
             if "=" in d:
@@ -398,7 +398,6 @@ def write(df, name):
     in-process writer does), then reports the dataset. Spark writes into a hidden folder inside
     the destination; the part files are then moved into place. `replace` replaces the part files
     written before (other files stay); `append` adds to them. Returns the rows written."""
-    F = _functions()
     spec = _output(name)
     fmt = spec.get("format")
     loc = spec.get("location")
@@ -838,6 +837,31 @@ def _label_values(classes):
     return list(classes)
 
 
+def _squared_distances(xs, centroids):
+    """Per centroid (Codable `Matrix`), Σ (x_j − c_j)² in column order, as in KMeansModel.nearest."""
+    F = _functions()
+    k, p, v = centroids["rows"], centroids["cols"], centroids["values"]
+    out = []
+    for i in range(k):
+        s = F.lit(0.0)
+        for j in range(p):
+            diff = xs[j] - F.lit(float(v[i * p + j]))
+            s = s + diff * diff
+        out.append(s)
+    return out
+
+
+def _zscore(xs, means, stds):
+    """ZScoreModel.score: max |x − mean| / std over the columns with std > 0 (0 when none)."""
+    F = _functions()
+    zs = [F.abs(x - F.lit(float(m))) / F.lit(float(sd)) for x, m, sd in zip(xs, means, stds) if sd > 0]
+    return F.greatest(F.lit(0.0), *zs) if zs else F.lit(0.0)
+
+
+def _least(cs):
+    return _functions().least(*cs) if len(cs) > 1 else cs[0]
+
+
 def _model_outputs(df, art, xnames):
     """`df` with the artifact's output columns added, computed from the feature columns `xnames`."""
     F = _functions()
@@ -862,26 +886,17 @@ def _model_outputs(df, art, xnames):
         df = df.withColumn(outs[0], p)
         return df.withColumn(outs[1], F.when(F.col(outs[0]) >= F.lit(threshold), F.lit(one)).otherwise(F.lit(zero)))
     if t == "kmeans":
-        cent = params["centroids"]
-        k, pcols, v = cent["rows"], cent["cols"], cent["values"]
+        k = params["centroids"]["rows"]
         dn = ["__lf_d%d" % i for i in range(k)]
-        for i in range(k):
-            s = F.lit(0.0)
-            for j in range(pcols):
-                diff = xs[j] - F.lit(float(v[i * pcols + j]))
-                s = s + diff * diff
-            df = df.withColumn(dn[i], s)
-        best = F.least(*[F.col(d) for d in dn]) if k > 1 else F.col(dn[0])
-        df = df.withColumn("__lf_dmin", best)
+        df = df.select("*", *[d.alias(n) for d, n in zip(_squared_distances(xs, params["centroids"]), dn)])
+        df = df.withColumn("__lf_dmin", _least([F.col(d) for d in dn]))
         cluster = F.when(F.col(dn[0]) == F.col("__lf_dmin"), F.lit(0))
         for i in range(1, k):
             cluster = cluster.when(F.col(dn[i]) == F.col("__lf_dmin"), F.lit(i))
         df = df.withColumn(outs[0], cluster.otherwise(F.lit(0)).cast("long")).withColumn(outs[1], F.sqrt(F.col("__lf_dmin")))
         return df.drop(*dn, "__lf_dmin")
     if t == "zscore_anomaly":
-        zs = [F.abs(x - F.lit(float(mu))) / F.lit(float(sd)) for x, mu, sd in zip(xs, params["means"], params["stds"]) if sd > 0]
-        score = F.greatest(F.lit(0.0), *zs) if zs else F.lit(0.0)
-        df = df.withColumn(outs[0], score)
+        df = df.withColumn(outs[0], _zscore(xs, params["means"], params["stds"]))
         return df.withColumn(outs[1], F.col(outs[0]) >= F.lit(float(params["threshold"])))
     raise LedgerflowError("model '%s' has type '%s', which the Spark application does not score" % (art.get("model"), t))
 
@@ -907,22 +922,21 @@ def _cell_numeric(c, kind):
 
 
 def _bin_counts(df, refs, kinds):
-    """Per column of `refs` (name → edges): [n, count per bin] over the column's numeric cells, one job."""
+    """Per column of `refs` (name → inner edges): (n, [count per bin]) over the column's numeric
+    cells (Cell.numeric, NaN left out), bins (−∞, e1], …, (ek, +∞), a value on an edge in the
+    lower bin (DriftReference.bin). One job whatever the number of columns: the cells are stacked
+    as (column, value) rows, each gets its bin (the number of edges below it) and the bins are counted."""
     F = _functions()
-    aggs = []
-    for name, edges in refs.items():
-        x = _cell_numeric(_c(name), kinds[name])
-        aggs.append(F.count(x).alias("n:" + name))
-        bounds = [None] + list(edges) + [None]
-        for b in range(len(edges) + 1):
-            lo, hi = bounds[b], bounds[b + 1]
-            cond = x.isNotNull()
-            if lo is not None:
-                cond = cond & (x > F.lit(float(lo)))
-            if hi is not None:
-                cond = cond & (x <= F.lit(float(hi)))
-            aggs.append(F.sum(F.when(cond, F.lit(1)).otherwise(F.lit(0))).alias("b%d:%s" % (b, name)))
-    return aggs
+    if not refs:
+        return {}
+    long = df.select(F.explode(F.array(*[F.struct(F.lit(c).alias("k"), _cell_numeric(_c(c), kinds[c]).alias("v")) for c in refs])).alias("e"))
+    long = long.select("e.k", "e.v").where(F.col("v").isNotNull() & ~F.isnan(F.col("v")))
+    edges = df.sparkSession.createDataFrame([(c, [float(e) for e in refs[c]]) for c in refs], "k string, edges array<double>")
+    binned = long.join(F.broadcast(edges), "k").select("k", F.size(F.filter("edges", lambda e: e < F.col("v"))).alias("b"))
+    counts = {c: [0] * (len(refs[c]) + 1) for c in refs}
+    for r in binned.groupBy("k", "b").count().collect():
+        counts[r["k"]][r["b"]] += int(r["count"])
+    return {c: (sum(v), v) for c, v in counts.items()}
 
 
 def _write_json(path, value):
@@ -966,20 +980,18 @@ def score(spark, task):
         pin = [c for c in (task.get("prediction_inputs") or []) if c in raw.columns]
         record_predictions(scored, entity, outs, pin)
         version = task.get("model_version")
-        # Drift counts and the mean of the first output, one job.
-        drift = art.get("drift") or {}
-        refs = {c: drift[c]["edges"] for c in drift if c in inputs_frame[0]}
-        aggs = [F.count(F.lit(1)).alias("rows")] + _bin_counts(scored, refs, inputs_frame[2])
+        # The row count and the mean of the first output (one job), the drift bin counts (one job).
+        aggs = [F.count(F.lit(1)).alias("rows")]
         if art["type"] != "kmeans":
             aggs.append(F.avg(F.col(outs[0]).cast("double")).alias("mean"))
         row = scored.agg(*aggs).collect()[0]
         n = int(row["rows"])
         result = {"rows": n, "predictions": n, "drift": {}}
-        for c, edges in refs.items():
-            count = int(row["n:" + c])
-            if count == 0:
-                continue
-            result["drift"][c] = {"n": count, "counts": [int(row["b%d:%s" % (b, c)] or 0) for b in range(len(edges) + 1)]}
+        drift = art.get("drift") or {}
+        refs = {c: drift[c]["edges"] for c in drift if c in inputs_frame[0]}
+        for c, (count, bins) in _bin_counts(scored, refs, inputs_frame[2]).items():
+            if count > 0:
+                result["drift"][c] = {"n": count, "counts": bins}
         if art["type"] != "kmeans" and row["mean"] is not None:
             result["means"] = {outs[0]: _clean_number(row["mean"])}
         if task.get("output"):
@@ -1070,14 +1082,17 @@ def _quantile_ranks(n, qs):
     return ranks
 
 
-def _stats(df, columns):
-    """count, mean, min, max, population variance (two passes, like in-process) of double columns."""
+def _stats(df, columns, variance=True):
+    """count, mean, min, max and (when asked) the population variance (a second pass, like in
+    process) of double columns."""
     F = _functions()
     if not columns:
         return {}
     first = df.agg(*[a for c in columns for a in (F.count(_c(c)).alias("n:" + c), F.avg(_c(c)).alias("m:" + c),
                                                      F.min(_c(c)).alias("lo:" + c), F.max(_c(c)).alias("hi:" + c))]).collect()[0]
     means = {c: first["m:" + c] for c in columns}
+    if not variance:
+        return {c: {"n": int(first["n:" + c]), "mean": means[c], "min": first["lo:" + c], "max": first["hi:" + c]} for c in columns}
     second = df.agg(*[F.avg((_c(c) - F.lit(float(means[c] if means[c] is not None else 0.0))) ** 2).alias("v:" + c) for c in columns]).collect()[0]
     return {c: {"n": int(first["n:" + c]), "mean": means[c], "min": first["lo:" + c], "max": first["hi:" + c], "var": second["v:" + c]}
             for c in columns}
@@ -1101,7 +1116,6 @@ def _training_numbers(df, frame, columns, context):
 
 def _fit_step(df, frame, step, position):
     """Fits one catalog feature step ({"op": …}) on the frame; returns the Codable `FittedStep`."""
-    F = _functions()
     op = step.get("op")
     context = "step %d (%s)" % (position, op)
     columns = step.get("columns")
@@ -1114,9 +1128,9 @@ def _fit_step(df, frame, step, position):
             if cs.count(c) > 1:
                 raise LedgerflowError("%s lists column '%s' twice; list each column once" % (context, c))
 
-    def numbers(cs):
+    def numbers(cs, variance=False):
         data, tn = _training_numbers(df, frame, cs, context)
-        st = _stats(data, tn)
+        st = _stats(data, tn, variance)
         for c, t in zip(cs, tn):
             if st[t]["n"] == 0:
                 raise LedgerflowError("%s: column '%s' has no non-missing values in the training data; check the source or drop the column" % (context, c))
@@ -1124,7 +1138,7 @@ def _fit_step(df, frame, step, position):
 
     if op == "standard_scale":
         check(columns)
-        _, st, _ = numbers(columns)
+        _, st, _ = numbers(columns, variance=True)
         means, scales = [], []
         eps = sys.float_info.epsilon
         for s in st:
@@ -1310,7 +1324,6 @@ def _fit_logistic(data, xs, y, C, max_iter, n, tolerance=1e-8):
     same start, stopping rule and backtracking line search as in-process. The design matrix comes
     from Spark columns; each Newton step is one pass over it (the objective, gradient and Hessian
     at the candidate, summed per partition and tree-reduced), the small system is solved here."""
-    F = _functions()
     p = len(xs)
     d = p + 1
     rows = data.select(*xs, y).rdd.map(lambda r: tuple(float(v) for v in r)).persist()
@@ -1373,7 +1386,6 @@ def _fit_logistic(data, xs, y, C, max_iter, n, tolerance=1e-8):
         return {"coefficients": theta[:p], "intercept": theta[p], "iterations": iterations, "converged": converged}
     finally:
         rows.unpersist()
-        del F
 
 
 def _fit_linear(data, xs, y, l2, n):
@@ -1426,14 +1438,8 @@ def _fit_kmeans(data, xs, k, n_init, max_iter, seed, n, tolerance=1e-4):
         rng = SplitMix64(seed)
 
         def d2(centers):
-            dist = []
-            for c in centers:
-                s = F.lit(0.0)
-                for j in range(p):
-                    diff = F.col("x")[j] - F.lit(float(c[j]))
-                    s = s + diff * diff
-                dist.append(s)
-            return F.least(*dist) if len(dist) > 1 else dist[0], dist
+            dist = _squared_distances([F.col("x")[j] for j in range(p)], {"rows": len(centers), "cols": p, "values": [v for c in centers for v in c]})
+            return _least(dist), dist
 
         best = None
         for _ in range(n_init):
@@ -1506,11 +1512,8 @@ def _drift_references(train_df, target, n):
                 e.append(v)
         edges[c] = e
     kinds2 = {c: "num" for c in usable}
-    binrow = fin.agg(*_bin_counts(fin, edges, kinds2)).collect()[0]
     refs = {}
-    for c in usable:
-        total = int(binrow["n:" + c])
-        bins = [int(binrow["b%d:%s" % (b, c)] or 0) for b in range(len(edges[c]) + 1)]
+    for c, (total, bins) in _bin_counts(fin, edges, kinds2).items():
         refs[c] = {"edges": edges[c], "expected": [b / total if total else 0.0 for b in bins]}
     return refs
 
@@ -1661,15 +1664,7 @@ def train(spark, task):
             metrics["inertia"] = model["inertia"]
             if hold_df is not None:
                 hd, hx = design(hold_df, hold_frame)
-                cent = model["centroids"]
-                dists = []
-                for i in range(cent["rows"]):
-                    s = F.lit(0.0)
-                    for j in range(cent["cols"]):
-                        diff = hx[j] - F.lit(float(cent["values"][i * cent["cols"] + j]))
-                        s = s + diff * diff
-                    dists.append(s)
-                metrics["holdout_inertia"] = float(hd.agg(F.sum(F.least(*dists) if len(dists) > 1 else dists[0])).collect()[0][0])
+                metrics["holdout_inertia"] = float(hd.agg(F.sum(_least(_squared_distances(hx, model["centroids"])))).collect()[0][0])
                 hd.unpersist()
             data.unpersist()
         else:
@@ -1684,8 +1679,7 @@ def train(spark, task):
             artifact["zscore"] = model
             if hold_df is not None:
                 hd, hx = design(hold_df, hold_frame)
-                zs = [F.abs(x - F.lit(m)) / F.lit(s) for x, m, s in zip(hx, model["means"], model["stds"]) if s > 0]
-                score_col = F.greatest(F.lit(0.0), *zs) if zs else F.lit(0.0)
+                score_col = _zscore(hx, model["means"], model["stds"])
                 metrics["anomaly_rate"] = float(hd.agg(F.avg(F.when(score_col >= F.lit(threshold), F.lit(1.0)).otherwise(F.lit(0.0)))).collect()[0][0])
                 hd.unpersist()
             data.unpersist()
