@@ -139,7 +139,7 @@ import Glibc
             lf.write(spend, "spend")
             lf.write(spend, "spend_parquet")
             scored = spend.withColumn("risk", (F.col("spend") > 70).cast("int"))
-            lf.record_predictions(scored.repartition(3), entity="customer_id", outputs=["risk"], inputs=["spend"])
+            lf.record_predictions(scored.repartition(3), entity="customer_id", outputs=["risk"], inputs=["spend"], model="spend_rule", model_version=1)
             while not os.path.exists("release"):
                 time.sleep(0.1)
             lf.report_metrics({"customers": spend.count(), "transactions": tx.count()})
@@ -180,7 +180,7 @@ import Glibc
         let regions = (try? FileManager.default.contentsOfDirectory(atPath: p.root + "/out/spend"))?.filter { !$0.hasPrefix(".") }.sorted()
         #expect(regions == ["region=north", "region=south"], "\(String(describing: regions))")
         let prediction = try #require(try Self.events(p, stream: "predictions/1").first?["payload"])
-        #expect(prediction["model"] == "aggregate" && prediction["outputs"]?["risk"] != nil && prediction["inputs"]?["spend"] != nil, "\(prediction)")
+        #expect(prediction["model"] == "spend_rule" && prediction["model_version"] == .int(1) && prediction["outputs"]?["risk"] != nil && prediction["inputs"]?["spend"] != nil, "\(prediction)")
     }
 
     /// An application written for Dagster Pipes (the real `dagster-pipes` package) reports

@@ -524,9 +524,11 @@ def _clean_spool(folder):
                 pass
 
 
-def record_predictions(df, entity, outputs, inputs=()):
+def record_predictions(df, entity, outputs, inputs=(), model=None, model_version=None):
     """Writes one line per row of `df` to the context's `predictions` folder:
-    {"entity": "…", "outputs": {…}, "inputs": {…}} (inputs omitted when none are named).
+    {"entity": "…", "outputs": {…}, "inputs": {…}} (inputs omitted when none are named), with
+    "model" and "model_version" when given (else the engine records them under the stage's name
+    without a version, or the model an engine-spark inference stage scores with).
     `entity` is a column name (its value as text) or a Column. The FileOutputCommitter's
     algorithm 2 moves each task's files (at most 65,536 lines each) into place when the task
     commits, so the engine records predictions while the job runs."""
@@ -539,6 +541,10 @@ def record_predictions(df, entity, outputs, inputs=()):
     fields = [e.cast("string").alias("entity"), F.struct(*[_c(o).alias(o) for o in outputs]).alias("outputs")]
     if inputs:
         fields.append(F.struct(*[_c(i).alias(i) for i in inputs]).alias("inputs"))
+    if model is not None:
+        fields.append(F.lit(str(model)).alias("model"))
+    if model_version is not None:
+        fields.append(F.lit(int(model_version)).alias("model_version"))
     lines = df.select(F.to_json(F.struct(*fields), {"ignoreNullFields": "false"}).alias("value"))
     os.makedirs(folder, exist_ok=True)
     (lines.write.mode("append")
