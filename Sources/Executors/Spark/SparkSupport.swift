@@ -70,8 +70,9 @@ struct PredictionFiles {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
         for name in names.sorted() where name.hasPrefix("part-") && !name.hasSuffix(".crc") {
             let rel = Self.folder + "/" + name
+            // (No cancellation check here: a stopped application's committed files are still
+            // recorded, and following it must go on until its processes are gone.)
             guard !done.contains(rel) else { continue }
-            try submission.ctx.cancellation.check("the Spark application")
             let events = try parse((dir as NSString).appendingPathComponent(name), rel)
             let marker = ApplicationOutputRecorded(key: submission.key, file: rel, predictions: events.count)
             let ctx = submission.ctx
