@@ -362,6 +362,32 @@ import Glibc
         #expect(try Self.events(p, stream: "application/run2-app-a1").last?["payload"]?["state"] == "KILLED")
     }
 
+    /// A predictions file that cannot be recorded fails the attempt at once, naming the file and
+    /// line, and the application still running is stopped first (nothing of it is left).
+    @Test(.timeLimit(.minutes(3))) func aPredictionsFileThatDoesNotReadStopsTheApplicationAndFailsTheAttempt() throws {
+        try Self.requireSpark()
+        let p = try RunCLITests.Project("""
+        kind: job
+        name: bad
+        stages:
+          - {name: app, type: spark, application: jobs/bad.py, master: "local[1]"}
+        """, files: ["jobs/bad.py": """
+        import json, os, time
+        folder = json.load(open(os.environ["LEDGERFLOW_CONTEXT"]))["predictions"]
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, ".part-0.tmp"), "w") as f:
+            f.write('{"entity": "a", "outputs": {"p": 1}}\\nnot json\\n')
+        os.rename(os.path.join(folder, ".part-0.tmp"), os.path.join(folder, "part-0.txt"))
+        time.sleep(300)
+        """])
+        let ran = try p.lf(["run", "bad"])
+        #expect(ran.status == 1, "\(ran.stdout) \(ran.stderr)")
+        let stage = try #require(try p.status("1")["stages"]?.arrayValue?.first)
+        #expect(stage["error"]?.stringValue?.contains("predictions/part-0.txt line 2 is not a JSON object") == true, "\(stage)")
+        #expect(AttemptProcesses.leftovers(in: [p.store + "/runs/1/app/1"]).isEmpty, "the application was stopped")
+        #expect(try Self.events(p, stream: "predictions/1").isEmpty, "nothing of the file was recorded")
+    }
+
     /// The pid recorded in an attempt's `process` file.
     func pidOf(recordIn folder: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: folder + "/process", encoding: .utf8) else { return nil }

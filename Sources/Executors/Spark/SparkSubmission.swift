@@ -142,33 +142,53 @@ struct SparkSubmission {
             ctx.cancellation.remove(token)
         }
         var status: Int32?
+        // A predictions file that cannot be recorded fails the attempt: the application is then
+        // stopped (SIGTERM, SIGKILL after the grace) before the attempt ends, so no retry runs beside it.
+        var failure: StageError?
+        var killAt: Date?
         while true {
             if case .ended(let s) = alive() {
                 status = s
                 break
             }
-            try tracker.ingest(final: false)
+            if failure == nil {
+                do throws(StageError) { try tracker.ingest(final: false) } catch {
+                    failure = error
+                    kill(-group, SIGTERM)
+                    killAt = Date().addingTimeInterval(Self.stopGrace)
+                }
+            } else if let k = killAt, Date() >= k {
+                kill(-group, SIGKILL)
+                killAt = nil
+            }
             usleep(100_000)
+        }
+        if let failure {
+            Self.awaitGroupEnd(group)
+            stopOnMaster()
+            throw failure
         }
         if ctx.cancellation.reason != nil {
             // Stopped by a cancel or timeout: the wrapper may end before the driver it was running
             // (a JVM shuts down slowly): every process of the group is gone before the attempt
             // ends — SIGKILL once the grace is over.
-            let deadline = Date().addingTimeInterval(Self.stopGrace)
-            while SparkProcesses.isRunning(group: group) && Date() < deadline { usleep(50_000) }
-            if SparkProcesses.isRunning(group: group) { kill(-group, SIGKILL) }
-            let killed = Date().addingTimeInterval(5)
-            while SparkProcesses.isRunning(group: group) && Date() < killed { usleep(50_000) }
-            // On a standalone cluster, the application goes too should the master still run it
-            // (its driver ended without telling it).
-            if let master = masterClient(), let app = try? master.app(named: key), !app.state.hasEnded {
-                _ = try? master.kill(appID: app.id)
-            }
+            Self.awaitGroupEnd(group)
+            stopOnMaster()
         }
         // What its tasks committed before the end is complete now.
         try tracker.ingest(final: true)
         let code = exitCode() ?? status.flatMap { $0 >= 0 ? $0 : nil }
         return SparkExit(code: code, signal: status.flatMap { $0 < 0 ? -$0 : nil })
+    }
+
+    /// Waits until no process of `group` (signalled to stop) is left: SIGKILL after `stopGrace`,
+    /// then at most 5 s more.
+    static func awaitGroupEnd(_ group: pid_t) {
+        let deadline = Date().addingTimeInterval(stopGrace)
+        while SparkProcesses.isRunning(group: group) && Date() < deadline { usleep(50_000) }
+        if SparkProcesses.isRunning(group: group) { kill(-group, SIGKILL) }
+        let killed = Date().addingTimeInterval(5)
+        while SparkProcesses.isRunning(group: group) && Date() < killed { usleep(50_000) }
     }
 
     /// The exit code the wrapper wrote, if it has.
@@ -267,6 +287,14 @@ struct SparkSubmission {
             }
         }
         return outcome
+    }
+
+    /// On a standalone cluster, a stopped application goes too should the master still run it
+    /// (its driver ended without telling it).
+    func stopOnMaster() {
+        if let master = masterClient(), let app = try? master.app(named: key), !app.state.hasEnded {
+            _ = try? master.kill(appID: app.id)
+        }
     }
 
     /// The standalone master's client, when the stage runs on one.
