@@ -11,6 +11,11 @@ import Glibc
 /// event before the application starts, an engine killed during a Spark attempt is followed by
 /// one that reattaches (no second application, the outcome recorded once), and a timeout stops
 /// the driver's whole process group.
+/// The suites that run Spark applications, one at a time (each starts JVMs: on a 2-core machine
+/// several at once starve the other tests).
+@Suite(.serialized) enum SparkEndToEnd {}
+
+extension SparkEndToEnd {
 @Suite(.serialized) struct SparkCLITests {
     /// spark-submit, or a failure saying how to install it.
     static func requireSpark() throws {
@@ -393,4 +398,5 @@ import Glibc
         guard let text = try? String(contentsOfFile: folder + "/process", encoding: .utf8) else { return nil }
         return text.split(separator: "\n").first { $0.hasPrefix("pid ") }.flatMap { pid_t($0.dropFirst(4)) }
     }
+}
 }

@@ -8,6 +8,7 @@ import TestSupport
 /// trained on Spark scores in process as it does on Spark, drift is observed alike, the
 /// predictions are events with the engine's model and version, and an etl stage in process reads
 /// what the Spark stage wrote (JSON Lines, partitioned).
+extension SparkEndToEnd {
 @Suite(.serialized) struct SparkMLCLITests {
     /// Customers with a missing charge now and then and a text plan: the feature spec imputes,
     /// logs, one-hot encodes and scales.
@@ -156,4 +157,5 @@ import TestSupport
         let models = try p.lf(["models", "show", "churn", "--json"])
         #expect(models.stdout.contains("\"version\":2") || models.stdout.contains("\"version\": 2"), "\(models.stdout.prefix(400))")
     }
+}
 }

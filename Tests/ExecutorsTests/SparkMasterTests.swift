@@ -97,6 +97,7 @@ import Testing
 /// `SparkMaster` against a real standalone cluster (a master and one worker started by
 /// `SparkCluster`), with PySpark applications submitted by `spark-submit`. The cluster is started
 /// once, for one test that runs the scenarios one after another: each JVM takes seconds to start.
+extension SparkApplications {
 @Suite(.serialized, .timeLimit(.minutes(10))) struct SparkMasterClusterTests {
     /// An application whose one task marks `started` and then waits until `release` exists.
     static let app = """
@@ -191,4 +192,5 @@ import Testing
             #expect(try cluster.master.status().aliveWorkers.count == 1)
         }
     }
+}
 }

@@ -10,6 +10,11 @@ import Testing
 /// submissions in all (a train and a score through the application's own CLI, then one driver
 /// script that scores and trains the rest and writes the lake formats), compared with the
 /// in-process train, transform, scoring, drift and readers.
+/// The suites that submit Spark applications, one at a time (each starts JVMs: on a 2-core machine
+/// several at once starve the other tests).
+@Suite(.serialized) enum SparkApplications {}
+
+extension SparkApplications {
 @Suite(.serialized, .timeLimit(.minutes(10))) struct SparkModuleTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
@@ -424,4 +429,5 @@ import Testing
             L._write_json(os.path.join(L._context["attempt_folder"], "task-result.json"), result)
         spark.stop()
         """
+}
 }
