@@ -39,6 +39,16 @@ extension SparkEndToEnd {
     spark.stop()
     """
 
+    /// Job `wait`: one spark stage running `waitingApp` on `local[2]`, with `settings` (retry, timeout).
+    static func waitingJob(_ settings: String) throws -> RunCLITests.Project {
+        try RunCLITests.Project("""
+        kind: job
+        name: wait
+        stages:
+          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", \(settings)}
+        """, files: ["jobs/wait.py": waitingApp])
+    }
+
     static func events(_ p: RunCLITests.Project, stream: String) throws -> [Value] {
         try p.lf(["events", "--stream", stream, "--json"]).stdout.split(separator: "\n").map { try Value(json: String($0)) }
     }
@@ -235,12 +245,7 @@ extension SparkEndToEnd {
     /// again, and records the outcome once — one driver start in all, one attempt.
     @Test(.timeLimit(.minutes(4))) func anEngineKilledDuringASparkAttemptIsFollowedWithoutASecondApplication() throws {
         try Self.requireSpark()
-        let p = try RunCLITests.Project("""
-        kind: job
-        name: wait
-        stages:
-          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", retry: {attempts: 3}}
-        """, files: ["jobs/wait.py": Self.waitingApp])
+        let p = try Self.waitingJob("retry: {attempts: 3}")
         let requested = try p.lf(["run", "wait", "--detach"])
         #expect(requested.status == 0, "\(requested.stderr)")
         let engine = try p.startEngine()
@@ -270,12 +275,7 @@ extension SparkEndToEnd {
     /// beside the old.
     @Test(.timeLimit(.minutes(4))) func aLostApplicationIsInterruptedAndRetriedOnce() throws {
         try Self.requireSpark()
-        let p = try RunCLITests.Project("""
-        kind: job
-        name: wait
-        stages:
-          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", retry: {attempts: 2, backoff: 0s}}
-        """, files: ["jobs/wait.py": Self.waitingApp])
+        let p = try Self.waitingJob("retry: {attempts: 2, backoff: 0s}")
         let engine = try p.startEngine()
         #expect(try p.lf(["run", "wait", "--detach"]).status == 0)
         try waitFor("the driver to start", timeout: 120) { (try? String(contentsOfFile: p.root + "/starts.txt", encoding: .utf8))?.isEmpty == false }
@@ -304,12 +304,7 @@ extension SparkEndToEnd {
     /// process of the attempt is left, and the application's end is recorded as KILLED.
     @Test(.timeLimit(.minutes(3))) func aTimeoutKillsTheDriverAndRecordsTheApplicationKilled() throws {
         try Self.requireSpark()
-        let p = try RunCLITests.Project("""
-        kind: job
-        name: wait
-        stages:
-          - {name: app, type: spark, application: jobs/wait.py, master: "local[2]", timeout: 20s}
-        """, files: ["jobs/wait.py": Self.waitingApp])
+        let p = try Self.waitingJob("timeout: 20s")
         let ran = try p.lf(["run", "wait"])
         #expect(ran.status == 1, "\(ran.stdout) \(ran.stderr)")
         let stage = try #require(try p.status("1")["stages"]?.arrayValue?.first)

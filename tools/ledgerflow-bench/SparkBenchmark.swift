@@ -2,6 +2,7 @@ import Domain
 import EventLog
 import Executors
 import Foundation
+import ML
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -72,7 +73,7 @@ enum SparkBenchmark {
             throw BenchError("cannot write \(path)")
         }
         defer { try? out.close() }
-        var rng = SplitMix(seed)
+        var rng = ML.SplitMix64(seed: seed)
         var buffer = Array("customer_id,tenure_months,monthly_charges,support_calls,churned\n".utf8)
         buffer.reserveCapacity(1 << 23)
         for i in 1 ... count {
@@ -80,7 +81,7 @@ enum SparkBenchmark {
             let cents = 2_000 + Int(rng.next() % 10_000)
             let calls = Int(rng.next() % 10)
             let z = -1.0 - 0.04 * Double(tenure) + 0.02 * Double(cents) / 100 + 0.3 * Double(calls)
-            let churned = rng.unit() < 1 / (1 + exp(-z)) ? 1 : 0
+            let churned = rng.nextUnit() < 1 / (1 + exp(-z)) ? 1 : 0
             buffer += Array("\(i),\(tenure),\(cents / 100).\(String(format: "%02d", cents % 100)),\(calls),\(churned)\n".utf8)
             if buffer.count > 1 << 23 {
                 try out.write(contentsOf: buffer)
@@ -88,19 +89,6 @@ enum SparkBenchmark {
             }
         }
         try out.write(contentsOf: buffer)
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(_ seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
     }
 
     static func definitions(_ cluster: StandaloneCluster?, project: String) -> String {
