@@ -58,7 +58,7 @@ struct SparkSubmission {
         var tracker = PredictionFiles(submission: self, recorder: recorder, recorded: history)
         if let ended = try history.last(where: { $0.type == ApplicationEnded.type }).map({ e throws(StageError) in try decode(e, ApplicationEnded.self) }) {
             // It ended, and a restart lost the stage's outcome: take it from the record and the files.
-            try tracker.ingest(final: true)
+            try tracker.ingest()
             return try finish(SparkExit(code: ended.exitCode.map(Int32.init), signal: nil), tracker, secrets, reattached: true, endRecorded: true)
         }
         if history.contains(where: { $0.type == ApplicationSubmitted.type }) {
@@ -111,7 +111,7 @@ struct SparkSubmission {
     private func reattach(_ tracker: PredictionFiles, _ secrets: SecretMask) throws(StageError) -> SparkOutcome {
         var tracker = tracker
         if let code = exitCode() {
-            try tracker.ingest(final: true)
+            try tracker.ingest()
             return try finish(SparkExit(code: code, signal: nil), tracker, secrets, reattached: true, endRecorded: false)
         }
         guard let group = SparkProcesses.running(in: folder) else {
@@ -152,7 +152,7 @@ struct SparkSubmission {
                 break
             }
             if failure == nil {
-                do throws(StageError) { try tracker.ingest(final: false) } catch {
+                do throws(StageError) { try tracker.ingest() } catch {
                     failure = error
                     kill(-group, SIGTERM)
                     killAt = Date().addingTimeInterval(Self.stopGrace)
@@ -176,7 +176,7 @@ struct SparkSubmission {
             stopOnMaster()
         }
         // What its tasks committed before the end is complete now.
-        try tracker.ingest(final: true)
+        try tracker.ingest()
         let code = exitCode() ?? status.flatMap { $0 >= 0 ? $0 : nil }
         return SparkExit(code: code, signal: status.flatMap { $0 < 0 ? -$0 : nil })
     }

@@ -63,9 +63,9 @@ struct PredictionFiles {
     /// The folder, relative to the attempt's.
     static let folder = "predictions"
 
-    /// Records each file not recorded yet, in name order. `final`: the application has ended, so
-    /// every part file there is whole.
-    mutating func ingest(final: Bool) throws(StageError) {
+    /// Records each file not recorded yet, in name order (a `part-*` file is whole once it is there:
+    /// it is renamed into place when its task commits).
+    mutating func ingest() throws(StageError) {
         let dir = submission.file(Self.folder)
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
         for name in names.sorted() where name.hasPrefix("part-") && !name.hasSuffix(".crc") {
@@ -198,7 +198,6 @@ struct PipesMessages {
     var logs: [(level: String, message: String)] = []
     var exception: String?
     var appID: String?
-    var closed = false
 
     /// Reads `path` (absent: nothing was said). Lines that are not Pipes messages are skipped.
     static func read(_ path: String) -> PipesMessages {
@@ -209,7 +208,6 @@ struct PipesMessages {
             let params = v["params"] ?? .null
             switch method {
             case "closed":
-                m.closed = true
                 if let e = params["exception"], e != .null {
                     let name = e["name"]?.stringValue
                     let message = e["message"]?.stringValue ?? e.jsonString
